@@ -1,0 +1,203 @@
+"""Output-size rules of torch.nn layers, one class per rule.
+
+Each rule computes a size (``out``) and writes its own formula, symbolically and with numbers
+filled in, so shapes, FLOP counts, the forward pass and the explanations all read the one
+definition. Sizes are per spatial dim; layers build one rule per dim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _signed(c: int) -> str:
+    """`` + 3`` / `` − 3`` / ``""`` for a constant added to a symbol."""
+    if c == 0:
+        return ""
+    return f" + {c}" if c > 0 else f" − {-c}"
+
+
+def _floor_div(a: int, b: int) -> int:
+    return a // b
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+@dataclass(frozen=True)
+class ConvRule:
+    """Convolution and pooling windows: ``⌊(L + pads − d·(k−1) − 1)/s⌋ + 1``.
+
+    ``ceil_mode`` rounds up instead, and then drops a last window that would start past the
+    input and the left padding, as PyTorch's pooling does.
+
+    >>> ConvRule(kernel=5).out(32)
+    28
+    >>> ConvRule(kernel=3, stride=3, pad_left=1, pad_right=1, ceil_mode=True).out(5)
+    2
+    >>> ConvRule(kernel=5).simplified("H")
+    'H − 4'
+    """
+
+    kernel: int
+    stride: int = 1
+    pad_left: int = 0
+    pad_right: int = 0
+    dilation: int = 1
+    ceil_mode: bool = False
+
+    @property
+    def effective_kernel(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+    def numerator(self, size: int) -> int:
+        return size + self.pad_left + self.pad_right - self.effective_kernel
+
+    def out(self, size: int) -> int:
+        num = self.numerator(size)
+        if not self.ceil_mode:
+            return _floor_div(num, self.stride) + 1
+        out = _ceil_div(num, self.stride) + 1
+        if (out - 1) * self.stride >= size + self.pad_left:
+            out -= 1
+        return out
+
+    def _pads(self) -> str:
+        if self.pad_left == self.pad_right:
+            return f"2·{self.pad_left}"
+        return f"{self.pad_left}+{self.pad_right}"
+
+    def formula(self, symbol: str) -> str:
+        bracket = "⌈⌉" if self.ceil_mode else "⌊⌋"
+        return (
+            f"{bracket[0]}({symbol} + {self._pads()} − {self.dilation}·({self.kernel}−1) − 1)"
+            f"/{self.stride}{bracket[1]} + 1"
+        )
+
+    def simplified(self, symbol: str) -> str:
+        const = self.pad_left + self.pad_right - self.effective_kernel
+        if self.stride == 1:
+            return f"{symbol}{_signed(const + 1)}"
+        bracket = "⌈⌉" if self.ceil_mode else "⌊⌋"
+        return f"{bracket[0]}({symbol}{_signed(const)})/{self.stride}{bracket[1]} + 1"
+
+
+@dataclass(frozen=True)
+class TransposedRule:
+    """Transposed convolution: ``(L−1)·s − 2p + d·(k−1) + op + 1``.
+
+    >>> TransposedRule(kernel=4, stride=2, padding=1).out(16)
+    32
+    >>> TransposedRule(kernel=4, stride=2, padding=1).simplified("H")
+    '2·H'
+    """
+
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    output_padding: int = 0
+
+    def out(self, size: int) -> int:
+        return (
+            (size - 1) * self.stride
+            - 2 * self.padding
+            + self.dilation * (self.kernel - 1)
+            + self.output_padding
+            + 1
+        )
+
+    def formula(self, symbol: str) -> str:
+        return (
+            f"({symbol} − 1)·{self.stride} − 2·{self.padding} + {self.dilation}·({self.kernel}−1)"
+            f" + {self.output_padding} + 1"
+        )
+
+    def simplified(self, symbol: str) -> str:
+        const = self.out(0)  # the rule is affine in L: out(L) = s·L + out(0)
+        scaled = symbol if self.stride == 1 else f"{self.stride}·{symbol}"
+        return f"{scaled}{_signed(const)}"
+
+
+@dataclass(frozen=True)
+class UnpoolRule:
+    """Max-unpooling's default size: ``(L−1)·s − 2p + k``.
+
+    >>> UnpoolRule(kernel=2, stride=2).out(14)
+    28
+    """
+
+    kernel: int
+    stride: int
+    padding: int = 0
+
+    def out(self, size: int) -> int:
+        return (size - 1) * self.stride - 2 * self.padding + self.kernel
+
+    def formula(self, symbol: str) -> str:
+        return f"({symbol} − 1)·{self.stride} − 2·{self.padding} + {self.kernel}"
+
+    def simplified(self, symbol: str) -> str:
+        const = self.out(0)
+        scaled = symbol if self.stride == 1 else f"{self.stride}·{symbol}"
+        return f"{scaled}{_signed(const)}"
+
+
+@dataclass(frozen=True)
+class FixedRule:
+    """A size set outright (adaptive pooling, ``Upsample(size=...)``); ``None`` keeps the input's.
+
+    >>> FixedRule(7).out(13), FixedRule(None).out(13)
+    (7, 13)
+    """
+
+    size: int | None
+
+    def out(self, size: int) -> int:
+        return size if self.size is None else self.size
+
+    def formula(self, symbol: str) -> str:
+        return symbol if self.size is None else str(self.size)
+
+    simplified = formula
+
+
+@dataclass(frozen=True)
+class ScaleRule:
+    """``Upsample(scale_factor=s)``: ``⌊L·s⌋``, computed in double precision as PyTorch does.
+
+    >>> ScaleRule(2.0).out(7), ScaleRule(1.5).out(7)
+    (14, 10)
+    """
+
+    scale: float
+
+    def out(self, size: int) -> int:
+        return int(float(size) * float(self.scale) // 1)
+
+    def formula(self, symbol: str) -> str:
+        return f"⌊{symbol}·{self.scale:g}⌋"
+
+    def simplified(self, symbol: str) -> str:
+        if float(self.scale).is_integer():
+            return f"{int(self.scale)}·{symbol}"
+        return self.formula(symbol)
+
+
+def adaptive_window(index: int, size: int, out: int) -> tuple[int, int]:
+    """Start (inclusive) and end (exclusive) of adaptive pooling's window ``index``.
+
+    >>> [adaptive_window(i, 10, 4) for i in range(4)]
+    [(0, 3), (2, 5), (5, 8), (7, 10)]
+    """
+    return (index * size) // out, _ceil_div((index + 1) * size, out)
+
+
+def spatial_symbols(nd: int) -> tuple[str, ...]:
+    """Names of the spatial dims as torch's docs write them.
+
+    >>> spatial_symbols(2)
+    ('H', 'W')
+    """
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[nd]

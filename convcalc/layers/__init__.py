@@ -1,0 +1,1 @@
+"""Layer families. Each module defines its classes and lists them in ``LAYERS``."""

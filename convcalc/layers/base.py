@@ -1,0 +1,381 @@
+"""The layer model every family shares.
+
+A layer class mirrors its ``torch.nn`` namesake: same name, same constructor signature and
+defaults. The signature's annotations are the single description of its arguments: the CLI
+options, the network-spec parser and the help text are all derived from them (``arg_specs``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Literal, Optional, Tuple, Union
+
+from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
+from ..shapes import format_shape, parse_floats, parse_ints
+
+Shape = Tuple[int, ...]
+
+# Annotation aliases: each one names how a user writes the value (see ARG_PARSERS).
+Size = Union[int, Tuple[int, ...]]
+OptionalSize = Optional[Size]
+PaddingArg = Union[int, Tuple[int, ...], str]
+Floats = Union[float, Tuple[float, ...]]
+OptionalFloats = Optional[Floats]
+OptionalSizes = Union[int, None, Tuple[Optional[int], ...]]  # adaptive pooling: (None, 7)
+
+PADDING_MODES = Literal["zeros", "reflect", "replicate", "circular"]
+
+# torch argument name -> short CLI flag (contract section 3); long flags are kebab-case names.
+SHORT_FLAGS = {
+    "in_channels": "--in",
+    "in_features": "--in",
+    "out_channels": "--out",
+    "out_features": "--out",
+    "kernel_size": "-k",
+    "stride": "-s",
+    "padding": "-p",
+    "dilation": "-d",
+    "groups": "-g",
+}
+
+# One-line help per torch argument name, shared by every layer that takes it.
+ARG_HELP = {
+    "in_channels": "channels of the input (inferred from --input when left out)",
+    "out_channels": "channels the layer produces",
+    "in_features": "size of the input's last dim (inferred from --input when left out)",
+    "out_features": "size of the output's last dim",
+    "kernel_size": "window size: 3, 3x5 or 3,5",
+    "stride": "step between windows: 2 or 2x1",
+    "padding": "implicit padding per side: 1, 1x2, same or valid",
+    "dilation": "spacing between kernel taps",
+    "groups": "split channels into this many independent groups",
+    "bias": "add a learnable bias",
+    "padding_mode": "how padded cells are filled",
+    "output_padding": "extra size added to one side of the output",
+    "ceil_mode": "round the output size up instead of down",
+    "count_include_pad": "count padded cells in the average's divisor",
+    "divisor_override": "divide every window's sum by this instead",
+    "return_indices": "also return the max positions (for MaxUnpool)",
+    "num_features": "channels C of the input (inferred from --input when left out)",
+    "eps": "added to the variance for numerical stability",
+    "momentum": "running-statistics update factor (training only)",
+    "affine": "learnable per-channel scale and shift",
+    "track_running_stats": "keep running mean and variance buffers",
+}
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One constructor argument of a layer, as the CLI and the spec parser see it."""
+
+    name: str
+    annotation: Any
+    default: Any  # inspect.Parameter.empty when required
+    help: str
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        long = "--" + self.name.replace("_", "-")
+        short = SHORT_FLAGS.get(self.name)
+        return (long, short) if short else (long,)
+
+    @property
+    def is_flag(self) -> bool:
+        return self.annotation is bool
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if typing.get_origin(self.annotation) is Literal:
+            return tuple(typing.get_args(self.annotation))
+        return ()
+
+    def parse(self, text: str) -> Any:
+        """Turn the text a user typed into the value the constructor takes.
+
+        >>> ArgSpec("kernel_size", Size, 1, "").parse("3x5")
+        (3, 5)
+        """
+        if self.choices:
+            if text not in self.choices:
+                raise ParseError(
+                    f"--{self.name.replace('_', '-')} {text!r} is not one of: "
+                    + ", ".join(self.choices)
+                )
+            return text
+        parser = ARG_PARSERS.get(self.annotation)
+        if parser is None:  # pragma: no cover - a layer declared an annotation with no parser
+            raise TypeError(f"no parser for {self.name}: {self.annotation!r}")
+        try:
+            return parser(text)
+        except ParseError as exc:
+            raise ParseError(f"--{self.name.replace('_', '-')}: {exc}") from None
+
+
+def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_optional(text: str) -> Any:
+        return None if text.strip().lower() == "none" else parse(text)
+
+    return parse_optional
+
+
+def _one_or_tuple(values: tuple) -> Any:
+    return values[0] if len(values) == 1 else values
+
+
+def _parse_int(text: str) -> int:
+    values = parse_ints(text, "value", allow_negative=True)
+    if len(values) != 1:
+        raise ParseError(f"{text!r} must be a single whole number")
+    return values[0]
+
+
+def _parse_float(text: str) -> float:
+    values = parse_floats(text)
+    if len(values) != 1:
+        raise ParseError(f"{text!r} must be a single number")
+    return values[0]
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ParseError(f"{text!r} is not true or false")
+
+
+def _parse_size(text: str) -> Any:
+    return _one_or_tuple(parse_ints(text, "value", allow_negative=True))
+
+
+def _parse_padding(text: str) -> Any:
+    if text.strip().lower() in ("same", "valid"):
+        return text.strip().lower()
+    return _parse_size(text)
+
+
+def _parse_optional_sizes(text: str) -> Any:
+    parts = [p for p in text.strip("()[] ").replace("x", ",").split(",") if p.strip()]
+    if not parts:
+        raise ParseError(f"{text!r} is empty")
+    values = tuple(None if p.strip().lower() == "none" else _parse_int(p) for p in parts)
+    return _one_or_tuple(values)
+
+
+ARG_PARSERS: dict[Any, Callable[[str], Any]] = {
+    int: _parse_int,
+    float: _parse_float,
+    bool: _parse_bool,
+    str: str,
+    Optional[int]: _none_or(_parse_int),
+    Optional[float]: _none_or(_parse_float),
+    Optional[bool]: _none_or(_parse_bool),
+    Size: _parse_size,
+    OptionalSize: _none_or(_parse_size),
+    PaddingArg: _parse_padding,
+    Floats: lambda text: _one_or_tuple(parse_floats(text)),
+    OptionalFloats: _none_or(lambda text: _one_or_tuple(parse_floats(text))),
+    OptionalSizes: _none_or(_parse_optional_sizes),
+}
+
+
+def prod(values: typing.Iterable[int]) -> int:
+    """Product of ints, 1 for none (``math.prod`` with an int result).
+
+    >>> prod((2, 3, 4))
+    24
+    """
+    return math.prod(values)
+
+
+class Layer:
+    """Base of every layer class. Subclasses set ``family`` and define ``__init__``.
+
+    Methods a family overrides: ``extra_repr``, ``param_shapes``, ``buffer_shapes``,
+    ``output_shape``, ``macs``, ``flops``, ``size_rules`` and ``infer_args``.
+    """
+
+    family: ClassVar[str] = ""
+    nd: ClassVar[int] = 0  # spatial dims, 0 where the layer has none
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    # -- description ---------------------------------------------------------------------
+
+    @classmethod
+    def cli_name(cls) -> str:
+        return cls.__name__.lower()
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring: the command's short help."""
+        return (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+
+    @classmethod
+    def arg_specs(cls) -> tuple[ArgSpec, ...]:
+        """The constructor's arguments (torch's, minus ``device``/``dtype``), in order."""
+        cached = cls.__dict__.get("_arg_specs")
+        if cached is not None:
+            return cached
+        hints = typing.get_type_hints(cls.__init__)
+        specs = []
+        for param in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+            if param.name in ("device", "dtype") or param.kind in (
+                param.VAR_POSITIONAL,
+                param.VAR_KEYWORD,
+            ):
+                continue
+            specs.append(
+                ArgSpec(
+                    param.name,
+                    hints[param.name],
+                    param.default,
+                    cls._arg_help().get(param.name) or ARG_HELP.get(param.name, ""),
+                )
+            )
+        cls._arg_specs = tuple(specs)
+        return cls._arg_specs
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        """Help for arguments particular to this layer; ARG_HELP covers the common ones."""
+        return {}
+
+    @classmethod
+    def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
+        """Constructor arguments that follow from the input shape (``in_channels``, ...)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        return ""
+
+    # -- parameters ----------------------------------------------------------------------
+
+    def param_shapes(self) -> dict[str, Shape]:
+        """Trainable tensors by state_dict key suffix, e.g. ``{"weight": ..., "bias": ...}``."""
+        return {}
+
+    def buffer_shapes(self) -> dict[str, Shape]:
+        """Non-trainable state (BatchNorm's running statistics)."""
+        return {}
+
+    def num_params(self) -> int:
+        return sum(prod(shape) for shape in self.param_shapes().values())
+
+    def num_buffers(self) -> int:
+        return sum(prod(shape) for shape in self.buffer_shapes().values())
+
+    # -- shapes and counts ---------------------------------------------------------------
+
+    def output_shape(self, input_shape: typing.Sequence[int], **forward_kwargs: Any) -> Shape:
+        raise NotImplementedError
+
+    def macs(self, input_shape: typing.Sequence[int], **forward_kwargs: Any) -> int:
+        """Multiply-accumulates of one forward pass (contract section 5)."""
+        self.output_shape(input_shape, **forward_kwargs)
+        return 0
+
+    def flops(self, input_shape: typing.Sequence[int], **forward_kwargs: Any) -> int:
+        """Floating-point operations of one forward pass; see the README's counting table."""
+        self.output_shape(input_shape, **forward_kwargs)
+        return 2 * self.macs(input_shape, **forward_kwargs)
+
+    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+        """``(symbol, rule)`` per spatial output dim whose size a formula gives."""
+        return []
+
+    # -- helpers for subclasses ----------------------------------------------------------
+
+    def _config_error(self, message: str) -> ConvcalcError:
+        return ConfigError(f"{type(self).__name__}: {message}")
+
+    def _shape_error(self, input_shape: Shape, message: str) -> ConvcalcError:
+        return ShapeError(f"{type(self).__name__}: input {format_shape(input_shape)}: {message}")
+
+    def _tuple(
+        self, name: str, value: Any, length: int, *, minimum: int | None = None
+    ) -> tuple[int, ...]:
+        """Expand an int or a 1-tuple to ``length`` entries, as torch's ``_ntuple`` does."""
+        values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if not values or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in values
+        ):
+            raise self._config_error(
+                f"{name} must be a whole number or a tuple of {length}: got {name}={value!r}"
+            )
+        if len(values) == 1:
+            values = values * length
+        if len(values) != length:
+            raise self._config_error(
+                f"{name} needs 1 or {length} values for a {length}-d layer: "
+                f"got {name}={value!r}"
+            )
+        if minimum is not None and min(values) < minimum:
+            raise self._config_error(
+                f"{name} must be at least {minimum}: got {name}={_show(values)}"
+            )
+        return values
+
+    def _positive_int(self, name: str, value: Any, minimum: int = 1) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise self._config_error(
+                f"{name} must be a whole number >= {minimum}: got {name}={value!r}"
+            )
+        return value
+
+    def _number(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._config_error(f"{name} must be a number: got {name}={value!r}")
+        return float(value)
+
+    def _choice(self, name: str, value: Any, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self._config_error(
+                f"{name} must be one of {', '.join(map(repr, choices))}: got {name}={value!r}"
+            )
+        return value
+
+    def _as_shape(self, input_shape: typing.Sequence[int]) -> Shape:
+        try:
+            shape = tuple(input_shape)
+        except TypeError:
+            raise ShapeError(
+                f"{type(self).__name__}: the input shape must be a sequence of ints, "
+                f"got {input_shape!r}"
+            ) from None
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
+            raise ShapeError(
+                f"{type(self).__name__}: the input shape must hold whole numbers, got {shape!r}"
+            )
+        if any(n < 1 for n in shape):
+            raise self._shape_error(
+                shape,
+                "every dim must be at least 1 (convcalc refuses empty tensors, whose "
+                "handling in PyTorch depends on the backend)",
+            )
+        return shape
+
+    def _check_dims(self, shape: Shape, allowed: tuple[int, ...], what: str = "") -> None:
+        if len(shape) not in allowed:
+            wanted = " or ".join(f"{n}-D" for n in allowed)
+            raise self._shape_error(
+                shape, f"expected a {wanted} input{what}, got {len(shape)}-D"
+            )
+
+
+def _show(values: tuple[int, ...]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else str(values)
+
+
+def numel(shape: Shape) -> int:
+    return prod(shape)

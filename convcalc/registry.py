@@ -1,0 +1,69 @@
+"""The one table of layers: it drives the CLI commands, spec parsing, help and completions.
+
+Families live in ``convcalc.layers.<module>`` and list their classes in ``LAYERS``; adding a
+family means adding its module name here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import lru_cache
+
+from .errors import ConvcalcError
+from .layers.base import Layer
+
+FAMILY_MODULES = ("conv", "pooling", "linear", "norm", "activation", "reshape", "resample")
+
+
+@lru_cache(maxsize=None)
+def layer_classes() -> dict[str, type[Layer]]:
+    """Command name (lowercased torch.nn class name) -> class, in family order.
+
+    >>> layer_classes()["conv2d"].__name__
+    'Conv2d'
+    """
+    table: dict[str, type[Layer]] = {}
+    for module in FAMILY_MODULES:
+        for cls in importlib.import_module(f"convcalc.layers.{module}").LAYERS:
+            table[cls.cli_name()] = cls
+    return table
+
+
+@lru_cache(maxsize=None)
+def aliases() -> dict[str, str]:
+    """Friendlier alternative command name -> command name.
+
+    >>> aliases()["deconv2d"]
+    'convtranspose2d'
+    """
+    return {alias: name for name, cls in layer_classes().items() for alias in cls.aliases}
+
+
+def lookup(name: str) -> type[Layer]:
+    """Find a layer by command name, alias or torch class name (``nn.`` prefix allowed).
+
+    >>> lookup("nn.Conv2d").__name__
+    'Conv2d'
+    """
+    key = name.strip().lower()
+    key = key.removeprefix("torch.").removeprefix("nn.")
+    table = layer_classes()
+    if key in table:
+        return table[key]
+    if key in aliases():
+        return table[aliases()[key]]
+    raise ConvcalcError(f"unknown layer {name!r}{suggestion(name)}")
+
+
+def suggestion(name: str) -> str:
+    """``"; did you mean 'conv2d'?"`` for the closest known names, or ``""``.
+
+    >>> suggestion("conv2")
+    "; did you mean 'conv2d'?"
+    """
+    known = list(layer_classes()) + list(aliases())
+    close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.6)
+    if not close:
+        return "; `convcalc layers` lists them all"
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
