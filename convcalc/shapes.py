@@ -21,8 +21,10 @@ def _split(text: str, what: str) -> list[str]:
     if not stripped:
         raise ParseError(f"{what} is empty: write it like 1x3x32x32 or 3,5")
     parts = _SEPARATORS.split(stripped)
-    if parts and parts[-1] == "":
-        parts.pop()  # a trailing comma, as in "(3,)"
+    if len(parts) > 1 and parts[-1] == "" and stripped.endswith(","):
+        parts.pop()  # a trailing comma, as in Python's "(3,)"
+    if "" in parts:
+        raise ParseError(f"{what} {text!r} has an empty entry; write it like 1x3x32x32 or 3,5")
     return parts
 
 

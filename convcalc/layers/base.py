@@ -67,6 +67,14 @@ ARG_HELP = {
 }
 
 
+# Arguments some layer can infer from the input shape (see Layer.infer_args).
+INFERABLE = frozenset({"in_channels", "in_features", "num_features", "num_channels", "num_parameters"})
+
+FORWARD_ARG_HELP = {
+    "output_size": "the exact output size wanted (transposed conv, max-unpool)",
+}
+
+
 @dataclass(frozen=True)
 class ArgSpec:
     """One constructor argument of a layer, as the CLI and the spec parser see it."""
@@ -102,25 +110,20 @@ class ArgSpec:
         >>> ArgSpec("kernel_size", Size, 1, "").parse("3x5")
         (3, 5)
         """
+        flag = self.flags[0]
         if self.choices:
             if text not in self.choices:
-                raise ParseError(
-                    f"--{self.name.replace('_', '-')} {text!r} is not one of: "
-                    + ", ".join(self.choices)
-                )
+                raise ParseError(f"{flag} {text!r} is not one of: " + ", ".join(self.choices))
             return text
         parser = ARG_PARSERS.get(self.annotation)
         if parser is None:  # pragma: no cover - a layer declared an annotation with no parser
             raise TypeError(f"no parser for {self.name}: {self.annotation!r}")
-        try:
-            return parser(text)
-        except ParseError as exc:
-            raise ParseError(f"--{self.name.replace('_', '-')}: {exc}") from None
+        return parser(text, flag)
 
 
-def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_optional(text: str) -> Any:
-        return None if text.strip().lower() == "none" else parse(text)
+def _none_or(parse: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    def parse_optional(text: str, what: str) -> Any:
+        return None if text.strip().lower() == "none" else parse(text, what)
 
     return parse_optional
 
@@ -129,60 +132,64 @@ def _one_or_tuple(values: tuple) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def _parse_int(text: str) -> int:
-    values = parse_ints(text, "value", allow_negative=True)
+def _parse_int(text: str, what: str) -> int:
+    values = parse_ints(text, what, allow_negative=True)
     if len(values) != 1:
-        raise ParseError(f"{text!r} must be a single whole number")
+        raise ParseError(f"{what} {text!r} must be a single whole number")
     return values[0]
 
 
-def _parse_float(text: str) -> float:
-    values = parse_floats(text)
+def _parse_float(text: str, what: str) -> float:
+    values = parse_floats(text, what)
     if len(values) != 1:
-        raise ParseError(f"{text!r} must be a single number")
+        raise ParseError(f"{what} {text!r} must be a single number")
     return values[0]
 
 
-def _parse_bool(text: str) -> bool:
+def _parse_bool(text: str, what: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes", "on"):
         return True
     if lowered in ("false", "0", "no", "off"):
         return False
-    raise ParseError(f"{text!r} is not true or false")
+    raise ParseError(f"{what} {text!r} is not true or false")
 
 
-def _parse_size(text: str) -> Any:
-    return _one_or_tuple(parse_ints(text, "value", allow_negative=True))
+def _parse_size(text: str, what: str) -> Any:
+    return _one_or_tuple(parse_ints(text, what, allow_negative=True))
 
 
-def _parse_padding(text: str) -> Any:
+def _parse_padding(text: str, what: str) -> Any:
     if text.strip().lower() in ("same", "valid"):
         return text.strip().lower()
-    return _parse_size(text)
+    return _parse_size(text, what)
 
 
-def _parse_optional_sizes(text: str) -> Any:
+def _parse_floats(text: str, what: str) -> Any:
+    return _one_or_tuple(parse_floats(text, what))
+
+
+def _parse_optional_sizes(text: str, what: str) -> Any:
     parts = [p for p in text.strip("()[] ").replace("x", ",").split(",") if p.strip()]
     if not parts:
-        raise ParseError(f"{text!r} is empty")
-    values = tuple(None if p.strip().lower() == "none" else _parse_int(p) for p in parts)
+        raise ParseError(f"{what} {text!r} is empty")
+    values = tuple(None if p.strip().lower() == "none" else _parse_int(p, what) for p in parts)
     return _one_or_tuple(values)
 
 
-ARG_PARSERS: dict[Any, Callable[[str], Any]] = {
+ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
     int: _parse_int,
     float: _parse_float,
     bool: _parse_bool,
-    str: str,
+    str: lambda text, what: text,
     Optional[int]: _none_or(_parse_int),
     Optional[float]: _none_or(_parse_float),
     Optional[bool]: _none_or(_parse_bool),
     Size: _parse_size,
     OptionalSize: _none_or(_parse_size),
     PaddingArg: _parse_padding,
-    Floats: lambda text: _one_or_tuple(parse_floats(text)),
-    OptionalFloats: _none_or(lambda text: _one_or_tuple(parse_floats(text))),
+    Floats: _parse_floats,
+    OptionalFloats: _none_or(_parse_floats),
     OptionalSizes: _none_or(_parse_optional_sizes),
 }
 
@@ -204,6 +211,7 @@ class Layer:
     """
 
     family: ClassVar[str] = ""
+    flops_rule: ClassVar[str] = "2·MACs"
     nd: ClassVar[int] = 0  # spatial dims, 0 where the layer has none
     aliases: ClassVar[tuple[str, ...]] = ()
 
@@ -253,6 +261,49 @@ class Layer:
         """Constructor arguments that follow from the input shape (``in_channels``, ...)."""
         return {}
 
+    @classmethod
+    def forward_arg_specs(cls) -> tuple[ArgSpec, ...]:
+        """Extra ``output_shape``/forward arguments a user can set (``output_size=``)."""
+        hints = typing.get_type_hints(cls.output_shape)
+        return tuple(
+            ArgSpec(param.name, hints[param.name], param.default, FORWARD_ARG_HELP.get(param.name, ""))
+            for param in list(inspect.signature(cls.output_shape).parameters.values())[2:]
+            if param.kind is param.POSITIONAL_OR_KEYWORD and hints.get(param.name) in ARG_PARSERS
+        )
+
+    @classmethod
+    def from_options(
+        cls, options: dict[str, Any], input_shape: Shape | None = None
+    ) -> "Layer":
+        """Build a layer from option texts as a user typed them (CLI or spec line form).
+
+        ``options`` maps argument names to text (or to a bool for flags); required
+        arguments left out are inferred from ``input_shape`` where the layer can.
+
+        >>> from convcalc import Conv2d
+        >>> Conv2d.from_options({"out_channels": "8", "kernel_size": "5"}, (1, 3, 32, 32))
+        Conv2d(3, 8, kernel_size=(5, 5), stride=(1, 1))
+        """
+        specs = {spec.name: spec for spec in cls.arg_specs()}
+        kwargs: dict[str, Any] = {}
+        for name, raw in options.items():
+            if raw is None:
+                continue
+            spec = specs[name]
+            kwargs[name] = raw if isinstance(raw, bool) else spec.parse(raw)
+        missing = [spec for spec in specs.values() if spec.required and spec.name not in kwargs]
+        if missing and input_shape is not None:
+            inferred = cls.infer_args(input_shape)
+            kwargs.update({k: v for k, v in inferred.items() if k not in kwargs})
+            missing = [spec for spec in missing if spec.name not in kwargs]
+        if missing:
+            wanted = ", ".join(f"{'/'.join(spec.flags)} ({spec.name})" for spec in missing)
+            hint = ""
+            if input_shape is None and any(spec.name in INFERABLE for spec in missing):
+                hint = "; or give --input SHAPE, from which channel and feature counts are inferred"
+            raise ParseError(f"{cls.cli_name()} needs {wanted}{hint}")
+        return cls(**kwargs)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
@@ -292,6 +343,14 @@ class Layer:
 
     def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
         """``(symbol, rule)`` per spatial output dim whose size a formula gives."""
+        return []
+
+    def param_dim_names(self) -> dict[str, tuple[str, ...]]:
+        """What each dim of each parameter means, e.g. ``("out", "in/groups", "kH", "kW")``."""
+        return {}
+
+    def notes(self) -> list[str]:
+        """Sentences worth telling about this configuration (what each group sees, ...)."""
         return []
 
     # -- helpers for subclasses ----------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 from ..arith import ConvRule, TransposedRule, spatial_symbols
-from .base import PADDING_MODES, Layer, PaddingArg, Shape, Size, prod
+from .base import PADDING_MODES, Layer, OptionalSize, PaddingArg, Shape, Size, prod
 
 
 class _ConvBase(Layer):
@@ -13,6 +13,7 @@ class _ConvBase(Layer):
 
     family = "conv"
     transposed = False
+    flops_rule = "2·MACs, plus one add per output element for the bias"
 
     def _check_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:
         self.groups = self._positive_int("groups", groups)
@@ -60,6 +61,29 @@ class _ConvBase(Layer):
             shapes["bias"] = (self.out_channels,)
         return shapes
 
+    def param_dim_names(self) -> dict[str, tuple[str, ...]]:
+        kernel = tuple(f"k{symbol}" for symbol in spatial_symbols(self.nd))
+        first = ("in", "out/groups") if self.transposed else ("out", "in/groups")
+        return {"weight": (*first, *kernel), "bias": ("out",)}
+
+    def notes(self) -> list[str]:
+        if self.groups == 1:
+            return []
+        per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
+        kind = "depthwise: " if self.groups == self.in_channels else ""
+        lines = [
+            f"{kind}{self.groups} groups; each group maps {per_in} input channel"
+            f"{'s' if per_in > 1 else ''} to {per_out} output channel{'s' if per_out > 1 else ''}"
+        ]
+        shown = min(self.groups, 4)
+        for g in range(shown):
+            lines.append(
+                f"group {g}: outputs {_span(g * per_out, per_out)} see inputs {_span(g * per_in, per_in)}"
+            )
+        if shown < self.groups:
+            lines.append(f"… and {self.groups - shown} more groups alike")
+        return lines
+
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         bias_adds = prod(out) if self.bias else 0
@@ -74,6 +98,10 @@ class _ConvBase(Layer):
         if self.padding_mode != "zeros":
             tail += f", padding_mode={self.padding_mode}"
         return tail
+
+
+def _span(start: int, count: int) -> str:
+    return str(start) if count == 1 else f"{start}–{start + count - 1}"
 
 
 class _ConvNd(_ConvBase):
@@ -286,7 +314,7 @@ class _ConvTransposeNd(_ConvBase):
         return tuple(padding)
 
     def output_shape(
-        self, input_shape: Sequence[int], output_size: Any = None, **forward_kwargs: Any
+        self, input_shape: Sequence[int], output_size: OptionalSize = None, **forward_kwargs: Any
     ) -> Shape:
         if forward_kwargs:
             raise self._config_error(f"forward takes only output_size, got {sorted(forward_kwargs)}")
