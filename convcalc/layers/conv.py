@@ -77,9 +77,8 @@ class _ConvBase(Layer):
         ]
         shown = min(self.groups, 4)
         for g in range(shown):
-            lines.append(
-                f"group {g}: outputs {_span(g * per_out, per_out)} see inputs {_span(g * per_in, per_in)}"
-            )
+            outputs = _span("output", g * per_out, per_out)
+            lines.append(f"group {g}: {outputs} {'see' if per_out > 1 else 'sees'} {_span('input', g * per_in, per_in)}")
         if shown < self.groups:
             lines.append(f"… and {self.groups - shown} more groups alike")
         return lines
@@ -100,8 +99,9 @@ class _ConvBase(Layer):
         return tail
 
 
-def _span(start: int, count: int) -> str:
-    return str(start) if count == 1 else f"{start}–{start + count - 1}"
+def _span(noun: str, start: int, count: int) -> str:
+    """``output 3`` or ``outputs 0–3``."""
+    return f"{noun} {start}" if count == 1 else f"{noun}s {start}–{start + count - 1}"
 
 
 class _ConvNd(_ConvBase):
