@@ -27,6 +27,14 @@ class _ConvBase(Layer):
                     f"use groups in {{{', '.join(map(str, divisors))}}}"
                 )
 
+    def _kernel(self, kernel_size: Any) -> tuple[int, ...]:
+        # Unlike stride and padding, a 1-tuple kernel is not expanded: it sets the weight's dims.
+        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != self.nd:
+            raise self._config_error(
+                f"kernel_size needs {self.nd} values (or one int): got kernel_size={kernel_size!r}"
+            )
+        return self._tuple("kernel_size", kernel_size, self.nd, minimum=1)
+
     @classmethod
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
         if len(input_shape) in (cls.nd + 1, cls.nd + 2):
@@ -148,14 +156,6 @@ class _ConvNd(_ConvBase):
             self.padding = self._tuple("padding", padding, nd, minimum=0)
             self.pads = tuple((p, p) for p in self.padding)
 
-    def _kernel(self, kernel_size: Any) -> tuple[int, ...]:
-        # Unlike stride and padding, a 1-tuple kernel is not expanded: it sets the weight's dims.
-        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != self.nd:
-            raise self._config_error(
-                f"kernel_size needs {self.nd} values (or one int): got kernel_size={kernel_size!r}"
-            )
-        return self._tuple("kernel_size", kernel_size, self.nd, minimum=1)
-
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         text += f", stride={self.stride}"
@@ -246,11 +246,7 @@ class _ConvTransposeNd(_ConvBase):
             raise self._config_error(
                 f"padding={padding!r}: transposed convs take numeric padding only"
             )
-        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != nd:
-            raise self._config_error(
-                f"kernel_size needs {nd} values (or one int): got kernel_size={kernel_size!r}"
-            )
-        self.kernel_size = self._tuple("kernel_size", kernel_size, nd, minimum=1)
+        self.kernel_size = self._kernel(kernel_size)
         self.stride = self._tuple("stride", stride, nd, minimum=1)
         self.padding = self._tuple("padding", padding, nd, minimum=0)
         self.dilation = self._tuple("dilation", dilation, nd, minimum=1)
