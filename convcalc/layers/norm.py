@@ -52,7 +52,6 @@ class _ChannelNorm(Layer):
     """
 
     family = "norm"
-    statistics = ""  # what the input's statistics are computed over, for messages
 
     def _setup(
         self,
@@ -124,6 +123,12 @@ class _ChannelNorm(Layer):
 
 
 class _BatchNormNd(_ChannelNorm):
+    """Eval-mode BatchNorm: with running statistics any batch works, a batch of 1 included
+    (torch's "more than 1 value per channel" rule is a training rule). Without them
+    (track_running_stats=False) torch normalises with the batch's own statistics even in eval
+    mode, through its training path, and that rule and a stricter eps check apply.
+    """
+
     flops_rule: ClassVar[str] = (
         "2 per element with running statistics (folded with the affine into x·a + b); with "
         "track_running_stats=False 5 per element (mean 1, variance 2, normalise 2) plus 1 "
@@ -226,6 +231,10 @@ class BatchNorm3d(_BatchNormNd):
 
 
 class _InstanceNormNd(_ChannelNorm):
+    """Eval-mode InstanceNorm: statistics of each sample's channel, unless running statistics
+    are tracked, in which case eval mode uses those (and any spatial size works).
+    """
+
     flops_rule: ClassVar[str] = (
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the affine scale "
         "and shift; with track_running_stats=True 2 per element (running statistics folded "
