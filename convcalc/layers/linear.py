@@ -272,7 +272,7 @@ class Embedding(Layer):
         return {
             "num_embeddings": "rows in the table: the number of distinct indices",
             "embedding_dim": "size of each embedding vector",
-            "padding_idx": "row that stays zero and gets no gradient (negative counts from the end)",
+            "padding_idx": "row that stays zero and gets no gradient (negative: from the end)",
             "max_norm": "renormalise looked-up rows whose norm exceeds this",
             "norm_type": "p of the p-norm used with max_norm",
             "scale_grad_by_freq": "scale gradients by inverse index frequency (training only)",
@@ -302,10 +302,6 @@ class Embedding(Layer):
         shape = self._as_shape(input_shape)
         return (*shape, self.embedding_dim)
 
-    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
-        self.output_shape(input_shape, **forward_kwargs)
-        return 0
-
 
 class Identity(Layer):
     """Placeholder that returns its input unchanged (arguments are ignored).
@@ -325,10 +321,6 @@ class Identity(Layer):
         if forward_kwargs:
             raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
         return self._as_shape(input_shape)
-
-    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
-        self.output_shape(input_shape, **forward_kwargs)
-        return 0
 
 
 LAYERS = (Linear, Bilinear, Embedding, Identity)

@@ -343,7 +343,8 @@ class GroupNorm(Layer):
         # without them torch checks nothing but its divisibility.
         self.num_channels = _size_arg(self, "num_channels", num_channels, sizes_tensors=self.affine)
         if self.num_channels % self.num_groups:
-            divisors = [g for g in range(1, abs(self.num_channels) + 1) if self.num_channels % g == 0]
+            count = abs(self.num_channels)
+            divisors = [g for g in range(1, count + 1) if count % g == 0]
             raise self._config_error(
                 f"num_groups={self.num_groups} must divide num_channels={self.num_channels}; "
                 f"use num_groups in {{{', '.join(map(str, divisors))}}}"
