@@ -50,7 +50,7 @@ def render_layer(report: LayerReport) -> RenderableType:
         grid.add_row("MACs", f"{report.macs:,}")
         grid.add_row("FLOPs", f"{report.flops:,}")
         grid.add_row("memory", f"{human_bytes(report.output_bytes or 0)} output at {report.dtype}")
-    parts: list[RenderableType] = [grid]
+    parts: list[RenderableType] = [Text(repr(layer), style="bold"), grid]
     notes = layer.notes()
     if report.input_shape is None:
         notes = [*notes, "give --input SHAPE for the output shape, MACs and FLOPs"]
@@ -58,7 +58,7 @@ def render_layer(report: LayerReport) -> RenderableType:
         parts.append(Text("\n".join(notes), style="italic"))
     return Panel(
         Group(*parts),
-        title=Text(repr(layer), style="bold"),
+        title=type(layer).__name__,
         title_align="left",
         box=box.ROUNDED,
         expand=False,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ParseError
 from .layers.base import Layer, Shape, prod
@@ -34,8 +33,7 @@ def dtype_bytes(dtype: str) -> int:
         raise ParseError(f"--dtype {dtype!r} is not one of: {', '.join(DTYPE_BYTES)}") from None
 
 
-@dataclass(frozen=True)
-class FormulaLine:
+class FormulaLine(NamedTuple):
     """One output dim's size rule: symbolic, simplified, and filled in when the input is known."""
 
     symbol: str
@@ -59,16 +57,15 @@ class FormulaLine:
         return f"{self.name} = {self.right_side()}"
 
 
-@dataclass(frozen=True)
-class LayerReport:
+class LayerReport(NamedTuple):
     layer: Layer
     input_shape: Shape | None
     output_shape: Shape | None
     dtype: str
     macs: int | None
     flops: int | None
-    formulas: list[FormulaLine] = field(default_factory=list)
-    forward_kwargs: dict[str, Any] = field(default_factory=dict)
+    formulas: tuple[FormulaLine, ...] = ()
+    forward_kwargs: dict[str, Any] | None = None
 
     @property
     def param_shapes(self) -> dict[str, Shape]:
@@ -126,17 +123,17 @@ def layer_report(
     forward_kwargs = forward_kwargs or {}
     rules = layer.size_rules(input_shape)
     if input_shape is None:
-        formulas = [
+        formulas = tuple(
             FormulaLine(symbol, rule.formula(symbol), rule.simplified(symbol)) for symbol, rule in rules
-        ]
+        )
         return LayerReport(layer, None, None, dtype, None, None, formulas, forward_kwargs)
     output_shape = layer.output_shape(input_shape, **forward_kwargs)
     spatial_in = input_shape[len(input_shape) - len(rules) :] if rules else ()
     spatial_out = output_shape[len(output_shape) - len(rules) :] if rules else ()
-    formulas = [
+    formulas = tuple(
         FormulaLine(symbol, rule.formula(symbol), rule.simplified(symbol), rule.formula(str(size)), out)
         for (symbol, rule), size, out in zip(rules, spatial_in, spatial_out)
-    ]
+    )
     return LayerReport(
         layer,
         tuple(input_shape),

@@ -10,8 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import typing
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple, Union
 
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..shapes import format_shape, parse_floats, parse_ints
@@ -75,8 +74,7 @@ FORWARD_ARG_HELP = {
 }
 
 
-@dataclass(frozen=True)
-class ArgSpec:
+class ArgSpec(NamedTuple):
     """One constructor argument of a layer, as the CLI and the spec parser see it."""
 
     name: str

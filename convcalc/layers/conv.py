@@ -27,6 +27,14 @@ class _ConvBase(Layer):
                     f"use groups in {{{', '.join(map(str, divisors))}}}"
                 )
 
+    def _kernel(self, kernel_size: Any) -> tuple[int, ...]:
+        # Unlike stride and padding, a 1-tuple kernel is not expanded: it sets the weight's dims.
+        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != self.nd:
+            raise self._config_error(
+                f"kernel_size needs {self.nd} values (or one int): got kernel_size={kernel_size!r}"
+            )
+        return self._tuple("kernel_size", kernel_size, self.nd, minimum=1)
+
     @classmethod
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
         if len(input_shape) in (cls.nd + 1, cls.nd + 2):
@@ -77,9 +85,8 @@ class _ConvBase(Layer):
         ]
         shown = min(self.groups, 4)
         for g in range(shown):
-            lines.append(
-                f"group {g}: outputs {_span(g * per_out, per_out)} see inputs {_span(g * per_in, per_in)}"
-            )
+            outputs = _span("output", g * per_out, per_out)
+            lines.append(f"group {g}: {outputs} {'see' if per_out > 1 else 'sees'} {_span('input', g * per_in, per_in)}")
         if shown < self.groups:
             lines.append(f"… and {self.groups - shown} more groups alike")
         return lines
@@ -100,8 +107,9 @@ class _ConvBase(Layer):
         return tail
 
 
-def _span(start: int, count: int) -> str:
-    return str(start) if count == 1 else f"{start}–{start + count - 1}"
+def _span(noun: str, start: int, count: int) -> str:
+    """``output 3`` or ``outputs 0–3``."""
+    return f"{noun} {start}" if count == 1 else f"{noun}s {start}–{start + count - 1}"
 
 
 class _ConvNd(_ConvBase):
@@ -147,14 +155,6 @@ class _ConvNd(_ConvBase):
         else:
             self.padding = self._tuple("padding", padding, nd, minimum=0)
             self.pads = tuple((p, p) for p in self.padding)
-
-    def _kernel(self, kernel_size: Any) -> tuple[int, ...]:
-        # Unlike stride and padding, a 1-tuple kernel is not expanded: it sets the weight's dims.
-        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != self.nd:
-            raise self._config_error(
-                f"kernel_size needs {self.nd} values (or one int): got kernel_size={kernel_size!r}"
-            )
-        return self._tuple("kernel_size", kernel_size, self.nd, minimum=1)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -246,11 +246,7 @@ class _ConvTransposeNd(_ConvBase):
             raise self._config_error(
                 f"padding={padding!r}: transposed convs take numeric padding only"
             )
-        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != nd:
-            raise self._config_error(
-                f"kernel_size needs {nd} values (or one int): got kernel_size={kernel_size!r}"
-            )
-        self.kernel_size = self._tuple("kernel_size", kernel_size, nd, minimum=1)
+        self.kernel_size = self._kernel(kernel_size)
         self.stride = self._tuple("stride", stride, nd, minimum=1)
         self.padding = self._tuple("padding", padding, nd, minimum=0)
         self.dilation = self._tuple("dilation", dilation, nd, minimum=1)
