@@ -34,7 +34,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence, Union
 
 from .arith import ConvRule, FixedRule, ScaleRule, TransposedRule, UnpoolRule
 from .errors import ConvcalcError, ParseError, ShapeError
@@ -66,56 +66,67 @@ ALIASING_TYPES = frozenset(
 # -- receptive fields -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
+Rational = Union[int, Fraction]
+
+
+class ReceptiveField(NamedTuple):
     """One spatial axis: how many input positions an output position sees (``size``) and how
     far apart, in input positions, neighbouring outputs are (``jump``, the effective stride).
 
-    After upsampling or a transposed conv the jump is a fraction (1/2: two outputs per input).
+    Both are exact: an int when whole, a :class:`~fractions.Fraction` otherwise; after
+    upsampling or a transposed conv the jump is a fraction (1/2: two outputs per input).
 
-    >>> ReceptiveField(Fraction(7), Fraction(2)).to_json()
+    >>> ReceptiveField(7, 2).to_json()
     {'size': 7, 'jump': 2}
     >>> ReceptiveField(Fraction(5, 2), Fraction(1, 2)).to_json()
     {'size': '5/2', 'jump': '1/2'}
     """
 
-    size: Fraction
-    jump: Fraction
+    size: Rational
+    jump: Rational
 
     def to_json(self) -> dict[str, int | str]:
-        return {"size": fraction_json(self.size), "jump": fraction_json(self.jump)}
+        return {"size": rational_json(self.size), "jump": rational_json(self.jump)}
 
     def __str__(self) -> str:
-        return f"{_frac_text(self.size)} (jump {_frac_text(self.jump)})"
+        return f"{self.size} (jump {self.jump})"
 
 
-def fraction_json(value: Fraction) -> int | str:
+def rational_json(value: Rational) -> int | str:
     """An int when whole, else ``"p/q"``.
 
-    >>> fraction_json(Fraction(3)), fraction_json(Fraction(1, 2))
+    >>> rational_json(3), rational_json(Fraction(1, 2))
     (3, '1/2')
     """
+    if type(value) is int:
+        return value
     return int(value) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def _frac_text(value: Fraction) -> str:
-    return str(fraction_json(value))
+def _exact(value: Rational) -> Rational:
+    """Fractions that are whole become ints (cheaper to compute with, plainer to show)."""
+    if type(value) is not int and value.denominator == 1:
+        return int(value)
+    return value
+
+
+def _divide(value: Rational, by: Rational) -> Rational:
+    return _exact(Fraction(value) / by)
 
 
 # The receptive field of a tensor: a tuple per trailing spatial axis; () before any spatial layer
 # (every position sees itself); None once spatial structure is gone (flattened, reshaped).
 RF = tuple  # tuple[ReceptiveField, ...]
 
-_ONE = ReceptiveField(Fraction(1), Fraction(1))
+_ONE = ReceptiveField(1, 1)
 
 
-def _rf_through(layer: Layer, rf: RF | None, in_shape: Shape, out_shape: Shape) -> RF | None:
+def _rf_through(layer: Layer, rules: list[tuple[str, Any]], rf: RF | None, in_shape: Shape, out_shape: Shape) -> RF | None:
     """Distill's recurrence (Araujo et al., "Computing Receptive Fields of CNNs", 2019):
     ``r_out = r_in + (k_eff − 1)·j_in`` and ``j_out = j_in·s``; for a transposed conv (stride
     s) the grid is first refined, ``j_out = j_in/s``, then ``r_out = r_in + (k_eff − 1)·j_out``."""
     if rf is None:
         return None
-    rules = layer.size_rules(in_shape)
     if not rules:
         if len(in_shape) != len(out_shape):
             return None
@@ -139,27 +150,30 @@ def _rf_through(layer: Layer, rf: RF | None, in_shape: Shape, out_shape: Shape) 
 
 
 def _rf_step(layer: Layer, rule: Any, axis: ReceptiveField, size_in: int, size_out: int) -> ReceptiveField | None:
-    r, j = axis.size, axis.jump
+    r, j = axis
     if isinstance(rule, ConvRule):
-        return ReceptiveField(r + (rule.effective_kernel - 1) * j, j * rule.stride)
+        return ReceptiveField(_exact(r + (rule.effective_kernel - 1) * j), _exact(j * rule.stride))
     if isinstance(rule, TransposedRule):
-        jump = j / rule.stride
-        return ReceptiveField(r + (rule.dilation * (rule.kernel - 1)) * jump, jump)
+        jump = _divide(j, rule.stride)
+        return ReceptiveField(_exact(r + (rule.dilation * (rule.kernel - 1)) * jump), jump)
     if isinstance(rule, UnpoolRule):
-        jump = j / rule.stride
-        return ReceptiveField(r + (rule.kernel - 1) * jump, jump)
+        jump = _divide(j, rule.stride)
+        return ReceptiveField(_exact(r + (rule.kernel - 1) * jump), jump)
     if isinstance(rule, ScaleRule):
         scale = Fraction(float(rule.scale)).limit_denominator(1_000_000)
         if scale <= 0:
             return None
-        return ReceptiveField(r + _interpolation_taps(layer) * j, j / scale)
+        return ReceptiveField(_exact(r + _interpolation_taps(layer) * j), _divide(j, scale))
     if isinstance(rule, FixedRule):
         if size_out < 1:
             return None
+        jump = _exact(j * Fraction(size_in, size_out))
         if getattr(layer, "family", "") == "pooling":
             window = _adaptive_window(size_in, size_out)
-            return ReceptiveField(r + (window - 1) * j, j * Fraction(size_in, size_out))
-        return ReceptiveField(r + _interpolation_taps(layer) * j, j * Fraction(size_in, size_out))
+            return ReceptiveField(_exact(r + (window - 1) * j), jump)
+        return ReceptiveField(_exact(r + _interpolation_taps(layer) * j), jump)
+    if hasattr(rule, "left") and hasattr(rule, "right") and not hasattr(rule, "kernel"):
+        return axis  # explicit padding (PadRule) moves the grid, it does not widen the field
     return None
 
 
@@ -217,6 +231,7 @@ class Scope:
     source: Source
     input: Tensor | None = None
     output: Tensor | None = None
+    first_step: int = 0  # index of its first step in the trace
 
 
 @dataclass(eq=False)
@@ -249,13 +264,25 @@ class Trace:
     notes: list[str]
 
 
+class _Restart(Exception):
+    """Trace again, flattening at the entry of the container ``path`` (see ``maybe_flatten``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 class _Tracer:
-    def __init__(self, input_shape: Shape | None) -> None:
+    def __init__(self, input_shape: Shape | None, flatten_at: frozenset[str] = frozenset()) -> None:
+        self.flatten_at = flatten_at
         self.steps: list[Step] = []
         self.notes: dict[str, list[str]] = {}
         self.next_id = 0
         self.seen: set[str] = set()
         self.built: dict[tuple[int, tuple], Layer] = {}
+        self.built_for: dict[tuple[int, int, Shape], Layer] = {}
+        # (layer, input shape, forward kwargs) -> (output shape, MACs, FLOPs, size rules)
+        self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
+        self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
         self.noted_extras: set[int] = set()
         self.known = input_shape is not None
 
@@ -274,7 +301,9 @@ class _Tracer:
         return self.run_module(node, path, depth, scopes, x, root)
 
     def run_module(self, node: ModuleNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor, root: bool) -> Tensor:
-        scope = Scope(path, node.type_name, depth, node.source, input=x)
+        if path in self.flatten_at and x.shape is not None and len(x.shape) > 2:
+            x = self.flatten(x, _parent(path), depth, scopes, node.source, path)
+        scope = Scope(path, node.type_name, depth, node.source, input=x, first_step=len(self.steps))
         inner = scopes if root else scopes + (scope,)
         children = dict(node.children)
 
@@ -374,6 +403,11 @@ class _Tracer:
                 line=node.source.line,
                 column=node.source.column,
             )
+        # Statements parsed from the same text share their kwargs dict: build once per shape.
+        built_key = (id(node.cls), id(node.kwargs), x.shape)
+        cached = self.built_for.get(built_key)
+        if cached is not None:
+            return cached
         inferred = node.cls.infer_args(x.shape)
         missing = [spec.name for spec in node.cls.arg_specs() if spec.required and spec.name not in node.kwargs and spec.name not in inferred]
         if missing:
@@ -392,6 +426,7 @@ class _Tracer:
         if layer is None:
             layer = build_layer(node.cls, kwargs, node.source, path)
             self.built[key] = layer
+        self.built_for[built_key] = layer
         return layer
 
     def run_layer(self, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor) -> Tensor:
@@ -407,14 +442,13 @@ class _Tracer:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
             in_shape = x.shape
             assert in_shape is not None
-            try:
-                out_shape = tuple(layer.output_shape(in_shape, **node.forward_kwargs))
-                macs = layer.macs(in_shape, **node.forward_kwargs)
-                flops = layer.flops(in_shape, **node.forward_kwargs)
-            except ConvcalcError as exc:
-                raise locate(self.explain(exc, layer, in_shape), node.source, path, type_name) from None
-            except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
-                raise locate(ShapeError(f"{type_name}: input {format_shape(in_shape)}: {exc}"), node.source, path, type_name) from None
+            key = (id(layer), in_shape, _hashable(node.forward_kwargs) if node.forward_kwargs else None)
+            result = self.results.get(key)
+            if result is None:
+                result = self.compute(layer, node, path, in_shape)
+                self.results[key] = result
+                self.layers.append(layer)
+            out_shape, macs, flops, rules = result
             if (
                 "in_features" not in node.kwargs
                 and hasattr(layer, "in_features")
@@ -425,7 +459,7 @@ class _Tracer:
                     f"{format_shape(in_shape)}); write `flatten` before it to classify the whole feature map",
                     path,
                 )
-            rf = _rf_through(layer, x.rf, in_shape, out_shape)
+            rf = _rf_through(layer, rules, x.rf, in_shape, out_shape)
         else:
             out_shape, macs, flops, rf = None, None, None, None
         aliasing = type_name in ALIASING_TYPES or getattr(layer, "inplace", False) is True
@@ -438,7 +472,24 @@ class _Tracer:
         )
         return out
 
+    def compute(self, layer: Layer, node: LayerNode, path: str, in_shape: Shape) -> tuple[Shape, int, int, list]:
+        type_name = type(layer).__name__
+        try:
+            out_shape = tuple(layer.output_shape(in_shape, **node.forward_kwargs))
+            macs = layer.macs(in_shape, **node.forward_kwargs)
+            flops = layer.flops(in_shape, **node.forward_kwargs)
+            rules = layer.size_rules(in_shape)
+        except ConvcalcError as exc:
+            raise locate(self.explain(exc, layer, in_shape), node.source, path, type_name) from None
+        except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
+            # A layer that failed to check something itself: still the user's input, still located.
+            raise locate(ShapeError(f"{type_name}: input {format_shape(in_shape)}: {exc}"), node.source, path, type_name) from None
+        return out_shape, macs, flops, rules
+
     def maybe_flatten(self, layer: Layer, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor) -> Tensor:
+        """Insert the flatten a classifier needs. It goes where the model's forward most likely
+        has it: at the entry of the outermost enclosing container whose steps before this layer
+        are all element-wise (AlexNet's classifier starts with Dropout), else right here."""
         features = getattr(layer, "in_features", None)
         shape = x.shape
         if (
@@ -449,15 +500,26 @@ class _Tracer:
             or prod(shape[1:]) != features
         ):
             return x
-        out = self.tensor((shape[0], features), None, x.storage)
-        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        target = None
+        for scope in reversed(scopes):
+            if all(_elementwise(step) for step in self.steps[scope.first_step :]):
+                target = scope
+            else:
+                break
+        if target is not None and target.path not in self.flatten_at:
+            raise _Restart(target.path)
+        return self.flatten(x, _parent(path), depth, scopes, node.source, f"{path} ({type(layer).__name__}, in_features={features})")
+
+    def flatten(self, x: Tensor, parent: str, depth: int, scopes: tuple[Scope, ...], source: Source, before: str) -> Tensor:
+        shape = x.shape
+        assert shape is not None
+        out = self.tensor((shape[0], prod(shape[1:])), None, x.storage)
         name = _join(parent, "flatten")
-        self.steps.append(Step("flatten", name, "flatten", depth, scopes, (x,), out, source=node.source, macs=0, flops=0))
+        self.steps.append(Step("flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0))
         self.note(
-            f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before this "
-            f"{type(layer).__name__} (in_features={features}), as the model's forward does "
-            "(torch.flatten(x, 1)); print(model) does not show it",
-            path,
+            f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, "
+            "as the model's forward does (torch.flatten(x, 1)), which print(model) does not show",
+            name,
         )
         return out
 
@@ -491,6 +553,18 @@ def _same(actual: Any, printed: Any) -> bool:
         return bool(actual == printed)
     except Exception:  # pragma: no cover - exotic attribute types
         return False
+
+
+def _elementwise(step: Step) -> bool:
+    """Whether a step keeps the shape and would work the same on the flattened tensor."""
+    layer = step.layer
+    if step.kind != "layer" or layer is None or step.inputs[0].shape != step.output.shape:
+        return False
+    return layer.family in ("activation", "dropout") or type(layer).__name__ == "Identity"
+
+
+def _parent(path: str) -> str:
+    return path.rsplit(".", 1)[0] if "." in path else ""
 
 
 def _hashable(value: Any) -> Any:
@@ -530,7 +604,16 @@ class Row:
     line: int | None
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, _memo: dict[int, Any] | None = None) -> dict[str, Any]:
+        rf = self.receptive_field
+        if rf is None:
+            rf_json = None
+        elif _memo is not None and id(rf) in _memo:
+            rf_json = _memo[id(rf)]
+        else:
+            rf_json = [axis.to_json() for axis in rf]
+            if _memo is not None:
+                _memo[id(rf)] = rf_json
         return {
             "name": self.name,
             "type": self.type,
@@ -547,7 +630,7 @@ class Row:
             "macs": self.macs,
             "flops": self.flops,
             "output_bytes": self.output_bytes,
-            "receptive_field": None if self.receptive_field is None else [a.to_json() for a in self.receptive_field],
+            "receptive_field": rf_json,
             "notes": list(self.notes),
         }
 
@@ -592,12 +675,13 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         """The contract's network JSON (section 4), plus kind/depth/memory/receptive fields."""
+        memo: dict[int, Any] = {}  # receptive fields are shared by the rows they pass through
         return {
             "input_shape": _listed(self.input_shape),
             "output_shape": _listed(self.output_shape),
             "dtype": self.dtype,
             "depth": self.depth,
-            "layers": [row.to_json() for row in self.rows],
+            "layers": [row.to_json(memo) for row in self.rows],
             "totals": self.totals.to_json(),
             "notes": list(self.notes),
         }
@@ -610,7 +694,7 @@ def _listed(shape: Shape | None) -> list[int] | None:
 class Network:
     """A network parsed from a spec (see :mod:`convcalc.spec` for the forms).
 
-    >>> net = parse_network("input 1x3x32x32\\nconv2d --out 8 -k 3 -p 1\\nconv2d --out 8 -k 3 -s 2")
+    >>> net = parse_network("input 1x3x32x32\\nconv2d --out 8 -k 3 -p 1\\nconv2d --out 8 -k 3 -s 2 -p 1")
     >>> summary = net.summary()
     >>> [row.name for row in summary.rows], summary.output_shape, summary.totals.params
     (['0', '1'], (1, 8, 16, 16), 808)
@@ -627,9 +711,15 @@ class Network:
     def trace(self, input_shape: Sequence[int] | str | None = None) -> Trace:
         """Run the shapes through every step; raises a located ConvcalcError on a mismatch."""
         shape = self._input(input_shape)
-        tracer = _Tracer(shape)
-        x = tracer.tensor(shape, ())
-        y = tracer.run(self.root, "", 0, (), x, root=True)
+        flatten_at: set[str] = set()
+        while True:
+            tracer = _Tracer(shape, frozenset(flatten_at))
+            x = tracer.tensor(shape, ())
+            try:
+                y = tracer.run(self.root, "", 0, (), x, root=True)
+                break
+            except _Restart as restart:
+                flatten_at.add(restart.path)  # each container at most once: this terminates
         notes = list(self.parse_notes)
         for message, names in tracer.notes.items():
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
@@ -670,10 +760,33 @@ def parse_network(text: str | bytes) -> Network:
     return Network(parse_spec(text))
 
 
-def _step_row(step: Step, size: int) -> Row:
-    layer = step.layer
-    params = layer.param_shapes() if layer is not None else {}
-    buffers = layer.buffer_shapes() if layer is not None else {}
+class _LayerFacts:
+    """Per-layer figures the rows repeat, computed once per layer object."""
+
+    def __init__(self) -> None:
+        self.cache: dict[int, tuple[dict, int, dict, int, str]] = {}
+
+    def __call__(self, layer: Layer) -> tuple[dict[str, Shape], int, dict[str, Shape], int, str]:
+        facts = self.cache.get(id(layer))
+        if facts is None:
+            params = layer.param_shapes()
+            buffers = layer.buffer_shapes()
+            facts = (
+                params,
+                sum(prod(s) for s in params.values()),
+                buffers,
+                sum(prod(s) for s in buffers.values()),
+                repr(layer),
+            )
+            self.cache[id(layer)] = facts
+        return facts
+
+
+def _step_row(step: Step, size: int, facts: _LayerFacts) -> Row:
+    if step.layer is not None:
+        params, n_params, buffers, n_buffers, text = facts(step.layer)
+    else:
+        params, n_params, buffers, n_buffers, text = {}, 0, {}, 0, step.type_name
     in_shape = step.inputs[0].shape if step.inputs else None
     out_shape = step.output.shape
     return Row(
@@ -684,20 +797,21 @@ def _step_row(step: Step, size: int) -> Row:
         input_shape=in_shape,
         output_shape=out_shape,
         param_shapes=dict(params),
-        params=sum(prod(s) for s in params.values()),
+        params=n_params,
         buffer_shapes=dict(buffers),
-        buffers=sum(prod(s) for s in buffers.values()),
+        buffers=n_buffers,
         macs=step.macs,
         flops=step.flops,
         output_bytes=None if out_shape is None else prod(out_shape) * size,
         receptive_field=step.output.rf or None,
-        layer=repr(layer) if layer is not None else step.type_name,
+        layer=text,
         line=step.source.line if step.source else None,
         notes=list(step.notes),
     )
 
 
 def _rows(steps: list[Step], depth: int | None, size: int) -> list[Row]:
+    facts = _LayerFacts()
     rows: list[Row] = []
     group: list[Step] = []
     group_scope: Scope | None = None
@@ -710,7 +824,7 @@ def _rows(steps: list[Step], depth: int | None, size: int) -> list[Row]:
             group = []
         group_scope = scope
         if scope is None:
-            rows.append(_step_row(step, size))
+            rows.append(_step_row(step, size, facts))
         else:
             group.append(step)
     if group:
@@ -762,11 +876,13 @@ def _sum(values: list[int | None]) -> int | None:
 
 
 def _totals(trace: Trace, size: int) -> Totals:
+    facts = _LayerFacts()
     params = buffers = 0
     for step in trace.steps:
         if step.layer is not None and step.first_call:
-            params += step.layer.num_params()
-            buffers += step.layer.num_buffers()
+            _, n_params, _, n_buffers, _ = facts(step.layer)
+            params += n_params
+            buffers += n_buffers
     known = trace.input.shape is not None
     return Totals(
         params=params,

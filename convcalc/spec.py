@@ -51,7 +51,7 @@ from typing import Any, Union
 
 from .errors import ConvcalcError, ParseError
 from .layers.base import ARG_PARSERS, INFERABLE, ArgSpec, Layer, Shape
-from .registry import lookup
+from .registry import aliases, layer_classes, lookup
 from .shapes import parse_shape
 
 MAX_SPEC_CHARS = 10_000_000
@@ -129,7 +129,7 @@ class ParsedSpec:
 def parse_spec(text: str | bytes) -> ParsedSpec:
     """Read a network spec in any of the forms; raise ParseError (with line/column) otherwise.
 
-    >>> spec = parse_spec("input 1x3x32x32\\nconv2d --out 8 -k 3\\nnn.ReLU()")
+    >>> spec = parse_spec("input 1x3x32x32\\nconv2d --out 8 -k 3\\nnn.Identity()")
     >>> spec.input_shape, [name for name, _ in spec.root.children]
     ((1, 3, 32, 32), ['0', '1'])
     """
@@ -221,7 +221,18 @@ class _Token:
 _OPENER = re.compile(
     r"(?:\((?P<name>[^()]*)\)\s*:\s*)?(?:(?P<count>\d+)\s*x\s+)?(?P<type>[A-Za-z_][\w.]*)\s*\($"
 )
-_SPECIAL = re.compile(r"[;{}'\"()\[\]]")
+_QUOTES_OR_SEPARATORS = re.compile(r"[;{}'\"]")
+
+
+def _balanced(line: str) -> bool:
+    """A quick check that lets most lines skip the character scan."""
+    opens = line.count("(")
+    brackets = line.count("[")
+    if opens + brackets > MAX_BRACKET_DEPTH:
+        return False
+    if opens != line.count(")") or brackets != line.count("]"):
+        return False
+    return opens == 0 or line.index("(") < line.index(")")
 
 
 def _strip_comment(line: str) -> str:
@@ -272,7 +283,7 @@ class _Lexer:
                 if stripped.endswith("(") and self._is_opener(stripped):
                     self.tokens.append(_Token("open", stripped, number, column))
                     continue
-                if not _SPECIAL.search(line):
+                if not _QUOTES_OR_SEPARATORS.search(line) and _balanced(line):
                     self.tokens.append(_Token("stmt", stripped, number, column))
                     continue
             self._scan(line, number)
@@ -292,11 +303,7 @@ class _Lexer:
         if match is None:
             return False
         # A layer's own call continued on the next lines is a statement, not a module.
-        try:
-            lookup(match["type"])
-        except ConvcalcError:
-            return True
-        return False
+        return not _is_layer_name(match["type"])
 
     def _scan(self, line: str, number: int) -> None:
         """Character scan for lines with quotes, brackets, ``;`` or braces."""
@@ -629,7 +636,8 @@ class _StatementParser:
                     is_forward, spec = options[flag[:2]]
                     value_text = word[2:]
                 else:
-                    raise fail(f"{cls.cli_name()} has no option {flag}{_close(flag, options)}")
+                    flags = [f for spec in cls.arg_specs() + cls.forward_arg_specs() for f in spec.flags]
+                    raise fail(f"{cls.cli_name()} has no option {flag}{_close(flag, flags)}")
                 if spec.is_flag and value_text is None:
                     value_text = "true"
                 if value_text is None:
@@ -693,10 +701,10 @@ def build_layer(cls: type[Layer], kwargs: dict[str, Any], source: Source, name: 
     try:
         return cls(**kwargs)
     except ConvcalcError as exc:
-        raise locate(exc, source, name) from None
+        raise locate(exc, source, name, cls.__name__) from None
     except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
         # A value of a type the layer does not check (a string for a count, ...).
-        raise locate(ParseError(f"{cls.__name__}: invalid arguments {kwargs}: {exc}"), source, name) from None
+        raise locate(ParseError(f"{cls.__name__}: invalid arguments {kwargs}: {exc}"), source, name, cls.__name__) from None
 
 
 def locate(exc: ConvcalcError, source: Source | None, name: str | None = None, type_name: str | None = None) -> ConvcalcError:
@@ -766,6 +774,12 @@ def _positional_names(cls: type[Layer]) -> tuple[str, ...]:
             break
         names.append(param.name)
     return tuple(names)
+
+
+def _is_layer_name(name: str) -> bool:
+    """Whether ``lookup`` would find ``name`` (without building its error message)."""
+    key = name.strip().lower().removeprefix("torch.").removeprefix("nn.")
+    return key in layer_classes() or key in aliases()
 
 
 def _close(word: str, known: Any) -> str:
@@ -1131,7 +1145,7 @@ def parse_json_spec(text: str) -> ParsedSpec:
     the block adds its input); and any other ``type`` with ``layers``, a custom module as
     print(model) would show it (``{"type": "BasicBlock", "layers": {"conv1": ..., ...}}``).
 
-    >>> spec = parse_json_spec('{"input": "1x3x8x8", "layers": ["conv2d --out 4 -k 3", {"type": "relu"}]}')
+    >>> spec = parse_json_spec('{"input": "1x3x8x8", "layers": ["conv2d --out 4 -k 3", {"type": "identity"}]}')
     >>> spec.input_shape, len(spec.root.children)
     ((1, 3, 8, 8), 2)
     """
@@ -1349,9 +1363,20 @@ def count_layers(node: Node, memo: dict[int, int] | None = None) -> int:
 
 
 def _check_size(root: ModuleNode) -> None:
-    total = count_layers(root)
-    if total > MAX_LAYERS:
-        raise ParseError(
-            f"the network has {total} layers once repeats are expanded; the limit is {MAX_LAYERS}",
-            line=root.source.line,
-        )
+    memo: dict[int, int] = {}
+    total = count_layers(root, memo)
+    if total <= MAX_LAYERS:
+        return
+    # Point at the innermost block that is too big by itself (a repeat inside a repeat).
+    node = root
+    while True:
+        bigger = [child for _, child in node.children if isinstance(child, ModuleNode) and count_layers(child, memo) > MAX_LAYERS]
+        if not bigger:
+            break
+        node = bigger[0]
+    raise ParseError(
+        f"the network has {total} layers once repeats are expanded; the limit is {MAX_LAYERS} "
+        f"(this block alone has {count_layers(node, memo)})",
+        line=node.source.line,
+        column=node.source.column,
+    )
