@@ -25,6 +25,7 @@ PaddingArg = Union[int, Tuple[int, ...], str]
 Floats = Union[float, Tuple[float, ...]]
 OptionalFloats = Optional[Floats]
 OptionalSizes = Union[int, None, Tuple[Optional[int], ...]]  # adaptive pooling: (None, 7)
+IntTuple = Tuple[int, ...]  # a tuple even when one value is given: Unflatten's (6,)
 
 PADDING_MODES = Literal["zeros", "reflect", "replicate", "circular"]
 
@@ -184,6 +185,7 @@ ARG_PARSERS: dict[Any, Callable[[str], Any]] = {
     Floats: lambda text: _one_or_tuple(parse_floats(text)),
     OptionalFloats: _none_or(lambda text: _one_or_tuple(parse_floats(text))),
     OptionalSizes: _none_or(_parse_optional_sizes),
+    IntTuple: lambda text: parse_ints(text, "value", allow_negative=True),
 }
 
 
