@@ -625,8 +625,9 @@ class Unfold(_BlocksBase):
                 raise self._shape_error(
                     shape,
                     f"spatial dim {axis} of size {size} holds {rule.formula(str(size))} = {count} "
-                    f"blocks; the kernel's reach {rule.effective_kernel} must fit in the padded "
-                    f"size {size + 2 * rule.pad_left}",
+                    f"blocks: the kernel's reach {rule.effective_kernel} (dilation·(kernel−1)+1) "
+                    f"exceeds the padded size {size + 2 * rule.pad_left}; use a smaller kernel or "
+                    "dilation, more padding, or a larger input",
                 )
             blocks.append(count)
         channels = shape[-3]
@@ -662,8 +663,9 @@ class Fold(_BlocksBase):
             if count < 1:
                 raise self._config_error(
                     f"output_size {size} in spatial dim {axis} holds {rule.formula(str(size))} = "
-                    f"{count} blocks; the kernel's reach {rule.effective_kernel} must fit in the "
-                    f"padded size {size + 2 * rule.pad_left}",
+                    f"{count} blocks: the kernel's reach {rule.effective_kernel} "
+                    f"(dilation·(kernel−1)+1) exceeds the padded size {size + 2 * rule.pad_left}; "
+                    "use a larger output_size, more padding, or a smaller kernel or dilation",
                 )
 
     @classmethod
