@@ -137,7 +137,8 @@ def upsample_configs(draw):
     scales = st.sampled_from([0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 0.29, 1 / 3, 0.7, 0.2, 2])
     if not draw(st.integers(0, 15)):
         scales = st.sampled_from([0.0, 0, -1.0, math.nan, math.inf])
-    given_size, given_scale = draw(st.sampled_from([(1, 0)] * 10 + [(0, 1)] * 10 + [(1, 1), (0, 0)]))
+    choices = [(1, 0)] * 10 + [(0, 1)] * 10 + [(1, 1), (0, 0)]  # size, scale_factor, both, neither
+    given_size, given_scale = draw(st.sampled_from(choices))
     if given_size:
         kwargs["size"] = entries(sizes)
     if given_scale:

@@ -41,7 +41,7 @@ def area_window_total(size: int, out: int) -> int:
 
 
 class Upsample(Layer):
-    """Upsample by a scale factor or to a size (nearest, linear, bilinear, bicubic, trilinear, area).
+    """Upsample to a size or by a scale factor: nearest, (bi/tri)linear, bicubic or area.
 
     >>> Upsample(scale_factor=2).output_shape((1, 3, 16, 16))
     (1, 3, 32, 32)

@@ -230,7 +230,8 @@ class PixelUnshuffle(_PixelShuffleBase):
         shape = self._planes(input_shape)
         *lead, channels, height, width = shape
         r = self.downscale_factor
-        for name, axis, size in (("height", len(shape) - 2, height), ("width", len(shape) - 1, width)):
+        sides = (("height", len(shape) - 2, height), ("width", len(shape) - 1, width))
+        for name, axis, size in sides:
             if size % r:
                 raise self._shape_error(
                     shape,
