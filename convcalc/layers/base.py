@@ -190,7 +190,7 @@ ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
     Floats: _parse_floats,
     OptionalFloats: _none_or(_parse_floats),
     OptionalSizes: _none_or(_parse_optional_sizes),
-    IntTuple: lambda text: parse_ints(text, "value", allow_negative=True),
+    IntTuple: lambda text, what: parse_ints(text, what, allow_negative=True),
 }
 
 
