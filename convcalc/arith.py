@@ -142,6 +142,27 @@ class UnpoolRule(NamedTuple):
         return f"{scaled}{_signed(const)}"
 
 
+class PadRule(NamedTuple):
+    """Explicit padding (``nn.ZeroPad2d`` and kin): ``L + left + right``; negative values crop.
+
+    >>> PadRule(1, 2).out(5), PadRule(1, 2).formula("W"), PadRule(-1, 0).simplified("W")
+    (8, 'W + 1 + 2', 'W − 1')
+    """
+
+    left: int
+    right: int
+
+    def out(self, size: int) -> int:
+        return size + self.left + self.right
+
+    def formula(self, symbol: str) -> str:
+        terms = "".join(f" + {v}" if v >= 0 else f" − {-v}" for v in (self.left, self.right))
+        return symbol + terms
+
+    def simplified(self, symbol: str) -> str:
+        return f"{symbol}{_signed(self.left + self.right)}"
+
+
 class FixedRule(NamedTuple):
     """A size set outright (adaptive pooling, ``Upsample(size=...)``); ``None`` keeps the input's.
 

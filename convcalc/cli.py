@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import ConvcalcError
-from .layers.base import ArgSpec, Layer, OptionalSize, PaddingArg, Size
+from .layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
 from .registry import aliases, layer_classes, suggestion
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -41,6 +41,7 @@ METAVARS = {
     Size: "N[xN..]",
     OptionalSize: "N[xN..]",
     PaddingArg: "N[xN..]|same|valid",
+    IntTuple: "N[xN..]",
 }
 
 

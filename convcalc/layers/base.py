@@ -24,6 +24,7 @@ PaddingArg = Union[int, Tuple[int, ...], str]
 Floats = Union[float, Tuple[float, ...]]
 OptionalFloats = Optional[Floats]
 OptionalSizes = Union[int, None, Tuple[Optional[int], ...]]  # adaptive pooling: (None, 7)
+IntTuple = Tuple[int, ...]  # a tuple even when one value is given: Unflatten's (6,)
 
 PADDING_MODES = Literal["zeros", "reflect", "replicate", "circular"]
 
@@ -189,6 +190,7 @@ ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
     Floats: _parse_floats,
     OptionalFloats: _none_or(_parse_floats),
     OptionalSizes: _none_or(_parse_optional_sizes),
+    IntTuple: lambda text, what: parse_ints(text, what, allow_negative=True),
 }
 
 
