@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, NamedTuple, Sequence, Union
 
-from .arith import ConvRule, FixedRule, ScaleRule, TransposedRule, UnpoolRule
+from .arith import ConvRule, FixedRule, PadRule, ScaleRule, TransposedRule, UnpoolRule
 from .errors import ConvcalcError, ParseError, ShapeError
 from .layers.base import Layer, Shape, prod
 from .report import dtype_bytes
@@ -172,8 +172,8 @@ def _rf_step(layer: Layer, rule: Any, axis: ReceptiveField, size_in: int, size_o
             window = _adaptive_window(size_in, size_out)
             return ReceptiveField(_exact(r + (window - 1) * j), jump)
         return ReceptiveField(_exact(r + _interpolation_taps(layer) * j), jump)
-    if hasattr(rule, "left") and hasattr(rule, "right") and not hasattr(rule, "kernel"):
-        return axis  # explicit padding (PadRule) moves the grid, it does not widen the field
+    if isinstance(rule, PadRule):
+        return axis  # explicit padding moves the grid, it does not widen the field
     return None
 
 

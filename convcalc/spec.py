@@ -467,6 +467,8 @@ class _StatementParser:
 
     def leaf(self, text: str, source: Source) -> Node:
         text = text.strip().rstrip(",").rstrip()
+        if not text:
+            raise ParseError(f"{source.where()}: no layer here", line=source.line, column=source.column)
         memo = self._memo.get(text)
         if memo is not None:
             cls, kwargs, forward, extras, layer = memo
@@ -659,7 +661,11 @@ class _StatementParser:
                 if not remaining:
                     raise fail(f"unexpected value {word!r}: every positional argument of {cls.cli_name()} is given")
                 spec = specs[remaining[0]]
-                value_text = word
+                try:
+                    kwargs[spec.name] = _parse_value(spec, word)
+                except ConvcalcError as exc:
+                    raise fail(f"{word!r} is read as {spec.name}, the next positional argument: {exc}") from None
+                continue
             target = forward if is_forward else kwargs
             if spec.name in target:
                 raise fail(f"{spec.name} is given twice")
@@ -961,8 +967,9 @@ class _Parser:
         frame = _Frame("brace", source, keyword=keyword, argument=argument, name=name)
         if keyword == "repeat":
             if argument is None or not argument.isdigit():
+                at = column + (rest.find(argument) if argument else len(rest))
                 raise ParseError(
-                    f"write `repeat N {{`, N a whole number; got {rest!r}", line=token.line, column=column
+                    f"write `repeat N {{`, N a whole number; got {rest!r}", line=token.line, column=at
                 )
             frame.count = _count(argument, source)
         elif keyword == "shortcut":
@@ -1029,8 +1036,10 @@ class _Parser:
             source = Source(token.line, column, token.text)
         if match is not None and not rest.strip()[5:].strip():
             raise ParseError("an input line needs a shape: input 1x3x224x224", line=token.line, column=token.column)
+        names = None
+        if name is not None:
+            names = _names_for(name, count, Source(token.line, token.column, token.text))
         node = self.statements.leaf(rest, source)
-        names = _names_for(name, count, source) if name is not None else None
         return _Item(node, names, count, source, whole_model=isinstance(node, ModuleNode))
 
     def _close(self, frame: _Frame, parent: _Frame) -> None:
@@ -1182,9 +1191,11 @@ class _JsonReader:
             return fallback or Source(1, 1, "")
         index = bisect.bisect_right(self.line_starts, pos) - 1
         start = self.line_starts[index]
-        end = self.text.find("\n", start)
-        line_text = self.text[start : end if end >= 0 else len(self.text)].strip()
-        return Source(index + 1, pos - start + 1, line_text)
+        if isinstance(value, str):
+            text = str(value)
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+        return Source(index + 1, pos - start + 1, text)
 
     def fail(self, message: str, value: Any, fallback: Source | None = None) -> ParseError:
         where = self.source(value, fallback)
