@@ -51,7 +51,7 @@ from typing import Any, Union
 
 from .errors import ConvcalcError, ParseError
 from .layers.base import ARG_PARSERS, INFERABLE, ArgSpec, Layer, Shape
-from .registry import aliases, layer_classes, lookup
+from .registry import aliases, layer_classes, lookup, suggestion
 from .shapes import parse_shape
 
 MAX_SPEC_CHARS = 10_000_000
@@ -989,10 +989,15 @@ class _Parser:
 
     def _items(self, frame: _Frame) -> list[_Item]:
         """Parse a closed frame's statements. In a printed module, unnamed lines are extra_repr."""
-        printed = frame.kind == "paren" and any(
-            (isinstance(entry, _Item) and entry.names is not None)
-            or (isinstance(entry, _Token) and _NAME_PREFIX.match(entry.text))
-            for entry in frame.entries
+        # Only nn.Sequential(...) written as Python lists its children unnamed; in any other
+        # printed module, lines without a "(name):" are its extra_repr.
+        printed = frame.kind == "paren" and (
+            frame.type_name not in SEQUENTIAL_TYPES
+            or any(
+                (isinstance(entry, _Item) and entry.names is not None)
+                or (isinstance(entry, _Token) and _NAME_PREFIX.match(entry.text))
+                for entry in frame.entries
+            )
         )
         items = []
         for entry in frame.entries:
@@ -1047,6 +1052,13 @@ class _Parser:
         source = frame.source
         names = _names_for(frame.name, frame.count, source) if frame.name is not None else None
         if frame.kind == "paren":
+            if not items and frame.type_name not in SEQUENTIAL_TYPES:
+                raise ParseError(
+                    f"{source.where()}: unknown module {frame.type_name!r}: it has no child modules "
+                    f"convcalc could run instead{suggestion(frame.type_name)}",
+                    line=source.line,
+                    column=source.column,
+                )
             node: Node = ModuleNode(frame.type_name, self._children(items, source), source)
             parent.entries.append(_Item(node, names, frame.count, source, whole_model=True))
             return

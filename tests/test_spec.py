@@ -517,6 +517,7 @@ ERRORS = [
     ("Conv2d(3, 8, 99999999999999999999999)", ParseError, ["too large"], 1, 14),
     ("Net(\n  (conv): Conv2d(3, 8, 3)\n  (act): Swishh()\n)", ParseError, ["unknown layer", "Swishh"], 3, 10),
     ("Net(\n  (a): Identity()\n  (a): Identity()\n)", ParseError, ["used twice"], 1, 1),
+    ("Net(\n  (attn): Attention(\n    dim=64, heads=8\n  )\n)", ParseError, ["unknown module 'Attention'"], 2, 3),
     ("Net(\n  (0-2): 2 x Identity()\n)", ParseError, ["names 3 modules"], 2, 3),
     ("Net(\n  (a.b): Identity()\n)", ParseError, ["not a module name"], 2, 3),
     ("residual\nrelu", ParseError, ["must be followed by '{'"], 1, 1),
