@@ -8,7 +8,6 @@ window that hangs over the edge costs what PyTorch's kernel actually reads.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any, ClassVar, Optional, Sequence
 
 from ..arith import ConvRule, FixedRule, UnpoolRule, adaptive_window, spatial_symbols
@@ -167,13 +166,11 @@ class _SlidingPoolNd(_PoolNd):
         else:
             window, fixes = f"kernel_size={rule.kernel}", ["a smaller kernel"]
         most = rule.kernel // 2
-        if (
-            self._pads_allowed()
-            and rule.pad_left < most
-            and replace(rule, pad_left=most, pad_right=most).out(size) >= 1
-        ):
+        most_padded = ConvRule(rule.kernel, rule.stride, most, most, rule.dilation, rule.ceil_mode)
+        if self._pads_allowed() and rule.pad_left < most and most_padded.out(size) >= 1:
             fixes.append(f"padding up to {most}")
-        if not rule.ceil_mode and replace(rule, ceil_mode=True).out(size) >= 1:
+        ceiled = ConvRule(rule.kernel, rule.stride, rule.pad_left, rule.pad_right, rule.dilation, True)
+        if not rule.ceil_mode and ceiled.out(size) >= 1:
             fixes.append("ceil_mode=True")
         return (
             f"no window fits in spatial dim {axis}: {window} exceeds the padded input "
@@ -419,7 +416,7 @@ class _MaxUnpoolNd(_PoolNd):
     def output_shape(
         self,
         input_shape: Sequence[int],
-        output_size: Any = None,
+        output_size: OptionalSize = None,
         indices: Any = None,
         **forward_kwargs: Any,
     ) -> Shape:
