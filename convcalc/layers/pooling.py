@@ -136,7 +136,7 @@ class _SlidingPoolNd(_PoolNd):
             for k, s, p, d in zip(self.kernel_size, self.stride, self.padding, self.dilation)
         )
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return list(zip(spatial_symbols(self.nd), self.rules()))
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
@@ -395,7 +395,13 @@ class _MaxUnpoolNd(_PoolNd):
     def rules(self) -> tuple[UnpoolRule, ...]:
         return tuple(UnpoolRule(k, s, p) for k, s, p in zip(self.kernel_size, self.stride, self.padding))
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(
+        self, input_shape: Shape | None = None, output_size: OptionalSize = None, **forward_kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        if output_size is not None and input_shape is not None:
+            shape, _ = self._spatial(input_shape)
+            chosen = self._requested_sizes(shape, output_size)
+            return list(zip(spatial_symbols(self.nd), (FixedRule(n) for n in chosen)))
         return list(zip(spatial_symbols(self.nd), self.rules()))
 
     def _requested_sizes(self, shape: Shape, output_size: Any) -> tuple[int, ...]:
@@ -514,7 +520,7 @@ class _AdaptivePoolNd(_PoolNd):
     def rules(self) -> tuple[FixedRule, ...]:
         return tuple(FixedRule(size) for size in self.output_size)
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return list(zip(spatial_symbols(self.nd), self.rules()))
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
