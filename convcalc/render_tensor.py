@@ -386,23 +386,33 @@ class TensorView:
     def _picture(self, plane: np.ndarray, colour: bool) -> list[Text]:
         if not colour:
             return [Text("".join(self._ramp_char(v) for v in row)) for row in plane]
+        pixels = self._pixel_rgb(plane)
         lines = []
         for top in range(0, plane.shape[0], 2):
-            line = Text()
-            upper = plane[top]
-            lower = plane[top + 1] if top + 1 < plane.shape[0] else None
-            for x in range(plane.shape[1]):
-                fg = self._pixel_rgb(upper[x])
-                bg = self._pixel_rgb(lower[x]) if lower is not None else None
-                line.append(HALF_BLOCK, style=self.styles.get(fg, bg))
+            upper = [tuple(p) for p in pixels[top].tolist()]
+            lower = [tuple(p) for p in pixels[top + 1].tolist()] if top + 1 < plane.shape[0] else None
+            line = Text(HALF_BLOCK * plane.shape[1])
+            start = 0
+            # One span per run of equal colours: far fewer than one per character.
+            for x in range(1, plane.shape[1] + 1):
+                if x < plane.shape[1] and upper[x] == upper[start] and (lower is None or lower[x] == lower[start]):
+                    continue
+                line.stylize(self.styles.get(upper[start], lower[start] if lower else None), start, x)
+                start = x
             lines.append(line)
         return lines
 
-    def _pixel_rgb(self, value: float) -> tuple[int, int, int]:
-        if math.isnan(value):
-            return NAN_RGB
-        t = (value / self.max_abs if self.max_abs else 0.0) if math.isfinite(value) else math.copysign(1, value)
-        return _rgb_blend(PIXEL_ZERO_RGB, t)
+    def _pixel_rgb(self, plane: np.ndarray) -> np.ndarray:
+        """H×W×3 ints on the diverging scale from black at 0."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(plane / self.max_abs, -1.0, 1.0) if self.max_abs else np.sign(plane)
+        nan = np.isnan(t)
+        t = np.where(nan, 0.0, t)
+        zero = np.array(PIXEL_ZERO_RGB, dtype=np.float64)
+        ends = np.where((t > 0)[..., None], np.array(POSITIVE_RGB), np.array(NEGATIVE_RGB))
+        pixels = np.rint(zero + (ends - zero) * np.abs(t)[..., None]).astype(int)
+        pixels[nan] = NAN_RGB
+        return pixels
 
     def _ramp_char(self, value: float) -> str:
         if math.isnan(value):
