@@ -161,7 +161,8 @@ def make_tensor(
     """A tensor of ``shape`` made by ``fill`` (see the module docstring).
 
     Random values are drawn in float64 and then cast, so a seed gives the same numbers
-    (up to rounding) whatever the dtype.
+    (up to rounding) whatever the dtype; they are drawn in chunks, so the peak memory is
+    the tensor's own size plus a little.
 
     >>> make_tensor((2, 3), "arange")
     array([[0., 1., 2.],
@@ -170,31 +171,43 @@ def make_tensor(
     >>> sorted(set(make_tensor((100,), "randint:-1,1", rng).tolist()))
     [-1.0, 0.0, 1.0]
     """
-    spec = parse_fill(fill)
-    target = float_dtype(dtype)
-    dims = _checked_shape(shape)
-    return _cast(_draw(spec, dims, rng), target)
+    return _generate(parse_fill(fill), _checked_shape(shape), rng, float_dtype(dtype))
 
 
-def _draw(spec: Fill, dims: tuple[int, ...], rng: np.random.Generator | None) -> np.ndarray:
+# Random numbers are drawn this many at a time in float64 and cast into the result, so
+# making a tensor takes little more memory than the tensor itself.
+_CHUNK = 1 << 18
+
+
+def _generate(spec: Fill, dims: tuple[int, ...], rng: np.random.Generator | None, target: np.dtype) -> np.ndarray:
     kind, args = spec
-    if kind == "ones":
-        return np.ones(dims)
-    if kind == "zeros":
-        return np.zeros(dims)
-    if kind == "full":
-        return np.full(dims, args[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        if kind in ("ones", "zeros", "full"):
+            value = args[0] if kind == "full" else float(kind == "ones")
+            return np.full(dims, value, dtype=target)
+        if kind != "arange" and rng is None:
+            rng = np.random.default_rng()
+        result = np.empty(dims, dtype=target)
+        flat = result.reshape(-1)
+        for start in range(0, flat.size, _CHUNK):
+            stop = min(start + _CHUNK, flat.size)
+            flat[start:stop] = _draw(spec, start, stop, rng)
+    return result
+
+
+def _draw(spec: Fill, start: int, stop: int, rng: Any) -> np.ndarray:
+    kind, args = spec
     if kind == "arange":
-        return np.arange(math.prod(dims), dtype=np.float64).reshape(dims)
-    rng = rng if rng is not None else np.random.default_rng()
+        return np.arange(start, stop, dtype=np.float64)
+    count = stop - start
     if kind == "normal":
         mean, std = args or (0.0, 1.0)
-        return mean + std * rng.standard_normal(dims)
+        return mean + std * rng.standard_normal(count)
     if kind == "uniform":
         low, high = args or (0.0, 1.0)
-        return rng.uniform(low, high, dims)
+        return rng.uniform(low, high, count)
     low, high = (int(a) for a in args)
-    return rng.integers(low, high, size=dims, endpoint=True).astype(np.float64)
+    return rng.integers(low, high, size=count, endpoint=True)
 
 
 def _checked_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -259,20 +272,20 @@ def make_params(
         if dims:
             _checked_shape(dims)
         if spec.torch_default and role in _TORCH_INIT:
-            values = np.full(dims, _TORCH_INIT[role])
+            effective = Fill("full", (_TORCH_INIT[role],))
         elif spec.torch_default and role == "fan_in":
             module = key.rpartition(".")[0]
-            weight_shape = tuple(shapes[_sibling(module, "weight")])
-            bound = _fan_in_bound(weight_shape)
+            bound = _fan_in_bound(tuple(shapes[_sibling(module, "weight")]))
             if spec.kind == "uniform":
-                values = (rng if rng is not None else np.random.default_rng()).uniform(-bound, bound, dims)
+                effective = Fill("uniform", (-bound, bound))
             else:
-                values = bound / math.sqrt(3) * _draw(Fill("normal"), dims, rng)
+                effective = Fill("normal", (0.0, bound / math.sqrt(3)))
         else:
-            values = _draw(spec, dims, rng)
-            if role == "var":
-                values = np.abs(values)
-        params[key] = _cast(values, target)
+            effective = spec
+        values = _generate(effective, dims, rng, target)
+        if role == "var" and not spec.torch_default:
+            np.abs(values, out=values)
+        params[key] = values
     return params
 
 

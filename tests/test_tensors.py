@@ -124,6 +124,25 @@ def test_seeds_reproducible():
     assert all(np.array_equal(params[0][k], params[1][k]) for k in params[0])
 
 
+def test_large_tensors_are_drawn_in_chunks_without_a_float64_copy():
+    import tracemalloc
+
+    from convcalc.tensors import _CHUNK
+
+    count = 8 * _CHUNK + 5
+    assert np.array_equal(make_tensor((count,), "arange", dtype="float64"), np.arange(count, dtype=np.float64))
+    values = make_tensor((count,), "randint:-1,1", make_rng(0))
+    assert set(np.unique(values).tolist()) == {-1.0, 0.0, 1.0}
+    tracemalloc.start()
+    try:
+        make_tensor((count,), "normal", make_rng(0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    tensor_bytes = count * 4
+    assert peak < tensor_bytes + 3 * _CHUNK * 8, (peak, tensor_bytes)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "bfloat16", "complex64", "nonsense"])
 def test_bad_dtype(dtype):
     with pytest.raises(ParseError, match="float32"):
