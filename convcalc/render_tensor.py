@@ -275,7 +275,7 @@ class TensorView:
         """Leading-index groups (one line of blocks each; None for a gap) and the last leading dim."""
         leading = self.shown[:-2]
         if not leading:
-            return [()], [None]
+            return [()], []
         outer = [tuple(c) if None not in c else None for c in _product_with_gaps(leading[:-1])]
         return outer, leading[-1]
 

@@ -392,6 +392,7 @@ def load_weights(path: str | os.PathLike, dtype: Any = "float32") -> LoadedWeigh
     """
     target = float_dtype(dtype)
     source = Path(path)
+    _check_readable(source)
     if source.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin"):
         raise FileError(_torch_checkpoint_message(source))
     kind = _file_kind(source)

@@ -620,6 +620,13 @@ def test_weights_need_npz(tmp_path):
         load_weights(tmp_path / "empty.npz")
 
 
+def test_weights_missing_file(tmp_path):
+    with pytest.raises(FileError, match="no such file"):
+        load_weights(tmp_path / "model.pth")
+    with pytest.raises(FileError, match="no such file"):
+        load_weights(tmp_path / "w.npz")
+
+
 def test_torch_checkpoint_gets_conversion_recipe(tmp_path):
     (tmp_path / "model.pth").write_bytes(b"whatever")
     with pytest.raises(FileError, match=r"looks like a PyTorch checkpoint.*np.savez\('weights.npz'"):
