@@ -89,8 +89,9 @@ _FILL_ARITY: dict[str, tuple[tuple[int, ...], str]] = {
 }
 
 
-def parse_fill(text: str | Fill) -> Fill:
-    """Read a fill spec such as ``randint:-1,1`` or ``normal:0,0.1``.
+def parse_fill(text: str | Fill, what: str = "fill") -> Fill:
+    """Read a fill spec such as ``randint:-1,1`` or ``normal:0,0.1``; ``what`` names it in
+    messages (the option it came from).
 
     >>> parse_fill("randint:-1,1")
     Fill(kind='randint', args=(-1.0, 1.0))
@@ -102,7 +103,7 @@ def parse_fill(text: str | Fill) -> Fill:
     name, colon, rest = text.strip().partition(":")
     kind = name.strip().lower()
     if kind not in _FILL_ARITY:
-        raise ParseError(f"fill {text!r} is not one of: {FILL_HELP}")
+        raise ParseError(f"{what} {text!r} is not one of: {FILL_HELP}")
     counts, written = _FILL_ARITY[kind]
     args: tuple[float, ...] = ()
     if colon:
@@ -110,23 +111,23 @@ def parse_fill(text: str | Fill) -> Fill:
         try:
             args = tuple(float(p) for p in parts)
         except ValueError:
-            raise ParseError(f"fill {text!r}: arguments must be numbers; write {written}") from None
+            raise ParseError(f"{what} {text!r}: arguments must be numbers; write {written}") from None
         if not all(math.isfinite(a) for a in args):
-            raise ParseError(f"fill {text!r}: arguments must be finite numbers; write {written}")
+            raise ParseError(f"{what} {text!r}: arguments must be finite numbers; write {written}")
     if len(args) not in counts:
         if counts == (0,):
-            raise ParseError(f"fill {text!r}: {kind} takes no arguments; write {written}")
-        raise ParseError(f"fill {text!r}: write {written}")
+            raise ParseError(f"{what} {text!r}: {kind} takes no arguments; write {written}")
+        raise ParseError(f"{what} {text!r}: write {written}")
     if kind == "randint":
         low, high = args
         if low != int(low) or high != int(high):
-            raise ParseError(f"fill {text!r}: randint bounds must be whole numbers, e.g. randint:-1,1")
+            raise ParseError(f"{what} {text!r}: randint bounds must be whole numbers, e.g. randint:-1,1")
         if low > high:
-            raise ParseError(f"fill {text!r}: LOW must not exceed HIGH; write randint:{int(high)},{int(low)}")
+            raise ParseError(f"{what} {text!r}: LOW must not exceed HIGH; write randint:{int(high)},{int(low)}")
     if kind == "uniform" and args and args[0] > args[1]:
-        raise ParseError(f"fill {text!r}: LOW must not exceed HIGH")
+        raise ParseError(f"{what} {text!r}: LOW must not exceed HIGH")
     if kind == "normal" and args and args[1] < 0:
-        raise ParseError(f"fill {text!r}: STD must be >= 0")
+        raise ParseError(f"{what} {text!r}: STD must be >= 0")
     return Fill(kind, args)
 
 

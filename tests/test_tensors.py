@@ -84,6 +84,11 @@ def test_parse_fill_errors(text, fragment):
     assert fragment in str(info.value)
 
 
+def test_parse_fill_names_the_option():
+    with pytest.raises(ParseError, match=r"^--weight-fill 'randint:3': write randint:LOW,HIGH"):
+        parse_fill("randint:3", what="--weight-fill")
+
+
 def test_constant_fills():
     assert (make_tensor((2, 3), "ones") == 1).all()
     assert (make_tensor((2, 3), "zeros") == 0).all()
