@@ -214,7 +214,8 @@ class TensorView:
         self.shown = [
             _edges(n, self.edge_items) if self.summarised else list(range(n)) for n in array.shape
         ]
-        shown_values = array[np.ix_(*[[i for i in idx if i is not None] for idx in self.shown])] if array.ndim else array
+        shown_index = np.ix_(*[[i for i in idx if i is not None] for idx in self.shown])
+        shown_values = array[shown_index] if array.ndim else array
         self.format = NumberFormat(shown_values, self.precision, sci_mode)
         finite = array_stats(array)
         self.stats = finite
@@ -264,7 +265,7 @@ class TensorView:
         p = max(self.precision, 1)
         parts = []
         if s.min is not None:
-            parts += [f"min {s.min:.{p}g}", f"max {s.max:.{p}g}", f"mean {s.mean:.{p}g}", f"std {s.std:.{p}g}"]
+            parts += [f"{label} {value:.{p}g}" for label, value in zip(("min", "max", "mean", "std"), s[:4])]
         if s.nan:
             parts.append(f"NaN {s.nan}")
         if s.inf:
@@ -345,7 +346,8 @@ class TensorView:
                 line.append("…", style="dim")
             else:
                 value = plane[row, col]
-                line.append(self.format(value).rjust(width), style=self._value_style(value) if colour else None)
+                style = self._value_style(value) if colour else None
+                line.append(self.format(value).rjust(width), style=style)
         return line
 
     def _cells(self, values: Sequence[Any], colour: bool) -> Text:
@@ -353,14 +355,18 @@ class TensorView:
         for n, value in enumerate(values):
             if n:
                 line.append(" " * CELL_GAP)
-            line.append(self.format(value).rjust(self.format.width), style=self._value_style(value) if colour else None)
+            style = self._value_style(value) if colour else None
+            line.append(self.format(value).rjust(self.format.width), style=style)
         return line
 
     def _value_style(self, value: Any) -> Style:
         number = float(value)
         if math.isnan(number):
             return self.styles.get(NAN_RGB)
-        t = (number / self.max_abs if self.max_abs else 0.0) if math.isfinite(number) else math.copysign(1, number)
+        if not math.isfinite(number):
+            t = math.copysign(1, number)
+        else:
+            t = number / self.max_abs if self.max_abs else 0.0
         return self.styles.get(_rgb_blend(TEXT_ZERO_RGB, t))
 
     # -- heatmap ------------------------------------------------------------------------
@@ -395,7 +401,8 @@ class TensorView:
             start = 0
             # One span per run of equal colours: far fewer than one per character.
             for x in range(1, plane.shape[1] + 1):
-                if x < plane.shape[1] and upper[x] == upper[start] and (lower is None or lower[x] == lower[start]):
+                same = x < plane.shape[1] and upper[x] == upper[start]
+                if same and (lower is None or lower[x] == lower[start]):
                     continue
                 line.stylize(self.styles.get(upper[start], lower[start] if lower else None), start, x)
                 start = x
@@ -455,7 +462,7 @@ def _product_with_gaps(dims: list[list[int | None]]) -> list[tuple[int | None, .
 
 
 def _shrink(plane: np.ndarray, factor: int) -> np.ndarray:
-    """Block means over factor×factor cells (fewer rows when the plane is shorter), dropping the ragged edge."""
+    """Block means over factor×factor cells (fewer rows if the plane is shorter); the ragged edge is dropped."""
     if factor == 1:
         return plane
     rows = min(factor, plane.shape[0])

@@ -123,7 +123,9 @@ def parse_fill(text: str | Fill, what: str = "fill") -> Fill:
         if low != int(low) or high != int(high):
             raise ParseError(f"{what} {text!r}: randint bounds must be whole numbers, e.g. randint:-1,1")
         if low > high:
-            raise ParseError(f"{what} {text!r}: LOW must not exceed HIGH; write randint:{int(high)},{int(low)}")
+            raise ParseError(
+                f"{what} {text!r}: LOW must not exceed HIGH; write randint:{int(high)},{int(low)}"
+            )
     if kind == "uniform" and args and args[0] > args[1]:
         raise ParseError(f"{what} {text!r}: LOW must not exceed HIGH")
     if kind == "normal" and args and args[1] < 0:
@@ -142,7 +144,9 @@ def float_dtype(dtype: Any) -> np.dtype:
     except TypeError:
         resolved = None
     if resolved is None or resolved.kind != "f" or resolved.name not in FLOAT_DTYPES:
-        raise ParseError(f"dtype {dtype!r} is not usable for the forward pass; use one of: {', '.join(FLOAT_DTYPES)}")
+        raise ParseError(
+            f"dtype {dtype!r} is not usable for the forward pass; use one of: {', '.join(FLOAT_DTYPES)}"
+        )
     return resolved
 
 
@@ -180,7 +184,9 @@ def make_tensor(
 _CHUNK = 1 << 18
 
 
-def _generate(spec: Fill, dims: tuple[int, ...], rng: np.random.Generator | None, target: np.dtype) -> np.ndarray:
+def _generate(
+    spec: Fill, dims: tuple[int, ...], rng: np.random.Generator | None, target: np.dtype
+) -> np.ndarray:
     kind, args = spec
     with np.errstate(over="ignore", invalid="ignore"):
         if kind in ("ones", "zeros", "full"):
@@ -505,7 +511,9 @@ def _open_npz(source: Path) -> Any:
     except OSError as exc:
         raise _os_error(source, exc) from None
     except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileError(f"{source} is not a readable .npz archive (truncated or corrupt?): {_first_line(exc)}") from None
+        raise FileError(
+            f"{source} is not a readable .npz archive (truncated or corrupt?): {_first_line(exc)}"
+        ) from None
 
 
 def _read_member(archive: Any, name: str, source: Path) -> np.ndarray:
@@ -513,7 +521,9 @@ def _read_member(archive: Any, name: str, source: Path) -> np.ndarray:
         return archive[name]
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "pickle" in str(exc):
-            raise FileError(f"{source}[{name!r}] holds Python objects; convcalc reads numeric arrays only") from None
+            raise FileError(
+                f"{source}[{name!r}] holds Python objects; convcalc reads numeric arrays only"
+            ) from None
         raise FileError(f"{source}[{name!r}] is truncated or corrupt: {_first_line(exc)}") from None
     except (EOFError, OSError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise FileError(f"{source}[{name!r}] is truncated or corrupt: {_first_line(exc)}") from None
@@ -550,7 +560,8 @@ def _nonfinite_notes(array: np.ndarray, where: str) -> list[str]:
     if not nan and not inf:
         return []
     found = " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else "") if part)
-    return [f"{where} has {found} value{'s' if nan + inf > 1 else ''} (of {array.size}); they carry through the forward pass"]
+    plural = "s" if nan + inf > 1 else ""
+    return [f"{where} has {found} value{plural} (of {array.size}); they carry through the forward pass"]
 
 
 def _fit_shape(
@@ -711,7 +722,7 @@ def check_params(
     >>> check_params({"weight": (8, 3, 5, 5), "bias": (8,)}, {"weight": (8, 3, 3, 3)}, "w.npz")
     Traceback (most recent call last):
     ...
-    convcalc.errors.FileError: w.npz does not fit: missing 1 key: bias [8]; wrong shape: weight expected [8, 3, 5, 5], got [8, 3, 3, 3]
+    convcalc.errors.FileError: w.npz does not fit: missing 1 key: bias [8]; wrong shape: weight expected ...
     """
     given_shapes = {k: _shape_of(v) for k, v in given.items()}
     missing = [k for k in expected if k not in given_shapes and not k.endswith("num_batches_tracked")]
@@ -723,7 +734,9 @@ def check_params(
     ]
     notes = []
     if extra and not strict:
-        notes.append(f"{where}: ignored {len(extra)} key{_s(extra)} the network doesn't have: {_listing(extra)}")
+        notes.append(
+            f"{where}: ignored {len(extra)} key{_s(extra)} the network doesn't have: {_listing(extra)}"
+        )
         extra = []
     if not (missing or extra or wrong):
         return notes
@@ -843,7 +856,7 @@ def check_memory(nbytes: int, limit: int | None, what: str = "this run") -> None
     >>> check_memory(10 * 2**30, 4 * 2**30)
     Traceback (most recent call last):
     ...
-    convcalc.tensors.MemoryLimitError: this run needs about 10.0 GiB, more than --max-memory 4.0 GiB; use a smaller input (batch or spatial size) or raise --max-memory
+    convcalc.tensors.MemoryLimitError: this run needs about 10.0 GiB, more than --max-memory 4.0 GiB; ...
     """
     if limit is not None and nbytes > limit:
         raise MemoryLimitError(
