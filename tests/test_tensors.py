@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import stat
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -861,7 +861,5 @@ def test_module_prints_nothing(tmp_path, capsys):
 def test_numpy_not_imported_by_core():
     # The layer and CLI core stay numpy-free; only forward paths import convcalc.tensors.
     code = "import sys, convcalc, convcalc.report; print('numpy' in sys.modules)"
-    import subprocess
-
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "False", out.stderr
