@@ -51,7 +51,7 @@ class FormulaLine(NamedTuple):
         if self.filled is None:
             tail = "" if self.simplified == self.general else f" = {self.simplified}"
             return f"{self.general}{tail}"
-        return f"{self.filled} = {self.value}"
+        return self.filled if self.filled == str(self.value) else f"{self.filled} = {self.value}"
 
     def text(self) -> str:
         return f"{self.name} = {self.right_side()}"
@@ -121,7 +121,7 @@ def layer_report(
     """
     dtype_bytes(dtype)
     forward_kwargs = forward_kwargs or {}
-    rules = layer.size_rules(input_shape)
+    rules = layer.size_rules(input_shape, **forward_kwargs)
     if input_shape is None:
         formulas = tuple(
             FormulaLine(symbol, rule.formula(symbol), rule.simplified(symbol)) for symbol, rule in rules

@@ -74,6 +74,15 @@ def test_alias_and_forward_option(cli):
     assert data["param_shapes"]["weight"] == [16, 8, 4, 4]
 
 
+def test_formulas_follow_the_forward_output_size(cli):
+    data = json.loads(cli("deconv2d", "--in", "16", "--out", "8", "-k", "4", "-s", "2", "-p", "1",
+                          "-i", "1x16x16x16", "--output-size", "33x32", "--json").stdout)
+    assert data["formulas"] == ["H_out = (16 − 1)·2 − 2·1 + 1·(4−1) + 1 + 1 = 33",
+                                "W_out = (16 − 1)·2 − 2·1 + 1·(4−1) + 0 + 1 = 32"]
+    data = json.loads(cli("maxunpool2d", "-k", "2", "-i", "1x3x4x4", "--output-size", "9x8", "--json").stdout)
+    assert data["output_shape"] == [1, 3, 9, 8] and data["formulas"] == ["H_out = 9", "W_out = 8"]
+
+
 def test_dtype_changes_memory(cli):
     data = json.loads(cli("conv2d", "--in", "3", "--out", "8", "-k", "5", "-i", "1x3x32x32",
                           "--dtype", "float16", "--json").stdout)

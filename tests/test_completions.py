@@ -50,3 +50,16 @@ def test_bash_completes_conv_to_the_conv_commands():
 def test_bash_completes_options_and_choices():
     assert "--padding-mode" in _bash_complete("convcalc", "conv2d", "--padding-m")
     assert _bash_complete("convcalc", "conv2d", "--padding-mode", "re") == ["reflect", "replicate"]
+
+
+def test_install_completion_writes_the_bash_script(tmp_path):
+    exe = shutil.which("convcalc")
+    if exe is None or shutil.which("bash") is None:
+        pytest.skip("needs bash and the installed convcalc script")
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(exe).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", "convcalc --install-completion"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    script = tmp_path / ".bash_completions" / "convcalc.sh"
+    assert "_CONVCALC_COMPLETE=complete_bash" in script.read_text()
+    assert str(script) in (tmp_path / ".bashrc").read_text()

@@ -341,8 +341,11 @@ class Layer:
         self.output_shape(input_shape, **forward_kwargs)
         return 2 * self.macs(input_shape, **forward_kwargs)
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
-        """``(symbol, rule)`` per spatial output dim whose size a formula gives."""
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
+        """``(symbol, rule)`` per spatial output dim whose size a formula gives.
+
+        ``forward_kwargs`` (``output_size=``) can change the rule, which then needs the input.
+        """
         return []
 
     def param_dim_names(self) -> dict[str, tuple[str, ...]]:

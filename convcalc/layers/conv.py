@@ -171,7 +171,7 @@ class _ConvNd(_ConvBase):
             for k, s, (left, right), d in zip(self.kernel_size, self.stride, self.pads, self.dilation)
         )
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return list(zip(spatial_symbols(self.nd), self.rules()))
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
@@ -277,8 +277,14 @@ class _ConvTransposeNd(_ConvBase):
             for k, s, p, d, op in zip(self.kernel_size, self.stride, self.padding, self.dilation, ops)
         )
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
-        return list(zip(spatial_symbols(self.nd), self.rules()))
+    def size_rules(
+        self, input_shape: Shape | None = None, output_size: OptionalSize = None, **forward_kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        ops = None
+        if output_size is not None and input_shape is not None:
+            shape, _, spatial = self._spatial(input_shape)
+            ops = self._output_padding_for(shape, spatial, output_size)
+        return list(zip(spatial_symbols(self.nd), self.rules(ops)))
 
     def _output_padding_for(self, shape: Shape, spatial: Shape, output_size: Any) -> tuple[int, ...]:
         """The output_padding that realises ``forward(output_size=...)``, checked as torch does."""

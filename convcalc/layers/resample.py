@@ -183,7 +183,7 @@ class Upsample(Layer):
             return len(input_shape) - 2
         return _INTERPOLATING.get(self.mode, self.default_dims)
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         dims = self._known_dims(input_shape)
         if dims is None:
             # Any of 1 to 3 spatial dims; one rule speaks for each of them.

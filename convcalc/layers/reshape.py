@@ -186,7 +186,7 @@ class PixelShuffle(_PixelShuffleBase):
     def extra_repr(self) -> str:
         return f"upscale_factor={self.upscale_factor}"
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return [(symbol, ScaleRule(self.upscale_factor)) for symbol in ("H", "W")]
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
@@ -220,7 +220,7 @@ class PixelUnshuffle(_PixelShuffleBase):
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         # Space-to-depth is an r×r window with stride r; for sizes divisible by r that is L/r.
         r = self.downscale_factor
         return [(symbol, ConvRule(kernel=r, stride=r)) for symbol in ("H", "W")]
@@ -298,7 +298,7 @@ class _PadNd(_ReshapeBase):
         pairs = [self.padding[i : i + 2] for i in range(0, len(self.padding), 2)]
         return tuple(PadRule(left, right) for left, right in reversed(pairs))
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return list(zip(_padded_symbols(self.padded_dims), self.rules()))
 
     def _check_rank(self, shape: Shape) -> None:
@@ -676,7 +676,7 @@ class Fold(_BlocksBase):
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}, " + self._window_repr()
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return [(symbol, FixedRule(size)) for symbol, size in zip(("H", "W"), self._output)]
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
