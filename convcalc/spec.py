@@ -45,6 +45,7 @@ import json.scanner
 import math
 import re
 import shlex
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Union
@@ -485,7 +486,9 @@ class _StatementParser:
 
     def _call(self, text: str, source: Source) -> Node:
         try:
-            tree = ast.parse(text, mode="eval")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "invalid decimal literal" and the like
+                tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             line, column = _ast_position(source, exc.lineno, exc.offset)
             raise ParseError(

@@ -649,7 +649,7 @@ def _cost(text: str) -> float:
     gc.collect()
     gc.disable()
     try:
-        for _ in range(5):
+        for _ in range(3):
             start = time.process_time()
             json.dumps(convcalc.parse_network(text).summary().to_json())
             best = min(best, time.process_time() - start)
@@ -665,6 +665,6 @@ def test_long_specs_cost_linear_time():
             lines += [f"conv2d --out 8 -k {1 + 2 * (i % 2)} -p {i % 2}", "batchnorm2d", "relu"]
         return "\n".join(lines)
 
-    small, large = _cost(spec(500)), _cost(spec(2000))
+    small, large = _cost(spec(250)), _cost(spec(1000))
     assert large < 8 * small + 0.05  # linear work is 4x, quadratic 16x
-    assert _cost(spec(1000)) < 0.5  # 3000 layers
+    assert large < 0.5  # 3000 layers, parsed, traced, summarised and dumped as JSON
