@@ -30,7 +30,6 @@ flatten a row ``<parent>.flatten`` (type ``flatten``); neither has parameters.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -41,7 +40,17 @@ from .errors import ConvcalcError, ParseError, ShapeError
 from .layers.base import Layer, Shape, prod
 from .report import dtype_bytes
 from .shapes import format_shape, parse_shape
-from .spec import LayerNode, ModuleNode, Node, ParsedSpec, Source, SEQUENTIAL_TYPES, build_layer, locate, parse_spec
+from .spec import (
+    LayerNode,
+    ModuleNode,
+    Node,
+    ParsedSpec,
+    Source,
+    SEQUENTIAL_TYPES,
+    build_layer,
+    locate,
+    parse_spec,
+)
 
 SHORTCUT_NAMES = ("downsample", "shortcut")
 
@@ -58,8 +67,17 @@ PLAIN_WRAPPER = re.compile(
 
 # Layers whose output is their input (in place) or a view of it: no new memory.
 ALIASING_TYPES = frozenset(
-    {"Identity", "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-     "AlphaDropout", "FeatureAlphaDropout"}
+    {
+        "Identity",
+        "Flatten",
+        "Unflatten",
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "FeatureAlphaDropout",
+    }
 )
 
 
@@ -121,7 +139,9 @@ RF = tuple  # tuple[ReceptiveField, ...]
 _ONE = ReceptiveField(1, 1)
 
 
-def _rf_through(layer: Layer, rules: list[tuple[str, Any]], rf: RF | None, in_shape: Shape, out_shape: Shape) -> RF | None:
+def _rf_through(
+    layer: Layer, rules: list[tuple[str, Any]], rf: RF | None, in_shape: Shape, out_shape: Shape
+) -> RF | None:
     """Distill's recurrence (Araujo et al., "Computing Receptive Fields of CNNs", 2019):
     ``r_out = r_in + (k_eff − 1)·j_in`` and ``j_out = j_in·s``; for a transposed conv (stride
     s) the grid is first refined, ``j_out = j_in/s``, then ``r_out = r_in + (k_eff − 1)·j_out``."""
@@ -130,7 +150,7 @@ def _rf_through(layer: Layer, rules: list[tuple[str, Any]], rf: RF | None, in_sh
     if not rules:
         if len(in_shape) != len(out_shape):
             return None
-        if rf and tuple(in_shape[-len(rf):]) != tuple(out_shape[-len(rf):]):
+        if rf and tuple(in_shape[-len(rf) :]) != tuple(out_shape[-len(rf) :]):
             return None
         return rf
     n = len(rules)
@@ -149,7 +169,9 @@ def _rf_through(layer: Layer, rules: list[tuple[str, Any]], rf: RF | None, in_sh
     return tuple(result)
 
 
-def _rf_step(layer: Layer, rule: Any, axis: ReceptiveField, size_in: int, size_out: int) -> ReceptiveField | None:
+def _rf_step(
+    layer: Layer, rule: Any, axis: ReceptiveField, size_in: int, size_out: int
+) -> ReceptiveField | None:
     r, j = axis
     if isinstance(rule, ConvRule):
         return ReceptiveField(_exact(r + (rule.effective_kernel - 1) * j), _exact(j * rule.stride))
@@ -295,12 +317,28 @@ class _Tracer:
 
     # -- modules --
 
-    def run(self, node: Node, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor, root: bool = False) -> Tensor:
+    def run(
+        self,
+        node: Node,
+        path: str,
+        depth: int,
+        scopes: tuple[Scope, ...],
+        x: Tensor,
+        root: bool = False,
+    ) -> Tensor:
         if isinstance(node, LayerNode):
             return self.run_layer(node, path, depth, scopes, x)
         return self.run_module(node, path, depth, scopes, x, root)
 
-    def run_module(self, node: ModuleNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor, root: bool) -> Tensor:
+    def run_module(
+        self,
+        node: ModuleNode,
+        path: str,
+        depth: int,
+        scopes: tuple[Scope, ...],
+        x: Tensor,
+        root: bool,
+    ) -> Tensor:
         if path in self.flatten_at and x.shape is not None and len(x.shape) > 2:
             x = self.flatten(x, _parent(path), depth, scopes, node.source, path)
         scope = Scope(path, node.type_name, depth, node.source, input=x, first_step=len(self.steps))
@@ -328,7 +366,15 @@ class _Tracer:
         elif block is not None and set(names) - {"downsample"} == set(block[0]):
             main = chain(block[0], x)
             branch = child("downsample", x) if "downsample" in children else x
-            y = self.add(main, branch, path, depth, inner, node, "downsample" if "downsample" in children else None)
+            y = self.add(
+                main,
+                branch,
+                path,
+                depth,
+                inner,
+                node,
+                "downsample" if "downsample" in children else None,
+            )
             y = chain(block[1], y)
             order = " → ".join(block[0])
             self.note(
@@ -362,14 +408,28 @@ class _Tracer:
                     label,
                 )
             elif node.type_name in ("ModuleList", "ModuleDict") and len(names) > 0:
-                self.note(f"{node.type_name} children run in order (a {node.type_name} has no forward of its own)", label)
+                self.note(
+                    f"{node.type_name} children run in order (a {node.type_name} has no forward of its own)",
+                    label,
+                )
         scope.output = y
         return y
 
-    def add(self, main: Tensor, branch: Tensor, path: str, depth: int, scopes: tuple[Scope, ...], node: ModuleNode, branch_name: str | None) -> Tensor:
+    def add(
+        self,
+        main: Tensor,
+        branch: Tensor,
+        path: str,
+        depth: int,
+        scopes: tuple[Scope, ...],
+        node: ModuleNode,
+        branch_name: str | None,
+    ) -> Tensor:
         label = path or "the network"
         if main.shape is not None and branch.shape is not None and main.shape != branch.shape:
-            what = f"the {branch_name} branch" if branch_name else "the identity shortcut (its input)"
+            what = (
+                f"the {branch_name} branch" if branch_name else "the identity shortcut (its input)"
+            )
             fix = (
                 f"make {branch_name} produce {format_shape(main.shape)}"
                 if branch_name
@@ -385,7 +445,18 @@ class _Tracer:
         out = self.tensor(main.shape, _rf_max(main.rf, branch.rf))
         flops = prod(out.shape) if out.shape is not None else None
         self.steps.append(
-            Step("add", _join(path, "add"), "add", depth + 1, scopes, (main, branch), out, source=node.source, macs=0 if flops is not None else None, flops=flops)
+            Step(
+                "add",
+                _join(path, "add"),
+                "add",
+                depth + 1,
+                scopes,
+                (main, branch),
+                out,
+                source=node.source,
+                macs=0 if flops is not None else None,
+                flops=flops,
+            )
         )
         return out
 
@@ -395,7 +466,11 @@ class _Tracer:
         if node.layer is not None:
             return node.layer
         if x.shape is None:
-            missing = [spec for spec in node.cls.arg_specs() if spec.required and spec.name not in node.kwargs]
+            missing = [
+                spec
+                for spec in node.cls.arg_specs()
+                if spec.required and spec.name not in node.kwargs
+            ]
             wanted = ", ".join(f"{spec.name} ({'/'.join(spec.flags)})" for spec in missing)
             raise ParseError(
                 f"layer {path} ({node.cls.__name__}) {node.source.where()} needs {wanted}, which is "
@@ -409,7 +484,11 @@ class _Tracer:
         if cached is not None:
             return cached
         inferred = node.cls.infer_args(x.shape)
-        missing = [spec.name for spec in node.cls.arg_specs() if spec.required and spec.name not in node.kwargs and spec.name not in inferred]
+        missing = [
+            spec.name
+            for spec in node.cls.arg_specs()
+            if spec.required and spec.name not in node.kwargs and spec.name not in inferred
+        ]
         if missing:
             raise locate(
                 ShapeError(
@@ -429,7 +508,9 @@ class _Tracer:
         self.built_for[built_key] = layer
         return layer
 
-    def run_layer(self, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor) -> Tensor:
+    def run_layer(
+        self, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor
+    ) -> Tensor:
         layer = self.build(node, path, x)
         type_name = type(layer).__name__
         notes: list[str] = []
@@ -437,12 +518,19 @@ class _Tracer:
             self.noted_extras.add(id(node))
             for key, value in node.extras.items():
                 if not _same(getattr(layer, key, _MISSING), value):
-                    self.note(f"{type_name}: ignored {key}={value!r} (not an argument of nn.{type_name})", path)
+                    self.note(
+                        f"{type_name}: ignored {key}={value!r} (not an argument of nn.{type_name})",
+                        path,
+                    )
         if x.shape is not None:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
             in_shape = x.shape
             assert in_shape is not None
-            key = (id(layer), in_shape, _hashable(node.forward_kwargs) if node.forward_kwargs else None)
+            key = (
+                id(layer),
+                in_shape,
+                _hashable(node.forward_kwargs) if node.forward_kwargs else None,
+            )
             result = self.results.get(key)
             if result is None:
                 result = self.compute(layer, node, path, in_shape)
@@ -463,16 +551,38 @@ class _Tracer:
         else:
             out_shape, macs, flops, rf = None, None, None, None
         aliasing = type_name in ALIASING_TYPES or getattr(layer, "inplace", False) is True
-        storage = x.storage if aliasing and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape)) else None
+        storage = (
+            x.storage
+            if aliasing
+            and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
+            else None
+        )
         out = self.tensor(out_shape, rf, storage)
         first = path not in self.seen
         self.seen.add(path)
         self.steps.append(
-            Step("layer", path, type_name, depth, scopes, (x,), out, layer, node.source, node.forward_kwargs, macs, flops, first, tuple(notes))
+            Step(
+                "layer",
+                path,
+                type_name,
+                depth,
+                scopes,
+                (x,),
+                out,
+                layer,
+                node.source,
+                node.forward_kwargs,
+                macs,
+                flops,
+                first,
+                tuple(notes),
+            )
         )
         return out
 
-    def compute(self, layer: Layer, node: LayerNode, path: str, in_shape: Shape) -> tuple[Shape, int, int, list]:
+    def compute(
+        self, layer: Layer, node: LayerNode, path: str, in_shape: Shape
+    ) -> tuple[Shape, int, int, list]:
         type_name = type(layer).__name__
         try:
             out_shape = tuple(layer.output_shape(in_shape, **node.forward_kwargs))
@@ -481,12 +591,32 @@ class _Tracer:
             rules = layer.size_rules(in_shape)
         except ConvcalcError as exc:
             raise locate(self.explain(exc, layer, in_shape), node.source, path, type_name) from None
-        except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            ArithmeticError,
+            IndexError,
+            KeyError,
+            AttributeError,
+        ) as exc:
             # A layer that failed to check something itself: still the user's input, still located.
-            raise locate(ShapeError(f"{type_name}: input {format_shape(in_shape)}: {exc}"), node.source, path, type_name) from None
+            raise locate(
+                ShapeError(f"{type_name}: input {format_shape(in_shape)}: {exc}"),
+                node.source,
+                path,
+                type_name,
+            ) from None
         return out_shape, macs, flops, rules
 
-    def maybe_flatten(self, layer: Layer, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor) -> Tensor:
+    def maybe_flatten(
+        self,
+        layer: Layer,
+        node: LayerNode,
+        path: str,
+        depth: int,
+        scopes: tuple[Scope, ...],
+        x: Tensor,
+    ) -> Tensor:
         """Insert the flatten a classifier needs. It goes where the model's forward most likely
         has it: at the entry of the outermost enclosing container whose steps before this layer
         are all element-wise (AlexNet's classifier starts with Dropout), else right here."""
@@ -508,14 +638,33 @@ class _Tracer:
                 break
         if target is not None and target.path not in self.flatten_at:
             raise _Restart(target.path)
-        return self.flatten(x, _parent(path), depth, scopes, node.source, f"{path} ({type(layer).__name__}, in_features={features})")
+        return self.flatten(
+            x,
+            _parent(path),
+            depth,
+            scopes,
+            node.source,
+            f"{path} ({type(layer).__name__}, in_features={features})",
+        )
 
-    def flatten(self, x: Tensor, parent: str, depth: int, scopes: tuple[Scope, ...], source: Source, before: str) -> Tensor:
+    def flatten(
+        self,
+        x: Tensor,
+        parent: str,
+        depth: int,
+        scopes: tuple[Scope, ...],
+        source: Source,
+        before: str,
+    ) -> Tensor:
         shape = x.shape
         assert shape is not None
         out = self.tensor((shape[0], prod(shape[1:])), None, x.storage)
         name = _join(parent, "flatten")
-        self.steps.append(Step("flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0))
+        self.steps.append(
+            Step(
+                "flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0
+            )
+        )
         self.note(
             f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, "
             "as the model's forward does (torch.flatten(x, 1)), which print(model) does not show",
@@ -527,7 +676,12 @@ class _Tracer:
     def explain(exc: ConvcalcError, layer: Layer, shape: Shape) -> ConvcalcError:
         """A better message for the commonest mismatch: a classifier fed the wrong feature map."""
         features = getattr(layer, "in_features", None)
-        if isinstance(features, int) and isinstance(exc, ShapeError) and len(shape) > 2 and shape[-1] != features:
+        if (
+            isinstance(features, int)
+            and isinstance(exc, ShapeError)
+            and len(shape) > 2
+            and shape[-1] != features
+        ):
             flat = prod(shape[1:])
             return ShapeError(
                 f"{type(layer).__name__} expects {features} features but receives {format_shape(shape)} "
@@ -732,21 +886,44 @@ class Network:
         if isinstance(input_shape, str):
             return parse_shape(input_shape)
         shape = tuple(input_shape)
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape) or not shape:
+        if (
+            not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
+            or not shape
+        ):
             raise ParseError(f"input shape {input_shape!r}: every dim must be a whole number >= 1")
         return shape
 
-    def summary(self, input_shape: Sequence[int] | str | None = None, dtype: str = "float32", depth: int | None = None) -> Summary:
+    def summary(
+        self,
+        input_shape: Sequence[int] | str | None = None,
+        dtype: str = "float32",
+        depth: int | None = None,
+    ) -> Summary:
         """Rows in execution order (folded to ``depth`` levels of modules, as torchinfo does:
         a module at that depth becomes one row aggregating its children) and totals."""
         size = dtype_bytes(dtype)
-        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        if depth is not None and (
+            isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
+        ):
             raise ParseError(f"--depth must be a whole number >= 1, got {depth!r}")
         trace = self.trace(input_shape)
         rows = _rows(trace.steps, depth, size)
-        return Summary(trace.input.shape, trace.output.shape, dtype, depth, rows, _totals(trace, size), trace.notes)
+        return Summary(
+            trace.input.shape,
+            trace.output.shape,
+            dtype,
+            depth,
+            rows,
+            _totals(trace, size),
+            trace.notes,
+        )
 
-    def to_json(self, input_shape: Sequence[int] | str | None = None, dtype: str = "float32", depth: int | None = None) -> dict[str, Any]:
+    def to_json(
+        self,
+        input_shape: Sequence[int] | str | None = None,
+        dtype: str = "float32",
+        depth: int | None = None,
+    ) -> dict[str, Any]:
         """The summary as JSON-ready data (CONTRACT section 4)."""
         return self.summary(input_shape, dtype, depth).to_json()
 
@@ -839,7 +1016,7 @@ def _folded(scope: Scope, steps: list[Step], size: int) -> Row:
     for step in steps:
         if step.layer is None or not step.first_call:
             continue
-        local = step.name[len(prefix):] if step.name.startswith(prefix) else step.name
+        local = step.name[len(prefix) :] if step.name.startswith(prefix) else step.name
         for key, shape in step.layer.param_shapes().items():
             param_shapes[f"{local}.{key}"] = shape
         for key, shape in step.layer.buffer_shapes().items():

@@ -340,9 +340,7 @@ class _Lexer:
                     )
                 _, _, opener = self.opened.pop()
                 if (opener, ch) not in (("(", ")"), ("[", "]")):
-                    raise ParseError(
-                        f"{ch!r} closes {opener!r}", line=number, column=i + 1
-                    )
+                    raise ParseError(f"{ch!r} closes {opener!r}", line=number, column=i + 1)
                 if start is None:
                     start = i
             elif not self.opened and ch in ";{}":
@@ -356,7 +354,8 @@ class _Lexer:
             i += 1
         if quote:
             raise ParseError(
-                f"unterminated string: the {quote} is never closed on this line", line=number,
+                f"unterminated string: the {quote} is never closed on this line",
+                line=number,
                 column=line.rfind(quote) + 1,
             )
         if start is None:
@@ -464,12 +463,16 @@ class _StatementParser:
 
     def __init__(self) -> None:
         # Statements repeat a lot (3000-layer specs are mostly copies): parse each text once.
-        self._memo: dict[str, tuple[type[Layer], dict[str, Any], dict[str, Any], dict[str, Any], Layer | None]] = {}
+        self._memo: dict[
+            str, tuple[type[Layer], dict[str, Any], dict[str, Any], dict[str, Any], Layer | None]
+        ] = {}
 
     def leaf(self, text: str, source: Source) -> Node:
         text = text.strip().rstrip(",").rstrip()
         if not text:
-            raise ParseError(f"{source.where()}: no layer here", line=source.line, column=source.column)
+            raise ParseError(
+                f"{source.where()}: no layer here", line=source.line, column=source.column
+            )
         memo = self._memo.get(text)
         if memo is not None:
             cls, kwargs, forward, extras, layer = memo
@@ -495,7 +498,9 @@ class _StatementParser:
                 f"{source.where()} is not a valid call: {exc.msg}", line=line, column=column
             ) from None
         except (ValueError, MemoryError, RecursionError, OverflowError) as exc:
-            raise ParseError(f"{source.where()} cannot be read: {exc}", line=source.line, column=source.column) from None
+            raise ParseError(
+                f"{source.where()} cannot be read: {exc}", line=source.line, column=source.column
+            ) from None
         if not isinstance(tree.body, ast.Call):
             raise ParseError(
                 f"{source.where()} is not a single layer call like Conv2d(3, 8, 3)",
@@ -509,7 +514,9 @@ class _StatementParser:
         where = _node_source(source, call)
         if name is None:
             raise ParseError(
-                f"{source.where()}: expected a layer name before '('", line=where.line, column=where.column
+                f"{source.where()}: expected a layer name before '('",
+                line=where.line,
+                column=where.column,
             )
         short = name.rsplit(".", 1)[-1]
         if short in SEQUENTIAL_TYPES:
@@ -517,7 +524,9 @@ class _StatementParser:
         try:
             cls = lookup(name)
         except ConvcalcError as exc:
-            raise ParseError(f"{where.where()}: {exc}", line=where.line, column=where.column) from None
+            raise ParseError(
+                f"{where.where()}: {exc}", line=where.line, column=where.column
+            ) from None
         positional = _positional_names(cls)
         specs = {spec.name: spec for spec in cls.arg_specs()}
         kwargs: dict[str, Any] = {}
@@ -535,7 +544,11 @@ class _StatementParser:
             key = keyword.arg
             at = _node_source(source, keyword)
             if key is None:
-                raise ParseError(f"{at.where()}: **kwargs cannot be read; write the arguments out", line=at.line, column=at.column)
+                raise ParseError(
+                    f"{at.where()}: **kwargs cannot be read; write the arguments out",
+                    line=at.line,
+                    column=at.column,
+                )
             if key in kwargs:
                 raise ParseError(
                     f"{where.where()}: {key} is given twice", line=at.line, column=at.column
@@ -552,7 +565,11 @@ class _StatementParser:
     def _container_call(self, kind: str, call: ast.Call, where: Source) -> ModuleNode:
         children: list[tuple[str, Node]] = []
         if call.keywords:
-            raise ParseError(f"{where.where()}: {kind} takes no keyword arguments here", line=where.line, column=where.column)
+            raise ParseError(
+                f"{where.where()}: {kind} takes no keyword arguments here",
+                line=where.line,
+                column=where.column,
+            )
         args = list(call.args)
         if kind == "ModuleDict":
             if len(args) > 1 or (args and not isinstance(args[0], ast.Dict)):
@@ -564,10 +581,18 @@ class _StatementParser:
             pairs = list(zip(args[0].keys, args[0].values)) if args else []
             for key, value in pairs:
                 if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-                    raise ParseError(f"{where.where()}: ModuleDict keys are strings", line=where.line, column=where.column)
+                    raise ParseError(
+                        f"{where.where()}: ModuleDict keys are strings",
+                        line=where.line,
+                        column=where.column,
+                    )
                 children.append((key.value, self._module_arg(value, where)))
         else:
-            if kind == "ModuleList" and len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
+            if (
+                kind == "ModuleList"
+                and len(args) == 1
+                and isinstance(args[0], (ast.List, ast.Tuple))
+            ):
                 args = list(args[0].elts)
             children = [(str(i), self._module_arg(arg, where)) for i, arg in enumerate(args)]
         _check_unique(children, where)
@@ -591,7 +616,9 @@ class _StatementParser:
             try:
                 return spec.parse(value)
             except ConvcalcError as exc:
-                raise ParseError(f"{source.where()}: {spec.name}: {exc}", line=at.line, column=at.column) from None
+                raise ParseError(
+                    f"{source.where()}: {spec.name}: {exc}", line=at.line, column=at.column
+                ) from None
         return value
 
     # -- the command-line form --
@@ -608,7 +635,9 @@ class _StatementParser:
                     line=source.line,
                     column=source.column,
                 ) from None
-            raise ParseError(f"{source.where()}: {exc}", line=source.line, column=first_column) from None
+            raise ParseError(
+                f"{source.where()}: {exc}", line=source.line, column=first_column
+            ) from None
         options = _option_table(cls)
         specs = {spec.name: spec for spec in cls.arg_specs()}
         forward_specs = {spec.name: spec for spec in cls.forward_arg_specs()}
@@ -620,7 +649,7 @@ class _StatementParser:
             word, column = words[i]
             i += 1
 
-            def fail(message: str) -> ParseError:
+            def fail(message: str, column: int = column) -> ParseError:
                 return ParseError(f"{source.where()}: {message}", line=source.line, column=column)
 
             value_text: str | None = None
@@ -632,16 +661,26 @@ class _StatementParser:
                     is_forward, spec = options[flag]
                     if eq:
                         value_text = attached
-                elif flag.startswith("--no-") and ("--" + flag[5:]) in options and options["--" + flag[5:]][1].is_flag:
+                elif (
+                    flag.startswith("--no-")
+                    and ("--" + flag[5:]) in options
+                    and options["--" + flag[5:]][1].is_flag
+                ):
                     is_forward, spec = options["--" + flag[5:]]
                     if eq:
                         raise fail(f"{flag} takes no value")
                     value_text = "false"
-                elif not flag.startswith("--") and flag[:2] in options and not options[flag[:2]][1].is_flag:
+                elif (
+                    not flag.startswith("--")
+                    and flag[:2] in options
+                    and not options[flag[:2]][1].is_flag
+                ):
                     is_forward, spec = options[flag[:2]]
                     value_text = word[2:]
                 else:
-                    flags = [f for spec in cls.arg_specs() + cls.forward_arg_specs() for f in spec.flags]
+                    flags = [
+                        f for spec in cls.arg_specs() + cls.forward_arg_specs() for f in spec.flags
+                    ]
                     raise fail(f"{cls.cli_name()} has no option {flag}{_close(flag, flags)}")
                 if spec.is_flag and value_text is None:
                     value_text = "true"
@@ -662,12 +701,16 @@ class _StatementParser:
             else:
                 remaining = [name for name in positional if name not in kwargs]
                 if not remaining:
-                    raise fail(f"unexpected value {word!r}: every positional argument of {cls.cli_name()} is given")
+                    raise fail(
+                        f"unexpected value {word!r}: every positional argument of {cls.cli_name()} is given"
+                    )
                 spec = specs[remaining[0]]
                 try:
                     kwargs[spec.name] = _parse_value(spec, word)
                 except ConvcalcError as exc:
-                    raise fail(f"{word!r} is read as {spec.name}, the next positional argument: {exc}") from None
+                    raise fail(
+                        f"{word!r} is read as {spec.name}, the next positional argument: {exc}"
+                    ) from None
                 continue
             target = forward if is_forward else kwargs
             if spec.name in target:
@@ -680,14 +723,27 @@ class _StatementParser:
 
     @staticmethod
     def _layer_node(
-        cls: type[Layer], kwargs: dict[str, Any], forward: dict[str, Any], extras: dict[str, Any], source: Source
+        cls: type[Layer],
+        kwargs: dict[str, Any],
+        forward: dict[str, Any],
+        extras: dict[str, Any],
+        source: Source,
     ) -> LayerNode:
         specs = cls.arg_specs()
         missing = [spec for spec in specs if spec.required and spec.name not in kwargs]
         not_inferable = [spec for spec in missing if spec.name not in INFERABLE]
         if not_inferable:
             wanted = ", ".join(f"{spec.name} ({'/'.join(spec.flags)})" for spec in not_inferable)
-            raise ParseError(f"{source.where()}: {cls.__name__} needs {wanted}", line=source.line, column=source.column)
+            names = [spec.name for spec in specs]
+            misspelt = "".join(
+                f"; {extra} is not an argument of {cls.__name__}{_close(extra, names)}"
+                for extra in extras
+            )
+            raise ParseError(
+                f"{source.where()}: {cls.__name__} needs {wanted}{misspelt}",
+                line=source.line,
+                column=source.column,
+            )
         node = LayerNode(cls, kwargs, source, forward, extras)
         if not missing:
             node.layer = build_layer(cls, kwargs, source)
@@ -705,7 +761,9 @@ def _parse_value(spec: ArgSpec, text: str) -> Any:
     return spec.parse(text)
 
 
-def build_layer(cls: type[Layer], kwargs: dict[str, Any], source: Source, name: str | None = None) -> Layer:
+def build_layer(
+    cls: type[Layer], kwargs: dict[str, Any], source: Source, name: str | None = None
+) -> Layer:
     """Construct a layer; any failure becomes a ConvcalcError naming the spec line."""
     try:
         return cls(**kwargs)
@@ -713,10 +771,17 @@ def build_layer(cls: type[Layer], kwargs: dict[str, Any], source: Source, name: 
         raise locate(exc, source, name, cls.__name__) from None
     except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
         # A value of a type the layer does not check (a string for a count, ...).
-        raise locate(ParseError(f"{cls.__name__}: invalid arguments {kwargs}: {exc}"), source, name, cls.__name__) from None
+        raise locate(
+            ParseError(f"{cls.__name__}: invalid arguments {kwargs}: {exc}"),
+            source,
+            name,
+            cls.__name__,
+        ) from None
 
 
-def locate(exc: ConvcalcError, source: Source | None, name: str | None = None, type_name: str | None = None) -> ConvcalcError:
+def locate(
+    exc: ConvcalcError, source: Source | None, name: str | None = None, type_name: str | None = None
+) -> ConvcalcError:
     """The same error, its message prefixed with where in the spec (and which layer) it arose."""
     if source is None:
         return exc
@@ -749,7 +814,9 @@ def _words(text: str, source: Source) -> list[tuple[str, int]]:
     try:
         words = shlex.split(text, posix=True)
     except ValueError as exc:
-        raise ParseError(f"{source.where()}: {exc}", line=source.line, column=source.column) from None
+        raise ParseError(
+            f"{source.where()}: {exc}", line=source.line, column=source.column
+        ) from None
     located = []
     offset = 0
     for word in words:
@@ -816,7 +883,9 @@ def _ast_position(source: Source, lineno: int | None, offset: int | None) -> tup
 
 
 def _node_source(source: Source, node: ast.AST) -> Source:
-    line, column = _ast_position(source, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+    line, column = _ast_position(
+        source, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+    )
     return Source(line, column, source.text)
 
 
@@ -828,9 +897,15 @@ def _literal(node: ast.expr, source: Source) -> Any:
     bare words torch prints unquoted (``padding=same``, ``padding_mode=circular``)."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, (bool, int, float, str)) or node.value is None:
-            if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > 2**62:
+            if (
+                isinstance(node.value, int)
+                and not isinstance(node.value, bool)
+                and abs(node.value) > 2**62
+            ):
                 at = _node_source(source, node)
-                raise ParseError(f"{source.where()}: {node.value} is too large", line=at.line, column=at.column)
+                raise ParseError(
+                    f"{source.where()}: {node.value} is too large", line=at.line, column=at.column
+                )
             return node.value
     elif isinstance(node, (ast.Tuple, ast.List)):
         return tuple(_literal(element, source) for element in node.elts)
@@ -939,7 +1014,9 @@ class _Parser:
             assert isinstance(only.node, ModuleNode)
             root = only.node
         else:
-            root = ModuleNode("Sequential", self._children(modules, root_frame.source), Source(1, 1, ""))
+            root = ModuleNode(
+                "Sequential", self._children(modules, root_frame.source), Source(1, 1, "")
+            )
         return ParsedSpec(root, self.input_shape, "text", self.notes)
 
     @staticmethod
@@ -972,14 +1049,20 @@ class _Parser:
             if argument is None or not argument.isdigit():
                 at = column + (rest.find(argument) if argument else len(rest))
                 raise ParseError(
-                    f"write `repeat N {{`, N a whole number; got {rest!r}", line=token.line, column=at
+                    f"write `repeat N {{`, N a whole number; got {rest!r}",
+                    line=token.line,
+                    column=at,
                 )
             frame.count = _count(argument, source)
         elif keyword == "shortcut":
             if argument is not None and not _VALID_NAME.fullmatch(argument):
-                raise ParseError(f"{argument!r} is not a module name", line=token.line, column=column)
+                raise ParseError(
+                    f"{argument!r} is not a module name", line=token.line, column=column
+                )
         elif argument is not None:
-            raise ParseError(f"`{keyword}` takes no argument, got {argument!r}", line=token.line, column=column)
+            raise ParseError(
+                f"`{keyword}` takes no argument, got {argument!r}", line=token.line, column=column
+            )
         return frame
 
     def _paren_frame(self, token: _Token) -> _Frame:
@@ -1022,7 +1105,11 @@ class _Parser:
         match = _INPUT.fullmatch(rest) if name is None else None
         if match is not None and match["shape"].strip() and not _CALL_START.match(rest):
             if frame.kind != "root":
-                raise ParseError("an input line belongs at the top level, not inside a block", line=token.line, column=token.column)
+                raise ParseError(
+                    "an input line belongs at the top level, not inside a block",
+                    line=token.line,
+                    column=token.column,
+                )
             if self.input_shape is not None:
                 raise ParseError(
                     f"a second input line (the first is line {self.input_source.line})",  # type: ignore[union-attr]
@@ -1032,7 +1119,9 @@ class _Parser:
             try:
                 self.input_shape = parse_shape(match["shape"])
             except ConvcalcError as exc:
-                raise ParseError(f"{source.where()}: {exc}", line=token.line, column=token.column) from None
+                raise ParseError(
+                    f"{source.where()}: {exc}", line=token.line, column=token.column
+                ) from None
             self.input_source = source
             return _Item(None, None, 1, source, self.input_shape)
         count = 1
@@ -1043,7 +1132,11 @@ class _Parser:
             rest = rest[repeat.end() :]
             source = Source(token.line, column, token.text)
         if match is not None and not rest.strip()[5:].strip():
-            raise ParseError("an input line needs a shape: input 1x3x224x224", line=token.line, column=token.column)
+            raise ParseError(
+                "an input line needs a shape: input 1x3x224x224",
+                line=token.line,
+                column=token.column,
+            )
         names = None
         if name is not None:
             names = _names_for(name, count, Source(token.line, token.column, token.text))
@@ -1072,7 +1165,9 @@ class _Parser:
         if keyword == "sequential":
             node = ModuleNode("Sequential", children, source)
         elif keyword == "repeat":
-            body = children[0][1] if len(children) == 1 else ModuleNode("Sequential", children, source)
+            body = (
+                children[0][1] if len(children) == 1 else ModuleNode("Sequential", children, source)
+            )
             node = ModuleNode("Sequential", [(str(i), body) for i in range(frame.count)], source)
             names = None if frame.name is None else _names_for(frame.name, 1, source)
         elif keyword == "residual":
@@ -1094,7 +1189,11 @@ class _Parser:
             branch_name = frame.argument or "shortcut"
             residual = previous.node
             if any(child_name == branch_name for child_name, _ in residual.children):
-                raise ParseError(f"the residual block already has a child named {branch_name!r}", line=source.line, column=source.column)
+                raise ParseError(
+                    f"the residual block already has a child named {branch_name!r}",
+                    line=source.line,
+                    column=source.column,
+                )
             residual.children.append((branch_name, ModuleNode("Sequential", children, source)))
             residual.shortcut_name = branch_name
             return
@@ -1221,7 +1320,9 @@ class _JsonReader:
         if isinstance(document, dict):
             unknown = set(document) - {"input", "layers"}
             if unknown:
-                raise self.fail(f"unknown top-level key {sorted(unknown)[0]!r}; use input and layers", document)
+                raise self.fail(
+                    f"unknown top-level key {sorted(unknown)[0]!r}; use input and layers", document
+                )
             if "layers" not in document:
                 raise self.fail('a JSON spec needs "layers": [...]', document)
             if document.get("input") is not None:
@@ -1242,11 +1343,15 @@ class _JsonReader:
         try:
             if isinstance(value, str):
                 return parse_shape(value)
-            if isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+            if isinstance(value, list) and all(
+                isinstance(n, int) and not isinstance(n, bool) for n in value
+            ):
                 return parse_shape(",".join(str(n) for n in value))
         except ConvcalcError as exc:
             raise self.fail(f"input: {exc}", holder) from None
-        raise self.fail(f"input must be a list of whole numbers or text like 1x3x32x32, got {value!r}", holder)
+        raise self.fail(
+            f"input must be a list of whole numbers or text like 1x3x32x32, got {value!r}", holder
+        )
 
     def children(self, layers: Any, parent: Source, path: str) -> list[tuple[str, Node]]:
         children: list[tuple[str, Node]] = []
@@ -1273,37 +1378,57 @@ class _JsonReader:
                 _names_for(name, 1, source)
             return name, node
         if not isinstance(value, dict):
-            raise self.fail(f"{path}: a layer is a string or an object, got {json.dumps(value)[:40]}", value, parent)
+            raise self.fail(
+                f"{path}: a layer is a string or an object, got {json.dumps(value)[:40]}",
+                value,
+                parent,
+            )
         source = self.source(value, parent)
         kind = value.get("type")
         if not isinstance(kind, str):
-            raise self.fail(f'{path}: a layer object needs "type", e.g. {{"type": "conv2d", ...}}', value, parent)
+            raise self.fail(
+                f'{path}: a layer object needs "type", e.g. {{"type": "conv2d", ...}}',
+                value,
+                parent,
+            )
         name = value.get("name")
         if name is not None and (not isinstance(name, str) or not _VALID_NAME.fullmatch(name)):
-            raise self.fail(f"{path}: name must be a module name without dots, got {name!r}", value, parent)
+            raise self.fail(
+                f"{path}: name must be a module name without dots, got {name!r}", value, parent
+            )
         lowered = kind.lower()
         if lowered in ("sequential", "repeat", "residual") or "layers" in value:
             return name, self.container(value, lowered, path, source)
         return name, self.layer(value, kind, path, source)
 
     def container(self, value: dict, kind: str, path: str, source: Source) -> ModuleNode:
-        allowed = {"type", "name", "layers"} | ({"times"} if kind == "repeat" else set()) | (
-            {"shortcut"} if kind == "residual" else set()
+        allowed = (
+            {"type", "name", "layers"}
+            | ({"times"} if kind == "repeat" else set())
+            | ({"shortcut"} if kind == "residual" else set())
         )
         extra = set(value) - allowed
         if extra:
-            raise self.fail(f"{path}: unknown key {sorted(extra)[0]!r} for a {value['type']} block (keys: {', '.join(sorted(allowed))})", value, source)
+            raise self.fail(
+                f"{path}: unknown key {sorted(extra)[0]!r} for a {value['type']} block (keys: {', '.join(sorted(allowed))})",
+                value,
+                source,
+            )
         if "layers" not in value:
             raise self.fail(f'{path}: a {value["type"]} block needs "layers"', value, source)
         children = self.children(value["layers"], source, f"{path}.layers")
         if kind != "residual" and not children:
-            raise self.fail(f"{path}: a {value['type']} block needs at least one layer", value, source)
+            raise self.fail(
+                f"{path}: a {value['type']} block needs at least one layer", value, source
+            )
         if kind == "repeat":
             times = value.get("times")
             if not isinstance(times, int) or isinstance(times, bool):
                 raise self.fail(f'{path}: a repeat block needs "times": N', value, source)
             count = _count(str(times), source)
-            body = children[0][1] if len(children) == 1 else ModuleNode("Sequential", children, source)
+            body = (
+                children[0][1] if len(children) == 1 else ModuleNode("Sequential", children, source)
+            )
             return ModuleNode("Sequential", [(str(i), body) for i in range(count)], source)
         if kind == "sequential":
             return ModuleNode("Sequential", children, source)
@@ -1312,12 +1437,21 @@ class _JsonReader:
             if value.get("shortcut") is not None:
                 branch = value["shortcut"]
                 if isinstance(branch, list):
-                    branch_name, branch_node = "shortcut", ModuleNode("Sequential", self.children(branch, source, f"{path}.shortcut"), source)
+                    branch_name, branch_node = (
+                        "shortcut",
+                        ModuleNode(
+                            "Sequential", self.children(branch, source, f"{path}.shortcut"), source
+                        ),
+                    )
                 else:
                     given, branch_node = self.node(branch, source, f"{path}.shortcut")
                     branch_name = given or "shortcut"
                 if any(child == branch_name for child, _ in children):
-                    raise self.fail(f"{path}: the shortcut's name {branch_name!r} is taken by a layer", value, source)
+                    raise self.fail(
+                        f"{path}: the shortcut's name {branch_name!r} is taken by a layer",
+                        value,
+                        source,
+                    )
                 node.children.append((branch_name, branch_node))
                 node.shortcut_name = branch_name
             return node
@@ -1336,14 +1470,22 @@ class _JsonReader:
         if not isinstance(args, list):
             raise self.fail(f'{path}: "args" must be a list', value, source)
         if len(args) > len(positional):
-            raise self.fail(f"{path}: {cls.__name__} takes at most {len(positional)} positional arguments ({', '.join(positional)})", value, source)
+            raise self.fail(
+                f"{path}: {cls.__name__} takes at most {len(positional)} positional arguments ({', '.join(positional)})",
+                value,
+                source,
+            )
         for arg_name, arg in zip(positional, args):
             kwargs[arg_name] = self.value(specs[arg_name], arg, path, value, source)
         for key, raw in value.items():
             if key in _JSON_LAYER_KEYS:
                 continue
             if key not in specs:
-                raise self.fail(f"{path}: {cls.__name__} has no argument {key!r}{_close(key, specs)}", key, source)
+                raise self.fail(
+                    f"{path}: {cls.__name__} has no argument {key!r}{_close(key, specs)}",
+                    key,
+                    source,
+                )
             if key in kwargs:
                 raise self.fail(f"{path}: {key} is given twice (in args and by name)", key, source)
             kwargs[key] = self.value(specs[key], raw, path, value, source)
@@ -1353,7 +1495,9 @@ class _JsonReader:
             raise self.fail(f'{path}: "forward" must be an object', value, source)
         for key, raw in raw_forward.items():
             if key not in forward_specs:
-                raise self.fail(f"{path}: {cls.__name__}'s forward takes no argument {key!r}", key, source)
+                raise self.fail(
+                    f"{path}: {cls.__name__}'s forward takes no argument {key!r}", key, source
+                )
             forward[key] = self.value(forward_specs[key], raw, path, value, source)
         return _StatementParser._layer_node(cls, kwargs, forward, {}, source)
 
@@ -1396,7 +1540,11 @@ def _check_size(root: ModuleNode) -> None:
     # Point at the innermost block that is too big by itself (a repeat inside a repeat).
     node = root
     while True:
-        bigger = [child for _, child in node.children if isinstance(child, ModuleNode) and count_layers(child, memo) > MAX_LAYERS]
+        bigger = [
+            child
+            for _, child in node.children
+            if isinstance(child, ModuleNode) and count_layers(child, memo) > MAX_LAYERS
+        ]
         if not bigger:
             break
         node = bigger[0]

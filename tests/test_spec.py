@@ -510,7 +510,7 @@ ERRORS = [
     ("Conv2d(3, 8, 3,,)", ParseError, ["not a valid call"], 1, 16),
     ("Conv2d(3, 8, 3, 1, 0, 1, 1, True, 'zeros', 'cpu', None, 7)", ParseError, ["positional"], 1, 1),
     ("Conv2d(3, 8, 3, kernel_size=3)", ParseError, ["given twice"], 1, 17),
-    ("Conv2d(3, 8, kernal_size=3)", ParseError, ["needs kernel_size"], 1, 1),
+    ("Conv2d(3, 8, kernal_size=3)", ParseError, ["needs kernel_size", "did you mean kernel_size"], 1, 1),
     ("Conv2d(3, 8, 3, padding_mode='circ)", ParseError, ["unterminated string"], 1, 30),
     ("Conv2d(3, 8, 3, padding=(1, 2, 3))", ConfigError, ["padding"], 1, 1),
     ("Conv2d(3, 8, 3, groups='two')", ParseError, ["groups"], 1, 24),
