@@ -110,6 +110,22 @@ class ReceptiveField(NamedTuple):
         return f"{self.size} (jump {self.jump})"
 
 
+def format_receptive_field(field: Sequence[ReceptiveField] | None) -> str:
+    """One cell of text: ``"11×11 (jump 4)"``, per axis where the axes differ, ``"-"`` for none.
+
+    >>> format_receptive_field((ReceptiveField(11, 4), ReceptiveField(11, 4)))
+    '11×11 (jump 4)'
+    >>> format_receptive_field((ReceptiveField(3, 1), ReceptiveField(Fraction(5, 2), Fraction(1, 2))))
+    '3×5/2 (jump 1×1/2)'
+    """
+    if not field:
+        return "-"
+    sizes = "×".join(str(axis.size) for axis in field)
+    jumps = {axis.jump for axis in field}
+    jump = str(field[0].jump) if len(jumps) == 1 else "×".join(str(axis.jump) for axis in field)
+    return f"{sizes} (jump {jump})"
+
+
 def rational_json(value: Rational) -> int | str:
     """An int when whole, else ``"p/q"``.
 

@@ -78,7 +78,9 @@ class Source:
     text: str
 
     def where(self) -> str:
-        text = self.text if len(self.text) <= 80 else self.text[:77] + "..."
+        """The statement quoted for a message: on one line, shortened past 80 characters."""
+        text = " ".join(self.text.split())
+        text = text if len(text) <= 80 else text[:77] + "..."
         return f"`{text}`"
 
 
@@ -434,7 +436,7 @@ def _names_for(name: str, count: int, source: Source) -> list[str]:
         return [str(i) for i in range(first, last + 1)]
     if not _VALID_NAME.fullmatch(name):
         raise ParseError(
-            f"({name}) is not a module name: a name has no dots, spaces or brackets",
+            f"{name!r} is not a module name: a name has no dots, spaces or brackets",
             line=source.line,
             column=source.column,
         )
