@@ -322,7 +322,6 @@ class _Tracer:
         self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
         self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
         self.noted_extras: set[int] = set()
-        self.known = input_shape is not None
 
     def tensor(self, shape: Shape | None, rf: RF | None, storage: int | None = None) -> Tensor:
         self.next_id += 1
@@ -382,31 +381,22 @@ class _Tracer:
         elif block is not None and set(names) - {"downsample"} == set(block[0]):
             main = chain(block[0], x)
             branch = child("downsample", x) if "downsample" in children else x
-            y = self.add(
-                main,
-                branch,
-                path,
-                depth,
-                inner,
-                node,
-                "downsample" if "downsample" in children else None,
-            )
-            y = chain(block[1], y)
             order = " → ".join(block[0])
-            self.note(
+            note = (
                 f"{node.type_name} run as torchvision runs it: {order}, + "
-                f"{'downsample(x)' if 'downsample' in children else 'x'}, relu (its relu runs twice)",
-                label,
+                f"{'downsample(x)' if 'downsample' in children else 'x'}, relu (its relu runs twice)"
             )
+            branch_name = "downsample" if "downsample" in children else None
+            y = self.add(main, branch, path, depth, inner, node, branch_name, note)
+            y = chain(block[1], y)
         elif shortcut is not None:
             main = chain([n for n in names if n != shortcut], x)
             branch = child(shortcut, x)
-            y = self.add(main, branch, path, depth, inner, node, shortcut)
-            self.note(
+            note = (
                 f"{node.type_name}: has a `{shortcut}` child, so it is run as a residual block: "
-                f"its other children in order, plus {shortcut}(x)",
-                label,
+                f"its other children in order, plus {shortcut}(x)"
             )
+            y = self.add(main, branch, path, depth, inner, node, shortcut, note)
         else:
             y = chain(names, x)
             if (
@@ -417,12 +407,12 @@ class _Tracer:
                 and y.shape == x.shape
                 and y is not x
             ):
-                y = self.add(y, x, path, depth, inner, node, None)
-                self.note(
-                    f"{node.type_name}: a custom module that keeps its input's shape {format_shape(x.shape)} "
-                    "is taken to be residual (x + f(x)); this adds one add and keeps x alive",
-                    label,
+                note = (
+                    f"{node.type_name}: a custom module that keeps its input's shape "
+                    f"{format_shape(x.shape)} is taken to be residual (x + f(x)); this adds one "
+                    "add and keeps x alive"
                 )
+                y = self.add(y, x, path, depth, inner, node, None, note)
             elif node.type_name in ("ModuleList", "ModuleDict") and len(names) > 0:
                 self.note(
                     f"{node.type_name} children run in order (a {node.type_name} has no forward of its own)",
@@ -440,6 +430,7 @@ class _Tracer:
         scopes: tuple[Scope, ...],
         node: ModuleNode,
         branch_name: str | None,
+        note: str | None = None,
     ) -> Tensor:
         label = path or "the network"
         if main.shape is not None and branch.shape is not None and main.shape != branch.shape:
@@ -449,12 +440,14 @@ class _Tracer:
             fix = (
                 f"make {branch_name} produce {format_shape(main.shape)}"
                 if branch_name
-                else "add a shortcut that maps the input to that shape, e.g. `} shortcut { conv2d --out C -k 1 -s S }`, or a downsample child"
+                else "add a shortcut that maps the input to that shape, e.g. "
+                "`} shortcut { conv2d --out C -k 1 -s S }`, or a downsample child"
             )
             raise locate(
                 ShapeError(
-                    f"residual block {label} ({node.type_name}): its main path gives {format_shape(main.shape)} "
-                    f"but {what} gives {format_shape(branch.shape)}; the add needs equal shapes; {fix}"
+                    f"residual block {label} ({node.type_name}): its main path gives "
+                    f"{format_shape(main.shape)} but {what} gives {format_shape(branch.shape)}; "
+                    f"the add needs equal shapes; {fix}"
                 ),
                 node.source,
             )
@@ -472,8 +465,11 @@ class _Tracer:
                 source=node.source,
                 macs=0 if flops is not None else None,
                 flops=flops,
+                notes=(note,) if note else (),
             )
         )
+        if note:
+            self.note(note, label)
         return out
 
     # -- layers --
@@ -534,9 +530,8 @@ class _Tracer:
             self.noted_extras.add(id(node))
             for key, value in node.extras.items():
                 if not _same(getattr(layer, key, _MISSING), value):
-                    self.note(
-                        f"{type_name}: ignored {key}={value!r} (not an argument of nn.{type_name})",
-                        path,
+                    notes.append(
+                        f"{type_name}: ignored {key}={value!r} (not an argument of nn.{type_name})"
                     )
         if x.shape is not None:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
@@ -558,10 +553,10 @@ class _Tracer:
                 and hasattr(layer, "in_features")
                 and len(in_shape) > 2
             ):
-                self.note(
-                    f"{type_name} acts on the last dim only (in_features={in_shape[-1]} inferred from "
-                    f"{format_shape(in_shape)}); write `flatten` before it to classify the whole feature map",
-                    path,
+                notes.append(
+                    f"{type_name} acts on the last dim only (in_features={in_shape[-1]} inferred "
+                    f"from {format_shape(in_shape)}); write `flatten` before it to classify the "
+                    "whole feature map"
                 )
             rf = _rf_through(layer, rules, x.rf, in_shape, out_shape)
         else:
@@ -594,6 +589,8 @@ class _Tracer:
                 tuple(notes),
             )
         )
+        for note in notes:
+            self.note(note, path)
         return out
 
     def compute(
@@ -676,16 +673,27 @@ class _Tracer:
         assert shape is not None
         out = self.tensor((shape[0], prod(shape[1:])), None, x.storage)
         name = _join(parent, "flatten")
+        note = (
+            f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, "
+            "whose in_features is the product of the incoming non-batch dims (a model's forward "
+            "does this with torch.flatten(x, 1), which print(model) does not show)"
+        )
         self.steps.append(
             Step(
-                "flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0
+                "flatten",
+                name,
+                "flatten",
+                depth,
+                scopes,
+                (x,),
+                out,
+                source=source,
+                macs=0,
+                flops=0,
+                notes=(note,),
             )
         )
-        self.note(
-            f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, "
-            "as the model's forward does (torch.flatten(x, 1)), which print(model) does not show",
-            name,
-        )
+        self.note(note, name)
         return out
 
     @staticmethod
