@@ -135,10 +135,7 @@ def _layer_command(name: str) -> Any:
 
 
 def _layer_help(cls: type[Layer]) -> str:
-    signature = ", ".join(
-        spec.name if spec.required else f"{spec.name}={spec.default!r}" for spec in cls.arg_specs()
-    )
-    return f"{cls.summary()}\n\nnn.{cls.__name__}({signature})"
+    return f"{cls.summary()}\n\n{cls.signature_text()}"
 
 
 def _choices_completer(choices: tuple[str, ...]) -> Callable[[str], list[str]]:

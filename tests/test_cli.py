@@ -127,6 +127,18 @@ BAD_INPUTS = [
     (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--padding-mode", "mirror"], ["zeros, reflect"]),
     (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--dtype", "float128", "-i", "1x3x8x8"], ["float128"]),
     (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--stride"], ["--stride"]),
+    (["maxpool2d", "-k", "3", "-p", "2", "-i", "1x3x8x8"], ["at most half", "padding<=1"]),
+    (["avgpool2d", "-k", "2", "--divisor-override", "0"], ["divisor_override=0"]),
+    (["upsample", "-i", "1x3x8x8"], ["size", "scale_factor"]),
+    (["upsample", "--scale-factor", "2", "--mode", "bilinear", "-i", "1x3x8"], ["bilinear", "4-D"]),
+    (["linear", "--in", "400", "--out", "10", "-i", "1x16x5x5"], ["400", "flatten first"]),
+    (["batchnorm2d", "--num-features", "3", "-i", "1x4x8x8"], ["4 channels", "num_features=3"]),
+    (["groupnorm", "--num-groups", "3", "-i", "1x4x8x8"], ["num_groups=3", "{1, 2, 4}"]),
+    (["maxunpool2d", "-k", "2", "-i", "1x3x4x4", "--output-size", "12x12"], ["from 7 to 9"]),
+    (["pixelshuffle", "--upscale-factor", "3", "-i", "1x8x4x4"], ["divisible"]),
+    (["softmax", "--dim", "4", "-i", "1x2x3"], ["dim=4", "-3 to 2"]),
+    (["dropout", "--p", "1.5"], ["1.5"]),
+    (["maxpool2d", "-k", "2", "--ceil-mode", "maybe"], ["maybe"]),
 ]
 
 

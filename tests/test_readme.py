@@ -33,13 +33,33 @@ def flops_table() -> str:
     return "\n".join([START, "| layers | FLOPs |", "|---|---|", *rows, END])
 
 
-def test_readme_flops_table_is_current():
+COMMANDS_START = "<!-- commands-table: generated from the registry by tests/test_readme.py -->"
+COMMANDS_END = "<!-- end commands-table -->"
+
+
+def commands_table() -> str:
+    rows = [
+        f"| `{name}`{''.join(f' `{alias}`' for alias in cls.aliases)} | `{cls.signature_text()}` |"
+        for name, cls in layer_classes().items()
+    ]
+    return "\n".join([COMMANDS_START, "| command (aliases) | torch.nn constructor |", "|---|---|", *rows, COMMANDS_END])
+
+
+def _check_generated(start: str, end: str, expected: str) -> None:
     text = README.read_text()
-    current = text[text.index(START) : text.index(END) + len(END)]
+    current = text[text.index(start) : text.index(end) + len(end)]
     if os.environ.get("CONVCALC_UPDATE_README"):
-        README.write_text(text.replace(current, flops_table()))
-        current = flops_table()
-    assert current == flops_table(), "README's FLOPs table is stale: run with CONVCALC_UPDATE_README=1"
+        README.write_text(text.replace(current, expected))
+        current = expected
+    assert current == expected, "a generated README table is stale: run with CONVCALC_UPDATE_README=1"
+
+
+def test_readme_flops_table_is_current():
+    _check_generated(START, END, flops_table())
+
+
+def test_readme_commands_table_is_current():
+    _check_generated(COMMANDS_START, COMMANDS_END, commands_table())
 
 
 def test_every_layer_states_its_flops_rule():

@@ -21,6 +21,13 @@ CASES = {
     "conv1d_strided": ["conv1d", "--in", "300", "--out", "128", "-k", "5", "-s", "2", "-d", "2", "-i", "8x300x120"],
     "convtranspose2d": ["convtranspose2d", "--in", "16", "--out", "8", "-k", "4", "-s", "2", "-p", "1",
                         "-i", "1x16x16x16"],
+    "maxpool2d_ceil": ["maxpool2d", "-k", "3", "-s", "2", "-p", "1", "--ceil-mode", "-i", "1x64x112x112"],
+    "avgpool2d_formula": ["avgpool2d", "-k", "2"],
+    "batchnorm2d": ["batchnorm2d", "-i", "8x64x56x56"],
+    "linear": ["linear", "--out", "1000", "-i", "16x512"],
+    "upsample_bilinear": ["upsample", "--scale-factor", "2", "--mode", "bilinear", "-i", "1x64x56x56"],
+    "adaptiveavgpool2d": ["adaptiveavgpool2d", "--output-size", "1", "-i", "1x512x7x7"],
+    "layers": ["layers"],
     "conv3d_formula": ["conv3d", "--in", "32", "--out", "64", "-k", "1x3x3", "-s", "1x2x2", "-p", "0x1x1"],
 }
 

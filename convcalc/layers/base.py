@@ -252,6 +252,14 @@ class Layer:
         return cls._arg_specs
 
     @classmethod
+    def signature_text(cls) -> str:
+        """The constructor as torch documents it, e.g. ``nn.ReLU(inplace=False)``."""
+        args = ", ".join(
+            spec.name if spec.required else f"{spec.name}={spec.default!r}" for spec in cls.arg_specs()
+        )
+        return f"nn.{cls.__name__}({args})"
+
+    @classmethod
     def _arg_help(cls) -> dict[str, str]:
         """Help for arguments particular to this layer; ARG_HELP covers the common ones."""
         return {}
