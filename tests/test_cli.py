@@ -172,3 +172,9 @@ def test_console_script_honours_no_color_on_a_forced_terminal(console_script):
     colour = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|9[0-7])[m;]")  # foreground colours
     assert colour.search(forced.stdout)
     assert not colour.search(plain.stdout)  # bold and italic may stay
+
+
+def test_huge_channel_counts_answer_at_once(cli):
+    # Error messages list divisors; enumerating them must not take time linear in the count.
+    result = cli("conv2d", "--in", "4", "--out", "200000000001", "-k", "3", "-g", "3")
+    assert result.code == 2 and "groups=3 must divide" in result.stderr

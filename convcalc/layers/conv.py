@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 from ..arith import ConvRule, TransposedRule, spatial_symbols
-from .base import PADDING_MODES, Layer, OptionalSize, PaddingArg, Shape, Size, prod
+from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod
 
 
 class _ConvBase(Layer):
@@ -21,10 +21,8 @@ class _ConvBase(Layer):
         self.out_channels = self._positive_int("out_channels", out_channels)
         for name, count in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if count % self.groups:
-                divisors = [g for g in range(1, count + 1) if count % g == 0]
                 raise self._config_error(
-                    f"groups={self.groups} must divide {name}={count}; "
-                    f"use groups in {{{', '.join(map(str, divisors))}}}"
+                    f"groups={self.groups} must divide {name}={count}; use groups in {divisors_text(count)}"
                 )
 
     def _kernel(self, kernel_size: Any) -> tuple[int, ...]:

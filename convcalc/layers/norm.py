@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional, Sequence
 
 from ..shapes import format_shape
-from .base import Layer, Shape, Size, prod
+from .base import Layer, Shape, Size, divisors_text, prod
 
 STATISTICS_FLOPS = 5  # per element: mean 1, variance 2, normalise 2
 FOLDED_FLOPS = 2  # per element: one multiply-add with per-channel constants
@@ -343,11 +343,9 @@ class GroupNorm(Layer):
         # without them torch checks nothing but its divisibility.
         self.num_channels = _size_arg(self, "num_channels", num_channels, sizes_tensors=self.affine)
         if self.num_channels % self.num_groups:
-            count = abs(self.num_channels)
-            divisors = [g for g in range(1, count + 1) if count % g == 0]
             raise self._config_error(
                 f"num_groups={self.num_groups} must divide num_channels={self.num_channels}; "
-                f"use num_groups in {{{', '.join(map(str, divisors))}}}"
+                f"use num_groups in {divisors_text(abs(self.num_channels))}"
             )
         self._number("eps", eps)
         self.eps = eps
