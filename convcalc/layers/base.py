@@ -198,7 +198,7 @@ def divisors_text(n: int, most: int = 12) -> str:
     """``{1, 2, 4}``: the divisors of ``n`` for an error message's fix, found in O(√n).
 
     >>> divisors_text(12), divisors_text(720720, most=4)
-    ('{1, 2, 3, 4, 6, 12}', '{1, 2, 3, 4, …, 720720}')
+    ('{1, 2, 3, 4, 6, 12}', '{1, 2, 3, …, 720720}')
     """
     small, large = [], []
     for d in range(1, math.isqrt(n) + 1):
