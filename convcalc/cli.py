@@ -113,6 +113,68 @@ def layers_command(
     emit_rich(render_layer_list(rows))
 
 
+@app.command("net")
+def net_command(
+    spec_file: Annotated[
+        Optional[str],
+        typer.Argument(metavar="[FILE]", help="Network spec; '-' or nothing reads standard input."),
+    ] = None,
+    input_shape: Annotated[
+        Optional[str],
+        typer.Option("--input", "-i", metavar="SHAPE", help="Input shape; overrides the spec's input line."),
+    ] = None,
+    depth: Annotated[
+        Optional[int], typer.Option("--depth", metavar="N", help="Fold modules deeper than N into one row.")
+    ] = None,
+    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type for memory figures.")] = "float32",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows with exact numbers.")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table and totals.")] = False,
+) -> None:
+    """Summarise a whole network: per-layer shapes, parameters, MACs, memory, receptive field.
+
+    The spec may mix the command-line form (conv2d --out 64 -k 3), the PyTorch form
+    (nn.Conv2d(3, 64, 3)), the text print(model) prints, and JSON; see docs/network-spec.md.
+    """
+    from .network import parse_network
+
+    if as_json + as_csv + as_markdown > 1:
+        raise ConvcalcError("choose one of --json, --csv and --markdown")
+    summary = parse_network(_read_spec(spec_file)).summary(input_shape, dtype, depth)
+    if as_json:
+        emit_json(summary.to_json())
+    elif as_csv or as_markdown:
+        from .tables import csv_text, markdown_text
+
+        sys.stdout.write(csv_text(summary) if as_csv else markdown_text(summary))
+    elif sys.stdout.isatty():
+        from .render import render_network
+
+        emit_rich(render_network(summary))
+    else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
+        from .tables import plain_text
+
+        sys.stdout.write(plain_text(summary))
+
+
+# Read at most this much: the parser refuses specs over its own limit with a clear message.
+_SPEC_READ_LIMIT = 4 * 10_000_000 + 1
+
+
+def _read_spec(path: str | None) -> bytes:
+    from .errors import FileError
+
+    if path in (None, "-"):
+        if path is None and sys.stdin.isatty():
+            raise ConvcalcError("no network spec: give a FILE, or pipe one in (convcalc net < model.txt)")
+        return sys.stdin.buffer.read(_SPEC_READ_LIMIT)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_SPEC_READ_LIMIT)
+    except OSError as exc:
+        raise FileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 # -- layer commands ---------------------------------------------------------------------------
 
 _built: dict[str, Any] = {}

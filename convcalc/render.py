@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -9,21 +11,22 @@ from rich.table import Table
 from rich.text import Text
 
 from .report import LayerReport
+
+if TYPE_CHECKING:
+    from .network import Summary
 from .shapes import format_shape
 
 
-def human_bytes(count: int) -> str:
+def exact_bytes(count: int) -> str:
     """``25,088 B (24.5 KiB)``: exact bytes, then a binary-prefixed size.
 
-    >>> human_bytes(25088)
+    >>> exact_bytes(25088)
     '25,088 B (24.5 KiB)'
     """
-    value, unit = float(count), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{count:,} B" if unit == "B" else f"{count:,} B ({value:.1f} {unit})"
+    from .tables import human_bytes
+
+    short = human_bytes(count)
+    return f"{count:,} B" if short.endswith(" B") else f"{count:,} B ({short})"
 
 
 def render_layer(report: LayerReport) -> RenderableType:
@@ -49,7 +52,7 @@ def render_layer(report: LayerReport) -> RenderableType:
     if report.macs is not None:
         grid.add_row("MACs", f"{report.macs:,}")
         grid.add_row("FLOPs", f"{report.flops:,}")
-        grid.add_row("memory", f"{human_bytes(report.output_bytes or 0)} output at {report.dtype}")
+        grid.add_row("memory", f"{exact_bytes(report.output_bytes or 0)} output at {report.dtype}")
     parts: list[RenderableType] = [Text(repr(layer), style="bold"), grid]
     notes = layer.notes()
     if report.input_shape is None:
@@ -73,3 +76,26 @@ def render_layer_list(rows: list[tuple[str, str, str, str]]) -> RenderableType:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def render_network(summary: "Summary") -> RenderableType:
+    """``convcalc net`` on a terminal: the per-layer table, the totals and the notes."""
+    from .tables import COLUMNS, summary_cells, totals_lines
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in COLUMNS:
+        table.add_column(column.title, justify="right" if column.numeric else "left",
+                         style="cyan" if column.title == "name" else None, no_wrap=column.title == "name")
+    for row, cells in zip(summary.rows, summary_cells(summary)):
+        style = "dim" if row.kind in ("add", "flatten") else None
+        table.add_row(*cells, style=style)
+    totals = Table.grid(padding=(0, 2))
+    totals.add_column(style="bold cyan")
+    totals.add_column()
+    totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
+    for label, value in totals_lines(summary.totals, summary.dtype):
+        totals.add_row(label, value)
+    parts: list[RenderableType] = [table, Panel(totals, title="totals", title_align="left", expand=False)]
+    if summary.notes:
+        parts.append(Text("\n".join(f"note: {note}" for note in summary.notes), style="italic"))
+    return Group(*parts)
