@@ -398,7 +398,8 @@ def adaptive_avg_pool_nd(x: np.ndarray, output_size) -> np.ndarray:
         # global average: one BLAS matrix-vector product (every weight is non-zero, so an
         # inf or NaN spreads exactly as in a plain sum)
         cells = math.prod(x.shape[2:])
-        means = planes.reshape(len(planes), cells) @ _mean_weights(cells, x.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            means = planes.reshape(len(planes), cells) @ _mean_weights(cells, x.dtype)
         return means.reshape(lead + outs)
     windows = [_adaptive_windows(size, out) for size, out in zip(x.shape[2:], outs)]
     sums = _reduce_windows(planes, windows, np.add, 0)
