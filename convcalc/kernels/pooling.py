@@ -54,7 +54,7 @@ class _Windows:
 
     def tap(self, a: np.ndarray, axis: int, t: int) -> np.ndarray:
         if self.positions is not None:
-            return np.take(a, self.positions[t], axis=axis)
+            return np.take(a, self.positions[t], axis=axis, mode="clip")
         start = t * self.dilation
         index = [slice(None)] * a.ndim
         index[axis] = slice(start, start + (self.count - 1) * self.stride + 1, self.stride)
@@ -73,6 +73,29 @@ class _Windows:
         start = np.arange(self.count) * self.stride - self.pad_left
         skipped = np.where(start < 0, -(start // self.dilation), 0)  # ⌈−start/d⌉ taps of padding
         return start + skipped * self.dilation
+
+
+def _taps(a: np.ndarray, axis: int, win: _Windows):
+    """Every tap of the windows along ``axis``, in order.
+
+    Along the innermost axis, a stride makes each tap a strided view, which NumPy walks about
+    4× slower than a contiguous one. When windows overlap (more taps than the stride), the
+    axis is first regrouped by position modulo the stride, one pass, after which each tap is
+    a contiguous slice of one group.
+    """
+    s = win.stride
+    if win.positions is not None or axis != a.ndim - 1 or s == 1 or win.taps <= s:
+        for t in range(win.taps):
+            yield win.tap(a, axis, t)
+        return
+    length = a.shape[axis]
+    groups = np.empty(a.shape[:-1] + (s, -(-length // s)), dtype=a.dtype)
+    for phase in range(s):  # the tail of a short group is never read: taps stay below length
+        cells = a[..., phase::s]
+        groups[..., phase, : cells.shape[-1]] = cells
+    for t in range(win.taps):
+        offset = t * win.dilation
+        yield groups[..., offset % s, offset // s : offset // s + win.count]
 
 
 def _pool_windows(sizes: Sequence[int], rules: Sequence[ConvRule]) -> list[_Windows]:
@@ -139,14 +162,14 @@ def _reduce_along(a: np.ndarray, axis: int, win: _Windows, ufunc: np.ufunc, out:
         split = a[tuple(index)].reshape(a.shape[:axis] + (win.count, win.taps) + a.shape[axis + 1 :])
         return ufunc.reduce(split, axis=axis + 1, out=out)
     masked = ufunc is np.add and win.beyond is not None
-    result = win.tap(a, axis, 0)
+    taps = _taps(a, axis, win)
+    result = next(taps)
     if win.taps == 1:
         if out is None:
             return result.copy()
         out[...] = result
         return out
-    for t in range(1, win.taps):
-        tap = win.tap(a, axis, t)
+    for t, tap in enumerate(taps, start=1):
         if masked and win.beyond[t].any():
             # a repeated position stands in for a tap past a short window's end: add 0 there
             shape = [1] * a.ndim
@@ -169,35 +192,51 @@ def _reduce_windows(planes: np.ndarray, windows: Sequence[_Windows], ufunc: np.u
     return out
 
 
-def _argmax_along(values: np.ndarray, index: np.ndarray | None, axis: int, win: _Windows, plane_stride: int):
+def _argmax_along(values: np.ndarray, index: np.ndarray | None, axis: int, win: _Windows, plane_stride: int, nan: bool):
     """Max of every window along ``axis`` and the flat input index torch reports for it.
 
     torch scans a window in order keeping ``if (v > best || isnan(v))``, starting from −inf
     at the window's first in-bounds position: the first maximum wins, the last NaN wins, and
     an all −inf window reports its first in-bounds position. Applying that scan dim by dim,
     innermost dim first, reproduces the full scan's choice. ``index`` holds the flat index
-    already chosen along the inner dims (None before the first dim is reduced).
+    already chosen along the inner dims (None before the first dim is reduced); ``nan`` says
+    whether NaN can occur at all (if not, its test is skipped).
+
+    The scan records only the winning tap number (one byte per output); positions and flat
+    indices are worked out once at the end.
     """
     shape = [1] * values.ndim
     shape[axis] = win.count
-    first = win.first_valid()
     best_shape = values.shape[:axis] + (win.count,) + values.shape[axis + 1 :]
     best = np.full(best_shape, -np.inf, dtype=values.dtype)
-    if index is None:
-        best_index = np.broadcast_to((first * plane_stride).reshape(shape), best_shape).copy()
+    if win.positions is None:
+        window_start = np.arange(win.count) * win.stride - win.pad_left
+        first_tap = (win.first_valid() - window_start) // win.dilation
     else:
-        at = np.minimum(first + win.pad_left, values.shape[axis] - 1)
-        best_index = np.take(index, at, axis=axis) + (first * plane_stride).reshape(shape)
-    for t in range(win.taps):
-        tap = win.tap(values, axis, t)
-        better = tap > best
-        better |= np.isnan(tap)
-        np.copyto(best, tap, where=better)
-        tap_index = (win.coords(t) * plane_stride).reshape(shape)
-        if index is not None:
-            tap_index = win.tap(index, axis, t) + tap_index
-        np.copyto(best_index, tap_index, where=better)
-    return best, best_index
+        first_tap = np.zeros(win.count, dtype=np.int64)
+    tap_type = np.uint8 if win.taps <= 256 else np.int64
+    best_tap = np.broadcast_to(first_tap.astype(tap_type).reshape(shape), best_shape).copy()
+    better = np.empty(best_shape, dtype=bool)
+    is_nan = np.empty(best_shape, dtype=bool) if nan else None
+    stamp = np.empty(best_shape, dtype=tap_type)
+    for t, tap in enumerate(_taps(values, axis, win)):
+        np.greater(tap, best, out=better)
+        if nan:
+            better |= np.isnan(tap, out=is_nan)
+        # where better, tap > best or tap is NaN: the NaN-propagating maximum is the new best
+        np.maximum(best, tap, out=best)
+        # taps only ever win after the first in-bounds one, so the latest winner is the
+        # largest tap number marked: a max of t·better replaces a masked copy
+        np.multiply(better, tap_type(t), out=stamp)
+        np.maximum(best_tap, stamp, out=best_tap)
+    if win.positions is None:
+        position = (np.arange(win.count) * win.stride).reshape(shape) + best_tap.astype(np.int64) * win.dilation
+    else:
+        position = win.positions[best_tap, np.arange(win.count).reshape(shape)]
+    flat = (position - win.pad_left) * plane_stride
+    if index is not None:
+        flat += np.take_along_axis(index, position, axis=axis)
+    return best, flat
 
 
 def _argmax_windows(planes: np.ndarray, windows: Sequence[_Windows]) -> tuple[np.ndarray, np.ndarray]:
@@ -206,9 +245,10 @@ def _argmax_windows(planes: np.ndarray, windows: Sequence[_Windows]) -> tuple[np
     indices = np.empty(out_shape, dtype=np.int64)
     sizes = [win.size for win in windows]
     for chunk, block in _PaddedBlocks(planes, windows, -np.inf):
+        nan = bool(np.isnan(planes[chunk]).any())
         index = None
         for dim in reversed(range(len(windows))):
-            block, index = _argmax_along(block, index, dim + 1, windows[dim], math.prod(sizes[dim + 1 :]))
+            block, index = _argmax_along(block, index, dim + 1, windows[dim], math.prod(sizes[dim + 1 :]), nan)
         values[chunk], indices[chunk] = block, index
     return values, indices
 

@@ -151,35 +151,45 @@ def _cubic_taps(size, out, align_corners, scale, dtype) -> tuple[tuple[np.ndarra
     return taps, tuple(w.astype(dtype, copy=False) for w in weights)
 
 
+# Weight vectors are expanded to a whole (small) output plane: multiplying by a per-row vector
+# makes NumPy call its inner loop once per row, several times slower than one plane-long loop.
+_PLANE_WEIGHTS_MAX = 1 << 16
+
+
 def _weighted_taps(a: np.ndarray, axis: int, taps, weights, out=None) -> np.ndarray:
     """Σ_j weights[j] · a[taps[j]] along ``axis``, accumulated in torch's order."""
-    shape = [1] * a.ndim
-    shape[axis] = len(taps[0])
-    result = np.take(a, taps[0], axis=axis, out=out)
-    result *= weights[0].reshape(shape)
+    plane = a.shape[1:axis] + (len(taps[0]),) + a.shape[axis + 1 :]
+    shape = [1] * (a.ndim - 1)
+    shape[axis - 1] = len(taps[0])
+    expand = math.prod(plane) <= _PLANE_WEIGHTS_MAX
+
+    def spread(weight):
+        weight = weight.reshape(shape)
+        return np.ascontiguousarray(np.broadcast_to(weight, plane)) if expand else weight
+
+    # mode="clip" skips the bounds check of the default mode; the indices are in range
+    result = np.take(a, taps[0], axis=axis, out=out, mode="clip")
+    result *= spread(weights[0])
     for index, weight in zip(taps[1:], weights[1:]):
-        term = np.take(a, index, axis=axis)
-        term *= weight.reshape(shape)
+        term = np.take(a, index, axis=axis, mode="clip")
+        term *= spread(weight)
         result += term
     return result
 
 
 def _gathered(a: np.ndarray, axis: int, index: np.ndarray, out=None) -> np.ndarray:
-    """``a`` indexed by ``index`` along ``axis``; a whole-number upscale is a broadcast copy."""
-    size, count = a.shape[axis], len(index)
-    repeat = count // size
-    if repeat * size == count and np.array_equal(index, np.arange(count) // repeat):
-        if repeat == 1:
-            if out is None:
-                return a
-            out[...] = a
-            return out
-        spread = np.broadcast_to(np.expand_dims(a, axis + 1), a.shape[: axis + 1] + (repeat,) + a.shape[axis + 1 :])
+    """``a`` indexed by ``index`` along ``axis`` (unchanged when ``index`` is the identity).
+
+    A gather beats broadcasting tricks for whole-number upscales: a broadcast copy along the
+    innermost dim runs NumPy's inner loop over r cells at a time.
+    """
+    if len(index) == a.shape[axis] and np.array_equal(index, np.arange(len(index))):
         if out is None:
-            return spread.reshape(a.shape[:axis] + (count,) + a.shape[axis + 1 :])
-        out.reshape(spread.shape)[...] = spread
+            return a
+        out[...] = a
         return out
-    return np.take(a, index, axis=axis, out=out)
+    # mode="clip" skips the bounds check of the default mode; the indices are in range
+    return np.take(a, index, axis=axis, out=out, mode="clip")
 
 
 def _per_dim(values, nd: int, name: str) -> tuple:
