@@ -25,7 +25,7 @@ from ._common import as_planes, per_dim, plane_chunks
 
 # Windows that tile a dim without overlap and are at least this long are reduced with one
 # reshape + ufunc.reduce rather than a Python loop over their taps.
-_RESHAPE_MIN_TAPS = 8
+_RESHAPE_MIN_TAPS = 32
 
 
 @dataclass(frozen=True)
