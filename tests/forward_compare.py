@@ -50,3 +50,10 @@ def sample(rng: np.random.Generator, shape, dtype, kind: str = "normal") -> np.n
         x[(pick >= 0.06) & (pick < 0.1)] = -np.inf
         x[(pick >= 0.1) & (pick < 0.12)] = np.inf
     return x
+
+
+def read_only(x: np.ndarray) -> np.ndarray:
+    """A read-only copy: a kernel writing into its input then raises instead of passing."""
+    x = x.copy()
+    x.flags.writeable = False
+    return x

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from forward_compare import assert_close, sample
+from forward_compare import assert_close, read_only, sample
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -303,3 +303,24 @@ def test_batch_norm_resnet_size_and_dtype():
     got = E.batch_norm(x, mean, var, weight, bias)
     assert got.dtype == np.float32
     assert_close(got, F.batch_norm(T(x), T(mean), T(var), T(weight), T(bias)).numpy())
+
+
+def test_inputs_are_never_written():
+    rng = np.random.default_rng(14)
+    x = read_only(sample(rng, (2, 4, 6, 6), np.float32, "special"))
+    stats = read_only(rng.uniform(0.5, 2, 4).astype(np.float32))
+    for _, ours, _ in ACTIVATIONS:
+        ours(x)
+    E.prelu(x, stats)
+    E.batch_norm(x, stats, stats, stats, stats)
+    E.batch_norm(x, None, None)
+    E.instance_norm(x, weight=stats, bias=stats)
+    E.group_norm(x, 2, stats, stats)
+    E.layer_norm(x, (6, 6))
+    E.rms_norm(x, 6)
+    E.local_response_norm(x, 3)
+    for mode in E.PAD_MODES:
+        E.pad(x, (1, 1, 0, 0) if mode == "constant" else (1, 1), mode)
+        E.pad(x, (0, 0), mode)
+    E.pixel_unshuffle(E.pixel_shuffle(x, 2), 2)
+    E.fold(read_only(E.unfold(x, 3, padding=1)), (6, 6), 3, padding=1)

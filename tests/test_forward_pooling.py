@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from forward_compare import assert_close, assert_same_indices, sample
+from forward_compare import assert_close, assert_same_indices, read_only, sample
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -266,3 +266,19 @@ def test_chunking_and_layouts(monkeypatch):
     assert_same_indices(adaptive_max_pool_nd(x, (5, 4), True)[1], i)
     unpooled = torch_call(F.max_unpool2d, values, torch.from_numpy(indices), 3, 2, 1, (11, 12))
     assert_close(max_unpool_nd(values, indices, (11, 12)), unpooled)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_inputs_are_never_written(padding):
+    x = read_only(sample(np.random.default_rng(12), (2, 3, 8, 9), np.float32, "special"))
+    for kernel, stride in ((3, 2), (2, 2), (1, 1), (4, [])):
+        pad = min(padding, kernel // 2)
+        max_pool_nd(x, kernel, stride, pad)
+        values, indices = max_pool_nd(x, kernel, stride, pad, return_indices=True)
+        avg_pool_nd(x, kernel, stride, pad)
+        lp_pool_nd(x, 2, kernel, stride)
+        max_unpool_nd(read_only(values), read_only(indices), (8, 9))
+    for outs in ((1, 1), (3, 4), (8, 9), (11, 2)):
+        adaptive_avg_pool_nd(x, outs)
+        adaptive_max_pool_nd(x, outs, return_indices=True)
+    assert_close(max_pool_nd(x, 2, []), torch_call(F.max_pool2d, x.copy(), 2, []))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from forward_compare import assert_close, sample
+from forward_compare import assert_close, read_only, sample
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -144,3 +144,11 @@ def test_dtype_is_kept():
     x = np.zeros((1, 1, 3, 3), dtype=np.float32)
     assert interpolate(x, (5, 5), "bicubic", False).dtype == np.float32
     assert interpolate(x.astype(np.float64), (5, 5), "bilinear", True).dtype == np.float64
+
+
+def test_inputs_are_never_written():
+    x = read_only(sample(np.random.default_rng(13), (1, 2, 5, 6), np.float32, "normal"))
+    for mode in ("nearest", "nearest-exact", "bilinear", "bicubic", "area"):
+        align = False if mode in INTERPOLATING else None
+        for size in ((5, 6), (10, 12), (3, 2)):
+            interpolate(x, size, mode, align)

@@ -22,6 +22,12 @@ from ._common import per_dim, row_buffering
 # ----------------------------------------------------------------------------- normalisation
 
 
+def _silent() -> np.errstate:
+    """inf − inf, 0·inf and overflow give NaN/inf silently in torch; NumPy would warn."""
+    return np.errstate(invalid="ignore", over="ignore", divide="ignore")
+
+
+
 def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
     """Shape that broadcasts a per-channel vector over ``x`` (channels at dim 1)."""
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
@@ -30,7 +36,7 @@ def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
 def _affine_per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """``x·scale + shift`` with per-channel (dim 1) vectors, in two in-place passes."""
     shape = _channel_shape(x)
-    with row_buffering(math.prod(x.shape[2:])):
+    with row_buffering(math.prod(x.shape[2:])), _silent():
         out = np.multiply(x, scale.astype(x.dtype).reshape(shape))
         out += shift.astype(x.dtype).reshape(shape)
     return out
@@ -38,9 +44,10 @@ def _affine_per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> 
 
 def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance over ``axes`` (kept), accumulated in float64."""
-    mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
-    centred = x - mean
-    var = np.mean(centred * centred, axis=axes, keepdims=True)
+    with _silent():
+        mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
+        centred = x - mean
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
     return mean, var
 
 
@@ -66,25 +73,28 @@ def batch_norm(
         return _apply_affine(y, weight, bias, _channel_shape(x))
     mean = np.asarray(running_mean, dtype=np.float64)
     var = np.asarray(running_var, dtype=np.float64)
-    scale = 1.0 / np.sqrt(var + eps)
-    if weight is not None:
-        scale = scale * np.asarray(weight, dtype=np.float64)
-    shift = -mean * scale
-    if bias is not None:
-        shift = shift + np.asarray(bias, dtype=np.float64)
+    with _silent():
+        scale = 1.0 / np.sqrt(var + eps)
+        if weight is not None:
+            scale = scale * np.asarray(weight, dtype=np.float64)
+        shift = -mean * scale
+        if bias is not None:
+            shift = shift + np.asarray(bias, dtype=np.float64)
     return _affine_per_channel(x, scale, shift)
 
 
 def _normalise(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
     mean, var = _moments(x, axes)
-    return ((x - mean) / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+    with _silent():
+        return ((x - mean) / np.sqrt(var + eps)).astype(x.dtype, copy=False)
 
 
 def _apply_affine(y: np.ndarray, weight, bias, shape) -> np.ndarray:
-    if weight is not None:
-        y = y * np.asarray(weight, dtype=y.dtype).reshape(shape)
-    if bias is not None:
-        y = y + np.asarray(bias, dtype=y.dtype).reshape(shape)
+    with _silent():
+        if weight is not None:
+            y = y * np.asarray(weight, dtype=y.dtype).reshape(shape)
+        if bias is not None:
+            y = y + np.asarray(bias, dtype=y.dtype).reshape(shape)
     return y
 
 
@@ -128,8 +138,9 @@ def rms_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None, 
     count = 1 if isinstance(normalized_shape, (int, np.integer)) else len(normalized_shape)
     axes = tuple(range(x.ndim - count, x.ndim))
     eps = float(np.finfo(x.dtype).eps) if eps is None else eps
-    mean_square = np.mean(np.square(x, dtype=np.float64), axis=axes, keepdims=True)
-    y = (x / np.sqrt(mean_square + eps)).astype(x.dtype, copy=False)
+    with _silent():
+        mean_square = np.mean(np.square(x, dtype=np.float64), axis=axes, keepdims=True)
+        y = (x / np.sqrt(mean_square + eps)).astype(x.dtype, copy=False)
     return _apply_affine(y, weight, None, x.shape[x.ndim - count :])
 
 
@@ -223,8 +234,9 @@ def logsigmoid(x: np.ndarray) -> np.ndarray:
 
 def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """``log1p(exp(β·x))/β``, and ``x`` itself where ``β·x > threshold`` (torch's switch)."""
-    scaled = x * float(beta)
-    smooth = np.log1p(np.exp(np.minimum(scaled, threshold))) / float(beta)
+    with _silent():  # a threshold past exp's range overflows harmlessly in the unused branch
+        scaled = x * float(beta)
+        smooth = np.log1p(np.exp(np.minimum(scaled, threshold))) / float(beta)
     return np.where(scaled > threshold, x, smooth)
 
 

@@ -255,7 +255,8 @@ def _argmax_windows(planes: np.ndarray, windows: Sequence[_Windows]) -> tuple[np
 
 def _pool_rules(nd, kernel, stride, padding, dilation, ceil_mode) -> list[ConvRule]:
     kernel = per_dim(kernel, nd, "kernel_size")
-    stride = kernel if stride is None or stride == () else per_dim(stride, nd, "stride")
+    no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0)
+    stride = kernel if no_stride else per_dim(stride, nd, "stride")  # torch: None or [] means kernel
     padding = per_dim(padding, nd, "padding")
     dilation = per_dim(dilation, nd, "dilation")
     return [
