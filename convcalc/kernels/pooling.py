@@ -60,12 +60,6 @@ class _Windows:
         index[axis] = slice(start, start + (self.count - 1) * self.stride + 1, self.stride)
         return a[tuple(index)]
 
-    def coords(self, t: int) -> np.ndarray:
-        """Unpadded input coordinate of tap ``t`` of every window (outside [0, size) = padding)."""
-        if self.positions is not None:
-            return self.positions[t]
-        return np.arange(self.count) * self.stride + (t * self.dilation - self.pad_left)
-
     def first_valid(self) -> np.ndarray:
         """Coordinate of each window's first tap inside the input: torch's initial max index."""
         if self.positions is not None:
@@ -397,7 +391,8 @@ def max_unpool_nd(x: np.ndarray, indices: np.ndarray, output_spatial: Sequence[i
     for chunk in plane_chunks(len(values), plane_size * 8):
         rows = chunk.stop - chunk.start
         keys = (flat[chunk] + (np.arange(rows) * plane_size)[:, None]).ravel()
-        # ufunc.at applies every update in turn, so the largest input position per cell wins
+        # ufunc.at applies every update in turn (a fancy-index scatter promises no order), so
+        # the largest input position per cell, the last writer, is recorded reliably
         writer = np.full(rows * plane_size, -1, dtype=np.intp)
         np.maximum.at(writer, keys, np.arange(keys.size))
         cells = np.flatnonzero(writer >= 0)
