@@ -156,23 +156,24 @@ def _cubic_taps(size, out, align_corners, scale, dtype) -> tuple[tuple[np.ndarra
 _PLANE_WEIGHTS_MAX = 1 << 16
 
 
+def _plane_weights(weights, plane: tuple[int, ...], dim: int) -> tuple[np.ndarray, ...]:
+    """Per-cell weights along spatial ``dim``, shaped to broadcast over one output plane."""
+    shape = [1] * len(plane)
+    shape[dim] = plane[dim]
+    shaped = [w.reshape(shape) for w in weights]
+    if math.prod(plane) > _PLANE_WEIGHTS_MAX:
+        return tuple(shaped)
+    return tuple(np.ascontiguousarray(np.broadcast_to(w, plane)) for w in shaped)
+
+
 def _weighted_taps(a: np.ndarray, axis: int, taps, weights, out=None) -> np.ndarray:
     """Σ_j weights[j] · a[taps[j]] along ``axis``, accumulated in torch's order."""
-    plane = a.shape[1:axis] + (len(taps[0]),) + a.shape[axis + 1 :]
-    shape = [1] * (a.ndim - 1)
-    shape[axis - 1] = len(taps[0])
-    expand = math.prod(plane) <= _PLANE_WEIGHTS_MAX
-
-    def spread(weight):
-        weight = weight.reshape(shape)
-        return np.ascontiguousarray(np.broadcast_to(weight, plane)) if expand else weight
-
     # mode="clip" skips the bounds check of the default mode; the indices are in range
     result = np.take(a, taps[0], axis=axis, out=out, mode="clip")
-    result *= spread(weights[0])
+    result *= weights[0]
     for index, weight in zip(taps[1:], weights[1:]):
         term = np.take(a, index, axis=axis, mode="clip")
-        term *= spread(weight)
+        term *= weight
         result += term
     return result
 
@@ -235,8 +236,10 @@ def interpolate(
             steps.append(functools.partial(_gathered, index=index))
     elif mode in LINEAR_MODES or mode == "bicubic":
         taps_of = _cubic_taps if mode == "bicubic" else _linear_taps
-        for size, out, scale in zip(sizes, out_spatial, scales):
+        for dim, (size, out, scale) in enumerate(zip(sizes, out_spatial, scales)):
             taps, weights = taps_of(size, out, bool(align_corners), scale, x.dtype)
+            plane = sizes[:dim] + out_spatial[dim:]  # dims after ``dim`` are already resampled
+            weights = _plane_weights(weights, plane, dim)
             steps.append(functools.partial(_weighted_taps, taps=taps, weights=weights))
     else:
         raise ConvcalcError(f"interpolate: unknown mode {mode!r}; use one of {', '.join(MODES)}")
