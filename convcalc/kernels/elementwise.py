@@ -19,13 +19,13 @@ from ..arith import ConvRule
 from ..errors import ConvcalcError
 from ._common import per_dim, row_buffering
 
-# ----------------------------------------------------------------------------- normalisation
-
 
 def _silent() -> np.errstate:
     """inf − inf, 0·inf and overflow give NaN/inf silently in torch; NumPy would warn."""
     return np.errstate(invalid="ignore", over="ignore", divide="ignore")
 
+
+# ----------------------------------------------------------------------------- normalisation
 
 
 def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
