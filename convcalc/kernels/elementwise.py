@@ -2,8 +2,9 @@
 
 Every function keeps the input's float dtype and follows torch's formula closely enough that
 NaN and ±inf land in the same cells as torch's (``softshrink(nan)`` is NaN, ``gelu(+inf)`` is
-NaN in float32 as torch's erf kernel makes it, ``hardswish(-inf)`` is NaN). Exponentials are only
-ever taken of non-positive or clamped arguments, so no overflow and no warning escapes.
+NaN in float32 as torch's erf kernel makes it, ``hardswish(-inf)`` is NaN). Where torch's own
+formula overflows harmlessly (sigmoid's exp(−x) far below zero gives 1/inf = 0), so does this
+one, silently: no NumPy warning escapes.
 """
 
 from __future__ import annotations
@@ -164,9 +165,50 @@ def local_response_norm(x: np.ndarray, size: int, alpha: float = 1e-4, beta: flo
 # ------------------------------------------------------------------------------- activations
 
 
-def _where_negative_expm1(x: np.ndarray, input_scale: float = 1.0) -> np.ndarray:
-    """``expm1(x·input_scale)`` for x <= 0 (clamped, so large positive x never overflows)."""
-    return np.expm1(np.minimum(x, 0) * input_scale)
+# Two NumPy costs shape the activations below. np.where (and masked copies) branch per cell,
+# so a random sign pattern costs ~4 ns a cell through mispredictions: piecewise functions are
+# written as max/min arithmetic instead, with exactly torch's products and sums. And
+# maximum/minimum against a scalar take a slow loop, so they run against a zeros block that
+# covers the trailing dims (one long inner loop per plane).
+_ZEROS_BLOCK = 1 << 16
+
+
+def _zeros_for(x: np.ndarray) -> np.ndarray:
+    """Zeros shaped like ``x``'s trailing dims (at most ``_ZEROS_BLOCK`` cells), to broadcast."""
+    start = x.ndim
+    while start > 0 and math.prod(x.shape[start - 1 :]) <= _ZEROS_BLOCK:
+        start -= 1
+    return np.zeros(x.shape[start:], dtype=x.dtype)
+
+
+def _positive_part(x: np.ndarray) -> np.ndarray:
+    """max(x, 0): NaN stays NaN."""
+    return np.maximum(x, _zeros_for(x))
+
+
+def _negative_part(x: np.ndarray) -> np.ndarray:
+    """min(x, 0): NaN stays NaN."""
+    return np.minimum(x, _zeros_for(x))
+
+
+def _piecewise_linear(x: np.ndarray, slope) -> np.ndarray:
+    """``x > 0 ? x : slope·x`` as ``max(x, 0) + slope·min(x, 0)``: each branch's exact value."""
+    with _silent():  # slope 0 times −inf is NaN, as in torch
+        out = _negative_part(x)
+        out *= slope
+        out += _positive_part(x)
+    return out
+
+
+def _exponential_linear(x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
+    """torch's ELU family: ``x > 0 ? scale·x : alpha·scale·expm1(input_scale·x)``."""
+    out = np.expm1(_negative_part(x) * input_scale)
+    out *= alpha * scale
+    positive = _positive_part(x)
+    if scale != 1.0:
+        positive *= scale
+    out += positive
+    return out
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -175,7 +217,7 @@ def relu(x: np.ndarray) -> np.ndarray:
     >>> relu(np.array([-1.0, 2.0]))
     array([0., 2.])
     """
-    return np.maximum(x, 0)
+    return _positive_part(x)
 
 
 def hardtanh(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
@@ -187,7 +229,7 @@ def relu6(x: np.ndarray) -> np.ndarray:
 
 
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
-    return np.where(x > 0, x, x * float(negative_slope))
+    return _piecewise_linear(x, float(negative_slope))
 
 
 def prelu(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -197,7 +239,7 @@ def prelu(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
         weight = weight.reshape(_channel_shape(x))
     else:
         weight = weight.reshape(())
-    return np.where(x > 0, x, weight * x)
+    return _piecewise_linear(x, weight)
 
 
 def rrelu(x: np.ndarray, lower: float = 1.0 / 8, upper: float = 1.0 / 3) -> np.ndarray:
@@ -206,7 +248,7 @@ def rrelu(x: np.ndarray, lower: float = 1.0 / 8, upper: float = 1.0 / 3) -> np.n
 
 
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    return np.where(x > 0, x, float(alpha) * _where_negative_expm1(x))
+    return _exponential_linear(x, float(alpha))
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -214,22 +256,28 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(x: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, x * SELU_SCALE, (SELU_ALPHA * SELU_SCALE) * _where_negative_expm1(x))
+    return _exponential_linear(x, SELU_ALPHA, SELU_SCALE)
 
 
 def celu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    return np.where(x > 0, x, float(alpha) * _where_negative_expm1(x, 1.0 / alpha))
+    return _exponential_linear(x, float(alpha), input_scale=1.0 / alpha)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function, from ``exp(−|x|)`` so it never overflows."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """Logistic function as torch computes it, ``1/(1 + exp(−x))``.
+
+    Far below zero exp(−x) overflows to inf and the result is 0, never NaN, so the plain
+    form is safe; it also rounds as torch's does.
+    """
+    with _silent():
+        denominator = np.exp(-x)
+        denominator += 1
+        return np.reciprocal(denominator, out=denominator)
 
 
 def logsigmoid(x: np.ndarray) -> np.ndarray:
     """``log σ(x) = min(x, 0) − log1p(exp(−|x|))``, exact for large |x|."""
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return _negative_part(x) - np.log1p(np.exp(-np.abs(x)))
 
 
 def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
@@ -237,15 +285,15 @@ def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.nd
     with _silent():  # a threshold past exp's range overflows harmlessly in the unused branch
         scaled = x * float(beta)
         smooth = np.log1p(np.exp(np.minimum(scaled, threshold))) / float(beta)
-    return np.where(scaled > threshold, x, smooth)
+    return np.where(scaled > threshold, x, smooth)  # rarely true: branches predict well
 
 
 def _softplus_stable(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    return _positive_part(x) + np.log1p(np.exp(-np.abs(x)))
 
 
 def silu(x: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):  # −inf · 0 is NaN, as in torch
+    with _silent():  # −inf · 0 is NaN, as in torch
         return x * sigmoid(x)
 
 
@@ -268,14 +316,14 @@ def hardswish(x: np.ndarray) -> np.ndarray:
 
 
 def hardshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
-    return np.where((x >= -lambd) & (x <= lambd), 0, x).astype(x.dtype, copy=False)
+    """0 where ``−λ <= x <= λ``, else x (NaN stays NaN: NaN·0 is NaN)."""
+    return x * (np.abs(x) > lambd)
 
 
 def softshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
-    # the middle branch is x·0 rather than 0 so that NaN stays NaN, as in torch
+    """``x − λ`` above λ, ``x + λ`` below −λ, 0 between: ``x − clip(x, −λ, λ)`` (NaN stays NaN)."""
     with np.errstate(invalid="ignore"):
-        middle = x * 0
-    return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, middle))
+        return x - np.clip(x, -lambd, lambd)
 
 
 def tanhshrink(x: np.ndarray) -> np.ndarray:
