@@ -1,0 +1,1 @@
+"""NumPy forward kernels: pure functions computing what torch.nn.functional computes."""
