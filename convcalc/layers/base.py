@@ -232,6 +232,7 @@ class Layer:
     flops_rule: ClassVar[str] = "2·MACs"
     nd: ClassVar[int] = 0  # spatial dims, 0 where the layer has none
     aliases: ClassVar[tuple[str, ...]] = ()
+    integer_input: ClassVar[bool] = False  # Embedding takes indices; others get floats
 
     # -- description ---------------------------------------------------------------------
 
@@ -381,6 +382,43 @@ class Layer:
     def notes(self) -> list[str]:
         """Sentences worth telling about this configuration (what each group sees, ...)."""
         return []
+
+    # -- forward pass --------------------------------------------------------------------
+
+    def forward(self, x: Any, params: dict[str, Any] | None = None, **forward_kwargs: Any) -> Any:
+        """The NumPy forward pass in inference mode (BatchNorm uses running statistics,
+        dropout is the identity). ``params`` maps state_dict key suffixes (``weight``,
+        ``bias``, ``running_mean``...) to arrays of ``param_shapes()``/``buffer_shapes()``.
+
+        >>> import numpy as np
+        >>> from convcalc import Identity
+        >>> Identity().forward(np.arange(3.0))
+        array([0., 1., 2.])
+        """
+        import numpy as np
+
+        x = np.asarray(x)
+        if not self.integer_input and not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float32)
+        self.output_shape(x.shape, **forward_kwargs)
+        expected = {**self.param_shapes(), **self.buffer_shapes()}
+        given = dict(params or {})
+        if expected or given:
+            from ..tensors import check_params
+
+            check_params(expected, given, f"{type(self).__name__}'s parameters")
+        arrays = {k: np.asarray(v) for k, v in given.items()}
+        return self._forward(x, arrays, **forward_kwargs)
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        """The family's computation on a validated input; ``params`` match ``param_shapes``."""
+        raise NotImplementedError(f"{type(self).__name__} has no forward pass yet")
+
+    def _batched(self, x: Any) -> tuple[Any, bool]:
+        """``(x with a batch dim, whether one was added)``: kernels take (N, C, *spatial)."""
+        if x.ndim == self.nd + 1:
+            return x[None], True
+        return x, False
 
     # -- helpers for subclasses ----------------------------------------------------------
 

@@ -322,5 +322,8 @@ class Identity(Layer):
             raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
         return self._as_shape(input_shape)
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        return x
+
 
 LAYERS = (Linear, Bilinear, Embedding, Identity)
