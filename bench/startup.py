@@ -38,9 +38,11 @@ LAYER = ["conv2d", "--in", "3", "--out", "8", "-k", "5", "--input", "1x3x32x32"]
 BARS = {"json": 1.15, "rich": 1.35}
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str], cwd: str | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    # Run outside the checkout, so `python -c` imports the installed, byte-compiled package.
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                   cwd=cwd or tempfile.gettempdir())
     return time.perf_counter() - start
 
 

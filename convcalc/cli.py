@@ -103,10 +103,11 @@ def layers_command(
 ) -> None:
     """List every layer command, its torch.nn class and family."""
     rows = [
-        (name, f"nn.{cls.__name__}", cls.family, cls.summary()) for name, cls in layer_classes().items()
+        (name, ", ".join(cls.aliases), f"nn.{cls.__name__}", cls.family, cls.summary())
+        for name, cls in layer_classes().items()
     ]
     if as_json:
-        emit_json([dict(zip(("command", "class", "family", "summary"), row)) for row in rows])
+        emit_json([dict(zip(("command", "aliases", "class", "family", "summary"), row)) for row in rows])
         return
     from .render import render_layer_list
 
@@ -124,7 +125,7 @@ def net_command(
         typer.Option("--input", "-i", metavar="SHAPE", help="Input shape; overrides the spec's input line."),
     ] = None,
     depth: Annotated[
-        Optional[int], typer.Option("--depth", metavar="N", help="Fold modules deeper than N into one row.")
+        Optional[str], typer.Option("--depth", metavar="N", help="Fold modules deeper than N into one row.")
     ] = None,
     dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type for memory figures.")] = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -140,7 +141,10 @@ def net_command(
 
     if as_json + as_csv + as_markdown > 1:
         raise ConvcalcError("choose one of --json, --csv and --markdown")
-    summary = parse_network(_read_spec(spec_file)).summary(input_shape, dtype, depth)
+    from .shapes import parse_ints
+
+    levels = None if depth is None else parse_ints(depth, "--depth", example="2")[0]
+    summary = parse_network(_read_spec(spec_file)).summary(input_shape, dtype, levels)
     if as_json:
         emit_json(summary.to_json())
     elif as_csv or as_markdown:
@@ -186,14 +190,19 @@ def _layer_command(name: str) -> Any:
         builder = typer.Typer(add_completion=False)
         builder.command(
             name=name,
-            help=_layer_help(cls),
-            short_help=cls.summary(),
+            help=_markup_safe(_layer_help(cls)),
+            short_help=_markup_safe(cls.summary()),
             rich_help_panel=FAMILY_PANELS.get(cls.family, "Layers"),
         )(_layer_function(cls))
         command = typer.main.get_command(builder)
         command.name = name
         _built[name] = command
     return _built[name]
+
+
+def _markup_safe(text: str) -> str:
+    """Typer renders help as Rich markup: ``[min_val, max_val]`` must not read as a style tag."""
+    return text.replace("[", "\\[")
 
 
 def _layer_help(cls: type[Layer]) -> str:
@@ -211,6 +220,7 @@ def _option(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
     help_text = spec.help or spec.name.replace("_", " ")
     if not spec.required:
         help_text += f"  [default: {spec.default}]"
+    help_text = _markup_safe(help_text)
     if spec.is_flag:
         long = flags[0]
         return Annotated[
@@ -311,9 +321,15 @@ def emit_json(data: Any) -> None:
 
 def emit_rich(renderable: Any) -> None:
     """Print on stdout: colour on a terminal; plain text when piped or NO_COLOR is set."""
+    import shutil
+
     from rich.console import Console
 
-    Console(highlight=False, soft_wrap=False).print(renderable)
+    if os.environ.get("NO_COLOR"):  # no escape codes at all, not only no colour
+        console = Console(force_terminal=False, width=shutil.get_terminal_size().columns, highlight=False)
+    else:
+        console = Console(highlight=False, soft_wrap=False)
+    console.print(renderable)
 
 
 def error(message: str) -> None:
@@ -351,4 +367,8 @@ def _one_line(message: str) -> str:
 
 
 def run() -> None:  # pragma: no cover - exercised through the console script
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):  # `convcalc ... | head`: end quietly when the reader leaves, as Unix tools do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())

@@ -68,13 +68,13 @@ def render_layer(report: LayerReport) -> RenderableType:
     )
 
 
-def render_layer_list(rows: list[tuple[str, str, str, str]]) -> RenderableType:
-    """``convcalc layers``: command, torch class, family and summary of every layer."""
+def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
+    """``convcalc layers``: command, aliases, torch class, family and summary of every layer."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for title in ("command", "torch.nn", "family", "what it is"):
-        table.add_column(title, no_wrap=title != "what it is")
+    for title in ("command", "aliases", "torch.nn", "family", "what it is"):
+        table.add_column(title, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # Text: summaries hold brackets, not markup
     return table
 
 
@@ -84,8 +84,9 @@ def render_network(summary: "Summary") -> RenderableType:
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in COLUMNS:
+        # Numbers fold onto a second line rather than being cut short when the terminal is narrow.
         table.add_column(column.title, justify="right" if column.numeric else "left",
-                         style="cyan" if column.title == "name" else None, no_wrap=column.title == "name")
+                         style="cyan" if column.title == "name" else None, overflow="fold")
     for row, cells in zip(summary.rows, summary_cells(summary)):
         style = "dim" if row.kind in ("add", "flatten") else None
         table.add_row(*cells, style=style)

@@ -34,6 +34,8 @@ def _count(value: int | None) -> str:
 
 
 def _weight(row: Row) -> str:
+    if row.kind == "container":  # a folded module has many weights: its params column says it
+        return ""
     shape = row.param_shapes.get("weight")
     if shape is None and row.param_shapes:
         shape = next(iter(row.param_shapes.values()))

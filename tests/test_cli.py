@@ -178,3 +178,40 @@ def test_huge_channel_counts_answer_at_once(cli):
     # Error messages list divisors; enumerating them must not take time linear in the count.
     result = cli("conv2d", "--in", "4", "--out", "200000000001", "-k", "3", "-g", "3")
     assert result.code == 2 and "groups=3 must divide" in result.stderr
+
+
+def test_no_color_means_no_escape_codes_at_all(console_script):
+    result = console_script("conv2d", "--in", "3", "--out", "8", "-k", "5", env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert result.code == 0 and "\x1b[" not in result.stdout and "[8, 3, 5, 5]" in result.stdout
+
+
+def test_help_keeps_brackets_that_look_like_markup(cli):
+    assert "clamped to [min_val, max_val]" in cli("--help").stdout.replace("\n", " ").replace("│", "")
+    assert "[min_val, max_val]" in cli("layers").stdout
+
+
+def test_optional_bool_options_are_flags(cli):
+    data = json.loads(cli("upsample", "--scale-factor", "2", "--mode", "bilinear", "--align-corners",
+                          "-i", "1x3x7x7", "--json").stdout)
+    assert data["output_shape"] == [1, 3, 14, 14]
+
+
+def test_integral_float_arguments_print_as_torch_does(cli):
+    assert "norm_type=2," in json.loads(cli("lppool2d", "--norm-type", "2", "-k", "2", "--json").stdout)["layer"]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["maxpool2d", "-k", "3", "-p", "same"], ["numbers only"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-p", "sane"], ["same or valid"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "[1, 3, 8, 8"], ["unclosed bracket"]),
+    (["conv2d", "--in", "99999999999999999999", "--out", "8", "-k", "3"], ["64-bit"]),
+    (["batchnorm2d", "-i", "1x3x4"], ["4-D", "got 3-D"]),
+    (["net", "tests/data/lenet_lines.txt", "--depth", "abc"], ["--depth", "whole number"]),
+])
+def test_messages_fit_the_option(cli, argv, words):
+    result = cli(*argv)
+    assert result.code == 2 and all(word in result.stderr for word in words), result.stderr
+
+
+def test_capital_x_in_shapes(cli):
+    assert json.loads(cli("conv2d", "--out", "8", "-k", "3", "-i", "1X3X8X8", "--json").stdout)["output_shape"] == [1, 8, 6, 6]

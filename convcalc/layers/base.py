@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import typing
 from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple, Union
 
@@ -49,7 +50,7 @@ ARG_HELP = {
     "out_features": "size of the output's last dim",
     "kernel_size": "window size: 3, 3x5 or 3,5",
     "stride": "step between windows: 2 or 2x1",
-    "padding": "implicit padding per side: 1, 1x2, same or valid",
+    "padding": "implicit padding per side: 1 or 1x2",
     "dilation": "spacing between kernel taps",
     "groups": "split channels into this many independent groups",
     "bias": "add a learnable bias",
@@ -95,7 +96,8 @@ class ArgSpec(NamedTuple):
 
     @property
     def is_flag(self) -> bool:
-        return self.annotation is bool
+        """Written ``--x`` / ``--no-x``; an Optional[bool] left out keeps torch's None."""
+        return self.annotation is bool or self.annotation == Optional[bool]
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -132,17 +134,18 @@ def _one_or_tuple(values: tuple) -> Any:
 
 
 def _parse_int(text: str, what: str) -> int:
-    values = parse_ints(text, what, allow_negative=True)
+    values = parse_ints(text, what, allow_negative=True, example="3")
     if len(values) != 1:
         raise ParseError(f"{what} {text!r} must be a single whole number")
     return values[0]
 
 
-def _parse_float(text: str, what: str) -> float:
+def _parse_float(text: str, what: str) -> float | int:
     values = parse_floats(text, what)
     if len(values) != 1:
         raise ParseError(f"{what} {text!r} must be a single number")
-    return values[0]
+    # "2" stays an int, as a torch user would have written it (the repr prints norm_type=2).
+    return int(values[0]) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else values[0]
 
 
 def _parse_bool(text: str, what: str) -> bool:
@@ -155,13 +158,15 @@ def _parse_bool(text: str, what: str) -> bool:
 
 
 def _parse_size(text: str, what: str) -> Any:
+    if text.strip().lower() in ("same", "valid"):
+        raise ParseError(f"{what} {text!r}: this layer takes numbers only ('same' and 'valid' are for Conv layers)")
     return _one_or_tuple(parse_ints(text, what, allow_negative=True))
 
 
 def _parse_padding(text: str, what: str) -> Any:
     if text.strip().lower() in ("same", "valid"):
         return text.strip().lower()
-    return _parse_size(text, what)
+    return _one_or_tuple(parse_ints(text, what, allow_negative=True, example="1, 1x2, same or valid"))
 
 
 def _parse_floats(text: str, what: str) -> Any:
@@ -264,7 +269,8 @@ class Layer:
                     param.name,
                     hints[param.name],
                     param.default,
-                    cls._arg_help().get(param.name) or ARG_HELP.get(param.name, ""),
+                    (cls._arg_help().get(param.name) or ARG_HELP.get(param.name, ""))
+                    + (", same or valid" if hints[param.name] == PaddingArg else ""),
                 )
             )
         cls._arg_specs = tuple(specs)

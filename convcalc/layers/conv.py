@@ -35,9 +35,10 @@ class _ConvBase(Layer):
 
     @classmethod
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
-        if len(input_shape) in (cls.nd + 1, cls.nd + 2):
-            return {"in_channels": input_shape[-cls.nd - 1]}
-        return {}
+        if not input_shape:
+            return {}
+        # Inferred whatever the rank, so that a wrong rank is reported as such by output_shape.
+        return {"in_channels": input_shape[-cls.nd - 1] if len(input_shape) > cls.nd else input_shape[0]}
 
     def _spatial(self, input_shape: Sequence[int]) -> tuple[Shape, int, Shape]:
         """Validate dims and channels; return (shape, batch, spatial sizes)."""

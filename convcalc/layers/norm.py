@@ -162,9 +162,8 @@ class _BatchNormNd(_ChannelNorm):
 
     @classmethod
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
-        if len(input_shape) in cls.input_dims:
-            return {"num_features": input_shape[1]}
-        return {}
+        # Inferred whatever the rank, so that a wrong rank is reported as such by output_shape.
+        return {"num_features": input_shape[1 if len(input_shape) > 1 else 0]} if input_shape else {}
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         if forward_kwargs:
@@ -257,9 +256,10 @@ class _InstanceNormNd(_ChannelNorm):
 
     @classmethod
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
-        if len(input_shape) in (cls.nd + 1, cls.nd + 2):
-            return {"num_features": input_shape[-cls.nd - 1]}
-        return {}
+        if not input_shape:
+            return {}
+        # Inferred whatever the rank, so that a wrong rank is reported as such by output_shape.
+        return {"num_features": input_shape[-cls.nd - 1] if len(input_shape) > cls.nd else input_shape[0]}
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         if forward_kwargs:
