@@ -264,6 +264,37 @@ _COMMON_OPTIONS = {
         bool, typer.Option("--json", rich_help_panel="Input and output", help="Machine-readable output.")
     ],
 }
+_RUN = "Forward pass"
+
+
+def _text_option(*flags: str, metavar: str, help: str) -> Any:
+    return Annotated[Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=_RUN)]
+
+
+def _flag_option(flag: str, help: str) -> Any:
+    return Annotated[bool, typer.Option(flag, help=help, rich_help_panel=_RUN)]
+
+
+# Options for running the layer on numbers (issue: the forward pass), after the common ones.
+_RUN_OPTIONS = {
+    "run": _flag_option("--run", "Run the forward pass and show input, weights and output."),
+    "input_file": _text_option("--input-file", metavar="FILE",
+                               help="Input tensor: .npy, .npz, .csv/.txt (reshaped to --input) or an image; implies --run."),
+    "key": _text_option("--key", metavar="NAME", help="The array to read from an .npz input file."),
+    "gray": _flag_option("--gray", "Read an image input as one luma channel."),
+    "weights": _text_option("--weights", metavar="FILE", help="Parameters from an .npz with keys weight, bias, ..."),
+    "fill": _text_option("--fill", metavar="SPEC",
+                         help="Random input: normal, uniform, ones, zeros, arange, randint:LOW,HIGH, full:V  [default: normal]"),
+    "fill_weights": _text_option("--fill-weights", metavar="SPEC",
+                                 help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]"),
+    "seed": _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]"),
+    "precision": _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]"),
+    "heatmap": _flag_option("--heatmap", "Draw feature maps as pictures (half-block characters)."),
+    "save": _text_option("--save", metavar="FILE", help="Write the output to .npy (or .npz), atomically."),
+    "force": _flag_option("--force", "Overwrite an existing --save file."),
+    "max_memory": _text_option("--max-memory", metavar="SIZE", help="Refuse runs estimated above this  [default: 4GiB]"),
+}
+_RUN_DEFAULTS = {name: False if name in ("run", "gray", "heatmap", "force") else None for name in _RUN_OPTIONS}
 _COMMON_DEFAULTS = {"input_shape": None, "dtype": "float32", "as_json": False}
 
 
@@ -279,10 +310,11 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
         params.append(
             inspect.Parameter(f"forward_{spec.name}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
         )
-    for name, annotation in _COMMON_OPTIONS.items():
-        params.append(
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_COMMON_DEFAULTS[name], annotation=annotation)
-        )
+    for options, defaults in ((_COMMON_OPTIONS, _COMMON_DEFAULTS), (_RUN_OPTIONS, _RUN_DEFAULTS)):
+        for name, annotation in options.items():
+            params.append(
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=annotation)
+            )
 
     def run(**values: Any) -> None:
         from .report import layer_report
@@ -296,8 +328,12 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             for spec in forward_specs
             if (text := values.pop(f"forward_{spec.name}")) is not None
         }
+        run_options = {name: values.pop(name) for name in _RUN_OPTIONS}
         input_shape = parse_shape(input_text) if input_text is not None else None
         layer = cls.from_options(values, input_shape)
+        if run_options["run"] or run_options["input_file"] is not None:
+            _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
+            return
         report = layer_report(layer, input_shape, dtype, forward_kwargs)
         if as_json:
             emit_json(report.to_json())
@@ -310,6 +346,48 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
     run.__annotations__ = {p.name: p.annotation for p in params}
     run.__name__ = cls.cli_name()
     return run
+
+
+def _run_layer(
+    layer: Layer, input_shape: Any, dtype: str, forward_kwargs: dict[str, Any], as_json: bool,
+    options: dict[str, Any],
+) -> None:
+    """``--run``: the forward pass on random or file input, shown with the layer's panel."""
+    from .report import layer_report
+    from .run import run_layer
+    from .shapes import parse_ints
+    from .tensors import parse_memory, save_array, tensor_to_json
+
+    def whole(name: str, default: int) -> int:
+        text = options[name]
+        return default if text is None else parse_ints(text, f"--{name.replace('_', '-')}", example=str(default),
+                                                       allow_negative=name == "seed")[0]
+
+    result = run_layer(
+        layer, input_shape, input_file=options["input_file"], key=options["key"], gray=options["gray"],
+        weights=options["weights"], fill=options["fill"] or "normal",
+        fill_weights=options["fill_weights"] or "normal", seed=whole("seed", 0), dtype=dtype,
+        max_memory=parse_memory(options["max_memory"] or "4GiB"), forward_kwargs=forward_kwargs,
+    )
+    for message in result.warnings:
+        warn(message)
+    if options["save"] is not None:
+        output = result.output[0] if isinstance(result.output, tuple) else result.output
+        save_array(options["save"], output, force=options["force"])
+    report = layer_report(layer, tuple(result.input.shape), dtype, forward_kwargs)
+    if as_json:
+        tensors = {name: {"shape": list(array.shape), "data": tensor_to_json(array)}
+                   for name, array in result.named_tensors()}
+        emit_json({**report.to_json(), "tensors": tensors})
+        return
+    from rich.console import Group
+
+    from .render import render_layer
+    from .render_tensor import render_tensors
+
+    views = render_tensors(result.named_tensors(), precision=whole("precision", 4),
+                           mode="heatmap" if options["heatmap"] else "grid")
+    emit_rich(Group(render_layer(report), views))
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -330,6 +408,10 @@ def emit_rich(renderable: Any) -> None:
     else:
         console = Console(highlight=False, soft_wrap=False)
     console.print(renderable)
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"convcalc: warning: {message}\n")
 
 
 def error(message: str) -> None:
@@ -356,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno == errno.EPIPE:  # the reader went away (| head): not an error of ours
             return EXIT_OK
         error(f"{exc.strerror or exc}")
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug of ours, not bad input: say so in one line
+        if os.environ.get("CONVCALC_DEBUG"):
+            raise
+        error(f"internal error ({type(exc).__name__}: {exc}); please report it. "
+              "CONVCALC_DEBUG=1 shows the traceback")
         return EXIT_FAILURE
     if os.environ.get("_CONVCALC_COMPLETE"):
         return EXIT_OK
