@@ -778,7 +778,15 @@ class LPPool3d(_LPPoolNd):
 
 
 class MaxUnpool1d(_MaxUnpoolNd):
-    """1-D max unpooling: scatter MaxPool1d's maxima back to their indices."""
+    """1-D max unpooling: scatter MaxPool1d's maxima back to their indices.
+
+    >>> import numpy as np
+    >>> values, indices = MaxPool1d(2, return_indices=True).forward(np.array([[1.0, 3.0, 4.0, 2.0]]))
+    >>> values, indices
+    (array([[3., 4.]]), array([[1, 2]]))
+    >>> MaxUnpool1d(2).forward(values, indices=indices)
+    array([[0., 3., 4., 0.]])
+    """
 
     nd = 1
 
