@@ -282,3 +282,16 @@ def test_inputs_are_never_written(padding):
         adaptive_avg_pool_nd(x, outs)
         adaptive_max_pool_nd(x, outs, return_indices=True)
     assert_close(max_pool_nd(x, 2, []), torch_call(F.max_pool2d, x.copy(), 2, []))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 5), (1, 2, 3, 4, 5), (4, 64, 7, 7)])
+def test_global_average_of_whole_numbers_is_exact(shape, dtype):
+    """Sum, then one divide, as torch: whole-number planes give exactly torch's means (a zero
+    sum exactly 0), where multiplying each cell by 1/cells first would leave rounding dust."""
+    nd = len(shape) - 2
+    x = sample(np.random.default_rng(13), shape, dtype, "ties")
+    x[0, 0] = np.arange(math.prod(shape[2:])).reshape(shape[2:]) % 5 - 2  # sums to 0 or near it
+    got = adaptive_avg_pool_nd(x, 1)
+    np.testing.assert_array_equal(got, torch_call(fn("adaptive_avg_pool", nd), x, 1))
+    np.testing.assert_array_equal(got.ravel(), x.reshape(len(got.ravel()), -1).sum(axis=1) / dtype(math.prod(shape[2:])))

@@ -410,10 +410,10 @@ def _adaptive_sizes(x: np.ndarray, output_size) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _mean_weights(cells: int, dtype: np.dtype) -> np.ndarray:
-    weights = np.full(cells, 1.0 / cells, dtype=dtype)
-    weights.flags.writeable = False
-    return weights
+def _ones(cells: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(cells, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def adaptive_avg_pool_nd(x: np.ndarray, output_size) -> np.ndarray:
@@ -431,12 +431,14 @@ def adaptive_avg_pool_nd(x: np.ndarray, output_size) -> np.ndarray:
         return np.zeros(lead + outs, dtype=x.dtype)
     planes = as_planes(x, nd)
     if all(out == 1 for out in outs):
-        # global average: one BLAS matrix-vector product (every weight is non-zero, so an
-        # inf or NaN spreads exactly as in a plain sum)
+        # global average: the sums as one BLAS matrix-vector product with ones (an inf or NaN
+        # spreads exactly as in a plain sum), then one divide as torch does; weights of 1/cells
+        # would round every product, leaving e.g. 5.6e-17 where torch's mean is exactly 0
         cells = math.prod(x.shape[2:])
         with np.errstate(invalid="ignore", over="ignore"):
-            means = planes.reshape(len(planes), cells) @ _mean_weights(cells, x.dtype)
-        return means.reshape(lead + outs)
+            sums = planes.reshape(len(planes), cells) @ _ones(cells, x.dtype)
+        np.divide(sums, x.dtype.type(cells), out=sums)
+        return sums.reshape(lead + outs)
     windows = [_adaptive_windows(size, out) for size, out in zip(x.shape[2:], outs)]
     sums = _reduce_windows(planes, windows, np.add, 0)
     lengths = []

@@ -8,7 +8,7 @@ window that hangs over the edge costs what PyTorch's kernel actually reads.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence
 
 from ..arith import ConvRule, FixedRule, UnpoolRule, adaptive_window, spatial_symbols
 from .base import Layer, OptionalSize, OptionalSizes, Shape, Size, prod
@@ -83,6 +83,20 @@ class _PoolNd(Layer):
     def _no_forward_options(self, forward_kwargs: dict[str, Any]) -> None:
         if forward_kwargs:
             raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+
+    def _on_batch(self, x: Any, pool: Callable[[Any], Any]) -> Any:
+        """``pool`` (a kernel on (N, C, *spatial)) applied to ``x``, batched or not.
+
+        An unbatched input gets a batch dim of 1 for the kernel, removed from every output
+        (values and indices alike), which is what torch does.
+        """
+        batch, added = self._batched(x)
+        out = pool(batch)
+        if not added:
+            return out
+        if isinstance(out, tuple):
+            return tuple(part[0] for part in out)
+        return out[0]
 
 
 class _SlidingPoolNd(_PoolNd):
@@ -229,6 +243,17 @@ class _MaxPoolNd(_SlidingPoolNd):
         elements, nonempty = self._window_totals(input_shape)
         return elements - nonempty
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import max_pool_nd
+
+        return self._on_batch(
+            x,
+            lambda batch: max_pool_nd(
+                batch, self.kernel_size, self.stride, self.padding, self.dilation,
+                self.ceil_mode, self.return_indices,
+            ),
+        )
+
 
 class _AvgPoolNd(_SlidingPoolNd):
     flops_rule = (
@@ -300,6 +325,17 @@ class _AvgPoolNd(_SlidingPoolNd):
         elements, _ = self._window_totals(input_shape)
         return elements
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import avg_pool_nd
+
+        return self._on_batch(
+            x,
+            lambda batch: avg_pool_nd(
+                batch, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                self.count_include_pad, self.divisor_override,
+            ),
+        )
+
 
 class _AvgPoolNd23(_AvgPoolNd):
     """AvgPool2d and AvgPool3d: torch's signature adds divisor_override."""
@@ -363,6 +399,16 @@ class _LPPoolNd(_SlidingPoolNd):
         self._no_forward_options(forward_kwargs)
         elements, _ = self._window_totals(input_shape)
         return 2 * elements
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import lp_pool_nd
+
+        return self._on_batch(
+            x,
+            lambda batch: lp_pool_nd(
+                batch, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
+            ),
+        )
 
 
 class _MaxUnpoolNd(_PoolNd):
@@ -474,6 +520,34 @@ class _MaxUnpoolNd(_PoolNd):
         self.output_shape(input_shape, **forward_kwargs)
         return 0
 
+    def _forward(
+        self,
+        x: Any,
+        params: dict[str, Any],
+        output_size: OptionalSize = None,
+        indices: Any = None,
+        **forward_kwargs: Any,
+    ) -> Any:
+        import numpy as np
+
+        from ..kernels.pooling import max_unpool_nd
+
+        pool = f"MaxPool{self.nd}d"
+        if indices is None:
+            raise self._config_error(
+                f"forward needs indices=, the positions {pool}(..., return_indices=True) "
+                "returned with this input: unpooling writes each value at its index"
+            )
+        index_array = np.asarray(indices)
+        if index_array.dtype.kind not in "iu":
+            raise self._config_error(
+                f"indices must be whole numbers, got dtype {index_array.dtype}; pass the "
+                f"indices {pool}(..., return_indices=True) returned"
+            )
+        # Again with the array: a list has no shape for output_shape to compare with x's.
+        out = self.output_shape(x.shape, output_size, index_array)
+        return max_unpool_nd(x, index_array, out[-self.nd :])
+
 
 class _AdaptivePoolNd(_PoolNd):
     """Pools that fix the output size and spread the windows over the input to reach it."""
@@ -574,6 +648,15 @@ class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
         elements, _ = self._window_totals(input_shape)
         return elements
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import adaptive_avg_pool_nd
+
+        if self._is_global_mean(x.shape):
+            # Any rank: every leading dim is a plane of the mean, however many there are.
+            planes = x.reshape(1, -1, *x.shape[x.ndim - self.nd :])
+            return adaptive_avg_pool_nd(planes, 1).reshape(self.output_shape(x.shape))
+        return self._on_batch(x, lambda batch: adaptive_avg_pool_nd(batch, self.output_size))
+
 
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     flops_rule = (
@@ -589,6 +672,13 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         self._no_forward_options(forward_kwargs)
         elements, nonempty = self._window_totals(input_shape)
         return elements - nonempty
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import adaptive_max_pool_nd
+
+        return self._on_batch(
+            x, lambda batch: adaptive_max_pool_nd(batch, self.output_size, self.return_indices)
+        )
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -688,7 +778,15 @@ class LPPool3d(_LPPoolNd):
 
 
 class MaxUnpool1d(_MaxUnpoolNd):
-    """1-D max unpooling: scatter MaxPool1d's maxima back to their indices."""
+    """1-D max unpooling: scatter MaxPool1d's maxima back to their indices.
+
+    >>> import numpy as np
+    >>> values, indices = MaxPool1d(2, return_indices=True).forward(np.array([[1.0, 3.0, 4.0, 2.0]]))
+    >>> values, indices
+    (array([[3., 4.]]), array([[1, 2]]))
+    >>> MaxUnpool1d(2).forward(values, indices=indices)
+    array([[0., 3., 4., 0.]])
+    """
 
     nd = 1
 

@@ -239,6 +239,15 @@ class Upsample(Layer):
             return shape[0] * shape[1] * windows
         return prod(out) * _FLOPS_PER_OUTPUT.get(self.mode, 0)
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.resample import interpolate
+
+        out = self.output_shape(x.shape)
+        # torch maps coordinates with the given scale_factor, not in/out, unless asked to
+        # recompute it from the rounded size; an explicit size always maps by in/out.
+        scales = self.scale_factor if not self.recompute_scale_factor else None
+        return interpolate(x, out[2:], self.mode, self.align_corners, scales)
+
 
 class UpsamplingNearest2d(Upsample):
     """Nearest-neighbour upsampling (deprecated torch alias of Upsample(mode='nearest')).

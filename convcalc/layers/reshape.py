@@ -83,6 +83,9 @@ class Flatten(_ReshapeBase):
             return (1,)
         return (*shape[:start], prod(shape[start : end + 1]), *shape[end + 1 :])
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        return x.reshape(self.output_shape(x.shape))
+
 
 class Unflatten(_ReshapeBase):
     """Split one dim into several, e.g. (N, 50) -> (N, 2, 5, 5); one size may be -1.
@@ -156,6 +159,9 @@ class Unflatten(_ReshapeBase):
             )
         return (*shape[:axis], *sizes, *shape[axis + 1 :])
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        return x.reshape(self.output_shape(x.shape))
+
 
 class _PixelShuffleBase(_ReshapeBase):
     """Trading channels for resolution over the last three dims (*, C, H, W)."""
@@ -202,6 +208,11 @@ class PixelShuffle(_PixelShuffleBase):
             )
         return (*lead, channels // (r * r), height * r, width * r)
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import pixel_shuffle
+
+        return pixel_shuffle(x, self.upscale_factor)
+
 
 class PixelUnshuffle(_PixelShuffleBase):
     """Rearrange (*, C, H·r, W·r) into (*, C·r², H, W) (space to depth).
@@ -238,6 +249,11 @@ class PixelUnshuffle(_PixelShuffleBase):
                     f"{name} {size} (dim {axis}) must be divisible by downscale_factor={r}",
                 )
         return (*lead, channels * r * r, height // r, width // r)
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import pixel_unshuffle
+
+        return pixel_unshuffle(x, self.downscale_factor)
 
 
 def _padded_symbols(count: int) -> tuple[str, ...]:
@@ -368,6 +384,15 @@ class _PadNd(_ReshapeBase):
             out[axis] = rule.out(shape[axis])
         return tuple(out)
 
+    def _fill_value(self) -> float | None:
+        """What constant padding writes (None where the mode copies input cells instead)."""
+        return None
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import pad
+
+        return pad(x, self.padding, self.mode, self._fill_value())
+
 
 class _ConstantPadNd(_PadNd):
     def __init__(self, padding: Size, value: float) -> None:
@@ -381,6 +406,9 @@ class _ConstantPadNd(_PadNd):
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
+
+    def _fill_value(self) -> float | None:
+        return self.value
 
 
 class _ZeroPadNd(_ConstantPadNd):
@@ -634,6 +662,11 @@ class Unfold(_BlocksBase):
         channels = shape[-3]
         return (*shape[:-3], channels * prod(self._kernel), prod(blocks))
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import unfold
+
+        return unfold(x, self._kernel, self._dilation, self._padding, self._stride)
+
 
 class Fold(_BlocksBase):
     """Sum sliding blocks back into an image: (N, C·∏k, L) -> (N, C, *output_size) (col2im).
@@ -702,6 +735,11 @@ class Fold(_BlocksBase):
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         self.output_shape(input_shape, **forward_kwargs)
         return numel(tuple(input_shape))
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import fold
+
+        return fold(x, self._output, self._kernel, self._dilation, self._padding, self._stride)
 
 
 LAYERS = (
