@@ -108,14 +108,17 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
     got = layer.forward(np.array(x), params, **(forward or {}))
     expected_list = expected if isinstance(expected, tuple) else (expected,)
     got_list = got if isinstance(got, tuple) else (got,)
+    assert len(got_list) == len(expected_list), f"{name}: {len(got_list)} outputs, torch gives {len(expected_list)}"
     for e, g in zip(expected_list, got_list):
         e = e.numpy()
         assert g.shape == e.shape, f"{name}{args}{kwargs} on {input_shape}: shape {g.shape} != torch {e.shape}"
+        assert g.dtype == e.dtype, f"{name}: dtype {g.dtype} != torch {e.dtype}"
         if e.dtype.kind in "iub":
             np.testing.assert_array_equal(g, e)
             continue
-        assert g.dtype == e.dtype, f"{name}: dtype {g.dtype} != torch {e.dtype}"
-        scale = max(float(np.nanmax(np.abs(e))) if e.size and np.isfinite(e).any() else 1.0, 1e-30)
+        np.testing.assert_array_equal(np.isfinite(g), np.isfinite(e), err_msg=f"{name}: non-finite cells differ")
+        finite = np.abs(e[np.isfinite(e)])
+        scale = max(float(finite.max()) if finite.size else 1.0, 1e-30)
         tol = rtol if rtol is not None else (1e-9 if dtype == "float64" else 1e-5)
         np.testing.assert_allclose(g, e, rtol=0, atol=tol * scale, equal_nan=True,
                                    err_msg=f"{name}(*{args}, **{kwargs}) on {input_shape} forward={forward}")
