@@ -114,6 +114,38 @@ def layers_command(
     emit_rich(render_layer_list(rows))
 
 
+_RUN = "Forward pass"
+
+
+def _text_option(*flags: str, metavar: str, help: str) -> Any:
+    return Annotated[Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=_RUN)]
+
+
+def _flag_option(flag: str, help: str) -> Any:
+    return Annotated[bool, typer.Option(flag, help=help, rich_help_panel=_RUN)]
+
+
+# Options for running the layer on numbers (issue: the forward pass), after the common ones.
+_RUN_OPTIONS = {
+    "run": _flag_option("--run", "Run the forward pass and show input, weights and output."),
+    "input_file": _text_option("--input-file", metavar="FILE",
+                               help="Input tensor: .npy, .npz, .csv/.txt (reshaped to --input) or an image; implies --run."),
+    "key": _text_option("--key", metavar="NAME", help="The array to read from an .npz input file."),
+    "gray": _flag_option("--gray", "Read an image input as one luma channel."),
+    "weights": _text_option("--weights", metavar="FILE", help="Parameters from an .npz with keys weight, bias, ..."),
+    "fill": _text_option("--fill", metavar="SPEC",
+                         help="Random input: normal, uniform, ones, zeros, arange, randint:LOW,HIGH, full:V  [default: normal]"),
+    "fill_weights": _text_option("--fill-weights", metavar="SPEC",
+                                 help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]"),
+    "seed": _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]"),
+    "precision": _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]"),
+    "heatmap": _flag_option("--heatmap", "Draw feature maps as pictures (half-block characters)."),
+    "save": _text_option("--save", metavar="FILE", help="Write the output to .npy (or .npz), atomically."),
+    "force": _flag_option("--force", "Overwrite an existing --save file."),
+    "max_memory": _text_option("--max-memory", metavar="SIZE", help="Refuse runs estimated above this  [default: 4GiB]"),
+}
+_RUN_DEFAULTS = {name: False if name in ("run", "gray", "heatmap", "force") else None for name in _RUN_OPTIONS}
+
 @app.command("net")
 def net_command(
     spec_file: Annotated[
@@ -131,6 +163,21 @@ def net_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows with exact numbers.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table and totals.")] = False,
+    run: _RUN_OPTIONS["run"] = False,
+    input_file: _RUN_OPTIONS["input_file"] = None,
+    key: _RUN_OPTIONS["key"] = None,
+    gray: _RUN_OPTIONS["gray"] = False,
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", metavar="FILE", rich_help_panel=_RUN,
+        help="state_dict arrays in an .npz (np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})).")] = None,
+    fill: _RUN_OPTIONS["fill"] = None,
+    fill_weights: _RUN_OPTIONS["fill_weights"] = None,
+    seed: _RUN_OPTIONS["seed"] = None,
+    save: Annotated[Optional[str], typer.Option(
+        "--save", metavar="FILE", rich_help_panel=_RUN,
+        help="Write the output to .npy, or every layer's output to .npz keyed by name; atomically.")] = None,
+    force: _RUN_OPTIONS["force"] = False,
+    max_memory: _RUN_OPTIONS["max_memory"] = None,
 ) -> None:
     """Summarise a whole network: per-layer shapes, parameters, MACs, memory, receptive field.
 
@@ -144,9 +191,20 @@ def net_command(
     from .shapes import parse_ints
 
     levels = None if depth is None else parse_ints(depth, "--depth", example="2")[0]
-    summary = parse_network(_read_spec(spec_file)).summary(input_shape, dtype, levels)
+    network = parse_network(_read_spec(spec_file))
+    stats = None
+    if run or input_file is not None:
+        summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
+    else:
+        summary = network.summary(input_shape, dtype, levels)
     if as_json:
-        emit_json(summary.to_json())
+        data = summary.to_json()
+        if stats is not None:
+            for row in data["layers"]:
+                found = stats.get(row["name"])
+                row["stats"] = None if found is None else found._asdict()
+            data["output"] = output_data
+        emit_json(data)
     elif as_csv or as_markdown:
         from .tables import csv_text, markdown_text
 
@@ -154,11 +212,46 @@ def net_command(
     elif sys.stdout.isatty():
         from .render import render_network
 
-        emit_rich(render_network(summary))
+        emit_rich(render_network(summary, stats))
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
         from .tables import plain_text
 
-        sys.stdout.write(plain_text(summary))
+        sys.stdout.write(plain_text(summary, stats))
+
+
+def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:
+    """``net --run``: run the forward pass (a progress bar on a terminal's stderr), save what was
+    asked, and return the summary, per-layer statistics and the output as JSON data."""
+    from .execute import run_spec
+    from .run import InputSource
+    from .shapes import parse_ints, parse_shape
+    from .tensors import array_stats, parse_memory, save_array, tensor_to_json
+
+    shape = parse_shape(input_shape) if input_shape is not None else None
+    source = InputSource(shape, options["input_file"], options["key"], options["gray"], options["fill"] or "normal")
+    seed = 0 if options["seed"] is None else parse_ints(options["seed"], "--seed", allow_negative=True, example="0")[0]
+    kwargs = dict(weights=options["weights"], fill_weights=options["fill_weights"] or "normal", seed=seed,
+                  dtype=dtype, max_memory=parse_memory(options["max_memory"] or "4GiB"), depth=depth)
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("forward pass", total=None)
+            summary, result, warnings = run_spec(
+                network, source, progress=lambda done, total: bar.update(task, completed=done, total=total), **kwargs)
+    else:
+        summary, result, warnings = run_spec(network, source, **kwargs)
+    for message in warnings:
+        warn(message)
+    if options["save"] is not None:
+        to_npz = options["save"].endswith(".npz")
+        save_array(options["save"], result.activations if to_npz else result.output, force=options["force"])
+    stats = {name: array_stats(array) for name, array in result.activations.items()}
+    output_data = None
+    if options.get("as_json"):
+        output_data = {"shape": list(result.output.shape), "data": tensor_to_json(result.output)}
+    return summary, stats, output_data
 
 
 # Read at most this much: the parser refuses specs over its own limit with a clear message.
@@ -264,37 +357,6 @@ _COMMON_OPTIONS = {
         bool, typer.Option("--json", rich_help_panel="Input and output", help="Machine-readable output.")
     ],
 }
-_RUN = "Forward pass"
-
-
-def _text_option(*flags: str, metavar: str, help: str) -> Any:
-    return Annotated[Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=_RUN)]
-
-
-def _flag_option(flag: str, help: str) -> Any:
-    return Annotated[bool, typer.Option(flag, help=help, rich_help_panel=_RUN)]
-
-
-# Options for running the layer on numbers (issue: the forward pass), after the common ones.
-_RUN_OPTIONS = {
-    "run": _flag_option("--run", "Run the forward pass and show input, weights and output."),
-    "input_file": _text_option("--input-file", metavar="FILE",
-                               help="Input tensor: .npy, .npz, .csv/.txt (reshaped to --input) or an image; implies --run."),
-    "key": _text_option("--key", metavar="NAME", help="The array to read from an .npz input file."),
-    "gray": _flag_option("--gray", "Read an image input as one luma channel."),
-    "weights": _text_option("--weights", metavar="FILE", help="Parameters from an .npz with keys weight, bias, ..."),
-    "fill": _text_option("--fill", metavar="SPEC",
-                         help="Random input: normal, uniform, ones, zeros, arange, randint:LOW,HIGH, full:V  [default: normal]"),
-    "fill_weights": _text_option("--fill-weights", metavar="SPEC",
-                                 help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]"),
-    "seed": _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]"),
-    "precision": _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]"),
-    "heatmap": _flag_option("--heatmap", "Draw feature maps as pictures (half-block characters)."),
-    "save": _text_option("--save", metavar="FILE", help="Write the output to .npy (or .npz), atomically."),
-    "force": _flag_option("--force", "Overwrite an existing --save file."),
-    "max_memory": _text_option("--max-memory", metavar="SIZE", help="Refuse runs estimated above this  [default: 4GiB]"),
-}
-_RUN_DEFAULTS = {name: False if name in ("run", "gray", "heatmap", "force") else None for name in _RUN_OPTIONS}
 _COMMON_DEFAULTS = {"input_shape": None, "dtype": "float32", "as_json": False}
 
 

@@ -942,6 +942,23 @@ class Network:
             trace.notes,
         )
 
+    def forward(self, x: Any, params: dict[str, Any] | None = None, *, record: bool = False) -> Any:
+        """The NumPy forward pass in inference mode; ``params`` are state_dict arrays.
+
+        Returns the output, or ``(output, {step name: activation})`` with ``record``.
+
+        >>> import numpy as np
+        >>> parse_network("Identity()").forward(np.zeros((2, 3))).shape
+        (2, 3)
+        """
+        import numpy as np
+
+        from .execute import run_network
+
+        x = np.asarray(x)
+        run = run_network(self.trace(tuple(x.shape)), x, dict(params or {}), record=record)
+        return (run.output, run.activations) if record else run.output
+
     def to_json(
         self,
         input_shape: Sequence[int] | str | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -78,16 +78,17 @@ def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
     return table
 
 
-def render_network(summary: "Summary") -> RenderableType:
-    """``convcalc net`` on a terminal: the per-layer table, the totals and the notes."""
-    from .tables import COLUMNS, summary_cells, totals_lines
+def render_network(summary: "Summary", stats: Any = None) -> RenderableType:
+    """``convcalc net`` on a terminal: the per-layer table (with activation statistics after
+    a run), the totals and the notes."""
+    from .tables import columns, summary_cells, totals_lines
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in COLUMNS:
+    for column in columns(stats):
         # Numbers fold onto a second line rather than being cut short when the terminal is narrow.
         table.add_column(column.title, justify="right" if column.numeric else "left",
                          style="cyan" if column.title == "name" else None, overflow="fold")
-    for row, cells in zip(summary.rows, summary_cells(summary)):
+    for row, cells in zip(summary.rows, summary_cells(summary, stats)):
         style = "dim" if row.kind in ("add", "flatten") else None
         table.add_row(*cells, style=style)
     totals = Table.grid(padding=(0, 2))

@@ -61,33 +61,54 @@ def run_layer(
     """
     forward_kwargs = dict(forward_kwargs or {})
     real = float_dtype(dtype)
-    warnings: list[str] = []
     rng = make_rng(seed)
-    if input_file is None and input_shape is None:
-        raise ParseError("--run needs --input SHAPE (random input of that shape) or --input-file FILE")
-    if input_file is not None:
-        loaded = load_input(input_file, input_shape, key, gray, real)
-        x, warnings = loaded.array, [*warnings, *loaded.warnings]
-        if layer.integer_input:
-            x = _as_indices(x, input_file)
-    elif layer.integer_input:
-        x = _random_indices(layer, input_shape, rng)
-    else:
-        x = None
-    shape = tuple(x.shape) if x is not None else tuple(input_shape)
+    source = InputSource(input_shape, input_file, key, gray, fill)
+    shape, loaded, warnings = source.shape_and_file(real, layer.integer_input)
     out_shape = layer.output_shape(shape, **forward_kwargs)
     expected = {**layer.param_shapes(), **layer.buffer_shapes()}
     check_memory(estimate_bytes([shape, out_shape, *expected.values()], real), max_memory)
-    if x is None:
-        x = make_tensor(shape, fill, rng, real)
-    if weights is not None:
-        loaded_weights = load_weights(weights, real)
-        params, warnings = dict(loaded_weights.arrays), [*warnings, *loaded_weights.warnings]
-    else:
-        params = make_params(expected, fill_weights, rng, real, kinds={"": type(layer).__name__})
+    x = loaded if loaded is not None else source.random(shape, rng, real, layer)
+    params, more = parameters(expected, weights, fill_weights, rng, real, {"": type(layer).__name__})
+    warnings += more
     forward_kwargs.update(_extra_inputs(layer, shape, rng, real, forward_kwargs))
     output = layer.forward(x, params, **forward_kwargs)
     return RunResult(x, params, output, warnings)
+
+
+class InputSource(NamedTuple):
+    """Where the input comes from: a file, or random numbers of ``shape`` made by ``fill``."""
+
+    shape: Shape | None
+    file: str | None
+    key: str | None
+    gray: bool
+    fill: str
+
+    def shape_and_file(self, real: np.dtype, integer: bool = False) -> tuple[Shape, Any, list[str]]:
+        """The input's shape, the array when it comes from a file (else None), and warnings."""
+        if self.file is None:
+            if self.shape is None:
+                raise ParseError("--run needs --input SHAPE (random input of that shape) or --input-file FILE")
+            return tuple(self.shape), None, []
+        loaded = load_input(self.file, self.shape, self.key, self.gray, real)
+        x = _as_indices(loaded.array, self.file) if integer else loaded.array
+        return tuple(x.shape), x, list(loaded.warnings)
+
+    def random(self, shape: Shape, rng: np.random.Generator, real: np.dtype, layer: Layer | None = None) -> np.ndarray:
+        if layer is not None and layer.integer_input:
+            return _random_indices(layer, shape, rng)
+        return make_tensor(shape, self.fill, rng, real)
+
+
+def parameters(
+    expected: dict[str, Any], weights: str | None, fill: str, rng: np.random.Generator, real: np.dtype,
+    kinds: dict[str, str],
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """State_dict arrays from a weights file, or random ones (torch-like for normal/uniform)."""
+    if weights is None:
+        return make_params(expected, fill, rng, real, kinds=kinds), []
+    loaded = load_weights(weights, real)
+    return dict(loaded.arrays), list(loaded.warnings)
 
 
 def _as_indices(x: np.ndarray, where: str) -> np.ndarray:

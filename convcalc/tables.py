@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 from .network import Row, Summary, Totals, format_receptive_field
 from .shapes import format_shape
@@ -61,11 +61,28 @@ COLUMNS = (
 )
 
 
-def summary_cells(summary: Summary) -> list[list[str]]:
-    """One list of cells per row, in COLUMNS order; names indented by module depth."""
+STAT_TITLES = ("min", "max", "mean", "std")
+
+
+def columns(stats: Mapping[str, Any] | None) -> list[Column]:
+    """The summary's columns, plus activation statistics after a run."""
+    if not stats:
+        return list(COLUMNS)
+    def stat(index: int) -> Callable[[Row], str]:
+        def cell(row: Row) -> str:
+            found = stats.get(row.name)
+            value = None if found is None else found[index]
+            return "-" if value is None else f"{value:.4g}"
+        return cell
+    return [*COLUMNS, *(Column(title, stat(i), numeric=True) for i, title in enumerate(STAT_TITLES))]
+
+
+def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None) -> list[list[str]]:
+    """One list of cells per row, in ``columns(stats)`` order; names indented by module depth."""
     rows = []
+    chosen = columns(stats)
     for row in summary.rows:
-        cells = [column.cell(row) for column in COLUMNS]
+        cells = [column.cell(row) for column in chosen]
         cells[0] = "  " * max(row.depth - 1, 0) + cells[0]
         rows.append(cells)
     return rows
@@ -86,16 +103,17 @@ def totals_lines(totals: Totals, dtype: str) -> list[tuple[str, str]]:
     ]
 
 
-def plain_text(summary: Summary) -> str:
+def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None) -> str:
     """A fixed-width text table, totals and notes: what a pipe gets (fast for huge specs)."""
-    titles = [column.title for column in COLUMNS]
-    rows = summary_cells(summary)
+    chosen = columns(stats)
+    titles = [column.title for column in chosen]
+    rows = summary_cells(summary, stats)
     widths = [max([len(t), *(len(r[i]) for r in rows)]) for i, t in enumerate(titles)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
             cell.rjust(width) if column.numeric else cell.ljust(width)
-            for cell, width, column in zip(cells, widths, COLUMNS)
+            for cell, width, column in zip(cells, widths, chosen)
         ).rstrip()
 
     out = [line(titles), "  ".join("-" * w for w in widths), *(line(r) for r in rows), ""]
