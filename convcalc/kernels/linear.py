@@ -42,7 +42,7 @@ def bilinear(
 
     >>> w = np.arange(8.0).reshape(2, 2, 2)
     >>> bilinear(np.array([[1.0, 2.0]]), np.array([[3.0, 1.0]]), w).tolist()
-    [[15.0, 47.0]]
+    [[19.0, 67.0]]
     """
     x1, x2, weight = np.asarray(x1), np.asarray(x2), np.asarray(weight)
     dtype = _float_dtype(x1, x2, weight)
