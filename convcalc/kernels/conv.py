@@ -24,7 +24,12 @@ buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 from itertools import product
 from typing import Literal
@@ -72,6 +77,25 @@ def _pairs(pads: int | Sequence[int] | Sequence[Sequence[int]], nd: int) -> tupl
 def _float_dtype(*arrays: np.ndarray) -> np.dtype:
     """float32 stays float32, float64 stays float64; integers compute in float64."""
     return np.result_type(*(a.dtype for a in arrays), np.float32)
+
+
+@contextlib.contextmanager
+def _ufunc_buffer(extent: int) -> Iterator[None]:
+    """Size NumPy's ufunc buffer for operands whose contiguous runs are ``extent`` elements.
+
+    With the default 8192-element buffer, a ufunc over 2-D views whose rows are shorter (the
+    wide slabs, a strided destination, a broadcast bias) copies rows into the buffer and runs
+    2-4× slower than with a buffer about one run long. ``setbufsize`` is context-local in
+    NumPy 2, so this is thread-safe; short runs do best with the default.
+    """
+    if extent < 256:
+        yield
+        return
+    old = np.setbufsize(min(8192, 1 << round(math.log2(extent))))
+    try:
+        yield
+    finally:
+        np.setbufsize(old)
 
 
 def _source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
@@ -136,6 +160,14 @@ class _ConvGeometry:
             for o, s, rule in zip(self.out_spatial, stride, self.rules)
         )
         self.taps = math.prod(self.kernel)
+
+    def subset(self, groups: int) -> _ConvGeometry:
+        """The same convolution restricted to ``groups`` of its groups (a chunk of channels)."""
+        part = copy.copy(self)
+        part.groups = groups
+        part.in_channels = groups * self.in_per_group
+        part.out_channels = groups * self.out_per_group
+        return part
 
     def slab_rows(self, rows: int) -> int:
         """Padded input rows (first spatial dim) that ``rows`` output rows read."""
@@ -206,15 +238,56 @@ def conv_nd(
         bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * nd)
 
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
-    scratch = _Scratch(dtype)
     compute = {"gemm": _conv_gemm, "wide": _conv_wide, "taps": _conv_taps, "fma": _conv_fma}[method]
-    for n0, n1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
-        slab = _padded_slab(x, geo, n0, n1, r0, r1, padding_mode, scratch)
-        dest = out[n0:n1, :, r0:r1]
-        compute(slab, weight, geo, r1 - r0, dest, scratch)
-        if bias_view is not None:
-            np.add(dest, bias_view, out=dest)
+    local = threading.local()
+
+    def run(chunk: tuple[int, int, int, int, int, int]) -> None:
+        n0, n1, g0, g1, r0, r1 = chunk
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = _Scratch(dtype)
+        part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
+        in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
+        out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
+        with _ufunc_buffer(math.prod(geo.out_spatial)):
+            slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch)
+            dest = out[n0:n1, out_rows, r0:r1]
+            compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
+            if bias_view is not None:
+                np.add(dest, bias_view[out_rows], out=dest)
+
+    chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
+    threads = min(len(chunks), _thread_count()) if method == "fma" else 1
+    if threads > 1:
+        # Pure NumPy element-wise work runs on one core; BLAS methods already use them all.
+        list(_executor(threads).map(run, chunks))
+    else:
+        for chunk in chunks:
+            run(chunk)
     return out
+
+
+def _thread_count() -> int:
+    """Threads for element-wise kernels: CONVCALC_NUM_THREADS, else OMP_NUM_THREADS, else CPUs."""
+    for name in ("CONVCALC_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    with _EXECUTOR_LOCK:
+        if threads not in _EXECUTORS:
+            _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="convcalc")
+        return _EXECUTORS[threads]
 
 
 def _choose_method(geo: _ConvGeometry) -> str:
@@ -227,15 +300,16 @@ def _choose_method(geo: _ConvGeometry) -> str:
     return "gemm"
 
 
-def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, rows: int, itemsize: int) -> int:
-    """Scratch memory of a chunk of ``images`` images × ``rows`` output rows."""
-    slab = geo.in_channels * geo.slab_rows(rows) * geo.slab_row_pixels()
-    wide_out = geo.out_channels * rows * geo.slab_row_pixels()
-    compact_out = geo.out_channels * rows * geo.row_pixels()
+def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, groups: int, rows: int, itemsize: int) -> int:
+    """Scratch memory of a chunk of ``images`` images × ``groups`` groups × ``rows`` output rows."""
+    in_channels, out_channels = groups * geo.in_per_group, groups * geo.out_per_group
+    slab = in_channels * geo.slab_rows(rows) * geo.slab_row_pixels()
+    wide_out = out_channels * rows * geo.slab_row_pixels()
+    compact_out = out_channels * rows * geo.row_pixels()
     if method == "gemm":
-        work = geo.in_channels * geo.taps * rows * geo.row_pixels() + compact_out
+        work = in_channels * geo.taps * rows * geo.row_pixels() + compact_out
     elif method == "wide":
-        work = geo.in_channels * geo.taps * rows * geo.slab_row_pixels() + wide_out
+        work = in_channels * geo.taps * rows * geo.slab_row_pixels() + wide_out
     elif method == "taps":
         work = 2 * wide_out
     else:  # fma keeps an accumulator and a product, on the wide grid or the compact one
@@ -245,22 +319,37 @@ def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, rows: int, itemsi
 
 def _conv_chunks(
     geo: _ConvGeometry, method: str, itemsize: int, bound: int
-) -> Iterator[tuple[int, int, int, int]]:
-    """(n0, n1, r0, r1): batch and output-row ranges whose scratch fits ``bound``."""
-    rows = geo.out_spatial[0]
-    per_image = _chunk_bytes(geo, method, 1, rows, itemsize)
+) -> Iterator[tuple[int, int, int, int, int, int]]:
+    """(n0, n1, g0, g1, r0, r1): image, group and output-row ranges whose scratch fits.
+
+    Whole images when they fit, else whole groups of one image, else bands of output rows of
+    one group. Element-wise methods aim at ``CACHE_BYTES`` rather than the bound: their many
+    passes over a chunk then stay in cache.
+    """
+    if method == "fma" or (method == "taps" and geo.groups > 1):
+        bound = min(bound, CACHE_BYTES)
+    rows, groups = geo.out_spatial[0], geo.groups
+    per_image = _chunk_bytes(geo, method, 1, groups, rows, itemsize)
     if per_image <= bound:
         images = max(1, min(geo.batch, bound // per_image))
         for n0 in range(0, geo.batch, images):
-            yield n0, min(geo.batch, n0 + images), 0, rows
+            yield n0, min(geo.batch, n0 + images), 0, groups, 0, rows
         return
-    # One image is too big: cut it into bands of output rows (scratch is affine in rows).
-    fixed = _chunk_bytes(geo, method, 1, 1, itemsize)
-    per_row = _chunk_bytes(geo, method, 1, 2, itemsize) - fixed
+    per_group = _chunk_bytes(geo, method, 1, 1, rows, itemsize)
+    if per_group <= bound:
+        step = max(1, bound // per_group)
+        for n in range(geo.batch):
+            for g0 in range(0, groups, step):
+                yield n, n + 1, g0, min(groups, g0 + step), 0, rows
+        return
+    # One group of one image is too big: bands of output rows (scratch is affine in rows).
+    fixed = _chunk_bytes(geo, method, 1, 1, 1, itemsize)
+    per_row = _chunk_bytes(geo, method, 1, 1, 2, itemsize) - fixed
     band = max(1, 1 + (bound - fixed) // max(per_row, 1))
     for n in range(geo.batch):
-        for r0 in range(0, rows, band):
-            yield n, n + 1, r0, min(rows, r0 + band)
+        for g in range(groups):
+            for r0 in range(0, rows, band):
+                yield n, n + 1, g, g + 1, r0, min(rows, r0 + band)
 
 
 def _padded_slab(
@@ -268,12 +357,13 @@ def _padded_slab(
     geo: _ConvGeometry,
     n0: int,
     n1: int,
+    channels: slice,
     r0: int,
     r1: int,
     mode: str,
     scratch: _Scratch,
 ) -> np.ndarray:
-    """The padded input that output rows [r0, r1) of images [n0, n1) read, C-contiguous.
+    """The padded input that output rows [r0, r1) of images [n0, n1) read, in ``channels``.
 
     Its first spatial dim starts at padded row ``r0·stride``; the others at padded index 0.
     Without padding this is a view of ``x``.
@@ -284,7 +374,7 @@ def _padded_slab(
         start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
     ):
         if all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
-            return x[n0:n1, :, starts[0] : starts[0] + extents[0]]
+            return x[n0:n1, channels, starts[0] : starts[0] + extents[0]]
     shape = (n1 - n0, geo.in_channels, *extents)
     if mode != "zeros":
         index = [
@@ -293,10 +383,10 @@ def _padded_slab(
         ]
         grids = np.ix_(*index)
         slab = scratch.get("slab", shape)
-        slab[...] = x[(slice(n0, n1), slice(None), *grids)]
+        slab[...] = x[(slice(n0, n1), channels, *grids)]
         return slab
     slab = scratch.get("slab", shape, zero=True)
-    src: list[slice] = [slice(n0, n1), slice(None)]
+    src: list[slice] = [slice(n0, n1), channels]
     dst: list[slice] = [slice(None), slice(None)]
     for start, extent, (left, _), size in zip(starts, extents, geo.pads, geo.spatial):
         lo, hi = max(start - left, 0), min(start + extent - left, size)
@@ -341,11 +431,6 @@ def _unwide(wide: np.ndarray, geo: _ConvGeometry, slab: np.ndarray, rows: int) -
 
 def _grouped_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
     return weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group * geo.taps)
-
-
-def _store(result: np.ndarray, dest: np.ndarray) -> None:
-    if result is not dest:
-        np.copyto(dest, result.reshape(dest.shape) if result.shape != dest.shape else result)
 
 
 def _conv_gemm(
@@ -517,37 +602,76 @@ def conv_transpose_nd(
     out_channels = out_per_group * groups
     in_per_group = in_channels // groups
     taps = math.prod(kernel)
-    pixels = math.prod(spatial)
+    # The canvas: along every dim but the last, full position s·j + φ lives in plane φ at row j;
+    # the last dim stays interleaved. A tap then adds to one plane at a fixed shift, and the
+    # final interleave copies whole output rows. Planes get one slack row (see below).
+    plane = tuple(-(-f // s) for f, s in zip(full, stride_))
+    *outer_strides, last_stride = stride_
+    plane_shape = list(plane)
+    plane_shape[0] += 1
+    plane_shape[-1] *= last_stride
+    # The GEMM runs on the input widened to the planes' row length (zeros on the right), so a
+    # tap's contributions are one run of a flattened plane with step last_stride: the zeros
+    # that wrap past a row's end land in the next row's start or the slack row, adding nothing.
+    wide_spatial = (spatial[0], *plane[1:])
+    wide_pixels = math.prod(wide_spatial)
+    plane_pixels = math.prod(plane_shape)
+    row_step = [math.prod(plane[i + 1 :]) for i in range(nd)]
 
-    x = np.ascontiguousarray(x, dtype=dtype)
-    # (G, C_out/g · taps, C_in/g): row (o, tap) gathers what input channel i sends to output o at tap.
-    weight_t = np.ascontiguousarray(
-        np.asarray(weight, dtype=dtype)
-        .reshape(groups, in_per_group, out_per_group * taps)
-        .transpose(0, 2, 1)
+    # (G, C_out/g · taps, C_in/g): row (o, tap) gathers what input channel i sends to output o at
+    # tap. BLAS reads the transposed view as is.
+    weight_t = (
+        np.asarray(weight, dtype=dtype).reshape(groups, in_per_group, out_per_group * taps).transpose(0, 2, 1)
     )
     out = np.empty((batch, out_channels, *out_spatial), dtype)
-    itemsize = dtype.itemsize
-    per_image = (out_channels * taps * pixels + out_channels * math.prod(full)) * itemsize
+    bias_view = None
+    if bias is not None:
+        bias_view = np.asarray(bias, dtype=dtype).reshape((out_channels,) + (1,) * nd)
+    per_image = (
+        in_channels * wide_pixels
+        + out_channels * taps * wide_pixels
+        + out_channels * math.prod(outer_strides) * plane_pixels
+    ) * dtype.itemsize
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
     images = max(1, min(batch, bound // max(per_image, 1)))
     scratch = _Scratch(dtype)
-    crop = tuple(slice(p, p + o) for p, o in zip(padding_, out_spatial))
-    for n0 in range(0, batch, images):
-        n1 = min(batch, n0 + images)
-        n = n1 - n0
-        cols = scratch.get("cols", (n, groups, out_per_group * taps, pixels))
-        np.matmul(weight_t, x[n0:n1].reshape(n, groups, in_per_group, pixels), out=cols)
-        cols_by_tap = cols.reshape(n, out_channels, *kernel, *spatial)
-        canvas = scratch.get("canvas", (n, out_channels, *full), zero=True)
-        for tap in product(*map(range, kernel)):
-            region = tuple(
-                slice(t * d, t * d + (size - 1) * s + 1, s)
-                for t, d, size, s in zip(tap, dilation_, spatial, stride_)
-            )
-            target = canvas[(slice(None), slice(None), *region)]
-            np.add(target, cols_by_tap[(slice(None), slice(None), *tap)], out=target)
-        np.copyto(out[n0:n1], canvas[(slice(None), slice(None), *crop)])
-    if bias is not None:
-        np.add(out, np.asarray(bias, dtype=dtype).reshape((out_channels,) + (1,) * nd), out=out)
+    everything = (slice(None), slice(None))
+    widened = tuple(wide_spatial) != tuple(spatial)
+    with _ufunc_buffer(wide_pixels):
+        for n0 in range(0, batch, images):
+            n1 = min(batch, n0 + images)
+            n = n1 - n0
+            if widened:
+                source = scratch.get("source", (n, in_channels, *wide_spatial), zero=True)
+                source[(*everything, *(slice(0, size) for size in spatial))] = x[n0:n1]
+            else:
+                source = np.ascontiguousarray(x[n0:n1], dtype=dtype)
+            cols = scratch.get("cols", (n, groups, out_per_group * taps, wide_pixels))
+            np.matmul(weight_t, source.reshape(n, groups, in_per_group, wide_pixels), out=cols)
+            cols_by_tap = cols.reshape(n, out_channels, taps, wide_pixels)
+            canvas = scratch.get("canvas", (*outer_strides, n, out_channels, plane_pixels), zero=True)
+            for tap, offsets in enumerate(product(*map(range, kernel))):
+                reach = [t * d for t, d in zip(offsets, dilation_)]
+                phase = tuple(r % s for r, s in zip(reach[:-1], outer_strides))
+                start = last_stride * sum(r // s * step for r, s, step in zip(reach, stride_, row_step))
+                start += reach[-1] % last_stride
+                run = slice(start, start + last_stride * (wide_pixels - 1) + 1, last_stride)
+                target = canvas[(*phase, *everything, run)]
+                np.add(target, cols_by_tap[:, :, tap], out=target)
+            planes = canvas.reshape(*outer_strides, n, out_channels, *plane_shape)
+            # Output position y is full position y + padding: crop, and interleave the outer dims.
+            columns = slice(padding_[-1], padding_[-1] + out_spatial[-1])
+            for first in product(*(range(min(s, o)) for s, o in zip(outer_strides, out_spatial))):
+                shifted = [f + p for f, p in zip(first, padding_)]
+                phase = tuple(v % s for v, s in zip(shifted, outer_strides))
+                rows = tuple(
+                    slice(v // s, v // s + len(range(f, o, s)))
+                    for v, s, f, o in zip(shifted, outer_strides, first, out_spatial)
+                )
+                source_rows = planes[(*phase, *everything, *rows, columns)]
+                dest = out[(slice(n0, n1), slice(None), *(slice(f, None, s) for f, s in zip(first, outer_strides)))]
+                if bias_view is None:
+                    np.copyto(dest, source_rows)
+                else:
+                    np.add(source_rows, bias_view, out=dest)
     return out
