@@ -11,11 +11,14 @@ thread pool to N with it and prints what the pools report.
 
 Timing. Everything runs in this one process, on float32 inputs built from one seeded generator
 (torch sees the same arrays through ``torch.from_numpy``; torch runs under
-``torch.inference_mode()``). For each layer, both engines run in alternating blocks: a pause of
-0.2 s (so the other library's idle worker threads stop spinning and do not steal a core), one
-warm-up call, then timed calls. Each layer gets several rounds of blocks; its time is the median
-of all timed calls, and ratio = median(convcalc) / median(torch). Each convcalc output is also
-checked against torch's (max error <= 1e-5 · max |output|).
+``torch.inference_mode()``). For each layer, both engines run in alternating blocks: a pause
+(so the other library's idle worker threads stop spinning and do not steal a core), a wait of
+up to 10 s until other processes leave the CPUs idle (with as many threads as cores, one foreign
+busy process slows a parallel region far more than proportionally, and such a timing says
+nothing about either engine; the report says how loaded the machine still was), one warm-up
+call, then timed calls. Each layer gets several rounds of blocks; its time is the median of all
+timed calls, and ratio = median(convcalc) / median(torch). Each convcalc output is also checked
+against torch's (max error <= 1e-5 · max |output|).
 
 Peak memory, of a batch-32 3×3 conv (64→64 channels, 56×56, padding 1, bias). Measured once per
 engine in a fresh child process (same thread settings) with glibc's ``MALLOC_MMAP_THRESHOLD_``
@@ -199,8 +202,44 @@ def build_cases() -> list[Case]:
     return cases
 
 
+def busy_fraction(window: float = 0.1) -> float | None:
+    """Share of all CPUs busy over ``window`` seconds while this process sleeps (Linux), or None."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(window)
+        busy1, total1 = sample()
+    except OSError:
+        return None
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
+WAITED: list[float] = []  # busy fractions seen before timed blocks, for the report
+
+
+def wait_until_idle(limit: float = 10.0, threshold: float = 0.1) -> None:
+    """Sleep until the other processes leave the CPUs idle (at most ``limit`` seconds).
+
+    Two threads sharing two cores with another busy process lose far more than half their
+    speed (each parallel region waits for its slowest, descheduled thread), so a timing taken
+    then says nothing about either engine. This also lets the other library's idle worker
+    threads stop spinning.
+    """
+    deadline = time.monotonic() + limit
+    busy = busy_fraction()
+    while busy is not None and busy > threshold and time.monotonic() < deadline:
+        busy = busy_fraction(0.25)
+    WAITED.append(busy if busy is not None else 0.0)
+
+
 def timed_calls(fn: Callable[[], Any], calls: int) -> list[float]:
-    time.sleep(0.2)
+    time.sleep(0.1)
+    wait_until_idle()
     fn()
     times = []
     for _ in range(calls):
@@ -336,6 +375,10 @@ def main() -> int:
     print("-" * len(header))
     print(f"median ratio {median:.2f} (bar {MEDIAN_BAR}), max ratio {worst:.2f} (bar {MAX_BAR}), "
           f"{len(ratios)} layers timed")
+    if WAITED:
+        loaded = sum(b > 0.1 for b in WAITED)
+        print(f"machine load before timed blocks: median {statistics.median(WAITED):.0%} of CPUs busy, "
+              f"{loaded} of {len(WAITED)} blocks still above 10% after waiting")
     if median > MEDIAN_BAR:
         failures.append(f"median ratio {median:.2f} > {MEDIAN_BAR}")
     if worst > MAX_BAR:

@@ -48,10 +48,12 @@ def kernel_pads(nd, kernel, padding, dilation):
     return tuple((p, p) for p in padding)
 
 
-def applicable_methods(stride, in_per_group, groups):
+def applicable_methods(stride, in_per_group, groups, kernel=(), dilation=()):
     methods = ["auto", "gemm"]
     if all(s == 1 for s in stride):
-        methods += ["wide", "taps"]
+        methods.append("taps")
+        if all(k == 3 for k in kernel) and all(d == 1 for d in dilation):
+            methods.append("winograd")
     if in_per_group == 1 and groups > 1:
         methods.append("fma")
     return methods
@@ -74,7 +76,7 @@ def check_conv(nd, cin, cout, kernel, stride, padding, dilation, groups, mode, s
         module.weight.copy_(torch.from_numpy(weight))
         want = module(torch.from_numpy(x)).numpy()
     pads = kernel_pads(nd, kernel, padding, dilation)
-    for method in methods or applicable_methods(stride, cin // groups, groups):
+    for method in methods or applicable_methods(stride, cin // groups, groups, kernel, dilation):
         got = conv_nd(x, weight, bias_, stride, pads, dilation, groups, mode,
                       method=method, max_buffer_bytes=max_buffer_bytes)
         assert_close(got, want)
@@ -114,6 +116,10 @@ CONV_TABLE = [
     (3, 4, 6, (3, 1, 2), (2, 1, 1), (1, 0, 1), (1, 1, 2), 2, "replicate", (5, 5, 6), 1),
     (3, 4, 4, (3,), (1,), "same", (1,), 4, "circular", (4, 5, 3), 2),
     (3, 4, 8, (2,), (1,), "same", (2,), 1, "zeros", (4, 5, 6), 1),
+    (2, 16, 24, (3,), (1,), (1,), (1,), 1, "zeros", (29, 30), 2),  # "auto" picks Winograd
+    (2, 16, 24, (3,), (1,), (0,), (1,), 2, "reflect", (8, 7), 1),  # odd output sizes
+    (3, 6, 4, (3,), (1,), (1, 0, 2), (1,), 1, "replicate", (3, 4, 5), 2),
+    (1, 6, 4, (3,), (1,), (2,), (1,), 2, "zeros", (11,), 2),
 ]
 
 
@@ -143,6 +149,8 @@ def test_chunking_changes_nothing(method):
     x = small_integers((3, 12, 9, 11), 3)
     bias = small_integers((12,), 4)
     stride = 2 if method in ("gemm", "fma") else 1
+    if method == "winograd":  # its transforms halve: keep the values exact with even weights
+        weight *= 2
     whole = conv_nd(x, weight, bias, stride, 1, 1, groups, method=method)
     chunked = conv_nd(x, weight, bias, stride, 1, 1, groups, method=method, max_buffer_bytes=1)
     np.testing.assert_array_equal(chunked, whole)
@@ -230,7 +238,7 @@ def valid_convs(draw):
     batch = draw(st.integers(1, 3))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     bound = draw(st.sampled_from([None, None, 1, 3000]))
-    methods = applicable_methods(stride, cin // groups, groups)
+    methods = applicable_methods(stride, cin // groups, groups, kernel, dilation)
     method = draw(st.sampled_from(methods))
     return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding,
                 dilation=dilation, groups=groups, mode=mode, spatial=spatial, batch=batch,

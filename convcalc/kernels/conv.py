@@ -8,18 +8,27 @@ How a convolution is computed (``method=``; "auto" picks per call, see ``_choose
 
 - ``"gemm"``: im2col then GEMM. The column matrix is copied out of a strided sliding-window view
   of the padded input, then one matmul per image and group. Any stride and dilation.
-- ``"wide"``: im2col then GEMM for stride 1, on the *wide* grid: outputs are computed for every
-  column of the padded input's rows (the few past the last valid column are dropped at the end),
-  which makes each kernel tap a contiguous slab of the flattened input, so the column matrix is
-  built from long contiguous copies.
 - ``"taps"``: stride 1, no column matrix at all: the sum over kernel taps of
-  (C_out×C_in)·(C_in×pixels) GEMMs reading the shifted slabs of the wide grid in place.
+  (C_out×C_in)·(C_in×pixels) GEMMs reading shifted slabs of the padded input in place. The
+  outputs are computed on the *wide* grid, every column of the padded input's rows (the few
+  past the last valid column are dropped at the end), which makes each tap's input one
+  contiguous run of the flattened input.
 - ``"fma"``: depthwise convs (one input channel per group): a loop over kernel taps of
-  multiply-adds on strided views, no GEMM.
+  multiply-adds on the shifted slabs (strided views for strides > 1), no GEMM; chunks of
+  channels small enough to stay in cache run on all cores.
+- ``"winograd"``: kernels of size 3 in every dim, stride 1, no dilation: Winograd's minimal
+  filtering F(2, 3) per dim (Lavin & Gray, 2016). Tiles of 4 input pixels per dim make 2 output
+  pixels per dim with 4/9 (2-D) or 8/27 (3-D) of the multiplications, all in one GEMM per
+  tile value; the input and output transforms are whole-array additions, one dim at a time.
 
-Work is chunked over the batch, and over output rows when one image is too big, so the scratch
+(im2col on the wide grid, built from contiguous copies, was also tried: never the fastest.)
+
+Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose_nd``.
+
+Work is chunked over the batch, then over groups, then over output rows, so the scratch
 buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
-(default ``DEFAULT_BUFFER_BYTES``); that bounds peak memory to the output plus the bound.
+(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. NumPy's
+own passes (copies, additions) are split over the cores like BLAS's GEMMs.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import product
 from typing import Literal
 
@@ -45,8 +54,8 @@ DEFAULT_BUFFER_BYTES = 32 * 2**20
 CACHE_BYTES = 2**20
 """Chunks are cut to about this size when that costs no GEMM efficiency: they stay in cache."""
 
-Method = Literal["auto", "gemm", "wide", "taps", "fma"]
-METHODS = ("gemm", "wide", "taps", "fma")
+Method = Literal["auto", "gemm", "taps", "fma", "winograd"]
+METHODS = ("gemm", "taps", "fma", "winograd")
 
 _NUMPY_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -169,6 +178,8 @@ class _ConvGeometry:
         part.out_channels = groups * self.out_per_group
         return part
 
+    winograd_weight: np.ndarray | None = None  # the transformed weight, when method="winograd"
+
     def slab_rows(self, rows: int) -> int:
         """Padded input rows (first spatial dim) that ``rows`` output rows read."""
         return (rows - 1) * self.stride[0] + self.rules[0].effective_kernel
@@ -225,10 +236,12 @@ def conv_nd(
         raise ValueError(f"the kernel does not fit the padded input: output size {geo.out_spatial}")
     if method == "auto":
         method = _choose_method(geo)
-    elif method in ("wide", "taps") and any(s != 1 for s in geo.stride):
+    elif method == "taps" and any(s != 1 for s in geo.stride):
         raise ValueError(f"method={method!r} needs stride 1")
     elif method == "fma" and geo.in_per_group != 1:
         raise ValueError("method='fma' is for depthwise convs (one input channel per group)")
+    elif method == "winograd" and not _winograd_fits(geo):
+        raise ValueError("method='winograd' needs kernel size 3, stride 1 and dilation 1 in every dim")
 
     x = np.ascontiguousarray(x, dtype=dtype)
     weight = np.ascontiguousarray(weight, dtype=dtype)
@@ -238,7 +251,16 @@ def conv_nd(
         bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * nd)
 
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
-    compute = {"gemm": _conv_gemm, "wide": _conv_wide, "taps": _conv_taps, "fma": _conv_fma}[method]
+    compute = {
+        "gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma,
+        "winograd": _conv_winograd,
+    }[method]
+    if method == "winograd":
+        geo.winograd_weight = _winograd_weight(weight, geo)
+    chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
+    # Pure NumPy element-wise work runs on one core: spread its chunks over threads. The BLAS
+    # methods use every core in their GEMMs, and _parallel for the passes around them.
+    threads = min(len(chunks), _thread_count()) if method == "fma" else 1
     local = threading.local()
 
     def run(chunk: tuple[int, int, int, int, int, int]) -> None:
@@ -247,19 +269,21 @@ def conv_nd(
         if scratch is None:
             scratch = local.scratch = _Scratch(dtype)
         part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
+        if part is not geo and geo.winograd_weight is not None:
+            part.winograd_weight = geo.winograd_weight[:, g0:g1]
         in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
         out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
         with _ufunc_buffer(math.prod(geo.out_spatial)):
-            slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch)
+            slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
             dest = out[n0:n1, out_rows, r0:r1]
             compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
             if bias_view is not None:
-                np.add(dest, bias_view[out_rows], out=dest)
+                if threads > 1:  # already on a worker: no nested parallelism
+                    np.add(dest, bias_view[out_rows], out=dest)
+                else:
+                    _add(dest, dest, bias_view[out_rows])
 
-    chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
-    threads = min(len(chunks), _thread_count()) if method == "fma" else 1
     if threads > 1:
-        # Pure NumPy element-wise work runs on one core; BLAS methods already use them all.
         list(_executor(threads).map(run, chunks))
     else:
         for chunk in chunks:
@@ -279,6 +303,54 @@ def _thread_count() -> int:
         return os.cpu_count() or 1
 
 
+PARALLEL_MIN_BYTES = 2**18
+"""Copies and element-wise passes smaller than this run on the calling thread alone."""
+
+
+def _parallel(func: Callable[..., object], out: np.ndarray, *operands: np.ndarray) -> None:
+    """``func(out, *operands)`` on every core: slices along the first axis of ``out`` that splits.
+
+    For the single-threaded NumPy passes around the (already multi-threaded) GEMMs: im2col
+    copies, extraction of the valid outputs, bias. Operands broadcast as in NumPy (aligned on
+    the right); one that is broadcast along the split axis goes whole to every slice.
+    """
+    threads = _thread_count()
+    axis = next((a for a, size in enumerate(out.shape) if size >= threads), None)
+    on_worker = threading.current_thread().name.startswith(_WORKER_PREFIX)  # never nest: deadlock
+    if threads == 1 or out.nbytes < PARALLEL_MIN_BYTES or axis is None or on_worker:
+        func(out, *operands)
+        return
+    size = out.shape[axis]
+    bounds = [size * i // threads for i in range(threads + 1)]
+    bufsize = np.getbufsize()
+
+    def part(i: int) -> None:
+        def cut(a: np.ndarray) -> np.ndarray:
+            own = axis - (out.ndim - a.ndim)
+            if own < 0 or a.shape[own] != size:
+                return a
+            index = [slice(None)] * a.ndim
+            index[own] = slice(bounds[i], bounds[i + 1])
+            return a[tuple(index)]
+
+        old = np.setbufsize(bufsize)  # the buffer size is context-local: carry it over
+        try:
+            func(cut(out), *(cut(a) for a in operands))
+        finally:
+            np.setbufsize(old)
+
+    list(_executor(threads).map(part, range(threads)))
+
+
+def _copy(out: np.ndarray, source: np.ndarray) -> None:
+    _parallel(np.copyto, out, source)
+
+
+def _add(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    _parallel(lambda o, x, y: np.add(x, y, out=o), out, a, b)
+
+
+_WORKER_PREFIX = "convcalc-kernel"
 _EXECUTORS: dict[int, ThreadPoolExecutor] = {}
 _EXECUTOR_LOCK = threading.Lock()
 
@@ -286,17 +358,24 @@ _EXECUTOR_LOCK = threading.Lock()
 def _executor(threads: int) -> ThreadPoolExecutor:
     with _EXECUTOR_LOCK:
         if threads not in _EXECUTORS:
-            _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="convcalc")
+            _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_WORKER_PREFIX)
         return _EXECUTORS[threads]
 
 
 def _choose_method(geo: _ConvGeometry) -> str:
-    """The fastest formulation for this shape, from timings on an AVX-512 / OpenBLAS machine."""
-    unit_stride = all(s == 1 for s in geo.stride)
+    """The fastest formulation for this shape, from timings on an AVX-512 / OpenBLAS machine.
+
+    Winograd pays off once there are enough tiles to amortise its weight transform (a large
+    image or batch); thin groups make im2col's GEMMs tiny, which the tap sum avoids.
+    """
     if geo.in_per_group == 1 and geo.groups > 1:
         return "fma"
-    if unit_stride and geo.taps > 1:
-        return "taps" if geo.in_per_group >= 32 else "wide"
+    if all(s == 1 for s in geo.stride) and geo.taps > 1:
+        pixels = geo.batch * math.prod(geo.out_spatial)
+        if _winograd_fits(geo) and pixels >= 28 * 28 and geo.in_per_group >= 16:
+            return "winograd"
+        if geo.groups > 1 and geo.in_per_group < 16:
+            return "taps"
     return "gemm"
 
 
@@ -308,10 +387,12 @@ def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, groups: int, rows
     compact_out = out_channels * rows * geo.row_pixels()
     if method == "gemm":
         work = in_channels * geo.taps * rows * geo.row_pixels() + compact_out
-    elif method == "wide":
-        work = in_channels * geo.taps * rows * geo.slab_row_pixels() + wide_out
     elif method == "taps":
         work = 2 * wide_out
+    elif method == "winograd":  # 4^nd transformed values per tile of 2^nd outputs, in and out
+        tiles = math.prod(-(-o // 2) for o in (rows, *geo.out_spatial[1:]))
+        values = 4**geo.nd * tiles
+        work = 2 * in_channels * values + out_channels * (values + 2**geo.nd * tiles)
     else:  # fma keeps an accumulator and a product, on the wide grid or the compact one
         work = 2 * max(wide_out, compact_out)
     return images * (slab + work) * itemsize
@@ -346,6 +427,8 @@ def _conv_chunks(
     fixed = _chunk_bytes(geo, method, 1, 1, 1, itemsize)
     per_row = _chunk_bytes(geo, method, 1, 1, 2, itemsize) - fixed
     band = max(1, 1 + (bound - fixed) // max(per_row, 1))
+    if method == "winograd":  # whole tiles: bands of an even number of rows
+        band = max(2, band - band % 2)
     for n in range(geo.batch):
         for g in range(groups):
             for r0 in range(0, rows, band):
@@ -362,14 +445,18 @@ def _padded_slab(
     r1: int,
     mode: str,
     scratch: _Scratch,
+    method: str = "gemm",
 ) -> np.ndarray:
     """The padded input that output rows [r0, r1) of images [n0, n1) read, in ``channels``.
 
     Its first spatial dim starts at padded row ``r0·stride``; the others at padded index 0.
-    Without padding this is a view of ``x``.
+    Without padding this is a view of ``x``. Winograd tiles read one pixel past an odd output
+    size (the padding mode's value there only reaches the dropped output).
     """
     starts = (r0 * geo.stride[0],) + (0,) * (geo.nd - 1)
     extents = (geo.slab_rows(r1 - r0),) + geo.extents[1:]
+    if method == "winograd":
+        extents = tuple(2 * -(-o // 2) + 2 for o in (r1 - r0, *geo.out_spatial[1:]))
     if not any(left for left, _ in geo.pads) and all(
         start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
     ):
@@ -454,33 +541,14 @@ def _conv_gemm(
             ),
         )
         cols = scratch.get("cols", window.shape)
-        np.copyto(cols, window)
+        _copy(cols, window)
         cols = cols.reshape(n, geo.groups, geo.in_per_group * geo.taps, pixels)
     grouped = (n, geo.groups, geo.out_per_group, pixels)
     if dest.flags.c_contiguous:
         np.matmul(_grouped_weight(weight, geo), cols, out=dest.reshape(grouped))
     else:
         result = np.matmul(_grouped_weight(weight, geo), cols, out=scratch.get("result", grouped))
-        np.copyto(dest, result.reshape(dest.shape))
-
-
-def _conv_wide(
-    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
-) -> None:
-    n = slab.shape[0]
-    length = _wide_length(geo, slab, rows)
-    flat = _flat(slab)
-    item = slab.itemsize
-    steps = [d * st for d, st in zip(geo.dilation, slab.strides[2:])]
-    window = as_strided(
-        flat, (n, geo.in_channels, *geo.kernel, length), (flat.strides[0], flat.strides[1], *steps, item)
-    )
-    cols = scratch.get("cols", window.shape)
-    np.copyto(cols, window)
-    cols = cols.reshape(n, geo.groups, geo.in_per_group * geo.taps, length)
-    wide = scratch.get("wide", (n, geo.groups, geo.out_per_group, length))
-    np.matmul(_grouped_weight(weight, geo), cols, out=wide)
-    np.copyto(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
+        _copy(dest, result.reshape(dest.shape))
 
 
 def _conv_taps(
@@ -501,8 +569,8 @@ def _conv_taps(
             np.matmul(per_tap[tap], shifted, out=wide)
         else:
             np.matmul(per_tap[tap], shifted, out=product_)
-            np.add(wide, product_, out=wide)
-    np.copyto(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
+            _add(wide, wide, product_)
+    _copy(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
 
 
 def _conv_fma(
@@ -546,6 +614,110 @@ def _conv_fma(
         np.copyto(dest, _unwide(acc.reshape(n, geo.out_channels, pixel_shape[0]), geo, slab, rows))
     else:
         np.copyto(dest, acc.reshape(dest.shape))
+
+
+# Winograd F(2, 3): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A per dim; the transforms' entries are 0, ±1, ±½,
+# so they add no rounding of their own beyond the sums.
+_WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+_WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+_WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+
+def _winograd_fits(geo: _ConvGeometry) -> bool:
+    return all(k == 3 for k in geo.kernel) and all(s == 1 for s in geo.stride) and all(
+        d == 1 for d in geo.dilation
+    )
+
+
+def _transform_axis(matrix: np.ndarray, source: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, as a few whole-array passes.
+
+    Every row of the Winograd matrices has nonzero entries of one magnitude (1 or ½): a signed
+    sum of slices, then one scaling.
+    """
+    for i, row in enumerate(matrix):
+        terms = [(float(c), j) for j, c in enumerate(row) if c != 0]
+        scale = abs(terms[0][0])
+        signs = [(c > 0, j) for c, j in terms]
+        target = out[i]
+        (positive, first), rest = signs[0], signs[1:]
+        if rest:
+            second_positive, second = rest[0]
+            if positive:
+                (np.add if second_positive else np.subtract)(source[first], source[second], out=target)
+            elif second_positive:
+                np.subtract(source[second], source[first], out=target)
+            else:
+                np.add(source[first], source[second], out=target)
+                np.negative(target, out=target)
+            rest = rest[1:]
+        elif positive:
+            np.copyto(target, source[first])
+        else:
+            np.negative(source[first], out=target)
+        for is_positive, j in rest:
+            (np.add if is_positive else np.subtract)(target, source[j], out=target)
+        if scale != 1:
+            np.multiply(target, target.dtype.type(scale), out=target)
+
+
+def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
+    """(4^nd, G, C_out/g, C_in/g): every weight slice transformed to the tile domain (G g Gᵀ)."""
+    transform = _WINOGRAD_G
+    for _ in range(geo.nd - 1):
+        transform = np.kron(transform, _WINOGRAD_G)
+    # Taps first (one transposing copy), then one GEMM: BLAS is slow on the transposed view.
+    taps_first = np.ascontiguousarray(weight.reshape(geo.out_channels * geo.in_per_group, geo.taps).T)
+    product_ = transform.astype(weight.dtype) @ taps_first
+    return product_.reshape(4**geo.nd, geo.groups, geo.out_per_group, geo.in_per_group)
+
+
+def _tile_view(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` with dim ``axis`` (size 2·T + 2) cut into T overlapping tiles of 4: a new axis 0 of
+    size 4 for the position in the tile, and dim ``axis`` (shifted by one) counting tiles."""
+    tiles = (a.shape[axis] - 2) // 2
+    shape = (4,) + a.shape[:axis] + (tiles,) + a.shape[axis + 1 :]
+    strides = (a.strides[axis],) + a.strides[:axis] + (2 * a.strides[axis],) + a.strides[axis + 1 :]
+    return as_strided(a, shape, strides)
+
+
+def _conv_winograd(
+    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+) -> None:
+    n, nd = slab.shape[0], geo.nd
+    sizes = (rows,) + geo.out_spatial[1:]
+    tiles = tuple(-(-o // 2) for o in sizes)
+    count, values = math.prod(tiles), 4**nd
+    # Input transform Bᵀ d B, one spatial dim at a time: (C, n, E₀, …) becomes
+    # (4, …, 4, C, n, T₀, …). Dims not yet transformed stay whole rows, so the passes stream
+    # through contiguous memory; images sit next to the tiles so that one GEMM per tile value
+    # covers the whole chunk.
+    current = slab.swapaxes(0, 1)
+    for axis in range(nd):
+        tiled = _tile_view(current, 2 * axis + 2)  # axes: e_axis, e₀…, C, n, T₀…T_axis, E_axis+1…
+        result = scratch.get(f"in{axis % 2}", (4,) * (axis + 1) + tiled.shape[axis + 1 :])
+        _transform_axis(_WINOGRAD_BT, tiled, np.moveaxis(result, axis, 0))
+        current = result
+    columns = current.reshape(values, geo.groups, geo.in_per_group, n * count)
+    products = scratch.get("product", (values, geo.groups, geo.out_per_group, n * count))
+    np.matmul(geo.winograd_weight, columns, out=products)
+    # Output transform Aᵀ m A, last dim first: each pass writes its two outputs per tile
+    # interleaved (output η of tile t at 2t + η), the final pass straight into the destination.
+    current = products.reshape((4,) * nd + (geo.out_channels, n) + tiles)
+    for axis in reversed(range(nd)):
+        moved = np.moveaxis(current, axis, 0)  # (4, ξ₀…, C, n, T₀…T_axis, 2T_axis+1…)
+        spot = 2 * axis + 2  # where T_axis sits in moved[j]
+        if axis == 0:
+            target = dest.swapaxes(0, 1)  # (C, n, O₀, O₁, …)
+            moved = moved[(Ellipsis, *(slice(0, o) for o in sizes[1:]))]
+        else:
+            rest = moved.shape[1:]
+            target = scratch.get(f"out{axis % 2}", rest[:spot] + (2 * tiles[axis],) + rest[spot + 1 :])
+        for parity in range(2):
+            outputs = target[(slice(None),) * spot + (slice(parity, None, 2),)]
+            used = moved[(slice(None),) * (spot + 1) + (slice(0, outputs.shape[spot]),)]
+            _transform_axis(_WINOGRAD_AT[parity : parity + 1], used, outputs[None])
+        current = target
 
 
 # ---------------------------------------------------------------------------------------------
