@@ -1,0 +1,404 @@
+"""Time convcalc's NumPy forward kernels against torch, layer by layer, and compare peak memory.
+
+Usage: python bench/forward.py [--quick] [--threads N]
+
+Threads. Both engines get the same number of threads, N (default: the CPUs this process may run
+on, which is what OpenBLAS uses by default). Before numpy or torch is imported the script sets
+OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS to N and re-executes itself if they
+were not already so (BLAS libraries read them once, at load time); it then calls
+``torch.set_num_threads(N)`` and, when threadpoolctl is installed, also limits every BLAS
+thread pool to N with it and prints what the pools report.
+
+Timing. Everything runs in this one process, on float32 inputs built from one seeded generator
+(torch sees the same arrays through ``torch.from_numpy``; torch runs under
+``torch.inference_mode()``). For each layer, both engines run in alternating blocks: a pause
+(so the other library's idle worker threads stop spinning and do not steal a core), a wait of
+up to 10 s until other processes leave the CPUs idle (with as many threads as cores, one foreign
+busy process slows a parallel region far more than proportionally, and such a timing says
+nothing about either engine; the report says how loaded the machine still was), one warm-up
+call, then timed calls. Each layer gets several rounds of blocks; its time is the median of all
+timed calls, and ratio = median(convcalc) / median(torch). Each convcalc output is also checked
+against torch's (max error <= 1e-5 · max |output|).
+
+Peak memory, of a batch-32 3×3 conv (64→64 channels, 56×56, padding 1, bias). Measured once per
+engine in a fresh child process (same thread settings) with glibc's ``MALLOC_MMAP_THRESHOLD_``
+fixed at 64 KiB, so every large buffer of either library is mmap'd on allocation and unmapped on
+free and the resident set size tracks live buffers exactly. The child builds the input and the
+weights, runs the layer once (warm-up: code pages, oneDNN primitives), resets the kernel's
+high-water mark (``echo 5 > /proc/self/clear_refs``), reads VmRSS, runs the layer again and
+reads VmHWM: peak = VmHWM − VmRSS before the call, the memory the call itself needed, output
+included. (tracemalloc cannot be used for the comparison: it sees NumPy's buffers but not
+torch's; for convcalc its peak is printed as a cross-check.) Without /proc (not Linux) memory is
+reported as unmeasured and does not count.
+
+Exit status: 0 when the median ratio is <= 1.5, no ratio is above 3, convcalc's peak memory is
+at most 2× torch's and every output matches; 1 otherwise. Layers whose kernels are not written
+yet are listed as "pending" and not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIAN_BAR, MAX_BAR, MEMORY_BAR = 1.5, 3.0, 2.0
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+MEMORY_SHAPE = (32, 64, 56, 56)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--memory-child", choices=("convcalc", "torch"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def pin_threads(threads: int) -> None:
+    """Re-execute with the thread variables set, unless they already are."""
+    wanted = {name: str(threads) for name in THREAD_VARIABLES}
+    if all(os.environ.get(name) == value for name, value in wanted.items()):
+        return
+    os.environ.update(wanted)
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+args = parse_args(sys.argv[1:])
+pin_threads(args.threads)
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from convcalc.kernels.conv import conv_nd, conv_transpose_nd  # noqa: E402
+from convcalc.kernels.linear import linear  # noqa: E402
+
+torch.set_num_threads(args.threads)
+
+
+def blas_threads_report(threads: int) -> str:
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return f"BLAS threads {threads} (from {', '.join(THREAD_VARIABLES)}; threadpoolctl absent)"
+    threadpool_limits(threads)
+    pools = ", ".join(f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info())
+    return f"BLAS threads {threads} (threadpoolctl: {pools})"
+
+
+def optional_kernel(module: str, name: str) -> tuple[Callable[..., Any] | None, str]:
+    """A kernel another change writes: (function, "") or (None, why it is pending)."""
+    try:
+        imported = __import__(f"convcalc.kernels.{module}", fromlist=[name])
+    except ImportError:
+        return None, f"convcalc.kernels.{module} not written yet"
+    function = getattr(imported, name, None)
+    if function is None:
+        return None, f"convcalc.kernels.{module}.{name} not written yet"
+    return function, ""
+
+
+@dataclass
+class Case:
+    name: str
+    shape: tuple[int, ...]
+    run_torch: Callable[[], Any]
+    run_convcalc: Callable[[], Any] | None
+    pending: str = ""
+    external: bool = False  # a kernel another change writes, called with guessed arguments
+
+
+def build_cases() -> list[Case]:
+    rng = np.random.default_rng(0)
+
+    def array(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a)
+
+    cases: list[Case] = []
+
+    def conv(name, shape, cout, k, stride=1, padding=0, dilation=1, groups=1):
+        nd = len(shape) - 2
+        x, w, b = array(*shape), array(cout, shape[1] // groups, *(k,) * nd), array(cout)
+        fn = getattr(F, f"conv{nd}d")
+        pads = ((padding, padding),) * nd
+        cases.append(Case(
+            name, shape,
+            lambda: fn(t(x), t(w), t(b), stride, padding, dilation, groups),
+            lambda: conv_nd(x, w, b, stride, pads, dilation, groups),
+        ))
+
+    def transposed(name, shape, cout, k, stride, padding):
+        x, w, b = array(*shape), array(shape[1], cout, k, k), array(cout)
+        cases.append(Case(
+            name, shape,
+            lambda: F.conv_transpose2d(t(x), t(w), t(b), stride, padding),
+            lambda: conv_transpose_nd(x, w, b, stride, padding),
+        ))
+
+    conv("ResNet-18 stem 7x7/2 3->64", (1, 3, 224, 224), 64, 7, stride=2, padding=3)
+    conv("3x3 conv 64->64 @56", (1, 64, 56, 56), 64, 3, padding=1)
+    conv("3x3 conv 128->128 @28", (1, 128, 28, 28), 128, 3, padding=1)
+    conv("3x3 conv 256->256 @14", (1, 256, 14, 14), 256, 3, padding=1)
+    conv("3x3 conv 512->512 @7", (1, 512, 7, 7), 512, 3, padding=1)
+    conv("1x1/2 conv 64->128 @56", (1, 64, 56, 56), 128, 1, stride=2)
+    conv("3x3 conv batch 8 @56", (8, 64, 56, 56), 64, 3, padding=1)
+    conv("depthwise 3x3 144 ch @56", (1, 144, 56, 56), 144, 3, padding=1, groups=144)
+    conv("3x3 groups=32 128 ch @56", (1, 128, 56, 56), 128, 3, padding=1, groups=32)
+    conv("3x3 dilation 2 64 ch @56", (1, 64, 56, 56), 64, 3, padding=2, dilation=2)
+    transposed("transposed 4x4/2 64->32 @28", (1, 64, 28, 28), 32, 4, 2, 1)
+    transposed("transposed 2x2/2 256->128 @14", (1, 256, 14, 14), 128, 2, 2, 0)
+    conv("Conv1d 300->300 k3", (8, 300, 120), 300, 3, padding=1)
+    conv("Conv3d 32->64 k3", (1, 32, 8, 28, 28), 64, 3, padding=1)
+
+    x = array(1, 64, 112, 112)
+    function, why = optional_kernel("pooling", "max_pool_nd")
+    cases.append(Case(
+        "MaxPool2d 3/2 pad 1", x.shape, lambda: F.max_pool2d(t(x), 3, 2, 1),
+        function and (lambda f=function: f(x, 3, 2, 1)), why, external=True,
+    ))
+    x2 = array(1, 128, 56, 56)
+    function, why = optional_kernel("pooling", "avg_pool_nd")
+    cases.append(Case(
+        "AvgPool2d 2/2", x2.shape, lambda: F.avg_pool2d(t(x2), 2, 2),
+        function and (lambda f=function: f(x2, 2, 2)), why, external=True,
+    ))
+    x3 = array(8, 512, 7, 7)
+    function, why = optional_kernel("pooling", "adaptive_avg_pool_nd")
+    cases.append(Case(
+        "AdaptiveAvgPool2d 1", x3.shape, lambda: F.adaptive_avg_pool2d(t(x3), 1),
+        function and (lambda f=function: f(x3, 1)), why, external=True,
+    ))
+    x4 = array(1, 64, 112, 112)
+    mean, var = array(64), np.abs(array(64)) + 0.5
+    scale, shift = array(64), array(64)
+    function, why = optional_kernel("elementwise", "batch_norm")
+    cases.append(Case(
+        "BatchNorm2d 64 (eval)", x4.shape,
+        lambda: F.batch_norm(t(x4), t(mean), t(var), t(scale), t(shift), False, 0.1, 1e-5),
+        function and (lambda f=function: f(x4, mean, var, scale, shift, eps=1e-5)), why, external=True,
+    ))
+    x5, w5, b5 = array(16, 4096), array(4096, 4096), array(4096)
+    cases.append(Case("Linear 4096->4096", x5.shape, lambda: F.linear(t(x5), t(w5), t(b5)), lambda: linear(x5, w5, b5)))
+    x6 = array(1, 64, 56, 56)
+    function, why = optional_kernel("resample", "interpolate")
+    cases.append(Case(
+        "bilinear upsample x2", x6.shape,
+        lambda: F.interpolate(t(x6), scale_factor=2.0, mode="bilinear", align_corners=False),
+        function and (lambda f=function: f(x6, scale_factor=2.0, mode="bilinear", align_corners=False)), why, external=True,
+    ))
+    return cases
+
+
+def busy_fraction(window: float = 0.1) -> float | None:
+    """Share of all CPUs busy over ``window`` seconds while this process sleeps (Linux), or None."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(window)
+        busy1, total1 = sample()
+    except OSError:
+        return None
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
+WAITED: list[float] = []  # busy fractions seen before timed blocks, for the report
+
+
+def wait_until_idle(limit: float = 10.0, threshold: float = 0.1) -> None:
+    """Sleep until the other processes leave the CPUs idle (at most ``limit`` seconds).
+
+    Two threads sharing two cores with another busy process lose far more than half their
+    speed (each parallel region waits for its slowest, descheduled thread), so a timing taken
+    then says nothing about either engine. This also lets the other library's idle worker
+    threads stop spinning.
+    """
+    deadline = time.monotonic() + limit
+    busy = busy_fraction()
+    while busy is not None and busy > threshold and time.monotonic() < deadline:
+        busy = busy_fraction(0.25)
+    WAITED.append(busy if busy is not None else 0.0)
+
+
+def timed_calls(fn: Callable[[], Any], calls: int) -> list[float]:
+    time.sleep(0.1)
+    wait_until_idle()
+    fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def check(case: Case) -> str:
+    """"" when convcalc's output matches torch's; otherwise what went wrong."""
+    got = np.asarray(case.run_convcalc())
+    with torch.inference_mode():
+        want = case.run_torch().numpy()
+    if got.shape != want.shape:
+        return f"shape {got.shape} != torch's {want.shape}"
+    err = float(np.abs(got - want).max())
+    scale = float(np.abs(want).max())
+    return "" if err <= 1e-5 * max(scale, 1e-30) else f"max error {err:.3g} vs max |out| {scale:.3g}"
+
+
+def measure(case: Case, rounds: int, budget: float) -> tuple[float, float]:
+    with torch.inference_mode():
+        start = time.perf_counter()
+        case.run_torch()
+        once = time.perf_counter() - start
+    calls = max(3, min(50, int(budget / max(once, 1e-6))))
+    torch_times: list[float] = []
+    convcalc_times: list[float] = []
+    for round_ in range(rounds):
+        # Alternate who goes first, so a slow drift of the machine's load hurts both alike.
+        for engine in (("torch", "convcalc") if round_ % 2 == 0 else ("convcalc", "torch")):
+            if engine == "torch":
+                with torch.inference_mode():
+                    torch_times += timed_calls(case.run_torch, calls)
+            else:
+                convcalc_times += timed_calls(case.run_convcalc, calls)
+    return statistics.median(torch_times), statistics.median(convcalc_times)
+
+
+def memory_child(engine: str) -> None:
+    """Print the peak memory (bytes) of one batch-32 3×3 conv in this fresh process."""
+    import gc
+    import tracemalloc
+
+    def status(key: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+        raise KeyError(key)
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(MEMORY_SHAPE, dtype=np.float32)
+    w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(64, dtype=np.float32)
+    if engine == "torch":
+        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+
+        def run() -> Any:
+            with torch.inference_mode():
+                return F.conv2d(tx, tw, tb, 1, 1)
+    else:
+        def run() -> Any:
+            return conv_nd(x, w, b, 1, 1)
+
+    del_me = run()
+    del del_me
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = status("VmRSS")
+    tracemalloc.start()
+    result = run()
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    peak = status("VmHWM") - before
+    del result
+    print(peak, traced if engine == "convcalc" else -1)
+
+
+def measure_memory(threads: int) -> tuple[int, int, int] | None:
+    """(torch peak, convcalc peak, convcalc tracemalloc peak) in bytes, or None without /proc."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    results = {}
+    for engine in ("torch", "convcalc"):
+        done = subprocess.run(
+            [sys.executable, __file__, "--threads", str(threads), "--memory-child", engine],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            print(f"memory child for {engine} failed:\n{done.stderr}", file=sys.stderr)
+            return None
+        results[engine] = tuple(int(v) for v in done.stdout.split())
+    return results["torch"][0], results["convcalc"][0], results["convcalc"][1]
+
+
+def main() -> int:
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return 0
+    rounds, budget = (2, 0.05) if args.quick else (4, 0.15)
+    print(f"numpy {np.__version__}, torch {torch.__version__}; torch threads {torch.get_num_threads()}, "
+          f"{blas_threads_report(args.threads)}")
+    header = f"{'layer':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    ratios: list[float] = []
+    failures: list[str] = []
+    for case in build_cases():
+        shape = "x".join(map(str, case.shape))
+        if case.run_convcalc is None:
+            print(f"{case.name:32} {shape:>18} {'':>9} {'':>11} {'pending':>6}  ({case.pending})")
+            continue
+        try:
+            problem = check(case)
+        except Exception as exc:
+            if not case.external:
+                raise
+            print(f"{case.name:32} {shape:>18} {'':>9} {'':>11} {'pending':>6}  (call failed: {exc})")
+            continue
+        torch_time, convcalc_time = measure(case, rounds, budget)
+        ratio = convcalc_time / torch_time
+        ratios.append(ratio)
+        note = f"  MISMATCH: {problem}" if problem else ""
+        if problem:
+            failures.append(f"{case.name}: {problem}")
+        print(f"{case.name:32} {shape:>18} {torch_time * 1e3:9.3f} {convcalc_time * 1e3:11.3f} {ratio:6.2f}{note}",
+              flush=True)
+    median, worst = statistics.median(ratios), max(ratios)
+    print("-" * len(header))
+    print(f"median ratio {median:.2f} (bar {MEDIAN_BAR}), max ratio {worst:.2f} (bar {MAX_BAR}), "
+          f"{len(ratios)} layers timed")
+    if WAITED:
+        loaded = sum(b > 0.1 for b in WAITED)
+        print(f"machine load before timed blocks: median {statistics.median(WAITED):.0%} of CPUs busy, "
+              f"{loaded} of {len(WAITED)} blocks still above 10% after waiting")
+    if median > MEDIAN_BAR:
+        failures.append(f"median ratio {median:.2f} > {MEDIAN_BAR}")
+    if worst > MAX_BAR:
+        failures.append(f"max ratio {worst:.2f} > {MAX_BAR}")
+
+    memory = measure_memory(args.threads)
+    if memory is None:
+        print("peak memory: unmeasured (needs Linux /proc)")
+    else:
+        torch_peak, convcalc_peak, traced = memory
+        ratio = convcalc_peak / torch_peak
+        print(f"peak memory, 3x3 conv {'x'.join(map(str, MEMORY_SHAPE))}: torch {torch_peak / 2**20:.1f} MiB, "
+              f"convcalc {convcalc_peak / 2**20:.1f} MiB (tracemalloc {traced / 2**20:.1f} MiB), "
+              f"ratio {ratio:.2f} (bar {MEMORY_BAR})")
+        if ratio > MEMORY_BAR:
+            failures.append(f"peak memory ratio {ratio:.2f} > {MEMORY_BAR}")
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

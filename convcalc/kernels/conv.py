@@ -1,0 +1,849 @@
+"""Convolution and transposed convolution forward passes, written once for any number of dims.
+
+``conv_nd`` computes what ``torch.nn.functional.conv{1,2,3}d`` computes (after ``F.pad`` for the
+non-zero padding modes); ``conv_transpose_nd`` what ``F.conv_transpose{1,2,3}d`` computes. Both
+take batched arrays (N, C, *spatial) and already-validated arguments.
+
+How a convolution is computed (``method=``; "auto" picks per call, see ``_choose_method``):
+
+- ``"gemm"``: im2col then GEMM. The column matrix is copied out of a strided sliding-window view
+  of the padded input, then one matmul per image and group. Any stride and dilation.
+- ``"taps"``: stride 1, no column matrix at all: the sum over kernel taps of
+  (C_out×C_in)·(C_in×pixels) GEMMs reading shifted slabs of the padded input in place. The
+  outputs are computed on the *wide* grid, every column of the padded input's rows (the few
+  past the last valid column are dropped at the end), which makes each tap's input one
+  contiguous run of the flattened input.
+- ``"fma"``: depthwise convs (one input channel per group): a loop over kernel taps of
+  multiply-adds on the shifted slabs (strided views for strides > 1), no GEMM; chunks of
+  channels small enough to stay in cache run on all cores.
+- ``"winograd"``: kernels of size 3 in every dim, stride 1, no dilation: Winograd's minimal
+  filtering F(2, 3) per dim (Lavin & Gray, 2016). Tiles of 4 input pixels per dim make 2 output
+  pixels per dim with 4/9 (2-D) or 8/27 (3-D) of the multiplications, all in one GEMM per
+  tile value; the input and output transforms are whole-array additions, one dim at a time.
+
+(im2col on the wide grid, built from contiguous copies, was also tried: never the fastest.)
+
+Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose_nd``.
+
+Work is chunked over the batch, then over groups, then over output rows, so the scratch
+buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
+(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. NumPy's
+own passes (copies, additions) are split over the cores like BLAS's GEMMs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from itertools import product
+from typing import Literal
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..arith import ConvRule, TransposedRule
+
+DEFAULT_BUFFER_BYTES = 32 * 2**20
+"""Upper bound on one chunk's scratch memory (all temporaries together), in bytes."""
+
+CACHE_BYTES = {"fma": 2**20, "taps": 2**21}
+"""Chunk size for the methods made of many whole-array passes (per method, in bytes): their
+chunks then stay in cache between passes (measured best on a 1 MiB-L2 core)."""
+
+Method = Literal["auto", "gemm", "taps", "fma", "winograd"]
+METHODS = ("gemm", "taps", "fma", "winograd")
+
+_NUMPY_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _tuple(value: int | Sequence[int], nd: int) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * nd
+    values = tuple(int(v) for v in value)
+    return values * nd if len(values) == 1 else values
+
+
+def _pairs(pads: int | Sequence[int] | Sequence[Sequence[int]], nd: int) -> tuple[tuple[int, int], ...]:
+    """``pads`` as one (left, right) pair per spatial dim; ints mean symmetric padding."""
+    if isinstance(pads, (int, np.integer)):
+        return ((int(pads), int(pads)),) * nd
+    pairs = []
+    for pad in pads:
+        if isinstance(pad, (int, np.integer)):
+            pairs.append((int(pad), int(pad)))
+        else:
+            left, right = pad
+            pairs.append((int(left), int(right)))
+    if len(pairs) == 1:
+        pairs *= nd
+    return tuple(pairs)
+
+
+def _float_dtype(*arrays: np.ndarray) -> np.dtype:
+    """float32 stays float32, float64 stays float64; integers compute in float64."""
+    return np.result_type(*(a.dtype for a in arrays), np.float32)
+
+
+@contextlib.contextmanager
+def _ufunc_buffer(extent: int) -> Iterator[None]:
+    """Size NumPy's ufunc buffer for operands whose contiguous runs are ``extent`` elements.
+
+    With the default 8192-element buffer, a ufunc over 2-D views whose rows are shorter (the
+    wide slabs, a strided destination, a broadcast bias) copies rows into the buffer and runs
+    2-4× slower than with a buffer about one run long. ``setbufsize`` is context-local in
+    NumPy 2, so this is thread-safe; short runs do best with the default.
+    """
+    if extent < 256:
+        yield
+        return
+    old = np.setbufsize(min(8192, 1 << round(math.log2(extent))))
+    try:
+        yield
+    finally:
+        np.setbufsize(old)
+
+
+def _source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Where each padded position reads from, for torch's non-zero padding modes."""
+    if mode == "reflect":
+        period = 2 * (size - 1)
+        if period == 0:
+            return np.zeros_like(positions)
+        folded = np.mod(positions, period)
+        return np.where(folded < size, folded, period - folded)
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    return np.mod(positions, size)  # circular
+
+
+class _Scratch:
+    """Grow-only flat buffers, reused by every chunk of one call."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: Sequence[int], zero: bool = False) -> np.ndarray:
+        size = math.prod(shape)
+        flat = self.buffers.get(name)
+        if flat is None or flat.size < size:
+            flat = np.empty(size, self.dtype)
+            self.buffers[name] = flat
+        array = flat[:size].reshape(shape)
+        if zero:
+            array.fill(0)
+        return array
+
+
+class _ConvGeometry:
+    """Sizes of one convolution, and how a chunk of it maps onto the padded input."""
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        weight_shape: Sequence[int],
+        stride: tuple[int, ...],
+        pads: tuple[tuple[int, int], ...],
+        dilation: tuple[int, ...],
+        groups: int,
+    ) -> None:
+        self.batch, self.in_channels, *spatial = in_shape
+        self.spatial = tuple(spatial)
+        self.out_channels, self.in_per_group, *kernel = weight_shape
+        self.kernel = tuple(kernel)
+        self.nd = len(self.kernel)
+        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+        self.out_per_group = self.out_channels // groups
+        self.rules = tuple(
+            ConvRule(k, s, left, right, d)
+            for k, s, (left, right), d in zip(self.kernel, stride, pads, dilation)
+        )
+        self.out_spatial = tuple(rule.out(size) for rule, size in zip(self.rules, self.spatial))
+        # Padded extent actually read: trailing padding a stride never reaches is not materialised.
+        self.extents = tuple(
+            (o - 1) * s + rule.effective_kernel
+            for o, s, rule in zip(self.out_spatial, stride, self.rules)
+        )
+        self.taps = math.prod(self.kernel)
+
+    def subset(self, groups: int) -> _ConvGeometry:
+        """The same convolution restricted to ``groups`` of its groups (a chunk of channels)."""
+        part = copy.copy(self)
+        part.groups = groups
+        part.in_channels = groups * self.in_per_group
+        part.out_channels = groups * self.out_per_group
+        return part
+
+    winograd_weight: np.ndarray | None = None  # the transformed weight, when method="winograd"
+
+    def slab_rows(self, rows: int) -> int:
+        """Padded input rows (first spatial dim) that ``rows`` output rows read."""
+        return (rows - 1) * self.stride[0] + self.rules[0].effective_kernel
+
+    def row_pixels(self) -> int:
+        """Output pixels in one output row (all spatial dims but the first)."""
+        return math.prod(self.out_spatial[1:])
+
+    def slab_row_pixels(self) -> int:
+        return math.prod(self.extents[1:])
+
+
+def conv_nd(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int | Sequence[int] = 1,
+    pads: int | Sequence[int] | Sequence[Sequence[int]] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    *,
+    max_buffer_bytes: int | None = None,
+    method: Method = "auto",
+) -> np.ndarray:
+    """Cross-correlation of ``x`` (N, C_in, *spatial) with ``weight`` (C_out, C_in/groups, *k).
+
+    ``pads`` holds a (left, right) pair per spatial dim (an int or one int per dim means
+    symmetric padding); ``padding_mode`` pads as ``F.pad`` does ("zeros", "reflect",
+    "replicate", "circular") before a zero-padding convolution, as torch does.
+
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> conv_nd(x, np.ones((1, 1, 3)), np.array([0.5]), pads=((1, 1),)).tolist()
+    [[[1.5, 3.5, 6.5, 9.5, 7.5]]]
+    >>> conv_nd(x, np.ones((1, 1, 3)), pads=((1, 1),), padding_mode="circular").tolist()
+    [[[5.0, 3.0, 6.0, 9.0, 7.0]]]
+    """
+    x = np.asarray(x)
+    weight = np.asarray(weight)
+    nd = x.ndim - 2
+    if nd < 1 or weight.ndim != nd + 2:
+        raise ValueError(f"conv_nd needs x (N, C, *spatial) and a weight with {nd} kernel dims")
+    if padding_mode not in _NUMPY_PAD_MODES:
+        raise ValueError(f"padding_mode={padding_mode!r} is not one of {_NUMPY_PAD_MODES}")
+    dtype = _float_dtype(x, weight)
+    geo = _ConvGeometry(
+        x.shape, weight.shape, _tuple(stride, nd), _pairs(pads, nd), _tuple(dilation, nd), groups
+    )
+    if geo.in_channels != geo.in_per_group * groups or geo.out_channels % groups:
+        raise ValueError(
+            f"weight {weight.shape} with groups={groups} does not fit {geo.in_channels} input channels"
+        )
+    if min(geo.out_spatial) < 1:
+        raise ValueError(f"the kernel does not fit the padded input: output size {geo.out_spatial}")
+    if method == "auto":
+        method = _choose_method(geo)
+    elif method == "taps" and any(s != 1 for s in geo.stride):
+        raise ValueError(f"method={method!r} needs stride 1")
+    elif method == "fma" and geo.in_per_group != 1:
+        raise ValueError("method='fma' is for depthwise convs (one input channel per group)")
+    elif method == "winograd" and not _winograd_fits(geo):
+        raise ValueError("method='winograd' needs kernel size 3, stride 1 and dilation 1 in every dim")
+
+    x = np.ascontiguousarray(x, dtype=dtype)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    out = np.empty((geo.batch, geo.out_channels, *geo.out_spatial), dtype)
+    bias_view = None
+    if bias is not None:
+        bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * nd)
+
+    bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
+    compute = {
+        "gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma,
+        "winograd": _conv_winograd,
+    }[method]
+    if method == "winograd":
+        geo.winograd_weight = _winograd_weight(weight, geo)
+    chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
+    # Pure NumPy element-wise work runs on one core: spread its chunks over threads. The BLAS
+    # methods use every core in their GEMMs, and _parallel for the passes around them.
+    threads = min(len(chunks), _thread_count()) if method == "fma" else 1
+    local = threading.local()
+
+    def run(chunk: tuple[int, int, int, int, int, int]) -> None:
+        n0, n1, g0, g1, r0, r1 = chunk
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = _Scratch(dtype)
+        part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
+        if part is not geo and geo.winograd_weight is not None:
+            part.winograd_weight = geo.winograd_weight[:, g0:g1]
+        in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
+        out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
+        with _ufunc_buffer(math.prod(geo.out_spatial)):
+            slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
+            dest = out[n0:n1, out_rows, r0:r1]
+            compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
+            if bias_view is not None:
+                if threads > 1:  # already on a worker: no nested parallelism
+                    np.add(dest, bias_view[out_rows], out=dest)
+                else:
+                    _add(dest, dest, bias_view[out_rows])
+
+    if threads > 1:
+        list(_executor(threads).map(run, chunks))
+    else:
+        for chunk in chunks:
+            run(chunk)
+    return out
+
+
+def _thread_count() -> int:
+    """Threads for element-wise kernels: CONVCALC_NUM_THREADS, else OMP_NUM_THREADS, else CPUs."""
+    for name in ("CONVCALC_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+PARALLEL_MIN_BYTES = 2**18
+"""Copies and element-wise passes smaller than this run on the calling thread alone."""
+
+
+def _parallel(func: Callable[..., object], out: np.ndarray, *operands: np.ndarray) -> None:
+    """``func(out, *operands)`` on every core: slices along the first axis of ``out`` that splits.
+
+    For the single-threaded NumPy passes around the (already multi-threaded) GEMMs: im2col
+    copies, extraction of the valid outputs, bias. Operands broadcast as in NumPy (aligned on
+    the right); one that is broadcast along the split axis goes whole to every slice.
+    """
+    threads = _thread_count()
+    axis = next((a for a, size in enumerate(out.shape) if size >= threads), None)
+    on_worker = threading.current_thread().name.startswith(_WORKER_PREFIX)  # never nest: deadlock
+    if threads == 1 or out.nbytes < PARALLEL_MIN_BYTES or axis is None or on_worker:
+        func(out, *operands)
+        return
+    size = out.shape[axis]
+    bounds = [size * i // threads for i in range(threads + 1)]
+    bufsize = np.getbufsize()
+
+    def part(i: int) -> None:
+        def cut(a: np.ndarray) -> np.ndarray:
+            own = axis - (out.ndim - a.ndim)
+            if own < 0 or a.shape[own] != size:
+                return a
+            index = [slice(None)] * a.ndim
+            index[own] = slice(bounds[i], bounds[i + 1])
+            return a[tuple(index)]
+
+        old = np.setbufsize(bufsize)  # the buffer size is context-local: carry it over
+        try:
+            func(cut(out), *(cut(a) for a in operands))
+        finally:
+            np.setbufsize(old)
+
+    list(_executor(threads).map(part, range(threads)))
+
+
+def _copy(out: np.ndarray, source: np.ndarray) -> None:
+    _parallel(np.copyto, out, source)
+
+
+def _add(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    _parallel(lambda o, x, y: np.add(x, y, out=o), out, a, b)
+
+
+_WORKER_PREFIX = "convcalc-kernel"
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    with _EXECUTOR_LOCK:
+        if threads not in _EXECUTORS:
+            _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_WORKER_PREFIX)
+        return _EXECUTORS[threads]
+
+
+def _choose_method(geo: _ConvGeometry) -> str:
+    """The fastest formulation for this shape, from timings on an AVX-512 / OpenBLAS machine.
+
+    Winograd pays off once there are enough tiles to amortise its weight transform (a large
+    image or batch); thin groups make im2col's GEMMs tiny, which the tap sum avoids.
+    """
+    if geo.in_per_group == 1 and geo.groups > 1:
+        return "fma"
+    if all(s == 1 for s in geo.stride) and geo.taps > 1:
+        pixels = geo.batch * math.prod(geo.out_spatial)
+        if _winograd_fits(geo) and pixels >= 28 * 28 and geo.in_per_group >= 16:
+            return "winograd"
+        if geo.groups > 1 and geo.in_per_group < 16:
+            return "taps"
+    return "gemm"
+
+
+def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, groups: int, rows: int, itemsize: int) -> int:
+    """Scratch memory of a chunk of ``images`` images × ``groups`` groups × ``rows`` output rows."""
+    in_channels, out_channels = groups * geo.in_per_group, groups * geo.out_per_group
+    slab = in_channels * geo.slab_rows(rows) * geo.slab_row_pixels()
+    wide_out = out_channels * rows * geo.slab_row_pixels()
+    compact_out = out_channels * rows * geo.row_pixels()
+    if method == "gemm":
+        work = in_channels * geo.taps * rows * geo.row_pixels() + compact_out
+    elif method == "taps":
+        work = 2 * wide_out
+    elif method == "winograd":  # 4^nd transformed values per tile of 2^nd outputs, in and out
+        tiles = math.prod(-(-o // 2) for o in (rows, *geo.out_spatial[1:]))
+        values = 4**geo.nd * tiles
+        work = 2 * in_channels * values + out_channels * (values + 2**geo.nd * tiles)
+    else:  # fma keeps an accumulator and a product, on the wide grid or the compact one
+        work = 2 * max(wide_out, compact_out)
+    return images * (slab + work) * itemsize
+
+
+def _conv_chunks(
+    geo: _ConvGeometry, method: str, itemsize: int, bound: int
+) -> Iterator[tuple[int, int, int, int, int, int]]:
+    """(n0, n1, g0, g1, r0, r1): image, group and output-row ranges whose scratch fits.
+
+    Whole images when they fit, else whole groups of one image, else bands of output rows of
+    one group. Methods made of many passes aim at ``CACHE_BYTES`` when that is smaller.
+    """
+    if method == "fma" or (method == "taps" and geo.groups > 1):
+        bound = min(bound, CACHE_BYTES[method])
+    rows, groups = geo.out_spatial[0], geo.groups
+    per_image = _chunk_bytes(geo, method, 1, groups, rows, itemsize)
+    if per_image <= bound:
+        images = max(1, min(geo.batch, bound // per_image))
+        for n0 in range(0, geo.batch, images):
+            yield n0, min(geo.batch, n0 + images), 0, groups, 0, rows
+        return
+    per_group = _chunk_bytes(geo, method, 1, 1, rows, itemsize)
+    if per_group <= bound:
+        step = max(1, bound // per_group)
+        for n in range(geo.batch):
+            for g0 in range(0, groups, step):
+                yield n, n + 1, g0, min(groups, g0 + step), 0, rows
+        return
+    # One group of one image is too big: bands of output rows (scratch is affine in rows).
+    fixed = _chunk_bytes(geo, method, 1, 1, 1, itemsize)
+    per_row = _chunk_bytes(geo, method, 1, 1, 2, itemsize) - fixed
+    band = max(1, 1 + (bound - fixed) // max(per_row, 1))
+    if method == "winograd":  # whole tiles: bands of an even number of rows
+        band = max(2, band - band % 2)
+    for n in range(geo.batch):
+        for g in range(groups):
+            for r0 in range(0, rows, band):
+                yield n, n + 1, g, g + 1, r0, min(rows, r0 + band)
+
+
+def _padded_slab(
+    x: np.ndarray,
+    geo: _ConvGeometry,
+    n0: int,
+    n1: int,
+    channels: slice,
+    r0: int,
+    r1: int,
+    mode: str,
+    scratch: _Scratch,
+    method: str = "gemm",
+) -> np.ndarray:
+    """The padded input that output rows [r0, r1) of images [n0, n1) read, in ``channels``.
+
+    Its first spatial dim starts at padded row ``r0·stride``; the others at padded index 0.
+    Without padding this is a view of ``x``. Winograd tiles read one pixel past an odd output
+    size (the padding mode's value there only reaches the dropped output).
+    """
+    starts = (r0 * geo.stride[0],) + (0,) * (geo.nd - 1)
+    extents = (geo.slab_rows(r1 - r0),) + geo.extents[1:]
+    if method == "winograd":
+        extents = tuple(2 * -(-o // 2) + 2 for o in (r1 - r0, *geo.out_spatial[1:]))
+    if not any(left for left, _ in geo.pads) and all(
+        start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
+    ):
+        if all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
+            return x[n0:n1, channels, starts[0] : starts[0] + extents[0]]
+    shape = (n1 - n0, geo.in_channels, *extents)
+    if mode != "zeros":
+        index = [
+            _source_index(np.arange(start, start + extent) - left, size, mode)
+            for start, extent, (left, _), size in zip(starts, extents, geo.pads, geo.spatial)
+        ]
+        grids = np.ix_(*index)
+        slab = scratch.get("slab", shape)
+        slab[...] = x[(slice(n0, n1), channels, *grids)]
+        return slab
+    slab = scratch.get("slab", shape, zero=True)
+    src: list[slice] = [slice(n0, n1), channels]
+    dst: list[slice] = [slice(None), slice(None)]
+    for start, extent, (left, _), size in zip(starts, extents, geo.pads, geo.spatial):
+        lo, hi = max(start - left, 0), min(start + extent - left, size)
+        if hi <= lo:  # the chunk reads padding only
+            return slab
+        src.append(slice(lo, hi))
+        dst.append(slice(lo + left - start, hi + left - start))
+    slab[tuple(dst)] = x[tuple(src)]
+    return slab
+
+
+def _tap_offsets(geo: _ConvGeometry, slab: np.ndarray) -> list[int]:
+    """Element offset of each kernel tap in the flattened slab, taps in weight order."""
+    steps = [d * st // slab.itemsize for d, st in zip(geo.dilation, slab.strides[2:])]
+    return [sum(t * step for t, step in zip(tap, steps)) for tap in product(*map(range, geo.kernel))]
+
+
+def _wide_length(geo: _ConvGeometry, slab: np.ndarray, rows: int) -> int:
+    """Length of the wide output: from the first output pixel to the last, in slab strides."""
+    sizes = (rows,) + geo.out_spatial[1:]
+    return 1 + sum((o - 1) * st // slab.itemsize for o, st in zip(sizes, slab.strides[2:]))
+
+
+def _flat(slab: np.ndarray) -> np.ndarray:
+    """(n, C, L) view of a slab whose spatial block is C-contiguous (rows may be a slice)."""
+    n, channels = slab.shape[:2]
+    length = math.prod(slab.shape[2:])
+    return as_strided(slab, (n, channels, length), (slab.strides[0], slab.strides[1], slab.itemsize))
+
+
+def _unwide(wide: np.ndarray, geo: _ConvGeometry, slab: np.ndarray, rows: int) -> np.ndarray:
+    """The valid outputs (n, C_out, rows, *out[1:]) as a strided view of the wide output."""
+    n, channels = wide.shape[0], wide.shape[1]
+    item = wide.itemsize
+    pixel_strides = tuple(st // slab.itemsize * item for st in slab.strides[2:])
+    return as_strided(
+        wide,
+        (n, channels, rows, *geo.out_spatial[1:]),
+        (wide.strides[0], wide.strides[1], *pixel_strides),
+    )
+
+
+def _grouped_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
+    return weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group * geo.taps)
+
+
+def _conv_gemm(
+    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+) -> None:
+    n = slab.shape[0]
+    sizes = (rows,) + geo.out_spatial[1:]
+    pixels = math.prod(sizes)
+    spatial_strides = slab.strides[2:]
+    if geo.taps == 1 and all(s == 1 for s in geo.stride) and slab.flags.c_contiguous:
+        cols = slab.reshape(n, geo.groups, geo.in_per_group, pixels)  # 1×1 conv: x is im2col
+    else:
+        window = as_strided(
+            slab,
+            (n, geo.in_channels, *geo.kernel, *sizes),
+            (
+                slab.strides[0],
+                slab.strides[1],
+                *(d * st for d, st in zip(geo.dilation, spatial_strides)),
+                *(s * st for s, st in zip(geo.stride, spatial_strides)),
+            ),
+        )
+        cols = scratch.get("cols", window.shape)
+        _copy(cols, window)
+        cols = cols.reshape(n, geo.groups, geo.in_per_group * geo.taps, pixels)
+    grouped = (n, geo.groups, geo.out_per_group, pixels)
+    if dest.flags.c_contiguous:
+        np.matmul(_grouped_weight(weight, geo), cols, out=dest.reshape(grouped))
+    else:
+        result = np.matmul(_grouped_weight(weight, geo), cols, out=scratch.get("result", grouped))
+        _copy(dest, result.reshape(dest.shape))
+
+
+def _conv_taps(
+    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+) -> None:
+    n = slab.shape[0]
+    length = _wide_length(geo, slab, rows)
+    flat = _flat(slab)
+    per_tap = np.ascontiguousarray(
+        weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group, geo.taps).transpose(3, 0, 1, 2)
+    )
+    grouped = (n, geo.groups, geo.out_per_group, length)
+    wide = scratch.get("wide", grouped)
+    product_ = scratch.get("product", grouped) if geo.taps > 1 else wide
+    for tap, offset in enumerate(_tap_offsets(geo, slab)):
+        shifted = flat[:, :, offset : offset + length].reshape(n, geo.groups, geo.in_per_group, length)
+        if tap == 0:
+            np.matmul(per_tap[tap], shifted, out=wide)
+        else:
+            np.matmul(per_tap[tap], shifted, out=product_)
+            _add(wide, wide, product_)
+    _copy(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
+
+
+def _conv_fma(
+    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+) -> None:
+    """Depthwise: out[c·m + j] = Σ_taps w[c·m + j, tap] · shifted x[c], m = channel multiplier."""
+    n = slab.shape[0]
+    multiplier = geo.out_per_group
+    per_tap = weight.reshape(geo.groups, multiplier, geo.taps)
+    unit_stride = all(s == 1 for s in geo.stride)
+    if unit_stride:
+        length = _wide_length(geo, slab, rows)
+        flat = _flat(slab)
+        pixel_shape: tuple[int, ...] = (length,)
+        views = (
+            flat[:, :, None, offset : offset + length] for offset in _tap_offsets(geo, slab)
+        )
+    else:
+        pixel_shape = (rows,) + geo.out_spatial[1:]
+        strides = slab.strides[2:]
+        views = (
+            as_strided(
+                slab[(slice(None), slice(None), *(slice(t * d, None) for t, d in zip(tap, geo.dilation)))],
+                (n, geo.groups, 1, *pixel_shape),
+                (slab.strides[0], slab.strides[1], 0, *(s * st for s, st in zip(geo.stride, strides))),
+            )
+            for tap in product(*map(range, geo.kernel))
+        )
+    acc_shape = (n, geo.groups, multiplier, *pixel_shape)
+    acc = scratch.get("wide", acc_shape)
+    product_ = scratch.get("product", acc_shape)
+    weight_shape = (geo.groups, multiplier) + (1,) * len(pixel_shape)
+    for tap, view in enumerate(views):
+        w_tap = per_tap[:, :, tap].reshape(weight_shape)
+        if tap == 0:
+            np.multiply(view, w_tap, out=acc)
+        else:
+            np.multiply(view, w_tap, out=product_)
+            np.add(acc, product_, out=acc)
+    if unit_stride:
+        np.copyto(dest, _unwide(acc.reshape(n, geo.out_channels, pixel_shape[0]), geo, slab, rows))
+    else:
+        np.copyto(dest, acc.reshape(dest.shape))
+
+
+# Winograd F(2, 3): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A per dim; the transforms' entries are 0, ±1, ±½,
+# so they add no rounding of their own beyond the sums.
+_WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+_WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+_WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+
+def _winograd_fits(geo: _ConvGeometry) -> bool:
+    return all(k == 3 for k in geo.kernel) and all(s == 1 for s in geo.stride) and all(
+        d == 1 for d in geo.dilation
+    )
+
+
+def _transform_axis(matrix: np.ndarray, source: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, as a few whole-array passes.
+
+    Every row of the Winograd matrices has nonzero entries of one magnitude (1 or ½): a signed
+    sum of slices, then one scaling.
+    """
+    for i, row in enumerate(matrix):
+        terms = [(float(c), j) for j, c in enumerate(row) if c != 0]
+        scale = abs(terms[0][0])
+        signs = [(c > 0, j) for c, j in terms]
+        target = out[i]
+        (positive, first), rest = signs[0], signs[1:]
+        if rest:
+            second_positive, second = rest[0]
+            if positive:
+                (np.add if second_positive else np.subtract)(source[first], source[second], out=target)
+            elif second_positive:
+                np.subtract(source[second], source[first], out=target)
+            else:
+                np.add(source[first], source[second], out=target)
+                np.negative(target, out=target)
+            rest = rest[1:]
+        elif positive:
+            np.copyto(target, source[first])
+        else:
+            np.negative(source[first], out=target)
+        for is_positive, j in rest:
+            (np.add if is_positive else np.subtract)(target, source[j], out=target)
+        if scale != 1:
+            np.multiply(target, target.dtype.type(scale), out=target)
+
+
+def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
+    """(4^nd, G, C_out/g, C_in/g): every weight slice transformed to the tile domain (G g Gᵀ)."""
+    transform = _WINOGRAD_G
+    for _ in range(geo.nd - 1):
+        transform = np.kron(transform, _WINOGRAD_G)
+    # Taps first (one transposing copy), then one GEMM: BLAS is slow on the transposed view.
+    taps_first = np.ascontiguousarray(weight.reshape(geo.out_channels * geo.in_per_group, geo.taps).T)
+    product_ = transform.astype(weight.dtype) @ taps_first
+    return product_.reshape(4**geo.nd, geo.groups, geo.out_per_group, geo.in_per_group)
+
+
+def _tile_view(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` with dim ``axis`` (size 2·T + 2) cut into T overlapping tiles of 4: a new axis 0 of
+    size 4 for the position in the tile, and dim ``axis`` (shifted by one) counting tiles."""
+    tiles = (a.shape[axis] - 2) // 2
+    shape = (4,) + a.shape[:axis] + (tiles,) + a.shape[axis + 1 :]
+    strides = (a.strides[axis],) + a.strides[:axis] + (2 * a.strides[axis],) + a.strides[axis + 1 :]
+    return as_strided(a, shape, strides)
+
+
+def _conv_winograd(
+    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+) -> None:
+    n, nd = slab.shape[0], geo.nd
+    sizes = (rows,) + geo.out_spatial[1:]
+    tiles = tuple(-(-o // 2) for o in sizes)
+    count, values = math.prod(tiles), 4**nd
+    # Input transform Bᵀ d B, one spatial dim at a time: (C, n, E₀, …) becomes
+    # (4, …, 4, C, n, T₀, …). Dims not yet transformed stay whole rows, so the passes stream
+    # through contiguous memory; images sit next to the tiles so that one GEMM per tile value
+    # covers the whole chunk.
+    current = slab.swapaxes(0, 1)
+    for axis in range(nd):
+        tiled = _tile_view(current, 2 * axis + 2)  # axes: e_axis, e₀…, C, n, T₀…T_axis, E_axis+1…
+        result = scratch.get(f"in{axis % 2}", (4,) * (axis + 1) + tiled.shape[axis + 1 :])
+        _transform_axis(_WINOGRAD_BT, tiled, np.moveaxis(result, axis, 0))
+        current = result
+    columns = current.reshape(values, geo.groups, geo.in_per_group, n * count)
+    products = scratch.get("product", (values, geo.groups, geo.out_per_group, n * count))
+    np.matmul(geo.winograd_weight, columns, out=products)
+    # Output transform Aᵀ m A, last dim first: each pass writes its two outputs per tile
+    # interleaved (output η of tile t at 2t + η), the final pass straight into the destination.
+    current = products.reshape((4,) * nd + (geo.out_channels, n) + tiles)
+    for axis in reversed(range(nd)):
+        moved = np.moveaxis(current, axis, 0)  # (4, ξ₀…, C, n, T₀…T_axis, 2T_axis+1…)
+        spot = 2 * axis + 2  # where T_axis sits in moved[j]
+        if axis == 0:
+            target = dest.swapaxes(0, 1)  # (C, n, O₀, O₁, …)
+            moved = moved[(Ellipsis, *(slice(0, o) for o in sizes[1:]))]
+        else:
+            rest = moved.shape[1:]
+            target = scratch.get(f"out{axis % 2}", rest[:spot] + (2 * tiles[axis],) + rest[spot + 1 :])
+        for parity in range(2):
+            outputs = target[(slice(None),) * spot + (slice(parity, None, 2),)]
+            used = moved[(slice(None),) * (spot + 1) + (slice(0, outputs.shape[spot]),)]
+            _transform_axis(_WINOGRAD_AT[parity : parity + 1], used, outputs[None])
+        current = target
+
+
+# ---------------------------------------------------------------------------------------------
+# Transposed convolution
+
+
+def conv_transpose_nd(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    output_padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    *,
+    max_buffer_bytes: int | None = None,
+) -> np.ndarray:
+    """Transposed convolution of ``x`` (N, C_in, *spatial) with ``weight`` (C_in, C_out/groups, *k).
+
+    Computed as torch defines it, the gradient of a convolution: one GEMM per image and group
+    gives every input pixel's contribution to each kernel tap (C_out/groups × taps rows), then a
+    loop over taps scatter-adds them (col2im) at ``stride·i + dilation·tap``; ``padding`` crops
+    the result and ``output_padding`` extends it at the end.
+
+    >>> x = np.array([[[1.0, 2.0]]])
+    >>> conv_transpose_nd(x, np.array([[[1.0, 10.0, 100.0]]]), stride=2).tolist()
+    [[[1.0, 10.0, 102.0, 20.0, 200.0]]]
+    """
+    x = np.asarray(x)
+    weight = np.asarray(weight)
+    nd = x.ndim - 2
+    if nd < 1 or weight.ndim != nd + 2:
+        raise ValueError(f"conv_transpose_nd needs x (N, C, *spatial) and a weight with {nd} kernel dims")
+    dtype = _float_dtype(x, weight)
+    batch, in_channels, *spatial = x.shape
+    _, out_per_group, *kernel = weight.shape
+    if weight.shape[0] != in_channels or in_channels % groups:
+        raise ValueError(f"weight {weight.shape} with groups={groups} does not fit {in_channels} input channels")
+    stride_, padding_, dilation_ = _tuple(stride, nd), _tuple(padding, nd), _tuple(dilation, nd)
+    output_padding_ = _tuple(output_padding, nd)
+    rules = [
+        TransposedRule(k, s, p, d, op)
+        for k, s, p, d, op in zip(kernel, stride_, padding_, dilation_, output_padding_)
+    ]
+    out_spatial = tuple(rule.out(size) for rule, size in zip(rules, spatial))
+    if min(out_spatial) < 1:
+        raise ValueError(f"transposed conv output size {out_spatial} is empty")
+    # The scatter covers (L−1)·s + d·(k−1) + 1; output_padding can reach past it (zeros there).
+    full = tuple(
+        max((size - 1) * s + d * (k - 1) + 1, p + out)
+        for size, s, d, k, p, out in zip(spatial, stride_, dilation_, kernel, padding_, out_spatial)
+    )
+    out_channels = out_per_group * groups
+    in_per_group = in_channels // groups
+    taps = math.prod(kernel)
+    # The canvas: along every dim but the last, full position s·j + φ lives in plane φ at row j;
+    # the last dim stays interleaved. A tap then adds to one plane at a fixed shift, and the
+    # final interleave copies whole output rows. Planes get one slack row (see below).
+    plane = tuple(-(-f // s) for f, s in zip(full, stride_))
+    *outer_strides, last_stride = stride_
+    plane_shape = list(plane)
+    plane_shape[0] += 1
+    plane_shape[-1] *= last_stride
+    # The GEMM runs on the input widened to the planes' row length (zeros on the right), so a
+    # tap's contributions are one run of a flattened plane with step last_stride: the zeros
+    # that wrap past a row's end land in the next row's start or the slack row, adding nothing.
+    wide_spatial = (spatial[0], *plane[1:])
+    wide_pixels = math.prod(wide_spatial)
+    plane_pixels = math.prod(plane_shape)
+    row_step = [math.prod(plane[i + 1 :]) for i in range(nd)]
+
+    # (G, C_out/g · taps, C_in/g): row (o, tap) gathers what input channel i sends to output o at
+    # tap. BLAS reads the transposed view as is.
+    weight_t = (
+        np.asarray(weight, dtype=dtype).reshape(groups, in_per_group, out_per_group * taps).transpose(0, 2, 1)
+    )
+    out = np.empty((batch, out_channels, *out_spatial), dtype)
+    bias_view = None
+    if bias is not None:
+        bias_view = np.asarray(bias, dtype=dtype).reshape((out_channels,) + (1,) * nd)
+    per_image = (
+        in_channels * wide_pixels
+        + out_channels * taps * wide_pixels
+        + out_channels * math.prod(outer_strides) * plane_pixels
+    ) * dtype.itemsize
+    bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
+    images = max(1, min(batch, bound // max(per_image, 1)))
+    scratch = _Scratch(dtype)
+    everything = (slice(None), slice(None))
+    widened = tuple(wide_spatial) != tuple(spatial)
+    with _ufunc_buffer(wide_pixels):
+        for n0 in range(0, batch, images):
+            n1 = min(batch, n0 + images)
+            n = n1 - n0
+            if widened:
+                source = scratch.get("source", (n, in_channels, *wide_spatial), zero=True)
+                source[(*everything, *(slice(0, size) for size in spatial))] = x[n0:n1]
+            else:
+                source = np.ascontiguousarray(x[n0:n1], dtype=dtype)
+            cols = scratch.get("cols", (n, groups, out_per_group * taps, wide_pixels))
+            np.matmul(weight_t, source.reshape(n, groups, in_per_group, wide_pixels), out=cols)
+            cols_by_tap = cols.reshape(n, out_channels, taps, wide_pixels)
+            canvas = scratch.get("canvas", (*outer_strides, n, out_channels, plane_pixels), zero=True)
+            for tap, offsets in enumerate(product(*map(range, kernel))):
+                reach = [t * d for t, d in zip(offsets, dilation_)]
+                phase = tuple(r % s for r, s in zip(reach[:-1], outer_strides))
+                start = last_stride * sum(r // s * step for r, s, step in zip(reach, stride_, row_step))
+                start += reach[-1] % last_stride
+                run = slice(start, start + last_stride * (wide_pixels - 1) + 1, last_stride)
+                target = canvas[(*phase, *everything, run)]
+                np.add(target, cols_by_tap[:, :, tap], out=target)
+            planes = canvas.reshape(*outer_strides, n, out_channels, *plane_shape)
+            # Output position y is full position y + padding: crop, and interleave the outer dims.
+            columns = slice(padding_[-1], padding_[-1] + out_spatial[-1])
+            for first in product(*(range(min(s, o)) for s, o in zip(outer_strides, out_spatial))):
+                shifted = [f + p for f, p in zip(first, padding_)]
+                phase = tuple(v % s for v, s in zip(shifted, outer_strides))
+                rows = tuple(
+                    slice(v // s, v // s + len(range(f, o, s)))
+                    for v, s, f, o in zip(shifted, outer_strides, first, out_spatial)
+                )
+                source_rows = planes[(*phase, *everything, *rows, columns)]
+                dest = out[(slice(n0, n1), slice(None), *(slice(f, None, s) for f, s in zip(first, outer_strides)))]
+                if bias_view is None:
+                    np.copyto(dest, source_rows)
+                else:
+                    np.add(source_rows, bias_view, out=dest)
+    return out

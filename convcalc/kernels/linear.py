@@ -1,0 +1,72 @@
+"""Fully connected forward passes: ``F.linear`` and ``F.bilinear``.
+
+Both take inputs of any leading shape (..., features), as torch does, and keep float32/float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conv import DEFAULT_BUFFER_BYTES, _float_dtype
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """``x @ weight.T + bias`` over the last dim: (..., in) → (..., out).
+
+    >>> linear(np.array([1.0, 2.0]), np.array([[1.0, 1.0], [0.0, 3.0]]), np.array([0.5, 0.0])).tolist()
+    [3.5, 6.0]
+    """
+    x = np.asarray(x)
+    weight = np.asarray(weight)
+    dtype = _float_dtype(x, weight)
+    # BLAS reads the transposed view directly; no copy of the weight.
+    out = np.matmul(x.astype(dtype, copy=False), weight.astype(dtype, copy=False).T)
+    if bias is not None:
+        np.add(out, np.asarray(bias, dtype=dtype), out=out)
+    return out
+
+
+def bilinear(
+    x1: np.ndarray,
+    x2: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    max_buffer_bytes: int | None = None,
+) -> np.ndarray:
+    """``y[..., k] = x1[..., :] · weight[k] · x2[..., :] + bias[k]``: (..., in1), (..., in2) → (..., out).
+
+    One GEMM contracts the smaller-intermediate side first ((rows, out, in) scratch), then a
+    batched matrix-vector product contracts the other; rows are chunked so the scratch stays
+    under ``max_buffer_bytes``.
+
+    >>> w = np.arange(8.0).reshape(2, 2, 2)
+    >>> bilinear(np.array([[1.0, 2.0]]), np.array([[3.0, 1.0]]), w).tolist()
+    [[19.0, 67.0]]
+    """
+    x1, x2, weight = np.asarray(x1), np.asarray(x2), np.asarray(weight)
+    dtype = _float_dtype(x1, x2, weight)
+    out_features, in1, in2 = weight.shape
+    lead = x1.shape[:-1]
+    if x2.shape[:-1] != lead:
+        raise ValueError(f"bilinear inputs need the same leading dims: {x1.shape} vs {x2.shape}")
+    rows = int(np.prod(lead, dtype=np.int64))
+    a = x1.reshape(rows, in1).astype(dtype, copy=False)
+    b = x2.reshape(rows, in2).astype(dtype, copy=False)
+    w = weight.astype(dtype, copy=False)
+    if in2 > in1:  # contract the bigger side in the GEMM so the scratch is (rows, out, smaller)
+        a, b = b, a
+        w = w.transpose(0, 2, 1)
+    inner, other = a.shape[1], b.shape[1]
+    # (inner, out·other): column (k, j) holds w[k, :, j].
+    w_flat = np.ascontiguousarray(w.transpose(1, 0, 2)).reshape(inner, out_features * other)
+    out = np.empty((rows, out_features), dtype)
+    bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
+    chunk = max(1, bound // max(1, out_features * other * dtype.itemsize))
+    for r0 in range(0, rows, chunk):
+        r1 = min(rows, r0 + chunk)
+        partial = (a[r0:r1] @ w_flat).reshape(r1 - r0, out_features, other)
+        np.matmul(partial, b[r0:r1, :, None], out=out[r0:r1, :, None])
+    if bias is not None:
+        np.add(out, np.asarray(bias, dtype=dtype), out=out)
+    return out.reshape(*lead, out_features)

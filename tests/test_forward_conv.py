@@ -1,0 +1,298 @@
+"""Conv-type forward kernels against torch: values of conv, transposed conv, linear, bilinear.
+
+Every formulation of ``conv_nd`` (``method=``) is checked, not only the one "auto" picks, and
+chunking is checked to change nothing.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+F = torch.nn.functional
+
+from convcalc.arith import ConvRule, TransposedRule  # noqa: E402
+from convcalc.kernels.conv import METHODS, conv_nd, conv_transpose_nd  # noqa: E402
+from convcalc.kernels.linear import bilinear, linear  # noqa: E402
+
+pytestmark = pytest.mark.oracle
+
+RELATIVE_TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def assert_close(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    scale = max(float(np.abs(want).max()), 1.0)
+    err = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max())
+    assert err <= RELATIVE_TOLERANCE[want.dtype.type] * scale, f"max error {err} vs max |out| {scale}"
+
+
+def random(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def kernel_pads(nd, kernel, padding, dilation):
+    """(left, right) per dim as torch.nn.ConvNd pads: 'same' puts the odd extra on the right."""
+    if padding == "valid":
+        return ((0, 0),) * nd
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    return tuple((p, p) for p in padding)
+
+
+def applicable_methods(stride, in_per_group, groups, kernel=(), dilation=()):
+    methods = ["auto", "gemm"]
+    if all(s == 1 for s in stride):
+        methods.append("taps")
+        if all(k == 3 for k in kernel) and all(d == 1 for d in dilation):
+            methods.append("winograd")
+    if in_per_group == 1 and groups > 1:
+        methods.append("fma")
+    return methods
+
+
+def check_conv(nd, cin, cout, kernel, stride, padding, dilation, groups, mode, spatial, batch,
+               dtype=np.float32, bias=True, methods=None, max_buffer_bytes=None):
+    kernel, stride, dilation = (tuple(v) * (nd // len(v)) for v in (kernel, stride, dilation))
+    if not isinstance(padding, str):
+        padding = tuple(padding) * (nd // len(padding))
+    x = random((batch, cin, *spatial), dtype, 1)
+    module = getattr(torch.nn, f"Conv{nd}d")(
+        cin, cout, kernel, stride, padding, dilation, groups, bias, mode, dtype=torch.float64
+    ).eval()
+    weight = module.weight.detach().numpy().astype(dtype)
+    bias_ = module.bias.detach().numpy().astype(dtype) if bias else None
+    module = module.to(torch.float32 if dtype == np.float32 else torch.float64)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns that 'same' with an even kernel copies the input
+        module.weight.copy_(torch.from_numpy(weight))
+        want = module(torch.from_numpy(x)).numpy()
+    pads = kernel_pads(nd, kernel, padding, dilation)
+    for method in methods or applicable_methods(stride, cin // groups, groups, kernel, dilation):
+        got = conv_nd(x, weight, bias_, stride, pads, dilation, groups, mode,
+                      method=method, max_buffer_bytes=max_buffer_bytes)
+        assert_close(got, want)
+
+
+CONV_TABLE = [
+    # nd, cin, cout, kernel, stride, padding, dilation, groups, padding_mode, spatial, batch
+    (2, 3, 8, (3,), (1,), (1,), (1,), 1, "zeros", (9, 10), 2),
+    (2, 3, 8, (3,), (1,), (1,), (1,), 1, "reflect", (9, 10), 2),
+    (2, 3, 8, (3,), (1,), (2,), (1,), 1, "replicate", (9, 10), 2),
+    (2, 3, 8, (3,), (1,), (3,), (1,), 1, "circular", (9, 10), 2),
+    (2, 3, 8, (3, 5), (2, 1), (2, 1), (1,), 1, "reflect", (9, 10), 2),
+    (2, 3, 8, (3, 5), (2, 3), (3, 4), (1,), 1, "circular", (5, 4), 1),  # pad == size wraps once
+    (2, 3, 8, (3, 5), (3, 2), (4, 0), (1,), 1, "replicate", (6, 7), 1),
+    (2, 4, 6, (4,), (1,), "same", (1,), 1, "zeros", (8, 9), 2),  # asymmetric (1, 2) pads
+    (2, 4, 6, (4, 2), (1,), "same", (1,), 1, "reflect", (8, 9), 2),
+    (2, 4, 6, (4, 3), (1,), "same", (2, 1), 2, "circular", (8, 9), 1),
+    (2, 4, 6, (2,), (1,), "same", (3,), 2, "replicate", (8, 9), 1),
+    (2, 4, 6, (3,), (1,), "valid", (1,), 1, "zeros", (8, 9), 1),
+    (2, 4, 6, (3,), (2,), (2,), (2,), 1, "zeros", (11, 12), 2),
+    (2, 4, 6, (3, 2), (1, 3), (0, 1), (3, 2), 2, "zeros", (11, 12), 2),
+    (2, 6, 9, (3,), (1,), (1,), (1,), 3, "zeros", (7, 8), 2),
+    (2, 8, 8, (3,), (1,), (1,), (1,), 8, "zeros", (7, 8), 2),  # depthwise
+    (2, 8, 16, (3,), (2,), (1,), (1,), 8, "reflect", (7, 8), 2),  # depthwise, multiplier 2
+    (2, 8, 24, (5, 3), (1, 2), (2, 1), (2, 1), 8, "zeros", (9, 8), 1),
+    (2, 40, 36, (3,), (1,), (1,), (1,), 1, "zeros", (6, 7), 2),  # wide channels ("taps")
+    (2, 64, 64, (3,), (1,), (1,), (1,), 2, "zeros", (5, 5), 1),
+    (2, 5, 7, (1,), (1,), (0,), (1,), 1, "zeros", (6, 7), 2),  # 1×1: x is its own im2col
+    (2, 5, 7, (1,), (2,), (0,), (1,), 1, "zeros", (7, 7), 2),
+    (2, 5, 7, (1,), (1,), (1,), (1,), 1, "zeros", (3, 3), 1),  # 1×1 with padding
+    (2, 3, 4, (5, 6), (1,), (0,), (1,), 1, "zeros", (5, 6), 2),  # kernel = input: 1×1 output
+    (2, 3, 4, (3,), (4,), (0,), (1,), 1, "zeros", (10, 10), 1),  # stride skips trailing pixels
+    (1, 6, 4, (3,), (1,), (1,), (1,), 1, "zeros", (20,), 3),
+    (1, 6, 4, (5,), (2,), (3,), (2,), 2, "circular", (20,), 2),
+    (1, 6, 6, (3,), (1,), "same", (1,), 6, "reflect", (9,), 2),
+    (3, 4, 6, (3,), (1,), (1,), (1,), 1, "zeros", (4, 5, 6), 2),
+    (3, 4, 6, (3, 1, 2), (2, 1, 1), (1, 0, 1), (1, 1, 2), 2, "replicate", (5, 5, 6), 1),
+    (3, 4, 4, (3,), (1,), "same", (1,), 4, "circular", (4, 5, 3), 2),
+    (3, 4, 8, (2,), (1,), "same", (2,), 1, "zeros", (4, 5, 6), 1),
+    (2, 16, 24, (3,), (1,), (1,), (1,), 1, "zeros", (29, 30), 2),  # "auto" picks Winograd
+    (2, 16, 24, (3,), (1,), (0,), (1,), 2, "reflect", (8, 7), 1),  # odd output sizes
+    (3, 6, 4, (3,), (1,), (1, 0, 2), (1,), 1, "replicate", (3, 4, 5), 2),
+    (1, 6, 4, (3,), (1,), (2,), (1,), 2, "zeros", (11,), 2),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("row", CONV_TABLE, ids=lambda row: f"{row[0]}d-k{row[3]}-s{row[4]}-p{row[5]}-d{row[6]}-g{row[7]}-{row[8]}")
+def test_conv_table(row, dtype):
+    check_conv(*row, dtype=dtype)
+
+
+def test_conv_without_bias_and_chunked():
+    check_conv(2, 4, 6, (3,), (1,), (1,), (1,), 2, "reflect", (9, 7), 3, bias=False, max_buffer_bytes=1)
+
+
+def small_integers(shape, seed):
+    """Integer-valued floats: every sum is exact, so any summation order gives the same bits."""
+    return np.random.default_rng(seed).integers(-4, 5, shape).astype(np.float64)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_chunking_changes_nothing(method):
+    """A tiny bound cuts every image into one-row chunks: the values must not change.
+
+    BLAS may sum in another order for another matrix width, hence integer-valued data.
+    """
+    groups = 12 if method == "fma" else 2
+    weight = small_integers((12, 12 // groups, 3, 3), 2)
+    x = small_integers((3, 12, 9, 11), 3)
+    bias = small_integers((12,), 4)
+    stride = 2 if method in ("gemm", "fma") else 1
+    if method == "winograd":  # its transforms halve: keep the values exact with even weights
+        weight *= 2
+    whole = conv_nd(x, weight, bias, stride, 1, 1, groups, method=method)
+    chunked = conv_nd(x, weight, bias, stride, 1, 1, groups, method=method, max_buffer_bytes=1)
+    np.testing.assert_array_equal(chunked, whole)
+    mid = conv_nd(x, weight, bias, stride, 1, 1, groups, method=method, max_buffer_bytes=30_000)
+    np.testing.assert_array_equal(mid, whole)
+
+
+def test_transposed_chunking_changes_nothing():
+    x = small_integers((4, 6, 5, 7), 5)
+    weight = small_integers((6, 2, 3, 4), 6)
+    whole = conv_transpose_nd(x, weight, None, 2, 1, 1, 1, 3)
+    np.testing.assert_array_equal(conv_transpose_nd(x, weight, None, 2, 1, 1, 1, 3, max_buffer_bytes=1), whole)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(dtype):
+    x, w = random((1, 2, 5, 5), dtype), random((3, 2, 3, 3), dtype)
+    assert conv_nd(x, w).dtype == dtype
+    assert conv_transpose_nd(x, random((2, 3, 3, 3), dtype)).dtype == dtype
+    assert linear(random((2, 5), dtype), random((3, 5), dtype)).dtype == dtype
+    assert bilinear(random((2, 5), dtype), random((2, 4), dtype), random((3, 5, 4), dtype)).dtype == dtype
+
+
+def check_transposed(nd, cin, cout, kernel, stride, padding, output_padding, dilation, groups,
+                     spatial, batch, dtype=np.float32, bias=True):
+    kernel, stride, padding, output_padding, dilation = (
+        tuple(v) * (nd // len(v)) for v in (kernel, stride, padding, output_padding, dilation)
+    )
+    x = random((batch, cin, *spatial), dtype, 7)
+    weight = random((cin, cout // groups, *kernel), dtype, 8)
+    bias_ = random((cout,), dtype, 9) if bias else None
+    conv = getattr(F, f"conv_transpose{nd}d")
+    want = conv(torch.from_numpy(x), torch.from_numpy(weight), None if bias_ is None else torch.from_numpy(bias_),
+                stride, padding, output_padding, groups, dilation).numpy()
+    got = conv_transpose_nd(x, weight, bias_, stride, padding, output_padding, dilation, groups)
+    assert_close(got, want)
+
+
+TRANSPOSED_TABLE = [
+    # nd, cin, cout, kernel, stride, padding, output_padding, dilation, groups, spatial, batch
+    (2, 4, 6, (3,), (1,), (0,), (0,), (1,), 1, (5, 6), 2),
+    (2, 4, 6, (4,), (2,), (1,), (0,), (1,), 1, (5, 6), 2),
+    (2, 4, 6, (3,), (2,), (1,), (1,), (1,), 1, (5, 6), 1),
+    (2, 4, 6, (3,), (3,), (0,), (2,), (1,), 1, (4, 3), 1),  # output_padding past the scatter
+    (2, 4, 6, (3,), (1,), (2,), (1,), (2,), 2, (5, 6), 2),  # output_padding < dilation
+    (2, 4, 6, (2,), (2,), (0,), (0,), (1,), 2, (5, 6), 1),  # stride = kernel: no overlap
+    (2, 4, 4, (3,), (2,), (1,), (1,), (1,), 4, (5, 6), 2),  # depthwise
+    (2, 3, 5, (3, 4), (2, 3), (1, 2), (1, 0), (2, 1), 1, (4, 5), 2),
+    (2, 2, 3, (9,), (1,), (0,), (0,), (1,), 1, (2, 2), 1),  # kernel larger than input
+    (1, 6, 4, (5,), (3,), (2,), (2,), (1,), 2, (7,), 3),
+    (3, 4, 6, (3,), (2,), (1,), (1,), (1,), 2, (3, 4, 3), 2),
+    (3, 2, 4, (2, 3, 1), (1, 2, 3), (0, 1, 0), (0, 1, 2), (3, 1, 1), 1, (3, 3, 2), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("row", TRANSPOSED_TABLE, ids=lambda row: f"{row[0]}d-k{row[3]}-s{row[4]}-p{row[5]}-op{row[6]}-d{row[7]}-g{row[8]}")
+def test_transposed_table(row, dtype):
+    check_transposed(*row, dtype=dtype)
+
+
+def _ints(draw, nd, lo, hi):
+    return tuple(draw(st.integers(lo, hi)) for _ in range(nd))
+
+
+@st.composite
+def valid_convs(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cin = groups * draw(st.integers(1, 3))
+    cout = groups * draw(st.integers(1, 3))
+    kernel, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3)
+    stride = _ints(draw, nd, 1, 3)
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    if all(s == 1 for s in stride) and draw(st.booleans()):
+        padding = "same"
+    else:
+        padding = _ints(draw, nd, 0, 3)
+    spatial = _ints(draw, nd, 1, 9)
+    pads = kernel_pads(nd, kernel, padding, dilation)
+    for size, (left, right), k, s, d in zip(spatial, pads, kernel, stride, dilation):
+        assume(ConvRule(k, s, left, right, d).numerator(size) >= 0)
+        assume(mode != "reflect" or max(left, right) < size)
+        assume(mode != "circular" or max(left, right) <= size)
+    batch = draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    bound = draw(st.sampled_from([None, None, 1, 3000]))
+    methods = applicable_methods(stride, cin // groups, groups, kernel, dilation)
+    method = draw(st.sampled_from(methods))
+    return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding,
+                dilation=dilation, groups=groups, mode=mode, spatial=spatial, batch=batch,
+                dtype=dtype, bias=draw(st.booleans()), methods=[method], max_buffer_bytes=bound)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(valid_convs())
+def test_conv_hypothesis(config):
+    check_conv(**config)
+
+
+@st.composite
+def valid_transposed(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cin = groups * draw(st.integers(1, 3))
+    cout = groups * draw(st.integers(1, 3))
+    kernel, stride, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3), _ints(draw, nd, 1, 3)
+    padding = _ints(draw, nd, 0, 3)
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    spatial = _ints(draw, nd, 1, 6)
+    for size, k, s, p, d, op in zip(spatial, kernel, stride, padding, dilation, output_padding):
+        assume(TransposedRule(k, s, p, d, op).out(size) >= 1)
+    return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding,
+                output_padding=output_padding, dilation=dilation, groups=groups, spatial=spatial,
+                batch=draw(st.integers(1, 3)), dtype=draw(st.sampled_from([np.float32, np.float64])),
+                bias=draw(st.booleans()))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(valid_transposed())
+def test_transposed_hypothesis(config):
+    check_transposed(**config)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lead", [(), (3,), (2, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(lead, dtype, bias):
+    x, weight = random((*lead, 7), dtype, 10), random((5, 7), dtype, 11)
+    bias_ = random((5,), dtype, 12) if bias else None
+    want = F.linear(torch.from_numpy(x), torch.from_numpy(weight),
+                    None if bias_ is None else torch.from_numpy(bias_)).numpy()
+    assert_close(linear(x, weight, bias_), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lead", [(), (3,), (2, 4)])
+@pytest.mark.parametrize("features", [(3, 6), (6, 3)])
+@pytest.mark.parametrize("bound", [None, 1])
+def test_bilinear(lead, dtype, features, bound):
+    in1, in2 = features
+    x1, x2 = random((*lead, in1), dtype, 13), random((*lead, in2), dtype, 14)
+    weight, bias = random((4, in1, in2), dtype, 15), random((4,), dtype, 16)
+    want = F.bilinear(*(torch.from_numpy(a) for a in (x1, x2, weight, bias))).numpy()
+    assert_close(bilinear(x1, x2, weight, bias, max_buffer_bytes=bound), want)
