@@ -55,9 +55,10 @@ def run_layer(
 ) -> RunResult:
     """Make (or read) the input and the parameters, check the memory estimate, run forward.
 
-    >>> from convcalc import Identity
-    >>> run_layer(Identity(), (2, 2), fill="arange").output.tolist()
-    [[0.0, 1.0], [2.0, 3.0]]
+    >>> from convcalc import Conv2d
+    >>> result = run_layer(Conv2d(1, 1, 3), (1, 1, 3, 3), fill="ones", fill_weights="ones")
+    >>> result.output.ravel().tolist()  # ones input: the kernel's sum (9) plus the bias (1)
+    [10.0]
     """
     forward_kwargs = dict(forward_kwargs or {})
     real = float_dtype(dtype)

@@ -97,8 +97,8 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
         warnings.simplefilter("ignore")
         module = getattr(torch.nn, name)(*args, **kwargs).eval()
     state = _random_state(module, rng)
+    module = module.to(getattr(torch, dtype))  # before loading, so float64 weights stay float64
     module.load_state_dict(state)
-    module = module.to(getattr(torch, dtype))
     if x is None:
         x = rng.standard_normal(input_shape).astype(dtype)
     with torch.no_grad():

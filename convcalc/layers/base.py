@@ -406,7 +406,7 @@ class Layer:
         x = np.asarray(x)
         if not self.integer_input and not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float32)
-        self.output_shape(x.shape, **forward_kwargs)
+        self.output_shape(x.shape, **self._shape_kwargs(forward_kwargs))
         expected = {**self.param_shapes(), **self.buffer_shapes()}
         given = dict(params or {})
         if expected or given:
@@ -415,6 +415,10 @@ class Layer:
             check_params(expected, given, f"{type(self).__name__}'s parameters")
         arrays = {k: np.asarray(v) for k, v in given.items()}
         return self._forward(x, arrays, **forward_kwargs)
+
+    def _shape_kwargs(self, forward_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``output_shape``'s arguments for these forward arguments (tensors -> their shapes)."""
+        return forward_kwargs
 
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
         """The family's computation on a validated input; ``params`` match ``param_shapes``."""

@@ -204,6 +204,14 @@ class _ConvNd(_ConvBase):
             out.append(rule.out(size))
         return self._with_spatial(shape, out)
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.conv import conv_nd
+
+        batch, added = self._batched(x)
+        y = conv_nd(batch, params["weight"], params.get("bias"), self.stride, self.pads, self.dilation,
+                    self.groups, self.padding_mode)
+        return y[0] if added else y
+
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         batch = out[0] if len(out) == self.nd + 2 else 1
@@ -332,6 +340,15 @@ class _ConvTransposeNd(_ConvBase):
                 )
             out.append(value)
         return self._with_spatial(shape, out)
+
+    def _forward(self, x: Any, params: dict[str, Any], output_size: OptionalSize = None, **forward_kwargs: Any) -> Any:
+        from ..kernels.conv import conv_transpose_nd
+
+        batch, added = self._batched(x)
+        ops = self._output_padding_for(tuple(x.shape), tuple(x.shape[-self.nd :]), output_size)
+        y = conv_transpose_nd(batch, params["weight"], params.get("bias"), self.stride, self.padding, ops,
+                              self.dilation, self.groups)
+        return y[0] if added else y
 
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         self.output_shape(input_shape, **forward_kwargs)

@@ -100,6 +100,11 @@ class Linear(_Dense):
         out = self.output_shape(input_shape, **forward_kwargs)
         return prod(out[:-1]) * self.in_features * self.out_features
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.linear import linear
+
+        return linear(x, params["weight"], params.get("bias"))
+
 
 class Bilinear(_Dense):
     """Bilinear layer x1ᵀ·W·x2 + b over two inputs (*, in1) and (*, in2).
@@ -189,6 +194,18 @@ class Bilinear(_Dense):
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         return prod(out[:-1]) * self.out_features * self.in1_features * self.in2_features
+
+    def _shape_kwargs(self, forward_kwargs: dict[str, Any]) -> dict[str, Any]:
+        # forward takes the second tensor itself; output_shape takes its shape.
+        second = forward_kwargs.get("input2")
+        if second is None:
+            raise self._config_error("forward needs the second input: forward(x1, params, input2=x2)")
+        return {"input2_shape": tuple(second.shape)}
+
+    def _forward(self, x: Any, params: dict[str, Any], input2: Any = None, **forward_kwargs: Any) -> Any:
+        from ..kernels.linear import bilinear
+
+        return bilinear(x, input2, params["weight"], params.get("bias"))
 
 
 class Embedding(Layer):
