@@ -127,7 +127,7 @@ def _flag_option(flag: str, help: str) -> Any:
 
 # Options for running the layer on numbers (issue: the forward pass), after the common ones.
 _RUN_OPTIONS = {
-    "run": _flag_option("--run", "Run the forward pass and show input, weights and output."),
+    "run": _flag_option("--run", "Run the forward pass and show input, weights and output (implied by the options below)."),
     "input_file": _text_option("--input-file", metavar="FILE",
                                help="Input tensor: .npy, .npz, .csv/.txt (reshaped to --input) or an image; implies --run."),
     "key": _text_option("--key", metavar="NAME", help="The array to read from an .npz input file."),
@@ -193,7 +193,7 @@ def net_command(
     levels = None if depth is None else parse_ints(depth, "--depth", example="2")[0]
     network = parse_network(_read_spec(spec_file))
     stats = None
-    if run or input_file is not None:
+    if _wants_run(locals()):
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
     else:
         summary = network.summary(input_shape, dtype, levels)
@@ -393,7 +393,7 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
         run_options = {name: values.pop(name) for name in _RUN_OPTIONS}
         input_shape = parse_shape(input_text) if input_text is not None else None
         layer = cls.from_options(values, input_shape)
-        if run_options["run"] or run_options["input_file"] is not None:
+        if _wants_run(run_options):
             _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
             return
         report = layer_report(layer, input_shape, dtype, forward_kwargs)
@@ -408,6 +408,14 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
     run.__annotations__ = {p.name: p.annotation for p in params}
     run.__name__ = cls.cli_name()
     return run
+
+
+# Options that only mean something for a forward pass, so giving one asks for the run.
+_IMPLY_RUN = ("input_file", "weights", "fill", "fill_weights", "seed", "save", "heatmap", "precision", "gray", "key")
+
+
+def _wants_run(options: dict[str, Any]) -> bool:
+    return bool(options.get("run")) or any(options.get(name) not in (None, False) for name in _IMPLY_RUN)
 
 
 def _run_layer(
