@@ -8,15 +8,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import ConfigError, ConvcalcError, FileError, ParseError, ShapeError
 from .layers.base import Layer
-from .network import Network, Summary, parse_network
 from .registry import layer_classes, lookup
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> type[Layer]:
+_NETWORK_NAMES = ("Network", "Summary", "parse_network")
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the network parser is not needed to answer for one layer, and
+    # `import convcalc` is on every command's start-up path.
+    if name in _NETWORK_NAMES:
+        from . import network
+
+        globals().update({n: getattr(network, n) for n in _NETWORK_NAMES})
+        return globals()[name]
     # Layer classes by their torch.nn name (convcalc.Conv2d), found through the registry.
     for cls in layer_classes().values():
         if cls.__name__ == name:
@@ -26,7 +37,7 @@ def __getattr__(name: str) -> type[Layer]:
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + [cls.__name__ for cls in layer_classes().values()])
+    return sorted({*globals(), *_NETWORK_NAMES, *(cls.__name__ for cls in layer_classes().values())})
 
 
 __all__ = [

@@ -8,6 +8,7 @@ immutable values that are cheap to define, which keeps the CLI's start-up fast.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 
@@ -191,7 +192,9 @@ class ScaleRule(NamedTuple):
     scale: float
 
     def out(self, size: int) -> int:
-        return int(float(size) * float(self.scale) // 1)
+        product = float(size) * float(self.scale)
+        # An overflowing product is "too large" for the layer to report, not a crash here.
+        return int(product // 1) if math.isfinite(product) else 2**64
 
     def formula(self, symbol: str) -> str:
         return f"⌊{symbol}·{self.scale:g}⌋"

@@ -188,9 +188,9 @@ def net_command(
 
     if as_json + as_csv + as_markdown > 1:
         raise ConvcalcError("choose one of --json, --csv and --markdown")
-    from .shapes import parse_ints
+    from .shapes import parse_int
 
-    levels = None if depth is None else parse_ints(depth, "--depth", example="2")[0]
+    levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     network = parse_network(_read_spec(spec_file))
     stats = None
     if _wants_run(locals()):
@@ -224,12 +224,12 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     asked, and return the summary, per-layer statistics and the output as JSON data."""
     from .execute import run_spec
     from .run import InputSource
-    from .shapes import parse_ints, parse_shape
+    from .shapes import parse_int, parse_shape
     from .tensors import array_stats, parse_memory, save_array, tensor_to_json
 
     shape = parse_shape(input_shape) if input_shape is not None else None
     source = InputSource(shape, options["input_file"], options["key"], options["gray"], options["fill"] or "normal")
-    seed = 0 if options["seed"] is None else parse_ints(options["seed"], "--seed", allow_negative=True, example="0")[0]
+    seed = 0 if options["seed"] is None else parse_int(options["seed"], "--seed", minimum=0)
     kwargs = dict(weights=options["weights"], fill_weights=options["fill_weights"] or "normal", seed=seed,
                   dtype=dtype, max_memory=parse_memory(options["max_memory"] or "4GiB"), depth=depth)
     if sys.stderr.isatty():
@@ -392,6 +392,8 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
         }
         run_options = {name: values.pop(name) for name in _RUN_OPTIONS}
         input_shape = parse_shape(input_text) if input_text is not None else None
+        if forward_kwargs and input_shape is None and not run_options["input_file"]:
+            raise ConvcalcError(f"{', '.join('--' + k.replace('_', '-') for k in forward_kwargs)} needs --input SHAPE")
         layer = cls.from_options(values, input_shape)
         if _wants_run(run_options):
             _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
@@ -425,13 +427,12 @@ def _run_layer(
     """``--run``: the forward pass on random or file input, shown with the layer's panel."""
     from .report import layer_report
     from .run import run_layer
-    from .shapes import parse_ints
+    from .shapes import parse_int
     from .tensors import parse_memory, save_array, tensor_to_json
 
     def whole(name: str, default: int) -> int:
         text = options[name]
-        return default if text is None else parse_ints(text, f"--{name.replace('_', '-')}", example=str(default),
-                                                       allow_negative=name == "seed")[0]
+        return default if text is None else parse_int(text, f"--{name.replace('_', '-')}", minimum=0)
 
     result = run_layer(
         layer, input_shape, input_file=options["input_file"], key=options["key"], gray=options["gray"],

@@ -1095,16 +1095,18 @@ def _sum(values: list[int | None]) -> int | None:
 
 def _totals(trace: Trace, size: int) -> Totals:
     facts = _LayerFacts()
-    params = buffers = 0
+    params = buffers = frozen = 0
     for step in trace.steps:
         if step.layer is not None and step.first_call:
             _, n_params, _, n_buffers, _ = facts(step.layer)
             params += n_params
             buffers += n_buffers
+            if getattr(step.layer, "frozen", False):  # Embedding(_freeze=True): requires_grad=False
+                frozen += n_params
     known = trace.input.shape is not None
     return Totals(
         params=params,
-        trainable_params=params,
+        trainable_params=params - frozen,
         buffers=buffers,
         macs=_sum([s.macs for s in trace.steps]) if known else None,
         flops=_sum([s.flops for s in trace.steps]) if known else None,

@@ -23,9 +23,9 @@ def exact_bytes(count: int) -> str:
     >>> exact_bytes(25088)
     '25,088 B (24.5 KiB)'
     """
-    from .tables import human_bytes
+    from .shapes import format_bytes
 
-    short = human_bytes(count)
+    short = format_bytes(count)
     return f"{count:,} B" if short.endswith(" B") else f"{count:,} B ({short})"
 
 

@@ -57,6 +57,20 @@ def parse_ints(
     return tuple(values)
 
 
+def parse_int(text: str, what: str, minimum: int | None = None) -> int:
+    """One whole number, e.g. ``--depth 2``; ``minimum`` bounds it.
+
+    >>> parse_int("3", "--depth", minimum=1)
+    3
+    """
+    values = parse_ints(text, what, allow_negative=True, example="3")
+    if len(values) != 1:
+        raise ParseError(f"{what} {text!r} must be a single whole number")
+    if minimum is not None and values[0] < minimum:
+        raise ParseError(f"{what} {text!r} must be at least {minimum}")
+    return values[0]
+
+
 def parse_floats(text: str, what: str = "value") -> tuple[float, ...]:
     """Parse ``2``, ``2.5x1.5`` or ``(2.0, 2.0)`` into a tuple of floats.
 
@@ -96,3 +110,19 @@ def format_shape(shape: tuple[int, ...] | None) -> str:
     if shape is None:
         return "-"
     return "[" + ", ".join(str(n) for n in shape) + "]"
+
+
+def format_bytes(count: int | None) -> str:
+    """``24.5 KiB``: a binary-prefixed size; ``-`` when unknown.
+
+    >>> format_bytes(25088), format_bytes(512), format_bytes(6_657_199_309), format_bytes(None)
+    ('24.5 KiB', '512 B', '6.2 GiB', '-')
+    """
+    if count is None:
+        return "-"
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"

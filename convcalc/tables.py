@@ -10,23 +10,7 @@ import io
 from typing import Any, Callable, Mapping, NamedTuple
 
 from .network import Row, Summary, Totals, format_receptive_field
-from .shapes import format_shape
-
-
-def human_bytes(count: int | None) -> str:
-    """``24.5 KiB``: a binary-prefixed size, ``-`` when unknown.
-
-    >>> human_bytes(25088), human_bytes(512), human_bytes(None)
-    ('24.5 KiB', '512 B', '-')
-    """
-    if count is None:
-        return "-"
-    value, unit = float(count), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+from .shapes import format_bytes, format_shape
 
 
 def _count(value: int | None) -> str:
@@ -56,7 +40,7 @@ COLUMNS = (
     Column("weight", _weight),
     Column("params", lambda row: _count(row.params), numeric=True),
     Column("MACs", lambda row: _count(row.macs), numeric=True),
-    Column("memory", lambda row: human_bytes(row.output_bytes), numeric=True),
+    Column("memory", lambda row: format_bytes(row.output_bytes), numeric=True),
     Column("receptive field", lambda row: format_receptive_field(row.receptive_field)),
 )
 
@@ -96,10 +80,10 @@ def totals_lines(totals: Totals, dtype: str) -> list[tuple[str, str]]:
         ("buffers", f"{totals.buffers:,}"),
         ("MACs", _count(totals.macs)),
         ("FLOPs", _count(totals.flops)),
-        (f"input size ({dtype})", human_bytes(totals.input_bytes)),
-        ("activations", human_bytes(totals.activation_bytes)),
-        ("params memory", human_bytes(totals.param_bytes + totals.buffer_bytes)),
-        ("peak inference memory", human_bytes(totals.peak_memory_bytes)),
+        (f"input size ({dtype})", format_bytes(totals.input_bytes)),
+        ("activations", format_bytes(totals.activation_bytes)),
+        ("params memory", format_bytes(totals.param_bytes + totals.buffer_bytes)),
+        ("peak inference memory", format_bytes(totals.peak_memory_bytes)),
     ]
 
 

@@ -33,7 +33,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from .errors import ConvcalcError, FileError, ParseError, ShapeError
-from .shapes import format_shape
+from .shapes import format_bytes, format_shape
 
 FILL_HELP = (
     "normal[:MEAN,STD], uniform[:LOW,HIGH], ones, zeros, full:VALUE, arange, "
@@ -824,20 +824,6 @@ def parse_memory(text: str) -> int | None:
     if size <= 0:
         raise ParseError(f"memory size {text!r} must be positive, or 'none' for no limit")
     return size
-
-
-def format_bytes(count: int) -> str:
-    """``6.2 GiB``: a binary-prefixed size for messages.
-
-    >>> format_bytes(512), format_bytes(6_657_199_309)
-    ('512 B', '6.2 GiB')
-    """
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def estimate_bytes(shapes: Iterable[Sequence[int]], dtype: Any = "float32") -> int:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oracle import assert_agrees
+from oracle import assert_agrees, torch
 
 pytestmark = pytest.mark.oracle
 
@@ -126,3 +126,43 @@ def test_conv_hypothesis(config):
 @given(conv_configs(transposed=True))
 def test_conv_transpose_hypothesis(config):
     assert_agrees(*config)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_configs(transposed=False))
+def test_conv_flops_match_torch_flop_counter(config):
+    # torch counts 2 FLOPs per multiply-accumulate of a conv and leaves the bias out.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import convcalc
+    from oracle import convcalc_outcome, torch_outcome
+
+    name, args, kwargs, shape = config
+    if convcalc_outcome(*config)[0] != "ok" or torch_outcome(*config)[0] != "ok":
+        return
+    module = getattr(torch.nn, name)(*args, **kwargs)
+    with FlopCounterMode(display=False) as counter:
+        module(torch.zeros(shape))
+    assert 2 * getattr(convcalc, name)(*args, **kwargs).macs(shape) == counter.get_total_flops()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_configs(transposed=True))
+def test_conv_transpose_flops_match_torch_flop_counter(config):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import convcalc
+    from oracle import convcalc_outcome, torch_outcome
+
+    name, args, kwargs, shape = config
+    if convcalc_outcome(*config)[0] != "ok" or torch_outcome(*config)[0] != "ok":
+        return
+    module = getattr(torch.nn, name)(*args, **kwargs)
+    with FlopCounterMode(display=False) as counter:
+        module(torch.zeros(shape))
+    assert 2 * getattr(convcalc, name)(*args, **kwargs).macs(shape) == counter.get_total_flops()
+
+
+@pytest.mark.parametrize("output_size", [(17, 17), (4, 17, 17), (1, 4, 17, 17), (18, 18)])
+def test_transposed_output_size_unbatched(output_size):
+    assert_agrees("ConvTranspose2d", (4, 4, 3), {"stride": 2}, (4, 8, 8), {"output_size": output_size})

@@ -14,7 +14,7 @@ import typing
 from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple, Union
 
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
-from ..shapes import format_shape, parse_floats, parse_ints
+from ..shapes import format_shape, parse_floats, parse_int, parse_ints
 
 Shape = Tuple[int, ...]
 
@@ -134,10 +134,7 @@ def _one_or_tuple(values: tuple) -> Any:
 
 
 def _parse_int(text: str, what: str) -> int:
-    values = parse_ints(text, what, allow_negative=True, example="3")
-    if len(values) != 1:
-        raise ParseError(f"{what} {text!r} must be a single whole number")
-    return values[0]
+    return parse_int(text, what)
 
 
 def _parse_float(text: str, what: str) -> float | int:
@@ -431,6 +428,10 @@ class Layer:
         return x, False
 
     # -- helpers for subclasses ----------------------------------------------------------
+
+    def _no_forward_options(self, forward_kwargs: dict[str, Any]) -> None:
+        if forward_kwargs:
+            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
 
     def _config_error(self, message: str) -> ConvcalcError:
         return ConfigError(f"{type(self).__name__}: {message}")

@@ -174,8 +174,7 @@ class _ConvNd(_ConvBase):
         return list(zip(spatial_symbols(self.nd), self.rules()))
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape, _, spatial = self._spatial(input_shape)
         for axis, (size, (left, right)) in enumerate(zip(spatial, self.pads)):
             mode = self.padding_mode
@@ -301,7 +300,7 @@ class _ConvTransposeNd(_ConvBase):
             sizes = tuple(int(n) for n in output_size)
         except TypeError:
             sizes = (int(output_size),)
-        if len(sizes) in (len(shape), self.nd + 2):
+        if len(sizes) == len(shape):  # torch: nd entries, or one per input dim (nd+1 unbatched)
             sizes = sizes[-self.nd :]
         if len(sizes) != self.nd:
             raise self._shape_error(

@@ -80,10 +80,6 @@ class _PoolNd(Layer):
             )
         return self._tuple(name, value, self.nd, minimum=minimum)
 
-    def _no_forward_options(self, forward_kwargs: dict[str, Any]) -> None:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
-
     def _on_batch(self, x: Any, pool: Callable[[Any], Any]) -> Any:
         """``pool`` (a kernel on (N, C, *spatial)) applied to ``x``, batched or not.
 

@@ -191,8 +191,7 @@ class Upsample(Layer):
         return list(zip(spatial_symbols(dims), self.rules(dims)))
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         self._check_dims(
             shape, (3, 4, 5), " (N×C×L, N×C×H×W or N×C×D×H×W; Upsample has no unbatched form)"

@@ -29,10 +29,6 @@ class _ReshapeBase(Layer):
             raise self._config_error(f"{name} must be a whole number: got {name}={value!r}")
         return value
 
-    def _no_forward_options(self, forward_kwargs: dict[str, Any]) -> None:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
-
     def _wrap_dim(self, shape: Shape, name: str, dim: int) -> int:
         """A possibly negative dim index as a position, range-checked as torch does."""
         rank = max(len(shape), 1)  # torch indexes a scalar as if it were 1-D
