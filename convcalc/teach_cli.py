@@ -39,8 +39,9 @@ def solve_command(
 ) -> None:
     """Find kernel, stride, padding and dilation that map --in-size to --out-size.
 
-    Searches kernel 1..11, stride 1..8, padding 0..dilation·(kernel−1) and dilation 1 (1..4 when
-    1 has no answer), each fixed by -k/-s/-p/-d if given; simplest first, 'same' marked.
+    Searches kernel 1..11, stride 1..8, padding up to dilation·(kernel−1), dilation 1 (up to 4 when 1 has no answer).
+
+    -k/-s/-p/-d fix a value (N or HxW). Solutions come simplest first; 'same' ones are marked.
     """
     from .solve import combined_json, no_solution_message, solve
 
@@ -78,7 +79,7 @@ def show_command(
     layer: Annotated[str, typer.Argument(metavar="LAYER", help="A sliding-window layer: conv2d, convtranspose2d, maxpool2d, ...")],
     input_shape: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE",
                                                        help="Input shape, e.g. 5x5 (one channel) or 1x1x5x5.")] = None,
-    at: Annotated[Optional[str], typer.Option("--at", metavar="I[xJ]", help="First output position to draw  [default: 0x0]")] = None,
+    at: Annotated[Optional[str], typer.Option("--at", metavar="I[xJ]", help="First output position to draw (default: the first, 0x0).")] = None,
     frames: Annotated[int, typer.Option("--frames", metavar="N", help="How many output positions to draw.")] = 3,
 ) -> None:
     """Draw a layer's sliding window: padded input, kernel taps, dilation holes, output grid.
