@@ -45,15 +45,24 @@ METAVARS = {
 }
 
 
+# Commands whose modules load only when invoked: (module, function, context settings).
+_LAZY_COMMANDS = {
+    "solve": ("convcalc.teach_cli", "solve_command", {}),
+    "show": ("convcalc.teach_cli", "show_command", {"allow_extra_args": True, "ignore_unknown_options": True}),
+}
+
+
 class LayerGroup(TyperGroup):
     """The top-level group: static commands plus one lazily built command per layer."""
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*self.commands, *layer_classes()]
+        return [*self.commands, *_LAZY_COMMANDS, *layer_classes()]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
+        if cmd_name in _LAZY_COMMANDS:
+            return _lazy_command(cmd_name)
         name = aliases().get(cmd_name, cmd_name)
         if name in layer_classes():
             return _layer_command(name)
@@ -275,6 +284,20 @@ def _read_spec(path: str | None) -> bytes:
 # -- layer commands ---------------------------------------------------------------------------
 
 _built: dict[str, Any] = {}
+
+
+def _lazy_command(name: str) -> Any:
+    if name not in _built:
+        import importlib
+
+        module, function, context = _LAZY_COMMANDS[name]
+        builder = typer.Typer(add_completion=False)
+        builder.command(name=name, context_settings=context or None)(
+            getattr(importlib.import_module(module), function)
+        )
+        _built[name] = typer.main.get_command(builder)
+        _built[name].name = name
+    return _built[name]
 
 
 def _layer_command(name: str) -> Any:
