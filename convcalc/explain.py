@@ -219,6 +219,8 @@ def explain(
             magnitudes = [
                 abs(w * v) for term in explanation.matmul for row in term.weight for w, v in zip(row, term.pixel)
             ]
+            if params.get("bias") is not None:
+                magnitudes += [abs(float(params["bias"][o])) for o in explanation.matmul_channels]
             tolerance = _tolerance(x.dtype, magnitudes, len(magnitudes))
             explanation.agrees = explanation.agrees and all(
                 _close(a, b, tolerance) for a, b in zip(explanation.matmul_total, explanation.matmul_forward)
@@ -434,7 +436,11 @@ def _explain_max(e: Explanation, layer: Any, batch: np.ndarray, n: int) -> None:
                              layer.ceil_mode, True)
     detail.forward_index = int(indices[(n, e.channel, *e.spatial)])
     e.pool = detail
-    e.agrees = _close(e.total, e.forward, 0.0) and detail.forward_index == detail.flat_index
+    # A window over padding alone has no maximum of its own; its index is whatever the kernel left.
+    same_index = chosen is None or detail.forward_index == detail.flat_index
+    e.agrees = _close(e.total, e.forward, 0.0) and same_index
+    if chosen is None:
+        e.notes.append("every cell of this window is outside the input (dilation can do that): −inf")
     if any(k != "input" for a in e.axes for k in a.kinds):
         e.notes.append("cells outside the input are never the maximum (torch pads with −inf)")
 

@@ -57,7 +57,7 @@ def render_explain(e: Explanation) -> Group:
 def _header(e: Explanation) -> Text:
     text = Text()
     text.append(e.layer, style="bold")
-    text.append(f"  input {format_shape(e.input_shape)} → output {format_shape(e.output_shape)}\n")
+    text.append(f"\ninput {format_shape(e.input_shape)} → output {format_shape(e.output_shape)}\n")
     what = "output" if e.kind in ("conv", "transposed") else "pooled"
     text.append(f"{what}[{', '.join(map(str, e.at))}]", style="bold cyan")
     where = f"batch {e.batch}, " if e.batch is not None else ""
