@@ -174,16 +174,20 @@ def check_at(at: Sequence[int], output_shape: Shape) -> tuple[int, ...]:
     return at
 
 
+def check_explainable(layer: Layer) -> str:
+    """The layer's class name, or a ConvcalcError naming the layers explain can take apart."""
+    name = type(layer).__name__
+    if name not in EXPLAINABLE:
+        raise ConvcalcError(f"explain cannot take {name} apart; it explains {', '.join(EXPLAINABLE)}")
+    return name
+
+
 def explain(
     layer: Layer, x: Any, params: dict[str, Any] | None, at: Sequence[int] | None = None,
     *, view: str = "sum", **forward_kwargs: Any,
 ) -> Explanation:
     """Take output element ``at`` of ``layer`` applied to ``x`` apart (see the module doc)."""
-    name = type(layer).__name__
-    if name not in EXPLAINABLE:
-        raise ConvcalcError(
-            f"explain cannot take {name} apart; it explains {', '.join(EXPLAINABLE)}"
-        )
+    name = check_explainable(layer)
     if view not in VIEWS:
         raise ConvcalcError(f"--view {view!r} is not one of: {', '.join(VIEWS)}")
     kind = {"Conv": "conv", "ConvT": "transposed", "MaxPo": "max", "AvgPo": "avg"}[

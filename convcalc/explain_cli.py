@@ -40,9 +40,10 @@ def explain_command(
 ) -> None:
     """Take one output element apart: windows, kernel slices, products, sums, bias, total.
 
-    Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,1 --at 0,0,0,0
+    The layer's own options follow its name, as in `convcalc LAYER --help`
+    (in_channels is inferred from the input). Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,1 --at 0,0,0,0
     """
-    from .explain import explain, parse_at
+    from .explain import check_explainable, explain, parse_at
     from .run import InputSource, run_layer
     from .shapes import parse_ints, parse_shape
     from .tensors import float_dtype
@@ -57,6 +58,7 @@ def explain_command(
     real = float_dtype(dtype)
     known_shape, _, _ = source.shape_and_file(real)
     built, forward_kwargs = build_layer_line(layer, list(ctx.args), known_shape)
+    check_explainable(built)
     result = run_layer(
         built, known_shape if input_file is None else shape, input_file=input_file, key=key,
         weights=weights, fill=fill or "normal", fill_weights=fill_weights or "normal", seed=seed_value,

@@ -348,3 +348,8 @@ def test_render_without_colour_marks_padding_and_the_maximum():
     console.print(render_explain(e))
     text = console.export_text()
     assert "(-inf)  [5]  1" in text and "flat index 0" in text
+
+
+def test_cli_unsupported_layer_is_refused_before_running():
+    code, out, err = run("linear", "--out", "3", "-i", "2x4")
+    assert code == 2 and out == "" and "explain cannot take Linear apart; it explains Conv1d" in err
