@@ -46,9 +46,11 @@ METAVARS = {
 
 
 # Commands whose modules load only when invoked: (module, function, context settings).
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}  # the layer's own options
 _LAZY_COMMANDS = {
+    "explain": ("convcalc.explain_cli", "explain_command", _PASS_THROUGH),
     "solve": ("convcalc.teach_cli", "solve_command", {}),
-    "show": ("convcalc.teach_cli", "show_command", {"allow_extra_args": True, "ignore_unknown_options": True}),
+    "show": ("convcalc.teach_cli", "show_command", _PASS_THROUGH),
 }
 
 
