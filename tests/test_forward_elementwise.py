@@ -324,3 +324,46 @@ def test_inputs_are_never_written():
         E.pad(x, (0, 0), mode)
     E.pixel_unshuffle(E.pixel_shuffle(x, 2), 2)
     E.fold(read_only(E.unfold(x, 3, padding=1)), (6, 6), 3, padding=1)
+
+
+# Non-finite coefficients: the branch-free forms would turn the unused branch's 0·inf into NaN.
+NON_FINITE = [
+    ("leaky_relu_inf", lambda x: E.leaky_relu(x, math.inf), lambda t: F.leaky_relu(t, math.inf)),
+    ("leaky_relu_nan", lambda x: E.leaky_relu(x, math.nan), lambda t: F.leaky_relu(t, math.nan)),
+    ("leaky_relu_-inf", lambda x: E.leaky_relu(x, -math.inf), lambda t: F.leaky_relu(t, -math.inf)),
+    ("prelu_inf", lambda x: E.prelu(x, np.array([math.inf, 0.5, math.nan], x.dtype)),
+     lambda t: F.prelu(t, torch.tensor([math.inf, 0.5, math.nan], dtype=t.dtype))),
+    ("elu_inf", lambda x: E.elu(x, math.inf), lambda t: F.elu(t, math.inf)),
+    ("elu_nan", lambda x: E.elu(x, math.nan), lambda t: F.elu(t, math.nan)),
+    ("elu_-inf", lambda x: E.elu(x, -math.inf), lambda t: F.elu(t, -math.inf)),
+    ("celu_tiny", lambda x: E.celu(x, 1e-310), lambda t: F.celu(t, 1e-310)),  # 1/alpha = inf
+    ("celu_inf", lambda x: E.celu(x, math.inf), lambda t: F.celu(t, math.inf)),
+    ("celu_nan", lambda x: E.celu(x, math.nan), lambda t: F.celu(t, math.nan)),
+    ("softplus_threshold_nan", lambda x: E.softplus(x, 1.0, math.nan), lambda t: F.softplus(t, 1.0, math.nan)),
+    ("softplus_beta_0", lambda x: E.softplus(x, 0.0), lambda t: F.softplus(t, 0.0)),
+    ("softplus_beta_inf", lambda x: E.softplus(x, math.inf), lambda t: F.softplus(t, math.inf)),
+    ("softplus_beta_-inf", lambda x: E.softplus(x, -math.inf, -math.inf), lambda t: F.softplus(t, -math.inf, -math.inf)),
+    ("hardshrink_nan", lambda x: E.hardshrink(x, math.nan), lambda t: F.hardshrink(t, math.nan)),
+    ("hardshrink_inf", lambda x: E.hardshrink(x, math.inf), lambda t: F.hardshrink(t, math.inf)),
+    ("hardshrink_-inf", lambda x: E.hardshrink(x, -math.inf), lambda t: F.hardshrink(t, -math.inf)),
+    ("hardtanh_nan", lambda x: E.hardtanh(x, math.nan, 1.0), lambda t: F.hardtanh(t, math.nan, 1.0)),
+    ("threshold_inf_nan", lambda x: E.threshold(x, math.inf, math.nan), lambda t: F.threshold(t, math.inf, math.nan)),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", NON_FINITE, ids=[a[0] for a in NON_FINITE])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_finite_coefficients(name, ours, theirs, dtype):
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    x = sample(rng, (2, 3, 40), dtype, "special")
+    x[0, 0, :4] = [0.0, -0.0, 1e-30, -1e-30]  # zeros pick a branch; tiny values overflow scales
+    assert_close(ours(x), theirs(T(x)).numpy(), name)
+
+
+@pytest.mark.parametrize("name, ours, theirs", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activations_take_0d_inputs(name, ours, theirs):
+    if name.startswith("glu") or name == "softmax2d" or name == "softmax":
+        pytest.skip("needs a dim of its own")
+    for value in (0.7, -2.5, math.inf, -math.inf, math.nan):
+        x = np.array(value)
+        assert_close(ours(x), theirs(T(x)).numpy(), f"{name}({value})")
