@@ -96,9 +96,10 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = getattr(torch.nn, name)(*args, **kwargs).eval()
+    # in the compared dtype before loading: a float32 module would round float64 values
+    module = module.to(getattr(torch, dtype))
     state = _random_state(module, rng)
     module.load_state_dict(state)
-    module = module.to(getattr(torch, dtype))
     if x is None:
         x = rng.standard_normal(input_shape).astype(dtype)
     with torch.no_grad():
