@@ -442,8 +442,10 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         for start in range(0, flat.size, _ERF_CHUNK):
             piece = flat[start : start + _ERF_CHUNK]
             flat_out[start : start + _ERF_CHUNK] = piece * 0.5 * (1.0 + _erf(piece * math.sqrt(0.5)))
-        if x.dtype == np.float32:
-            out[x == np.inf] = np.nan  # torch's float32 erf kernel gives NaN for gelu(+inf)
+        if x.dtype == np.float32 and x.size > 1:
+            # torch's vectorised float32 erf gives NaN for gelu(+inf); a lone element takes its
+            # scalar path, which gives inf (as do non-contiguous tensors, not modelled here)
+            out[x == np.inf] = np.nan
         return out
 
 
@@ -477,6 +479,33 @@ def log_softmax(x: np.ndarray, dim: int | None = None) -> np.ndarray:
 def softmax2d(x: np.ndarray) -> np.ndarray:
     """``nn.Softmax2d``: softmax over the channels of a (N, C, H, W) or (C, H, W) input."""
     return softmax(x, -3)
+
+
+# ------------------------------------------------------------------------------------ lookup
+
+
+def embedding(indices: np.ndarray, weight: np.ndarray, max_norm: float | None = None, norm_type: float = 2.0) -> np.ndarray:
+    """``F.embedding``: the rows of ``weight`` at integer ``indices`` (any shape), a copy.
+
+    With ``max_norm`` torch first rescales, inside its weight, each distinct looked-up row
+    whose ``norm_type``-norm exceeds max_norm by max_norm/(norm + 1e-7); the output here is
+    the same, but ``weight`` is left as it was.
+
+    >>> embedding(np.array([[1, 0]]), np.array([[3.0, 4.0], [0.3, 0.4]]), max_norm=1.0).round(6)
+    array([[[0.3, 0.4],
+            [0.6, 0.8]]])
+    """
+    weight = np.asarray(weight)
+    if max_norm is None:
+        return np.take(weight, indices, axis=0)
+    rows, inverse = np.unique(indices, return_inverse=True)
+    table = weight[rows]
+    with _silent():  # negative norm_type on zero entries: 0^−p = inf, as in torch
+        norms = np.linalg.norm(table, ord=norm_type, axis=1).astype(np.float64)
+        factor = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        # rows within the bound are multiplied by exactly 1, which keeps every value
+        table *= factor.astype(weight.dtype)[:, None]
+    return table[inverse.reshape(np.shape(indices))]
 
 
 # ----------------------------------------------------------------------------------- padding
