@@ -96,6 +96,8 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = getattr(torch.nn, name)(*args, **kwargs).eval()
+    # in the compared dtype before loading: a float32 module would round float64 values
+    module = module.to(getattr(torch, dtype))
     state = _random_state(module, rng)
     module = module.to(getattr(torch, dtype))  # before loading, so float64 weights stay float64
     module.load_state_dict(state)
@@ -122,4 +124,38 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
         tol = rtol if rtol is not None else (1e-9 if dtype == "float64" else 1e-5)
         np.testing.assert_allclose(g, e, rtol=0, atol=tol * scale, equal_nan=True,
                                    err_msg=f"{name}(*{args}, **{kwargs}) on {input_shape} forward={forward}")
+    return got
+
+
+def assert_values_close(name: str, args: tuple = (), kwargs: dict | None = None, x=None, *,
+                        seed: int = 0, tolerance: float | None = None, torch_dtype: str | None = None):
+    """Module and layer on the given float array ``x``, compared by forward_compare.assert_close.
+
+    For inputs with NaN/±inf (assert_forward_agrees's tolerance, relative to max|output|,
+    becomes infinite with one inf in the output) and outputs whose natural scale is not their
+    own maximum (a normalisation of single values gives its bias plus torch's rounding noise):
+    NaN and inf must match cell by cell, finite cells within tolerance·max(1, max|finite|).
+    ``torch_dtype="float64"`` runs torch in float64 on the same (float32) values, the fair
+    reference where torch's float32 arithmetic itself drifts (statistics of nearly equal values).
+    The caller's ``x`` is made read-only: in-place modules must not carry over.
+    """
+    from forward_compare import assert_close
+
+    kwargs = kwargs or {}
+    x = np.asarray(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = getattr(torch.nn, name)(*args, **kwargs).eval()
+    module = module.to(getattr(torch, torch_dtype) if torch_dtype else torch.from_numpy(x).dtype)
+    state = _random_state(module, np.random.default_rng(seed))
+    params = {k: v.numpy().astype(x.dtype) if v.dtype.is_floating_point else v.numpy() for k, v in state.items()}
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})  # x's precision
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # a copy, in the module's dtype: an in-place module writes its input
+        expected = module(torch.from_numpy(x.astype(torch_dtype or x.dtype))).numpy().astype(x.dtype)
+    x.flags.writeable = False
+    got = getattr(convcalc, name)(*args, **kwargs).forward(x, params)
+    assert isinstance(got, np.ndarray), f"{name}: forward gave {type(got).__name__}, not an array"
+    assert_close(got, expected, f"{name}(*{args}, **{kwargs}) on {x.shape}", tolerance)
     return got

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -324,3 +325,91 @@ def test_inputs_are_never_written():
         E.pad(x, (0, 0), mode)
     E.pixel_unshuffle(E.pixel_shuffle(x, 2), 2)
     E.fold(read_only(E.unfold(x, 3, padding=1)), (6, 6), 3, padding=1)
+
+
+# Non-finite coefficients: the branch-free forms would turn the unused branch's 0·inf into NaN.
+NON_FINITE = [
+    ("leaky_relu_inf", lambda x: E.leaky_relu(x, math.inf), lambda t: F.leaky_relu(t, math.inf)),
+    ("leaky_relu_nan", lambda x: E.leaky_relu(x, math.nan), lambda t: F.leaky_relu(t, math.nan)),
+    ("leaky_relu_-inf", lambda x: E.leaky_relu(x, -math.inf), lambda t: F.leaky_relu(t, -math.inf)),
+    ("prelu_inf", lambda x: E.prelu(x, np.array([math.inf, 0.5, math.nan], x.dtype)),
+     lambda t: F.prelu(t, torch.tensor([math.inf, 0.5, math.nan], dtype=t.dtype))),
+    ("elu_inf", lambda x: E.elu(x, math.inf), lambda t: F.elu(t, math.inf)),
+    ("elu_nan", lambda x: E.elu(x, math.nan), lambda t: F.elu(t, math.nan)),
+    ("elu_-inf", lambda x: E.elu(x, -math.inf), lambda t: F.elu(t, -math.inf)),
+    ("celu_tiny", lambda x: E.celu(x, 1e-310), lambda t: F.celu(t, 1e-310)),  # 1/alpha = inf
+    ("celu_inf", lambda x: E.celu(x, math.inf), lambda t: F.celu(t, math.inf)),
+    ("celu_nan", lambda x: E.celu(x, math.nan), lambda t: F.celu(t, math.nan)),
+    ("softplus_threshold_nan", lambda x: E.softplus(x, 1.0, math.nan), lambda t: F.softplus(t, 1.0, math.nan)),
+    ("softplus_beta_0", lambda x: E.softplus(x, 0.0), lambda t: F.softplus(t, 0.0)),
+    ("softplus_beta_inf", lambda x: E.softplus(x, math.inf), lambda t: F.softplus(t, math.inf)),
+    ("softplus_beta_-inf", lambda x: E.softplus(x, -math.inf, -math.inf), lambda t: F.softplus(t, -math.inf, -math.inf)),
+    ("hardshrink_nan", lambda x: E.hardshrink(x, math.nan), lambda t: F.hardshrink(t, math.nan)),
+    ("hardshrink_inf", lambda x: E.hardshrink(x, math.inf), lambda t: F.hardshrink(t, math.inf)),
+    ("hardshrink_-inf", lambda x: E.hardshrink(x, -math.inf), lambda t: F.hardshrink(t, -math.inf)),
+    ("hardtanh_nan", lambda x: E.hardtanh(x, math.nan, 1.0), lambda t: F.hardtanh(t, math.nan, 1.0)),
+    ("threshold_inf_nan", lambda x: E.threshold(x, math.inf, math.nan), lambda t: F.threshold(t, math.inf, math.nan)),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", NON_FINITE, ids=[a[0] for a in NON_FINITE])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_finite_coefficients(name, ours, theirs, dtype):
+    rng = np.random.default_rng(zlib.crc32(name.encode()))  # str hashes vary between runs
+    x = sample(rng, (2, 3, 40), dtype, "special")
+    x[0, 0, :4] = [0.0, -0.0, 1e-30, -1e-30]  # zeros pick a branch; tiny values overflow scales
+    assert_close(ours(x), theirs(T(x)).numpy(), name)
+
+
+@pytest.mark.parametrize("name, ours, theirs", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activations_take_0d_inputs(name, ours, theirs):
+    if name.startswith("glu") or name == "softmax2d" or name == "softmax":
+        pytest.skip("needs a dim of its own")
+    for value in (0.7, -2.5, math.inf, -math.inf, math.nan):
+        x = np.array(value)
+        assert_close(ours(x), theirs(T(x)).numpy(), f"{name}({value})")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("max_norm", [None, 1.0, 0.5, 0.0, -1.0, math.inf, math.nan, 3])
+@pytest.mark.parametrize("norm_type", [2.0, 1, 0.5, 0.0, -1.0, math.inf, -math.inf, math.nan])
+def test_embedding(dtype, max_norm, norm_type):
+    rng = np.random.default_rng(15)
+    weight = (rng.standard_normal((6, 4)) * rng.choice([0.1, 1.0, 3.0], (6, 1))).astype(dtype)
+    weight[2] = 0  # zero rows: norm 0, and 0^−p = inf for negative norm_type
+    weight[4, :2] = 0
+    indices = rng.integers(0, 6, (3, 5))
+    indices[0, :3] = [2, 4, 2]  # repeated rows are rescaled once
+    theirs = T(weight.copy())
+    expected = F.embedding(T(indices), theirs, max_norm=max_norm, norm_type=norm_type).numpy()
+    got = E.embedding(indices, read_only(weight), max_norm, norm_type)
+    assert_close(got, expected, f"max_norm={max_norm} norm_type={norm_type}")
+
+
+def test_embedding_max_norm_is_torchs_first_call():
+    """torch rescales its weight in place, so its output can change from call to call where a
+    rescale cannot bring the norm within max_norm (norm_type=0 counts non-zeros); convcalc
+    leaves the weight alone and always answers as a freshly loaded module does."""
+    weight = np.array([[3.0, 4.0], [0.3, 0.4]])
+    theirs = T(weight.copy())
+    first = F.embedding(torch.tensor([0, 1]), theirs, max_norm=1.0, norm_type=0).numpy()
+    second = F.embedding(torch.tensor([0, 1]), theirs, max_norm=1.0, norm_type=0).numpy()
+    assert not np.allclose(first, second)
+    for _ in range(2):
+        assert_close(E.embedding(np.array([0, 1]), weight, 1.0, 0), first)
+
+
+def test_embedding_of_a_single_index_is_a_copy():
+    weight = np.arange(6.0).reshape(3, 2)
+    row = E.embedding(np.array(1), weight)
+    assert row.shape == (2,)
+    row[0] = -1
+    assert weight[1, 0] == 2
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1, 1), (2,), (3, 5)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_of_inf_by_size(shape, dtype):
+    """float32 gelu(+inf) is NaN in torch's vectorised kernel but inf for a single element."""
+    x = np.full(shape, np.inf, dtype)
+    assert_close(E.gelu(x), F.gelu(T(x)).numpy(), str(shape))

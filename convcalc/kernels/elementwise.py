@@ -191,8 +191,19 @@ def _negative_part(x: np.ndarray) -> np.ndarray:
     return np.minimum(x, _zeros_for(x))
 
 
+def _finite(*coefficients) -> bool:
+    return all(np.isfinite(c).all() for c in coefficients)
+
+
 def _piecewise_linear(x: np.ndarray, slope) -> np.ndarray:
-    """``x > 0 ? x : slope·x`` as ``max(x, 0) + slope·min(x, 0)``: each branch's exact value."""
+    """``x > 0 ? x : slope·x`` as ``max(x, 0) + slope·min(x, 0)``: each branch's exact value.
+
+    An infinite or NaN slope would turn the unused branch's 0·slope into NaN, so it takes
+    torch's branch literally instead (rare: only a caller's non-finite slope gets there).
+    """
+    if not _finite(slope):
+        with _silent():
+            return np.where(x > 0, x, x * slope)
     with _silent():  # slope 0 times −inf is NaN, as in torch
         out = _negative_part(x)
         out *= slope
@@ -201,7 +212,15 @@ def _piecewise_linear(x: np.ndarray, slope) -> np.ndarray:
 
 
 def _exponential_linear(x: np.ndarray, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> np.ndarray:
-    """torch's ELU family: ``x > 0 ? scale·x : alpha·scale·expm1(input_scale·x)``."""
+    """torch's ELU family: ``x < 0 ? alpha·scale·expm1(input_scale·x) : scale·x``.
+
+    Zeros take the linear branch, which only shows with a non-finite coefficient (torch's
+    ELU(alpha=inf) keeps ±0); such coefficients, which would also spoil the unused branch
+    (0·inf), take the branches literally.
+    """
+    if not _finite(alpha * scale, input_scale):
+        with _silent():
+            return np.where(x < 0, np.expm1(x * input_scale) * (alpha * scale), x * scale)
     out = np.expm1(_negative_part(x) * input_scale)
     out *= alpha * scale
     positive = _positive_part(x)
@@ -270,7 +289,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     form is safe; it also rounds as torch's does.
     """
     with _silent():
-        denominator = np.exp(-x)
+        # explicit out=: on a 0-d input a ufunc would return a scalar, which out= cannot take
+        denominator = np.negative(x, out=np.empty_like(x))
+        np.exp(denominator, out=denominator)
         denominator += 1
         return np.reciprocal(denominator, out=denominator)
 
@@ -282,9 +303,9 @@ def logsigmoid(x: np.ndarray) -> np.ndarray:
 
 def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """``log1p(exp(β·x))/β``, and ``x`` itself where ``β·x > threshold`` (torch's switch)."""
-    with _silent():  # a threshold past exp's range overflows harmlessly in the unused branch
+    with _silent():  # exp overflows harmlessly in the branch where the switch picks x
         scaled = x * float(beta)
-        smooth = np.log1p(np.exp(np.minimum(scaled, threshold))) / float(beta)
+        smooth = np.log1p(np.exp(scaled)) / float(beta)
     return np.where(scaled > threshold, x, smooth)  # rarely true: branches predict well
 
 
@@ -316,7 +337,12 @@ def hardswish(x: np.ndarray) -> np.ndarray:
 
 
 def hardshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
-    """0 where ``−λ <= x <= λ``, else x (NaN stays NaN: NaN·0 is NaN)."""
+    """0 where ``−λ <= x <= λ``, else x (NaN stays NaN: NaN·0 is NaN).
+
+    λ = NaN keeps everything and λ = inf zeroes ±inf too, so those take torch's test literally.
+    """
+    if not math.isfinite(lambd):
+        return np.where((x >= -lambd) & (x <= lambd), x.dtype.type(0), x)
     return x * (np.abs(x) > lambd)
 
 
@@ -416,8 +442,10 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         for start in range(0, flat.size, _ERF_CHUNK):
             piece = flat[start : start + _ERF_CHUNK]
             flat_out[start : start + _ERF_CHUNK] = piece * 0.5 * (1.0 + _erf(piece * math.sqrt(0.5)))
-        if x.dtype == np.float32:
-            out[x == np.inf] = np.nan  # torch's float32 erf kernel gives NaN for gelu(+inf)
+        if x.dtype == np.float32 and x.size > 1:
+            # torch's vectorised float32 erf gives NaN for gelu(+inf); a lone element takes its
+            # scalar path, which gives inf (as do non-contiguous tensors, not modelled here)
+            out[x == np.inf] = np.nan
         return out
 
 
@@ -451,6 +479,33 @@ def log_softmax(x: np.ndarray, dim: int | None = None) -> np.ndarray:
 def softmax2d(x: np.ndarray) -> np.ndarray:
     """``nn.Softmax2d``: softmax over the channels of a (N, C, H, W) or (C, H, W) input."""
     return softmax(x, -3)
+
+
+# ------------------------------------------------------------------------------------ lookup
+
+
+def embedding(indices: np.ndarray, weight: np.ndarray, max_norm: float | None = None, norm_type: float = 2.0) -> np.ndarray:
+    """``F.embedding``: the rows of ``weight`` at integer ``indices`` (any shape), a copy.
+
+    With ``max_norm`` torch first rescales, inside its weight, each distinct looked-up row
+    whose ``norm_type``-norm exceeds max_norm by max_norm/(norm + 1e-7); the output here is
+    the same, but ``weight`` is left as it was.
+
+    >>> embedding(np.array([[1, 0]]), np.array([[3.0, 4.0], [0.3, 0.4]]), max_norm=1.0).round(6)
+    array([[[0.3, 0.4],
+            [0.6, 0.8]]])
+    """
+    weight = np.asarray(weight)
+    if max_norm is None:
+        return np.take(weight, indices, axis=0)
+    rows, inverse = np.unique(indices, return_inverse=True)
+    table = weight[rows]
+    with _silent():  # negative norm_type on zero entries: 0^−p = inf, as in torch
+        norms = np.linalg.norm(table, ord=norm_type, axis=1).astype(np.float64)
+        factor = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        # rows within the bound are multiplied by exactly 1, which keeps every value
+        table *= factor.astype(weight.dtype)[:, None]
+    return table[inverse.reshape(np.shape(indices))]
 
 
 # ----------------------------------------------------------------------------------- padding

@@ -42,6 +42,8 @@ class _Activation(Layer):
         "plus their costliest branch"
     )
     flops_per_element: ClassVar[int] = 0
+    # The function of convcalc.kernels.elementwise that computes the activation.
+    kernel: ClassVar[str] = ""
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         if forward_kwargs:
@@ -61,6 +63,19 @@ class _Activation(Layer):
 
     def _per_element(self) -> int:
         return self.flops_per_element
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        import numpy as np
+
+        from ..kernels import elementwise
+
+        out = getattr(elementwise, self.kernel)(x, *self._kernel_args(x, params))
+        # NumPy's ufuncs give scalars for 0-D inputs; the caller gets an array as torch does.
+        return np.asarray(out)
+
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The kernel's arguments after the input: this layer's constructor values."""
+        return ()
 
     @classmethod
     def _arg_help(cls) -> dict[str, str]:
@@ -127,6 +142,7 @@ class ReLU(_InplaceActivation):
     """
 
     flops_per_element = 1
+    kernel = "relu"
     flops_rule = "1 per element: max(0, x)"
 
 
@@ -138,6 +154,7 @@ class LeakyReLU(_Activation):
     """
 
     flops_per_element = 2
+    kernel = "leaky_relu"
     flops_rule = "2 per element: a comparison and the multiply by negative_slope"
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
@@ -154,6 +171,9 @@ class LeakyReLU(_Activation):
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.negative_slope,)
+
 
 class PReLU(_Activation):
     """Parametric ReLU: a learned slope for negative inputs, shared or one per channel.
@@ -163,6 +183,7 @@ class PReLU(_Activation):
     """
 
     flops_per_element = 2
+    kernel = "prelu"
     flops_rule = "2 per element: a comparison and the multiply by the channel's slope"
 
     def __init__(
@@ -187,6 +208,9 @@ class PReLU(_Activation):
 
     def param_dim_names(self) -> dict[str, tuple[str, ...]]:
         return {"weight": ("channels" if self.num_parameters > 1 else "shared",)}
+
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (params["weight"],)
 
     def _check_input(self, shape: Shape) -> None:
         if self.num_parameters == 1:
@@ -221,6 +245,7 @@ class RReLU(_Activation):
     """
 
     flops_per_element = 2
+    kernel = "leaky_relu"
     flops_rule = "2 per element: a comparison and the multiply by the slope (lower+upper)/2"
 
     def __init__(
@@ -238,8 +263,9 @@ class RReLU(_Activation):
                     f"{name} must be a finite slope: got {name}={value}; use e.g. "
                     f"lower={1 / 8}, upper={1 / 3}"
                 )
-        # Written as torch's test so that nan fails.
-        if not self.lower <= self.upper:
+        # Written as torch's test so that nan fails; torch compares doubles, so whole numbers
+        # beyond 2**53 that round to the same double pass.
+        if not float(self.lower) <= float(self.upper):
             fix = (
                 f"swap them (lower={self.upper}, upper={self.lower})"
                 if self.upper <= self.lower
@@ -252,7 +278,17 @@ class RReLU(_Activation):
 
     @property
     def slope(self) -> float:
-        """The fixed negative slope of inference, computed in double as torch does."""
+        """The fixed negative slope of inference, (lower + upper)/2 as torch computes it.
+
+        torch adds two whole-number bounds as 64-bit integers, wrapping past 2**63, and
+        other bounds as doubles; then it halves the sum in double.
+
+        >>> RReLU(-2**63, 2**63 - 1).slope, RReLU(2**63 - 1, 2**63 - 1).slope
+        (-0.5, -1.0)
+        """
+        if isinstance(self.lower, int) and isinstance(self.upper, int):
+            total = (self.lower + self.upper + 2**63) % 2**64 - 2**63
+            return float(total) / 2
         return (float(self.lower) + float(self.upper)) / 2
 
     @classmethod
@@ -267,6 +303,9 @@ class RReLU(_Activation):
         text = f"lower={self.lower}, upper={self.upper}"
         return text + (", inplace=True" if self.inplace else "")
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.slope,)
+
 
 class Threshold(_Activation):
     """Threshold: x where x > threshold, else value.
@@ -276,6 +315,7 @@ class Threshold(_Activation):
     """
 
     flops_per_element = 1
+    kernel = "threshold"
     flops_rule = "1 per element: the comparison with threshold"
 
     def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
@@ -295,6 +335,9 @@ class Threshold(_Activation):
         text = f"threshold={self.threshold}, value={self.value}"
         return text + (", inplace=True" if self.inplace else "")
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.threshold, self.value)
+
 
 class Hardtanh(_Activation):
     """Hard tanh: x clamped to [min_val, max_val].
@@ -304,6 +347,7 @@ class Hardtanh(_Activation):
     """
 
     flops_per_element = 2
+    kernel = "hardtanh"
     flops_rule = "2 per element: the comparisons with min_val and max_val"
 
     def __init__(
@@ -346,6 +390,9 @@ class Hardtanh(_Activation):
         text = f"min_val={self.min_val}, max_val={self.max_val}"
         return text + (", inplace=True" if self.inplace else "")
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.min_val, self.max_val)
+
 
 class ReLU6(Hardtanh):
     """ReLU capped at 6: min(max(0, x), 6).
@@ -384,6 +431,9 @@ class _AlphaUnit(_Activation):
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.alpha,)
+
 
 class ELU(_AlphaUnit):
     """Exponential linear unit: x for x > 0, alpha·(exp(x) − 1) below.
@@ -393,6 +443,7 @@ class ELU(_AlphaUnit):
     """
 
     flops_per_element = 4
+    kernel = "elu"
     flops_rule = "4 per element: a comparison, then alpha·(exp(x) − 1) (exp, subtract, multiply)"
 
 
@@ -404,6 +455,7 @@ class CELU(_AlphaUnit):
     """
 
     flops_per_element = 5
+    kernel = "celu"
     flops_rule = (
         "5 per element: a comparison, then alpha·(exp(x/alpha) − 1) "
         "(divide, exp, subtract, multiply)"
@@ -436,6 +488,7 @@ class SELU(_InplaceActivation):
     """
 
     flops_per_element = 5
+    kernel = "selu"
     flops_rule = (
         "5 per element: a comparison, alpha·(exp(x) − 1) (exp, subtract, multiply), "
         "then the multiply by scale"
@@ -458,6 +511,7 @@ class GELU(_Activation):
     )
     flops_per_element = 5
     flops_per_element_tanh: ClassVar[int] = 8
+    kernel = "gelu"
 
     def __init__(self, approximate: Literal["none", "tanh"] = "none") -> None:
         # torch checks this only in forward, which then always fails; refusing it here is kinder.
@@ -473,6 +527,9 @@ class GELU(_Activation):
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.approximate,)
+
 
 # -- sigmoid-like --------------------------------------------------------------------------
 
@@ -485,6 +542,7 @@ class Sigmoid(_Activation):
     """
 
     flops_per_element = 4
+    kernel = "sigmoid"
     flops_rule = "4 per element: 1 / (1 + exp(−x)) (negate, exp, add, divide)"
 
     def __init__(self) -> None:
@@ -499,6 +557,7 @@ class LogSigmoid(_Activation):
     """
 
     flops_per_element = 5
+    kernel = "logsigmoid"
     flops_rule = "5 per element: −log(1 + exp(−x)) (negate, exp, add, log, negate)"
 
     def __init__(self) -> None:
@@ -513,6 +572,7 @@ class Hardsigmoid(_InplaceActivation):
     """
 
     flops_per_element = 4
+    kernel = "hardsigmoid"
     flops_rule = "4 per element: two comparisons, then x/6 + 1/2 (divide, add)"
 
     def extra_repr(self) -> str:
@@ -527,6 +587,7 @@ class Tanh(_Activation):
     """
 
     flops_per_element = 1
+    kernel = "tanh"
     flops_rule = "1 per element: tanh(x)"
 
     def __init__(self) -> None:
@@ -541,6 +602,7 @@ class SiLU(_InplaceActivation):
     """
 
     flops_per_element = 5
+    kernel = "silu"
     flops_rule = "5 per element: x / (1 + exp(−x)) as x·sigmoid(x) (sigmoid's 4, multiply)"
 
 
@@ -552,6 +614,7 @@ class Mish(_InplaceActivation):
     """
 
     flops_per_element = 5
+    kernel = "mish"
     flops_rule = "5 per element: x·tanh(log(1 + exp(x))) (exp, add, log, tanh, multiply)"
 
 
@@ -563,6 +626,7 @@ class Hardswish(_InplaceActivation):
     """
 
     flops_per_element = 5
+    kernel = "hardswish"
     flops_rule = "5 per element: two comparisons, then x·(x + 3)/6 (add, multiply, divide)"
 
     def extra_repr(self) -> str:
@@ -577,6 +641,7 @@ class Softplus(_Activation):
     """
 
     flops_per_element = 6
+    kernel = "softplus"
     flops_rule = (
         "6 per element: beta·x, its comparison with threshold, then log(1 + exp(beta·x)) / beta "
         "(exp, add, log, divide)"
@@ -596,6 +661,9 @@ class Softplus(_Activation):
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.beta, self.threshold)
+
 
 class Softsign(_Activation):
     """Softsign, x / (1 + |x|).
@@ -605,6 +673,7 @@ class Softsign(_Activation):
     """
 
     flops_per_element = 3
+    kernel = "softsign"
     flops_rule = "3 per element: x / (1 + |x|) (abs, add, divide)"
 
     def __init__(self) -> None:
@@ -627,6 +696,9 @@ class _Shrink(_Activation):
     def extra_repr(self) -> str:
         return f"{self.lambd}"
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.lambd,)
+
 
 class Hardshrink(_Shrink):
     """Hard shrinkage: x where |x| > lambd, else 0.
@@ -636,6 +708,7 @@ class Hardshrink(_Shrink):
     """
 
     flops_per_element = 2
+    kernel = "hardshrink"
     flops_rule = "2 per element: the comparisons with lambd and −lambd"
 
 
@@ -647,6 +720,7 @@ class Softshrink(_Shrink):
     """
 
     flops_per_element = 3
+    kernel = "softshrink"
     flops_rule = "3 per element: the comparisons with ±lambd, then one add or subtract"
 
     def __init__(self, lambd: float = 0.5) -> None:
@@ -667,6 +741,7 @@ class Tanhshrink(_Activation):
     """
 
     flops_per_element = 2
+    kernel = "tanhshrink"
     flops_rule = "2 per element: x − tanh(x) (tanh, subtract)"
 
     def __init__(self) -> None:
@@ -686,6 +761,7 @@ class GLU(_Activation):
     """
 
     flops_per_element = 5
+    kernel = "glu"
     flops_rule = (
         "5 per output element: a·sigmoid(b) (sigmoid's 4, multiply); the output is half the input"
     )
@@ -699,6 +775,9 @@ class GLU(_Activation):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.dim,)
 
     def _check_input(self, shape: Shape) -> None:
         if not shape:
@@ -759,6 +838,9 @@ class _SoftmaxBase(_Activation):
     def _check_input(self, shape: Shape) -> None:
         self.softmax_dim(shape)
 
+    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.softmax_dim(x.shape),)
+
 
 class Softmax(_SoftmaxBase):
     """Softmax along dim: exp(x) / sum(exp(x)), so each slice sums to 1.
@@ -768,6 +850,7 @@ class Softmax(_SoftmaxBase):
     """
 
     flops_per_element = 3
+    kernel = "softmax"
     flops_rule = (
         "3 per element: exp(x_i) / Σ_j exp(x_j) counted as one exp, one add into the sum and "
         "one divide per element (the max subtracted for stability is not counted)"
@@ -782,6 +865,7 @@ class Softmin(_SoftmaxBase):
     """
 
     flops_per_element = 4
+    kernel = "softmin"
     flops_rule = "4 per element: softmax's 3 (exp, add, divide) on −x, plus the negation"
 
 
@@ -793,6 +877,7 @@ class LogSoftmax(_SoftmaxBase):
     """
 
     flops_per_element = 4
+    kernel = "log_softmax"
     flops_rule = "4 per element: log(exp(x_i) / Σ_j exp(x_j)) (exp, add, divide, log)"
 
 
@@ -804,6 +889,7 @@ class Softmax2d(_Activation):
     """
 
     flops_per_element = 3
+    kernel = "softmax2d"
     flops_rule = "3 per element, as Softmax over the channel dim (exp, add, divide)"
 
     def __init__(self) -> None:

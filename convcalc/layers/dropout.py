@@ -63,6 +63,10 @@ class _DropoutNd(Layer):
         self.output_shape(input_shape, **forward_kwargs)
         return 0
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        # torch's eval-mode dropout hands back the very input tensor; so does this.
+        return x
+
 
 class Dropout(_DropoutNd):
     """Dropout: zeroes elements with probability p in training; identity in inference.

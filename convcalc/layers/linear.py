@@ -215,6 +215,10 @@ class Embedding(Layer):
     (32, 128, 300)
     >>> Embedding(10, 3, padding_idx=-1)
     Embedding(10, 3, padding_idx=9)
+    >>> import numpy as np
+    >>> Embedding(3, 2).forward(np.array([2, 0]), {"weight": np.arange(6.0).reshape(3, 2)})
+    array([[4., 5.],
+           [0., 1.]])
     """
 
     family = "linear"
@@ -222,6 +226,7 @@ class Embedding(Layer):
         "none: a row lookup does no arithmetic (max_norm's in-place renormalisation of the "
         "table is not counted)"
     )
+    integer_input: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -318,6 +323,33 @@ class Embedding(Layer):
             raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
         shape = self._as_shape(input_shape)
         return (*shape, self.embedding_dim)
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        """The looked-up rows; with max_norm they come out rescaled as torch's forward leaves
+        them, but the caller's weight is not modified (torch rescales its table in place).
+        """
+        import numpy as np
+
+        from ..kernels.elementwise import embedding
+
+        if not np.issubdtype(x.dtype, np.integer):
+            raise self._shape_error(
+                x.shape,
+                f"indices must be integers, got a {x.dtype} array; convert it first, e.g. "
+                "x.astype(np.int64)",
+            )
+        count = self.num_embeddings
+        low, high = int(x.min()), int(x.max())
+        if low < 0 or high >= count:
+            bad = low if low < 0 else high
+            hint = " (negative indices do not count from the end)" if bad < 0 else ""
+            raise self._shape_error(
+                x.shape,
+                f"index {bad} is outside the table of num_embeddings={count} rows{hint}; "
+                f"use indices from 0 to {count - 1}",
+            )
+        # padding_idx only shapes training (its row gets no gradient); a lookup reads it as is.
+        return embedding(x, params["weight"], self.max_norm, self.norm_type)
 
 
 class Identity(Layer):

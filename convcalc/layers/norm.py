@@ -190,6 +190,15 @@ class _BatchNormNd(_ChannelNorm):
                 )
         return shape
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import batch_norm
+
+        # Without running statistics there are no such params: batch_norm then uses the batch's.
+        return batch_norm(
+            x, params.get("running_mean"), params.get("running_var"),
+            params.get("weight"), params.get("bias"), float(self.eps),
+        )
+
 
 class BatchNorm1d(_BatchNormNd):
     """Batch normalisation over (N, C) or (N, C, L), using running statistics.
@@ -277,6 +286,17 @@ class _InstanceNormNd(_ChannelNorm):
                 "track_running_stats=True",
             )
         return shape
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import instance_norm
+
+        batch, unbatched = self._batched(x)
+        out = instance_norm(
+            batch, params.get("running_mean"), params.get("running_var"),
+            params.get("weight"), params.get("bias"),
+            use_input_stats=not self.track_running_stats, eps=float(self.eps),
+        )
+        return out[0] if unbatched else out
 
 
 class InstanceNorm1d(_InstanceNormNd):
@@ -411,6 +431,13 @@ class GroupNorm(Layer):
             )
         return shape
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import group_norm
+
+        return group_norm(
+            x, self.num_groups, params.get("weight"), params.get("bias"), float(self.eps)
+        )
+
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         return _normalise_flops(prod(out), running_stats=False, scale=self.affine, shift=self.bias)
@@ -502,6 +529,13 @@ class LayerNorm(Layer):
             )
         return shape
 
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import layer_norm
+
+        return layer_norm(
+            x, self.normalized_shape, params.get("weight"), params.get("bias"), float(self.eps)
+        )
+
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         return _normalise_flops(
@@ -558,6 +592,11 @@ class LocalResponseNorm(Layer):
                 "or a spatial dim of 1",
             )
         return shape
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.elementwise import local_response_norm
+
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
 
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
