@@ -41,3 +41,10 @@ def test_summary_and_lookup(name):
 
 def test_aliases_point_at_layers():
     assert aliases() and all(target in layer_classes() for target in aliases().values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_layer_has_a_forward_pass(name):
+    from convcalc.layers.base import Layer
+
+    assert layer_classes()[name]._forward is not Layer._forward

@@ -46,8 +46,7 @@ class _Activation(Layer):
     kernel: ClassVar[str] = ""
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         self._check_input(shape)
         return self._output(shape)

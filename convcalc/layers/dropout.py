@@ -48,8 +48,7 @@ class _DropoutNd(Layer):
         return f"p={self.p}, inplace={self.inplace}"
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         if self.checks_rank:
             self._check_dims(

@@ -90,8 +90,7 @@ class Linear(_Dense):
         return shapes
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         self._check_last_dim(shape, self.in_features, "in_features")
         return (*shape[:-1], self.out_features)
@@ -319,8 +318,7 @@ class Embedding(Layer):
         return {"weight": (self.num_embeddings, self.embedding_dim)}
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         return (*shape, self.embedding_dim)
 
@@ -367,8 +365,7 @@ class Identity(Layer):
         pass
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         return self._as_shape(input_shape)
 
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:

@@ -166,8 +166,7 @@ class _BatchNormNd(_ChannelNorm):
         return {"num_features": input_shape[1 if len(input_shape) > 1 else 0]} if input_shape else {}
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         if len(shape) not in self.input_dims:
             wanted = " or ".join(f"{n}-D" for n in self.input_dims)
@@ -271,8 +270,7 @@ class _InstanceNormNd(_ChannelNorm):
         return {"num_features": input_shape[-cls.nd - 1] if len(input_shape) > cls.nd else input_shape[0]}
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         self._check_dims(
             shape, (self.nd + 1, self.nd + 2), " (unbatched C×spatial or batched N×C×spatial)"
@@ -398,8 +396,7 @@ class GroupNorm(Layer):
         return shapes
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         if len(shape) < 2:
             raise self._shape_error(
@@ -515,8 +512,7 @@ class LayerNorm(Layer):
         return shapes
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         count = len(self.normalized_shape)
         if len(shape) < count or shape[-count:] != self.normalized_shape:
@@ -582,8 +578,7 @@ class LocalResponseNorm(Layer):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
         if len(shape) < 3:
             raise self._shape_error(
