@@ -490,7 +490,8 @@ def _run_layer(
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    # Compact separators: a 3000-layer summary is over a megabyte of JSON.
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False) + "\n")
 
 
 def emit_rich(renderable: Any) -> None:
@@ -551,8 +552,11 @@ def _one_line(message: str) -> str:
 
 
 def run() -> None:  # pragma: no cover - exercised through the console script
+    import gc
     import signal
 
+    # A short-lived process that builds many small objects: the cyclic collector only costs time.
+    gc.disable()
     if hasattr(signal, "SIGPIPE"):  # `convcalc ... | head`: end quietly when the reader leaves, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
