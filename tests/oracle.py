@@ -159,3 +159,15 @@ def assert_values_close(name: str, args: tuple = (), kwargs: dict | None = None,
     assert isinstance(got, np.ndarray), f"{name}: forward gave {type(got).__name__}, not an array"
     assert_close(got, expected, f"{name}(*{args}, **{kwargs}) on {x.shape}", tolerance)
     return got
+
+
+def assert_same_repr(name: str, args: tuple, kwargs: dict) -> None:
+    """Where both build the layer, convcalc prints what torch prints."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = repr(getattr(torch.nn, name)(*args, **kwargs))
+        got = repr(getattr(convcalc, name)(*args, **kwargs))
+    except Exception:
+        return
+    assert got == expected

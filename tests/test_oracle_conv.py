@@ -128,27 +128,10 @@ def test_conv_transpose_hypothesis(config):
     assert_agrees(*config)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conv_configs(transposed=False))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.booleans().flatmap(lambda transposed: conv_configs(transposed=transposed)))
 def test_conv_flops_match_torch_flop_counter(config):
-    # torch counts 2 FLOPs per multiply-accumulate of a conv and leaves the bias out.
-    from torch.utils.flop_counter import FlopCounterMode
-
-    import convcalc
-    from oracle import convcalc_outcome, torch_outcome
-
-    name, args, kwargs, shape = config
-    if convcalc_outcome(*config)[0] != "ok" or torch_outcome(*config)[0] != "ok":
-        return
-    module = getattr(torch.nn, name)(*args, **kwargs)
-    with FlopCounterMode(display=False) as counter:
-        module(torch.zeros(shape))
-    assert 2 * getattr(convcalc, name)(*args, **kwargs).macs(shape) == counter.get_total_flops()
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conv_configs(transposed=True))
-def test_conv_transpose_flops_match_torch_flop_counter(config):
+    # torch counts 2 FLOPs per multiply-accumulate of a (transposed) conv and leaves the bias out.
     from torch.utils.flop_counter import FlopCounterMode
 
     import convcalc

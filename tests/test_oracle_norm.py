@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import convcalc
-from oracle import assert_agrees, torch
+from oracle import assert_agrees, torch, assert_same_repr
 
 pytestmark = pytest.mark.oracle
 
-
-def assert_same_repr(name: str, args: tuple, kwargs: dict) -> None:
-    """Where both build the layer, convcalc prints what torch prints."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            expected = repr(getattr(torch.nn, name)(*args, **kwargs))
-        got = repr(getattr(convcalc, name)(*args, **kwargs))
-    except Exception:
-        return
-    assert got == expected
 
 
 RULES = [
