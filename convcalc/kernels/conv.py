@@ -259,9 +259,11 @@ def conv_nd(
     if method == "winograd":
         geo.winograd_weight = _winograd_weight(weight, geo)
     chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
-    # Pure NumPy element-wise work runs on one core: spread its chunks over threads. The BLAS
-    # methods use every core in their GEMMs, and _parallel for the passes around them.
-    threads = min(len(chunks), _thread_count()) if method == "fma" else 1
+    # Element-wise work, and GEMMs too small for BLAS to split, run on one core: spread such
+    # chunks over threads. The other methods use every core inside their GEMMs, and _parallel
+    # for the NumPy passes around them.
+    cache_sized = method == "fma" or (method == "taps" and geo.groups > 1)
+    threads = min(len(chunks), _thread_count()) if cache_sized else 1
     local = threading.local()
 
     def run(chunk: tuple[int, int, int, int, int, int]) -> None:
@@ -407,7 +409,7 @@ def _conv_chunks(
     Whole images when they fit, else whole groups of one image, else bands of output rows of
     one group. Methods made of many passes aim at ``CACHE_BYTES`` when that is smaller.
     """
-    if method == "fma" or (method == "taps" and geo.groups > 1):
+    if method == "fma" or (method == "taps" and geo.groups > 1):  # see conv_nd's cache_sized
         bound = min(bound, CACHE_BYTES[method])
     rows, groups = geo.out_spatial[0], geo.groups
     per_image = _chunk_bytes(geo, method, 1, groups, rows, itemsize)
@@ -829,7 +831,7 @@ def conv_transpose_nd(
                 start += reach[-1] % last_stride
                 run = slice(start, start + last_stride * (wide_pixels - 1) + 1, last_stride)
                 target = canvas[(*phase, *everything, run)]
-                np.add(target, cols_by_tap[:, :, tap], out=target)
+                _add(target, target, cols_by_tap[:, :, tap])
             planes = canvas.reshape(*outer_strides, n, out_channels, *plane_shape)
             # Output position y is full position y + padding: crop, and interleave the outer dims.
             columns = slice(padding_[-1], padding_[-1] + out_spatial[-1])
@@ -843,7 +845,7 @@ def conv_transpose_nd(
                 source_rows = planes[(*phase, *everything, *rows, columns)]
                 dest = out[(slice(n0, n1), slice(None), *(slice(f, None, s) for f, s in zip(first, outer_strides)))]
                 if bias_view is None:
-                    np.copyto(dest, source_rows)
+                    _copy(dest, source_rows)
                 else:
-                    np.add(source_rows, bias_view, out=dest)
+                    _add(dest, source_rows, bias_view)
     return out
