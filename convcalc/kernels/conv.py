@@ -58,7 +58,7 @@ chunks then stay in cache between passes (measured best on a 1 MiB-L2 core)."""
 Method = Literal["auto", "gemm", "taps", "fma", "winograd"]
 METHODS = ("gemm", "taps", "fma", "winograd")
 
-_NUMPY_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _tuple(value: int | Sequence[int], nd: int) -> tuple[int, ...]:
@@ -223,8 +223,8 @@ def conv_nd(
     nd = x.ndim - 2
     if nd < 1 or weight.ndim != nd + 2:
         raise ValueError(f"conv_nd needs x (N, C, *spatial) and a weight with {nd} kernel dims")
-    if padding_mode not in _NUMPY_PAD_MODES:
-        raise ValueError(f"padding_mode={padding_mode!r} is not one of {_NUMPY_PAD_MODES}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode={padding_mode!r} is not one of {PADDING_MODES}")
     dtype = _float_dtype(x, weight)
     geo = _ConvGeometry(
         x.shape, weight.shape, _tuple(stride, nd), _pairs(pads, nd), _tuple(dilation, nd), groups
@@ -252,10 +252,7 @@ def conv_nd(
         bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * nd)
 
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
-    compute = {
-        "gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma,
-        "winograd": _conv_winograd,
-    }[method]
+    compute = {"gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma, "winograd": _conv_winograd}[method]
     if method == "winograd":
         geo.winograd_weight = _winograd_weight(weight, geo)
     chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
@@ -265,6 +262,11 @@ def conv_nd(
     cache_sized = method == "fma" or (method == "taps" and geo.groups > 1)
     threads = min(len(chunks), _thread_count()) if cache_sized else 1
     local = threading.local()
+
+    def run_share(share: int) -> None:  # every threads-th chunk: neighbours go to different cores
+        with _sharing():
+            for chunk in chunks[share::threads]:
+                run(chunk)
 
     def run(chunk: tuple[int, int, int, int, int, int]) -> None:
         n0, n1, g0, g1, r0, r1 = chunk
@@ -281,13 +283,14 @@ def conv_nd(
             dest = out[n0:n1, out_rows, r0:r1]
             compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
             if bias_view is not None:
-                if threads > 1:  # already on a worker: no nested parallelism
-                    np.add(dest, bias_view[out_rows], out=dest)
-                else:
-                    _add(dest, dest, bias_view[out_rows])
+                _add(dest, dest, bias_view[out_rows])
 
     if threads > 1:
-        list(_executor(threads).map(run, chunks))
+        helpers = _executor(threads - 1)
+        pending = [helpers.submit(run_share, share) for share in range(1, threads)]
+        run_share(0)
+        for future in pending:
+            future.result()
     else:
         for chunk in chunks:
             run(chunk)
@@ -319,8 +322,8 @@ def _parallel(func: Callable[..., object], out: np.ndarray, *operands: np.ndarra
     """
     threads = _thread_count()
     axis = next((a for a, size in enumerate(out.shape) if size >= threads), None)
-    on_worker = threading.current_thread().name.startswith(_WORKER_PREFIX)  # never nest: deadlock
-    if threads == 1 or out.nbytes < PARALLEL_MIN_BYTES or axis is None or on_worker:
+    nested = getattr(_SHARING, "active", False)  # this thread already runs one share of a split
+    if threads == 1 or out.nbytes < PARALLEL_MIN_BYTES or axis is None or nested:
         func(out, *operands)
         return
     size = out.shape[axis]
@@ -338,11 +341,15 @@ def _parallel(func: Callable[..., object], out: np.ndarray, *operands: np.ndarra
 
         old = np.setbufsize(bufsize)  # the buffer size is context-local: carry it over
         try:
-            func(cut(out), *(cut(a) for a in operands))
+            with _sharing():
+                func(cut(out), *(cut(a) for a in operands))
         finally:
             np.setbufsize(old)
 
-    list(_executor(threads).map(part, range(threads)))
+    helpers = [_executor(threads - 1).submit(part, i) for i in range(1, threads)]
+    part(0)  # the calling thread takes a share too
+    for helper in helpers:
+        helper.result()
 
 
 def _copy(out: np.ndarray, source: np.ndarray) -> None:
@@ -351,6 +358,20 @@ def _copy(out: np.ndarray, source: np.ndarray) -> None:
 
 def _add(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
     _parallel(lambda o, x, y: np.add(x, y, out=o), out, a, b)
+
+
+_SHARING = threading.local()
+
+
+@contextlib.contextmanager
+def _sharing() -> Iterator[None]:
+    """Mark this thread as running one share of split work: splits inside it run serially."""
+    before = getattr(_SHARING, "active", False)
+    _SHARING.active = True
+    try:
+        yield
+    finally:
+        _SHARING.active = before
 
 
 _WORKER_PREFIX = "convcalc-kernel"
