@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .errors import ConfigError, ConvcalcError, FileError, ParseError, ShapeError
 from .layers.base import Layer
+from .network import Network, Summary, parse_network
 from .registry import layer_classes, lookup
 
 __version__ = "0.1.0"
@@ -37,4 +38,7 @@ __all__ = [
     "Layer",
     "layer_classes",
     "lookup",
+    "parse_network",
+    "Network",
+    "Summary",
 ]

@@ -2,12 +2,13 @@
 
 Each rule computes a size (``out``) and writes its own formula, symbolically and with numbers
 filled in, so shapes, FLOP counts, the forward pass and the explanations all read the one
-definition. Sizes are per spatial dim; layers build one rule per dim.
+definition. Sizes are per spatial dim; layers build one rule per dim. Rules are NamedTuples:
+immutable values that are cheap to define, which keeps the CLI's start-up fast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def _signed(c: int) -> str:
@@ -25,8 +26,7 @@ def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
 
-@dataclass(frozen=True)
-class ConvRule:
+class ConvRule(NamedTuple):
     """Convolution and pooling windows: ``⌊(L + pads − d·(k−1) − 1)/s⌋ + 1``.
 
     ``ceil_mode`` rounds up instead, and then drops a last window that would start past the
@@ -83,8 +83,7 @@ class ConvRule:
         return f"{bracket[0]}({symbol}{_signed(const)})/{self.stride}{bracket[1]} + 1"
 
 
-@dataclass(frozen=True)
-class TransposedRule:
+class TransposedRule(NamedTuple):
     """Transposed convolution: ``(L−1)·s − 2p + d·(k−1) + op + 1``.
 
     >>> TransposedRule(kernel=4, stride=2, padding=1).out(16)
@@ -120,8 +119,7 @@ class TransposedRule:
         return f"{scaled}{_signed(const)}"
 
 
-@dataclass(frozen=True)
-class UnpoolRule:
+class UnpoolRule(NamedTuple):
     """Max-unpooling's default size: ``(L−1)·s − 2p + k``.
 
     >>> UnpoolRule(kernel=2, stride=2).out(14)
@@ -144,8 +142,28 @@ class UnpoolRule:
         return f"{scaled}{_signed(const)}"
 
 
-@dataclass(frozen=True)
-class FixedRule:
+class PadRule(NamedTuple):
+    """Explicit padding (``nn.ZeroPad2d`` and kin): ``L + left + right``; negative values crop.
+
+    >>> PadRule(1, 2).out(5), PadRule(1, 2).formula("W"), PadRule(-1, 0).simplified("W")
+    (8, 'W + 1 + 2', 'W − 1')
+    """
+
+    left: int
+    right: int
+
+    def out(self, size: int) -> int:
+        return size + self.left + self.right
+
+    def formula(self, symbol: str) -> str:
+        terms = "".join(f" + {v}" if v >= 0 else f" − {-v}" for v in (self.left, self.right))
+        return symbol + terms
+
+    def simplified(self, symbol: str) -> str:
+        return f"{symbol}{_signed(self.left + self.right)}"
+
+
+class FixedRule(NamedTuple):
     """A size set outright (adaptive pooling, ``Upsample(size=...)``); ``None`` keeps the input's.
 
     >>> FixedRule(7).out(13), FixedRule(None).out(13)
@@ -163,8 +181,7 @@ class FixedRule:
     simplified = formula
 
 
-@dataclass(frozen=True)
-class ScaleRule:
+class ScaleRule(NamedTuple):
     """``Upsample(scale_factor=s)``: ``⌊L·s⌋``, computed in double precision as PyTorch does.
 
     >>> ScaleRule(2.0).out(7), ScaleRule(1.5).out(7)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from .errors import ConvcalcError
 from .layers.base import Layer
 
-FAMILY_MODULES = ("conv", "pooling", "linear", "norm", "activation", "reshape", "resample")
+FAMILY_MODULES = ("conv", "pooling", "linear", "norm", "activation", "dropout", "reshape", "resample")
 
 
 @lru_cache(maxsize=None)

@@ -1,5 +1,845 @@
-"""(family module: filled in by its own change)"""
+"""Element-wise and softmax-type activations (``torch.nn.modules.activation``).
+
+Every class of ``torch.nn.modules.activation.__all__`` except ``MultiheadAttention``, which is
+an attention block with projections, not an activation. Shapes pass through unchanged, except
+``GLU``, which halves one dim. Only ``PReLU`` has a parameter.
+
+FLOPs: each class states ``flops_per_element``, the operations of its formula per output element.
+Transcendentals (exp, log, tanh, erf, a power) count 1 each, so do negation and abs; a piecewise
+function counts one comparison per breakpoint plus the arithmetic of its costliest branch, so
+the count does not depend on the data. MACs are 0.
+"""
 
 from __future__ import annotations
 
-LAYERS: tuple = ()
+import math
+from typing import Any, ClassVar, Literal, Optional, Sequence
+
+from .base import Layer, Shape, prod
+
+# The largest finite float32. torch converts every scalar argument of these kernels to the
+# input's dtype (float32 here) and refuses finite values beyond it ("value cannot be converted
+# to type float without overflow"); inf and nan convert fine.
+FLOAT32_MAX = (2 - 2**-23) * 2.0**127
+
+
+def implicit_softmax_dim(ndim: int) -> int:
+    """The dim torch's softmax family picks when ``dim=None`` (a deprecated legacy rule).
+
+    >>> [implicit_softmax_dim(n) for n in range(6)]
+    [0, 0, 1, 0, 1, 1]
+    """
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class _Activation(Layer):
+    """Shape-preserving activation: identity shape, ``flops_per_element`` per output element."""
+
+    family = "activation"
+    flops_rule: ClassVar[str] = (
+        "the operations of the function's formula per output element: exp, log, tanh, erf "
+        "and powers count 1 each; piecewise functions count one comparison per breakpoint "
+        "plus their costliest branch"
+    )
+    flops_per_element: ClassVar[int] = 0
+
+    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
+        if forward_kwargs:
+            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        shape = self._as_shape(input_shape)
+        self._check_input(shape)
+        return self._output(shape)
+
+    def _check_input(self, shape: Shape) -> None:
+        """Reject inputs torch's forward rejects; most activations take any shape, even 0-D."""
+
+    def _output(self, shape: Shape) -> Shape:
+        return shape
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        return self._per_element() * prod(self.output_shape(input_shape, **forward_kwargs))
+
+    def _per_element(self) -> int:
+        return self.flops_per_element
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {"inplace": "overwrite the input tensor (no effect on shapes or counts)"}
+
+    def _float32_arg(self, name: str, value: Any, *, check_range: bool = True) -> Any:
+        """Check a scalar argument the kernel converts to float32; keep its type for the repr."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._config_error(f"{name} must be a number: got {name}={value!r}")
+        # torch reads a Python int as a 64-bit integer and fails beyond that range. (It takes
+        # 2**63..2**64-1 as unsigned, which then breaks arithmetic with signed ones, e.g. in
+        # RReLU; convcalc refuses that corner outright.)
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise self._config_error(
+                f"{name}={value} does not fit in a 64-bit integer, which torch requires of "
+                "whole-number arguments; write it as a float"
+            )
+        if check_range:
+            self._check_float32(name, float(value))
+        return value
+
+    def _check_float32(self, name: str, value: float) -> None:
+        if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+            raise self._config_error(
+                f"{name}={value!r} does not fit in float32 (largest finite magnitude "
+                f"{FLOAT32_MAX:.8g}); use a value within ±{FLOAT32_MAX:.8g}, or inf"
+            )
+
+    def _dim_arg(self, name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._config_error(f"{name} must be a whole number: got {name}={value!r}")
+        return value
+
+    def _wrap_dim(self, shape: Shape, dim: int) -> int:
+        """``dim`` as an index into ``shape``; torch lets a 0-D input use dim 0 or -1."""
+        size = max(len(shape), 1)
+        if not -size <= dim < size:
+            raise self._shape_error(
+                shape,
+                f"dim={dim} is out of range for a {len(shape)}-D input; "
+                f"use a dim from {-size} to {size - 1}",
+            )
+        return dim % size
+
+
+class _InplaceActivation(_Activation):
+    """An activation whose only argument is ``inplace`` (it changes neither shape nor count)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = bool(inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+# -- rectifiers and clamps -----------------------------------------------------------------
+
+
+class ReLU(_InplaceActivation):
+    """Rectified linear unit, max(0, x).
+
+    >>> ReLU().output_shape((1, 64, 56, 56)), ReLU().flops((1, 64, 56, 56))
+    ((1, 64, 56, 56), 200704)
+    """
+
+    flops_per_element = 1
+    flops_rule = "1 per element: max(0, x)"
+
+
+class LeakyReLU(_Activation):
+    """Leaky ReLU: x for x >= 0, negative_slope·x below.
+
+    >>> LeakyReLU(0.2, inplace=True)
+    LeakyReLU(negative_slope=0.2, inplace=True)
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: a comparison and the multiply by negative_slope"
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
+        self.negative_slope = self._float32_arg("negative_slope", negative_slope)
+        self.inplace = bool(inplace)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            **super()._arg_help(),
+            "negative_slope": "slope for negative inputs",
+        }
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class PReLU(_Activation):
+    """Parametric ReLU: a learned slope for negative inputs, shared or one per channel.
+
+    >>> PReLU(64).param_shapes(), PReLU(64).output_shape((8, 64, 7, 7))
+    ({'weight': (64,)}, (8, 64, 7, 7))
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: a comparison and the multiply by the channel's slope"
+
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None
+    ) -> None:
+        # torch builds PReLU(0) but then no non-empty input fits it, so refuse it up front.
+        self.num_parameters = self._positive_int("num_parameters", num_parameters)
+        self.init = self._float32_arg("init", init)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            "num_parameters": "learned slopes: 1 shared, or one per input channel (dim 1)",
+            "init": "initial value of every slope",
+        }
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+    def param_shapes(self) -> dict[str, Shape]:
+        return {"weight": (self.num_parameters,)}
+
+    def param_dim_names(self) -> dict[str, tuple[str, ...]]:
+        return {"weight": ("channels" if self.num_parameters > 1 else "shared",)}
+
+    def _check_input(self, shape: Shape) -> None:
+        if self.num_parameters == 1:
+            return
+        if len(shape) == 0:
+            raise self._shape_error(
+                shape,
+                f"a 0-D input has no channel dim for num_parameters={self.num_parameters} "
+                "slopes; use num_parameters=1",
+            )
+        # torch's channel dim is dim 1; an input of fewer dims counts as a single channel.
+        channels = shape[1] if len(shape) >= 2 else 1
+        if channels != self.num_parameters:
+            where = (
+                f"has {channels} channels at dim 1"
+                if len(shape) >= 2
+                else "is 1-D, which torch counts as 1 channel (channels are dim 1)"
+            )
+            raise self._shape_error(
+                shape,
+                f"{where} but num_parameters={self.num_parameters}; use "
+                + (f"num_parameters={channels} or " if channels != 1 else "")
+                + "num_parameters=1 (one slope shared by all channels)",
+            )
+
+
+class RReLU(_Activation):
+    """Randomized leaky ReLU; in inference the slope is (lower + upper) / 2.
+
+    >>> RReLU()
+    RReLU(lower=0.125, upper=0.3333333333333333)
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: a comparison and the multiply by the slope (lower+upper)/2"
+
+    def __init__(
+        self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False
+    ) -> None:
+        # In inference torch hands only the slope (lower + upper)/2 to the float32 kernel, so
+        # the bounds themselves need not fit float32 (checked below, after torch's own tests).
+        self.lower = self._float32_arg("lower", lower, check_range=False)
+        self.upper = self._float32_arg("upper", upper, check_range=False)
+        self.inplace = bool(inplace)
+        # torch's out-of-place rrelu demands finite bounds; its in-place rrelu_ does not.
+        for name, value in (("lower", self.lower), ("upper", self.upper)):
+            if not self.inplace and not math.isfinite(value):
+                raise self._config_error(
+                    f"{name} must be a finite slope: got {name}={value}; use e.g. "
+                    f"lower={1 / 8}, upper={1 / 3}"
+                )
+        # Written as torch's test so that nan fails.
+        if not self.lower <= self.upper:
+            fix = (
+                f"swap them (lower={self.upper}, upper={self.lower})"
+                if self.upper <= self.lower
+                else "use numbers, not nan"
+            )
+            raise self._config_error(
+                f"lower must not exceed upper: got lower={self.lower}, upper={self.upper}; {fix}"
+            )
+        self._check_float32("the inference slope (lower+upper)/2", self.slope)
+
+    @property
+    def slope(self) -> float:
+        """The fixed negative slope of inference, computed in double as torch does."""
+        return (float(self.lower) + float(self.upper)) / 2
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            **super()._arg_help(),
+            "lower": "lower bound of the random negative slope",
+            "upper": "upper bound of the random negative slope",
+        }
+
+    def extra_repr(self) -> str:
+        text = f"lower={self.lower}, upper={self.upper}"
+        return text + (", inplace=True" if self.inplace else "")
+
+
+class Threshold(_Activation):
+    """Threshold: x where x > threshold, else value.
+
+    >>> Threshold(0.1, 20.0).flops((4, 10))
+    40
+    """
+
+    flops_per_element = 1
+    flops_rule = "1 per element: the comparison with threshold"
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        self.threshold = self._float32_arg("threshold", threshold)
+        self.value = self._float32_arg("value", value)
+        self.inplace = bool(inplace)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            **super()._arg_help(),
+            "threshold": "inputs at or below this are replaced",
+            "value": "what replaces them",
+        }
+
+    def extra_repr(self) -> str:
+        text = f"threshold={self.threshold}, value={self.value}"
+        return text + (", inplace=True" if self.inplace else "")
+
+
+class Hardtanh(_Activation):
+    """Hard tanh: x clamped to [min_val, max_val].
+
+    >>> Hardtanh(-2.0, 2.0).flops((3, 5))
+    30
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: the comparisons with min_val and max_val"
+
+    def __init__(
+        self,
+        min_val: float = -1.0,
+        max_val: float = 1.0,
+        inplace: bool = False,
+        min_value: Optional[float] = None,
+        max_value: Optional[float] = None,
+    ) -> None:
+        # min_value/max_value are torch's deprecated spellings; when given they win.
+        if min_value is not None:
+            min_val = min_value
+        if max_value is not None:
+            max_val = max_value
+        # torch clamps, and a clamp with a nan bound fills the output with nan without ever
+        # converting the other bound to float32, so only nan-free bounds must fit float32.
+        nan_bound = any(isinstance(v, float) and math.isnan(v) for v in (min_val, max_val))
+        self.min_val = self._float32_arg("min_val", min_val, check_range=not nan_bound)
+        self.max_val = self._float32_arg("max_val", max_val, check_range=not nan_bound)
+        self.inplace = bool(inplace)
+        # Written as torch's test so that nan bounds pass, as they do in torch.
+        if self.max_val <= self.min_val:
+            raise self._config_error(
+                f"max_val must be greater than min_val: got min_val={self.min_val}, "
+                f"max_val={self.max_val}; use max_val > {self.min_val}"
+            )
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            **super()._arg_help(),
+            "min_val": "lower clamp bound",
+            "max_val": "upper clamp bound",
+            "min_value": "deprecated spelling of --min-val (overrides it)",
+            "max_value": "deprecated spelling of --max-val (overrides it)",
+        }
+
+    def extra_repr(self) -> str:
+        text = f"min_val={self.min_val}, max_val={self.max_val}"
+        return text + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """ReLU capped at 6: min(max(0, x), 6).
+
+    >>> ReLU6(inplace=True)
+    ReLU6(inplace=True)
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: min(max(0, x), 6)"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+# -- exponential units ---------------------------------------------------------------------
+
+
+class _AlphaUnit(_Activation):
+    """ELU and CELU: ``alpha`` scales the exponential branch."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        self.alpha = self._float32_arg("alpha", alpha)
+        self.inplace = bool(inplace)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            **super()._arg_help(),
+            "alpha": "scale of the negative branch",
+        }
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(_AlphaUnit):
+    """Exponential linear unit: x for x > 0, alpha·(exp(x) − 1) below.
+
+    >>> ELU(alpha=0.5).flops((2, 8))
+    64
+    """
+
+    flops_per_element = 4
+    flops_rule = "4 per element: a comparison, then alpha·(exp(x) − 1) (exp, subtract, multiply)"
+
+
+class CELU(_AlphaUnit):
+    """Continuously differentiable ELU: x for x > 0, alpha·(exp(x/alpha) − 1) below.
+
+    >>> CELU(alpha=2.0)
+    CELU(alpha=2.0)
+    """
+
+    flops_per_element = 5
+    flops_rule = (
+        "5 per element: a comparison, then alpha·(exp(x/alpha) − 1) "
+        "(divide, exp, subtract, multiply)"
+    )
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(alpha, inplace)
+        # torch checks this in forward, which then always fails.
+        if self.alpha == 0:
+            raise self._config_error(
+                "alpha must not be 0 (CELU divides by it): got alpha=0; use a non-zero alpha "
+                "such as alpha=1.0"
+            )
+        # torch also hands 1/alpha (computed in double) to the float32 kernel, so a tiny alpha
+        # overflows; one so tiny that 1/alpha is already inf in double passes again.
+        inverse = 1.0 / self.alpha
+        if math.isfinite(inverse) and abs(inverse) > FLOAT32_MAX:
+            smallest = 1 / FLOAT32_MAX
+            raise self._config_error(
+                f"alpha={self.alpha} is so small that 1/alpha={inverse:.8g} does not fit in "
+                f"float32; use |alpha| >= {smallest:.8g}"
+            )
+
+
+class SELU(_InplaceActivation):
+    """Scaled ELU with torch's fixed alpha and scale (self-normalising networks).
+
+    >>> SELU().flops((10,))
+    50
+    """
+
+    flops_per_element = 5
+    flops_rule = (
+        "5 per element: a comparison, alpha·(exp(x) − 1) (exp, subtract, multiply), "
+        "then the multiply by scale"
+    )
+
+
+class GELU(_Activation):
+    """Gaussian error linear unit, exact (erf) or with the tanh approximation.
+
+    >>> GELU(approximate="tanh")
+    GELU(approximate='tanh')
+    >>> GELU().flops((2, 3)), GELU("tanh").flops((2, 3))
+    (30, 48)
+    """
+
+    flops_rule = (
+        "5 per element for approximate='none': x·0.5·(1 + erf(x/√2)) (divide, erf, add, two "
+        "multiplies); 8 for 'tanh': 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (power, "
+        "multiply, add, multiply, tanh, add, two multiplies)"
+    )
+    flops_per_element = 5
+    flops_per_element_tanh: ClassVar[int] = 8
+
+    def __init__(self, approximate: Literal["none", "tanh"] = "none") -> None:
+        # torch checks this only in forward, which then always fails; refusing it here is kinder.
+        self.approximate = self._choice("approximate", approximate, ("none", "tanh"))
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {"approximate": "'none' for the exact erf form, 'tanh' for the tanh approximation"}
+
+    def _per_element(self) -> int:
+        return self.flops_per_element_tanh if self.approximate == "tanh" else self.flops_per_element
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+# -- sigmoid-like --------------------------------------------------------------------------
+
+
+class Sigmoid(_Activation):
+    """Logistic sigmoid, 1 / (1 + exp(−x)).
+
+    >>> Sigmoid().flops((1, 10))
+    40
+    """
+
+    flops_per_element = 4
+    flops_rule = "4 per element: 1 / (1 + exp(−x)) (negate, exp, add, divide)"
+
+    def __init__(self) -> None:
+        pass
+
+
+class LogSigmoid(_Activation):
+    """Log of the sigmoid, −log(1 + exp(−x)).
+
+    >>> LogSigmoid().output_shape(())
+    ()
+    """
+
+    flops_per_element = 5
+    flops_rule = "5 per element: −log(1 + exp(−x)) (negate, exp, add, log, negate)"
+
+    def __init__(self) -> None:
+        pass
+
+
+class Hardsigmoid(_InplaceActivation):
+    """Piecewise-linear sigmoid: 0 below −3, 1 above 3, x/6 + 1/2 between.
+
+    >>> Hardsigmoid(inplace=True)  # torch's repr does not show inplace here
+    Hardsigmoid()
+    """
+
+    flops_per_element = 4
+    flops_rule = "4 per element: two comparisons, then x/6 + 1/2 (divide, add)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Tanh(_Activation):
+    """Hyperbolic tangent.
+
+    >>> Tanh().flops((4, 4))
+    16
+    """
+
+    flops_per_element = 1
+    flops_rule = "1 per element: tanh(x)"
+
+    def __init__(self) -> None:
+        pass
+
+
+class SiLU(_InplaceActivation):
+    """Sigmoid linear unit (swish), x·sigmoid(x).
+
+    >>> SiLU().flops((2, 4))
+    40
+    """
+
+    flops_per_element = 5
+    flops_rule = "5 per element: x / (1 + exp(−x)) as x·sigmoid(x) (sigmoid's 4, multiply)"
+
+
+class Mish(_InplaceActivation):
+    """Mish, x·tanh(softplus(x)).
+
+    >>> Mish().flops((3,))
+    15
+    """
+
+    flops_per_element = 5
+    flops_rule = "5 per element: x·tanh(log(1 + exp(x))) (exp, add, log, tanh, multiply)"
+
+
+class Hardswish(_InplaceActivation):
+    """Hard swish: 0 below −3, x above 3, x·(x + 3)/6 between.
+
+    >>> Hardswish(inplace=True)  # torch's repr does not show inplace here
+    Hardswish()
+    """
+
+    flops_per_element = 5
+    flops_rule = "5 per element: two comparisons, then x·(x + 3)/6 (add, multiply, divide)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Softplus(_Activation):
+    """Smooth ReLU, log(1 + exp(beta·x)) / beta; linear where beta·x > threshold.
+
+    >>> Softplus(beta=2, threshold=10)
+    Softplus(beta=2, threshold=10)
+    """
+
+    flops_per_element = 6
+    flops_rule = (
+        "6 per element: beta·x, its comparison with threshold, then log(1 + exp(beta·x)) / beta "
+        "(exp, add, log, divide)"
+    )
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        self.beta = self._float32_arg("beta", beta)
+        self.threshold = self._float32_arg("threshold", threshold)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            "beta": "sharpness: larger is closer to ReLU",
+            "threshold": "where beta·x > threshold the output is just x",
+        }
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softsign(_Activation):
+    """Softsign, x / (1 + |x|).
+
+    >>> Softsign().flops((5, 2))
+    30
+    """
+
+    flops_per_element = 3
+    flops_rule = "3 per element: x / (1 + |x|) (abs, add, divide)"
+
+    def __init__(self) -> None:
+        pass
+
+
+# -- shrinkage -----------------------------------------------------------------------------
+
+
+class _Shrink(_Activation):
+    """Hardshrink and Softshrink: ``lambd`` is the half-width of the band zeroed around 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        self.lambd = self._float32_arg("lambd", lambd)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {"lambd": "half-width of the band around 0 that is zeroed"}
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """Hard shrinkage: x where |x| > lambd, else 0.
+
+    >>> Hardshrink()
+    Hardshrink(0.5)
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: the comparisons with lambd and −lambd"
+
+
+class Softshrink(_Shrink):
+    """Soft shrinkage: x − lambd above lambd, x + lambd below −lambd, else 0.
+
+    >>> Softshrink(0.25).flops((2, 2))
+    12
+    """
+
+    flops_per_element = 3
+    flops_rule = "3 per element: the comparisons with ±lambd, then one add or subtract"
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__(lambd)
+        # torch checks this in forward, which then always fails; written so that nan fails too.
+        if not 0 <= self.lambd <= FLOAT32_MAX:
+            raise self._config_error(
+                f"lambd must be between 0 and {FLOAT32_MAX:.8g} (float32's largest): got "
+                f"lambd={self.lambd}; use a non-negative finite lambd such as 0.5"
+            )
+
+
+class Tanhshrink(_Activation):
+    """Tanh shrinkage, x − tanh(x).
+
+    >>> Tanhshrink().flops((7,))
+    14
+    """
+
+    flops_per_element = 2
+    flops_rule = "2 per element: x − tanh(x) (tanh, subtract)"
+
+    def __init__(self) -> None:
+        pass
+
+
+# -- gated ---------------------------------------------------------------------------------
+
+
+class GLU(_Activation):
+    """Gated linear unit: splits dim in halves a, b and returns a·sigmoid(b).
+
+    >>> GLU().output_shape((4, 10)), GLU(dim=0).output_shape((4, 10))
+    ((4, 5), (2, 10))
+    >>> GLU().flops((4, 10))
+    100
+    """
+
+    flops_per_element = 5
+    flops_rule = (
+        "5 per output element: a·sigmoid(b) (sigmoid's 4, multiply); the output is half the input"
+    )
+
+    def __init__(self, dim: int = -1) -> None:
+        self.dim = self._dim_arg("dim", dim)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {"dim": "the dim split in halves (its size must be even)"}
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def _check_input(self, shape: Shape) -> None:
+        if not shape:
+            raise self._shape_error(
+                shape, "GLU cannot halve a 0-D (scalar) input; give it a dim of even size"
+            )
+        axis = self._wrap_dim(shape, self.dim)
+        if shape[axis] % 2:
+            raise self._shape_error(
+                shape,
+                f"dim={self.dim} has odd size {shape[axis]}, so it cannot be split in halves; "
+                "use an input whose size there is even, or another dim",
+            )
+
+    def _output(self, shape: Shape) -> Shape:
+        axis = self._wrap_dim(shape, self.dim)
+        return (*shape[:axis], shape[axis] // 2, *shape[axis + 1 :])
+
+
+# -- softmax family ------------------------------------------------------------------------
+
+
+class _SoftmaxBase(_Activation):
+    """Softmax-type normalisation along ``dim``; ``dim=None`` takes torch's implicit choice."""
+
+    def __init__(self, dim: Optional[int] = None) -> None:
+        self.dim = None if dim is None else self._dim_arg("dim", dim)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            "dim": "the dim normalised over; None picks 0 for 0-, 1- and 3-D inputs, else 1 "
+            "(torch's deprecated implicit choice)"
+        }
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def notes(self) -> list[str]:
+        if self.dim is not None:
+            return []
+        return [
+            "dim=None: torch picks dim 0 for 0-, 1- and 3-D inputs and dim 1 otherwise, and "
+            "warns that this implicit choice is deprecated; pass dim explicitly"
+        ]
+
+    def softmax_dim(self, input_shape: Sequence[int]) -> int:
+        """The dim (as a non-negative index) this layer normalises over for ``input_shape``.
+
+        >>> Softmax().softmax_dim((2, 3, 4)), Softmax(dim=-1).softmax_dim((2, 3, 4))
+        (0, 2)
+        """
+        shape = self._as_shape(input_shape)
+        if self.dim is None:
+            return implicit_softmax_dim(len(shape))
+        return self._wrap_dim(shape, self.dim)
+
+    def _check_input(self, shape: Shape) -> None:
+        self.softmax_dim(shape)
+
+
+class Softmax(_SoftmaxBase):
+    """Softmax along dim: exp(x) / sum(exp(x)), so each slice sums to 1.
+
+    >>> Softmax(dim=1).flops((2, 10))
+    60
+    """
+
+    flops_per_element = 3
+    flops_rule = (
+        "3 per element: exp(x_i) / Σ_j exp(x_j) counted as one exp, one add into the sum and "
+        "one divide per element (the max subtracted for stability is not counted)"
+    )
+
+
+class Softmin(_SoftmaxBase):
+    """Softmin along dim: softmax of −x.
+
+    >>> Softmin(dim=0).flops((5,))
+    20
+    """
+
+    flops_per_element = 4
+    flops_rule = "4 per element: softmax's 3 (exp, add, divide) on −x, plus the negation"
+
+
+class LogSoftmax(_SoftmaxBase):
+    """Log of the softmax along dim.
+
+    >>> LogSoftmax(dim=-1).flops((2, 10))
+    80
+    """
+
+    flops_per_element = 4
+    flops_rule = "4 per element: log(exp(x_i) / Σ_j exp(x_j)) (exp, add, divide, log)"
+
+
+class Softmax2d(_Activation):
+    """Softmax over the channels at every spatial position of (N, C, H, W) or (C, H, W).
+
+    >>> Softmax2d().output_shape((1, 3, 8, 8))
+    (1, 3, 8, 8)
+    """
+
+    flops_per_element = 3
+    flops_rule = "3 per element, as Softmax over the channel dim (exp, add, divide)"
+
+    def __init__(self) -> None:
+        pass
+
+    def _check_input(self, shape: Shape) -> None:
+        self._check_dims(shape, (3, 4), " (unbatched C×H×W or batched N×C×H×W)")
+
+
+LAYERS = (
+    ReLU,
+    ReLU6,
+    LeakyReLU,
+    PReLU,
+    RReLU,
+    Threshold,
+    Hardtanh,
+    ELU,
+    CELU,
+    SELU,
+    GELU,
+    Sigmoid,
+    LogSigmoid,
+    Hardsigmoid,
+    Tanh,
+    SiLU,
+    Mish,
+    Hardswish,
+    Softplus,
+    Softsign,
+    Hardshrink,
+    Softshrink,
+    Tanhshrink,
+    GLU,
+    Softmax,
+    Softmin,
+    LogSoftmax,
+    Softmax2d,
+)

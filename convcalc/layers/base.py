@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import typing
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple, Union
 
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..shapes import format_shape, parse_floats, parse_ints
@@ -25,6 +25,7 @@ PaddingArg = Union[int, Tuple[int, ...], str]
 Floats = Union[float, Tuple[float, ...]]
 OptionalFloats = Optional[Floats]
 OptionalSizes = Union[int, None, Tuple[Optional[int], ...]]  # adaptive pooling: (None, 7)
+IntTuple = Tuple[int, ...]  # a tuple even when one value is given: Unflatten's (6,)
 
 PADDING_MODES = Literal["zeros", "reflect", "replicate", "circular"]
 
@@ -49,7 +50,7 @@ ARG_HELP = {
     "out_features": "size of the output's last dim",
     "kernel_size": "window size: 3, 3x5 or 3,5",
     "stride": "step between windows: 2 or 2x1",
-    "padding": "implicit padding per side: 1, 1x2, same or valid",
+    "padding": "implicit padding per side: 1 or 1x2",
     "dilation": "spacing between kernel taps",
     "groups": "split channels into this many independent groups",
     "bias": "add a learnable bias",
@@ -67,8 +68,15 @@ ARG_HELP = {
 }
 
 
-@dataclass(frozen=True)
-class ArgSpec:
+# Arguments some layer can infer from the input shape (see Layer.infer_args).
+INFERABLE = frozenset({"in_channels", "in_features", "num_features", "num_channels", "num_parameters"})
+
+FORWARD_ARG_HELP = {
+    "output_size": "the exact output size wanted (transposed conv, max-unpool)",
+}
+
+
+class ArgSpec(NamedTuple):
     """One constructor argument of a layer, as the CLI and the spec parser see it."""
 
     name: str
@@ -88,7 +96,8 @@ class ArgSpec:
 
     @property
     def is_flag(self) -> bool:
-        return self.annotation is bool
+        """Written ``--x`` / ``--no-x``; an Optional[bool] left out keeps torch's None."""
+        return self.annotation is bool or self.annotation == Optional[bool]
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -102,25 +111,20 @@ class ArgSpec:
         >>> ArgSpec("kernel_size", Size, 1, "").parse("3x5")
         (3, 5)
         """
+        flag = self.flags[0]
         if self.choices:
             if text not in self.choices:
-                raise ParseError(
-                    f"--{self.name.replace('_', '-')} {text!r} is not one of: "
-                    + ", ".join(self.choices)
-                )
+                raise ParseError(f"{flag} {text!r} is not one of: " + ", ".join(self.choices))
             return text
         parser = ARG_PARSERS.get(self.annotation)
         if parser is None:  # pragma: no cover - a layer declared an annotation with no parser
             raise TypeError(f"no parser for {self.name}: {self.annotation!r}")
-        try:
-            return parser(text)
-        except ParseError as exc:
-            raise ParseError(f"--{self.name.replace('_', '-')}: {exc}") from None
+        return parser(text, flag)
 
 
-def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_optional(text: str) -> Any:
-        return None if text.strip().lower() == "none" else parse(text)
+def _none_or(parse: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    def parse_optional(text: str, what: str) -> Any:
+        return None if text.strip().lower() == "none" else parse(text, what)
 
     return parse_optional
 
@@ -129,62 +133,88 @@ def _one_or_tuple(values: tuple) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def _parse_int(text: str) -> int:
-    values = parse_ints(text, "value", allow_negative=True)
+def _parse_int(text: str, what: str) -> int:
+    values = parse_ints(text, what, allow_negative=True, example="3")
     if len(values) != 1:
-        raise ParseError(f"{text!r} must be a single whole number")
+        raise ParseError(f"{what} {text!r} must be a single whole number")
     return values[0]
 
 
-def _parse_float(text: str) -> float:
-    values = parse_floats(text)
+def _parse_float(text: str, what: str) -> float | int:
+    values = parse_floats(text, what)
     if len(values) != 1:
-        raise ParseError(f"{text!r} must be a single number")
-    return values[0]
+        raise ParseError(f"{what} {text!r} must be a single number")
+    # "2" stays an int, as a torch user would have written it (the repr prints norm_type=2).
+    return int(values[0]) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else values[0]
 
 
-def _parse_bool(text: str) -> bool:
+def _parse_bool(text: str, what: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes", "on"):
         return True
     if lowered in ("false", "0", "no", "off"):
         return False
-    raise ParseError(f"{text!r} is not true or false")
+    raise ParseError(f"{what} {text!r} is not true or false")
 
 
-def _parse_size(text: str) -> Any:
-    return _one_or_tuple(parse_ints(text, "value", allow_negative=True))
+def _parse_size(text: str, what: str) -> Any:
+    if text.strip().lower() in ("same", "valid"):
+        raise ParseError(f"{what} {text!r}: this layer takes numbers only ('same' and 'valid' are for Conv layers)")
+    return _one_or_tuple(parse_ints(text, what, allow_negative=True))
 
 
-def _parse_padding(text: str) -> Any:
+def _parse_padding(text: str, what: str) -> Any:
     if text.strip().lower() in ("same", "valid"):
         return text.strip().lower()
-    return _parse_size(text)
+    return _one_or_tuple(parse_ints(text, what, allow_negative=True, example="1, 1x2, same or valid"))
 
 
-def _parse_optional_sizes(text: str) -> Any:
+def _parse_floats(text: str, what: str) -> Any:
+    return _one_or_tuple(parse_floats(text, what))
+
+
+def _parse_optional_sizes(text: str, what: str) -> Any:
     parts = [p for p in text.strip("()[] ").replace("x", ",").split(",") if p.strip()]
     if not parts:
-        raise ParseError(f"{text!r} is empty")
-    values = tuple(None if p.strip().lower() == "none" else _parse_int(p) for p in parts)
+        raise ParseError(f"{what} {text!r} is empty")
+    values = tuple(None if p.strip().lower() == "none" else _parse_int(p, what) for p in parts)
     return _one_or_tuple(values)
 
 
-ARG_PARSERS: dict[Any, Callable[[str], Any]] = {
+ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
     int: _parse_int,
     float: _parse_float,
     bool: _parse_bool,
-    str: str,
+    str: lambda text, what: text,
     Optional[int]: _none_or(_parse_int),
     Optional[float]: _none_or(_parse_float),
     Optional[bool]: _none_or(_parse_bool),
     Size: _parse_size,
     OptionalSize: _none_or(_parse_size),
     PaddingArg: _parse_padding,
-    Floats: lambda text: _one_or_tuple(parse_floats(text)),
-    OptionalFloats: _none_or(lambda text: _one_or_tuple(parse_floats(text))),
+    Floats: _parse_floats,
+    OptionalFloats: _none_or(_parse_floats),
     OptionalSizes: _none_or(_parse_optional_sizes),
+    IntTuple: lambda text, what: parse_ints(text, what, allow_negative=True),
 }
+
+
+def divisors_text(n: int, most: int = 12) -> str:
+    """``{1, 2, 4}``: the divisors of ``n`` for an error message's fix, found in O(√n).
+
+    >>> divisors_text(12), divisors_text(720720, most=4)
+    ('{1, 2, 3, 4, 6, 12}', '{1, 2, 3, …, 720720}')
+    """
+    small, large = [], []
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            small.append(d)
+            if d != n // d:
+                large.append(n // d)
+    found = small + large[::-1]
+    if len(found) > most:
+        found = [*found[: most - 1], "…", found[-1]]
+    return "{" + ", ".join(map(str, found)) + "}"
 
 
 def prod(values: typing.Iterable[int]) -> int:
@@ -204,8 +234,10 @@ class Layer:
     """
 
     family: ClassVar[str] = ""
+    flops_rule: ClassVar[str] = "2·MACs"
     nd: ClassVar[int] = 0  # spatial dims, 0 where the layer has none
     aliases: ClassVar[tuple[str, ...]] = ()
+    integer_input: ClassVar[bool] = False  # Embedding takes indices; others get floats
 
     # -- description ---------------------------------------------------------------------
 
@@ -237,11 +269,20 @@ class Layer:
                     param.name,
                     hints[param.name],
                     param.default,
-                    cls._arg_help().get(param.name) or ARG_HELP.get(param.name, ""),
+                    (cls._arg_help().get(param.name) or ARG_HELP.get(param.name, ""))
+                    + (", same or valid" if hints[param.name] == PaddingArg else ""),
                 )
             )
         cls._arg_specs = tuple(specs)
         return cls._arg_specs
+
+    @classmethod
+    def signature_text(cls) -> str:
+        """The constructor as torch documents it, e.g. ``nn.ReLU(inplace=False)``."""
+        args = ", ".join(
+            spec.name if spec.required else f"{spec.name}={spec.default!r}" for spec in cls.arg_specs()
+        )
+        return f"nn.{cls.__name__}({args})"
 
     @classmethod
     def _arg_help(cls) -> dict[str, str]:
@@ -252,6 +293,49 @@ class Layer:
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
         """Constructor arguments that follow from the input shape (``in_channels``, ...)."""
         return {}
+
+    @classmethod
+    def forward_arg_specs(cls) -> tuple[ArgSpec, ...]:
+        """Extra ``output_shape``/forward arguments a user can set (``output_size=``)."""
+        hints = typing.get_type_hints(cls.output_shape)
+        return tuple(
+            ArgSpec(param.name, hints[param.name], param.default, FORWARD_ARG_HELP.get(param.name, ""))
+            for param in list(inspect.signature(cls.output_shape).parameters.values())[2:]
+            if param.kind is param.POSITIONAL_OR_KEYWORD and hints.get(param.name) in ARG_PARSERS
+        )
+
+    @classmethod
+    def from_options(
+        cls, options: dict[str, Any], input_shape: Shape | None = None
+    ) -> "Layer":
+        """Build a layer from option texts as a user typed them (CLI or spec line form).
+
+        ``options`` maps argument names to text (or to a bool for flags); required
+        arguments left out are inferred from ``input_shape`` where the layer can.
+
+        >>> from convcalc import Conv2d
+        >>> Conv2d.from_options({"out_channels": "8", "kernel_size": "5"}, (1, 3, 32, 32))
+        Conv2d(3, 8, kernel_size=(5, 5), stride=(1, 1))
+        """
+        specs = {spec.name: spec for spec in cls.arg_specs()}
+        kwargs: dict[str, Any] = {}
+        for name, raw in options.items():
+            if raw is None:
+                continue
+            spec = specs[name]
+            kwargs[name] = raw if isinstance(raw, bool) else spec.parse(raw)
+        missing = [spec for spec in specs.values() if spec.required and spec.name not in kwargs]
+        if missing and input_shape is not None:
+            inferred = cls.infer_args(input_shape)
+            kwargs.update({k: v for k, v in inferred.items() if k not in kwargs})
+            missing = [spec for spec in missing if spec.name not in kwargs]
+        if missing:
+            wanted = ", ".join(f"{'/'.join(spec.flags)} ({spec.name})" for spec in missing)
+            hint = ""
+            if input_shape is None and any(spec.name in INFERABLE for spec in missing):
+                hint = "; or give --input SHAPE, from which channel and feature counts are inferred"
+            raise ParseError(f"{cls.cli_name()} needs {wanted}{hint}")
+        return cls(**kwargs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -290,9 +374,57 @@ class Layer:
         self.output_shape(input_shape, **forward_kwargs)
         return 2 * self.macs(input_shape, **forward_kwargs)
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
-        """``(symbol, rule)`` per spatial output dim whose size a formula gives."""
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
+        """``(symbol, rule)`` per spatial output dim whose size a formula gives.
+
+        ``forward_kwargs`` (``output_size=``) can change the rule, which then needs the input.
+        """
         return []
+
+    def param_dim_names(self) -> dict[str, tuple[str, ...]]:
+        """What each dim of each parameter means, e.g. ``("out", "in/groups", "kH", "kW")``."""
+        return {}
+
+    def notes(self) -> list[str]:
+        """Sentences worth telling about this configuration (what each group sees, ...)."""
+        return []
+
+    # -- forward pass --------------------------------------------------------------------
+
+    def forward(self, x: Any, params: dict[str, Any] | None = None, **forward_kwargs: Any) -> Any:
+        """The NumPy forward pass in inference mode (BatchNorm uses running statistics,
+        dropout is the identity). ``params`` maps state_dict key suffixes (``weight``,
+        ``bias``, ``running_mean``...) to arrays of ``param_shapes()``/``buffer_shapes()``.
+
+        >>> import numpy as np
+        >>> from convcalc import Identity
+        >>> Identity().forward(np.arange(3.0))
+        array([0., 1., 2.])
+        """
+        import numpy as np
+
+        x = np.asarray(x)
+        if not self.integer_input and not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float32)
+        self.output_shape(x.shape, **forward_kwargs)
+        expected = {**self.param_shapes(), **self.buffer_shapes()}
+        given = dict(params or {})
+        if expected or given:
+            from ..tensors import check_params
+
+            check_params(expected, given, f"{type(self).__name__}'s parameters")
+        arrays = {k: np.asarray(v) for k, v in given.items()}
+        return self._forward(x, arrays, **forward_kwargs)
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        """The family's computation on a validated input; ``params`` match ``param_shapes``."""
+        raise NotImplementedError(f"{type(self).__name__} has no forward pass yet")
+
+    def _batched(self, x: Any) -> tuple[Any, bool]:
+        """``(x with a batch dim, whether one was added)``: kernels take (N, C, *spatial)."""
+        if x.ndim == self.nd + 1:
+            return x[None], True
+        return x, False
 
     # -- helpers for subclasses ----------------------------------------------------------
 

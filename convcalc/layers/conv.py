@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 from ..arith import ConvRule, TransposedRule, spatial_symbols
-from .base import PADDING_MODES, Layer, PaddingArg, Shape, Size, prod
+from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod
 
 
 class _ConvBase(Layer):
@@ -13,6 +13,7 @@ class _ConvBase(Layer):
 
     family = "conv"
     transposed = False
+    flops_rule = "2·MACs, plus one add per output element for the bias"
 
     def _check_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:
         self.groups = self._positive_int("groups", groups)
@@ -20,17 +21,24 @@ class _ConvBase(Layer):
         self.out_channels = self._positive_int("out_channels", out_channels)
         for name, count in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if count % self.groups:
-                divisors = [g for g in range(1, count + 1) if count % g == 0]
                 raise self._config_error(
-                    f"groups={self.groups} must divide {name}={count}; "
-                    f"use groups in {{{', '.join(map(str, divisors))}}}"
+                    f"groups={self.groups} must divide {name}={count}; use groups in {divisors_text(count)}"
                 )
+
+    def _kernel(self, kernel_size: Any) -> tuple[int, ...]:
+        # Unlike stride and padding, a 1-tuple kernel is not expanded: it sets the weight's dims.
+        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != self.nd:
+            raise self._config_error(
+                f"kernel_size needs {self.nd} values (or one int): got kernel_size={kernel_size!r}"
+            )
+        return self._tuple("kernel_size", kernel_size, self.nd, minimum=1)
 
     @classmethod
     def infer_args(cls, input_shape: Shape) -> dict[str, Any]:
-        if len(input_shape) in (cls.nd + 1, cls.nd + 2):
-            return {"in_channels": input_shape[-cls.nd - 1]}
-        return {}
+        if not input_shape:
+            return {}
+        # Inferred whatever the rank, so that a wrong rank is reported as such by output_shape.
+        return {"in_channels": input_shape[-cls.nd - 1] if len(input_shape) > cls.nd else input_shape[0]}
 
     def _spatial(self, input_shape: Sequence[int]) -> tuple[Shape, int, Shape]:
         """Validate dims and channels; return (shape, batch, spatial sizes)."""
@@ -60,6 +68,28 @@ class _ConvBase(Layer):
             shapes["bias"] = (self.out_channels,)
         return shapes
 
+    def param_dim_names(self) -> dict[str, tuple[str, ...]]:
+        kernel = tuple(f"k{symbol}" for symbol in spatial_symbols(self.nd))
+        first = ("in", "out/groups") if self.transposed else ("out", "in/groups")
+        return {"weight": (*first, *kernel), "bias": ("out",)}
+
+    def notes(self) -> list[str]:
+        if self.groups == 1:
+            return []
+        per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
+        kind = "depthwise: " if self.groups == self.in_channels else ""
+        lines = [
+            f"{kind}{self.groups} groups; each group maps {per_in} input channel"
+            f"{'s' if per_in > 1 else ''} to {per_out} output channel{'s' if per_out > 1 else ''}"
+        ]
+        shown = min(self.groups, 4)
+        for g in range(shown):
+            outputs = _span("output", g * per_out, per_out)
+            lines.append(f"group {g}: {outputs} {'see' if per_out > 1 else 'sees'} {_span('input', g * per_in, per_in)}")
+        if shown < self.groups:
+            lines.append(f"… and {self.groups - shown} more groups alike")
+        return lines
+
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         bias_adds = prod(out) if self.bias else 0
@@ -74,6 +104,11 @@ class _ConvBase(Layer):
         if self.padding_mode != "zeros":
             tail += f", padding_mode={self.padding_mode}"
         return tail
+
+
+def _span(noun: str, start: int, count: int) -> str:
+    """``output 3`` or ``outputs 0–3``."""
+    return f"{noun} {start}" if count == 1 else f"{noun}s {start}–{start + count - 1}"
 
 
 class _ConvNd(_ConvBase):
@@ -120,14 +155,6 @@ class _ConvNd(_ConvBase):
             self.padding = self._tuple("padding", padding, nd, minimum=0)
             self.pads = tuple((p, p) for p in self.padding)
 
-    def _kernel(self, kernel_size: Any) -> tuple[int, ...]:
-        # Unlike stride and padding, a 1-tuple kernel is not expanded: it sets the weight's dims.
-        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != self.nd:
-            raise self._config_error(
-                f"kernel_size needs {self.nd} values (or one int): got kernel_size={kernel_size!r}"
-            )
-        return self._tuple("kernel_size", kernel_size, self.nd, minimum=1)
-
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         text += f", stride={self.stride}"
@@ -143,7 +170,7 @@ class _ConvNd(_ConvBase):
             for k, s, (left, right), d in zip(self.kernel_size, self.stride, self.pads, self.dilation)
         )
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return list(zip(spatial_symbols(self.nd), self.rules()))
 
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
@@ -218,11 +245,7 @@ class _ConvTransposeNd(_ConvBase):
             raise self._config_error(
                 f"padding={padding!r}: transposed convs take numeric padding only"
             )
-        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) != nd:
-            raise self._config_error(
-                f"kernel_size needs {nd} values (or one int): got kernel_size={kernel_size!r}"
-            )
-        self.kernel_size = self._tuple("kernel_size", kernel_size, nd, minimum=1)
+        self.kernel_size = self._kernel(kernel_size)
         self.stride = self._tuple("stride", stride, nd, minimum=1)
         self.padding = self._tuple("padding", padding, nd, minimum=0)
         self.dilation = self._tuple("dilation", dilation, nd, minimum=1)
@@ -253,8 +276,14 @@ class _ConvTransposeNd(_ConvBase):
             for k, s, p, d, op in zip(self.kernel_size, self.stride, self.padding, self.dilation, ops)
         )
 
-    def size_rules(self, input_shape: Shape | None = None) -> list[tuple[str, Any]]:
-        return list(zip(spatial_symbols(self.nd), self.rules()))
+    def size_rules(
+        self, input_shape: Shape | None = None, output_size: OptionalSize = None, **forward_kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        ops = None
+        if output_size is not None and input_shape is not None:
+            shape, _, spatial = self._spatial(input_shape)
+            ops = self._output_padding_for(shape, spatial, output_size)
+        return list(zip(spatial_symbols(self.nd), self.rules(ops)))
 
     def _output_padding_for(self, shape: Shape, spatial: Shape, output_size: Any) -> tuple[int, ...]:
         """The output_padding that realises ``forward(output_size=...)``, checked as torch does."""
@@ -286,7 +315,7 @@ class _ConvTransposeNd(_ConvBase):
         return tuple(padding)
 
     def output_shape(
-        self, input_shape: Sequence[int], output_size: Any = None, **forward_kwargs: Any
+        self, input_shape: Sequence[int], output_size: OptionalSize = None, **forward_kwargs: Any
     ) -> Shape:
         if forward_kwargs:
             raise self._config_error(f"forward takes only output_size, got {sorted(forward_kwargs)}")

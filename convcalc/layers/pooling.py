@@ -1,5 +1,876 @@
-"""(family module: filled in by its own change)"""
+"""Pooling, 1-D to 3-D: max, average, power-average, max-unpool and adaptive pools.
+
+None of these layers has parameters or MACs; their FLOPs follow each family's ``flops_rule``.
+Windows are counted by the input elements they cover (never padding), so a padded or ceil-mode
+window that hangs over the edge costs what PyTorch's kernel actually reads.
+"""
 
 from __future__ import annotations
 
-LAYERS: tuple = ()
+import math
+from typing import Any, Callable, ClassVar, Optional, Sequence
+
+from ..arith import ConvRule, FixedRule, UnpoolRule, adaptive_window, spatial_symbols
+from .base import Layer, OptionalSize, OptionalSizes, Shape, Size, prod
+
+_DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
+
+
+def _covered(start: int, kernel: int, dilation: int, size: int) -> int:
+    """Input elements of ``[0, size)`` hit by the taps ``start + t·dilation``, ``0 <= t < kernel``.
+
+    >>> _covered(-1, 3, 1, 5), _covered(3, 3, 1, 5), _covered(-1, 2, 5, 4)
+    (2, 2, 0)
+    """
+    first = max(0, -(start // dilation))  # smallest t with start + t·d >= 0
+    last = min(kernel - 1, (size - 1 - start) // dilation)
+    return max(0, last - first + 1)
+
+
+def _sum_windows(counts: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """(elements summed over all windows, windows covering any element) of one plane.
+
+    ``counts[axis][o]`` is how many elements window ``o`` covers along ``axis``; a window is the
+    product of its per-dim ranges, so both sums factor per dim.
+
+    >>> _sum_windows([[2, 3], [1, 0, 2]])
+    (15, 4)
+    """
+    elements = prod(sum(per_dim) for per_dim in counts)
+    nonempty = prod(sum(1 for n in per_dim if n) for per_dim in counts)
+    return elements, nonempty
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (tuple, list))
+
+
+def _single_or_given(value: Any, nd: int) -> Any:
+    """What torch's ``_single``/``_pair``/``_triple`` store: an int repeated, a sequence as is."""
+    return value if _is_sequence(value) else (value,) * nd
+
+
+class _PoolNd(Layer):
+    """What every pool shares: (C, *spatial) or (N, C, *spatial) input, no parameters."""
+
+    family = "pooling"
+    flops_rule: ClassVar[str] = ""
+
+    def _spatial(self, input_shape: Sequence[int]) -> tuple[Shape, Shape]:
+        shape = self._as_shape(input_shape)
+        self._check_dims(shape, (self.nd + 1, self.nd + 2), _DIMS_HINT)
+        return shape, shape[-self.nd :]
+
+    def _with_spatial(self, shape: Shape, spatial: Sequence[int]) -> Shape:
+        return (*shape[: -self.nd], *spatial)
+
+    def _planes(self, shape: Shape) -> int:
+        """Independent (n, c) planes the pool runs over."""
+        return prod(shape[: -self.nd])
+
+    def _size_arg(
+        self, name: str, value: Any, *, minimum: int | None = None, exact: bool = False
+    ) -> tuple[int, ...]:
+        """An int or a tuple; ``exact``: torch takes nd entries only, not a 1-tuple to expand."""
+        if _is_sequence(value) and len(value) != self.nd and (exact or len(value) != 1):
+            entries = "1 value" if self.nd == 1 else f"{self.nd} values"
+            expanded = "" if exact or self.nd == 1 else " (or a 1-tuple)"
+            raise self._config_error(
+                f"{name} needs one int or {entries}{expanded}: got {name}={value!r}"
+            )
+        return self._tuple(name, value, self.nd, minimum=minimum)
+
+    def _no_forward_options(self, forward_kwargs: dict[str, Any]) -> None:
+        if forward_kwargs:
+            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+
+    def _on_batch(self, x: Any, pool: Callable[[Any], Any]) -> Any:
+        """``pool`` (a kernel on (N, C, *spatial)) applied to ``x``, batched or not.
+
+        An unbatched input gets a batch dim of 1 for the kernel, removed from every output
+        (values and indices alike), which is what torch does.
+        """
+        batch, added = self._batched(x)
+        out = pool(batch)
+        if not added:
+            return out
+        if isinstance(out, tuple):
+            return tuple(part[0] for part in out)
+        return out[0]
+
+
+class _SlidingPoolNd(_PoolNd):
+    """Pools whose windows slide by a stride: max, average and power-average."""
+
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool
+
+    def _input_must_cover_kernel(self) -> bool:
+        """Whether every input dim must be at least the kernel, padding or not (3-D averages)."""
+        return False
+
+    def _pads_allowed(self) -> bool:
+        """Whether the layer takes a padding argument (LPPool does not)."""
+        return True
+
+    def _set_window(
+        self,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        ceil_mode: Any,
+        *,
+        exact_kernel: bool = False,
+    ) -> None:
+        self.kernel_size = self._size_arg("kernel_size", kernel_size, minimum=1, exact=exact_kernel)
+        # An empty stride means "default" to PyTorch's pooling functions, like None.
+        if stride is None or (_is_sequence(stride) and len(stride) == 0):
+            self.stride = self.kernel_size
+        else:
+            self.stride = self._size_arg("stride", stride, minimum=1)
+        self.padding = self._size_arg("padding", padding, minimum=0)
+        self.dilation = self._size_arg("dilation", dilation, minimum=1)
+        self.ceil_mode = bool(ceil_mode)
+        for axis, (pad, kernel, dil) in enumerate(zip(self.padding, self.kernel_size, self.dilation)):
+            if pad > kernel // 2:
+                unrelaxed = "; dilation does not widen this bound" if dil > 1 else ""
+                raise self._config_error(
+                    f"padding must be at most half the kernel size (kernel_size={kernel}, so at "
+                    f"most {kernel // 2}{unrelaxed}): got padding={pad} in spatial dim {axis}; "
+                    f"use padding<={kernel // 2} or kernel_size>={2 * pad}"
+                )
+
+    def rules(self) -> tuple[ConvRule, ...]:
+        return tuple(
+            ConvRule(k, s, p, p, d, self.ceil_mode)
+            for k, s, p, d in zip(self.kernel_size, self.stride, self.padding, self.dilation)
+        )
+
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
+        return list(zip(spatial_symbols(self.nd), self.rules()))
+
+    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
+        self._no_forward_options(forward_kwargs)
+        shape, spatial = self._spatial(input_shape)
+        if self._input_must_cover_kernel():
+            for axis, (size, kernel) in enumerate(zip(spatial, self.kernel_size)):
+                if size < kernel:
+                    raise self._shape_error(
+                        shape,
+                        f"spatial dim {axis} has size {size}, smaller than kernel_size={kernel} "
+                        "(PyTorch's 3-D average pool requires this whatever the padding); use "
+                        f"kernel_size<={size} there or an input of at least {kernel}",
+                    )
+        out = []
+        for axis, (size, rule) in enumerate(zip(spatial, self.rules())):
+            value = rule.out(size)
+            if value < 1:
+                raise self._shape_error(shape, self._no_window_message(axis, size, rule))
+            out.append(value)
+        return self._with_spatial(shape, out)
+
+    def _no_window_message(self, axis: int, size: int, rule: ConvRule) -> str:
+        if rule.dilation > 1:
+            window = f"the window's reach {rule.effective_kernel} (dilation·(kernel−1)+1)"
+            fixes = ["a smaller kernel or dilation"]
+        else:
+            window, fixes = f"kernel_size={rule.kernel}", ["a smaller kernel"]
+        most = rule.kernel // 2
+        most_padded = ConvRule(rule.kernel, rule.stride, most, most, rule.dilation, rule.ceil_mode)
+        if self._pads_allowed() and rule.pad_left < most and most_padded.out(size) >= 1:
+            fixes.append(f"padding up to {most}")
+        ceiled = ConvRule(rule.kernel, rule.stride, rule.pad_left, rule.pad_right, rule.dilation, True)
+        if not rule.ceil_mode and ceiled.out(size) >= 1:
+            fixes.append("ceil_mode=True")
+        return (
+            f"no window fits in spatial dim {axis}: {window} exceeds the padded input "
+            f"{size + rule.pad_left + rule.pad_right} ({rule.formula(str(size))} = {rule.out(size)}); "
+            f"use {', '.join(fixes)} or a larger input"
+        )
+
+    def _covered_counts(self, spatial: Shape, out: Sequence[int]) -> list[list[int]]:
+        """Per dim, the input elements each output's window covers (padding excluded)."""
+        return [
+            [_covered(o * s - p, k, d, size) for o in range(n)]
+            for size, n, k, s, p, d in zip(
+                spatial, out, self.kernel_size, self.stride, self.padding, self.dilation
+            )
+        ]
+
+    def _window_totals(self, input_shape: Sequence[int]) -> tuple[int, int]:
+        """(covered elements summed over every window, non-empty windows) over all planes."""
+        out = self.output_shape(input_shape)
+        shape = tuple(input_shape)
+        elements, nonempty = _sum_windows(self._covered_counts(shape[-self.nd :], out[-self.nd :]))
+        planes = self._planes(shape)
+        return planes * elements, planes * nonempty
+
+
+class _MaxPoolNd(_SlidingPoolNd):
+    flops_rule = (
+        "one comparison per input element a window covers but the first, per output element "
+        "(padding is not read)"
+    )
+
+    def __init__(
+        self,
+        kernel_size: Size,
+        stride: OptionalSize = None,
+        padding: Size = 0,
+        dilation: Size = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        self._set_window(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
+        stride_given = kernel_size if stride is None else stride
+        self._given = (kernel_size, stride_given, padding, dilation, ceil_mode)
+
+    def extra_repr(self) -> str:
+        kernel, stride, padding, dilation, ceil_mode = self._given
+        return (
+            f"kernel_size={kernel}, stride={stride}, padding={padding}, dilation={dilation}, "
+            f"ceil_mode={ceil_mode}"
+        )
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self._no_forward_options(forward_kwargs)
+        # A window over padding alone (possible with dilation) does no comparison, not −1.
+        elements, nonempty = self._window_totals(input_shape)
+        return elements - nonempty
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import max_pool_nd
+
+        return self._on_batch(
+            x,
+            lambda batch: max_pool_nd(
+                batch, self.kernel_size, self.stride, self.padding, self.dilation,
+                self.ceil_mode, self.return_indices,
+            ),
+        )
+
+
+class _AvgPoolNd(_SlidingPoolNd):
+    flops_rule = (
+        "one add per input element a window covers but the first, plus one divide: the covered "
+        "elements, per output element"
+    )
+
+    def _set_average(
+        self,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        ceil_mode: Any,
+        count_include_pad: Any,
+        divisor_override: Any,
+    ) -> None:
+        self._set_window(kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        if divisor_override is not None:
+            if not isinstance(divisor_override, int) or isinstance(divisor_override, bool):
+                raise self._config_error(
+                    f"divisor_override must be a whole number or None: got {divisor_override!r}"
+                )
+            if divisor_override == 0:
+                raise self._config_error(
+                    "divisor_override=0 would divide every window by zero; use None (divide by "
+                    "the window's own size) or a non-zero number"
+                )
+        self.divisor_override: int | None = divisor_override
+
+    def extra_repr(self) -> str:
+        kernel, stride, padding = self._given
+        return f"kernel_size={kernel}, stride={stride}, padding={padding}"
+
+    def divisor_factor(self, axis: int, index: int, size: int) -> int:
+        """What spatial dim ``axis`` contributes to the divisor of output ``index`` (input ``size``).
+
+        The window spans ``[index·s − p, index·s − p + k)`` cut at the right padding's end; with
+        ``count_include_pad`` the padding counts, otherwise only the input cells do. A window's
+        divisor is the product over dims (see ``divisor``).
+
+        >>> pool = AvgPool1d(3, stride=3, padding=1, ceil_mode=True)
+        >>> [pool.divisor_factor(0, i, 6) for i in range(3)]  # last window: 1 input, 1 padding
+        [3, 3, 2]
+        >>> AvgPool1d(3, 3, 1, count_include_pad=False).divisor_factor(0, 0, 6)
+        2
+        """
+        kernel, stride, pad = self.kernel_size[axis], self.stride[axis], self.padding[axis]
+        start = index * stride - pad
+        end = min(start + kernel, size + pad)
+        if self.count_include_pad:
+            return end - start
+        return min(end, size) - max(start, 0)
+
+    def divisor(self, index: Sequence[int], spatial: Sequence[int]) -> int:
+        """The number a window's sum is divided by, for output position ``index``.
+
+        >>> AvgPool2d(3, stride=2, padding=1, count_include_pad=False).divisor((0, 1), (6, 6))
+        6
+        """
+        if self.divisor_override is not None:
+            return self.divisor_override
+        return prod(
+            self.divisor_factor(axis, i, size) for axis, (i, size) in enumerate(zip(index, spatial))
+        )
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self._no_forward_options(forward_kwargs)
+        elements, _ = self._window_totals(input_shape)
+        return elements
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import avg_pool_nd
+
+        return self._on_batch(
+            x,
+            lambda batch: avg_pool_nd(
+                batch, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                self.count_include_pad, self.divisor_override,
+            ),
+        )
+
+
+class _AvgPoolNd23(_AvgPoolNd):
+    """AvgPool2d and AvgPool3d: torch's signature adds divisor_override."""
+
+    def __init__(
+        self,
+        kernel_size: Size,
+        stride: OptionalSize = None,
+        padding: Size = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: Optional[int] = None,
+    ) -> None:
+        self._set_average(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+        self._given = (kernel_size, kernel_size if stride is None else stride, padding)
+
+
+class _LPPoolNd(_SlidingPoolNd):
+    flops_rule = (
+        "two per input element a window covers, per output element: a power and an add each "
+        "(the last add standing for the root)"
+    )
+
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: Size,
+        stride: OptionalSize = None,
+        ceil_mode: bool = False,
+    ) -> None:
+        norm = self._number("norm_type", norm_type)
+        if norm == 0:
+            raise self._config_error(
+                "norm_type=0 has no root to take ((Σ x^p)^(1/p) divides by p); use a non-zero "
+                "p, e.g. norm_type=2, or norm_type=inf for max pooling of |x|"
+            )
+        self.norm_type = norm_type
+        # PyTorch runs p = ±inf as a max pool over |x|; any other p as an average pool of x^p
+        # rescaled by the kernel's size, which it reads as one int (1-d) or exactly nd ints.
+        self.is_max = math.isinf(norm)
+        if self.nd == 1 and not self.is_max and _is_sequence(kernel_size):
+            raise self._config_error(
+                f"kernel_size must be a single int for a finite norm_type (PyTorch multiplies "
+                f"the average by it): got kernel_size={kernel_size!r}; use kernel_size="
+                f"{kernel_size[0] if len(kernel_size) == 1 else '<int>'}"
+            )
+        self._set_window(kernel_size, stride, 0, 1, ceil_mode, exact_kernel=True)
+        self._given = (norm_type, kernel_size, stride, ceil_mode)
+
+    def _input_must_cover_kernel(self) -> bool:
+        return self.nd == 3 and not self.is_max
+
+    def _pads_allowed(self) -> bool:
+        return False
+
+    def extra_repr(self) -> str:
+        norm_type, kernel, stride, ceil_mode = self._given
+        return f"norm_type={norm_type}, kernel_size={kernel}, stride={stride}, ceil_mode={ceil_mode}"
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self._no_forward_options(forward_kwargs)
+        elements, _ = self._window_totals(input_shape)
+        return 2 * elements
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import lp_pool_nd
+
+        return self._on_batch(
+            x,
+            lambda batch: lp_pool_nd(
+                batch, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
+            ),
+        )
+
+
+class _MaxUnpoolNd(_PoolNd):
+    flops_rule = "none: unpooling only scatters each value to its index"
+
+    def __init__(self, kernel_size: Size, stride: OptionalSize = None, padding: Size = 0) -> None:
+        # kernel, stride and padding only set the default output size (the op itself scatters by
+        # index), and PyTorch checks none of their values but the 3-D stride: any configuration
+        # whose size is reachable is accepted, as there.
+        self.kernel_size = self._size_arg("kernel_size", kernel_size, exact=True)
+        if stride is None:
+            self.stride = self.kernel_size
+        else:
+            self.stride = self._leading("stride", stride)
+        if self.nd == 3 and min(self.stride) < 1:
+            raise self._config_error(
+                f"stride must be at least 1 (it defaults to kernel_size): got stride={self.stride}"
+            )
+        self.padding = self._leading("padding", padding)
+
+    def _leading(self, name: str, value: Any) -> tuple[int, ...]:
+        """One int or nd entries; the 1-d and 2-d unpools read only the first nd of a longer one."""
+        if self.nd < 3 and _is_sequence(value) and len(value) > self.nd:
+            value = tuple(value)[: self.nd]
+        return self._size_arg(name, value, exact=True)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def rules(self) -> tuple[UnpoolRule, ...]:
+        return tuple(UnpoolRule(k, s, p) for k, s, p in zip(self.kernel_size, self.stride, self.padding))
+
+    def size_rules(
+        self, input_shape: Shape | None = None, output_size: OptionalSize = None, **forward_kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        if output_size is not None and input_shape is not None:
+            shape, _ = self._spatial(input_shape)
+            chosen = self._requested_sizes(shape, output_size)
+            return list(zip(spatial_symbols(self.nd), (FixedRule(n) for n in chosen)))
+        return list(zip(spatial_symbols(self.nd), self.rules()))
+
+    def _requested_sizes(self, shape: Shape, output_size: Any) -> tuple[int, ...]:
+        """``forward(output_size=...)``: nd entries, or nd+2 whose leading two are ignored."""
+        sizes = tuple(output_size) if _is_sequence(output_size) else (output_size,)
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+            raise self._config_error(f"output_size must hold whole numbers: got {output_size!r}")
+        if len(sizes) == self.nd + 2:
+            sizes = sizes[2:]
+        if len(sizes) != self.nd:
+            raise self._shape_error(
+                shape,
+                f"output_size={output_size!r} needs {self.nd} entries (or {self.nd + 2} with "
+                "leading batch and channel entries, even for an unbatched input)",
+            )
+        return sizes
+
+    def output_shape(
+        self,
+        input_shape: Sequence[int],
+        output_size: OptionalSize = None,
+        indices: Any = None,
+        **forward_kwargs: Any,
+    ) -> Shape:
+        if forward_kwargs:
+            raise self._config_error(
+                f"forward takes only indices and output_size, got {sorted(forward_kwargs)}"
+            )
+        shape, spatial = self._spatial(input_shape)
+        index_shape = getattr(indices, "shape", None)
+        if index_shape is not None and tuple(index_shape) != shape:
+            raise self._shape_error(
+                shape,
+                f"indices have shape {list(index_shape)}; they must match the input's: pass the "
+                "indices MaxPool returned along with this input",
+            )
+        wanted = None if output_size is None else self._requested_sizes(shape, output_size)
+        out = []
+        for axis, (size, rule) in enumerate(zip(spatial, self.rules())):
+            default = rule.out(size)
+            if wanted is None:
+                if default < 1:
+                    raise self._shape_error(
+                        shape,
+                        f"the output size in spatial dim {axis} would be "
+                        f"{rule.formula(str(size))} = {default}; reduce padding="
+                        f"{rule.padding} or grow the kernel, stride or input",
+                    )
+                out.append(default)
+                continue
+            # PyTorch allows sizes strictly between default − stride and default + stride.
+            lowest = max(default - rule.stride + 1, 1)
+            highest = default + rule.stride - 1
+            if not lowest <= wanted[axis] <= highest:
+                reachable = (
+                    f"choose a size from {lowest} to {highest}"
+                    if lowest <= highest
+                    else "no size is reachable here; omit output_size or change stride and padding"
+                )
+                raise self._shape_error(
+                    shape,
+                    f"output_size {wanted[axis]} in spatial dim {axis} is out of reach of the "
+                    f"default {rule.formula(str(size))} = {default} (stride {rule.stride}); "
+                    + reachable,
+                )
+            out.append(wanted[axis])
+        return self._with_spatial(shape, out)
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self.output_shape(input_shape, **forward_kwargs)
+        return 0
+
+    def _forward(
+        self,
+        x: Any,
+        params: dict[str, Any],
+        output_size: OptionalSize = None,
+        indices: Any = None,
+        **forward_kwargs: Any,
+    ) -> Any:
+        import numpy as np
+
+        from ..kernels.pooling import max_unpool_nd
+
+        pool = f"MaxPool{self.nd}d"
+        if indices is None:
+            raise self._config_error(
+                f"forward needs indices=, the positions {pool}(..., return_indices=True) "
+                "returned with this input: unpooling writes each value at its index"
+            )
+        index_array = np.asarray(indices)
+        if index_array.dtype.kind not in "iu":
+            raise self._config_error(
+                f"indices must be whole numbers, got dtype {index_array.dtype}; pass the "
+                f"indices {pool}(..., return_indices=True) returned"
+            )
+        # Again with the array: a list has no shape for output_shape to compare with x's.
+        out = self.output_shape(x.shape, output_size, index_array)
+        return max_unpool_nd(x, index_array, out[-self.nd :])
+
+
+class _AdaptivePoolNd(_PoolNd):
+    """Pools that fix the output size and spread the windows over the input to reach it."""
+
+    def __init__(self, output_size: OptionalSizes) -> None:
+        self.output_size = self._output_sizes(output_size)
+        self._given = output_size
+
+    def _output_sizes(self, output_size: Any) -> tuple[int | None, ...]:
+        nd = self.nd
+        if output_size is None:
+            keep = "(" + ", ".join(["None"] * nd) + ")"
+            fix = f"use {keep} to keep every dim, or" if nd > 1 else "use"
+            raise self._config_error(
+                f"output_size=None: give the output size, {fix} a whole number such as 1"
+            )
+        if _is_sequence(output_size) and len(output_size) != nd:
+            raise self._config_error(
+                f"output_size needs {nd} entries or one int: got output_size={output_size!r}"
+            )
+        sizes = tuple(output_size) if _is_sequence(output_size) else (output_size,) * nd
+        for axis, size in enumerate(sizes):
+            if size is None and nd > 1:
+                continue
+            if size is None:
+                raise self._config_error(
+                    f"output_size={output_size!r}: None keeps a dim only in 2-d and 3-d adaptive "
+                    "pools; give a whole number"
+                )
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise self._config_error(
+                    f"output_size must hold whole numbers{' or None' if nd > 1 else ''}: got "
+                    f"output_size={output_size!r}"
+                )
+            if size < 0:
+                raise self._config_error(
+                    f"output_size {size} in spatial dim {axis} is negative; use 0 or more"
+                )
+        return sizes
+
+    def extra_repr(self) -> str:
+        return f"output_size={self._given}"
+
+    def rules(self) -> tuple[FixedRule, ...]:
+        return tuple(FixedRule(size) for size in self.output_size)
+
+    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
+        return list(zip(spatial_symbols(self.nd), self.rules()))
+
+    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
+        self._no_forward_options(forward_kwargs)
+        # An explicit 0 gives an empty output, as in PyTorch: the one empty result convcalc allows.
+        shape, spatial = self._spatial(input_shape)
+        return self._with_spatial(shape, [rule.out(size) for size, rule in zip(spatial, self.rules())])
+
+    def _window_totals(self, input_shape: Sequence[int]) -> tuple[int, int]:
+        out = self.output_shape(input_shape)
+        shape = tuple(input_shape)
+        counts = [
+            [end - start for start, end in (adaptive_window(o, size, n) for o in range(n))]
+            for size, n in zip(shape[-self.nd :], out[-self.nd :])
+        ]
+        elements, nonempty = _sum_windows(counts)
+        planes = self._planes(shape)
+        return planes * elements, planes * nonempty
+
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    flops_rule = (
+        "as AvgPool, over each adaptive window: the window's elements (adds and one divide) per "
+        "output element"
+    )
+
+    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
+        self._no_forward_options(forward_kwargs)
+        shape = self._as_shape(input_shape)
+        if self._is_global_mean(shape):
+            return self._with_spatial(shape, (1,) * self.nd)
+        return super().output_shape(shape)
+
+    def _is_global_mean(self, shape: Shape) -> bool:
+        """Whether PyTorch's shortcut for an all-ones output applies (2-d and 3-d only).
+
+        It takes the mean over the last nd dims whatever comes before them, so inputs of any
+        rank from nd up (nd+1 when output_size is a tuple, which PyTorch resolves against the
+        input first) are accepted.
+        """
+        least = self.nd if not _is_sequence(self._given) else self.nd + 1
+        if self.nd == 1 or len(shape) < least:
+            return False
+        return all(
+            (size if wanted is None else wanted) == 1
+            for wanted, size in zip(self.output_size, shape[-self.nd :])
+        )
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self._no_forward_options(forward_kwargs)
+        elements, _ = self._window_totals(input_shape)
+        return elements
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import adaptive_avg_pool_nd
+
+        if self._is_global_mean(x.shape):
+            # Any rank: every leading dim is a plane of the mean, however many there are.
+            planes = x.reshape(1, -1, *x.shape[x.ndim - self.nd :])
+            return adaptive_avg_pool_nd(planes, 1).reshape(self.output_shape(x.shape))
+        return self._on_batch(x, lambda batch: adaptive_avg_pool_nd(batch, self.output_size))
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    flops_rule = (
+        "as MaxPool, over each adaptive window: one comparison per window element but the "
+        "first, per output element"
+    )
+
+    def __init__(self, output_size: OptionalSizes, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = bool(return_indices)
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self._no_forward_options(forward_kwargs)
+        elements, nonempty = self._window_totals(input_shape)
+        return elements - nonempty
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.pooling import adaptive_max_pool_nd
+
+        return self._on_batch(
+            x, lambda batch: adaptive_max_pool_nd(batch, self.output_size, self.return_indices)
+        )
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-D max pooling over (N, C, L).
+
+    >>> MaxPool1d(3, stride=3, padding=1, ceil_mode=True).output_shape((1, 4, 5))
+    (1, 4, 2)
+    """
+
+    nd = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling over (N, C, H, W).
+
+    >>> pool = MaxPool2d(2)
+    >>> pool
+    MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+    >>> pool.output_shape((1, 64, 112, 112)), pool.flops((1, 64, 112, 112))
+    ((1, 64, 56, 56), 602112)
+    """
+
+    nd = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling over (N, C, D, H, W)."""
+
+    nd = 3
+
+
+class AvgPool1d(_AvgPoolNd):
+    """1-D average pooling over (N, C, L).
+
+    >>> AvgPool1d(3)
+    AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))
+    """
+
+    nd = 1
+
+    def __init__(
+        self,
+        kernel_size: Size,
+        stride: OptionalSize = None,
+        padding: Size = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        self._set_average(kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+        self._given = (
+            _single_or_given(kernel_size, 1),
+            _single_or_given(kernel_size if stride is None else stride, 1),
+            _single_or_given(padding, 1),
+        )
+
+
+class AvgPool2d(_AvgPoolNd23):
+    """2-D average pooling over (N, C, H, W).
+
+    >>> pool = AvgPool2d(3, stride=2, padding=1)
+    >>> pool.output_shape((1, 8, 7, 7)), pool.flops((1, 8, 7, 7))
+    ((1, 8, 4, 4), 800)
+    """
+
+    nd = 2
+
+
+class AvgPool3d(_AvgPoolNd23):
+    """3-D average pooling over (N, C, D, H, W); every input dim must be at least the kernel."""
+
+    nd = 3
+
+    def _input_must_cover_kernel(self) -> bool:
+        return True
+
+
+class LPPool1d(_LPPoolNd):
+    """1-D power-average pooling, (Σ x^p)^(1/p) per window, over (N, C, L)."""
+
+    nd = 1
+
+
+class LPPool2d(_LPPoolNd):
+    """2-D power-average pooling, (Σ x^p)^(1/p) per window, over (N, C, H, W).
+
+    >>> LPPool2d(2, 3, stride=2).output_shape((1, 16, 9, 9))
+    (1, 16, 4, 4)
+    """
+
+    nd = 2
+
+
+class LPPool3d(_LPPoolNd):
+    """3-D power-average pooling, (Σ x^p)^(1/p) per window, over (N, C, D, H, W)."""
+
+    nd = 3
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """1-D max unpooling: scatter MaxPool1d's maxima back to their indices.
+
+    >>> import numpy as np
+    >>> values, indices = MaxPool1d(2, return_indices=True).forward(np.array([[1.0, 3.0, 4.0, 2.0]]))
+    >>> values, indices
+    (array([[3., 4.]]), array([[1, 2]]))
+    >>> MaxUnpool1d(2).forward(values, indices=indices)
+    array([[0., 3., 4., 0.]])
+    """
+
+    nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """2-D max unpooling: scatter MaxPool2d's maxima back to their indices.
+
+    >>> unpool = MaxUnpool2d(2)
+    >>> unpool.output_shape((1, 64, 14, 14)), unpool.output_shape((1, 64, 14, 14), output_size=(29, 28))
+    ((1, 64, 28, 28), (1, 64, 29, 28))
+    """
+
+    nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """3-D max unpooling: scatter MaxPool3d's maxima back to their indices."""
+
+    nd = 3
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """1-D adaptive average pooling to a fixed output length."""
+
+    nd = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """2-D adaptive average pooling to a fixed output size (None keeps a dim).
+
+    >>> AdaptiveAvgPool2d((None, 7)).output_shape((1, 512, 10, 10))
+    (1, 512, 10, 7)
+    >>> AdaptiveAvgPool2d(1).flops((1, 512, 7, 7))
+    25088
+    """
+
+    nd = 2
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """3-D adaptive average pooling to a fixed output size (None keeps a dim)."""
+
+    nd = 3
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """1-D adaptive max pooling to a fixed output length."""
+
+    nd = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """2-D adaptive max pooling to a fixed output size (None keeps a dim).
+
+    >>> AdaptiveMaxPool2d((2, 3)).output_shape((8, 5, 7))
+    (8, 2, 3)
+    """
+
+    nd = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """3-D adaptive max pooling to a fixed output size (None keeps a dim)."""
+
+    nd = 3
+
+
+LAYERS = (
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    LPPool1d,
+    LPPool2d,
+    LPPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+)

@@ -1,0 +1,5 @@
+"""``python -m convcalc`` runs the CLI."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,128 @@
+"""Running a parsed network's forward pass in NumPy, step by step over its trace.
+
+``Network.trace()`` gives the forward pass as a flat program (layers, residual adds, inserted
+flattens) over tensor ids; this module evaluates it. Values are dropped after their last use,
+so memory follows the summary's peak estimate unless every activation is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from .network import Trace
+from .tensors import check_params
+
+
+class NetworkRun(NamedTuple):
+    output: np.ndarray
+    activations: dict[str, np.ndarray]  # step name -> output, when recorded
+
+
+def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
+    """The state_dict keys (``features.0.weight``) and shapes of a traced network.
+
+    >>> from convcalc import parse_network
+    >>> state_dict_shapes(parse_network("Conv2d(1, 2, 3)\\nBatchNorm2d(2)").trace((1, 1, 5, 5)))["1.running_var"]
+    (2,)
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    for step in trace.steps:
+        if step.layer is not None and step.first_call:
+            for suffix, shape in {**step.layer.param_shapes(), **step.layer.buffer_shapes()}.items():
+                shapes[f"{step.name}.{suffix}"] = tuple(shape)
+    return shapes
+
+
+def layer_kinds(trace: Trace) -> dict[str, str]:
+    """Module path -> torch class name, so random parameters get torch-like initial values."""
+    return {step.name: step.type_name for step in trace.steps if step.layer is not None}
+
+
+def run_network(
+    trace: Trace,
+    x: np.ndarray,
+    params: dict[str, np.ndarray],
+    *,
+    record: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    where: str = "the weights",
+) -> NetworkRun:
+    """Evaluate the trace on ``x`` with state_dict ``params``; ``progress(done, total)`` after each step.
+
+    >>> from convcalc import parse_network
+    >>> trace = parse_network("input 1x3\\nIdentity()\\nFlatten()").trace()
+    >>> run_network(trace, np.ones((1, 3)), {}).output.tolist()
+    [[1.0, 1.0, 1.0]]
+    """
+    check_params(state_dict_shapes(trace), params, where)
+    last_use: dict[int, int] = {}
+    for index, step in enumerate(trace.steps):
+        for tensor in step.inputs:
+            last_use[tensor.id] = index
+    last_use[trace.output.id] = len(trace.steps)
+    values: dict[int, Any] = {trace.input.id: x}
+    activations: dict[str, np.ndarray] = {}
+    for index, step in enumerate(trace.steps):
+        inputs = [values[tensor.id] for tensor in step.inputs]
+        if step.kind == "add":
+            result = inputs[0] + inputs[1]
+        elif step.kind == "flatten":
+            result = inputs[0].reshape(step.output.shape)
+        else:
+            layer = step.layer
+            own = {
+                suffix: params[f"{step.name}.{suffix}"]
+                for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
+                if f"{step.name}.{suffix}" in params
+            }
+            result = layer.forward(inputs[0], own, **step.forward_kwargs)
+            if isinstance(result, tuple):  # max-pool with return_indices: the values flow on
+                result = result[0]
+        values[step.output.id] = result
+        if record:
+            activations[step.name] = result
+        for tensor in step.inputs:
+            if last_use.get(tensor.id) == index and tensor.id != step.output.id:
+                values.pop(tensor.id, None)
+        if progress is not None:
+            progress(index + 1, len(trace.steps))
+    return NetworkRun(values[trace.output.id], activations)
+
+
+def run_spec(
+    network: Any,
+    source: Any,
+    *,
+    weights: str | None = None,
+    fill_weights: str = "normal",
+    seed: int | None = 0,
+    dtype: str = "float32",
+    max_memory: int | None = None,
+    depth: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Any, NetworkRun, list[str]]:
+    """``convcalc net --run``: input from ``source`` (a run.InputSource), weights from a file or
+    random, the memory estimate checked before anything is allocated, every activation kept.
+
+    Returns (summary, run, warnings).
+    """
+    from .run import parameters
+    from .tensors import check_memory, estimate_bytes, float_dtype, make_rng
+
+    real = float_dtype(dtype)
+    rng = make_rng(seed)
+    if source.shape is None:
+        source = source._replace(shape=network.input_shape)
+    shape, loaded, warnings = source.shape_and_file(real)
+    summary = network.summary(shape, dtype, depth)
+    trace = network.trace(shape)
+    expected = state_dict_shapes(trace)
+    needed = estimate_bytes([shape, *expected.values()], real) + (summary.totals.activation_bytes or 0)
+    check_memory(needed, max_memory)
+    x = loaded if loaded is not None else source.random(shape, rng, real)
+    params, more = parameters(expected, weights, fill_weights, rng, real, layer_kinds(trace))
+    where = weights or "the random weights"
+    run = run_network(trace, x, params, record=True, progress=progress, where=where)
+    return summary, run, warnings + more

@@ -1,0 +1,133 @@
+"""Dropout of every kind (``torch.nn.modules.dropout``).
+
+convcalc runs in inference mode, where every dropout is the identity: shapes pass through,
+there are no parameters, and the count is 0 FLOPs. What torch still checks in inference is
+reproduced: ``p`` must lie in [0, 1], and ``Dropout1d`` takes only 2-D or 3-D inputs.
+``Dropout2d``/``Dropout3d`` accept any input there (torch only warns outside (N,) C, spatial).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from .base import Layer, Shape
+
+
+class _DropoutNd(Layer):
+    """Shared by all dropouts: ``p`` and ``inplace``, identity shape, no work in inference.
+
+    ``nd`` is the number of spatial dims of a channel-wise dropout (0: element-wise); only
+    ``Dropout1d`` enforces its input rank in inference, as torch does.
+    """
+
+    family = "dropout"
+    flops_rule: ClassVar[str] = "0 per element: dropout is the identity in inference"
+    flops_per_element: ClassVar[int] = 0
+    checks_rank: ClassVar[bool] = False
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        if isinstance(p, bool) or not isinstance(p, (int, float)):
+            raise self._config_error(f"p must be a probability: got p={p!r}")
+        # Written so that nan fails too, as it does in torch.
+        if not 0 <= p <= 1:
+            raise self._config_error(
+                f"p is the probability of zeroing an element and must lie in [0, 1]: got p={p}; "
+                "use e.g. p=0.5"
+            )
+        self.p = p
+        self.inplace = bool(inplace)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            "p": "probability of zeroing an element (training only; inference is the identity)",
+            "inplace": "overwrite the input tensor (no effect on shapes or counts)",
+        }
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
+        if forward_kwargs:
+            raise self._config_error(f"forward takes no options, got {sorted(forward_kwargs)}")
+        shape = self._as_shape(input_shape)
+        if self.checks_rank:
+            self._check_dims(
+                shape,
+                (self.nd + 1, self.nd + 2),
+                " (unbatched C×L or batched N×C×L); for other ranks use Dropout",
+            )
+        return shape
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        self.output_shape(input_shape, **forward_kwargs)
+        return 0
+
+
+class Dropout(_DropoutNd):
+    """Dropout: zeroes elements with probability p in training; identity in inference.
+
+    >>> Dropout(p=0.2)
+    Dropout(p=0.2, inplace=False)
+    >>> Dropout().output_shape((8, 100)), Dropout().flops((8, 100))
+    ((8, 100), 0)
+    """
+
+
+class Dropout1d(_DropoutNd):
+    """Channel-wise dropout over (N, C, L) or (C, L); identity in inference.
+
+    >>> Dropout1d().output_shape((4, 16, 32))
+    (4, 16, 32)
+    """
+
+    nd = 1
+    checks_rank = True
+
+
+class Dropout2d(_DropoutNd):
+    """Channel-wise dropout over (N, C, H, W); identity in inference.
+
+    >>> Dropout2d(0.1).output_shape((4, 16, 8, 8))
+    (4, 16, 8, 8)
+    """
+
+    nd = 2
+
+    def notes(self) -> list[str]:
+        return [
+            "in training torch reads a 3-D input as batched (N, C, L), not as unbatched "
+            "(C, H, W), and warns on inputs that are not 3-D or 4-D"
+        ]
+
+
+class Dropout3d(_DropoutNd):
+    """Channel-wise dropout over (N, C, D, H, W); identity in inference.
+
+    >>> Dropout3d().output_shape((2, 4, 3, 8, 8))
+    (2, 4, 3, 8, 8)
+    """
+
+    nd = 3
+
+    def notes(self) -> list[str]:
+        return ["in training torch warns on inputs that are not 4-D or 5-D"]
+
+
+class AlphaDropout(_DropoutNd):
+    """Alpha dropout for SELU networks (keeps mean and variance); identity in inference.
+
+    >>> AlphaDropout(0.1).flops((3, 7))
+    0
+    """
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Channel-wise alpha dropout for SELU networks; identity in inference.
+
+    >>> FeatureAlphaDropout(p=0.25)
+    FeatureAlphaDropout(p=0.25, inplace=False)
+    """
+
+
+LAYERS = (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout)

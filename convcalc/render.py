@@ -1,0 +1,103 @@
+"""Rich renderables for the CLI. Only the CLI's terminal path imports this module (and rich)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .report import LayerReport
+
+if TYPE_CHECKING:
+    from .network import Summary
+from .shapes import format_shape
+
+
+def exact_bytes(count: int) -> str:
+    """``25,088 B (24.5 KiB)``: exact bytes, then a binary-prefixed size.
+
+    >>> exact_bytes(25088)
+    '25,088 B (24.5 KiB)'
+    """
+    from .tables import human_bytes
+
+    short = human_bytes(count)
+    return f"{count:,} B" if short.endswith(" B") else f"{count:,} B ({short})"
+
+
+def render_layer(report: LayerReport) -> RenderableType:
+    """The single-layer panel: shapes, formulas, parameters and counts."""
+    layer = report.layer
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column()
+    if report.input_shape is not None:
+        grid.add_row("input", format_shape(report.input_shape))
+        grid.add_row("output", Text(format_shape(report.output_shape), style="bold green"))
+    for line in report.formulas:
+        grid.add_row(line.name, line.right_side())
+    names = layer.param_dim_names()
+    for key, shape in report.param_shapes.items():
+        dims = " × ".join(names.get(key, ()))
+        grid.add_row(key, Text(format_shape(shape)) + Text(f"  {dims}" if dims else "", style="dim"))
+    grid.add_row("params", f"{layer.num_params():,}")
+    for key, shape in report.buffer_shapes.items():
+        grid.add_row(key, Text(format_shape(shape)) + Text("  buffer", style="dim"))
+    if report.buffer_shapes:
+        grid.add_row("buffers", f"{layer.num_buffers():,}")
+    if report.macs is not None:
+        grid.add_row("MACs", f"{report.macs:,}")
+        grid.add_row("FLOPs", f"{report.flops:,}")
+        grid.add_row("memory", f"{exact_bytes(report.output_bytes or 0)} output at {report.dtype}")
+    parts: list[RenderableType] = [Text(repr(layer), style="bold"), grid]
+    notes = layer.notes()
+    if report.input_shape is None:
+        notes = [*notes, "give --input SHAPE for the output shape, MACs and FLOPs"]
+    if notes:
+        parts.append(Text("\n".join(notes), style="italic"))
+    return Panel(
+        Group(*parts),
+        title=type(layer).__name__,
+        title_align="left",
+        box=box.ROUNDED,
+        expand=False,
+    )
+
+
+def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
+    """``convcalc layers``: command, aliases, torch class, family and summary of every layer."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for title in ("command", "aliases", "torch.nn", "family", "what it is"):
+        table.add_column(title, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # Text: summaries hold brackets, not markup
+    return table
+
+
+def render_network(summary: "Summary", stats: Any = None) -> RenderableType:
+    """``convcalc net`` on a terminal: the per-layer table (with activation statistics after
+    a run), the totals and the notes."""
+    from .tables import columns, summary_cells, totals_lines
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in columns(stats):
+        # Numbers fold onto a second line rather than being cut short when the terminal is narrow.
+        table.add_column(column.title, justify="right" if column.numeric else "left",
+                         style="cyan" if column.title == "name" else None, overflow="fold")
+    for row, cells in zip(summary.rows, summary_cells(summary, stats)):
+        style = "dim" if row.kind in ("add", "flatten") else None
+        table.add_row(*cells, style=style)
+    totals = Table.grid(padding=(0, 2))
+    totals.add_column(style="bold cyan")
+    totals.add_column()
+    totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
+    for label, value in totals_lines(summary.totals, summary.dtype):
+        totals.add_row(label, value)
+    parts: list[RenderableType] = [table, Panel(totals, title="totals", title_align="left", expand=False)]
+    if summary.notes:
+        parts.append(Text("\n".join(f"note: {note}" for note in summary.notes), style="italic"))
+    return Group(*parts)

@@ -1,0 +1,153 @@
+"""Running one layer's forward pass on random or file input: the data behind ``--run``.
+
+Pure: it never prints; warnings (converted dtypes, NaN in the input) come back in the result.
+NumPy is imported here, so only forward paths import this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from .errors import ConvcalcError, ParseError
+from .layers.base import Layer, Shape, prod
+from .tensors import (
+    check_memory,
+    estimate_bytes,
+    float_dtype,
+    load_input,
+    load_weights,
+    make_params,
+    make_rng,
+    make_tensor,
+)
+
+
+class RunResult(NamedTuple):
+    """The tensors of one forward pass, in the order they are shown, and what to warn about."""
+
+    input: np.ndarray
+    params: dict[str, np.ndarray]
+    output: Any  # an array, or (values, indices) for max-pool with return_indices
+    warnings: list[str]
+
+    def named_tensors(self) -> list[tuple[str, np.ndarray]]:
+        outputs = self.output if isinstance(self.output, tuple) else (self.output,)
+        names = ("output", "indices")
+        return [("input", self.input), *self.params.items(), *zip(names, outputs)]
+
+
+def run_layer(
+    layer: Layer,
+    input_shape: Shape | None = None,
+    *,
+    input_file: str | None = None,
+    key: str | None = None,
+    gray: bool = False,
+    weights: str | None = None,
+    fill: str = "normal",
+    fill_weights: str = "normal",
+    seed: int | None = 0,
+    dtype: str = "float32",
+    max_memory: int | None = None,
+    forward_kwargs: dict[str, Any] | None = None,
+) -> RunResult:
+    """Make (or read) the input and the parameters, check the memory estimate, run forward.
+
+    >>> from convcalc import Identity
+    >>> run_layer(Identity(), (2, 2), fill="arange").output.tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    """
+    forward_kwargs = dict(forward_kwargs or {})
+    real = float_dtype(dtype)
+    rng = make_rng(seed)
+    source = InputSource(input_shape, input_file, key, gray, fill)
+    shape, loaded, warnings = source.shape_and_file(real, layer.integer_input)
+    out_shape = layer.output_shape(shape, **forward_kwargs)
+    expected = {**layer.param_shapes(), **layer.buffer_shapes()}
+    check_memory(estimate_bytes([shape, out_shape, *expected.values()], real), max_memory)
+    x = loaded if loaded is not None else source.random(shape, rng, real, layer)
+    params, more = parameters(expected, weights, fill_weights, rng, real, {"": type(layer).__name__})
+    warnings += more
+    forward_kwargs.update(_extra_inputs(layer, shape, rng, real, forward_kwargs))
+    output = layer.forward(x, params, **forward_kwargs)
+    return RunResult(x, params, output, warnings)
+
+
+class InputSource(NamedTuple):
+    """Where the input comes from: a file, or random numbers of ``shape`` made by ``fill``."""
+
+    shape: Shape | None
+    file: str | None
+    key: str | None
+    gray: bool
+    fill: str
+
+    def shape_and_file(self, real: np.dtype, integer: bool = False) -> tuple[Shape, Any, list[str]]:
+        """The input's shape, the array when it comes from a file (else None), and warnings."""
+        if self.file is None:
+            if self.shape is None:
+                raise ParseError("--run needs --input SHAPE (random input of that shape) or --input-file FILE")
+            return tuple(self.shape), None, []
+        loaded = load_input(self.file, self.shape, self.key, self.gray, real)
+        x = _as_indices(loaded.array, self.file) if integer else loaded.array
+        return tuple(x.shape), x, list(loaded.warnings)
+
+    def random(self, shape: Shape, rng: np.random.Generator, real: np.dtype, layer: Layer | None = None) -> np.ndarray:
+        if layer is not None and layer.integer_input:
+            return _random_indices(layer, shape, rng)
+        return make_tensor(shape, self.fill, rng, real)
+
+
+def parameters(
+    expected: dict[str, Any], weights: str | None, fill: str, rng: np.random.Generator, real: np.dtype,
+    kinds: dict[str, str],
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """State_dict arrays from a weights file, or random ones (torch-like for normal/uniform)."""
+    if weights is None:
+        return make_params(expected, fill, rng, real, kinds=kinds), []
+    loaded = load_weights(weights, real)
+    return dict(loaded.arrays), list(loaded.warnings)
+
+
+def _as_indices(x: np.ndarray, where: str) -> np.ndarray:
+    if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
+        raise ConvcalcError(f"{where}: an embedding takes whole-number indices")
+    return x.astype(np.int64)
+
+
+def _random_indices(layer: Layer, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """Embedding input: random valid row numbers."""
+    return rng.integers(0, getattr(layer, "num_embeddings", 1), size=tuple(shape), dtype=np.int64)
+
+
+def _extra_inputs(
+    layer: Layer, shape: Shape, rng: np.random.Generator, real: np.dtype, given: dict[str, Any]
+) -> dict[str, Any]:
+    """Second tensors some layers' forward takes: Bilinear's input2, MaxUnpool's indices."""
+    name = type(layer).__name__
+    if name == "Bilinear" and "input2" not in given:
+        return {"input2": make_tensor((*shape[:-1], layer.in2_features), "normal", rng, real)}
+    if name.startswith("MaxUnpool") and "indices" not in given:
+        return {"indices": _unpool_indices(layer, shape, rng, given.get("output_size"))}
+    return {}
+
+
+def _unpool_indices(layer: Any, shape: Shape, rng: np.random.Generator, output_size: Any) -> np.ndarray:
+    """Indices as a max-pool would give them: for every input cell, one position inside its
+    window of the unpooled plane (flat h·W + w), chosen at random."""
+    nd = layer.nd
+    out_spatial = layer.output_shape(shape, output_size=output_size)[-nd:]
+    flat = np.zeros(shape, dtype=np.int64)
+    stride_of_dim = 1
+    for axis in reversed(range(nd)):
+        size, out = shape[len(shape) - nd + axis], out_spatial[axis]
+        start = np.arange(size) * layer.stride[axis] - layer.padding[axis]
+        offset = rng.integers(0, layer.kernel_size[axis], size=shape)
+        view = [1] * len(shape)
+        view[len(shape) - nd + axis] = size
+        position = np.clip(start.reshape(view) + offset, 0, out - 1)
+        flat += position * stride_of_dim
+        stride_of_dim *= out
+    return flat

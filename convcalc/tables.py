@@ -1,0 +1,157 @@
+"""The network summary as rows of text cells: one definition of the columns for every output.
+
+The Rich table, the plain-text table, CSV and Markdown all take their columns from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Callable, Mapping, NamedTuple
+
+from .network import Row, Summary, Totals, format_receptive_field
+from .shapes import format_shape
+
+
+def human_bytes(count: int | None) -> str:
+    """``24.5 KiB``: a binary-prefixed size, ``-`` when unknown.
+
+    >>> human_bytes(25088), human_bytes(512), human_bytes(None)
+    ('24.5 KiB', '512 B', '-')
+    """
+    if count is None:
+        return "-"
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _weight(row: Row) -> str:
+    if row.kind == "container":  # a folded module has many weights: its params column says it
+        return ""
+    shape = row.param_shapes.get("weight")
+    if shape is None and row.param_shapes:
+        shape = next(iter(row.param_shapes.values()))
+    return format_shape(shape) if shape is not None else ""
+
+
+class Column(NamedTuple):
+    title: str
+    cell: Callable[[Row], str]
+    numeric: bool = False
+
+
+COLUMNS = (
+    Column("name", lambda row: row.name),
+    Column("type", lambda row: row.type),
+    Column("input", lambda row: format_shape(row.input_shape)),
+    Column("output", lambda row: format_shape(row.output_shape)),
+    Column("weight", _weight),
+    Column("params", lambda row: _count(row.params), numeric=True),
+    Column("MACs", lambda row: _count(row.macs), numeric=True),
+    Column("memory", lambda row: human_bytes(row.output_bytes), numeric=True),
+    Column("receptive field", lambda row: format_receptive_field(row.receptive_field)),
+)
+
+
+STAT_TITLES = ("min", "max", "mean", "std")
+
+
+def columns(stats: Mapping[str, Any] | None) -> list[Column]:
+    """The summary's columns, plus activation statistics after a run."""
+    if not stats:
+        return list(COLUMNS)
+    def stat(index: int) -> Callable[[Row], str]:
+        def cell(row: Row) -> str:
+            found = stats.get(row.name)
+            value = None if found is None else found[index]
+            return "-" if value is None else f"{value:.4g}"
+        return cell
+    return [*COLUMNS, *(Column(title, stat(i), numeric=True) for i, title in enumerate(STAT_TITLES))]
+
+
+def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None) -> list[list[str]]:
+    """One list of cells per row, in ``columns(stats)`` order; names indented by module depth."""
+    rows = []
+    chosen = columns(stats)
+    for row in summary.rows:
+        cells = [column.cell(row) for column in chosen]
+        cells[0] = "  " * max(row.depth - 1, 0) + cells[0]
+        rows.append(cells)
+    return rows
+
+
+def totals_lines(totals: Totals, dtype: str) -> list[tuple[str, str]]:
+    """``(label, value)`` pairs for the totals block."""
+    untrainable = totals.params - totals.trainable_params
+    return [
+        ("params", f"{totals.params:,}" + (f" ({totals.trainable_params:,} trainable)" if untrainable else "")),
+        ("buffers", f"{totals.buffers:,}"),
+        ("MACs", _count(totals.macs)),
+        ("FLOPs", _count(totals.flops)),
+        (f"input size ({dtype})", human_bytes(totals.input_bytes)),
+        ("activations", human_bytes(totals.activation_bytes)),
+        ("params memory", human_bytes(totals.param_bytes + totals.buffer_bytes)),
+        ("peak inference memory", human_bytes(totals.peak_memory_bytes)),
+    ]
+
+
+def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None) -> str:
+    """A fixed-width text table, totals and notes: what a pipe gets (fast for huge specs)."""
+    chosen = columns(stats)
+    titles = [column.title for column in chosen]
+    rows = summary_cells(summary, stats)
+    widths = [max([len(t), *(len(r[i]) for r in rows)]) for i, t in enumerate(titles)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if column.numeric else cell.ljust(width)
+            for cell, width, column in zip(cells, widths, chosen)
+        ).rstrip()
+
+    out = [line(titles), "  ".join("-" * w for w in widths), *(line(r) for r in rows), ""]
+    out.append(f"input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}")
+    label_width = max(len(label) for label, _ in totals_lines(summary.totals, summary.dtype))
+    out += [f"{label.ljust(label_width)}  {value}" for label, value in totals_lines(summary.totals, summary.dtype)]
+    out += [f"note: {note}" for note in summary.notes]
+    return "\n".join(out) + "\n"
+
+
+def csv_text(summary: Summary) -> str:
+    """CSV with exact numbers (no thousands separators), for spreadsheets and papers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "type", "input_shape", "output_shape", "weight_shape", "params", "macs",
+                     "flops", "output_bytes", "receptive_field"])
+    for row in summary.rows:
+        writer.writerow([row.name, row.type, format_shape(row.input_shape), format_shape(row.output_shape),
+                         _weight(row), row.params, _blank(row.macs), _blank(row.flops),
+                         _blank(row.output_bytes), format_receptive_field(row.receptive_field)])
+    totals = summary.totals
+    writer.writerow(["total", "", format_shape(summary.input_shape), format_shape(summary.output_shape), "",
+                     totals.params, _blank(totals.macs), _blank(totals.flops), _blank(totals.activation_bytes), ""])
+    return buffer.getvalue()
+
+
+def _blank(value: int | None) -> str | int:
+    return "" if value is None else value
+
+
+def markdown_text(summary: Summary) -> str:
+    """A GitHub-flavoured Markdown table plus the totals, for issues and papers."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    out = [line([c.title for c in COLUMNS]),
+           "|" + "|".join("---:" if c.numeric else "---" for c in COLUMNS) + "|"]
+    out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary)]
+    out += ["", f"Input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}.", ""]
+    out += [f"- {label}: {value}" for label, value in totals_lines(summary.totals, summary.dtype)]
+    return "\n".join(out) + "\n"

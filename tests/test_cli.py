@@ -1,0 +1,217 @@
+"""The command line through its real entry point: output, exit codes, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+
+def test_conv2d_without_input_shows_weights_and_formula(cli):
+    result = cli("conv2d", "--in", "3", "--out", "8", "-k", "5")
+    assert result.code == 0, result.stderr
+    assert "Conv2d(3, 8, kernel_size=(5, 5), stride=(1, 1))" in result.stdout
+    assert "[8, 3, 5, 5]" in result.stdout and "out × in/groups × kH × kW" in result.stdout
+    assert "608" in result.stdout
+    assert "⌊(H + 2·0 − 1·(5−1) − 1)/1⌋ + 1 = H − 4" in result.stdout
+    assert result.stderr == ""
+
+
+def test_conv2d_with_input_fills_in_numbers(cli):
+    result = cli("conv2d", "--in", "3", "--out", "8", "-k", "5", "--input", "1x3x32x32")
+    assert result.code == 0
+    for text in ("[1, 8, 28, 28]", "⌊(32 + 2·0 − 1·(5−1) − 1)/1⌋ + 1 = 28", "470,400", "947,072",
+                 "25,088 B"):
+        assert text in result.stdout
+
+
+def test_json_has_the_contract_keys(cli):
+    result = cli("conv2d", "--in", "3", "--out", "8", "-k", "5", "--input", "1x3x32x32", "--json")
+    data = json.loads(result.stdout)
+    assert {k: data[k] for k in ("type", "layer", "input_shape", "output_shape", "param_shapes",
+                                 "params", "macs", "flops")} == {
+        "type": "Conv2d", "layer": "Conv2d(3, 8, kernel_size=(5, 5), stride=(1, 1))",
+        "input_shape": [1, 3, 32, 32], "output_shape": [1, 8, 28, 28],
+        "param_shapes": {"weight": [8, 3, 5, 5], "bias": [8]}, "params": 608,
+        "macs": 470400, "flops": 947072,
+    }
+
+
+def test_json_without_input_has_nulls(cli):
+    data = json.loads(cli("conv2d", "--in", "3", "--out", "8", "-k", "5", "--json").stdout)
+    assert data["input_shape"] is None and data["output_shape"] is None
+    assert data["macs"] is None and data["flops"] is None and data["params"] == 608
+
+
+def test_groups_say_which_inputs_each_group_sees(cli):
+    out = cli("conv2d", "--in", "4", "--out", "8", "-k", "5", "--groups", "2").stdout
+    assert "[8, 2, 5, 5]" in out
+    assert "group 0: outputs 0–3 see inputs 0–1" in out and "group 1: outputs 4–7 see inputs 2–3" in out
+
+
+def test_in_channels_inferred_from_input(cli):
+    data = json.loads(cli("conv2d", "--out", "8", "-k", "3", "-i", "2x5x9x9", "--json").stdout)
+    assert data["param_shapes"]["weight"] == [8, 5, 3, 3] and data["output_shape"] == [2, 8, 7, 7]
+
+
+@pytest.mark.parametrize("shape", ["1x3x32x32", "1,3,32,32", "[1, 3, 32, 32]", "(1, 3, 32, 32)"])
+def test_shape_spellings(cli, shape):
+    data = json.loads(cli("conv2d", "--out", "8", "-k", "5", "--input", shape, "--json").stdout)
+    assert data["output_shape"] == [1, 8, 28, 28]
+
+
+@pytest.mark.parametrize("kernel", ["3x5", "3,5", "(3, 5)"])
+def test_tuple_spellings(cli, kernel):
+    data = json.loads(cli("conv2d", "--in", "1", "--out", "1", "-k", kernel, "--json").stdout)
+    assert data["param_shapes"]["weight"] == [1, 1, 3, 5]
+
+
+def test_alias_and_forward_option(cli):
+    data = json.loads(cli("deconv2d", "--in", "16", "--out", "8", "-k", "4", "-s", "2", "-p", "1",
+                          "-i", "1x16x16x16", "--output-size", "33x33", "--json").stdout)
+    assert data["type"] == "ConvTranspose2d" and data["output_shape"] == [1, 8, 33, 33]
+    assert data["param_shapes"]["weight"] == [16, 8, 4, 4]
+
+
+def test_formulas_follow_the_forward_output_size(cli):
+    data = json.loads(cli("deconv2d", "--in", "16", "--out", "8", "-k", "4", "-s", "2", "-p", "1",
+                          "-i", "1x16x16x16", "--output-size", "33x32", "--json").stdout)
+    assert data["formulas"] == ["H_out = (16 − 1)·2 − 2·1 + 1·(4−1) + 1 + 1 = 33",
+                                "W_out = (16 − 1)·2 − 2·1 + 1·(4−1) + 0 + 1 = 32"]
+    data = json.loads(cli("maxunpool2d", "-k", "2", "-i", "1x3x4x4", "--output-size", "9x8", "--json").stdout)
+    assert data["output_shape"] == [1, 3, 9, 8] and data["formulas"] == ["H_out = 9", "W_out = 8"]
+
+
+def test_dtype_changes_memory(cli):
+    data = json.loads(cli("conv2d", "--in", "3", "--out", "8", "-k", "5", "-i", "1x3x32x32",
+                          "--dtype", "float16", "--json").stdout)
+    assert data["output_bytes"] == 8 * 28 * 28 * 2
+
+
+def test_bias_flag_pair(cli):
+    data = json.loads(cli("conv2d", "--in", "3", "--out", "8", "-k", "5", "--no-bias", "--json").stdout)
+    assert data["param_shapes"] == {"weight": [8, 3, 5, 5]} and "bias=False" in data["layer"]
+
+
+def test_layers_lists_every_command(cli):
+    data = json.loads(cli("layers", "--json").stdout)
+    names = {row["command"] for row in data}
+    assert {"conv1d", "conv2d", "conv3d", "convtranspose2d"} <= names
+
+
+def test_no_arguments_prints_help(cli):
+    result = cli()
+    assert result.code == 0 and "Usage" in result.stdout and "conv2d" in result.stdout
+
+
+BAD_INPUTS = [
+    # (argv, words the one-line message must contain)
+    (["conv2d", "--in", "4", "--out", "8", "-k", "3", "-g", "3"], ["groups=3", "in_channels=4", "{1, 2, 4}"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-p", "same", "-s", "2"], ["'same'", "stride"]),
+    (["convtranspose2d", "--in", "3", "--out", "8", "-k", "3", "-s", "2", "--output-padding", "2"],
+     ["output_padding=2", "output_padding<=1"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "9", "-i", "1x3x4x4"], ["reach 9", "padded input 4"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1xthreex5"], ["'three'", "whole number"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "0x"], ["empty entry"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x0x5x5"], ["zero-size"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x-3x5x5"], ["negative"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", ""], ["empty"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "8x8"], ["3-D or 4-D", "got 2-D"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x4x8x8"], ["4 channels", "in_channels=3"]),
+    (["conv2", "--in", "3"], ["unknown layer", "did you mean 'conv2d'"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--frobnicate"], ["--frobnicate"]),
+    (["conv2d", "--in", "three", "--out", "8", "-k", "3"], ["--in-channels", "'three'"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "1.5"], ["'1.5'", "whole number"]),
+    (["conv2d", "--out", "8", "-k", "3"], ["--in", "in_channels", "--input"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--padding-mode", "mirror"], ["zeros, reflect"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--dtype", "float128", "-i", "1x3x8x8"], ["float128"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "--stride"], ["--stride"]),
+    (["maxpool2d", "-k", "3", "-p", "2", "-i", "1x3x8x8"], ["at most half", "padding<=1"]),
+    (["avgpool2d", "-k", "2", "--divisor-override", "0"], ["divisor_override=0"]),
+    (["upsample", "-i", "1x3x8x8"], ["size", "scale_factor"]),
+    (["upsample", "--scale-factor", "2", "--mode", "bilinear", "-i", "1x3x8"], ["bilinear", "4-D"]),
+    (["linear", "--in", "400", "--out", "10", "-i", "1x16x5x5"], ["400", "flatten first"]),
+    (["batchnorm2d", "--num-features", "3", "-i", "1x4x8x8"], ["4 channels", "num_features=3"]),
+    (["groupnorm", "--num-groups", "3", "-i", "1x4x8x8"], ["num_groups=3", "{1, 2, 4}"]),
+    (["maxunpool2d", "-k", "2", "-i", "1x3x4x4", "--output-size", "12x12"], ["from 7 to 9"]),
+    (["pixelshuffle", "--upscale-factor", "3", "-i", "1x8x4x4"], ["divisible"]),
+    (["softmax", "--dim", "4", "-i", "1x2x3"], ["dim=4", "-3 to 2"]),
+    (["dropout", "--p", "1.5"], ["1.5"]),
+    (["maxpool2d", "-k", "2", "--ceil-mode", "maybe"], ["maybe"]),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD_INPUTS)
+def test_bad_input_is_one_clear_line_and_exit_2(cli, argv, words):
+    result = cli(*argv)
+    assert result.code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("argv,words", BAD_INPUTS[:4] + BAD_INPUTS[11:14])
+def test_console_script_bad_input_has_no_traceback(console_script, argv, words):
+    result = console_script(*argv)
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and words[0] in result.stderr
+
+
+def test_console_script_pipes_plain_text(console_script):
+    result = console_script("conv2d", "--in", "3", "--out", "8", "-k", "5", "-i", "1x3x32x32")
+    assert result.code == 0 and "\x1b[" not in result.stdout and "[1, 8, 28, 28]" in result.stdout
+
+
+def test_console_script_honours_no_color_on_a_forced_terminal(console_script):
+    forced = console_script("conv2d", "--in", "3", "--out", "8", "-k", "5", env={"FORCE_COLOR": "1"})
+    plain = console_script("conv2d", "--in", "3", "--out", "8", "-k", "5",
+                           env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    colour = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|9[0-7])[m;]")  # foreground colours
+    assert colour.search(forced.stdout)
+    assert not colour.search(plain.stdout)  # bold and italic may stay
+
+
+def test_huge_channel_counts_answer_at_once(cli):
+    # Error messages list divisors; enumerating them must not take time linear in the count.
+    result = cli("conv2d", "--in", "4", "--out", "200000000001", "-k", "3", "-g", "3")
+    assert result.code == 2 and "groups=3 must divide" in result.stderr
+
+
+def test_no_color_means_no_escape_codes_at_all(console_script):
+    result = console_script("conv2d", "--in", "3", "--out", "8", "-k", "5", env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert result.code == 0 and "\x1b[" not in result.stdout and "[8, 3, 5, 5]" in result.stdout
+
+
+def test_help_keeps_brackets_that_look_like_markup(cli):
+    assert "clamped to [min_val, max_val]" in cli("--help").stdout.replace("\n", " ").replace("│", "")
+    assert "[min_val, max_val]" in cli("layers").stdout
+
+
+def test_optional_bool_options_are_flags(cli):
+    data = json.loads(cli("upsample", "--scale-factor", "2", "--mode", "bilinear", "--align-corners",
+                          "-i", "1x3x7x7", "--json").stdout)
+    assert data["output_shape"] == [1, 3, 14, 14]
+
+
+def test_integral_float_arguments_print_as_torch_does(cli):
+    assert "norm_type=2," in json.loads(cli("lppool2d", "--norm-type", "2", "-k", "2", "--json").stdout)["layer"]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["maxpool2d", "-k", "3", "-p", "same"], ["numbers only"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-p", "sane"], ["same or valid"]),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "[1, 3, 8, 8"], ["unclosed bracket"]),
+    (["conv2d", "--in", "99999999999999999999", "--out", "8", "-k", "3"], ["64-bit"]),
+    (["batchnorm2d", "-i", "1x3x4"], ["4-D", "got 3-D"]),
+    (["net", "tests/data/lenet_lines.txt", "--depth", "abc"], ["--depth", "whole number"]),
+])
+def test_messages_fit_the_option(cli, argv, words):
+    result = cli(*argv)
+    assert result.code == 2 and all(word in result.stderr for word in words), result.stderr
+
+
+def test_capital_x_in_shapes(cli):
+    assert json.loads(cli("conv2d", "--out", "8", "-k", "3", "-i", "1X3X8X8", "--json").stdout)["output_shape"] == [1, 8, 6, 6]

@@ -1,0 +1,141 @@
+"""``convcalc net`` through the real entry point: formats, standard input, and bad specs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from convcalc.network import parse_network
+from convcalc.render import render_network
+
+DATA = Path(__file__).parent / "data"
+LENET = DATA / "lenet_lines.txt"
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def test_plain_table_and_totals(cli):
+    result = cli("net", str(LENET))
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["name", "type", "input", "output", "weight", "params", "MACs", "memory",
+                                "receptive", "field"]
+    assert "input [1, 1, 32, 32] → output [1, 10]" in result.stdout
+    assert "61,706" in result.stdout  # LeNet-5's parameters
+    assert result.stderr == ""
+
+
+def test_json_has_the_contract_keys(cli):
+    data = json.loads(cli("net", str(LENET), "--json").stdout)
+    assert data["input_shape"] == [1, 1, 32, 32] and data["output_shape"] == [1, 10]
+    first = data["layers"][0]
+    assert {k: first[k] for k in ("name", "type", "input_shape", "output_shape", "param_shapes", "params")} == {
+        "name": "0", "type": "Conv2d", "input_shape": [1, 1, 32, 32], "output_shape": [1, 6, 28, 28],
+        "param_shapes": {"weight": [6, 1, 5, 5], "bias": [6]}, "params": 156,
+    }
+    assert first["macs"] == 6 * 28 * 28 * 25 and first["flops"] == 2 * first["macs"] + 6 * 28 * 28
+    assert data["totals"]["params"] == data["totals"]["trainable_params"] == 61706
+    assert data["totals"]["macs"] == sum(layer["macs"] for layer in data["layers"])
+
+
+def test_standard_input_and_dash(console_script):
+    text = LENET.read_text()
+    for argv in (["net"], ["net", "-"]):
+        result = console_script(*argv, "--json", stdin=text)
+        assert result.code == 0, result.stderr
+        assert json.loads(result.stdout)["output_shape"] == [1, 10]
+
+
+def test_input_option_overrides_the_spec(cli):
+    data = json.loads(cli("net", str(LENET), "--input", "4x1x32x32", "--json").stdout)
+    assert data["input_shape"] == [4, 1, 32, 32] and data["output_shape"] == [4, 10]
+
+
+def test_csv_has_exact_numbers_and_a_total_row(cli):
+    rows = list(csv.DictReader(io.StringIO(cli("net", str(LENET), "--csv").stdout)))
+    assert rows[0]["macs"] == "117600" and rows[-1]["name"] == "total" and rows[-1]["params"] == "61706"
+
+
+def test_markdown_table(cli):
+    out = cli("net", str(LENET), "--markdown").stdout
+    assert out.startswith("| name | type |") and "|---|---|" in out and "- params: 61,706" in out
+
+
+def test_depth_folds_containers(cli, tmp_path):
+    spec = tmp_path / "blocks.txt"
+    spec.write_text("input 1x8x16x16\nsequential { conv2d --out 8 -k 3 -p 1; relu }\nsequential { conv2d --out 8 -k 3 -p 1; relu }\n")
+    full = json.loads(cli("net", str(spec), "--json").stdout)
+    folded = json.loads(cli("net", str(spec), "--json", "--depth", "1").stdout)
+    assert [row["name"] for row in full["layers"]] == ["0.0", "0.1", "1.0", "1.1"]
+    assert [row["name"] for row in folded["layers"]] == ["0", "1"]
+    assert folded["totals"] == full["totals"]
+
+
+def test_linear_after_pooling_gets_an_implicit_flatten(cli, tmp_path):
+    spec = tmp_path / "head.txt"
+    spec.write_text("input 1x16x5x5\nLinear(400, 10)\n")
+    data = json.loads(cli("net", str(spec), "--json").stdout)
+    assert [row["type"] for row in data["layers"]] == ["flatten", "Linear"]
+    assert data["output_shape"] == [1, 10] and any("flatten" in note for note in data["notes"])
+
+
+def test_rich_table_snapshot():
+    summary = parse_network(LENET.read_text()).summary()
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(render_network(summary))
+    text = console.export_text()
+    path = SNAPSHOTS / "net_lenet_rich.txt"
+    if os.environ.get("CONVCALC_UPDATE_SNAPSHOTS"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+BAD_SPECS = [
+    # (spec text, words the one-line message must contain)
+    ("", ["empty"]),
+    ("input 1x3x8x8\nconv2d --out 4 -k 3\nfrobnicate2d -k 3\n", ["line 3", "frobnicate2d"]),
+    ("input 1x3x8x8\nConv2d(4, 8, 3)\n", ["line 2", "Conv2d", "[1, 3, 8, 8]"]),
+    ("input 1x16x5x5\nLinear(300, 10)\n", ["Linear", "300", "[1, 16, 5, 5]", "flatten"]),
+    ("input 1x3x4x4\nconv2d --out 4 -k 7\n", ["line 2", "kernel"]),
+    ("input 1x3x8x8\nConv2d(3, 8, 3\n", ["line 2"]),
+    ("input 1x3x8x8\n" + "(" * 500 + "\n", ["line 2"]),
+    ("input 1x3x8x8\nconv2d --out 4 -k 3 --frob 2\n", ["--frob"]),
+]
+
+
+@pytest.mark.parametrize("spec,words", BAD_SPECS)
+def test_bad_spec_is_one_line_and_exit_2(cli, tmp_path, spec, words):
+    path = tmp_path / "bad.txt"
+    path.write_text(spec)
+    result = cli("net", str(path))
+    assert result.code == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_binary_garbage_and_huge_specs(cli, tmp_path):
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 64)
+    huge = tmp_path / "huge.txt"
+    huge.write_text("relu\n" * 2_200_000)  # 11 MB, over the 10 MB limit
+    for path in (garbage, huge):
+        result = cli("net", str(path))
+        assert result.code == 2 and result.stderr.startswith("convcalc: error: ") and result.stdout == ""
+
+
+@pytest.mark.parametrize("path", ["/nonexistent/model.txt", "."])
+def test_unreadable_file(cli, path):
+    result = cli("net", path)
+    assert result.code == 2 and "cannot read" in result.stderr
+
+
+def test_one_output_format_at_a_time(cli):
+    result = cli("net", str(LENET), "--json", "--csv")
+    assert result.code == 2 and "choose one" in result.stderr
