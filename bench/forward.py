@@ -197,7 +197,8 @@ def build_cases() -> list[Case]:
     cases.append(Case(
         "bilinear upsample x2", x6.shape,
         lambda: F.interpolate(t(x6), scale_factor=2.0, mode="bilinear", align_corners=False),
-        function and (lambda f=function: f(x6, scale_factor=2.0, mode="bilinear", align_corners=False)), why, external=True,
+        function and (lambda f=function: f(x6, (112, 112), "bilinear", align_corners=False, scales=(2.0, 2.0))),
+        why, external=True,
     ))
     return cases
 
