@@ -356,8 +356,12 @@ def _copy(out: np.ndarray, source: np.ndarray) -> None:
     _parallel(np.copyto, out, source)
 
 
+def _binary(ufunc: np.ufunc, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    _parallel(lambda o, x, y: ufunc(x, y, out=o), out, a, b)
+
+
 def _add(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    _parallel(lambda o, x, y: np.add(x, y, out=o), out, a, b)
+    _binary(np.add, out, a, b)
 
 
 _SHARING = threading.local()
@@ -653,35 +657,25 @@ def _winograd_fits(geo: _ConvGeometry) -> bool:
 
 
 def _transform_axis(matrix: np.ndarray, source: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, as a few whole-array passes.
+    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, for entries 0 and ±1 (Bᵀ, Aᵀ).
 
-    Every row of the Winograd matrices has nonzero entries of one magnitude (1 or ½): a signed
-    sum of slices, then one scaling.
+    Whole-array additions, split over the cores.
     """
     for i, row in enumerate(matrix):
-        terms = [(float(c), j) for j, c in enumerate(row) if c != 0]
-        scale = abs(terms[0][0])
-        signs = [(c > 0, j) for c, j in terms]
+        plus = [source[j] for j in np.flatnonzero(row > 0)]
+        minus = [source[j] for j in np.flatnonzero(row < 0)]
         target = out[i]
-        (positive, first), rest = signs[0], signs[1:]
-        if rest:
-            second_positive, second = rest[0]
-            if positive:
-                (np.add if second_positive else np.subtract)(source[first], source[second], out=target)
-            elif second_positive:
-                np.subtract(source[second], source[first], out=target)
-            else:
-                np.add(source[first], source[second], out=target)
-                np.negative(target, out=target)
-            rest = rest[1:]
-        elif positive:
-            np.copyto(target, source[first])
+        first = plus.pop(0)  # every row of Bᵀ and Aᵀ has a positive entry
+        if plus:
+            _binary(np.add, target, first, plus.pop(0))
+        elif minus:
+            _binary(np.subtract, target, first, minus.pop(0))
         else:
-            np.negative(source[first], out=target)
-        for is_positive, j in rest:
-            (np.add if is_positive else np.subtract)(target, source[j], out=target)
-        if scale != 1:
-            np.multiply(target, target.dtype.type(scale), out=target)
+            _copy(target, first)
+        for term in plus:
+            _binary(np.add, target, target, term)
+        for term in minus:
+            _binary(np.subtract, target, target, term)
 
 
 def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
