@@ -27,8 +27,8 @@ Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose
 
 Work is chunked over the batch, then over groups, then over output rows, so the scratch
 buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
-(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. NumPy's
-own passes (copies, additions) are split over the cores like BLAS's GEMMs.
+(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. BLAS uses
+every core in the GEMMs; the element-wise methods run their cache-sized chunks on every core.
 """
 
 from __future__ import annotations
@@ -257,16 +257,16 @@ def conv_nd(
         geo.winograd_weight = _winograd_weight(weight, geo)
     chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
     # Element-wise work, and GEMMs too small for BLAS to split, run on one core: spread such
-    # chunks over threads. The other methods use every core inside their GEMMs, and _parallel
-    # for the NumPy passes around them.
+    # cache-sized chunks over threads, each core working in its own cache. (Splitting single
+    # big NumPy passes over threads was slower here: they are bound by the shared L3/memory
+    # bandwidth, and a thread hand-off costs ~30 µs.) The GEMM methods use every core in BLAS.
     cache_sized = method == "fma" or (method == "taps" and geo.groups > 1)
     threads = min(len(chunks), _thread_count()) if cache_sized else 1
     local = threading.local()
 
     def run_share(share: int) -> None:  # every threads-th chunk: neighbours go to different cores
-        with _sharing():
-            for chunk in chunks[share::threads]:
-                run(chunk)
+        for chunk in chunks[share::threads]:
+            run(chunk)
 
     def run(chunk: tuple[int, int, int, int, int, int]) -> None:
         n0, n1, g0, g1, r0, r1 = chunk
@@ -283,7 +283,7 @@ def conv_nd(
             dest = out[n0:n1, out_rows, r0:r1]
             compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
             if bias_view is not None:
-                _add(dest, dest, bias_view[out_rows])
+                np.add(dest, bias_view[out_rows], out=dest)
 
     if threads > 1:
         helpers = _executor(threads - 1)
@@ -307,75 +307,6 @@ def _thread_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-PARALLEL_MIN_BYTES = 2**18
-"""Copies and element-wise passes smaller than this run on the calling thread alone."""
-
-
-def _parallel(func: Callable[..., object], out: np.ndarray, *operands: np.ndarray) -> None:
-    """``func(out, *operands)`` on every core: slices along the first axis of ``out`` that splits.
-
-    For the single-threaded NumPy passes around the (already multi-threaded) GEMMs: im2col
-    copies, extraction of the valid outputs, bias. Operands broadcast as in NumPy (aligned on
-    the right); one that is broadcast along the split axis goes whole to every slice.
-    """
-    threads = _thread_count()
-    axis = next((a for a, size in enumerate(out.shape) if size >= threads), None)
-    nested = getattr(_SHARING, "active", False)  # this thread already runs one share of a split
-    if threads == 1 or out.nbytes < PARALLEL_MIN_BYTES or axis is None or nested:
-        func(out, *operands)
-        return
-    size = out.shape[axis]
-    bounds = [size * i // threads for i in range(threads + 1)]
-    bufsize = np.getbufsize()
-
-    def part(i: int) -> None:
-        def cut(a: np.ndarray) -> np.ndarray:
-            own = axis - (out.ndim - a.ndim)
-            if own < 0 or a.shape[own] != size:
-                return a
-            index = [slice(None)] * a.ndim
-            index[own] = slice(bounds[i], bounds[i + 1])
-            return a[tuple(index)]
-
-        old = np.setbufsize(bufsize)  # the buffer size is context-local: carry it over
-        try:
-            with _sharing():
-                func(cut(out), *(cut(a) for a in operands))
-        finally:
-            np.setbufsize(old)
-
-    helpers = [_executor(threads - 1).submit(part, i) for i in range(1, threads)]
-    part(0)  # the calling thread takes a share too
-    for helper in helpers:
-        helper.result()
-
-
-def _copy(out: np.ndarray, source: np.ndarray) -> None:
-    _parallel(np.copyto, out, source)
-
-
-def _binary(ufunc: np.ufunc, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    _parallel(lambda o, x, y: ufunc(x, y, out=o), out, a, b)
-
-
-def _add(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    _binary(np.add, out, a, b)
-
-
-_SHARING = threading.local()
-
-
-@contextlib.contextmanager
-def _sharing() -> Iterator[None]:
-    """Mark this thread as running one share of split work: splits inside it run serially."""
-    before = getattr(_SHARING, "active", False)
-    _SHARING.active = True
-    try:
-        yield
-    finally:
-        _SHARING.active = before
 
 
 _WORKER_PREFIX = "convcalc-kernel"
@@ -568,14 +499,14 @@ def _conv_gemm(
             ),
         )
         cols = scratch.get("cols", window.shape)
-        _copy(cols, window)
+        np.copyto(cols, window)
         cols = cols.reshape(n, geo.groups, geo.in_per_group * geo.taps, pixels)
     grouped = (n, geo.groups, geo.out_per_group, pixels)
     if dest.flags.c_contiguous:
         np.matmul(_grouped_weight(weight, geo), cols, out=dest.reshape(grouped))
     else:
         result = np.matmul(_grouped_weight(weight, geo), cols, out=scratch.get("result", grouped))
-        _copy(dest, result.reshape(dest.shape))
+        np.copyto(dest, result.reshape(dest.shape))
 
 
 def _conv_taps(
@@ -596,8 +527,8 @@ def _conv_taps(
             np.matmul(per_tap[tap], shifted, out=wide)
         else:
             np.matmul(per_tap[tap], shifted, out=product_)
-            _add(wide, wide, product_)
-    _copy(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
+            np.add(wide, product_, out=wide)
+    np.copyto(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
 
 
 def _conv_fma(
@@ -657,25 +588,22 @@ def _winograd_fits(geo: _ConvGeometry) -> bool:
 
 
 def _transform_axis(matrix: np.ndarray, source: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, for entries 0 and ±1 (Bᵀ, Aᵀ).
-
-    Whole-array additions, split over the cores.
-    """
+    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, for entries 0 and ±1 (Bᵀ, Aᵀ)."""
     for i, row in enumerate(matrix):
         plus = [source[j] for j in np.flatnonzero(row > 0)]
         minus = [source[j] for j in np.flatnonzero(row < 0)]
         target = out[i]
         first = plus.pop(0)  # every row of Bᵀ and Aᵀ has a positive entry
         if plus:
-            _binary(np.add, target, first, plus.pop(0))
+            np.add(first, plus.pop(0), out=target)
         elif minus:
-            _binary(np.subtract, target, first, minus.pop(0))
+            np.subtract(first, minus.pop(0), out=target)
         else:
-            _copy(target, first)
+            np.copyto(target, first)
         for term in plus:
-            _binary(np.add, target, target, term)
+            np.add(target, term, out=target)
         for term in minus:
-            _binary(np.subtract, target, target, term)
+            np.subtract(target, term, out=target)
 
 
 def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
@@ -846,7 +774,7 @@ def conv_transpose_nd(
                 start += reach[-1] % last_stride
                 run = slice(start, start + last_stride * (wide_pixels - 1) + 1, last_stride)
                 target = canvas[(*phase, *everything, run)]
-                _add(target, target, cols_by_tap[:, :, tap])
+                np.add(target, cols_by_tap[:, :, tap], out=target)
             planes = canvas.reshape(*outer_strides, n, out_channels, *plane_shape)
             # Output position y is full position y + padding: crop, and interleave the outer dims.
             columns = slice(padding_[-1], padding_[-1] + out_spatial[-1])
@@ -860,7 +788,7 @@ def conv_transpose_nd(
                 source_rows = planes[(*phase, *everything, *rows, columns)]
                 dest = out[(slice(n0, n1), slice(None), *(slice(f, None, s) for f, s in zip(first, outer_strides)))]
                 if bias_view is None:
-                    _copy(dest, source_rows)
+                    np.copyto(dest, source_rows)
                 else:
-                    _add(dest, source_rows, bias_view)
+                    np.add(source_rows, bias_view, out=dest)
     return out
