@@ -28,7 +28,9 @@ Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose
 Work is chunked over the batch, then over groups, then over output rows, so the scratch
 buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
 (default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. BLAS uses
-every core in the GEMMs; the element-wise methods run their cache-sized chunks on every core.
+every core in the GEMMs; NumPy's own passes run on one. (Python threads over cache-sized
+chunks, or over halves of single big passes, were tried on the 2-core benchmark machine: no
+faster, and slower under load, so the kernels stay single-threaded outside BLAS.)
 """
 
 from __future__ import annotations
@@ -36,10 +38,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import product
 from typing import Literal
 
@@ -255,24 +254,8 @@ def conv_nd(
     compute = {"gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma, "winograd": _conv_winograd}[method]
     if method == "winograd":
         geo.winograd_weight = _winograd_weight(weight, geo)
-    chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
-    # Element-wise work, and GEMMs too small for BLAS to split, run on one core: spread such
-    # cache-sized chunks over threads, each core working in its own cache. (Splitting single
-    # big NumPy passes over threads was slower here: they are bound by the shared L3/memory
-    # bandwidth, and a thread hand-off costs ~30 µs.) The GEMM methods use every core in BLAS.
-    cache_sized = method == "fma" or (method == "taps" and geo.groups > 1)
-    threads = min(len(chunks), _thread_count()) if cache_sized else 1
-    local = threading.local()
-
-    def run_share(share: int) -> None:  # every threads-th chunk: neighbours go to different cores
-        for chunk in chunks[share::threads]:
-            run(chunk)
-
-    def run(chunk: tuple[int, int, int, int, int, int]) -> None:
-        n0, n1, g0, g1, r0, r1 = chunk
-        scratch = getattr(local, "scratch", None)
-        if scratch is None:
-            scratch = local.scratch = _Scratch(dtype)
+    scratch = _Scratch(dtype)
+    for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
         part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
         if part is not geo and geo.winograd_weight is not None:
             part.winograd_weight = geo.winograd_weight[:, g0:g1]
@@ -284,41 +267,7 @@ def conv_nd(
             compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
             if bias_view is not None:
                 np.add(dest, bias_view[out_rows], out=dest)
-
-    if threads > 1:
-        helpers = _executor(threads - 1)
-        pending = [helpers.submit(run_share, share) for share in range(1, threads)]
-        run_share(0)
-        for future in pending:
-            future.result()
-    else:
-        for chunk in chunks:
-            run(chunk)
     return out
-
-
-def _thread_count() -> int:
-    """Threads for element-wise kernels: CONVCALC_NUM_THREADS, else OMP_NUM_THREADS, else CPUs."""
-    for name in ("CONVCALC_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-_WORKER_PREFIX = "convcalc-kernel"
-_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
-_EXECUTOR_LOCK = threading.Lock()
-
-
-def _executor(threads: int) -> ThreadPoolExecutor:
-    with _EXECUTOR_LOCK:
-        if threads not in _EXECUTORS:
-            _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_WORKER_PREFIX)
-        return _EXECUTORS[threads]
 
 
 def _choose_method(geo: _ConvGeometry) -> str:
