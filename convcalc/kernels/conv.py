@@ -14,12 +14,13 @@ How a convolution is computed (``method=``; "auto" picks per call, see ``_choose
   past the last valid column are dropped at the end), which makes each tap's input one
   contiguous run of the flattened input.
 - ``"fma"``: depthwise convs (one input channel per group): a loop over kernel taps of
-  multiply-adds on the shifted slabs (strided views for strides > 1), no GEMM; chunks of
-  channels small enough to stay in cache run on all cores.
-- ``"winograd"``: kernels of size 3 in every dim, stride 1, no dilation: Winograd's minimal
-  filtering F(2, 3) per dim (Lavin & Gray, 2016). Tiles of 4 input pixels per dim make 2 output
-  pixels per dim with 4/9 (2-D) or 8/27 (3-D) of the multiplications, all in one GEMM per
-  tile value; the input and output transforms are whole-array additions, one dim at a time.
+  multiply-adds on the shifted slabs (strided views for strides > 1), no GEMM, in chunks of
+  channels small enough to stay in cache.
+- ``"winograd"`` (on request only; see ``_choose_method``): kernels of size 3 in every dim,
+  stride 1, no dilation. Winograd's minimal filtering F(2, 3) per dim (Lavin & Gray, 2016):
+  tiles of 4 input pixels per dim make 2 output pixels per dim with 4/9 (2-D) or 8/27 (3-D)
+  of the multiplications, all in one GEMM per tile value; the input and output transforms are
+  whole-array additions, one dim at a time.
 
 (im2col on the wide grid, built from contiguous copies, was also tried: never the fastest.)
 
@@ -271,19 +272,16 @@ def conv_nd(
 
 
 def _choose_method(geo: _ConvGeometry) -> str:
-    """The fastest formulation for this shape, from timings on an AVX-512 / OpenBLAS machine.
+    """The fastest formulation for this shape, from timings on the benchmark machine.
 
-    Winograd pays off once there are enough tiles to amortise its weight transform (a large
-    image or batch); thin groups make im2col's GEMMs tiny, which the tap sum avoids.
+    Thin groups make im2col's GEMMs tiny and its copy dominant: the tap sum avoids the copy.
+    Winograd, the fastest for large 3×3 convs with one BLAS thread, lost to im2col with two
+    (its transforms are NumPy passes on one core), so it is never picked automatically.
     """
     if geo.in_per_group == 1 and geo.groups > 1:
         return "fma"
-    if all(s == 1 for s in geo.stride) and geo.taps > 1:
-        pixels = geo.batch * math.prod(geo.out_spatial)
-        if _winograd_fits(geo) and pixels >= 28 * 28 and geo.in_per_group >= 16:
-            return "winograd"
-        if geo.groups > 1 and geo.in_per_group < 16:
-            return "taps"
+    if all(s == 1 for s in geo.stride) and geo.taps > 1 and geo.groups > 1 and geo.in_per_group < 16:
+        return "taps"
     return "gemm"
 
 
