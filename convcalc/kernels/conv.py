@@ -365,8 +365,10 @@ def _padded_slab(
     if not any(left for left, _ in geo.pads) and all(
         start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
     ):
-        if all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
-            return x[n0:n1, channels, starts[0] : starts[0] + extents[0]]
+        # The tap sums address the slab as one flat run per channel: only whole rows will do.
+        flat = method == "taps" or (method == "fma" and all(s == 1 for s in geo.stride))
+        if not flat or all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
+            return x[(slice(n0, n1), channels, *(slice(a, a + e) for a, e in zip(starts, extents)))]
     shape = (n1 - n0, geo.in_channels, *extents)
     if mode != "zeros":
         index = [
