@@ -14,12 +14,13 @@ How a convolution is computed (``method=``; "auto" picks per call, see ``_choose
   past the last valid column are dropped at the end), which makes each tap's input one
   contiguous run of the flattened input.
 - ``"fma"``: depthwise convs (one input channel per group): a loop over kernel taps of
-  multiply-adds on the shifted slabs (strided views for strides > 1), no GEMM; chunks of
-  channels small enough to stay in cache run on all cores.
-- ``"winograd"``: kernels of size 3 in every dim, stride 1, no dilation: Winograd's minimal
-  filtering F(2, 3) per dim (Lavin & Gray, 2016). Tiles of 4 input pixels per dim make 2 output
-  pixels per dim with 4/9 (2-D) or 8/27 (3-D) of the multiplications, all in one GEMM per
-  tile value; the input and output transforms are whole-array additions, one dim at a time.
+  multiply-adds on the shifted slabs (strided views for strides > 1), no GEMM, in chunks of
+  channels small enough to stay in cache.
+- ``"winograd"`` (on request only; see ``_choose_method``): kernels of size 3 in every dim,
+  stride 1, no dilation. Winograd's minimal filtering F(2, 3) per dim (Lavin & Gray, 2016):
+  tiles of 4 input pixels per dim make 2 output pixels per dim with 4/9 (2-D) or 8/27 (3-D)
+  of the multiplications, all in one GEMM per tile value; the input and output transforms are
+  whole-array additions, one dim at a time.
 
 (im2col on the wide grid, built from contiguous copies, was also tried: never the fastest.)
 
@@ -27,8 +28,10 @@ Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose
 
 Work is chunked over the batch, then over groups, then over output rows, so the scratch
 buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
-(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. NumPy's
-own passes (copies, additions) are split over the cores like BLAS's GEMMs.
+(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. BLAS uses
+every core in the GEMMs; NumPy's own passes run on one. (Python threads over cache-sized
+chunks, or over halves of single big passes, were tried on the 2-core benchmark machine: no
+faster, and slower under load, so the kernels stay single-threaded outside BLAS.)
 """
 
 from __future__ import annotations
@@ -36,10 +39,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import product
 from typing import Literal
 
@@ -58,7 +58,7 @@ chunks then stay in cache between passes (measured best on a 1 MiB-L2 core)."""
 Method = Literal["auto", "gemm", "taps", "fma", "winograd"]
 METHODS = ("gemm", "taps", "fma", "winograd")
 
-_NUMPY_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _tuple(value: int | Sequence[int], nd: int) -> tuple[int, ...]:
@@ -223,8 +223,8 @@ def conv_nd(
     nd = x.ndim - 2
     if nd < 1 or weight.ndim != nd + 2:
         raise ValueError(f"conv_nd needs x (N, C, *spatial) and a weight with {nd} kernel dims")
-    if padding_mode not in _NUMPY_PAD_MODES:
-        raise ValueError(f"padding_mode={padding_mode!r} is not one of {_NUMPY_PAD_MODES}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode={padding_mode!r} is not one of {PADDING_MODES}")
     dtype = _float_dtype(x, weight)
     geo = _ConvGeometry(
         x.shape, weight.shape, _tuple(stride, nd), _pairs(pads, nd), _tuple(dilation, nd), groups
@@ -252,23 +252,11 @@ def conv_nd(
         bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * nd)
 
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
-    compute = {
-        "gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma,
-        "winograd": _conv_winograd,
-    }[method]
+    compute = {"gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma, "winograd": _conv_winograd}[method]
     if method == "winograd":
         geo.winograd_weight = _winograd_weight(weight, geo)
-    chunks = list(_conv_chunks(geo, method, dtype.itemsize, bound))
-    # Pure NumPy element-wise work runs on one core: spread its chunks over threads. The BLAS
-    # methods use every core in their GEMMs, and _parallel for the passes around them.
-    threads = min(len(chunks), _thread_count()) if method == "fma" else 1
-    local = threading.local()
-
-    def run(chunk: tuple[int, int, int, int, int, int]) -> None:
-        n0, n1, g0, g1, r0, r1 = chunk
-        scratch = getattr(local, "scratch", None)
-        if scratch is None:
-            scratch = local.scratch = _Scratch(dtype)
+    scratch = _Scratch(dtype)
+    for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
         part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
         if part is not geo and geo.winograd_weight is not None:
             part.winograd_weight = geo.winograd_weight[:, g0:g1]
@@ -279,104 +267,21 @@ def conv_nd(
             dest = out[n0:n1, out_rows, r0:r1]
             compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
             if bias_view is not None:
-                if threads > 1:  # already on a worker: no nested parallelism
-                    np.add(dest, bias_view[out_rows], out=dest)
-                else:
-                    _add(dest, dest, bias_view[out_rows])
-
-    if threads > 1:
-        list(_executor(threads).map(run, chunks))
-    else:
-        for chunk in chunks:
-            run(chunk)
+                np.add(dest, bias_view[out_rows], out=dest)
     return out
 
 
-def _thread_count() -> int:
-    """Threads for element-wise kernels: CONVCALC_NUM_THREADS, else OMP_NUM_THREADS, else CPUs."""
-    for name in ("CONVCALC_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-PARALLEL_MIN_BYTES = 2**18
-"""Copies and element-wise passes smaller than this run on the calling thread alone."""
-
-
-def _parallel(func: Callable[..., object], out: np.ndarray, *operands: np.ndarray) -> None:
-    """``func(out, *operands)`` on every core: slices along the first axis of ``out`` that splits.
-
-    For the single-threaded NumPy passes around the (already multi-threaded) GEMMs: im2col
-    copies, extraction of the valid outputs, bias. Operands broadcast as in NumPy (aligned on
-    the right); one that is broadcast along the split axis goes whole to every slice.
-    """
-    threads = _thread_count()
-    axis = next((a for a, size in enumerate(out.shape) if size >= threads), None)
-    on_worker = threading.current_thread().name.startswith(_WORKER_PREFIX)  # never nest: deadlock
-    if threads == 1 or out.nbytes < PARALLEL_MIN_BYTES or axis is None or on_worker:
-        func(out, *operands)
-        return
-    size = out.shape[axis]
-    bounds = [size * i // threads for i in range(threads + 1)]
-    bufsize = np.getbufsize()
-
-    def part(i: int) -> None:
-        def cut(a: np.ndarray) -> np.ndarray:
-            own = axis - (out.ndim - a.ndim)
-            if own < 0 or a.shape[own] != size:
-                return a
-            index = [slice(None)] * a.ndim
-            index[own] = slice(bounds[i], bounds[i + 1])
-            return a[tuple(index)]
-
-        old = np.setbufsize(bufsize)  # the buffer size is context-local: carry it over
-        try:
-            func(cut(out), *(cut(a) for a in operands))
-        finally:
-            np.setbufsize(old)
-
-    list(_executor(threads).map(part, range(threads)))
-
-
-def _copy(out: np.ndarray, source: np.ndarray) -> None:
-    _parallel(np.copyto, out, source)
-
-
-def _add(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    _parallel(lambda o, x, y: np.add(x, y, out=o), out, a, b)
-
-
-_WORKER_PREFIX = "convcalc-kernel"
-_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
-_EXECUTOR_LOCK = threading.Lock()
-
-
-def _executor(threads: int) -> ThreadPoolExecutor:
-    with _EXECUTOR_LOCK:
-        if threads not in _EXECUTORS:
-            _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_WORKER_PREFIX)
-        return _EXECUTORS[threads]
-
-
 def _choose_method(geo: _ConvGeometry) -> str:
-    """The fastest formulation for this shape, from timings on an AVX-512 / OpenBLAS machine.
+    """The fastest formulation for this shape, from timings on the benchmark machine.
 
-    Winograd pays off once there are enough tiles to amortise its weight transform (a large
-    image or batch); thin groups make im2col's GEMMs tiny, which the tap sum avoids.
+    Thin groups make im2col's GEMMs tiny and its copy dominant: the tap sum avoids the copy.
+    Winograd, the fastest for large 3×3 convs with one BLAS thread, lost to im2col with two
+    (its transforms are NumPy passes on one core), so it is never picked automatically.
     """
     if geo.in_per_group == 1 and geo.groups > 1:
         return "fma"
-    if all(s == 1 for s in geo.stride) and geo.taps > 1:
-        pixels = geo.batch * math.prod(geo.out_spatial)
-        if _winograd_fits(geo) and pixels >= 28 * 28 and geo.in_per_group >= 16:
-            return "winograd"
-        if geo.groups > 1 and geo.in_per_group < 16:
-            return "taps"
+    if all(s == 1 for s in geo.stride) and geo.taps > 1 and geo.groups > 1 and geo.in_per_group < 16:
+        return "taps"
     return "gemm"
 
 
@@ -407,7 +312,7 @@ def _conv_chunks(
     Whole images when they fit, else whole groups of one image, else bands of output rows of
     one group. Methods made of many passes aim at ``CACHE_BYTES`` when that is smaller.
     """
-    if method == "fma" or (method == "taps" and geo.groups > 1):
+    if method == "fma" or (method == "taps" and geo.groups > 1):  # see conv_nd's cache_sized
         bound = min(bound, CACHE_BYTES[method])
     rows, groups = geo.out_spatial[0], geo.groups
     per_image = _chunk_bytes(geo, method, 1, groups, rows, itemsize)
@@ -460,8 +365,10 @@ def _padded_slab(
     if not any(left for left, _ in geo.pads) and all(
         start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
     ):
-        if all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
-            return x[n0:n1, channels, starts[0] : starts[0] + extents[0]]
+        # The tap sums address the slab as one flat run per channel: only whole rows will do.
+        flat = method == "taps" or (method == "fma" and all(s == 1 for s in geo.stride))
+        if not flat or all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
+            return x[(slice(n0, n1), channels, *(slice(a, a + e) for a, e in zip(starts, extents)))]
     shape = (n1 - n0, geo.in_channels, *extents)
     if mode != "zeros":
         index = [
@@ -541,14 +448,14 @@ def _conv_gemm(
             ),
         )
         cols = scratch.get("cols", window.shape)
-        _copy(cols, window)
+        np.copyto(cols, window)
         cols = cols.reshape(n, geo.groups, geo.in_per_group * geo.taps, pixels)
     grouped = (n, geo.groups, geo.out_per_group, pixels)
     if dest.flags.c_contiguous:
         np.matmul(_grouped_weight(weight, geo), cols, out=dest.reshape(grouped))
     else:
         result = np.matmul(_grouped_weight(weight, geo), cols, out=scratch.get("result", grouped))
-        _copy(dest, result.reshape(dest.shape))
+        np.copyto(dest, result.reshape(dest.shape))
 
 
 def _conv_taps(
@@ -569,8 +476,8 @@ def _conv_taps(
             np.matmul(per_tap[tap], shifted, out=wide)
         else:
             np.matmul(per_tap[tap], shifted, out=product_)
-            _add(wide, wide, product_)
-    _copy(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
+            np.add(wide, product_, out=wide)
+    np.copyto(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
 
 
 def _conv_fma(
@@ -630,35 +537,22 @@ def _winograd_fits(geo: _ConvGeometry) -> bool:
 
 
 def _transform_axis(matrix: np.ndarray, source: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, as a few whole-array passes.
-
-    Every row of the Winograd matrices has nonzero entries of one magnitude (1 or ½): a signed
-    sum of slices, then one scaling.
-    """
+    """``out[i] = Σ_j matrix[i, j] · source[j]`` along axis 0, for entries 0 and ±1 (Bᵀ, Aᵀ)."""
     for i, row in enumerate(matrix):
-        terms = [(float(c), j) for j, c in enumerate(row) if c != 0]
-        scale = abs(terms[0][0])
-        signs = [(c > 0, j) for c, j in terms]
+        plus = [source[j] for j in np.flatnonzero(row > 0)]
+        minus = [source[j] for j in np.flatnonzero(row < 0)]
         target = out[i]
-        (positive, first), rest = signs[0], signs[1:]
-        if rest:
-            second_positive, second = rest[0]
-            if positive:
-                (np.add if second_positive else np.subtract)(source[first], source[second], out=target)
-            elif second_positive:
-                np.subtract(source[second], source[first], out=target)
-            else:
-                np.add(source[first], source[second], out=target)
-                np.negative(target, out=target)
-            rest = rest[1:]
-        elif positive:
-            np.copyto(target, source[first])
+        first = plus.pop(0)  # every row of Bᵀ and Aᵀ has a positive entry
+        if plus:
+            np.add(first, plus.pop(0), out=target)
+        elif minus:
+            np.subtract(first, minus.pop(0), out=target)
         else:
-            np.negative(source[first], out=target)
-        for is_positive, j in rest:
-            (np.add if is_positive else np.subtract)(target, source[j], out=target)
-        if scale != 1:
-            np.multiply(target, target.dtype.type(scale), out=target)
+            np.copyto(target, first)
+        for term in plus:
+            np.add(target, term, out=target)
+        for term in minus:
+            np.subtract(target, term, out=target)
 
 
 def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
