@@ -22,7 +22,8 @@ How a convolution is computed (``method=``; "auto" picks per call, see ``_choose
   of the multiplications, all in one GEMM per tile value; the input and output transforms are
   whole-array additions, one dim at a time.
 
-(im2col on the wide grid, built from contiguous copies, was also tried: never the fastest.)
+(Also tried, never faster: im2col on the wide grid built from contiguous copies, and one GEMM
+of all taps' weights stacked followed by the shifted sum over taps.)
 
 Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose_nd``.
 
