@@ -248,9 +248,8 @@ def conv_nd(
     x = np.ascontiguousarray(x, dtype=dtype)
     weight = np.ascontiguousarray(weight, dtype=dtype)
     out = np.empty((geo.batch, geo.out_channels, *geo.out_spatial), dtype)
-    bias_view = None
     if bias is not None:
-        bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * nd)
+        bias = np.asarray(bias, dtype=dtype)
 
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
     compute = {"gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma, "winograd": _conv_winograd}[method]
@@ -266,9 +265,7 @@ def conv_nd(
         with _ufunc_buffer(math.prod(geo.out_spatial)):
             slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
             dest = out[n0:n1, out_rows, r0:r1]
-            compute(slab, weight[out_rows], part, r1 - r0, dest, scratch)
-            if bias_view is not None:
-                np.add(dest, bias_view[out_rows], out=dest)
+            compute(slab, weight[out_rows], None if bias is None else bias[out_rows], part, r1 - r0, dest, scratch)
     return out
 
 
@@ -428,39 +425,102 @@ def _grouped_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
     return weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group * geo.taps)
 
 
+def _add_bias(dest: np.ndarray, bias: np.ndarray | None) -> None:
+    if bias is not None:
+        np.add(dest, bias.reshape((-1,) + (1,) * (dest.ndim - 2)), out=dest)
+
+
+def _store(dest: np.ndarray, result: np.ndarray, bias: np.ndarray | None) -> None:
+    """dest = result (+ bias per channel, in the same pass)."""
+    if bias is None:
+        np.copyto(dest, result)
+    else:
+        np.add(result, bias.reshape((-1,) + (1,) * (dest.ndim - 2)), out=dest)
+
+
 def _conv_gemm(
-    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+    slab: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: _ConvGeometry,
+    rows: int,
+    dest: np.ndarray,
+    scratch: _Scratch,
 ) -> None:
     n = slab.shape[0]
     sizes = (rows,) + geo.out_spatial[1:]
     pixels = math.prod(sizes)
-    spatial_strides = slab.strides[2:]
+    weights = _grouped_weight(weight, geo)
     if geo.taps == 1 and all(s == 1 for s in geo.stride) and slab.flags.c_contiguous:
         cols = slab.reshape(n, geo.groups, geo.in_per_group, pixels)  # 1×1 conv: x is im2col
     else:
-        window = as_strided(
-            slab,
-            (n, geo.in_channels, *geo.kernel, *sizes),
-            (
-                slab.strides[0],
-                slab.strides[1],
-                *(d * st for d, st in zip(geo.dilation, spatial_strides)),
-                *(s * st for s, st in zip(geo.stride, spatial_strides)),
-            ),
+        # The bias rides along in the GEMM: a row of ones in the columns, a column in the weights.
+        depth = geo.in_per_group * geo.taps + (bias is not None)
+        cols = scratch.get("cols", (n, geo.groups, depth, pixels))
+        # Views only (a reshape that merged the group and channel axes would copy).
+        taps_part = cols[:, :, : geo.in_per_group * geo.taps].reshape(
+            n, geo.groups, geo.in_per_group, *geo.kernel, *sizes
         )
-        cols = scratch.get("cols", window.shape)
-        np.copyto(cols, window)
-        cols = cols.reshape(n, geo.groups, geo.in_per_group * geo.taps, pixels)
+        grouped_slab = slab.reshape(n, geo.groups, geo.in_per_group, *slab.shape[2:])
+        _im2col(grouped_slab, geo, sizes, taps_part, scratch)
+        if bias is not None:
+            cols[:, :, -1] = 1
+            weights = np.concatenate((weights, bias.reshape(geo.groups, geo.out_per_group, 1)), axis=2)
+            bias = None
     grouped = (n, geo.groups, geo.out_per_group, pixels)
     if dest.flags.c_contiguous:
-        np.matmul(_grouped_weight(weight, geo), cols, out=dest.reshape(grouped))
+        np.matmul(weights, cols, out=dest.reshape(grouped))
     else:
-        result = np.matmul(_grouped_weight(weight, geo), cols, out=scratch.get("result", grouped))
+        result = np.matmul(weights, cols, out=scratch.get("result", grouped))
         np.copyto(dest, result.reshape(dest.shape))
+    _add_bias(dest, bias)
+
+
+def _im2col(slab: np.ndarray, geo: _ConvGeometry, sizes: tuple[int, ...], cols: np.ndarray, scratch: _Scratch) -> None:
+    """cols[..., tap..., pixel...] = slab[..., stride·pixel + dilation·tap], leading axes as is.
+
+    With a stride, the slab is first split into its stride phases (one copy of the input), so
+    that each tap's copy reads whole contiguous rows instead of every s-th element.
+    """
+    nd = geo.nd
+    lead = slab.shape[:-nd]
+    everything = (slice(None),) * len(lead)
+    strides = slab.strides[-nd:]
+    if all(s == 1 for s in geo.stride):
+        window = as_strided(
+            slab,
+            (*lead, *geo.kernel, *sizes),
+            (*slab.strides[:-nd], *(d * st for d, st in zip(geo.dilation, strides)), *strides),
+        )
+        np.copyto(cols, window)
+        return
+    extents = [-(-e // s) for e, s in zip(slab.shape[-nd:], geo.stride)]
+    phases = scratch.get("phases", (math.prod(geo.stride), *lead, *extents))
+    phase_index = {phase: i for i, phase in enumerate(product(*map(range, geo.stride)))}
+    filled = set()
+    for tap in product(*map(range, geo.kernel)):
+        reach = [t * d for t, d in zip(tap, geo.dilation)]
+        phase = tuple(r % s for r, s in zip(reach, geo.stride))
+        plane = phases[phase_index[phase]]
+        if phase not in filled:
+            part = slab[(*everything, *(slice(p, None, s) for p, s in zip(phase, geo.stride)))]
+            np.copyto(plane[(*everything, *(slice(0, e) for e in part.shape[-nd:]))], part)
+            filled.add(phase)
+        start = [r // s for r, s in zip(reach, geo.stride)]
+        np.copyto(
+            cols[(*everything, *tap)],
+            plane[(*everything, *(slice(a, a + o) for a, o in zip(start, sizes)))],
+        )
 
 
 def _conv_taps(
-    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+    slab: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: _ConvGeometry,
+    rows: int,
+    dest: np.ndarray,
+    scratch: _Scratch,
 ) -> None:
     n = slab.shape[0]
     length = _wide_length(geo, slab, rows)
@@ -478,11 +538,17 @@ def _conv_taps(
         else:
             np.matmul(per_tap[tap], shifted, out=product_)
             np.add(wide, product_, out=wide)
-    np.copyto(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows))
+    _store(dest, _unwide(wide.reshape(n, geo.out_channels, length), geo, slab, rows), bias)
 
 
 def _conv_fma(
-    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+    slab: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: _ConvGeometry,
+    rows: int,
+    dest: np.ndarray,
+    scratch: _Scratch,
 ) -> None:
     """Depthwise: out[c·m + j] = Σ_taps w[c·m + j, tap] · shifted x[c], m = channel multiplier."""
     n = slab.shape[0]
@@ -519,9 +585,9 @@ def _conv_fma(
             np.multiply(view, w_tap, out=product_)
             np.add(acc, product_, out=acc)
     if unit_stride:
-        np.copyto(dest, _unwide(acc.reshape(n, geo.out_channels, pixel_shape[0]), geo, slab, rows))
+        _store(dest, _unwide(acc.reshape(n, geo.out_channels, pixel_shape[0]), geo, slab, rows), bias)
     else:
-        np.copyto(dest, acc.reshape(dest.shape))
+        _store(dest, acc.reshape(dest.shape), bias)
 
 
 # Winograd F(2, 3): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A per dim; the transforms' entries are 0, ±1, ±½,
@@ -577,7 +643,13 @@ def _tile_view(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _conv_winograd(
-    slab: np.ndarray, weight: np.ndarray, geo: _ConvGeometry, rows: int, dest: np.ndarray, scratch: _Scratch
+    slab: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: _ConvGeometry,
+    rows: int,
+    dest: np.ndarray,
+    scratch: _Scratch,
 ) -> None:
     n, nd = slab.shape[0], geo.nd
     sizes = (rows,) + geo.out_spatial[1:]
@@ -613,6 +685,7 @@ def _conv_winograd(
             used = moved[(slice(None),) * (spot + 1) + (slice(0, outputs.shape[spot]),)]
             _transform_axis(_WINOGRAD_AT[parity : parity + 1], used, outputs[None])
         current = target
+    _add_bias(dest, bias)
 
 
 # ---------------------------------------------------------------------------------------------
