@@ -486,11 +486,15 @@ def _im2col(slab: np.ndarray, geo: _ConvGeometry, sizes: tuple[int, ...], cols: 
     lead = slab.shape[:-nd]
     everything = (slice(None),) * len(lead)
     strides = slab.strides[-nd:]
-    if all(s == 1 for s in geo.stride):
+    if all(s == 1 for s in geo.stride) or geo.taps == 1:  # phases pay off when taps share them
         window = as_strided(
             slab,
             (*lead, *geo.kernel, *sizes),
-            (*slab.strides[:-nd], *(d * st for d, st in zip(geo.dilation, strides)), *strides),
+            (
+                *slab.strides[:-nd],
+                *(d * st for d, st in zip(geo.dilation, strides)),
+                *(s * st for s, st in zip(geo.stride, strides)),
+            ),
         )
         np.copyto(cols, window)
         return
