@@ -746,17 +746,14 @@ def conv_transpose_nd(
     out_channels = out_per_group * groups
     in_per_group = in_channels // groups
     taps = math.prod(kernel)
-    # The canvas: along every dim but the last, full position s·j + φ lives in plane φ at row j;
-    # the last dim stays interleaved. A tap then adds to one plane at a fixed shift, and the
-    # final interleave copies whole output rows. Planes get one slack row (see below).
+    # The canvas is phase-major: full position s·j + φ lives in plane φ at j, so every tap adds
+    # into one plane at a fixed shift, over contiguous memory; the final copy interleaves the
+    # planes into the output. Planes get one slack row (see below).
     plane = tuple(-(-f // s) for f, s in zip(full, stride_))
-    *outer_strides, last_stride = stride_
-    plane_shape = list(plane)
-    plane_shape[0] += 1
-    plane_shape[-1] *= last_stride
+    plane_shape = (plane[0] + 1, *plane[1:])
     # The GEMM runs on the input widened to the planes' row length (zeros on the right), so a
-    # tap's contributions are one run of a flattened plane with step last_stride: the zeros
-    # that wrap past a row's end land in the next row's start or the slack row, adding nothing.
+    # tap's contributions are one contiguous run of a flattened plane: the zeros that wrap past
+    # a row's end land in the next row's start or the slack row, adding nothing.
     wide_spatial = (spatial[0], *plane[1:])
     wide_pixels = math.prod(wide_spatial)
     plane_pixels = math.prod(plane_shape)
@@ -774,7 +771,7 @@ def conv_transpose_nd(
     per_image = (
         in_channels * wide_pixels
         + out_channels * taps * wide_pixels
-        + out_channels * math.prod(outer_strides) * plane_pixels
+        + out_channels * math.prod(stride_) * plane_pixels
     ) * dtype.itemsize
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
     images = max(1, min(batch, bound // max(per_image, 1)))
@@ -793,27 +790,24 @@ def conv_transpose_nd(
             cols = scratch.get("cols", (n, groups, out_per_group * taps, wide_pixels))
             np.matmul(weight_t, source.reshape(n, groups, in_per_group, wide_pixels), out=cols)
             cols_by_tap = cols.reshape(n, out_channels, taps, wide_pixels)
-            canvas = scratch.get("canvas", (*outer_strides, n, out_channels, plane_pixels), zero=True)
+            canvas = scratch.get("canvas", (*stride_, n, out_channels, plane_pixels), zero=True)
             for tap, offsets in enumerate(product(*map(range, kernel))):
                 reach = [t * d for t, d in zip(offsets, dilation_)]
-                phase = tuple(r % s for r, s in zip(reach[:-1], outer_strides))
-                start = last_stride * sum(r // s * step for r, s, step in zip(reach, stride_, row_step))
-                start += reach[-1] % last_stride
-                run = slice(start, start + last_stride * (wide_pixels - 1) + 1, last_stride)
-                target = canvas[(*phase, *everything, run)]
+                phase = tuple(r % s for r, s in zip(reach, stride_))
+                start = sum(r // s * step for r, s, step in zip(reach, stride_, row_step))
+                target = canvas[(*phase, *everything, slice(start, start + wide_pixels))]
                 np.add(target, cols_by_tap[:, :, tap], out=target)
-            planes = canvas.reshape(*outer_strides, n, out_channels, *plane_shape)
-            # Output position y is full position y + padding: crop, and interleave the outer dims.
-            columns = slice(padding_[-1], padding_[-1] + out_spatial[-1])
-            for first in product(*(range(min(s, o)) for s, o in zip(outer_strides, out_spatial))):
+            planes = canvas.reshape(*stride_, n, out_channels, *plane_shape)
+            # Output position y is full position y + padding: crop and interleave, phase by phase.
+            for first in product(*(range(min(s, o)) for s, o in zip(stride_, out_spatial))):
                 shifted = [f + p for f, p in zip(first, padding_)]
-                phase = tuple(v % s for v, s in zip(shifted, outer_strides))
+                phase = tuple(v % s for v, s in zip(shifted, stride_))
                 rows = tuple(
                     slice(v // s, v // s + len(range(f, o, s)))
-                    for v, s, f, o in zip(shifted, outer_strides, first, out_spatial)
+                    for v, s, f, o in zip(shifted, stride_, first, out_spatial)
                 )
-                source_rows = planes[(*phase, *everything, *rows, columns)]
-                dest = out[(slice(n0, n1), slice(None), *(slice(f, None, s) for f, s in zip(first, outer_strides)))]
+                source_rows = planes[(*phase, *everything, *rows)]
+                dest = out[(slice(n0, n1), slice(None), *(slice(f, None, s) for f, s in zip(first, stride_)))]
                 if bias_view is None:
                     np.copyto(dest, source_rows)
                 else:
