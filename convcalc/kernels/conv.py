@@ -7,7 +7,9 @@ take batched arrays (N, C, *spatial) and already-validated arguments.
 How a convolution is computed (``method=``; "auto" picks per call, see ``_choose_method``):
 
 - ``"gemm"``: im2col then GEMM. The column matrix is copied out of a strided sliding-window view
-  of the padded input, then one matmul per image and group. Any stride and dilation.
+  of the padded input (through the input's stride phases when strided, so that the copies read
+  whole rows), then one matmul per image and group, with the bias as an extra row of ones.
+  Any stride and dilation.
 - ``"taps"``: stride 1, no column matrix at all: the sum over kernel taps of
   (C_out×C_in)·(C_in×pixels) GEMMs reading shifted slabs of the padded input in place. The
   outputs are computed on the *wide* grid, every column of the padded input's rows (the few
