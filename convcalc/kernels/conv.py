@@ -51,8 +51,10 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..arith import ConvRule, TransposedRule
 
-DEFAULT_BUFFER_BYTES = 32 * 2**20
-"""Upper bound on one chunk's scratch memory (all temporaries together), in bytes."""
+DEFAULT_BUFFER_BYTES = 16 * 2**20
+"""Upper bound on one chunk's scratch memory (all temporaries together), in bytes. Also the
+fastest chunk size measured: a chunk's im2col matrix and GEMM output then share the L3 cache
+(16 MiB beat 32 MiB by 5-15% on batched 3×3 convs)."""
 
 CACHE_BYTES = {"fma": 2**20, "taps": 2**21}
 """Chunk size for the methods made of many whole-array passes (per method, in bytes): their
