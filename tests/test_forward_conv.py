@@ -287,6 +287,16 @@ def test_linear(lead, dtype, bias):
     assert_close(linear(x, weight, bias_), want)
 
 
+@pytest.mark.parametrize("lead", [(3,), (2, 5), (200,)])
+def test_linear_big_weight(lead):
+    """Few rows against a big weight take the W·xᵀ path."""
+    x, weight, bias_ = random((*lead, 512), np.float32, 17), random((600, 512), np.float32, 18), random((600,), np.float32, 19)
+    want = F.linear(torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias_)).numpy()
+    got = linear(x, weight, bias_)
+    assert got.flags.c_contiguous
+    assert_close(got, want)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("lead", [(), (3,), (2, 4)])
 @pytest.mark.parametrize("features", [(3, 6), (6, 3)])
