@@ -17,9 +17,12 @@ up to 10 s until other processes leave the CPUs idle, one warm-up call, then tim
 during which other processes kept more than 10% of the CPUs busy is thrown away and run again
 (up to 3 attempts; the report counts them). With as many threads as cores, one foreign busy
 process slows a parallel region far more than proportionally, and such a timing says nothing
-about either engine. Each layer gets several rounds of blocks; its time is the median of all
-timed calls, and ratio = median(convcalc) / median(torch). Each convcalc output is also checked
-against torch's (max error <= 1e-5 · max |output|).
+about either engine. Each layer gets 5 rounds (3 with --quick) of one block per engine, back to
+back; the times shown are the medians of all timed calls, and the layer's ratio is the median
+over rounds of convcalc's block median / torch's block median (the two blocks of a round saw the
+same machine, which drifts over minutes on a shared host); "rounds" shows the smallest and
+largest round ratio. Each convcalc output is also checked against torch's (max error <= 1e-5 ·
+max |output|).
 
 Peak memory, of a batch-32 3×3 conv (64→64 channels, 56×56, padding 1, bias). Measured once per
 engine in a fresh child process (same thread settings) with glibc's ``MALLOC_MMAP_THRESHOLD_``
@@ -287,7 +290,12 @@ def check(case: Case) -> str:
     return "" if err <= 1e-5 * max(scale, 1e-30) else f"max error {err:.3g} vs max |out| {scale:.3g}"
 
 
-def measure(case: Case, rounds: int, budget: float) -> tuple[float, float]:
+def measure(case: Case, rounds: int, budget: float) -> tuple[float, float, list[float]]:
+    """Median time of torch, of convcalc (all timed calls), and each round's ratio.
+
+    A round is one block of each engine, back to back; its ratio compares the two blocks'
+    medians, which saw the same machine. The layer's ratio is the median of the rounds'.
+    """
     with torch.inference_mode():
         start = time.perf_counter()
         case.run_torch()
@@ -295,15 +303,20 @@ def measure(case: Case, rounds: int, budget: float) -> tuple[float, float]:
     calls = max(3, min(50, int(budget / max(once, 1e-6))))
     torch_times: list[float] = []
     convcalc_times: list[float] = []
+    round_ratios: list[float] = []
     for round_ in range(rounds):
+        blocks = {}
         # Alternate who goes first, so a slow drift of the machine's load hurts both alike.
         for engine in (("torch", "convcalc") if round_ % 2 == 0 else ("convcalc", "torch")):
             if engine == "torch":
                 with torch.inference_mode():
-                    torch_times += timed_calls(case.run_torch, calls)
+                    blocks[engine] = timed_calls(case.run_torch, calls)
             else:
-                convcalc_times += timed_calls(case.run_convcalc, calls)
-    return statistics.median(torch_times), statistics.median(convcalc_times)
+                blocks[engine] = timed_calls(case.run_convcalc, calls)
+        torch_times += blocks["torch"]
+        convcalc_times += blocks["convcalc"]
+        round_ratios.append(statistics.median(blocks["convcalc"]) / statistics.median(blocks["torch"]))
+    return statistics.median(torch_times), statistics.median(convcalc_times), round_ratios
 
 
 def memory_child(engine: str) -> None:
@@ -369,10 +382,10 @@ def main() -> int:
     if args.memory_child:
         memory_child(args.memory_child)
         return 0
-    rounds, budget = (2, 0.05) if args.quick else (4, 0.15)
+    rounds, budget = (3, 0.05) if args.quick else (5, 0.15)
     print(f"numpy {np.__version__}, torch {torch.__version__}; torch threads {torch.get_num_threads()}, "
           f"{blas_threads_report(args.threads)}")
-    header = f"{'layer':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6}"
+    header = f"{'layer':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11}"
     print(header)
     print("-" * len(header))
     ratios: list[float] = []
@@ -389,14 +402,15 @@ def main() -> int:
                 raise
             print(f"{case.name:32} {shape:>18} {'':>9} {'':>11} {'pending':>6}  (call failed: {exc})")
             continue
-        torch_time, convcalc_time = measure(case, rounds, budget)
-        ratio = convcalc_time / torch_time
+        torch_time, convcalc_time, round_ratios = measure(case, rounds, budget)
+        ratio = statistics.median(round_ratios)
         ratios.append(ratio)
         note = f"  MISMATCH: {problem}" if problem else ""
         if problem:
             failures.append(f"{case.name}: {problem}")
-        print(f"{case.name:32} {shape:>18} {torch_time * 1e3:9.3f} {convcalc_time * 1e3:11.3f} {ratio:6.2f}{note}",
-              flush=True)
+        spread = f"{min(round_ratios):.2f}-{max(round_ratios):.2f}"
+        print(f"{case.name:32} {shape:>18} {torch_time * 1e3:9.3f} {convcalc_time * 1e3:11.3f} {ratio:6.2f} "
+              f"{spread:>11}{note}", flush=True)
     median, worst = statistics.median(ratios), max(ratios)
     print("-" * len(header))
     print(f"median ratio {median:.2f} (bar {MEDIAN_BAR}), max ratio {worst:.2f} (bar {MAX_BAR}), "
