@@ -51,7 +51,7 @@ def kernel_pads(nd, kernel, padding, dilation):
 def applicable_methods(stride, in_per_group, groups, kernel=(), dilation=()):
     methods = ["auto", "gemm"]
     if all(s == 1 for s in stride):
-        methods.append("taps")
+        methods += ["rows", "taps"]
         if all(k == 3 for k in kernel) and all(d == 1 for d in dilation):
             methods.append("winograd")
     if in_per_group == 1 and groups > 1:

@@ -10,6 +10,14 @@ How a convolution is computed (``method=``; "auto" picks per call, see ``_choose
   of the padded input (through the input's stride phases when strided, so that the copies read
   whole rows), then one matmul per image and group, with the bias as an extra row of ones.
   Any stride and dilation.
+- ``"rows"``: stride 1, im2col along the first spatial dim only. The k₀ taps of the first
+  kernel dim are k₀ contiguous copies of each channel's flattened padded input, so the
+  column matrix has k₀·C_in/g rows instead of im2col's k·C_in/g; one GEMM per group gives,
+  for every (output channel, tap of the other dims), that tap's partial sum on the *wide*
+  grid (see "taps"), and the output is the sum of those rows, each shifted by its tap's
+  offset. For 3×3 that is 3 copies, a GEMM and 2 shifted additions where im2col makes 9
+  copies and a depthwise multiply-add per tap makes 18 passes: the fastest measured for
+  stride-1 2-D convs, dense, grouped and depthwise alike.
 - ``"taps"``: stride 1, no column matrix at all: the sum over kernel taps of
   (C_out×C_in)·(C_in×pixels) GEMMs reading shifted slabs of the padded input in place. The
   outputs are computed on the *wide* grid, every column of the padded input's rows (the few
@@ -41,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from itertools import product
@@ -56,12 +65,12 @@ DEFAULT_BUFFER_BYTES = 16 * 2**20
 fastest chunk size measured: a chunk's im2col matrix and GEMM output then share the L3 cache
 (16 MiB beat 32 MiB by 5-15% on batched 3×3 convs)."""
 
-CACHE_BYTES = {"fma": 2**20, "taps": 2**21}
+CACHE_BYTES = {"fma": 2**20, "taps": 2**21, "rows": 2**23}
 """Chunk size for the methods made of many whole-array passes (per method, in bytes): their
 chunks then stay in cache between passes (measured best on a 1 MiB-L2 core)."""
 
-Method = Literal["auto", "gemm", "taps", "fma", "winograd"]
-METHODS = ("gemm", "taps", "fma", "winograd")
+Method = Literal["auto", "gemm", "rows", "taps", "fma", "winograd"]
+METHODS = ("gemm", "rows", "taps", "fma", "winograd")
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -132,6 +141,7 @@ class _Scratch:
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = dtype
         self.buffers: dict[str, np.ndarray] = {}
+        self.zeroed: dict[str, object] = {}  # buffer name -> the layout whose padding is zero
 
     def get(self, name: str, shape: Sequence[int], zero: bool = False) -> np.ndarray:
         size = math.prod(shape)
@@ -139,6 +149,7 @@ class _Scratch:
         if flat is None or flat.size < size:
             flat = np.empty(size, self.dtype)
             self.buffers[name] = flat
+            self.zeroed.pop(name, None)
         array = flat[:size].reshape(shape)
         if zero:
             array.fill(0)
@@ -184,7 +195,9 @@ class _ConvGeometry:
         part.out_channels = groups * self.out_per_group
         return part
 
-    winograd_weight: np.ndarray | None = None  # the transformed weight, when method="winograd"
+    prepared_weight: np.ndarray | None = None
+    """The weight as the "rows" and "winograd" methods multiply it, groups first: made once per
+    call, not once per chunk."""
 
     def slab_rows(self, rows: int) -> int:
         """Padded input rows (first spatial dim) that ``rows`` output rows read."""
@@ -242,7 +255,7 @@ def conv_nd(
         raise ValueError(f"the kernel does not fit the padded input: output size {geo.out_spatial}")
     if method == "auto":
         method = _choose_method(geo)
-    elif method == "taps" and any(s != 1 for s in geo.stride):
+    elif method in ("taps", "rows") and any(s != 1 for s in geo.stride):
         raise ValueError(f"method={method!r} needs stride 1")
     elif method == "fma" and geo.in_per_group != 1:
         raise ValueError("method='fma' is for depthwise convs (one input channel per group)")
@@ -256,14 +269,19 @@ def conv_nd(
         bias = np.asarray(bias, dtype=dtype)
 
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
-    compute = {"gemm": _conv_gemm, "taps": _conv_taps, "fma": _conv_fma, "winograd": _conv_winograd}[method]
+    compute = {
+        "gemm": _conv_gemm, "rows": _conv_rows, "taps": _conv_taps, "fma": _conv_fma, "winograd": _conv_winograd
+    }[method]
     if method == "winograd":
-        geo.winograd_weight = _winograd_weight(weight, geo)
+        geo.prepared_weight = _winograd_weight(weight, geo)
+    elif method == "rows":
+        geo.prepared_weight = _rows_weight(weight, bias, geo)
+        bias = None
     scratch = _Scratch(dtype)
     for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
         part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
-        if part is not geo and geo.winograd_weight is not None:
-            part.winograd_weight = geo.winograd_weight[:, g0:g1]
+        if part is not geo and geo.prepared_weight is not None:
+            part.prepared_weight = geo.prepared_weight[g0:g1]
         in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
         out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
         with _ufunc_buffer(math.prod(geo.out_spatial)):
@@ -276,13 +294,23 @@ def conv_nd(
 def _choose_method(geo: _ConvGeometry) -> str:
     """The fastest formulation for this shape, from timings on the benchmark machine.
 
-    Thin groups make im2col's GEMMs tiny and its copy dominant: the tap sum avoids the copy.
-    Winograd, the fastest for large 3×3 convs with one BLAS thread, lost to im2col with two
-    (its transforms are NumPy passes on one core), so it is never picked automatically.
+    "rows" wins every stride-1 2-D conv measured (dense, dilated, grouped, depthwise 3×3 to
+    7×7) except where its overheads grow: a tap sum over many taps (3-D kernels: the GEMM's
+    output is that many times the output) or narrow images (the wide grid's extra columns).
+    Otherwise thin groups make im2col's GEMMs tiny and its copy dominant: depthwise convs
+    multiply-add per tap, thin groups sum per-tap GEMMs. Winograd, the fastest for large 3×3
+    convs with one BLAS thread, lost to im2col with two (its transforms are NumPy passes on
+    one core), so it is never picked automatically.
     """
+    unit_stride = all(s == 1 for s in geo.stride)
+    if unit_stride and geo.nd >= 2 and geo.taps > 1:
+        tap_sum = geo.taps // geo.kernel[0]
+        wide_grid = geo.slab_row_pixels() / geo.row_pixels()
+        if tap_sum <= 7 and wide_grid <= 1.25:
+            return "rows"
     if geo.in_per_group == 1 and geo.groups > 1:
         return "fma"
-    if all(s == 1 for s in geo.stride) and geo.taps > 1 and geo.groups > 1 and geo.in_per_group < 16:
+    if unit_stride and geo.taps > 1 and geo.groups > 1 and geo.in_per_group < 16:
         return "taps"
     return "gemm"
 
@@ -297,6 +325,10 @@ def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, groups: int, rows
         work = in_channels * geo.taps * rows * geo.row_pixels() + compact_out
     elif method == "taps":
         work = 2 * wide_out
+    elif method == "rows":  # the row copies (+ a row of ones), the GEMM's rows, the tap sum
+        first, rest = geo.kernel[0], geo.taps // geo.kernel[0]
+        run = geo.slab_rows(rows) * geo.slab_row_pixels()  # an upper bound on their length
+        work = (groups * (geo.in_per_group * first + 1) + out_channels * (rest + 1)) * run
     elif method == "winograd":  # 4^nd transformed values per tile of 2^nd outputs, in and out
         tiles = math.prod(-(-o // 2) for o in (rows, *geo.out_spatial[1:]))
         values = 4**geo.nd * tiles
@@ -314,7 +346,7 @@ def _conv_chunks(
     Whole images when they fit, else whole groups of one image, else bands of output rows of
     one group. Methods made of many passes aim at ``CACHE_BYTES`` when that is smaller.
     """
-    if method == "fma" or (method == "taps" and geo.groups > 1):  # see conv_nd's cache_sized
+    if method in ("fma", "rows") or (method == "taps" and geo.groups > 1):
         bound = min(bound, CACHE_BYTES[method])
     rows, groups = geo.out_spatial[0], geo.groups
     per_image = _chunk_bytes(geo, method, 1, groups, rows, itemsize)
@@ -368,7 +400,7 @@ def _padded_slab(
         start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
     ):
         # The tap sums address the slab as one flat run per channel: only whole rows will do.
-        flat = method == "taps" or (method == "fma" and all(s == 1 for s in geo.stride))
+        flat = method in ("taps", "rows") or (method == "fma" and all(s == 1 for s in geo.stride))
         if not flat or all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
             return x[(slice(n0, n1), channels, *(slice(a, a + e) for a, e in zip(starts, extents)))]
     shape = (n1 - n0, geo.in_channels, *extents)
@@ -380,24 +412,39 @@ def _padded_slab(
         grids = np.ix_(*index)
         slab = scratch.get("slab", shape)
         slab[...] = x[(slice(n0, n1), channels, *grids)]
+        scratch.zeroed.pop("slab", None)
         return slab
-    slab = scratch.get("slab", shape, zero=True)
+    slab = scratch.get("slab", shape)
     src: list[slice] = [slice(n0, n1), channels]
     dst: list[slice] = [slice(None), slice(None)]
     for start, extent, (left, _), size in zip(starts, extents, geo.pads, geo.spatial):
         lo, hi = max(start - left, 0), min(start + extent - left, size)
         if hi <= lo:  # the chunk reads padding only
+            scratch.zeroed.pop("slab", None)
+            slab.fill(0)
             return slab
         src.append(slice(lo, hi))
         dst.append(slice(lo + left - start, hi + left - start))
+    # The padding stays zero from one chunk to the next when the layout is the same: only the
+    # inside is written again (zeroing every chunk's slab costs a pass of its own).
+    layout = (shape, tuple(dst))
+    if scratch.zeroed.get("slab") != layout:
+        slab.fill(0)
+        scratch.zeroed["slab"] = layout
     slab[tuple(dst)] = x[tuple(src)]
     return slab
 
 
 def _tap_offsets(geo: _ConvGeometry, slab: np.ndarray) -> list[int]:
     """Element offset of each kernel tap in the flattened slab, taps in weight order."""
-    steps = [d * st // slab.itemsize for d, st in zip(geo.dilation, slab.strides[2:])]
-    return [sum(t * step for t, step in zip(tap, steps)) for tap in product(*map(range, geo.kernel))]
+    steps = tuple(d * st // slab.itemsize for d, st in zip(geo.dilation, slab.strides[2:]))
+    return _offsets(geo.kernel, steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(kernel: tuple[int, ...], steps: tuple[int, ...]) -> list[int]:
+    # Cached: every chunk of a call asks again, and a 3-D kernel has many taps.
+    return [sum(t * step for t, step in zip(tap, steps)) for tap in product(*map(range, kernel))]
 
 
 def _wide_length(geo: _ConvGeometry, slab: np.ndarray, rows: int) -> int:
@@ -521,6 +568,75 @@ def _im2col(slab: np.ndarray, geo: _ConvGeometry, sizes: tuple[int, ...], cols: 
         )
 
 
+def _conv_rows(
+    slab: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: _ConvGeometry,
+    rows: int,
+    dest: np.ndarray,
+    scratch: _Scratch,
+) -> None:
+    """Stride 1: a GEMM over the first kernel dim's taps, then a shifted sum over the others'.
+
+    The first spatial dim's taps are whole shifted runs of the flattened slab, so copying them
+    (k₀ contiguous copies) makes a column matrix of k₀·C_in/g rows, far smaller than im2col's
+    k·C_in/g. One GEMM per group multiplies it by the weights of every (output channel, tap of
+    the other dims) pair; output pixel p then sums, over those taps, that tap's row at p plus
+    the tap's offset. For a 3×3 kernel that is 3 copies, 1 GEMM and 2 shifted additions
+    instead of 9 copies; a depthwise conv then runs several times faster than a multiply-add
+    per tap, which makes 18 passes over the data.
+    """
+    n = slab.shape[0]
+    length = _wide_length(geo, slab, rows)
+    flat = _flat(slab)
+    offsets = _tap_offsets(geo, slab)
+    first = geo.kernel[0]
+    rest = geo.taps // first
+    rest_offsets = offsets[:rest]  # the taps with first-dim index 0, in weight order
+    run = length + rest_offsets[-1]  # the GEMM's columns: every pixel a shifted tap reads
+    weights = geo.prepared_weight
+    depth = weights.shape[-1]
+    columns = scratch.get("columns", (n, geo.groups, depth, run))
+    row_step = offsets[rest] if first > 1 else 0  # one step along the first kernel dim
+    np.copyto(
+        columns[:, :, : geo.in_per_group * first].reshape(n, geo.groups, geo.in_per_group, first, run),
+        as_strided(
+            flat,
+            (n, geo.groups, geo.in_per_group, first, run),
+            (flat.strides[0], geo.in_per_group * flat.strides[1], flat.strides[1], row_step * flat.itemsize, flat.itemsize),
+        ),
+    )
+    if depth > geo.in_per_group * first:
+        columns[:, :, -1] = 1  # the bias's row of ones
+    per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, run))
+    np.matmul(weights, columns, out=per_tap)
+    per_tap = per_tap.reshape(n, geo.out_channels, rest, run)
+    shifted = [_unwide(per_tap[:, :, tap, offset:], geo, slab, rows) for tap, offset in enumerate(rest_offsets)]
+    if rest == 1:
+        np.copyto(dest, shifted[0])
+        return
+    # The sum runs on the compact grid, straight into the destination: a pass on the wide grid
+    # followed by a compacting copy was slower.
+    np.add(shifted[0], shifted[1], out=dest)
+    for term in shifted[2:]:
+        np.add(dest, term, out=dest)
+
+
+def _rows_weight(weight: np.ndarray, bias: np.ndarray | None, geo: _ConvGeometry) -> np.ndarray:
+    """(G, C_out/g · rest, C_in/g · k₀ [+ 1]): row (o, tap of the other dims), column (i, tap
+    of the first dim), and with a bias one more column holding it on each channel's first row."""
+    first = geo.kernel[0]
+    rest = geo.taps // first
+    rows = weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group, first, rest).transpose(0, 1, 4, 2, 3)
+    if bias is None:
+        return np.ascontiguousarray(rows.reshape(geo.groups, geo.out_per_group * rest, -1))
+    prepared = np.zeros((geo.groups, geo.out_per_group, rest, geo.in_per_group * first + 1), weight.dtype)
+    prepared[..., :-1] = rows.reshape(geo.groups, geo.out_per_group, rest, -1)
+    prepared[:, :, 0, -1] = bias.reshape(geo.groups, geo.out_per_group)
+    return prepared.reshape(geo.groups, geo.out_per_group * rest, -1)
+
+
 def _conv_taps(
     slab: np.ndarray,
     weight: np.ndarray,
@@ -631,14 +747,14 @@ def _transform_axis(matrix: np.ndarray, source: np.ndarray, out: np.ndarray) -> 
 
 
 def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
-    """(4^nd, G, C_out/g, C_in/g): every weight slice transformed to the tile domain (G g Gᵀ)."""
+    """(G, 4^nd, C_out/g, C_in/g): every weight slice transformed to the tile domain (G g Gᵀ)."""
     transform = _WINOGRAD_G
     for _ in range(geo.nd - 1):
         transform = np.kron(transform, _WINOGRAD_G)
     # Taps first (one transposing copy), then one GEMM: BLAS is slow on the transposed view.
     taps_first = np.ascontiguousarray(weight.reshape(geo.out_channels * geo.in_per_group, geo.taps).T)
     product_ = transform.astype(weight.dtype) @ taps_first
-    return product_.reshape(4**geo.nd, geo.groups, geo.out_per_group, geo.in_per_group)
+    return product_.reshape(4**geo.nd, geo.groups, geo.out_per_group, geo.in_per_group).swapaxes(0, 1)
 
 
 def _tile_view(a: np.ndarray, axis: int) -> np.ndarray:
@@ -675,7 +791,7 @@ def _conv_winograd(
         current = result
     columns = current.reshape(values, geo.groups, geo.in_per_group, n * count)
     products = scratch.get("product", (values, geo.groups, geo.out_per_group, n * count))
-    np.matmul(geo.winograd_weight, columns, out=products)
+    np.matmul(geo.prepared_weight.swapaxes(0, 1), columns, out=products)
     # Output transform Aᵀ m A, last dim first: each pass writes its two outputs per tile
     # interleaved (output η of tile t at 2t + η), the final pass straight into the destination.
     current = products.reshape((4,) * nd + (geo.out_channels, n) + tiles)
