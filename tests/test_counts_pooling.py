@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc.arith import ConvRule, FixedRule, UnpoolRule
@@ -173,3 +175,40 @@ def test_cli_style_arguments_parse():
     assert [spec.name for spec in convcalc.AvgPool1d.arg_specs()] == [
         "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
     ]
+
+
+def brute_coverage(size, windows, kernel, stride, padding, dilation):
+    counts = [pooling._covered(o * stride - padding, kernel, dilation, size) for o in range(windows)]
+    return sum(counts), sum(1 for c in counts if c)
+
+
+@given(
+    size=st.integers(1, 60), kernel=st.integers(1, 12), stride=st.integers(1, 6),
+    padding=st.integers(0, 8), dilation=st.integers(1, 5), extra=st.integers(-2, 2),
+)
+def test_coverage_counts_what_the_windows_cover(size, kernel, stride, padding, dilation, extra):
+    windows = max(0, (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1 + extra)
+    want = brute_coverage(size, windows, kernel, stride, padding, dilation)
+    assert pooling._coverage(size, windows, kernel, stride, padding, dilation) == want
+    assert pooling._coverage_vectorised(size, windows, kernel, stride, padding, dilation) == want
+
+
+@given(size=st.integers(1, 200), windows=st.integers(0, 200))
+def test_adaptive_coverage_is_the_floor_sum(size, windows):
+    from convcalc.arith import adaptive_window
+
+    lengths = [end - start for start, end in (adaptive_window(o, size, windows) for o in range(windows))]
+    assert pooling._adaptive_coverage(size, windows) == (sum(lengths), sum(1 for n in lengths if n))
+
+
+def test_huge_pooling_flops_are_instant():
+    """Counted window by window, a 60M-long output took 40 s; the edges alone take no time."""
+    pool = convcalc.AvgPool1d(3, stride=1, padding=1)
+    # 60M windows cover 3 inputs each, but the first and last cover 2
+    assert pool.flops((1, 1, 60_000_000)) == 3 * 60_000_000 - 2
+    assert convcalc.AdaptiveAvgPool1d(50_000_000).flops((1, 1, 60_000_000)) > 0
+
+
+def test_many_edge_windows_take_the_vectorised_count(monkeypatch):
+    monkeypatch.setattr(pooling, "_EDGE_LOOP_MAX", 2)
+    assert pooling._coverage(10, 10, 5, 1, 2, 1) == brute_coverage(10, 10, 5, 1, 2, 1)

@@ -47,7 +47,6 @@ faster, and slower under load, so the kernels stay single-threaded outside BLAS.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import math
@@ -59,6 +58,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..arith import ConvRule, TransposedRule
+from ._common import row_buffering
 
 DEFAULT_BUFFER_BYTES = 16 * 2**20
 """Upper bound on one chunk's scratch memory (all temporaries together), in bytes. Also the
@@ -101,25 +101,6 @@ def _pairs(pads: int | Sequence[int] | Sequence[Sequence[int]], nd: int) -> tupl
 def _float_dtype(*arrays: np.ndarray) -> np.dtype:
     """float32 stays float32, float64 stays float64; integers compute in float64."""
     return np.result_type(*(a.dtype for a in arrays), np.float32)
-
-
-@contextlib.contextmanager
-def _ufunc_buffer(extent: int) -> Iterator[None]:
-    """Size NumPy's ufunc buffer for operands whose contiguous runs are ``extent`` elements.
-
-    With the default 8192-element buffer, a ufunc over 2-D views whose rows are shorter (the
-    wide slabs, a strided destination, a broadcast bias) copies rows into the buffer and runs
-    2-4× slower than with a buffer about one run long. ``setbufsize`` is context-local in
-    NumPy 2, so this is thread-safe; short runs do best with the default.
-    """
-    if extent < 256:
-        yield
-        return
-    old = np.setbufsize(min(8192, 1 << round(math.log2(extent))))
-    try:
-        yield
-    finally:
-        np.setbufsize(old)
 
 
 def _source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
@@ -284,7 +265,7 @@ def conv_nd(
             part.prepared_weight = geo.prepared_weight[g0:g1]
         in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
         out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
-        with _ufunc_buffer(math.prod(geo.out_spatial)):
+        with row_buffering(math.prod(geo.out_spatial)):
             slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
             dest = out[n0:n1, out_rows, r0:r1]
             compute(slab, weight[out_rows], None if bias is None else bias[out_rows], part, r1 - r0, dest, scratch)
@@ -898,7 +879,7 @@ def conv_transpose_nd(
     scratch = _Scratch(dtype)
     everything = (slice(None), slice(None))
     widened = tuple(wide_spatial) != tuple(spatial)
-    with _ufunc_buffer(wide_pixels):
+    with row_buffering(wide_pixels):
         for n0 in range(0, batch, images):
             n1 = min(batch, n0 + images)
             n = n1 - n0
