@@ -253,6 +253,43 @@ def test_conv_hypothesis(config):
 
 
 @st.composite
+def same_width_convs(draw):
+    """Zero-padded stride-1 convs that keep every dim but the first: "rows" on the narrow grid."""
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 2, 4]))
+    cin = groups * draw(st.integers(1, 3))
+    cout = groups * draw(st.integers(1, 2))
+    kernel, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3)
+    spatial = _ints(draw, nd, 2, 9)
+    pads = kernel_pads(nd, kernel, "same", dilation)
+    assume(all(max(pad) < size for pad, size in zip(pads, spatial)))
+    return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=(1,), padding="same",
+                dilation=dilation, groups=groups, mode="zeros", spatial=spatial,
+                batch=draw(st.integers(1, 2)), dtype=draw(st.sampled_from([np.float32, np.float64])),
+                bias=draw(st.booleans()), methods=["rows"], max_buffer_bytes=draw(st.sampled_from([None, 1, 2000])))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(same_width_convs())
+def test_rows_on_the_narrow_grid(config):
+    check_conv(**config)
+
+
+@pytest.mark.parametrize("kernel, dilation, groups", [((3, 3), (1, 1), 8), ((2, 4), (1, 2), 1), ((5, 3), (2, 1), 2)])
+def test_same_convs_take_the_narrow_grid(kernel, dilation, groups):
+    """The case the narrow grid exists for is taken (so the tests above check it), exactly."""
+    from convcalc.kernels.conv import _ConvGeometry, _narrow_fits
+
+    pads = kernel_pads(2, kernel, "same", dilation)
+    geo = _ConvGeometry((1, 8, 7, 9), (8, 8 // groups, *kernel), (1, 1), pads, dilation, groups)
+    assert _narrow_fits(geo)
+    x, weight = small_integers((2, 8, 7, 9), 1), small_integers((8, 8 // groups, *kernel), 2)
+    bias = small_integers((8,), 3)
+    want = conv_nd(x, weight, bias, 1, pads, dilation, groups, method="gemm")
+    np.testing.assert_array_equal(conv_nd(x, weight, bias, 1, pads, dilation, groups, method="rows"), want)
+
+
+@st.composite
 def valid_transposed(draw):
     nd = draw(st.integers(1, 3))
     groups = draw(st.sampled_from([1, 1, 2, 3]))

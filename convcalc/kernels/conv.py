@@ -176,6 +176,9 @@ class _ConvGeometry:
         part.out_channels = groups * self.out_per_group
         return part
 
+    narrow: bool = False
+    """Whether "rows" runs on the input's own grid (see ``_narrow_fits``)."""
+
     prepared_weight: np.ndarray | None = None
     """The weight as the "rows" and "winograd" methods multiply it, groups first: made once per
     call, not once per chunk."""
@@ -256,8 +259,11 @@ def conv_nd(
     if method == "winograd":
         geo.prepared_weight = _winograd_weight(weight, geo)
     elif method == "rows":
-        geo.prepared_weight = _rows_weight(weight, bias, geo)
-        bias = None
+        geo.narrow = padding_mode == "zeros" and _narrow_fits(geo)
+        bias_tap = _unshifted_tap(geo) if geo.narrow else 0
+        geo.prepared_weight = _rows_weight(weight, None if bias_tap is None else bias, geo, bias_tap)
+        if bias_tap is not None:
+            bias = None
     scratch = _Scratch(dtype)
     for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
         part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
@@ -265,10 +271,15 @@ def conv_nd(
             part.prepared_weight = geo.prepared_weight[g0:g1]
         in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
         out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
+        chunk_bias = None if bias is None else bias[out_rows]
+        dest = out[n0:n1, out_rows, r0:r1]
         with row_buffering(math.prod(geo.out_spatial)):
+            if geo.narrow:  # reads x itself: no padded copy
+                _conv_rows_narrow(x[n0:n1, in_rows], part, r0, r1, dest, scratch)
+                _add_bias(dest, chunk_bias)  # when no tap could carry it (see _unshifted_tap)
+                continue
             slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
-            dest = out[n0:n1, out_rows, r0:r1]
-            compute(slab, weight[out_rows], None if bias is None else bias[out_rows], part, r1 - r0, dest, scratch)
+            compute(slab, weight[out_rows], chunk_bias, part, r1 - r0, dest, scratch)
     return out
 
 
@@ -308,7 +319,7 @@ def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, groups: int, rows
         work = 2 * wide_out
     elif method == "rows":  # the row copies (+ a row of ones), the GEMM's rows, the tap sum
         first, rest = geo.kernel[0], geo.taps // geo.kernel[0]
-        run = geo.slab_rows(rows) * geo.slab_row_pixels()  # an upper bound on their length
+        run = (geo.slab_rows(rows) + 2) * geo.slab_row_pixels()  # an upper bound on their length
         work = (groups * (geo.in_per_group * first + 1) + out_channels * (rest + 1)) * run
     elif method == "winograd":  # 4^nd transformed values per tile of 2^nd outputs, in and out
         tiles = math.prod(-(-o // 2) for o in (rows, *geo.out_spatial[1:]))
@@ -604,9 +615,91 @@ def _conv_rows(
         np.add(dest, term, out=dest)
 
 
-def _rows_weight(weight: np.ndarray, bias: np.ndarray | None, geo: _ConvGeometry) -> np.ndarray:
+def _conv_rows_narrow(
+    x: np.ndarray, geo: _ConvGeometry, r0: int, r1: int, dest: np.ndarray, scratch: _Scratch
+) -> None:
+    """"rows" on the input's own grid, for zero padding that keeps every dim but the first.
+
+    Only the first dim is padded, so each first-dim tap's row of the column matrix is one
+    contiguous copy of each input channel, at an offset, into zeros (written once per
+    layout): no padded copy of the input is made. The other dims are not padded: a tap's
+    shift then makes the pixels near an edge read the neighbouring row's (or plane's) pixels
+    instead of padding. Each partial sum feeds exactly one output, so zeroing the partial sums
+    that would cross an edge makes the result exact, and the tap sum writes the contiguous
+    destination directly, with no compacting pass.
+    """
+    n, nd = x.shape[0], geo.nd
+    rows = r1 - r0
+    first = geo.kernel[0]
+    rest = geo.taps // first
+    other = geo.spatial[1:]
+    plane = math.prod(other)  # one step along the first dim
+    grid = (rows + 2) * plane  # the output rows and a slack one each side, which shifts reach
+    weights = geo.prepared_weight
+    depth = weights.shape[-1]
+    columns = scratch.get("columns", (n, geo.groups, depth, grid))
+    grouped = columns[:, :, : geo.in_per_group * first].reshape(n, geo.groups, geo.in_per_group, first, grid)
+    # Grid row j + 1 holds, for first-dim tap t0, input row r0 + j + t0·dilation − padding.
+    runs = []
+    for t0 in range(first):
+        top = r0 + t0 * geo.dilation[0] - geo.pads[0][0] - 1  # the input row on grid row 0
+        lo, hi = max(top, 0), min(top + rows + 2, geo.spatial[0])
+        runs.append((lo - top, max(hi - lo, 0), lo))
+    if depth > geo.in_per_group * first and scratch.zeroed.get("columns") != columns.shape:
+        columns[:, :, -1] = 1  # the bias's row of ones, which stays from chunk to chunk
+        scratch.zeroed["columns"] = columns.shape
+    source = x.reshape(n, geo.groups, geo.in_per_group, -1)
+    for t0, (at, count, lo) in enumerate(runs):
+        row = grouped[:, :, :, t0]
+        row[..., : at * plane] = 0  # the first dim's padding (and the slack rows past the input)
+        row[..., (at + count) * plane :] = 0
+        if count:
+            np.copyto(row[..., at * plane : (at + count) * plane], source[..., lo * plane : (lo + count) * plane])
+    per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, grid))
+    np.matmul(weights, columns, out=per_tap)
+    per_tap = per_tap.reshape(n, geo.out_channels, rest, rows + 2, *other)
+    steps = [math.prod(other[d + 1 :]) for d in range(nd - 1)]
+    terms = []
+    for tap, others in enumerate(product(*map(range, geo.kernel[1:]))):
+        shifts = [t * dil - left for t, dil, (left, _) in zip(others, geo.dilation[1:], geo.pads[1:])]
+        partial = per_tap[:, :, tap]
+        for axis, (shift, size) in enumerate(zip(shifts, other), start=3):
+            if shift:  # the sums that feed an output across this dim's edge
+                edge = slice(0, shift) if shift > 0 else slice(size + shift, size)
+                partial[(slice(None),) * axis + (edge,)] = 0
+        start = plane + sum(shift * step for shift, step in zip(shifts, steps))
+        terms.append(partial.reshape(n, geo.out_channels, -1)[:, :, start : start + rows * plane])
+    total = dest.reshape(n, geo.out_channels, rows * plane)
+    if len(terms) == 1:
+        np.copyto(total, terms[0])
+    else:
+        np.add(terms[0], terms[1], out=total)
+        for term in terms[2:]:
+            np.add(total, term, out=total)
+
+
+def _narrow_fits(geo: _ConvGeometry) -> bool:
+    """Whether every dim but the first keeps its size and its shifts stay within one slice of
+    the first dim (the narrow grid's slack)."""
+    other = geo.spatial[1:]
+    if geo.out_spatial[1:] != other:
+        return False
+    reach = sum(max(left, right) * math.prod(other[d + 1 :]) for d, (left, right) in enumerate(geo.pads[1:]))
+    return reach <= math.prod(other)
+
+
+def _unshifted_tap(geo: _ConvGeometry) -> int | None:
+    """The tap of the other dims that no narrow-grid edge zeroing touches (its shift is 0 in
+    every dim), which carries the bias; None when there is none."""
+    for tap, others in enumerate(product(*map(range, geo.kernel[1:]))):
+        if all(t * dil == left for t, dil, (left, _) in zip(others, geo.dilation[1:], geo.pads[1:])):
+            return tap
+    return None
+
+
+def _rows_weight(weight: np.ndarray, bias: np.ndarray | None, geo: _ConvGeometry, bias_tap: int = 0) -> np.ndarray:
     """(G, C_out/g · rest, C_in/g · k₀ [+ 1]): row (o, tap of the other dims), column (i, tap
-    of the first dim), and with a bias one more column holding it on each channel's first row."""
+    of the first dim), and with a bias one more column holding it on tap ``bias_tap``'s rows."""
     first = geo.kernel[0]
     rest = geo.taps // first
     rows = weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group, first, rest).transpose(0, 1, 4, 2, 3)
@@ -614,7 +707,7 @@ def _rows_weight(weight: np.ndarray, bias: np.ndarray | None, geo: _ConvGeometry
         return np.ascontiguousarray(rows.reshape(geo.groups, geo.out_per_group * rest, -1))
     prepared = np.zeros((geo.groups, geo.out_per_group, rest, geo.in_per_group * first + 1), weight.dtype)
     prepared[..., :-1] = rows.reshape(geo.groups, geo.out_per_group, rest, -1)
-    prepared[:, :, 0, -1] = bias.reshape(geo.groups, geo.out_per_group)
+    prepared[:, :, bias_tap, -1] = bias.reshape(geo.groups, geo.out_per_group)
     return prepared.reshape(geo.groups, geo.out_per_group * rest, -1)
 
 
