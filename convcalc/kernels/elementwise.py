@@ -18,7 +18,7 @@ import numpy as np
 
 from ..arith import ConvRule
 from ..errors import ConvcalcError
-from ._common import per_dim, plane_chunks, row_buffering
+from ._common import per_dim, row_buffering
 
 
 def _silent() -> np.errstate:
@@ -35,27 +35,12 @@ def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
 
 
 def _affine_per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """``x·scale + shift`` with per-channel (dim 1) vectors: a multiply and an in-place add,
-    over a cache-sized block of planes at a time so that the add reads what the multiply left
-    in cache (measured at 64×112²: 1.6× torch's time in two whole-array passes, 1.4× in blocks).
-    """
-    scale, shift = scale.astype(x.dtype), shift.astype(x.dtype)
-    if x.ndim < 3:  # (N, C): no planes to block
-        with _silent():
-            return np.multiply(x, scale) + shift
-    planes = x.reshape(x.shape[0] * x.shape[1], -1)
-    out = np.empty(x.shape, x.dtype)
-    out_planes = out.reshape(planes.shape)
-    scale_rows = np.tile(scale, x.shape[0])[:, None]
-    shift_rows = np.tile(shift, x.shape[0])[:, None]
-    with row_buffering(planes.shape[1]), _silent():
-        for rows in plane_chunks(planes.shape[0], planes.shape[1] * x.itemsize, AFFINE_BLOCK_BYTES):
-            np.multiply(planes[rows], scale_rows[rows], out=out_planes[rows])
-            np.add(out_planes[rows], shift_rows[rows], out=out_planes[rows])
+    """``x·scale + shift`` with per-channel (dim 1) vectors, in two in-place passes."""
+    shape = _channel_shape(x)
+    with row_buffering(math.prod(x.shape[2:])), _silent():
+        out = np.multiply(x, scale.astype(x.dtype).reshape(shape))
+        out += shift.astype(x.dtype).reshape(shape)
     return out
-
-
-AFFINE_BLOCK_BYTES = 2**20
 
 
 def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
