@@ -79,7 +79,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def pin_threads(threads: int) -> None:
     """Re-execute with the thread and malloc variables set, unless they already are."""
     wanted = {name: str(threads) for name in THREAD_VARIABLES}
-    if "--memory-child" not in sys.argv:  # the memory child sets its own malloc variables
+    if "--memory-child" not in sys.argv:  # the memory child overrides the mmap threshold
         wanted.update(STEADY_MALLOC)
     if all(os.environ.get(name) == value for name, value in wanted.items()):
         return

@@ -262,7 +262,6 @@ def same_width_convs(draw):
     kernel, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3)
     spatial = _ints(draw, nd, 2, 9)
     pads = kernel_pads(nd, kernel, "same", dilation)
-    assume(all(max(pad) < size for pad, size in zip(pads, spatial)))
     return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=(1,), padding="same",
                 dilation=dilation, groups=groups, mode="zeros", spatial=spatial,
                 batch=draw(st.integers(1, 2)), dtype=draw(st.sampled_from([np.float32, np.float64])),
@@ -273,6 +272,30 @@ def same_width_convs(draw):
 @given(same_width_convs())
 def test_rows_on_the_narrow_grid(config):
     check_conv(**config)
+
+
+def test_narrow_grid_shift_past_a_whole_dim():
+    """A later dim's padding larger than the dim: the edge to zero is the whole dim."""
+    x, weight = random((1, 1, 4, 5, 2), np.float64, 1), random((1, 1, 1, 1, 3), np.float64, 2)
+    pads, dilation = ((0, 0), (0, 0), (3, 3)), (1, 1, 3)
+    want = F.conv3d(F.pad(torch.from_numpy(x), (3, 3)), torch.from_numpy(weight), dilation=dilation).numpy()
+    assert_close(conv_nd(x, weight, None, 1, pads, dilation, method="rows"), want)
+
+
+@pytest.mark.parametrize("method", ["auto", "rows", "gemm"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_and_inputs_spread_as_in_torch(method, bad):
+    """Torch multiplies the zero padding by the weights (0·inf = NaN) and sums NaN inputs in."""
+    x, weight = random((1, 4, 16, 16), np.float32, 1), random((4, 4, 3, 3), np.float32, 2)
+    bias = random((4,), np.float32, 3)
+    weight[0, 0, 1, 2] = bad
+    x[0, 1, 5, 0] = bad
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias), padding=1).numpy()
+    got = conv_nd(x, weight, bias, 1, 1, method=method)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("kernel, dilation, groups", [((3, 3), (1, 1), 8), ((2, 4), (1, 2), 1), ((5, 3), (2, 1), 2)])

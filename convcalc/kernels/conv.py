@@ -17,7 +17,9 @@ How a convolution is computed (``method=``; "auto" picks per call, see ``_choose
   grid (see "taps"), and the output is the sum of those rows, each shifted by its tap's
   offset. For 3×3 that is 3 copies, a GEMM and 2 shifted additions where im2col makes 9
   copies and a depthwise multiply-add per tap makes 18 passes: the fastest measured for
-  stride-1 2-D convs, dense, grouped and depthwise alike.
+  stride-1 2-D convs, dense, grouped and depthwise alike. Zero padding that keeps every dim
+  but the first (3×3 with padding 1, "same") runs on the *narrow* grid instead, the input's
+  own: see ``_conv_rows_narrow``.
 - ``"taps"``: stride 1, no column matrix at all: the sum over kernel taps of
   (C_out×C_in)·(C_in×pixels) GEMMs reading shifted slabs of the padded input in place. The
   outputs are computed on the *wide* grid, every column of the padded input's rows (the few
@@ -42,7 +44,9 @@ buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer
 (default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. BLAS uses
 every core in the GEMMs; NumPy's own passes run on one. (Python threads over cache-sized
 chunks, or over halves of single big passes, were tried on the 2-core benchmark machine: no
-faster, and slower under load, so the kernels stay single-threaded outside BLAS.)
+faster, and slower under load, so the kernels stay single-threaded outside BLAS. Two threads
+each running "rows" on half the channels of a depthwise conv took longer than one thread doing
+both halves: their small GEMMs contend inside OpenBLAS and their passes share the L3 cache.)
 """
 
 from __future__ import annotations
@@ -66,8 +70,10 @@ fastest chunk size measured: a chunk's im2col matrix and GEMM output then share 
 (16 MiB beat 32 MiB by 5-15% on batched 3×3 convs)."""
 
 CACHE_BYTES = {"fma": 2**20, "taps": 2**21, "rows": 2**23}
-"""Chunk size for the methods made of many whole-array passes (per method, in bytes): their
-chunks then stay in cache between passes (measured best on a 1 MiB-L2 core)."""
+"""Chunk size for the methods made of many whole-array passes (per method, in bytes), measured
+best on a core with 1 MiB of L2 and a shared 32 MiB L3: "fma" and "taps" chunks stay in L2
+between passes; "rows" makes few passes, and smaller chunks lost more to per-chunk overhead
+than they won in cache."""
 
 Method = Literal["auto", "gemm", "rows", "taps", "fma", "winograd"]
 METHODS = ("gemm", "rows", "taps", "fma", "winograd")
@@ -259,7 +265,9 @@ def conv_nd(
     if method == "winograd":
         geo.prepared_weight = _winograd_weight(weight, geo)
     elif method == "rows":
-        geo.narrow = padding_mode == "zeros" and _narrow_fits(geo)
+        # Torch multiplies the zero padding by the weights: 0·inf and 0·NaN give NaN there, which
+        # the narrow grid's zeroed edges would not (it never multiplies padding along the other dims).
+        geo.narrow = padding_mode == "zeros" and _narrow_fits(geo) and bool(np.isfinite(weight).all())
         bias_tap = _unshifted_tap(geo) if geo.narrow else 0
         geo.prepared_weight = _rows_weight(weight, None if bias_tap is None else bias, geo, bias_tap)
         if bias_tap is not None:
@@ -604,14 +612,18 @@ def _conv_rows(
     per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, run))
     np.matmul(weights, columns, out=per_tap)
     per_tap = per_tap.reshape(n, geo.out_channels, rest, run)
-    shifted = [_unwide(per_tap[:, :, tap, offset:], geo, slab, rows) for tap, offset in enumerate(rest_offsets)]
-    if rest == 1:
-        np.copyto(dest, shifted[0])
-        return
     # The sum runs on the compact grid, straight into the destination: a pass on the wide grid
     # followed by a compacting copy was slower.
-    np.add(shifted[0], shifted[1], out=dest)
-    for term in shifted[2:]:
+    _sum_into(dest, [_unwide(per_tap[:, :, tap, offset:], geo, slab, rows) for tap, offset in enumerate(rest_offsets)])
+
+
+def _sum_into(dest: np.ndarray, terms: list[np.ndarray]) -> None:
+    """dest = Σ terms, in order (one term: a copy)."""
+    if len(terms) == 1:
+        np.copyto(dest, terms[0])
+        return
+    np.add(terms[0], terms[1], out=dest)
+    for term in terms[2:]:
         np.add(dest, term, out=dest)
 
 
@@ -621,8 +633,8 @@ def _conv_rows_narrow(
     """"rows" on the input's own grid, for zero padding that keeps every dim but the first.
 
     Only the first dim is padded, so each first-dim tap's row of the column matrix is one
-    contiguous copy of each input channel, at an offset, into zeros (written once per
-    layout): no padded copy of the input is made. The other dims are not padded: a tap's
+    contiguous copy of each input channel, at an offset, between zeros: no padded copy of the
+    input is made. The other dims are not padded: a tap's
     shift then makes the pixels near an edge read the neighbouring row's (or plane's) pixels
     instead of padding. Each partial sum feeds exactly one output, so zeroing the partial sums
     that would cross an edge makes the result exact, and the tap sum writes the contiguous
@@ -660,22 +672,17 @@ def _conv_rows_narrow(
     per_tap = per_tap.reshape(n, geo.out_channels, rest, rows + 2, *other)
     steps = [math.prod(other[d + 1 :]) for d in range(nd - 1)]
     terms = []
-    for tap, others in enumerate(product(*map(range, geo.kernel[1:]))):
-        shifts = [t * dil - left for t, dil, (left, _) in zip(others, geo.dilation[1:], geo.pads[1:])]
+    for tap, shifts in enumerate(_narrow_shifts(geo)):
         partial = per_tap[:, :, tap]
         for axis, (shift, size) in enumerate(zip(shifts, other), start=3):
             if shift:  # the sums that feed an output across this dim's edge
-                edge = slice(0, shift) if shift > 0 else slice(size + shift, size)
+                edge = slice(0, min(shift, size)) if shift > 0 else slice(max(size + shift, 0), size)
                 partial[(slice(None),) * axis + (edge,)] = 0
         start = plane + sum(shift * step for shift, step in zip(shifts, steps))
         terms.append(partial.reshape(n, geo.out_channels, -1)[:, :, start : start + rows * plane])
-    total = dest.reshape(n, geo.out_channels, rows * plane)
-    if len(terms) == 1:
-        np.copyto(total, terms[0])
-    else:
-        np.add(terms[0], terms[1], out=total)
-        for term in terms[2:]:
-            np.add(total, term, out=total)
+    total = dest.reshape(n, geo.out_channels, rows * plane)  # a view: each channel's rows are whole
+    assert np.may_share_memory(total, dest), "the tap sum must write the output itself"
+    _sum_into(total, terms)
 
 
 def _narrow_fits(geo: _ConvGeometry) -> bool:
@@ -688,13 +695,20 @@ def _narrow_fits(geo: _ConvGeometry) -> bool:
     return reach <= math.prod(other)
 
 
+def _narrow_shifts(geo: _ConvGeometry) -> list[tuple[int, ...]]:
+    """Per tap of the dims after the first (weight order): how far, along each of those dims,
+    the input it reads lies from the output pixel on the narrow grid (negative: before it)."""
+    return [
+        tuple(t * dil - left for t, dil, (left, _) in zip(others, geo.dilation[1:], geo.pads[1:]))
+        for others in product(*map(range, geo.kernel[1:]))
+    ]
+
+
 def _unshifted_tap(geo: _ConvGeometry) -> int | None:
     """The tap of the other dims that no narrow-grid edge zeroing touches (its shift is 0 in
     every dim), which carries the bias; None when there is none."""
-    for tap, others in enumerate(product(*map(range, geo.kernel[1:]))):
-        if all(t * dil == left for t, dil, (left, _) in zip(others, geo.dilation[1:], geo.pads[1:])):
-            return tap
-    return None
+    shifts = _narrow_shifts(geo)
+    return shifts.index((0,) * (geo.nd - 1)) if (0,) * (geo.nd - 1) in shifts else None
 
 
 def _rows_weight(weight: np.ndarray, bias: np.ndarray | None, geo: _ConvGeometry, bias_tap: int = 0) -> np.ndarray:
@@ -828,6 +842,8 @@ def _winograd_weight(weight: np.ndarray, geo: _ConvGeometry) -> np.ndarray:
     # Taps first (one transposing copy), then one GEMM: BLAS is slow on the transposed view.
     taps_first = np.ascontiguousarray(weight.reshape(geo.out_channels * geo.in_per_group, geo.taps).T)
     product_ = transform.astype(weight.dtype) @ taps_first
+    # Groups first, as every prepared weight is, so that conv_nd slices a chunk's groups alike;
+    # _conv_winograd swaps the axes back (a view) for its per-tile-value GEMMs.
     return product_.reshape(4**geo.nd, geo.groups, geo.out_per_group, geo.in_per_group).swapaxes(0, 1)
 
 

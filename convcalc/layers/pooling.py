@@ -57,8 +57,9 @@ def _coverage(size: int, windows: int, kernel: int, stride: int, padding: int, d
     first_inside = min(windows, max(0, -(-padding // stride)))  # first window starting at >= 0
     last_inside = min(windows - 1, (size - 1 + padding - (kernel - 1) * dilation) // stride)
     interior = max(0, last_inside - first_inside + 1)
-    edges = [range(0, first_inside), range(max(first_inside, last_inside + 1), windows)]
-    if interior == 0:
+    if interior:
+        edges = [range(0, first_inside), range(last_inside + 1, windows)]
+    else:
         edges = [range(windows)]
     if sum(map(len, edges)) > _EDGE_LOOP_MAX:
         return _coverage_vectorised(size, windows, kernel, stride, padding, dilation)
