@@ -211,9 +211,9 @@ def net_command(
     if as_json:
         data = summary.to_json()
         if stats is not None:
-            for row in data["layers"]:
-                found = stats.get(row["name"])
-                row["stats"] = None if found is None else found._asdict()
+            for row, row_data in zip(summary.rows, data["layers"]):
+                found = stats.get(row.key)
+                row_data["stats"] = None if found is None else found._asdict()
             data["output"] = output_data
         emit_json(data)
     elif as_csv or as_markdown:

@@ -17,7 +17,7 @@ from .tensors import check_params
 
 class NetworkRun(NamedTuple):
     output: np.ndarray
-    activations: dict[str, np.ndarray]  # step name -> output, when recorded
+    activations: dict[str, np.ndarray]  # step key (name, name#2 for a second call) -> output, when recorded
 
 
 def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
@@ -82,7 +82,7 @@ def run_network(
                 result = result[0]
         values[step.output.id] = result
         if record:
-            activations[step.name] = result
+            activations[step.key] = result
         for tensor in step.inputs:
             if last_use.get(tensor.id) == index and tensor.id != step.output.id:
                 values.pop(tensor.id, None)

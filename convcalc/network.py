@@ -288,8 +288,26 @@ class Step:
     forward_kwargs: dict[str, Any] = field(default_factory=dict)
     macs: int | None = None
     flops: int | None = None
-    first_call: bool = True  # False when this module already ran (BasicBlock's relu)
+    call: int = 1  # 2 when this module already ran once (BasicBlock's relu), ...
     notes: tuple[str, ...] = ()
+
+    @property
+    def first_call(self) -> bool:
+        return self.call == 1
+
+    @property
+    def key(self) -> str:
+        """The name of this call: the module path, with ``#2``, ``#3``, … for later calls."""
+        return call_key(self.name, self.call)
+
+
+def call_key(name: str, call: int) -> str:
+    """``name`` for a module's first call, ``name#k`` for its k-th (activations, statistics).
+
+    >>> call_key("layer1.0.relu", 1), call_key("layer1.0.relu", 2)
+    ('layer1.0.relu', 'layer1.0.relu#2')
+    """
+    return name if call == 1 else f"{name}#{call}"
 
 
 @dataclass
@@ -315,7 +333,7 @@ class _Tracer:
         self.steps: list[Step] = []
         self.notes: dict[str, list[str]] = {}
         self.next_id = 0
-        self.seen: set[str] = set()
+        self.calls: dict[str, int] = {}  # module path -> how many times it has run so far
         self.built: dict[tuple[int, tuple], Layer] = {}
         self.built_for: dict[tuple[int, int, Shape], Layer] = {}
         # (layer, input shape, forward kwargs) -> (output shape, MACs, FLOPs, size rules)
@@ -569,8 +587,7 @@ class _Tracer:
             else None
         )
         out = self.tensor(out_shape, rf, storage)
-        first = path not in self.seen
-        self.seen.add(path)
+        call = self.calls[path] = self.calls.get(path, 0) + 1
         self.steps.append(
             Step(
                 "layer",
@@ -585,7 +602,7 @@ class _Tracer:
                 node.forward_kwargs,
                 macs,
                 flops,
-                first,
+                call,
                 tuple(notes),
             )
         )
@@ -781,6 +798,11 @@ class Row:
     layer: str  # the layer's repr (torch's), or the container's type
     line: int | None
     notes: list[str] = field(default_factory=list)
+    call: int = 1  # which call of the module this row is (see Step.call)
+
+    @property
+    def key(self) -> str:
+        return call_key(self.name, self.call)
 
     def to_json(self, _memo: dict[int, Any] | None = None) -> dict[str, Any]:
         rf = self.receptive_field
@@ -810,6 +832,7 @@ class Row:
             "output_bytes": self.output_bytes,
             "receptive_field": rf_json,
             "notes": list(self.notes),
+            "call": self.call,
         }
 
 
@@ -945,7 +968,8 @@ class Network:
     def forward(self, x: Any, params: dict[str, Any] | None = None, *, record: bool = False) -> Any:
         """The NumPy forward pass in inference mode; ``params`` are state_dict arrays.
 
-        Returns the output, or ``(output, {step name: activation})`` with ``record``.
+        Returns the output, or ``(output, {step key: activation})`` with ``record`` (a module that
+        runs twice, as BasicBlock's relu, has ``name`` and ``name#2``).
 
         >>> import numpy as np
         >>> parse_network("Identity()").forward(np.zeros((2, 3))).shape
@@ -1025,6 +1049,7 @@ def _step_row(step: Step, size: int, facts: _LayerFacts) -> Row:
         layer=text,
         line=step.source.line if step.source else None,
         notes=list(step.notes),
+        call=step.call,
     )
 
 

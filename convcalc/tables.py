@@ -54,7 +54,7 @@ def columns(stats: Mapping[str, Any] | None) -> list[Column]:
         return list(COLUMNS)
     def stat(index: int) -> Callable[[Row], str]:
         def cell(row: Row) -> str:
-            found = stats.get(row.name)
+            found = stats.get(row.key)
             value = None if found is None else found[index]
             return "-" if value is None else f"{value:.4g}"
         return cell

@@ -166,13 +166,23 @@ def test_transposed_chunking_changes_nothing():
     np.testing.assert_array_equal(conv_transpose_nd(x, weight, None, 2, 1, 1, 1, 3, max_buffer_bytes=1), whole)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_dtype_is_kept(dtype):
     x, w = random((1, 2, 5, 5), dtype), random((3, 2, 3, 3), dtype)
     assert conv_nd(x, w).dtype == dtype
     assert conv_transpose_nd(x, random((2, 3, 3, 3), dtype)).dtype == dtype
     assert linear(random((2, 5), dtype), random((3, 5), dtype)).dtype == dtype
     assert bilinear(random((2, 5), dtype), random((2, 4), dtype), random((3, 5, 4), dtype)).dtype == dtype
+
+
+def test_float16_matches_torch():
+    """Half precision computes in float32 and rounds once at the end, as torch's CPU conv does."""
+    x, w, b = random((2, 3, 9, 9), np.float16, 1), random((4, 3, 3, 3), np.float16, 2), random((4,), np.float16, 3)
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1).numpy()
+    np.testing.assert_allclose(conv_nd(x, w, b, 1, 1).astype(np.float32), want.astype(np.float32), rtol=2e-3, atol=2e-3)
+    xl, wl = random((5, 7), np.float16, 4), random((3, 7), np.float16, 5)
+    want = F.linear(torch.from_numpy(xl), torch.from_numpy(wl)).numpy()
+    np.testing.assert_allclose(linear(xl, wl).astype(np.float32), want.astype(np.float32), rtol=2e-3, atol=2e-3)
 
 
 def check_transposed(nd, cin, cout, kernel, stride, padding, output_padding, dilation, groups,
@@ -282,6 +292,7 @@ def test_narrow_grid_shift_past_a_whole_dim():
     assert_close(conv_nd(x, weight, None, 1, pads, dilation, method="rows"), want)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.parametrize("method", ["auto", "rows", "gemm"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_weights_and_inputs_spread_as_in_torch(method, bad):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from oracle import torch
 
 import convcalc
+from convcalc.network import call_key
 
 nn = torch.nn
 pytestmark = pytest.mark.oracle
@@ -483,3 +485,44 @@ def test_to_json_contract_keys():
     assert row["name"] == "features.0" and row["type"] == "Conv2d"
     assert {"input_shape", "output_shape", "param_shapes", "params", "macs", "flops"} <= set(row)
     assert row["param_shapes"] == {"weight": [6, 1, 5, 5], "bias": [6]} and row["params"] == 156
+
+
+def torch_activations(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every leaf module's output per call, keyed as convcalc keys them (``name``, ``name#2``, …)."""
+    seen: dict[str, int] = {}
+    outputs: dict[str, np.ndarray] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if not list(module.children()) and name:
+            def hook(mod, inputs, output, name=name):
+                seen[name] = seen.get(name, 0) + 1
+                outputs[call_key(name, seen[name])] = output.detach().numpy().copy()
+
+            handles.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        out = model.eval()(x)
+    for handle in handles:
+        handle.remove()
+    return outputs, out.numpy()
+
+
+def test_forward_with_the_models_own_weights(model_case):
+    """The NumPy forward pass of every test network, on its torch weights (state_dict) and
+    buffers, matches torch layer by layer, each call of a module that runs twice on its own."""
+    name, model, shape, calls, out = model_case
+    torch.manual_seed(1)
+    for module in model.modules():  # non-trivial running statistics, so BatchNorm does something
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(shape)
+    want_layers, want = torch_activations(model, x)
+    params = {key: value.numpy() for key, value in model.state_dict().items()}
+    got, got_layers = convcalc.parse_network(str(model)).forward(x.numpy(), params, record=True)
+    scale = max(float(np.abs(want).max()), 1.0)
+    assert got.shape == want.shape
+    assert float(np.abs(got - want).max()) <= 1e-4 * scale
+    assert set(want_layers) <= set(got_layers)
+    for key, value in want_layers.items():
+        layer_scale = max(float(np.abs(value).max()), 1.0)
+        assert float(np.abs(got_layers[key] - value).max()) <= 1e-4 * layer_scale, key

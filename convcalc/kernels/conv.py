@@ -105,8 +105,16 @@ def _pairs(pads: int | Sequence[int] | Sequence[Sequence[int]], nd: int) -> tupl
 
 
 def _float_dtype(*arrays: np.ndarray) -> np.dtype:
-    """float32 stays float32, float64 stays float64; integers compute in float64."""
+    """The dtype to compute in: float32 stays float32, float64 stays float64; float16 computes
+    in float32 (BLAS has no half precision) and integers in float64."""
     return np.result_type(*(a.dtype for a in arrays), np.float32)
+
+
+def _in_result_dtype(result: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
+    """``result`` in the dtype torch returns for these operands: their common float type, so
+    float16 comes back float16; integers (which torch refuses) give the computing dtype."""
+    common = np.result_type(*(a.dtype for a in arrays))
+    return result.astype(common, copy=False) if common.kind == "f" else result
 
 
 def _source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
@@ -226,8 +234,8 @@ def conv_nd(
     >>> conv_nd(x, np.ones((1, 1, 3)), pads=((1, 1),), padding_mode="circular").tolist()
     [[[5.0, 3.0, 6.0, 9.0, 7.0]]]
     """
-    x = np.asarray(x)
-    weight = np.asarray(weight)
+    x_given = x = np.asarray(x)
+    weight_given = weight = np.asarray(weight)
     nd = x.ndim - 2
     if nd < 1 or weight.ndim != nd + 2:
         raise ValueError(f"conv_nd needs x (N, C, *spatial) and a weight with {nd} kernel dims")
@@ -288,7 +296,7 @@ def conv_nd(
                 continue
             slab = _padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
             compute(slab, weight[out_rows], chunk_bias, part, r1 - r0, dest, scratch)
-    return out
+    return _in_result_dtype(out, x_given, weight_given)
 
 
 def _choose_method(geo: _ConvGeometry) -> str:
@@ -929,8 +937,8 @@ def conv_transpose_nd(
     >>> conv_transpose_nd(x, np.array([[[1.0, 10.0, 100.0]]]), stride=2).tolist()
     [[[1.0, 10.0, 102.0, 20.0, 200.0]]]
     """
-    x = np.asarray(x)
-    weight = np.asarray(weight)
+    x_given = x = np.asarray(x)
+    weight_given = weight = np.asarray(weight)
     nd = x.ndim - 2
     if nd < 1 or weight.ndim != nd + 2:
         raise ValueError(f"conv_transpose_nd needs x (N, C, *spatial) and a weight with {nd} kernel dims")
@@ -1022,4 +1030,4 @@ def conv_transpose_nd(
                     np.copyto(dest, source_rows)
                 else:
                     np.add(source_rows, bias_view, out=dest)
-    return out
+    return _in_result_dtype(out, x_given, weight_given)

@@ -1,6 +1,7 @@
 """Fully connected forward passes: ``F.linear`` and ``F.bilinear``.
 
-Both take inputs of any leading shape (..., features), as torch does, and keep float32/float64.
+Both take inputs of any leading shape (..., features), as torch does, and return the inputs'
+float type (float16 is computed in float32).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 
 import numpy as np
 
-from .conv import DEFAULT_BUFFER_BYTES, _float_dtype
+from .conv import DEFAULT_BUFFER_BYTES, _float_dtype, _in_result_dtype
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -18,9 +19,9 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     >>> linear(np.array([1.0, 2.0]), np.array([[1.0, 1.0], [0.0, 3.0]]), np.array([0.5, 0.0])).tolist()
     [3.5, 6.0]
     """
-    x = np.asarray(x)
-    weight = np.asarray(weight, dtype=_float_dtype(x, np.asarray(weight)))
-    x = x.astype(weight.dtype, copy=False)
+    x_given, weight_given = np.asarray(x), np.asarray(weight)
+    weight = weight_given.astype(_float_dtype(x_given, weight_given), copy=False)
+    x = x_given.astype(weight.dtype, copy=False)
     rows = math.prod(x.shape[:-1])
     if x.ndim > 1 and rows < 128 and weight.size >= 2**18:
         # Few rows against a big weight: the GEMM streams the weight, and OpenBLAS does that
@@ -31,7 +32,7 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
         out = np.matmul(x, weight.T)  # BLAS reads the transposed view: no copy of the weight
     if bias is not None:
         np.add(out, np.asarray(bias, dtype=out.dtype), out=out)
-    return out
+    return _in_result_dtype(out, x_given, weight_given)
 
 
 def bilinear(
@@ -77,4 +78,4 @@ def bilinear(
         np.matmul(partial, b[r0:r1, :, None], out=out[r0:r1, :, None])
     if bias is not None:
         np.add(out, np.asarray(bias, dtype=dtype), out=out)
-    return out.reshape(*lead, out_features)
+    return _in_result_dtype(out.reshape(*lead, out_features), x1, x2, weight)
