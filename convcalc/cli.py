@@ -419,7 +419,16 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
         input_shape = parse_shape(input_text) if input_text is not None else None
         if forward_kwargs and input_shape is None and not run_options["input_file"]:
             raise ConvcalcError(f"{', '.join('--' + k.replace('_', '-') for k in forward_kwargs)} needs --input SHAPE")
-        layer = cls.from_options(values, input_shape)
+        known_shape = input_shape
+        if input_shape is None and run_options["input_file"] and _wants_run(run_options):
+            known_shape = _file_shape(run_options, dtype)  # channel and feature counts come from it
+            try:
+                layer = cls.from_options(values, known_shape)
+                _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
+            except ConvcalcError as exc:
+                raise _table_hint(exc, run_options["input_file"], known_shape) from None
+            return
+        layer = cls.from_options(values, known_shape)
         if _wants_run(run_options):
             _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
             return
@@ -443,6 +452,23 @@ _IMPLY_RUN = ("input_file", "weights", "fill", "fill_weights", "seed", "save", "
 
 def _wants_run(options: dict[str, Any]) -> bool:
     return bool(options.get("run")) or any(options.get(name) not in (None, False) for name in _IMPLY_RUN)
+
+
+def _table_hint(exc: ConvcalcError, path: str, shape: tuple[int, ...]) -> ConvcalcError:
+    """``exc``, saying how a CSV/text file was read when no --input reshaped it."""
+    if not path.lower().endswith((".csv", ".txt")):
+        return exc
+    table = "×".join(map(str, shape))
+    return type(exc)(f"{exc} ({path} was read as a {table} table: give --input SHAPE to reshape it)")
+
+
+def _file_shape(options: dict[str, Any], dtype: str) -> tuple[int, ...]:
+    """The shape of ``--input-file`` (read once here, and again by the run)."""
+    from .run import InputSource
+    from .tensors import float_dtype
+
+    source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal")
+    return source.shape_and_file(float_dtype(dtype))[0]
 
 
 def _run_layer(

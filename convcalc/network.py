@@ -547,7 +547,15 @@ class _Tracer:
         if node.extras and id(node) not in self.noted_extras:
             self.noted_extras.add(id(node))
             for key, value in node.extras.items():
-                if not _same(getattr(layer, key, _MISSING), value):
+                printed = getattr(layer, key, _MISSING)
+                if printed is _MISSING:  # not something torch prints either: torch raises TypeError
+                    raise locate(
+                        ParseError(f"unexpected keyword argument {key}={value!r} (nn.{type_name} raises TypeError for it too); remove it"),
+                        node.source,
+                        path,
+                        type_name,
+                    )
+                if not _same(printed, value):
                     notes.append(
                         f"{type_name}: ignored {key}={value!r} (not an argument of nn.{type_name})"
                     )

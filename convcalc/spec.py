@@ -10,8 +10,9 @@ The forms, which may be mixed line by line:
 - the text ``print(model)`` prints: ``Name(`` opens a module whose children follow as
   ``(name): Layer(...)`` lines up to the matching ``)``; ``(0-2): 3 x Linear(...)`` (torch's way
   of printing repeated modules) is expanded; lines of a custom module's ``extra_repr`` are
-  skipped with a note, and keywords torch prints that are not constructor arguments
-  (``UpsamplingNearest2d(..., mode='nearest')``) are ignored with a note;
+  skipped with a note; keywords torch prints that are not constructor arguments
+  (``UpsamplingNearest2d(..., mode='nearest')``) are accepted (a value other than the printed
+  one is ignored with a note), and any other unknown keyword is an error, as in torch;
 - JSON (see :func:`parse_json_spec` for the schema).
 
 Statements are separated by newlines or ``;``. ``#`` starts a comment. ``input 1x3x224x224``

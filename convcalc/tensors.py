@@ -722,7 +722,7 @@ def check_params(
     >>> check_params({"weight": (8, 3, 5, 5), "bias": (8,)}, {"weight": (8, 3, 3, 3)}, "w.npz")
     Traceback (most recent call last):
     ...
-    convcalc.errors.FileError: w.npz does not fit: missing 1 key: bias [8]; wrong shape: weight expected ...
+    convcalc.errors.FileError: w.npz: missing 1 key: bias [8]; wrong shape: weight expected ...
     """
     given_shapes = {k: _shape_of(v) for k, v in given.items()}
     missing = [k for k in expected if k not in given_shapes and not k.endswith("num_batches_tracked")]
@@ -750,7 +750,7 @@ def check_params(
         parts.append(f"unexpected {len(extra)} key{_s(extra)}: {_listing(extra)}")
     if wrong:
         parts.append(f"wrong shape{_s(wrong)}: {_listing(wrong)}")
-    message = f"{where} does not fit: " + "; ".join(parts)
+    message = f"{where}: " + "; ".join(parts)
     if missing:
         message += _prefix_hint(list(expected), list(given_shapes))
     if missing or extra:

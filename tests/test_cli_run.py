@@ -134,3 +134,19 @@ def test_net_run_with_state_dict_weights_and_saved_activations(cli, tmp_path):
     assert "mean" in plain.stdout.splitlines()[0]
     missing = cli("net", str(spec), "--weights", str(tmp_path / "w.npz"), "--input", "1x2x8x8")
     assert missing.code == 2
+
+
+def test_input_file_gives_the_channel_count(cli, tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((1, 3, 6, 6), np.float32))
+    result = cli("conv2d", "--out", "2", "-k", "3", "--input-file", str(tmp_path / "x.npy"), "--json")
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["param_shapes"]["weight"] == [2, 3, 3, 3] and data["output_shape"] == [1, 2, 4, 4]
+
+
+def test_a_table_file_without_input_says_how_it_was_read(cli, tmp_path):
+    np.savetxt(tmp_path / "x.csv", np.ones((4, 4)), delimiter=",")
+    result = cli("maxpool2d", "-k", "2", "--input-file", str(tmp_path / "x.csv"))
+    assert result.code == 2 and result.stdout == ""
+    assert "x.csv was read as a 4×4 table: give --input SHAPE to reshape it" in result.stderr
+    assert "Traceback" not in result.stderr

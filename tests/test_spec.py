@@ -131,10 +131,17 @@ def test_embedding_and_layernorm_repr():
     assert result.totals.params == 30 + 6
 
 
-def test_unknown_printed_keywords_are_ignored_with_a_note():
-    result = summary("input 1x3x4x4\nReLU(inplace=True, foo=3)\nUpsamplingNearest2d(scale_factor=2.0, mode='nearest')")
-    assert result.output_shape == (1, 3, 8, 8)
-    assert any("ignored foo=3" in note for note in result.notes)
+def test_printed_keywords_that_are_not_arguments_are_read():
+    """print(model) shows attributes that are not constructor arguments (mode=)."""
+    result = summary("input 1x3x4x4\nReLU(inplace=True)\nUpsamplingNearest2d(scale_factor=2.0, mode='nearest')")
+    assert result.output_shape == (1, 3, 8, 8) and not result.notes
+    result = summary("input 1x3x4x4\nUpsamplingNearest2d(scale_factor=2.0, mode='bilinear')")
+    assert any("ignored mode='bilinear'" in note for note in result.notes)
+
+
+def test_a_keyword_torch_neither_takes_nor_prints_is_rejected():
+    with pytest.raises(ParseError, match=r"line 2.*unexpected keyword argument foo=3 \(nn.ReLU raises TypeError"):
+        summary("input 1x3x4x4\nReLU(inplace=True, foo=3)")
 
 
 def test_python_sequential_forms():

@@ -675,7 +675,7 @@ def test_check_params_lists_everything_in_one_message():
     with pytest.raises(FileError) as info:
         check_params(EXPECTED, given_, "w.npz")
     assert str(info.value) == (
-        "w.npz does not fit: missing 2 keys: 0.bias [8], 1.running_var [8]; unexpected 1 key: 2.weight; "
+        "w.npz: missing 2 keys: 0.bias [8], 1.running_var [8]; unexpected 1 key: 2.weight; "
         "wrong shape: 0.weight expected [8, 3, 3, 3], got [8, 3, 5, 5]"
     )
 

@@ -409,7 +409,7 @@ class Layer:
         if expected or given:
             from ..tensors import check_params
 
-            check_params(expected, given, f"{type(self).__name__}'s parameters")
+            check_params(expected, given, f"the parameters of {type(self).__name__}")
         arrays = {k: np.asarray(v) for k, v in given.items()}
         return self._forward(x, arrays, **forward_kwargs)
 
