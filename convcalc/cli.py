@@ -526,11 +526,17 @@ def emit_rich(renderable: Any) -> None:
 
     from rich.console import Console
 
+    # Piped output goes to a file or another program, not a screen: give it room (COLUMNS still
+    # rules), so that wide tables and numbers are not wrapped or cut to fit 80 columns.
+    width = shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
     if os.environ.get("NO_COLOR"):  # no escape codes at all, not only no colour
-        console = Console(force_terminal=False, width=shutil.get_terminal_size().columns, highlight=False)
+        console = Console(force_terminal=False, width=width, highlight=False)
     else:
-        console = Console(highlight=False, soft_wrap=False)
+        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else width)
     console.print(renderable)
+
+
+PIPED_WIDTH = 160
 
 
 def warn(message: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import re
 
 import pytest
@@ -215,3 +218,16 @@ def test_messages_fit_the_option(cli, argv, words):
 
 def test_capital_x_in_shapes(cli):
     assert json.loads(cli("conv2d", "--out", "8", "-k", "3", "-i", "1X3X8X8", "--json").stdout)["output_shape"] == [1, 8, 6, 6]
+
+
+def test_piped_output_without_columns_is_not_cut_to_80():
+    """A pipe is not a screen: without COLUMNS, wide explanations keep every digit."""
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "convcalc", "explain", "conv2d", "--in", "3", "--out", "2", "-k", "3",
+         "-i", "1x3x6x6", "--fill", "normal"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    assert max(map(len, proc.stdout.splitlines())) > 80
