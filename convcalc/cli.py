@@ -128,8 +128,17 @@ def layers_command(
 _RUN = "Forward pass"
 
 
-def _text_option(*flags: str, metavar: str, help: str) -> Any:
-    return Annotated[Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=_RUN)]
+def _text_option(*flags: str, metavar: str, help: str, complete: Any = None) -> Any:
+    return Annotated[
+        Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=_RUN, autocompletion=complete)
+    ]
+
+
+def _complete_fill(incomplete: str) -> list[str]:
+    """The fill kinds, for <TAB> after --fill / --fill-weights (imports NumPy only then)."""
+    from .tensors import fill_kinds
+
+    return [kind for kind in fill_kinds() if kind.startswith(incomplete)]
 
 
 def _flag_option(flag: str, help: str) -> Any:
@@ -144,9 +153,9 @@ _RUN_OPTIONS = {
     "key": _text_option("--key", metavar="NAME", help="The array to read from an .npz input file."),
     "gray": _flag_option("--gray", "Read an image input as one luma channel."),
     "weights": _text_option("--weights", metavar="FILE", help="Parameters from an .npz with keys weight, bias, ..."),
-    "fill": _text_option("--fill", metavar="SPEC",
+    "fill": _text_option("--fill", metavar="SPEC", complete=_complete_fill,
                          help="Random input: normal, uniform, ones, zeros, arange, randint:LOW,HIGH, full:V  [default: normal]"),
-    "fill_weights": _text_option("--fill-weights", metavar="SPEC",
+    "fill_weights": _text_option("--fill-weights", metavar="SPEC", complete=_complete_fill,
                                  help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]"),
     "seed": _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]"),
     "precision": _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]"),

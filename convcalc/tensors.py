@@ -89,6 +89,15 @@ _FILL_ARITY: dict[str, tuple[tuple[int, ...], str]] = {
 }
 
 
+def fill_kinds() -> list[str]:
+    """The fill kinds, as written before any ``:`` arguments.
+
+    >>> fill_kinds()[:3]
+    ['normal', 'uniform', 'ones']
+    """
+    return list(_FILL_ARITY)
+
+
 def parse_fill(text: str | Fill, what: str = "fill") -> Fill:
     """Read a fill spec such as ``randint:-1,1`` or ``normal:0,0.1``; ``what`` names it in
     messages (the option it came from).

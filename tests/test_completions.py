@@ -50,6 +50,7 @@ def test_bash_completes_conv_to_the_conv_commands():
 def test_bash_completes_options_and_choices():
     assert "--padding-mode" in _bash_complete("convcalc", "conv2d", "--padding-m")
     assert _bash_complete("convcalc", "conv2d", "--padding-mode", "re") == ["reflect", "replicate"]
+    assert _bash_complete("convcalc", "conv2d", "--fill", "ra") == ["randint"]
 
 
 def test_install_completion_writes_the_bash_script(tmp_path):
