@@ -27,7 +27,7 @@ def explain_command(
     weights: Annotated[Optional[str], typer.Option("--weights", metavar="FILE",
                                                    help="Parameters from an .npz with keys weight, bias.")] = None,
     fill: Annotated[Optional[str], typer.Option("--fill", metavar="SPEC",
-                                                help="Random input: normal, uniform, ones, arange, randint:-1,1, ...  [default: normal]")] = None,
+                                                help="Random input: normal, uniform, ones, arange, randint:-1,0, ...  [default: normal]")] = None,
     fill_weights: Annotated[Optional[str], typer.Option("--fill-weights", metavar="SPEC",
                                                         help="Random parameters, same choices  [default: normal]")] = None,
     seed: Annotated[Optional[str], typer.Option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]")] = None,
@@ -41,7 +41,7 @@ def explain_command(
     """Take one output element apart: windows, kernel slices, products, sums, bias, total.
 
     The layer's own options follow its name, as in `convcalc LAYER --help`
-    (in_channels is inferred from the input). Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,1 --at 0,0,0,0
+    (in_channels is inferred from the input). Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,0 --at 0,0,0,0
     """
     from .explain import check_explainable, explain, parse_at
     from .run import InputSource, run_layer
