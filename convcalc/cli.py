@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import ConvcalcError
+from .errors import ConvcalcError, ShapeError
 from .layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
 from .registry import aliases, layer_classes, suggestion
 
@@ -434,7 +434,7 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             try:
                 layer = cls.from_options(values, known_shape)
                 _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
-            except ConvcalcError as exc:
+            except ShapeError as exc:  # the input does not fit the layer
                 raise _table_hint(exc, run_options["input_file"], known_shape) from None
             return
         layer = cls.from_options(values, known_shape)
@@ -463,7 +463,7 @@ def _wants_run(options: dict[str, Any]) -> bool:
     return bool(options.get("run")) or any(options.get(name) not in (None, False) for name in _IMPLY_RUN)
 
 
-def _table_hint(exc: ConvcalcError, path: str, shape: tuple[int, ...]) -> ConvcalcError:
+def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeError:
     """``exc``, saying how a CSV/text file was read when no --input reshaped it."""
     if not path.lower().endswith((".csv", ".txt")):
         return exc

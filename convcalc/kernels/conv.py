@@ -136,7 +136,9 @@ class _Scratch:
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = dtype
         self.buffers: dict[str, np.ndarray] = {}
-        self.zeroed: dict[str, object] = {}  # buffer name -> the layout whose padding is zero
+        # buffer name -> the layout its constant parts (zero padding, a row of ones) were written
+        # for: chunks of the same layout leave them in place.
+        self.filled: dict[str, object] = {}
 
     def get(self, name: str, shape: Sequence[int], zero: bool = False) -> np.ndarray:
         size = math.prod(shape)
@@ -144,7 +146,7 @@ class _Scratch:
         if flat is None or flat.size < size:
             flat = np.empty(size, self.dtype)
             self.buffers[name] = flat
-            self.zeroed.pop(name, None)
+            self.filled.pop(name, None)
         array = flat[:size].reshape(shape)
         if zero:
             array.fill(0)
@@ -420,7 +422,7 @@ def _padded_slab(
         grids = np.ix_(*index)
         slab = scratch.get("slab", shape)
         slab[...] = x[(slice(n0, n1), channels, *grids)]
-        scratch.zeroed.pop("slab", None)
+        scratch.filled.pop("slab", None)
         return slab
     slab = scratch.get("slab", shape)
     src: list[slice] = [slice(n0, n1), channels]
@@ -428,7 +430,7 @@ def _padded_slab(
     for start, extent, (left, _), size in zip(starts, extents, geo.pads, geo.spatial):
         lo, hi = max(start - left, 0), min(start + extent - left, size)
         if hi <= lo:  # the chunk reads padding only
-            scratch.zeroed.pop("slab", None)
+            scratch.filled.pop("slab", None)
             slab.fill(0)
             return slab
         src.append(slice(lo, hi))
@@ -436,9 +438,9 @@ def _padded_slab(
     # The padding stays zero from one chunk to the next when the layout is the same: only the
     # inside is written again (zeroing every chunk's slab costs a pass of its own).
     layout = (shape, tuple(dst))
-    if scratch.zeroed.get("slab") != layout:
+    if scratch.filled.get("slab") != layout:
         slab.fill(0)
-        scratch.zeroed["slab"] = layout
+        scratch.filled["slab"] = layout
     slab[tuple(dst)] = x[tuple(src)]
     return slab
 
@@ -593,7 +595,8 @@ def _conv_rows(
     the other dims) pair; output pixel p then sums, over those taps, that tap's row at p plus
     the tap's offset. For a 3×3 kernel that is 3 copies, 1 GEMM and 2 shifted additions
     instead of 9 copies; a depthwise conv then runs several times faster than a multiply-add
-    per tap, which makes 18 passes over the data.
+    per tap, which makes 18 passes over the data. The weight (and the bias, as a column) come
+    prepared in ``geo.prepared_weight``; ``weight`` and ``bias`` are unused.
     """
     n = slab.shape[0]
     length = _wide_length(geo, slab, rows)
@@ -642,11 +645,11 @@ def _conv_rows_narrow(
 
     Only the first dim is padded, so each first-dim tap's row of the column matrix is one
     contiguous copy of each input channel, at an offset, between zeros: no padded copy of the
-    input is made. The other dims are not padded: a tap's
-    shift then makes the pixels near an edge read the neighbouring row's (or plane's) pixels
-    instead of padding. Each partial sum feeds exactly one output, so zeroing the partial sums
-    that would cross an edge makes the result exact, and the tap sum writes the contiguous
-    destination directly, with no compacting pass.
+    input is made. The other dims are not padded: a tap's shift then makes the pixels near an
+    edge read the neighbouring row's (or plane's) pixels instead of padding. Each partial sum
+    feeds exactly one output, so zeroing the partial sums that would cross an edge makes the
+    result exact, and the tap sum writes the contiguous destination directly, with no
+    compacting pass.
     """
     n, nd = x.shape[0], geo.nd
     rows = r1 - r0
@@ -665,9 +668,9 @@ def _conv_rows_narrow(
         top = r0 + t0 * geo.dilation[0] - geo.pads[0][0] - 1  # the input row on grid row 0
         lo, hi = max(top, 0), min(top + rows + 2, geo.spatial[0])
         runs.append((lo - top, max(hi - lo, 0), lo))
-    if depth > geo.in_per_group * first and scratch.zeroed.get("columns") != columns.shape:
+    if depth > geo.in_per_group * first and scratch.filled.get("columns") != columns.shape:
         columns[:, :, -1] = 1  # the bias's row of ones, which stays from chunk to chunk
-        scratch.zeroed["columns"] = columns.shape
+        scratch.filled["columns"] = columns.shape
     source = x.reshape(n, geo.groups, geo.in_per_group, -1)
     for t0, (at, count, lo) in enumerate(runs):
         row = grouped[:, :, :, t0]
