@@ -134,7 +134,7 @@ def _text_option(*flags: str, metavar: str, help: str, complete: Any = None) -> 
     ]
 
 
-def _complete_fill(incomplete: str) -> list[str]:
+def complete_fill(incomplete: str) -> list[str]:
     """The fill kinds, for <TAB> after --fill / --fill-weights (imports NumPy only then)."""
     from .tensors import fill_kinds
 
@@ -153,9 +153,9 @@ _RUN_OPTIONS = {
     "key": _text_option("--key", metavar="NAME", help="The array to read from an .npz input file."),
     "gray": _flag_option("--gray", "Read an image input as one luma channel."),
     "weights": _text_option("--weights", metavar="FILE", help="Parameters from an .npz with keys weight, bias, ..."),
-    "fill": _text_option("--fill", metavar="SPEC", complete=_complete_fill,
+    "fill": _text_option("--fill", metavar="SPEC", complete=complete_fill,
                          help="Random input: normal, uniform, ones, zeros, arange, randint:LOW,HIGH, full:V  [default: normal]"),
-    "fill_weights": _text_option("--fill-weights", metavar="SPEC", complete=_complete_fill,
+    "fill_weights": _text_option("--fill-weights", metavar="SPEC", complete=complete_fill,
                                  help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]"),
     "seed": _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]"),
     "precision": _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]"),
@@ -228,7 +228,7 @@ def net_command(
     elif as_csv or as_markdown:
         from .tables import csv_text, markdown_text
 
-        sys.stdout.write(csv_text(summary) if as_csv else markdown_text(summary))
+        sys.stdout.write(csv_text(summary, stats) if as_csv else markdown_text(summary, stats))
     elif sys.stdout.isatty():
         from .render import render_network
 
@@ -529,8 +529,13 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False) + "\n")
 
 
-def emit_rich(renderable: Any) -> None:
-    """Print on stdout: colour on a terminal; plain text when piped or NO_COLOR is set."""
+def emit_rich(renderable: Any, fit: bool = False) -> None:
+    """Print on stdout: colour on a terminal; plain text when piped or NO_COLOR is set.
+
+    ``fit``: when piped without COLUMNS, print at the width the output needs rather than at
+    PIPED_WIDTH, for tables whose cells must never be cut short (explain's numbers). Layouts
+    that spread to the width they are given (tensor grids) keep PIPED_WIDTH.
+    """
     import shutil
 
     from rich.console import Console
@@ -542,10 +547,16 @@ def emit_rich(renderable: Any) -> None:
         console = Console(force_terminal=False, width=width, highlight=False)
     else:
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else width)
+    if fit and not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        from rich.measure import Measurement
+
+        console.width = PIPED_WIDTH_MAX
+        console.width = max(80, min(Measurement.get(console, console.options, renderable).maximum, PIPED_WIDTH_MAX))
     console.print(renderable)
 
 
 PIPED_WIDTH = 160
+PIPED_WIDTH_MAX = 4000
 
 
 def warn(message: str) -> None:

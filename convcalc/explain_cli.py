@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .cli import complete_fill
 from .errors import ConvcalcError, ParseError
 
 CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -26,9 +27,9 @@ def explain_command(
     key: Annotated[Optional[str], typer.Option("--key", metavar="NAME", help="The array to read from an .npz input.")] = None,
     weights: Annotated[Optional[str], typer.Option("--weights", metavar="FILE",
                                                    help="Parameters from an .npz with keys weight, bias.")] = None,
-    fill: Annotated[Optional[str], typer.Option("--fill", metavar="SPEC",
+    fill: Annotated[Optional[str], typer.Option("--fill", metavar="SPEC", autocompletion=complete_fill,
                                                 help="Random input: normal, uniform, ones, arange, randint:-1,0, ...  [default: normal]")] = None,
-    fill_weights: Annotated[Optional[str], typer.Option("--fill-weights", metavar="SPEC",
+    fill_weights: Annotated[Optional[str], typer.Option("--fill-weights", metavar="SPEC", autocompletion=complete_fill,
                                                         help="Random parameters, same choices  [default: normal]")] = None,
     seed: Annotated[Optional[str], typer.Option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]")] = None,
     at: Annotated[Optional[str], typer.Option("--at", metavar="INDEX",
@@ -76,7 +77,7 @@ def explain_command(
         return
     from .render_explain import render_explain
 
-    emit_rich(render_explain(explanation))
+    emit_rich(render_explain(explanation), fit=True)
 
 
 def build_layer_line(name: str, options: list[str], input_shape: Any) -> tuple[Any, dict[str, Any]]:

@@ -30,6 +30,7 @@ flatten a row ``<parent>.flatten`` (type ``flatten``); neither has parameters.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -48,6 +49,7 @@ from .spec import (
     Source,
     SEQUENTIAL_TYPES,
     build_layer,
+    did_you_mean,
     locate,
     parse_spec,
 )
@@ -288,17 +290,23 @@ class Step:
     forward_kwargs: dict[str, Any] = field(default_factory=dict)
     macs: int | None = None
     flops: int | None = None
-    call: int = 1  # 2 when this module already ran once (BasicBlock's relu), ...
+    first_call: bool = True  # False when this module already ran (BasicBlock's relu)
     notes: tuple[str, ...] = ()
-
-    @property
-    def first_call(self) -> bool:
-        return self.call == 1
+    call: int = 1  # 2 when a step of this name already ran (the relu's second call), ...
 
     @property
     def key(self) -> str:
         """The name of this call: the module path, with ``#2``, ``#3``, … for later calls."""
         return call_key(self.name, self.call)
+
+
+def _takes_keyword(cls: type[Layer], key: str) -> bool:
+    """Whether torch's constructor accepts ``key`` although convcalc's layer ignores it: any
+    keyword for a ``**kwargs`` constructor (nn.Identity), and torch's private ``_``-arguments
+    (nn.Embedding's ``_weight``, ``_freeze``)."""
+    if key.startswith("_"):
+        return True
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 
 def call_key(name: str, call: int) -> str:
@@ -333,13 +341,20 @@ class _Tracer:
         self.steps: list[Step] = []
         self.notes: dict[str, list[str]] = {}
         self.next_id = 0
-        self.calls: dict[str, int] = {}  # module path -> how many times it has run so far
+        self.calls: dict[str, int] = {}  # step name -> how many steps of that name so far
+        self.ran: set[str] = set()  # paths of the modules that have run (their parameters count once)
         self.built: dict[tuple[int, tuple], Layer] = {}
         self.built_for: dict[tuple[int, int, Shape], Layer] = {}
         # (layer, input shape, forward kwargs) -> (output shape, MACs, FLOPs, size rules)
         self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
         self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
         self.noted_extras: set[int] = set()
+
+    def append(self, step: Step) -> None:
+        """Add a step, numbering the calls of its name (a module run twice, two flattens
+        inserted under one parent), so every call's activation has a key of its own."""
+        step.call = self.calls[step.name] = self.calls.get(step.name, 0) + 1
+        self.steps.append(step)
 
     def tensor(self, shape: Shape | None, rf: RF | None, storage: int | None = None) -> Tensor:
         self.next_id += 1
@@ -471,7 +486,7 @@ class _Tracer:
             )
         out = self.tensor(main.shape, _rf_max(main.rf, branch.rf))
         flops = prod(out.shape) if out.shape is not None else None
-        self.steps.append(
+        self.append(
             Step(
                 "add",
                 _join(path, "add"),
@@ -548,17 +563,20 @@ class _Tracer:
             self.noted_extras.add(id(node))
             for key, value in node.extras.items():
                 printed = getattr(layer, key, _MISSING)
-                if printed is _MISSING:  # not something torch prints either: torch raises TypeError
+                if printed is _MISSING and not _takes_keyword(type(layer), key):
+                    names = [spec.name for spec in type(layer).arg_specs()]
                     raise locate(
-                        ParseError(f"unexpected keyword argument {key}={value!r} (nn.{type_name} raises TypeError for it too); remove it"),
+                        ParseError(
+                            f"unexpected keyword argument {key}={value!r} (nn.{type_name} raises "
+                            f"TypeError for it too){did_you_mean(key, names) or '; remove it'}"
+                        ),
                         node.source,
                         path,
                         type_name,
                     )
                 if not _same(printed, value):
-                    notes.append(
-                        f"{type_name}: ignored {key}={value!r} (not an argument of nn.{type_name})"
-                    )
+                    why = "torch's private argument" if key.startswith("_") else f"not an argument of nn.{type_name}"
+                    notes.append(f"{type_name}: ignored {key}={value!r} ({why})")
         if x.shape is not None:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
             in_shape = x.shape
@@ -595,8 +613,9 @@ class _Tracer:
             else None
         )
         out = self.tensor(out_shape, rf, storage)
-        call = self.calls[path] = self.calls.get(path, 0) + 1
-        self.steps.append(
+        first = path not in self.ran
+        self.ran.add(path)
+        self.append(
             Step(
                 "layer",
                 path,
@@ -610,7 +629,7 @@ class _Tracer:
                 node.forward_kwargs,
                 macs,
                 flops,
-                call,
+                first,
                 tuple(notes),
             )
         )
@@ -703,7 +722,7 @@ class _Tracer:
             "whose in_features is the product of the incoming non-batch dims (a model's forward "
             "does this with torch.flatten(x, 1), which print(model) does not show)"
         )
-        self.steps.append(
+        self.append(
             Step(
                 "flatten",
                 name,

@@ -14,6 +14,7 @@ from .errors import ConvcalcError, ParseError
 from .layers.base import Layer, Shape, prod
 from .tensors import (
     check_memory,
+    check_params,
     estimate_bytes,
     float_dtype,
     load_input,
@@ -71,6 +72,8 @@ def run_layer(
     x = loaded if loaded is not None else source.random(shape, rng, real, layer)
     params, more = parameters(expected, weights, fill_weights, rng, real, {"": type(layer).__name__})
     warnings += more
+    if weights is not None:  # name the file in the message, before forward checks them again
+        check_params(expected, params, weights)
     forward_kwargs.update(_extra_inputs(layer, shape, rng, real, forward_kwargs))
     output = layer.forward(x, params, **forward_kwargs)
     return RunResult(x, params, output, warnings)

@@ -684,7 +684,7 @@ class _StatementParser:
                     flags = [
                         f for spec in cls.arg_specs() + cls.forward_arg_specs() for f in spec.flags
                     ]
-                    raise fail(f"{cls.cli_name()} has no option {flag}{_close(flag, flags)}")
+                    raise fail(f"{cls.cli_name()} has no option {flag}{did_you_mean(flag, flags)}")
                 if spec.is_flag and value_text is None:
                     value_text = "true"
                 if value_text is None:
@@ -700,7 +700,7 @@ class _StatementParser:
                 elif key in forward_specs:
                     spec, is_forward = forward_specs[key], True
                 else:
-                    raise fail(f"{cls.__name__} has no argument {key}{_close(key, specs)}")
+                    raise fail(f"{cls.__name__} has no argument {key}{did_you_mean(key, specs)}")
             else:
                 remaining = [name for name in positional if name not in kwargs]
                 if not remaining:
@@ -739,7 +739,7 @@ class _StatementParser:
             wanted = ", ".join(f"{spec.name} ({'/'.join(spec.flags)})" for spec in not_inferable)
             names = [spec.name for spec in specs]
             misspelt = "".join(
-                f"; {extra} is not an argument of {cls.__name__}{_close(extra, names)}"
+                f"; {extra} is not an argument of {cls.__name__}{did_you_mean(extra, names)}"
                 for extra in extras
             )
             raise ParseError(
@@ -861,7 +861,12 @@ def _is_layer_name(name: str) -> bool:
     return key in layer_classes() or key in aliases()
 
 
-def _close(word: str, known: Any) -> str:
+def did_you_mean(word: str, known: Any) -> str:
+    """"; did you mean X?" for the close matches of ``word`` among ``known``, or "".
+
+    >>> did_you_mean("strid", ["stride", "padding"])
+    '; did you mean stride?'
+    """
     close = difflib.get_close_matches(word, list(known), n=2, cutoff=0.6)
     return "; did you mean " + " or ".join(close) + "?" if close else ""
 
@@ -994,7 +999,7 @@ class _Parser:
                 if frame.kind != wanted:
                     raise self._mismatch(token, frame)
                 stack.pop()
-                self._close(frame, stack[-1])
+                self.did_you_mean(frame, stack[-1])
         if len(stack) > 1:
             frame = stack[-1]
             closer = "}" if frame.kind == "brace" else ")"
@@ -1146,7 +1151,7 @@ class _Parser:
         node = self.statements.leaf(rest, source)
         return _Item(node, names, count, source, whole_model=isinstance(node, ModuleNode))
 
-    def _close(self, frame: _Frame, parent: _Frame) -> None:
+    def did_you_mean(self, frame: _Frame, parent: _Frame) -> None:
         items = [item for item in self._items(frame) if item.node is not None]
         source = frame.source
         names = _names_for(frame.name, frame.count, source) if frame.name is not None else None
@@ -1485,7 +1490,7 @@ class _JsonReader:
                 continue
             if key not in specs:
                 raise self.fail(
-                    f"{path}: {cls.__name__} has no argument {key!r}{_close(key, specs)}",
+                    f"{path}: {cls.__name__} has no argument {key!r}{did_you_mean(key, specs)}",
                     key,
                     source,
                 )

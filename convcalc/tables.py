@@ -33,7 +33,7 @@ class Column(NamedTuple):
 
 
 COLUMNS = (
-    Column("name", lambda row: row.name),
+    Column("name", lambda row: row.key),  # a module's second call reads name#2
     Column("type", lambda row: row.type),
     Column("input", lambda row: format_shape(row.input_shape)),
     Column("output", lambda row: format_shape(row.output_shape)),
@@ -108,19 +108,24 @@ def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def csv_text(summary: Summary) -> str:
-    """CSV with exact numbers (no thousands separators), for spreadsheets and papers."""
+def csv_text(summary: Summary, stats: Mapping[str, Any] | None = None) -> str:
+    """CSV with exact numbers (no thousands separators), for spreadsheets and papers; after a
+    run, each layer's activation statistics too."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    stat_titles = list(STAT_TITLES) if stats else []
     writer.writerow(["name", "type", "input_shape", "output_shape", "weight_shape", "params", "macs",
-                     "flops", "output_bytes", "receptive_field"])
+                     "flops", "output_bytes", "receptive_field", *stat_titles])
     for row in summary.rows:
-        writer.writerow([row.name, row.type, format_shape(row.input_shape), format_shape(row.output_shape),
+        found = stats.get(row.key) if stats else None
+        row_stats = [] if not stats else ["" if found is None else repr(found[i]) for i in range(len(STAT_TITLES))]
+        writer.writerow([row.key, row.type, format_shape(row.input_shape), format_shape(row.output_shape),
                          _weight(row), row.params, _blank(row.macs), _blank(row.flops),
-                         _blank(row.output_bytes), format_receptive_field(row.receptive_field)])
+                         _blank(row.output_bytes), format_receptive_field(row.receptive_field), *row_stats])
     totals = summary.totals
     writer.writerow(["total", "", format_shape(summary.input_shape), format_shape(summary.output_shape), "",
-                     totals.params, _blank(totals.macs), _blank(totals.flops), _blank(totals.activation_bytes), ""])
+                     totals.params, _blank(totals.macs), _blank(totals.flops), _blank(totals.activation_bytes), "",
+                     *([""] * len(stat_titles))])
     return buffer.getvalue()
 
 
@@ -128,14 +133,15 @@ def _blank(value: int | None) -> str | int:
     return "" if value is None else value
 
 
-def markdown_text(summary: Summary) -> str:
+def markdown_text(summary: Summary, stats: Mapping[str, Any] | None = None) -> str:
     """A GitHub-flavoured Markdown table plus the totals, for issues and papers."""
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
-    out = [line([c.title for c in COLUMNS]),
-           "|" + "|".join("---:" if c.numeric else "---" for c in COLUMNS) + "|"]
-    out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary)]
+    chosen = columns(stats)
+    out = [line([c.title for c in chosen]),
+           "|" + "|".join("---:" if c.numeric else "---" for c in chosen) + "|"]
+    out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary, stats)]
     out += ["", f"Input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}.", ""]
     out += [f"- {label}: {value}" for label, value in totals_lines(summary.totals, summary.dtype)]
     return "\n".join(out) + "\n"

@@ -224,10 +224,10 @@ def test_piped_output_without_columns_is_not_cut_to_80():
     """A pipe is not a screen: without COLUMNS, wide explanations keep every digit."""
     env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
     proc = subprocess.run(
-        [sys.executable, "-m", "convcalc", "explain", "conv2d", "--in", "3", "--out", "2", "-k", "3",
-         "-i", "1x3x6x6", "--fill", "normal"],
+        [sys.executable, "-m", "convcalc", "explain", "conv2d", "--out", "2", "-k", "7",
+         "-i", "1x8x9x9", "--fill", "normal"],
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert "…" not in proc.stdout
-    assert max(map(len, proc.stdout.splitlines())) > 80
+    assert max(map(len, proc.stdout.splitlines())) > 160  # the width the tables need

@@ -150,3 +150,10 @@ def test_a_table_file_without_input_says_how_it_was_read(cli, tmp_path):
     assert result.code == 2 and result.stdout == ""
     assert "x.csv was read as a 4×4 table: give --input SHAPE to reshape it" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_weights_file_that_does_not_fit_is_named(cli, tmp_path):
+    np.savez(tmp_path / "w.npz", weight=np.ones((2, 3, 3, 3), np.float32))
+    result = cli("conv2d", "--out", "2", "-k", "3", "-i", "1x3x6x6", "--weights", str(tmp_path / "w.npz"))
+    assert result.code == 2 and result.stdout == ""
+    assert f"{tmp_path / 'w.npz'}: missing 1 key: bias [2]" in result.stderr

@@ -526,3 +526,14 @@ def test_forward_with_the_models_own_weights(model_case):
     for key, value in want_layers.items():
         layer_scale = max(float(np.abs(value).max()), 1.0)
         assert float(np.abs(got_layers[key] - value).max()) <= 1e-4 * layer_scale, key
+
+
+def test_two_inserted_flattens_keep_their_own_activations():
+    """Two flattens convcalc inserts under one parent are two steps, keyed flatten and flatten#2."""
+    net = convcalc.parse_network("input 1x3x4x4\nLinear(48, 48)\nUnflatten(1, (3, 4, 4))\nReLU()\nLinear(48, 10)")
+    x = np.random.default_rng(0).standard_normal((1, 3, 4, 4)).astype(np.float32)
+    params = {"0.weight": np.eye(48, dtype=np.float32), "0.bias": np.zeros(48, np.float32),
+              "3.weight": np.ones((10, 48), np.float32), "3.bias": np.zeros(10, np.float32)}
+    _, activations = net.forward(x, params, record=True)
+    np.testing.assert_array_equal(activations["flatten"], x.reshape(1, 48))
+    np.testing.assert_array_equal(activations["flatten#2"], np.maximum(x, 0).reshape(1, 48))

@@ -142,6 +142,17 @@ def test_printed_keywords_that_are_not_arguments_are_read():
 def test_a_keyword_torch_neither_takes_nor_prints_is_rejected():
     with pytest.raises(ParseError, match=r"line 2.*unexpected keyword argument foo=3 \(nn.ReLU raises TypeError"):
         summary("input 1x3x4x4\nReLU(inplace=True, foo=3)")
+    with pytest.raises(ParseError, match="strid=2.*did you mean stride"):
+        summary("input 1x3x8x8\nConv2d(3, 8, 3, strid=2)")
+
+
+def test_keywords_torch_takes_but_ignores_are_read_with_a_note():
+    """nn.Identity takes any keyword; nn.Embedding has private _weight and _freeze arguments."""
+    result = summary("input 1x3\nIdentity(foo=3)")
+    assert any("ignored foo=3" in note for note in result.notes)
+    result = summary("input 2x5\nEmbedding(10, 4, _freeze=True)")
+    assert result.output_shape == (2, 5, 4)
+    assert any("ignored _freeze=True (torch's private argument)" in note for note in result.notes)
 
 
 def test_python_sequential_forms():
