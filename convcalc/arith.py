@@ -9,7 +9,7 @@ immutable values that are cheap to define, which keeps the CLI's start-up fast.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 
 def _signed(c: int) -> str:
@@ -203,6 +203,22 @@ class ScaleRule(NamedTuple):
         if float(self.scale).is_integer():
             return f"{int(self.scale)}·{symbol}"
         return self.formula(symbol)
+
+
+def avg_pool_cells(start: Any, kernel: int, size: int, pad_right: int, count_include_pad: bool,
+                   minimum: Callable = min, maximum: Callable = max) -> Any:
+    """What avg_pool divides a window's sum by, along one dim: the window ``[start, start + k)``
+    cut at the right padding's end, counting the padding with ``count_include_pad``, else only
+    the input's cells. The one rule for the layer (ints, builtin min/max) and the kernel
+    (arrays of starts, ``np.minimum``/``np.maximum``).
+
+    >>> avg_pool_cells(5, 3, 6, 1, True), avg_pool_cells(-1, 3, 6, 1, False)  # ceil-mode overhang, left pad
+    (2, 2)
+    """
+    end = minimum(start + kernel, size + pad_right)
+    if count_include_pad:
+        return end - start
+    return minimum(end, size) - maximum(start, 0)
 
 
 def adaptive_window(index: int, size: int, out: int) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..arith import ConvRule, adaptive_window
+from ..arith import ConvRule, adaptive_window, avg_pool_cells
 from ..errors import ConvcalcError
 from ._common import as_planes, per_dim, plane_chunks
 
@@ -297,14 +297,11 @@ def _avg_divisor(windows: Sequence[_Windows], rules: Sequence[ConvRule], count_i
 
     A ceil-mode window hanging past the right padding counts only up to the padding's end.
     """
-    factors = []
-    for win, rule in zip(windows, rules):
-        start = np.arange(win.count) * win.stride - rule.pad_left
-        end = np.minimum(start + win.taps, win.size + rule.pad_right)
-        if count_include_pad:
-            factors.append(end - start)
-        else:
-            factors.append(np.minimum(end, win.size) - np.maximum(start, 0))
+    factors = [
+        avg_pool_cells(np.arange(win.count) * win.stride - rule.pad_left, win.taps, win.size, rule.pad_right,
+                       count_include_pad, np.minimum, np.maximum)
+        for win, rule in zip(windows, rules)
+    ]
     if all(np.all(f == f[0]) for f in factors):
         return dtype.type(math.prod(int(f[0]) for f in factors))
     divisor = functools.reduce(np.multiply.outer, factors)

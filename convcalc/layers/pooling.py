@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, ClassVar, Optional, Sequence
 
-from ..arith import ConvRule, FixedRule, UnpoolRule, spatial_symbols
+from ..arith import ConvRule, FixedRule, UnpoolRule, avg_pool_cells, spatial_symbols
 from .base import Layer, OptionalSize, OptionalSizes, Shape, Size, prod
 
 _DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
@@ -353,11 +353,7 @@ class _AvgPoolNd(_SlidingPoolNd):
         2
         """
         kernel, stride, pad = self.kernel_size[axis], self.stride[axis], self.padding[axis]
-        start = index * stride - pad
-        end = min(start + kernel, size + pad)
-        if self.count_include_pad:
-            return end - start
-        return min(end, size) - max(start, 0)
+        return avg_pool_cells(index * stride - pad, kernel, size, pad, self.count_include_pad)
 
     def divisor(self, index: Sequence[int], spatial: Sequence[int]) -> int:
         """The number a window's sum is divided by, for output position ``index``.
