@@ -141,21 +141,13 @@ def test_one_output_format_at_a_time(cli):
     assert result.code == 2 and "choose one" in result.stderr
 
 
-BASIC_BLOCK = """BasicBlock(
-  (conv1): Conv2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
-  (bn1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
-  (relu): ReLU(inplace=True)
-  (conv2): Conv2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
-  (bn2): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
-)"""
+BASIC_BLOCK = DATA / "basic_block.txt"  # torchvision's block, as print(model) shows it
 
 
 @pytest.mark.parametrize("form", ["--csv", "--markdown"])
-def test_run_statistics_in_csv_and_markdown_keep_each_call(cli, tmp_path, form):
+def test_run_statistics_in_csv_and_markdown_keep_each_call(cli, form):
     """The block's relu runs twice: two rows, relu and relu#2, each with its own statistics."""
-    spec = tmp_path / "block.txt"
-    spec.write_text(BASIC_BLOCK)
-    result = cli("net", str(spec), "-i", "1x8x6x6", "--run", form)
+    result = cli("net", str(BASIC_BLOCK), "-i", "1x8x6x6", "--run", form)
     assert result.code == 0, result.stderr
     if form == "--csv":
         rows = {row["name"]: row for row in csv.DictReader(io.StringIO(result.stdout))}

@@ -6,6 +6,7 @@ import gc
 import json
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -204,17 +205,7 @@ def test_print_model_root_names():
     assert spec.root.type_name == "Net"
 
 
-BASIC_BLOCK = """BasicBlock(
-  (conv1): Conv2d(8, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)
-  (bn1): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
-  (relu): ReLU(inplace=True)
-  (conv2): Conv2d(16, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
-  (bn2): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
-  (downsample): Sequential(
-    (0): Conv2d(8, 16, kernel_size=(1, 1), stride=(2, 2), bias=False)
-    (1): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
-  )
-)"""
+BASIC_BLOCK = (Path(__file__).parent / "data" / "basic_block.txt").read_text().rstrip("\n")
 
 BOTTLENECK = """Bottleneck(
   (conv1): Conv2d(16, 4, kernel_size=(1, 1), stride=(1, 1), bias=False)
