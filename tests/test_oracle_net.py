@@ -270,20 +270,26 @@ MODELS = {
 }
 
 
+def run_hooked(model: nn.Module, x: torch.Tensor, on_call) -> torch.Tensor:
+    """Run ``model`` in eval mode on ``x``, calling ``on_call(name, module, inputs, output)`` at
+    every leaf-module call, in execution order."""
+    handles = [
+        module.register_forward_hook(lambda mod, inputs, output, name=name: on_call(name, mod, inputs, output))
+        for name, module in model.named_modules()
+        if not list(module.children()) and name
+    ]
+    with torch.no_grad():
+        out = model.eval()(x)
+    for handle in handles:
+        handle.remove()
+    return out
+
+
 def torch_calls(model: nn.Module, input_shape: tuple) -> tuple[list[tuple[str, str, tuple, tuple]], tuple]:
     """(name, type, input shape, output shape) of every leaf-module call, in execution order."""
     calls = []
-    handles = []
-    for name, module in model.named_modules():
-        if not list(module.children()) and name:
-            def hook(mod, inputs, output, name=name):
-                calls.append((name, type(mod).__name__, tuple(inputs[0].shape), tuple(output.shape)))
-
-            handles.append(module.register_forward_hook(hook))
-    with torch.no_grad():
-        out = model.eval()(torch.zeros(input_shape))
-    for handle in handles:
-        handle.remove()
+    out = run_hooked(model, torch.zeros(input_shape), lambda name, mod, inputs, output: calls.append(
+        (name, type(mod).__name__, tuple(inputs[0].shape), tuple(output.shape))))
     return calls, tuple(out.shape)
 
 
@@ -491,19 +497,12 @@ def torch_activations(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, np.n
     """Every leaf module's output per call, keyed as convcalc keys them (``name``, ``name#2``, …)."""
     seen: dict[str, int] = {}
     outputs: dict[str, np.ndarray] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if not list(module.children()) and name:
-            def hook(mod, inputs, output, name=name):
-                seen[name] = seen.get(name, 0) + 1
-                outputs[call_key(name, seen[name])] = output.detach().numpy().copy()
 
-            handles.append(module.register_forward_hook(hook))
-    with torch.no_grad():
-        out = model.eval()(x)
-    for handle in handles:
-        handle.remove()
-    return outputs, out.numpy()
+    def record(name, mod, inputs, output):
+        seen[name] = seen.get(name, 0) + 1
+        outputs[call_key(name, seen[name])] = output.detach().numpy().copy()
+
+    return outputs, run_hooked(model, x, record).numpy()
 
 
 def test_forward_with_the_models_own_weights(model_case):
