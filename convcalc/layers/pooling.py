@@ -16,15 +16,17 @@ from .base import Layer, OptionalSize, OptionalSizes, Shape, Size, prod
 _DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
 
 
-def _covered(start: int, kernel: int, dilation: int, size: int) -> int:
+def _covered(start: Any, kernel: int, dilation: int, size: int, minimum: Callable = min, maximum: Callable = max) -> Any:
     """Input elements of ``[0, size)`` hit by the taps ``start + t·dilation``, ``0 <= t < kernel``.
+
+    For one start (ints, builtin min/max) or an array of them (``np.minimum``/``np.maximum``).
 
     >>> _covered(-1, 3, 1, 5), _covered(3, 3, 1, 5), _covered(-1, 2, 5, 4)
     (2, 2, 0)
     """
-    first = max(0, -(start // dilation))  # smallest t with start + t·d >= 0
-    last = min(kernel - 1, (size - 1 - start) // dilation)
-    return max(0, last - first + 1)
+    first = maximum(0, -(start // dilation))  # smallest t with start + t·d >= 0
+    last = minimum(kernel - 1, (size - 1 - start) // dilation)
+    return maximum(0, last - first + 1)
 
 
 def _sum_windows(per_dim: Sequence[tuple[int, int]]) -> tuple[int, int]:
@@ -80,9 +82,7 @@ def _coverage_vectorised(
     elements = nonempty = 0
     for begin in range(0, windows, 1 << 20):
         start = np.arange(begin, min(windows, begin + (1 << 20)), dtype=np.int64) * stride - padding
-        first = np.maximum(0, -(start // dilation))
-        last = np.minimum(kernel - 1, (size - 1 - start) // dilation)
-        covered = np.maximum(0, last - first + 1)
+        covered = _covered(start, kernel, dilation, size, np.minimum, np.maximum)
         elements += int(covered.sum())
         nonempty += int(np.count_nonzero(covered))
     return elements, nonempty
