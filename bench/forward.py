@@ -43,8 +43,7 @@ torch's; for convcalc its peak is printed as a cross-check.) Without /proc (not 
 reported as unmeasured and does not count.
 
 Exit status: 0 when the median ratio is <= 1.5, no ratio is above 3, convcalc's peak memory is
-at most 2× torch's and every output matches; 1 otherwise. Layers whose kernels are not written
-yet are listed as "pending" and not counted.
+at most 2× torch's and every output matches; 1 otherwise.
 """
 
 from __future__ import annotations
@@ -96,7 +95,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from convcalc.kernels.conv import conv_nd, conv_transpose_nd  # noqa: E402
+from convcalc.kernels.elementwise import batch_norm  # noqa: E402
 from convcalc.kernels.linear import linear  # noqa: E402
+from convcalc.kernels.pooling import adaptive_avg_pool_nd, avg_pool_nd, max_pool_nd  # noqa: E402
+from convcalc.kernels.resample import interpolate  # noqa: E402
 
 torch.set_num_threads(args.threads)
 
@@ -111,26 +113,12 @@ def blas_threads_report(threads: int) -> str:
     return f"BLAS threads {threads} (threadpoolctl: {pools})"
 
 
-def optional_kernel(module: str, name: str) -> tuple[Callable[..., Any] | None, str]:
-    """A kernel another change writes: (function, "") or (None, why it is pending)."""
-    try:
-        imported = __import__(f"convcalc.kernels.{module}", fromlist=[name])
-    except ImportError:
-        return None, f"convcalc.kernels.{module} not written yet"
-    function = getattr(imported, name, None)
-    if function is None:
-        return None, f"convcalc.kernels.{module}.{name} not written yet"
-    return function, ""
-
-
 @dataclass
 class Case:
     name: str
     shape: tuple[int, ...]
     run_torch: Callable[[], Any]
-    run_convcalc: Callable[[], Any] | None
-    pending: str = ""
-    external: bool = False  # a kernel another change writes, called with guessed arguments
+    run_convcalc: Callable[[], Any]
 
 
 def build_cases() -> list[Case]:
@@ -184,41 +172,30 @@ def build_cases() -> list[Case]:
     conv("Conv3d 32->64 k3", (1, 32, 8, 28, 28), 64, 3, padding=1)
 
     x = array(1, 64, 112, 112)
-    function, why = optional_kernel("pooling", "max_pool_nd")
     cases.append(Case(
-        "MaxPool2d 3/2 pad 1", x.shape, lambda: F.max_pool2d(t(x), 3, 2, 1),
-        function and (lambda f=function: f(x, 3, 2, 1)), why, external=True,
+        "MaxPool2d 3/2 pad 1", x.shape, lambda: F.max_pool2d(t(x), 3, 2, 1), lambda: max_pool_nd(x, 3, 2, 1),
     ))
     x2 = array(1, 128, 56, 56)
-    function, why = optional_kernel("pooling", "avg_pool_nd")
-    cases.append(Case(
-        "AvgPool2d 2/2", x2.shape, lambda: F.avg_pool2d(t(x2), 2, 2),
-        function and (lambda f=function: f(x2, 2, 2)), why, external=True,
-    ))
+    cases.append(Case("AvgPool2d 2/2", x2.shape, lambda: F.avg_pool2d(t(x2), 2, 2), lambda: avg_pool_nd(x2, 2, 2)))
     x3 = array(8, 512, 7, 7)
-    function, why = optional_kernel("pooling", "adaptive_avg_pool_nd")
     cases.append(Case(
-        "AdaptiveAvgPool2d 1", x3.shape, lambda: F.adaptive_avg_pool2d(t(x3), 1),
-        function and (lambda f=function: f(x3, 1)), why, external=True,
+        "AdaptiveAvgPool2d 1", x3.shape, lambda: F.adaptive_avg_pool2d(t(x3), 1), lambda: adaptive_avg_pool_nd(x3, 1),
     ))
     x4 = array(1, 64, 112, 112)
     mean, var = array(64), np.abs(array(64)) + 0.5
     scale, shift = array(64), array(64)
-    function, why = optional_kernel("elementwise", "batch_norm")
     cases.append(Case(
         "BatchNorm2d 64 (eval)", x4.shape,
         lambda: F.batch_norm(t(x4), t(mean), t(var), t(scale), t(shift), False, 0.1, 1e-5),
-        function and (lambda f=function: f(x4, mean, var, scale, shift, eps=1e-5)), why, external=True,
+        lambda: batch_norm(x4, mean, var, scale, shift, eps=1e-5),
     ))
     x5, w5, b5 = array(16, 4096), array(4096, 4096), array(4096)
     cases.append(Case("Linear 4096->4096", x5.shape, lambda: F.linear(t(x5), t(w5), t(b5)), lambda: linear(x5, w5, b5)))
     x6 = array(1, 64, 56, 56)
-    function, why = optional_kernel("resample", "interpolate")
     cases.append(Case(
         "bilinear upsample x2", x6.shape,
         lambda: F.interpolate(t(x6), scale_factor=2.0, mode="bilinear", align_corners=False),
-        function and (lambda f=function: f(x6, (112, 112), "bilinear", align_corners=False, scales=(2.0, 2.0))),
-        why, external=True,
+        lambda: interpolate(x6, (112, 112), "bilinear", align_corners=False, scales=(2.0, 2.0)),
     ))
     return cases
 
@@ -403,16 +380,7 @@ def main() -> int:
     failures: list[str] = []
     for case in build_cases():
         shape = "x".join(map(str, case.shape))
-        if case.run_convcalc is None:
-            print(f"{case.name:32} {shape:>18} {'':>9} {'':>11} {'pending':>6}  ({case.pending})")
-            continue
-        try:
-            problem = check(case)
-        except Exception as exc:
-            if not case.external:
-                raise
-            print(f"{case.name:32} {shape:>18} {'':>9} {'':>11} {'pending':>6}  (call failed: {exc})")
-            continue
+        problem = check(case)
         torch_time, convcalc_time, round_ratios = measure(case, rounds, budget)
         ratio = statistics.median(round_ratios)
         ratios.append(ratio)
