@@ -618,14 +618,22 @@ def _conv_rows(
             (flat.strides[0], geo.in_per_group * flat.strides[1], flat.strides[1], row_step * flat.itemsize, flat.itemsize),
         ),
     )
-    if depth > geo.in_per_group * first:
-        columns[:, :, -1] = 1  # the bias's row of ones
+    _bias_ones(columns, geo.in_per_group * first, scratch)
     per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, run))
     np.matmul(weights, columns, out=per_tap)
     per_tap = per_tap.reshape(n, geo.out_channels, rest, run)
     # The sum runs on the compact grid, straight into the destination: a pass on the wide grid
     # followed by a compacting copy was slower.
     _sum_into(dest, [_unwide(per_tap[:, :, tap, offset:], geo, slab, rows) for tap, offset in enumerate(rest_offsets)])
+
+
+def _bias_ones(columns: np.ndarray, taps_rows: int, scratch: _Scratch) -> None:
+    """The row of ones the bias column multiplies, when the prepared weight has one (the
+    column matrix has a row past its ``taps_rows``); written once per layout, as the copies
+    never touch it."""
+    if columns.shape[2] > taps_rows and scratch.filled.get("columns") != columns.shape:
+        columns[:, :, -1] = 1
+        scratch.filled["columns"] = columns.shape
 
 
 def _sum_into(dest: np.ndarray, terms: list[np.ndarray]) -> None:
@@ -668,9 +676,7 @@ def _conv_rows_narrow(
         top = r0 + t0 * geo.dilation[0] - geo.pads[0][0] - 1  # the input row on grid row 0
         lo, hi = max(top, 0), min(top + rows + 2, geo.spatial[0])
         runs.append((lo - top, max(hi - lo, 0), lo))
-    if depth > geo.in_per_group * first and scratch.filled.get("columns") != columns.shape:
-        columns[:, :, -1] = 1  # the bias's row of ones, which stays from chunk to chunk
-        scratch.filled["columns"] = columns.shape
+    _bias_ones(columns, geo.in_per_group * first, scratch)
     source = x.reshape(n, geo.groups, geo.in_per_group, -1)
     for t0, (at, count, lo) in enumerate(runs):
         row = grouped[:, :, :, t0]
