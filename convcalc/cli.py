@@ -430,10 +430,10 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             raise ConvcalcError(f"{', '.join('--' + k.replace('_', '-') for k in forward_kwargs)} needs --input SHAPE")
         known_shape = input_shape
         if input_shape is None and run_options["input_file"] and _wants_run(run_options):
-            known_shape = _file_shape(run_options, dtype)  # channel and feature counts come from it
+            known_shape, preloaded = _read_input_file(run_options, dtype)  # channel counts come from it
             try:
                 layer = cls.from_options(values, known_shape)
-                _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
+                _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options, preloaded)
             except ShapeError as exc:  # the input does not fit the layer
                 raise _table_hint(exc, run_options["input_file"], known_shape) from None
             return
@@ -471,18 +471,19 @@ def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeErro
     return type(exc)(f"{exc} ({path} was read as a {table} table: give --input SHAPE to reshape it)")
 
 
-def _file_shape(options: dict[str, Any], dtype: str) -> tuple[int, ...]:
-    """The shape of ``--input-file`` (read once here, and again by the run)."""
+def _read_input_file(options: dict[str, Any], dtype: str) -> tuple[tuple[int, ...], tuple[Any, list[str]]]:
+    """``--input-file``'s shape, and the array with its warnings for the run to reuse."""
     from .run import InputSource
     from .tensors import float_dtype
 
     source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal")
-    return source.shape_and_file(float_dtype(dtype))[0]
+    shape, array, warnings = source.shape_and_file(float_dtype(dtype))
+    return shape, (array, warnings)
 
 
 def _run_layer(
     layer: Layer, input_shape: Any, dtype: str, forward_kwargs: dict[str, Any], as_json: bool,
-    options: dict[str, Any],
+    options: dict[str, Any], preloaded: tuple[Any, list[str]] | None = None,
 ) -> None:
     """``--run``: the forward pass on random or file input, shown with the layer's panel."""
     from .report import layer_report
@@ -499,6 +500,7 @@ def _run_layer(
         weights=options["weights"], fill=options["fill"] or "normal",
         fill_weights=options["fill_weights"] or "normal", seed=whole("seed", 0), dtype=dtype,
         max_memory=parse_memory(options["max_memory"] or "4GiB"), forward_kwargs=forward_kwargs,
+        preloaded=preloaded,
     )
     for message in result.warnings:
         warn(message)

@@ -57,13 +57,13 @@ def explain_command(
     if input_file is None and shape is None:
         raise ParseError("explain needs --input SHAPE (random input of that shape) or --input-file FILE")
     real = float_dtype(dtype)
-    known_shape, _, _ = source.shape_and_file(real)
+    known_shape, array, read_warnings = source.shape_and_file(real)
     built, forward_kwargs = build_layer_line(layer, list(ctx.args), known_shape)
     check_explainable(built)
     result = run_layer(
         built, known_shape if input_file is None else shape, input_file=input_file, key=key,
         weights=weights, fill=fill or "normal", fill_weights=fill_weights or "normal", seed=seed_value,
-        dtype=dtype, forward_kwargs=forward_kwargs,
+        dtype=dtype, forward_kwargs=forward_kwargs, preloaded=None if array is None else (array, read_warnings),
     )
     from .cli import emit_json, emit_rich, warn
 

@@ -53,8 +53,12 @@ def run_layer(
     dtype: str = "float32",
     max_memory: int | None = None,
     forward_kwargs: dict[str, Any] | None = None,
+    preloaded: tuple[np.ndarray, list[str]] | None = None,
 ) -> RunResult:
     """Make (or read) the input and the parameters, check the memory estimate, run forward.
+
+    ``preloaded``: ``input_file`` as a caller already read it (array, warnings), so that a
+    caller that needed its shape first does not read it twice.
 
     >>> from convcalc import Conv2d
     >>> result = run_layer(Conv2d(1, 1, 3), (1, 1, 3, 3), fill="ones", fill_weights="ones")
@@ -65,7 +69,11 @@ def run_layer(
     real = float_dtype(dtype)
     rng = make_rng(seed)
     source = InputSource(input_shape, input_file, key, gray, fill)
-    shape, loaded, warnings = source.shape_and_file(real, layer.integer_input)
+    if preloaded is None:
+        shape, loaded, warnings = source.shape_and_file(real, layer.integer_input)
+    else:
+        loaded = _as_indices(preloaded[0], input_file or "") if layer.integer_input else preloaded[0]
+        shape, warnings = tuple(loaded.shape), list(preloaded[1])
     out_shape = layer.output_shape(shape, **forward_kwargs)
     expected = {**layer.param_shapes(), **layer.buffer_shapes()}
     check_memory(estimate_bytes([shape, out_shape, *expected.values()], real), max_memory)
