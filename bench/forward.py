@@ -1,6 +1,6 @@
 """Time convcalc's NumPy forward kernels against torch, layer by layer, and compare peak memory.
 
-Usage: python bench/forward.py [--quick] [--threads N]
+Usage: python bench/forward.py [--quick] [--threads N] [--only TEXT]
 
 Threads. Both engines get the same number of threads, N (default: the CPUs this process may run
 on, which is what OpenBLAS uses by default). Before numpy or torch is imported the script sets
@@ -71,6 +71,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--only", metavar="TEXT",
+        help="time only the layers whose name contains TEXT (case-insensitive); the median and "
+        "memory bars are then not judged",
+    )
     parser.add_argument("--memory-child", choices=("convcalc", "torch"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -378,7 +383,11 @@ def main() -> int:
     print("-" * len(header))
     ratios: list[float] = []
     failures: list[str] = []
-    for case in build_cases():
+    cases = [case for case in build_cases() if not args.only or args.only.lower() in case.name.lower()]
+    if not cases:
+        print(f"no layer's name contains {args.only!r}", file=sys.stderr)
+        return 2
+    for case in cases:
         shape = "x".join(map(str, case.shape))
         problem = check(case)
         torch_time, convcalc_time, round_ratios = measure(case, rounds, budget)
@@ -397,13 +406,15 @@ def main() -> int:
     print(f"timed blocks: {LOAD_LOG['blocks']}; {LOAD_LOG['retried']} repeated because other processes "
           f"used over {LOAD_THRESHOLD:.0%} of the CPUs meanwhile, {LOAD_LOG['kept_loaded']} still loaded "
           "after 3 attempts (kept)")
-    if median > MEDIAN_BAR:
+    if median > MEDIAN_BAR and not args.only:
         failures.append(f"median ratio {median:.2f} > {MEDIAN_BAR}")
     if worst > MAX_BAR:
         failures.append(f"max ratio {worst:.2f} > {MAX_BAR}")
 
-    memory = measure_memory(args.threads)
-    if memory is None:
+    memory = None if args.only else measure_memory(args.threads)
+    if args.only:
+        print("peak memory: not measured with --only")
+    elif memory is None:
         print("peak memory: unmeasured (needs Linux /proc)")
     else:
         torch_peak, convcalc_peak, traced = memory
