@@ -378,3 +378,37 @@ def test_bilinear(lead, dtype, features, bound):
     weight, bias = random((4, in1, in2), dtype, 15), random((4,), dtype, 16)
     want = F.bilinear(*(torch.from_numpy(a) for a in (x1, x2, weight, bias))).numpy()
     assert_close(bilinear(x1, x2, weight, bias, max_buffer_bytes=bound), want)
+
+
+def test_scratch_kept_between_calls_changes_no_result():
+    """Each thread keeps its scratch buffers between calls, with the constant parts a call
+    wrote into them (a row of ones for the bias, zero padding). Calls whose buffers have the
+    same shapes but other constants must still rewrite them: here a 1×3 conv with a bias and
+    one input channel per group, then one without a bias and two (its copies overwrite the
+    row of ones), then the first again; and the padded-slab methods in between."""
+    x1, x2 = random((1, 4, 6, 7), np.float32, 1), random((1, 8, 6, 7), np.float32, 2)
+    w1, w2, b1 = random((4, 1, 1, 3), np.float32, 3), random((4, 2, 1, 3), np.float32, 4), random((4,), np.float32, 5)
+    pads = ((0, 0), (1, 1))
+    want1 = F.conv2d(torch.from_numpy(x1), torch.from_numpy(w1), torch.from_numpy(b1), padding=(0, 1), groups=4).numpy()
+    want2 = F.conv2d(torch.from_numpy(x2), torch.from_numpy(w2), padding=(0, 1), groups=4).numpy()
+    for method in ("rows", "rows", "gemm", "rows", "taps", "winograd", "rows", "fma", "rows"):
+        if method == "winograd":
+            conv_nd(x1, random((4, 1, 3, 3), np.float32, 6), b1, 1, 1, 1, 4, method=method)
+            continue
+        assert_close(conv_nd(x1, w1, b1, 1, pads, 1, 4, method=method), want1)
+        if method != "fma":
+            assert_close(conv_nd(x2, w2, None, 1, pads, 1, 4, method=method), want2)
+
+
+def test_scratch_past_the_keep_bound_is_freed(monkeypatch):
+    from convcalc.kernels import conv
+
+    monkeypatch.setattr(conv, "KEEP_BYTES", 1000)
+    x, weight = random((1, 4, 16, 16), np.float32, 1), random((4, 4, 3, 3), np.float32, 2)
+    conv_nd(x, weight, None, 1, 1)
+    with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
+        assert scratch.buffers == {}
+    monkeypatch.setattr(conv, "KEEP_BYTES", 2**30)
+    conv_nd(x, weight, None, 1, 1)
+    with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
+        assert scratch.buffers != {}

@@ -41,7 +41,8 @@ Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose
 
 Work is chunked over the batch, then over groups, then over output rows, so the scratch
 buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
-(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. BLAS uses
+(default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. Each thread
+keeps its scratch buffers between calls, up to ``KEEP_BYTES``. BLAS uses
 every core in the GEMMs; NumPy's own passes run on one. (Python threads over cache-sized
 chunks, or over halves of single big passes, were tried on the 2-core benchmark machine: no
 faster, and slower under load, so the kernels stay single-threaded outside BLAS. Two threads
@@ -51,9 +52,11 @@ both halves: their small GEMMs contend inside OpenBLAS and their passes share th
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from itertools import product
 from typing import Literal
@@ -130,8 +133,16 @@ def _source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
     return np.mod(positions, size)  # circular
 
 
+KEEP_BYTES = 2 * DEFAULT_BUFFER_BYTES
+"""Scratch a thread keeps between calls (see ``_Scratch.kept``); a call that needed more
+frees all of its buffers when it ends."""
+
+_KEPT = threading.local()
+
+
 class _Scratch:
-    """Grow-only flat buffers, reused by every chunk of one call."""
+    """Grow-only flat buffers, reused by every chunk of a call and, up to ``KEEP_BYTES``, by the
+    thread's next calls (``kept``)."""
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = dtype
@@ -151,6 +162,29 @@ class _Scratch:
         if zero:
             array.fill(0)
         return array
+
+    @staticmethod
+    @contextlib.contextmanager
+    def kept(dtype: np.dtype) -> Iterator[_Scratch]:
+        """This thread's scratch for ``dtype``, as its last call left it: the buffers and the
+        constant parts written into them (zero padding, a row of ones) survive from call to
+        call, as oneDNN keeps its scratchpad. A layer run on a batch of small inputs otherwise
+        pays for allocating and filling them on every call (a depthwise 3×3 conv at 56²: 8%).
+        A call that needed more than ``KEEP_BYTES``, or failed, frees them all."""
+        if not hasattr(_KEPT, "by_dtype"):
+            _KEPT.by_dtype = {}
+        scratch = _KEPT.by_dtype.get(dtype) or _KEPT.by_dtype.setdefault(dtype, _Scratch(dtype))
+        try:
+            yield scratch
+        except BaseException:
+            scratch.clear()
+            raise
+        if sum(flat.nbytes for flat in scratch.buffers.values()) > KEEP_BYTES:
+            scratch.clear()
+
+    def clear(self) -> None:
+        self.buffers.clear()
+        self.filled.clear()
 
 
 class _ConvGeometry:
@@ -282,16 +316,16 @@ def conv_nd(
         geo.prepared_weight = _rows_weight(weight, None if bias_tap is None else bias, geo, bias_tap)
         if bias_tap is not None:
             bias = None
-    scratch = _Scratch(dtype)
-    for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
-        part = geo.subset(g1 - g0) if (g0, g1) != (0, groups) else geo
-        if part is not geo and geo.prepared_weight is not None:
-            part.prepared_weight = geo.prepared_weight[g0:g1]
-        in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
-        out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
-        chunk_bias = None if bias is None else bias[out_rows]
-        dest = out[n0:n1, out_rows, r0:r1]
-        with row_buffering(math.prod(geo.out_spatial)):
+    parts = {groups: geo}  # the geometry of a chunk of g groups, by g: chunks are mostly alike
+    with _Scratch.kept(dtype) as scratch, row_buffering(math.prod(geo.out_spatial)):
+        for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
+            part = parts.get(g1 - g0) or parts.setdefault(g1 - g0, geo.subset(g1 - g0))
+            if part is not geo and geo.prepared_weight is not None:
+                part.prepared_weight = geo.prepared_weight[g0:g1]
+            in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
+            out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
+            chunk_bias = None if bias is None else bias[out_rows]
+            dest = out[n0:n1, out_rows, r0:r1]
             if geo.narrow:  # reads x itself: no padded copy
                 _conv_rows_narrow(x[n0:n1, in_rows], part, r0, r1, dest, scratch)
                 _add_bias(dest, chunk_bias)  # when no tap could carry it (see _unshifted_tap)
@@ -328,7 +362,8 @@ def _choose_method(geo: _ConvGeometry) -> str:
 def _chunk_bytes(geo: _ConvGeometry, method: str, images: int, groups: int, rows: int, itemsize: int) -> int:
     """Scratch memory of a chunk of ``images`` images × ``groups`` groups × ``rows`` output rows."""
     in_channels, out_channels = groups * geo.in_per_group, groups * geo.out_per_group
-    slab = in_channels * geo.slab_rows(rows) * geo.slab_row_pixels()
+    # The narrow grid reads the input itself: no padded slab.
+    slab = 0 if geo.narrow else in_channels * geo.slab_rows(rows) * geo.slab_row_pixels()
     wide_out = out_channels * rows * geo.slab_row_pixels()
     compact_out = out_channels * rows * geo.row_pixels()
     if method == "gemm":
@@ -361,16 +396,14 @@ def _conv_chunks(
     rows, groups = geo.out_spatial[0], geo.groups
     per_image = _chunk_bytes(geo, method, 1, groups, rows, itemsize)
     if per_image <= bound:
-        images = max(1, min(geo.batch, bound // per_image))
-        for n0 in range(0, geo.batch, images):
-            yield n0, min(geo.batch, n0 + images), 0, groups, 0, rows
+        for n0, n1 in _even_steps(geo.batch, bound // per_image):
+            yield n0, n1, 0, groups, 0, rows
         return
     per_group = _chunk_bytes(geo, method, 1, 1, rows, itemsize)
     if per_group <= bound:
-        step = max(1, bound // per_group)
         for n in range(geo.batch):
-            for g0 in range(0, groups, step):
-                yield n, n + 1, g0, min(groups, g0 + step), 0, rows
+            for g0, g1 in _even_steps(groups, bound // per_group):
+                yield n, n + 1, g0, g1, 0, rows
         return
     # One group of one image is too big: bands of output rows (scratch is affine in rows).
     fixed = _chunk_bytes(geo, method, 1, 1, 1, itemsize)
@@ -382,6 +415,18 @@ def _conv_chunks(
         for g in range(groups):
             for r0 in range(0, rows, band):
                 yield n, n + 1, g, g + 1, r0, min(rows, r0 + band)
+
+
+def _even_steps(total: int, most: int) -> list[tuple[int, int]]:
+    """[start, end) ranges covering ``range(total)`` in as few steps of at most ``most`` items
+    as possible, of sizes differing by at most one: a short last step would pay a whole step's
+    overhead for little work.
+
+    >>> _even_steps(144, 67)
+    [(0, 48), (48, 96), (96, 144)]
+    """
+    count = -(-total // max(1, most))
+    return [(total * i // count, total * (i + 1) // count) for i in range(count)]
 
 
 def _padded_slab(
@@ -618,7 +663,7 @@ def _conv_rows(
             (flat.strides[0], geo.in_per_group * flat.strides[1], flat.strides[1], row_step * flat.itemsize, flat.itemsize),
         ),
     )
-    _bias_ones(columns, geo.in_per_group * first, scratch)
+    _constant_rows(columns, geo.in_per_group * first, scratch)
     per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, run))
     np.matmul(weights, columns, out=per_tap)
     per_tap = per_tap.reshape(n, geo.out_channels, rest, run)
@@ -627,13 +672,22 @@ def _conv_rows(
     _sum_into(dest, [_unwide(per_tap[:, :, tap, offset:], geo, slab, rows) for tap, offset in enumerate(rest_offsets)])
 
 
-def _bias_ones(columns: np.ndarray, taps_rows: int, scratch: _Scratch) -> None:
-    """The row of ones the bias column multiplies, when the prepared weight has one (the
-    column matrix has a row past its ``taps_rows``); written once per layout, as the copies
-    never touch it."""
-    if columns.shape[2] > taps_rows and scratch.filled.get("columns") != columns.shape:
+def _constant_rows(
+    columns: np.ndarray, taps_rows: int, scratch: _Scratch, first: int = 1, zero_runs: tuple[tuple[int, int, int], ...] = ()
+) -> None:
+    """Write the parts of the column matrix that no copy writes, unless the buffer holds them
+    for this layout already: the row of ones the bias column multiplies (when the prepared
+    weight has one, the column matrix has a row past its ``taps_rows``) and ``zero_runs``,
+    (first-dim tap, start, stop) runs of zeros in every input channel's rows of that tap."""
+    layout = (columns.shape, taps_rows, zero_runs)  # the copies write the taps' rows
+    if scratch.filled.get("columns") == layout:
+        return
+    if columns.shape[2] > taps_rows:
         columns[:, :, -1] = 1
-        scratch.filled["columns"] = columns.shape
+    by_tap = columns[:, :, :taps_rows].reshape(*columns.shape[:2], -1, first, columns.shape[-1])
+    for tap, start, stop in zero_runs:
+        by_tap[..., tap, start:stop] = 0
+    scratch.filled["columns"] = layout
 
 
 def _sum_into(dest: np.ndarray, terms: list[np.ndarray]) -> None:
@@ -659,7 +713,7 @@ def _conv_rows_narrow(
     result exact, and the tap sum writes the contiguous destination directly, with no
     compacting pass.
     """
-    n, nd = x.shape[0], geo.nd
+    n = x.shape[0]
     rows = r1 - r0
     first = geo.kernel[0]
     rest = geo.taps // first
@@ -676,27 +730,27 @@ def _conv_rows_narrow(
         top = r0 + t0 * geo.dilation[0] - geo.pads[0][0] - 1  # the input row on grid row 0
         lo, hi = max(top, 0), min(top + rows + 2, geo.spatial[0])
         runs.append((lo - top, max(hi - lo, 0), lo))
-    _bias_ones(columns, geo.in_per_group * first, scratch)
+    # The first dim's padding (and the slack rows past the input): zeros around each copy.
+    zero_runs = tuple(
+        (t0, start, stop)
+        for t0, (at, count, _) in enumerate(runs)
+        for start, stop in ((0, at * plane), ((at + count) * plane, grid))
+        if stop > start
+    )
+    _constant_rows(columns, geo.in_per_group * first, scratch, first, zero_runs)
     source = x.reshape(n, geo.groups, geo.in_per_group, -1)
     for t0, (at, count, lo) in enumerate(runs):
-        row = grouped[:, :, :, t0]
-        row[..., : at * plane] = 0  # the first dim's padding (and the slack rows past the input)
-        row[..., (at + count) * plane :] = 0
         if count:
-            np.copyto(row[..., at * plane : (at + count) * plane], source[..., lo * plane : (lo + count) * plane])
+            np.copyto(grouped[..., t0, at * plane : (at + count) * plane], source[..., lo * plane : (lo + count) * plane])
     per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, grid))
     np.matmul(weights, columns, out=per_tap)
     per_tap = per_tap.reshape(n, geo.out_channels, rest, rows + 2, *other)
-    steps = [math.prod(other[d + 1 :]) for d in range(nd - 1)]
+    flat_taps = per_tap.reshape(n, geo.out_channels, rest, -1)
     terms = []
-    for tap, shifts in enumerate(_narrow_shifts(geo)):
-        partial = per_tap[:, :, tap]
-        for axis, (shift, size) in enumerate(zip(shifts, other), start=3):
-            if shift:  # the sums that feed an output across this dim's edge
-                edge = slice(0, min(shift, size)) if shift > 0 else slice(max(size + shift, 0), size)
-                partial[(slice(None),) * axis + (edge,)] = 0
-        start = plane + sum(shift * step for shift, step in zip(shifts, steps))
-        terms.append(partial.reshape(n, geo.out_channels, -1)[:, :, start : start + rows * plane])
+    for tap, (edges, start) in enumerate(_narrow_taps(other, geo.kernel[1:], geo.dilation[1:], geo.pads[1:])):
+        for edge in edges:  # the sums that feed an output across an edge of the other dims
+            per_tap[(slice(None), slice(None), tap) + edge] = 0
+        terms.append(flat_taps[:, :, tap, start : start + rows * plane])
     total = dest.reshape(n, geo.out_channels, rows * plane)  # a view: each channel's rows are whole
     assert np.may_share_memory(total, dest), "the tap sum must write the output itself"
     _sum_into(total, terms)
@@ -712,19 +766,42 @@ def _narrow_fits(geo: _ConvGeometry) -> bool:
     return reach <= math.prod(other)
 
 
-def _narrow_shifts(geo: _ConvGeometry) -> list[tuple[int, ...]]:
-    """Per tap of the dims after the first (weight order): how far, along each of those dims,
-    the input it reads lies from the output pixel on the narrow grid (negative: before it)."""
-    return [
-        tuple(t * dil - left for t, dil, (left, _) in zip(others, geo.dilation[1:], geo.pads[1:]))
-        for others in product(*map(range, geo.kernel[1:]))
-    ]
+@functools.lru_cache(maxsize=64)
+def _narrow_shifts(
+    kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
+) -> tuple[tuple[int, ...], ...]:
+    """Per tap of the dims after the first (weight order; their kernel, dilation and pads
+    given): how far, along each of those dims, the input it reads lies from the output pixel
+    on the narrow grid (negative: before it)."""
+    return tuple(
+        tuple(t * dil - left for t, dil, (left, _) in zip(taps, dilation, pads))
+        for taps in product(*map(range, kernel))
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _narrow_taps(
+    other: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
+) -> tuple[tuple[tuple[tuple[slice, ...], ...], int], ...]:
+    """Per tap of the dims after the first (sizes ``other``): the index, from the grid's row
+    dim on, of each edge band whose sums would cross an edge, and where the tap's term starts
+    on the flat grid. Cached: every chunk of every call of this geometry asks again."""
+    steps = [math.prod(other[d + 1 :]) for d in range(len(other))]
+    taps = []
+    for shifts in _narrow_shifts(kernel, dilation, pads):
+        edges = []
+        for axis, (shift, size) in enumerate(zip(shifts, other)):
+            if shift:
+                band = slice(0, min(shift, size)) if shift > 0 else slice(max(size + shift, 0), size)
+                edges.append((slice(None),) * (axis + 1) + (band,))
+        taps.append((tuple(edges), math.prod(other) + sum(shift * step for shift, step in zip(shifts, steps))))
+    return tuple(taps)
 
 
 def _unshifted_tap(geo: _ConvGeometry) -> int | None:
     """The tap of the other dims that no narrow-grid edge zeroing touches (its shift is 0 in
     every dim), which carries the bias; None when there is none."""
-    shifts = _narrow_shifts(geo)
+    shifts = _narrow_shifts(geo.kernel[1:], geo.dilation[1:], geo.pads[1:])
     return shifts.index((0,) * (geo.nd - 1)) if (0,) * (geo.nd - 1) in shifts else None
 
 
@@ -1002,10 +1079,9 @@ def conv_transpose_nd(
     ) * dtype.itemsize
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
     images = max(1, min(batch, bound // max(per_image, 1)))
-    scratch = _Scratch(dtype)
     everything = (slice(None), slice(None))
     widened = tuple(wide_spatial) != tuple(spatial)
-    with row_buffering(wide_pixels):
+    with row_buffering(wide_pixels), _Scratch.kept(dtype) as scratch:
         for n0 in range(0, batch, images):
             n1 = min(batch, n0 + images)
             n = n1 - n0
