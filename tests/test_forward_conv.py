@@ -401,6 +401,7 @@ def test_scratch_kept_between_calls_changes_no_result():
 
 
 def test_scratch_past_the_keep_bound_is_freed(monkeypatch):
+    """A call that needed more scratch than KEEP_BYTES frees it; release_scratch frees it all."""
     from convcalc.kernels import conv
 
     monkeypatch.setattr(conv, "KEEP_BYTES", 1000)
@@ -412,3 +413,5 @@ def test_scratch_past_the_keep_bound_is_freed(monkeypatch):
     conv_nd(x, weight, None, 1, 1)
     with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
         assert scratch.buffers != {}
+    conv.release_scratch()
+    assert scratch.buffers == {} and scratch.filled == {}

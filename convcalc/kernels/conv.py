@@ -187,6 +187,15 @@ class _Scratch:
         self.filled.clear()
 
 
+def release_scratch() -> None:
+    """Free the scratch buffers this thread keeps between calls (see ``KEEP_BYTES``).
+
+    >>> release_scratch()
+    """
+    for scratch in getattr(_KEPT, "by_dtype", {}).values():
+        scratch.clear()
+
+
 class _ConvGeometry:
     """Sizes of one convolution, and how a chunk of it maps onto the padded input."""
 
