@@ -32,11 +32,12 @@ class RunResult(NamedTuple):
     params: dict[str, np.ndarray]
     output: Any  # an array, or (values, indices) for max-pool with return_indices
     warnings: list[str]
+    extra_inputs: dict[str, np.ndarray] = {}  # made up for the run: Bilinear's input2, MaxUnpool's indices
 
     def named_tensors(self) -> list[tuple[str, np.ndarray]]:
         outputs = self.output if isinstance(self.output, tuple) else (self.output,)
         names = ("output", "indices")
-        return [("input", self.input), *self.params.items(), *zip(names, outputs)]
+        return [("input", self.input), *self.extra_inputs.items(), *self.params.items(), *zip(names, outputs)]
 
 
 def run_layer(
@@ -82,9 +83,10 @@ def run_layer(
     warnings += more
     if weights is not None:  # name the file in the message, before forward checks them again
         check_params(expected, params, weights)
-    forward_kwargs.update(_extra_inputs(layer, shape, rng, real, forward_kwargs))
-    output = layer.forward(x, params, **forward_kwargs)
-    return RunResult(x, params, output, warnings)
+    made_up = layer.example_inputs(shape, rng, real, **forward_kwargs)
+    extra = {name: tensor for name, tensor in made_up.items() if name not in forward_kwargs}
+    output = layer.forward(x, params, **forward_kwargs, **extra)
+    return RunResult(x, params, output, warnings, extra)
 
 
 class InputSource(NamedTuple):
@@ -134,32 +136,3 @@ def _random_indices(layer: Layer, shape: Sequence[int], rng: np.random.Generator
     return rng.integers(0, getattr(layer, "num_embeddings", 1), size=tuple(shape), dtype=np.int64)
 
 
-def _extra_inputs(
-    layer: Layer, shape: Shape, rng: np.random.Generator, real: np.dtype, given: dict[str, Any]
-) -> dict[str, Any]:
-    """Second tensors some layers' forward takes: Bilinear's input2, MaxUnpool's indices."""
-    name = type(layer).__name__
-    if name == "Bilinear" and "input2" not in given:
-        return {"input2": make_tensor((*shape[:-1], layer.in2_features), "normal", rng, real)}
-    if name.startswith("MaxUnpool") and "indices" not in given:
-        return {"indices": _unpool_indices(layer, shape, rng, given.get("output_size"))}
-    return {}
-
-
-def _unpool_indices(layer: Any, shape: Shape, rng: np.random.Generator, output_size: Any) -> np.ndarray:
-    """Indices as a max-pool would give them: for every input cell, one position inside its
-    window of the unpooled plane (flat h·W + w), chosen at random."""
-    nd = layer.nd
-    out_spatial = layer.output_shape(shape, output_size=output_size)[-nd:]
-    flat = np.zeros(shape, dtype=np.int64)
-    stride_of_dim = 1
-    for axis in reversed(range(nd)):
-        size, out = shape[len(shape) - nd + axis], out_spatial[axis]
-        start = np.arange(size) * layer.stride[axis] - layer.padding[axis]
-        offset = rng.integers(0, layer.kernel_size[axis], size=shape)
-        view = [1] * len(shape)
-        view[len(shape) - nd + axis] = size
-        position = np.clip(start.reshape(view) + offset, 0, out - 1)
-        flat += position * stride_of_dim
-        stride_of_dim *= out
-    return flat

@@ -34,6 +34,23 @@ def test_ones_input_gives_kernel_sum_plus_bias(cli):
     np.testing.assert_allclose(t["output"][0, :, 0, 0], t["weight"].sum(axis=(1, 2, 3)) + t["bias"], rtol=1e-6)
 
 
+def test_second_inputs_made_up_for_a_run_are_shown(cli):
+    """Bilinear's input2 and MaxUnpool's indices are made up too, and shown with the input."""
+    t = _tensors(cli("bilinear", "--in2-features", "4", "--out-features", "2", "-i", "2x3", "--run", "--json"))
+    assert list(t) == ["input", "input2", "weight", "bias", "output"]
+    np.testing.assert_allclose(
+        t["output"], np.einsum("ni,oij,nj->no", t["input"], t["weight"], t["input2"]) + t["bias"], rtol=1e-5
+    )
+    t = _tensors(cli("maxunpool2d", "-k", "2", "-i", "1x2x3x3", "--seed", "3", "--run", "--json"))
+    assert list(t) == ["input", "indices", "output"]
+    planes = t["output"].reshape(2, 36)
+    for channel in range(2):  # each value lands at its index, inside its 2×2 window
+        indices = t["indices"][0, channel].astype(int)
+        np.testing.assert_array_equal(planes[channel, indices.ravel()], t["input"][0, channel].ravel())
+        rows, cols = np.divmod(indices, 6)
+        assert (rows // 2 == np.arange(3)[:, None]).all() and (cols // 2 == np.arange(3)).all()
+
+
 def test_input_file_formats_and_save(cli, tmp_path):
     x = np.arange(50, dtype=np.float32).reshape(1, 2, 5, 5)
     np.save(tmp_path / "x.npy", x)

@@ -413,6 +413,17 @@ class Layer:
         arrays = {k: np.asarray(v) for k, v in given.items()}
         return self._forward(x, arrays, **forward_kwargs)
 
+    def example_inputs(self, input_shape: Shape, rng: Any, dtype: Any, **forward_kwargs: Any) -> dict[str, Any]:
+        """Random stand-ins, for a run on made-up data, for the tensors ``forward`` takes
+        besides ``x`` (Bilinear's ``input2``, MaxUnpool's ``indices``): none for most layers.
+        ``rng`` is a NumPy Generator; ``forward_kwargs`` are the run's other forward arguments.
+
+        >>> from convcalc import ReLU
+        >>> ReLU().example_inputs((2, 3), None, "float32")
+        {}
+        """
+        return {}
+
     def _shape_kwargs(self, forward_kwargs: dict[str, Any]) -> dict[str, Any]:
         """``output_shape``'s arguments for these forward arguments (tensors -> their shapes)."""
         return forward_kwargs

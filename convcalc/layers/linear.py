@@ -194,6 +194,17 @@ class Bilinear(_Dense):
         out = self.output_shape(input_shape, **forward_kwargs)
         return prod(out[:-1]) * self.out_features * self.in1_features * self.in2_features
 
+    def example_inputs(self, input_shape: Shape, rng: Any, dtype: Any, **forward_kwargs: Any) -> dict[str, Any]:
+        """A normal second input with the first's leading dims.
+
+        >>> import numpy as np
+        >>> Bilinear(3, 4, 2).example_inputs((5, 3), np.random.default_rng(0), "float32")["input2"].shape
+        (5, 4)
+        """
+        from ..tensors import make_tensor
+
+        return {"input2": make_tensor((*input_shape[:-1], self.in2_features), "normal", rng, dtype)}
+
     def _shape_kwargs(self, forward_kwargs: dict[str, Any]) -> dict[str, Any]:
         # forward takes the second tensor itself; output_shape takes its shape.
         second = forward_kwargs.get("input2")

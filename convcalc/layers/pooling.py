@@ -485,6 +485,32 @@ class _MaxUnpoolNd(_PoolNd):
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
+    def example_inputs(self, input_shape: Shape, rng: Any, dtype: Any, **forward_kwargs: Any) -> dict[str, Any]:
+        """Indices as a max-pool would give them: for every input cell, one position inside its
+        window of the unpooled plane (flat h·W + w), chosen at random.
+
+        >>> import numpy as np
+        >>> MaxUnpool1d(2).example_inputs((1, 1, 3), np.random.default_rng(0), "float32")["indices"]
+        array([[[1, 3, 5]]])
+        """
+        import numpy as np
+
+        shape = tuple(input_shape)
+        nd = self.nd
+        out_spatial = self.output_shape(shape, output_size=forward_kwargs.get("output_size"))[-nd:]
+        flat = np.zeros(shape, dtype=np.int64)
+        stride_of_dim = 1
+        for axis in reversed(range(nd)):
+            size, out = shape[len(shape) - nd + axis], out_spatial[axis]
+            start = np.arange(size) * self.stride[axis] - self.padding[axis]
+            offset = rng.integers(0, self.kernel_size[axis], size=shape)
+            view = [1] * len(shape)
+            view[len(shape) - nd + axis] = size
+            position = np.clip(start.reshape(view) + offset, 0, out - 1)
+            flat += position * stride_of_dim
+            stride_of_dim *= out
+        return {"indices": flat}
+
     def rules(self) -> tuple[UnpoolRule, ...]:
         return tuple(UnpoolRule(k, s, p) for k, s, p in zip(self.kernel_size, self.stride, self.padding))
 
