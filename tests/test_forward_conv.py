@@ -414,4 +414,31 @@ def test_scratch_past_the_keep_bound_is_freed(monkeypatch):
     with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
         assert scratch.buffers != {}
     conv.release_scratch()
-    assert scratch.buffers == {} and scratch.filled == {}
+    with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
+        assert scratch.buffers == {} and scratch.filled == {}
+
+
+def test_a_call_made_during_another_on_the_same_thread_has_its_own_scratch(monkeypatch):
+    """A signal handler may run a conv between two bytecodes of another conv on the same
+    thread: here one runs inside the first's tap sum. Neither result may change."""
+    from convcalc.kernels import conv
+
+    x, weight = random((2, 4, 9, 9), np.float32, 1), random((4, 4, 3, 3), np.float32, 2)
+    x2, weight2 = random((1, 4, 9, 9), np.float32, 3), random((4, 2, 3, 3), np.float32, 4)
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), padding=1).numpy()
+    want2 = F.conv2d(torch.from_numpy(x2), torch.from_numpy(weight2), padding=1, groups=2).numpy()
+    inner, running = [], []
+    sum_into = conv._sum_into
+
+    def interrupted(dest, terms):
+        if not running:  # the inner call's own tap sums run undisturbed
+            running.append(True)
+            inner.append(conv_nd(x2, weight2, None, 1, 1, 1, 2, method="rows", max_buffer_bytes=3000))
+            running.pop()
+        sum_into(dest, terms)
+
+    monkeypatch.setattr(conv, "_sum_into", interrupted)
+    assert_close(conv_nd(x, weight, None, 1, 1, method="rows", max_buffer_bytes=3000), want)
+    assert inner
+    for got in inner:
+        assert_close(got, want2)

@@ -170,21 +170,17 @@ class _Scratch:
         constant parts written into them (zero padding, a row of ones) survive from call to
         call, as oneDNN keeps its scratchpad. A layer run on a batch of small inputs otherwise
         pays for allocating and filling them on every call (a depthwise 3×3 conv at 56²: 8%).
-        A call that needed more than ``KEEP_BYTES``, or failed, frees them all."""
-        if not hasattr(_KEPT, "by_dtype"):
-            _KEPT.by_dtype = {}
-        scratch = _KEPT.by_dtype.get(dtype) or _KEPT.by_dtype.setdefault(dtype, _Scratch(dtype))
-        try:
-            yield scratch
-        except BaseException:
-            scratch.clear()
-            raise
-        if sum(flat.nbytes for flat in scratch.buffers.values()) > KEEP_BYTES:
-            scratch.clear()
 
-    def clear(self) -> None:
-        self.buffers.clear()
-        self.filled.clear()
+        The scratch is taken off the thread's shelf for the call and put back after it, unless
+        the call failed or needed more than ``KEEP_BYTES``: a call that starts while another
+        runs on the same thread (from a signal handler) gets buffers of its own.
+        """
+        if not hasattr(_KEPT, "shelf"):
+            _KEPT.shelf = {}
+        scratch = _KEPT.shelf.pop(dtype, None) or _Scratch(dtype)
+        yield scratch
+        if sum(flat.nbytes for flat in scratch.buffers.values()) <= KEEP_BYTES:
+            _KEPT.shelf[dtype] = scratch
 
 
 def release_scratch() -> None:
@@ -192,8 +188,7 @@ def release_scratch() -> None:
 
     >>> release_scratch()
     """
-    for scratch in getattr(_KEPT, "by_dtype", {}).values():
-        scratch.clear()
+    getattr(_KEPT, "shelf", {}).clear()
 
 
 class _ConvGeometry:
