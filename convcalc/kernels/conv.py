@@ -42,7 +42,8 @@ Transposed convolutions are the col2im scatter of one GEMM; see ``conv_transpose
 Work is chunked over the batch, then over groups, then over output rows, so the scratch
 buffers (padded input slab, column matrix, accumulators) stay under ``max_buffer_bytes``
 (default ``DEFAULT_BUFFER_BYTES``); peak memory is then the output plus that bound. Each thread
-keeps its scratch buffers between calls, up to ``KEEP_BYTES``. BLAS uses
+also keeps its scratch buffers between calls while they total at most ``KEEP_BYTES``
+(``release_scratch`` frees them). BLAS uses
 every core in the GEMMs; NumPy's own passes run on one. (Python threads over cache-sized
 chunks, or over halves of single big passes, were tried on the 2-core benchmark machine: no
 faster, and slower under load, so the kernels stay single-threaded outside BLAS. Two threads
@@ -59,7 +60,7 @@ import math
 import threading
 from collections.abc import Iterator, Sequence
 from itertools import product
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -133,9 +134,10 @@ def _source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
     return np.mod(positions, size)  # circular
 
 
-KEEP_BYTES = 2 * DEFAULT_BUFFER_BYTES
-"""Scratch a thread keeps between calls (see ``_Scratch.kept``); a call that needed more
-frees all of its buffers when it ends."""
+KEEP_BYTES = DEFAULT_BUFFER_BYTES
+"""Scratch a thread keeps between calls, per dtype (see ``_Scratch.kept``). The buffers grow as
+calls of other shapes and methods use them; a call that ends with more than this in them frees
+them all."""
 
 _KEPT = threading.local()
 
@@ -172,19 +174,20 @@ class _Scratch:
         pays for allocating and filling them on every call (a depthwise 3×3 conv at 56²: 8%).
 
         The scratch is taken off the thread's shelf for the call and put back after it, unless
-        the call failed or needed more than ``KEEP_BYTES``: a call that starts while another
+        the call failed or its buffers outgrew ``KEEP_BYTES``: a call that starts while another
         runs on the same thread (from a signal handler) gets buffers of its own.
         """
         if not hasattr(_KEPT, "shelf"):
             _KEPT.shelf = {}
-        scratch = _KEPT.shelf.pop(dtype, None) or _Scratch(dtype)
+        scratch = _KEPT.shelf.pop(dtype) if dtype in _KEPT.shelf else _Scratch(dtype)
         yield scratch
         if sum(flat.nbytes for flat in scratch.buffers.values()) <= KEEP_BYTES:
             _KEPT.shelf[dtype] = scratch
 
 
 def release_scratch() -> None:
-    """Free the scratch buffers this thread keeps between calls (see ``KEEP_BYTES``).
+    """Free the scratch buffers the calling thread keeps between calls (each thread keeps its
+    own, up to ``KEEP_BYTES`` per dtype).
 
     >>> release_scratch()
     """
@@ -323,7 +326,9 @@ def conv_nd(
     parts = {groups: geo}  # the geometry of a chunk of g groups, by g: chunks are mostly alike
     with _Scratch.kept(dtype) as scratch, row_buffering(math.prod(geo.out_spatial)):
         for n0, n1, g0, g1, r0, r1 in _conv_chunks(geo, method, dtype.itemsize, bound):
-            part = parts.get(g1 - g0) or parts.setdefault(g1 - g0, geo.subset(g1 - g0))
+            if g1 - g0 not in parts:
+                parts[g1 - g0] = geo.subset(g1 - g0)
+            part = parts[g1 - g0]
             if part is not geo and geo.prepared_weight is not None:
                 part.prepared_weight = geo.prepared_weight[g0:g1]
             in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
@@ -683,7 +688,9 @@ def _constant_rows(
     for this layout already: the row of ones the bias column multiplies (when the prepared
     weight has one, the column matrix has a row past its ``taps_rows``) and ``zero_runs``,
     (first-dim tap, start, stop) runs of zeros in every input channel's rows of that tap."""
-    layout = (columns.shape, taps_rows, zero_runs)  # the copies write the taps' rows
+    # Every chunk's copies rewrite all of the taps' rows outside the zero runs, so these fix
+    # where the constants lie (first: how the rows split into channels × first-dim taps).
+    layout = (columns.shape, taps_rows, first, zero_runs)
     if scratch.filled.get("columns") == layout:
         return
     if columns.shape[2] > taps_rows:
@@ -751,10 +758,10 @@ def _conv_rows_narrow(
     per_tap = per_tap.reshape(n, geo.out_channels, rest, rows + 2, *other)
     flat_taps = per_tap.reshape(n, geo.out_channels, rest, -1)
     terms = []
-    for tap, (edges, start) in enumerate(_narrow_taps(other, geo.kernel[1:], geo.dilation[1:], geo.pads[1:])):
-        for edge in edges:  # the sums that feed an output across an edge of the other dims
-            per_tap[(slice(None), slice(None), tap) + edge] = 0
-        terms.append(flat_taps[:, :, tap, start : start + rows * plane])
+    for index, tap in enumerate(_narrow_taps(other, geo.kernel[1:], geo.dilation[1:], geo.pads[1:])):
+        for edge in tap.edges:  # the sums that feed an output across an edge of the other dims
+            per_tap[(slice(None), slice(None), index) + edge] = 0
+        terms.append(flat_taps[:, :, index, tap.start : tap.start + rows * plane])
     total = dest.reshape(n, geo.out_channels, rows * plane)  # a view: each channel's rows are whole
     assert np.may_share_memory(total, dest), "the tap sum must write the output itself"
     _sum_into(total, terms)
@@ -770,7 +777,6 @@ def _narrow_fits(geo: _ConvGeometry) -> bool:
     return reach <= math.prod(other)
 
 
-@functools.lru_cache(maxsize=64)
 def _narrow_shifts(
     kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
 ) -> tuple[tuple[int, ...], ...]:
@@ -783,13 +789,20 @@ def _narrow_shifts(
     )
 
 
+class _NarrowTap(NamedTuple):
+    """One tap of the dims after the first, on the narrow grid."""
+
+    edges: tuple[tuple[slice, ...], ...]  # index (from the grid's row dim on) of each band to zero
+    start: int  # where the tap's term starts on the flat grid
+
+
 @functools.lru_cache(maxsize=64)
 def _narrow_taps(
     other: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
-) -> tuple[tuple[tuple[tuple[slice, ...], ...], int], ...]:
-    """Per tap of the dims after the first (sizes ``other``): the index, from the grid's row
-    dim on, of each edge band whose sums would cross an edge, and where the tap's term starts
-    on the flat grid. Cached: every chunk of every call of this geometry asks again."""
+) -> tuple[_NarrowTap, ...]:
+    """Per tap of the dims after the first (sizes ``other``): the edge bands whose sums would
+    cross an edge, and where its term starts. Cached: every chunk of every call of this
+    geometry asks again."""
     steps = [math.prod(other[d + 1 :]) for d in range(len(other))]
     taps = []
     for shifts in _narrow_shifts(kernel, dilation, pads):
@@ -798,7 +811,8 @@ def _narrow_taps(
             if shift:
                 band = slice(0, min(shift, size)) if shift > 0 else slice(max(size + shift, 0), size)
                 edges.append((slice(None),) * (axis + 1) + (band,))
-        taps.append((tuple(edges), math.prod(other) + sum(shift * step for shift, step in zip(shifts, steps))))
+        start = math.prod(other) + sum(shift * step for shift, step in zip(shifts, steps))
+        taps.append(_NarrowTap(tuple(edges), start))
     return tuple(taps)
 
 
@@ -1085,7 +1099,7 @@ def conv_transpose_nd(
     images = max(1, min(batch, bound // max(per_image, 1)))
     everything = (slice(None), slice(None))
     widened = tuple(wide_spatial) != tuple(spatial)
-    with row_buffering(wide_pixels), _Scratch.kept(dtype) as scratch:
+    with _Scratch.kept(dtype) as scratch, row_buffering(wide_pixels):
         for n0 in range(0, batch, images):
             n1 = min(batch, n0 + images)
             n = n1 - n0
