@@ -32,7 +32,7 @@ class RunResult(NamedTuple):
     params: dict[str, np.ndarray]
     output: Any  # an array, or (values, indices) for max-pool with return_indices
     warnings: list[str]
-    extra_inputs: dict[str, np.ndarray] = {}  # made up for the run: Bilinear's input2, MaxUnpool's indices
+    extra_inputs: dict[str, np.ndarray]  # made up for the run: Bilinear's input2, MaxUnpool's indices
 
     def named_tensors(self) -> list[tuple[str, np.ndarray]]:
         outputs = self.output if isinstance(self.output, tuple) else (self.output,)
