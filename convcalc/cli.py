@@ -15,7 +15,7 @@ import sys
 from typing import Annotated, Any, Callable, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import ConvcalcError, ShapeError
@@ -46,7 +46,8 @@ METAVARS = {
 
 
 # Commands whose modules load only when invoked: (module, function, context settings).
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}  # the layer's own options
+# The layer's own options pass through to the command (and complete: _LayerOptionsCommand).
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 _LAZY_COMMANDS = {
     "explain": ("convcalc.explain_cli", "explain_command", _PASS_THROUGH),
     "solve": ("convcalc.teach_cli", "solve_command", {}),
@@ -139,6 +140,15 @@ def complete_fill(incomplete: str) -> list[str]:
     from .tensors import fill_kinds
 
     return [kind for kind in fill_kinds() if kind.startswith(incomplete)]
+
+
+def layer_completer(accepts: Callable[[type[Layer]], bool]) -> Callable[[str], list[str]]:
+    """<TAB> for a command's LAYER argument: the layer commands whose class ``accepts``."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [name for name, cls in layer_classes().items() if name.startswith(incomplete) and accepts(cls)]
+
+    return complete
 
 
 def _flag_option(flag: str, help: str) -> Any:
@@ -297,15 +307,39 @@ def _read_spec(path: str | None) -> bytes:
 _built: dict[str, Any] = {}
 
 
+class _LayerOptionsCommand(TyperCommand):
+    """``explain`` and ``show``: the layer's own options follow its name and reach the command
+    unparsed (``ctx.args``), so Click cannot complete them; this offers them, and their
+    choices, from the layer's argument specs, as the layer's own command does."""
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        from typer.core import CompletionItem  # Typer's (vendored Click's) completion value
+
+        items = super().shell_complete(ctx, incomplete)
+        name = ctx.params.get("layer") or ""
+        cls = layer_classes().get(aliases().get(name, name))
+        if cls is None:
+            return items
+        specs = (*cls.arg_specs(), *cls.forward_arg_specs())
+        previous = ctx.args[-1] if ctx.args else None
+        for spec in specs:
+            if previous in spec.flags and not spec.is_flag:  # the option's value
+                return [CompletionItem(choice) for choice in spec.choices if choice.startswith(incomplete)]
+        if not incomplete.startswith("-"):
+            return items
+        flags = [flag for spec in specs for flag in (*spec.flags, *(("--no-" + spec.flags[0][2:],) if spec.is_flag else ()))]
+        return items + [CompletionItem(flag) for flag in flags if flag.startswith(incomplete)]
+
+
 def _lazy_command(name: str) -> Any:
     if name not in _built:
         import importlib
 
         module, function, context = _LAZY_COMMANDS[name]
         builder = typer.Typer(add_completion=False)
-        builder.command(name=name, context_settings=context or None)(
-            getattr(importlib.import_module(module), function)
-        )
+        builder.command(
+            name=name, context_settings=context or None, cls=_LayerOptionsCommand if context else TyperCommand
+        )(getattr(importlib.import_module(module), function))
         _built[name] = typer.main.get_command(builder)
         _built[name].name = name
     return _built[name]

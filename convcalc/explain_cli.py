@@ -11,15 +11,22 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli import complete_fill
+from .cli import complete_fill, layer_completer
 from .errors import ConvcalcError, ParseError
 
 CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
+def _explainable(cls: type) -> bool:
+    from .explain import EXPLAINABLE
+
+    return cls.__name__ in EXPLAINABLE
+
+
 def explain_command(
     ctx: typer.Context,
-    layer: Annotated[str, typer.Argument(metavar="LAYER", help="A conv or pool layer, e.g. conv2d; its options follow.")],
+    layer: Annotated[str, typer.Argument(metavar="LAYER", autocompletion=layer_completer(_explainable),
+                                         help="A conv or pool layer, e.g. conv2d; its options follow.")],
     input_shape: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE",
                                                        help="Input shape for random input, e.g. 1x2x4x4.")] = None,
     input_file: Annotated[Optional[str], typer.Option("--input-file", metavar="FILE",

@@ -15,9 +15,20 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .cli import layer_completer
 from .errors import ConvcalcError
 
 SHOW_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _drawable(cls: type) -> bool:
+    from .show import check_drawable
+
+    try:
+        check_drawable(cls)
+    except ConvcalcError:
+        return False
+    return True
 
 
 def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
@@ -76,7 +87,8 @@ def solve_command(
 
 def show_command(
     ctx: typer.Context,
-    layer: Annotated[str, typer.Argument(metavar="LAYER", help="A sliding-window layer: conv2d, convtranspose2d, maxpool2d, ...")],
+    layer: Annotated[str, typer.Argument(metavar="LAYER", autocompletion=layer_completer(_drawable),
+                                         help="A sliding-window layer: conv2d, convtranspose2d, maxpool2d, ...")],
     input_shape: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE",
                                                        help="Input shape, e.g. 5x5 (one channel) or 1x1x5x5.")] = None,
     at: Annotated[Optional[str], typer.Option("--at", metavar="I[xJ]", help="First output position to draw (default: the first, 0x0).")] = None,

@@ -53,6 +53,19 @@ def test_bash_completes_options_and_choices():
     assert _bash_complete("convcalc", "conv2d", "--fill", "ra") == ["randint"]
 
 
+def test_bash_completes_explain_and_show_layers_and_their_options():
+    """explain and show pass the layer's options through unparsed; completion still offers them."""
+    assert _bash_complete("convcalc", "explain", "con") == [
+        "conv1d", "conv2d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d"
+    ]
+    assert "lppool2d" in _bash_complete("convcalc", "show", "") and "zeropad2d" not in _bash_complete("convcalc", "show", "")
+    assert _bash_complete("convcalc", "explain", "conv2d", "--pa") == ["--padding", "--padding-mode"]
+    assert _bash_complete("convcalc", "explain", "conv2d", "-k", "2", "--padding-mode", "re") == ["reflect", "replicate"]
+    assert _bash_complete("convcalc", "explain", "conv2d", "--vi") == ["--view"]  # explain's own
+    assert _bash_complete("convcalc", "show", "maxpool2d", "--ce") == ["--ceil-mode"]
+    assert "--no-bias" in _bash_complete("convcalc", "explain", "convtranspose2d", "--no")
+
+
 def test_install_completion_writes_the_bash_script(tmp_path):
     exe = shutil.which("convcalc")
     if exe is None or shutil.which("bash") is None:

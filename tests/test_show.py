@@ -131,6 +131,11 @@ def test_only_sliding_layers_are_drawn():
         build_shown_layer("linear", ["--out", "3"], "5")
     with pytest.raises(ConfigError, match="Conv3d"):
         build_shown_layer("conv3d", ["-k", "3"], "5x5x5")
+    # size rules but no sliding window: padding, adaptive pools, unpooling
+    for name, words in [("zeropad2d", ["--padding", "1"]), ("adaptiveavgpool2d", ["--output-size", "2"]),
+                        ("maxunpool2d", ["-k", "2"])]:
+        with pytest.raises(ConfigError, match="is not one"):
+            build_shown_layer(name, words, "5x5")
 
 
 def test_layer_options_read_like_a_spec_line():
@@ -172,6 +177,7 @@ def test_cli_draws():
         (("conv2d", "-k", "3", "--input", "0x5"), "0"),
         (("conv2d", "-k", "3", "--input", "5x5", "--frames", "0"), "--frames"),
         (("nosuchlayer", "--input", "5x5"), "nosuchlayer"),
+        (("maxunpool2d", "-k", "2", "--input", "3x3"), "MaxUnpool2d is not one"),
     ],
 )
 def test_cli_errors(args, message):
