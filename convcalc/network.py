@@ -197,6 +197,8 @@ def _rf_step(
         jump = _divide(j, rule.stride)
         return ReceptiveField(_exact(r + (rule.dilation * (rule.kernel - 1)) * jump), jump)
     if isinstance(rule, UnpoolRule):
+        if rule.stride < 1:  # torch lets a 1-d/2-d unpool have stride 0: every input on one window
+            return None
         jump = _divide(j, rule.stride)
         return ReceptiveField(_exact(r + (rule.kernel - 1) * jump), jump)
     if isinstance(rule, ScaleRule):
@@ -648,21 +650,6 @@ class _Tracer:
             rules = layer.size_rules(in_shape)
         except ConvcalcError as exc:
             raise locate(self.explain(exc, layer, in_shape), node.source, path, type_name) from None
-        except (
-            TypeError,
-            ValueError,
-            ArithmeticError,
-            IndexError,
-            KeyError,
-            AttributeError,
-        ) as exc:
-            # A layer that failed to check something itself: still the user's input, still located.
-            raise locate(
-                ShapeError(f"{type_name}: input {format_shape(in_shape)}: {exc}"),
-                node.source,
-                path,
-                type_name,
-            ) from None
         return out_shape, macs, flops, rules
 
     def maybe_flatten(

@@ -105,6 +105,12 @@ BAD_SPECS = [
     ("input 1x3x8x8\nConv2d(3, 8, 3\n", ["line 2"]),
     ("input 1x3x8x8\n" + "(" * 500 + "\n", ["line 2"]),
     ("input 1x3x8x8\nconv2d --out 4 -k 3 --frob 2\n", ["--frob"]),
+    # forward arguments in JSON arrive as any JSON value: a float or nested size is refused, not a bug
+    ('{"input": [1, 3, 8, 8], "layers": [{"type": "ConvTranspose2d", "in_channels": 3, "out_channels": 4, '
+     '"kernel_size": 3, "stride": 2, "forward": {"output_size": [16.5, 16]}}]}',
+     ["ConvTranspose2d", "output_size must hold whole numbers", "16.5"]),
+    ('{"input": [1, 3, 8, 8], "layers": [{"type": "MaxUnpool2d", "kernel_size": 2, '
+     '"forward": {"output_size": [[16]]}}]}', ["MaxUnpool2d", "output_size must hold whole numbers"]),
 ]
 
 
@@ -118,6 +124,16 @@ def test_bad_spec_is_one_line_and_exit_2(cli, tmp_path, spec, words):
     assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), result.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])
+
+
+def test_an_unpool_of_stride_0_has_no_receptive_field(cli, tmp_path):
+    """torch lets a 2-d unpool have stride 0 (every input on one window): no grid to map back."""
+    path = tmp_path / "unpool.json"
+    path.write_text('[{"type": "MaxUnpool2d", "kernel_size": 4, "stride": 0}]')
+    result = cli("net", str(path), "--input", "1x4x8", "--json")
+    assert result.code == 0, result.stderr
+    layer = json.loads(result.stdout)["layers"][0]
+    assert layer["output_shape"] == [1, 4, 4] and layer["receptive_field"] is None
 
 
 def test_binary_garbage_and_huge_specs(cli, tmp_path):

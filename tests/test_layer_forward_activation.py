@@ -206,3 +206,17 @@ def test_scalar_arguments_hypothesis(config, dtype, kind, seed):
 @given(plain_configs(), *INPUTS)
 def test_plain_activations_hypothesis(config, dtype, kind, seed):
     check(config, dtype, kind, seed)
+
+
+@pytest.mark.parametrize("name, kwargs", [("ELU", {"alpha": 1e30}), ("CELU", {"alpha": 1e-30}), ("SELU", {})])
+def test_overflow_is_silent_and_as_in_torch(name, kwargs):
+    """Huge inputs or coefficients overflow to ±inf without NumPy's RuntimeWarning, as in torch."""
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    x = np.array([-3e38, -1.0, 0.0, 2.0, 3e38], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(convcalc, name)(**kwargs).forward(x)
+    want = getattr(torch.nn, name)(**kwargs)(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(got, want)

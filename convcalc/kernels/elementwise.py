@@ -221,12 +221,13 @@ def _exponential_linear(x: np.ndarray, alpha: float, scale: float = 1.0, input_s
     if not _finite(alpha * scale, input_scale):
         with _silent():
             return np.where(x < 0, np.expm1(x * input_scale) * (alpha * scale), x * scale)
-    out = np.expm1(_negative_part(x) * input_scale)
-    out *= alpha * scale
-    positive = _positive_part(x)
-    if scale != 1.0:
-        positive *= scale
-    out += positive
+    with _silent():  # large coefficients overflow to ±inf, silently as in torch
+        out = np.expm1(_negative_part(x) * input_scale)
+        out *= alpha * scale
+        positive = _positive_part(x)
+        if scale != 1.0:
+            positive *= scale
+        out += positive
     return out
 
 

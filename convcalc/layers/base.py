@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import re
 import typing
 from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple, Union
@@ -480,6 +481,14 @@ class Layer:
                 f"{name} must be a whole number >= {minimum}: got {name}={value!r}"
             )
         return value
+
+    def _whole_numbers(self, name: str, value: Any) -> tuple[int, ...]:
+        """``value``, an int or a list or tuple of ints (NumPy's too), as a tuple of ints;
+        ConfigError for anything else (torch refuses a float size where it needs ints)."""
+        values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+            raise self._config_error(f"{name} must hold whole numbers: got {name}={value!r}")
+        return tuple(int(v) for v in values)
 
     def _number(self, name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

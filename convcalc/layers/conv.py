@@ -296,10 +296,7 @@ class _ConvTransposeNd(_ConvBase):
         """The output_padding that realises ``forward(output_size=...)``, checked as torch does."""
         if output_size is None:
             return self.output_padding
-        try:
-            sizes = tuple(int(n) for n in output_size)
-        except TypeError:
-            sizes = (int(output_size),)
+        sizes = self._whole_numbers("output_size", output_size)
         if len(sizes) == len(shape):  # torch: nd entries, or one per input dim (nd+1 unbatched)
             sizes = sizes[-self.nd :]
         if len(sizes) != self.nd:

@@ -525,9 +525,7 @@ class _MaxUnpoolNd(_PoolNd):
 
     def _requested_sizes(self, shape: Shape, output_size: Any) -> tuple[int, ...]:
         """``forward(output_size=...)``: nd entries, or nd+2 whose leading two are ignored."""
-        sizes = tuple(output_size) if _is_sequence(output_size) else (output_size,)
-        if not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
-            raise self._config_error(f"output_size must hold whole numbers: got {output_size!r}")
+        sizes = self._whole_numbers("output_size", output_size)
         if len(sizes) == self.nd + 2:
             sizes = sizes[2:]
         if len(sizes) != self.nd:
