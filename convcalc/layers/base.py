@@ -197,21 +197,29 @@ ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
 }
 
 
-def divisors_text(n: int, most: int = 12) -> str:
-    """``{1, 2, 4}``: the divisors of ``n`` for an error message's fix, found in O(√n).
+_DIVISOR_TRIALS = 10**6  # an error message's list of divisors must not take longer than the rest
 
-    >>> divisors_text(12), divisors_text(720720, most=4)
-    ('{1, 2, 3, 4, 6, 12}', '{1, 2, 3, …, 720720}')
+
+def divisors_text(n: int, most: int = 12) -> str:
+    """``{1, 2, 4}``: the divisors of ``n`` for an error message's fix, found in O(√n); past
+    10¹² only the divisors up to 10⁶, then ``n``.
+
+    >>> divisors_text(12), divisors_text(720720, most=4), divisors_text(2**70, most=4)
+    ('{1, 2, 3, 4, 6, 12}', '{1, 2, 3, …, 720720}', '{1, 2, 4, …, 1180591620717411303424}')
     """
+    root = math.isqrt(n)
     small, large = [], []
-    for d in range(1, math.isqrt(n) + 1):
+    for d in range(1, min(root, _DIVISOR_TRIALS) + 1):
         if n % d == 0:
             small.append(d)
             if d != n // d:
                 large.append(n // d)
-    found = small + large[::-1]
-    if len(found) > most:
-        found = [*found[: most - 1], "…", found[-1]]
+    if root > _DIVISOR_TRIALS:  # not every candidate tried: the small divisors found, then n
+        found: list[int | str] = [*small[: most - 1], "…", n]
+    else:
+        found = small + large[::-1]
+        if len(found) > most:
+            found = [*found[: most - 1], "…", found[-1]]
     return "{" + ", ".join(map(str, found)) + "}"
 
 
