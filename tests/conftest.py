@@ -19,6 +19,14 @@ class Result:
     stdout: str
     stderr: str
 
+    def assert_one_error_line(self, words: list[str] | tuple[str, ...] = ()) -> None:
+        """Bad input: exit 2, nothing on stdout, one ``convcalc: error:`` line holding ``words``."""
+        assert self.code == 2 and self.stdout == "", (self.code, self.stdout, self.stderr)
+        lines = self.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), self.stderr
+        for word in words:
+            assert word in lines[0], (word, lines[0])
+
 
 @pytest.fixture
 def cli(capsys, monkeypatch):

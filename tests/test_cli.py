@@ -147,13 +147,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("argv,words", BAD_INPUTS)
 def test_bad_input_is_one_clear_line_and_exit_2(cli, argv, words):
-    result = cli(*argv)
-    assert result.code == 2
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), result.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
+    cli(*argv).assert_one_error_line(words)
 
 
 @pytest.mark.parametrize("argv,words", BAD_INPUTS[:4] + BAD_INPUTS[11:14])

@@ -118,12 +118,7 @@ BAD_SPECS = [
 def test_bad_spec_is_one_line_and_exit_2(cli, tmp_path, spec, words):
     path = tmp_path / "bad.txt"
     path.write_text(spec)
-    result = cli("net", str(path))
-    assert result.code == 2 and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), result.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
+    cli("net", str(path)).assert_one_error_line(words)
 
 
 def test_an_unpool_of_stride_0_has_no_receptive_field(cli, tmp_path):

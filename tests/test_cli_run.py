@@ -129,12 +129,7 @@ def _write(kind: str, tmp_path) -> str:
 @pytest.mark.parametrize("argv,kind,words", BAD)
 def test_bad_run_input_is_one_line_and_exit_2(cli, tmp_path, argv, kind, words):
     argv = [a.replace("{" + kind + "}", _write(kind, tmp_path)) if kind else a for a in argv]
-    result = cli(*CONV, *argv)
-    assert result.code == 2 and result.stdout == "", result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("convcalc: error: "), result.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
+    cli(*CONV, *argv).assert_one_error_line(words)
 
 
 def test_net_run_with_state_dict_weights_and_saved_activations(cli, tmp_path):
