@@ -46,12 +46,13 @@ METAVARS = {
 
 
 # Commands whose modules load only when invoked: (module, function, context settings).
-# The layer's own options pass through to the command (and complete: _LayerOptionsCommand).
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+# PASS_THROUGH: the layer's own options reach the command unparsed, in ctx.args (explain, show);
+# they still complete (_LayerOptionsCommand).
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 _LAZY_COMMANDS = {
-    "explain": ("convcalc.explain_cli", "explain_command", _PASS_THROUGH),
+    "explain": ("convcalc.explain_cli", "explain_command", PASS_THROUGH),
     "solve": ("convcalc.teach_cli", "solve_command", {}),
-    "show": ("convcalc.teach_cli", "show_command", _PASS_THROUGH),
+    "show": ("convcalc.teach_cli", "show_command", PASS_THROUGH),
 }
 
 

@@ -1,6 +1,6 @@
 """``convcalc explain LAYER [layer options]``: one output element taken apart.
 
-The lead registers :func:`explain_command` on the app (see the module's report); the layer's own
+cli.py registers :func:`explain_command` with ``context_settings=PASS_THROUGH``: the layer's own
 options pass through Click untouched and are read by the network spec's line-form parser.
 """
 
@@ -13,8 +13,6 @@ import typer
 
 from .cli import complete_fill, layer_completer
 from .errors import ConvcalcError, ParseError
-
-CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _explainable(cls: type) -> bool:

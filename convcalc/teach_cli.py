@@ -3,9 +3,9 @@
 cli.py registers them::
 
     app.command("solve")(solve_command)
-    app.command("show", context_settings=SHOW_CONTEXT)(show_command)
+    app.command("show", context_settings=PASS_THROUGH)(show_command)
 
-``show`` passes the layer's own options through untouched (``SHOW_CONTEXT``) and reads them with
+``show`` passes the layer's own options through untouched (``PASS_THROUGH``) and reads them with
 the network spec's line-form parser, so they are spelt exactly as in a ``convcalc net`` spec.
 """
 
@@ -17,8 +17,6 @@ import typer
 
 from .cli import layer_completer
 from .errors import ConvcalcError
-
-SHOW_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _drawable(cls: type) -> bool:

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import convcalc
+from convcalc.cli import PASS_THROUGH
 from convcalc.errors import ConvcalcError
 from convcalc.explain import explain, parse_at
-from convcalc.explain_cli import CONTEXT_SETTINGS, explain_command
+from convcalc.explain_cli import explain_command
 from convcalc.render_explain import render_explain
 from test_seeds import INPUT0, OUTPUT0, OUTPUT1, WEIGHT0, WEIGHT1
 
@@ -253,7 +254,7 @@ def test_bad_at(text, message):
 
 def _app() -> typer.Typer:
     app = typer.Typer()
-    app.command("explain", context_settings=CONTEXT_SETTINGS)(explain_command)
+    app.command("explain", context_settings=PASS_THROUGH)(explain_command)
 
     @app.command("other")
     def other() -> None:  # a second command keeps "explain" a subcommand, as in convcalc's app

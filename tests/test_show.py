@@ -16,10 +16,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from convcalc import Conv1d, Conv2d, ConvTranspose2d, MaxPool2d
+from convcalc.cli import PASS_THROUGH
 from convcalc.errors import ConfigError, ConvcalcError, ShapeError
 from convcalc.render_show import CELLS, render_drawing
 from convcalc.show import MAX_CELLS, draw, layer_axes
-from convcalc.teach_cli import SHOW_CONTEXT, build_shown_layer, show_command
+from convcalc.teach_cli import build_shown_layer, show_command
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 WIDTH = 80
@@ -148,7 +149,7 @@ def test_layer_options_read_like_a_spec_line():
 # -- the command, on a throwaway app (cli.py registers it on the real one) --
 
 app = typer.Typer()
-app.command("show", context_settings=SHOW_CONTEXT)(show_command)
+app.command("show", context_settings=PASS_THROUGH)(show_command)
 
 
 @app.command("other")
