@@ -328,8 +328,8 @@ class _LayerOptionsCommand(TyperCommand):
                 return [CompletionItem(choice) for choice in spec.choices if choice.startswith(incomplete)]
         if not incomplete.startswith("-"):
             return items
-        flags = [flag for spec in specs for flag in (*spec.flags, *(("--no-" + spec.flags[0][2:],) if spec.is_flag else ()))]
-        return items + [CompletionItem(flag) for flag in flags if flag.startswith(incomplete)]
+        spellings = [flag for spec in specs for flag in spec.spellings]
+        return items + [CompletionItem(flag) for flag in spellings if flag.startswith(incomplete)]
 
 
 def _lazy_command(name: str) -> Any:
@@ -384,10 +384,9 @@ def _option(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
         help_text += f"  [default: {spec.default}]"
     help_text = _markup_safe(help_text)
     if spec.is_flag:
-        long = flags[0]
         return Annotated[
             Optional[bool],
-            typer.Option(f"{long}/--no-{long[2:]}", help=help_text, rich_help_panel=panel),
+            typer.Option(f"{flags[0]}/{spec.spellings[-1]}", help=help_text, rich_help_panel=panel),  # --x/--no-x
         ]
     choices = spec.choices
     return Annotated[

@@ -101,6 +101,15 @@ class ArgSpec(NamedTuple):
         return self.annotation is bool or self.annotation == Optional[bool]
 
     @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every way to write the option: its flags, and for a flag its negation ``--no-x``.
+
+        >>> ArgSpec("bias", bool, True, "").spellings
+        ('--bias', '--no-bias')
+        """
+        return (*self.flags, "--no-" + self.flags[0][2:]) if self.is_flag else self.flags
+
+    @property
     def choices(self) -> tuple[str, ...]:
         if typing.get_origin(self.annotation) is Literal:
             return tuple(typing.get_args(self.annotation))
