@@ -999,7 +999,7 @@ class _Parser:
                 if frame.kind != wanted:
                     raise self._mismatch(token, frame)
                 stack.pop()
-                self.did_you_mean(frame, stack[-1])
+                self._close(frame, stack[-1])
         if len(stack) > 1:
             frame = stack[-1]
             closer = "}" if frame.kind == "brace" else ")"
@@ -1151,7 +1151,7 @@ class _Parser:
         node = self.statements.leaf(rest, source)
         return _Item(node, names, count, source, whole_model=isinstance(node, ModuleNode))
 
-    def did_you_mean(self, frame: _Frame, parent: _Frame) -> None:
+    def _close(self, frame: _Frame, parent: _Frame) -> None:
         items = [item for item in self._items(frame) if item.node is not None]
         source = frame.source
         names = _names_for(frame.name, frame.count, source) if frame.name is not None else None
