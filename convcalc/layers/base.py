@@ -143,10 +143,6 @@ def _one_or_tuple(values: tuple) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def _parse_int(text: str, what: str) -> int:
-    return parse_int(text, what)
-
-
 def _parse_float(text: str, what: str) -> float | int:
     values = parse_floats(text, what)
     if len(values) != 1:
@@ -184,16 +180,16 @@ def _parse_optional_sizes(text: str, what: str) -> Any:
     parts = [p for p in text.strip("()[] ").replace("x", ",").split(",") if p.strip()]
     if not parts:
         raise ParseError(f"{what} {text!r} is empty")
-    values = tuple(None if p.strip().lower() == "none" else _parse_int(p, what) for p in parts)
+    values = tuple(None if p.strip().lower() == "none" else parse_int(p, what) for p in parts)
     return _one_or_tuple(values)
 
 
 ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
-    int: _parse_int,
+    int: parse_int,
     float: _parse_float,
     bool: _parse_bool,
     str: lambda text, what: text,
-    Optional[int]: _none_or(_parse_int),
+    Optional[int]: _none_or(parse_int),
     Optional[float]: _none_or(_parse_float),
     Optional[bool]: _none_or(_parse_bool),
     Size: _parse_size,
