@@ -139,7 +139,7 @@ def assert_values_close(name: str, args: tuple = (), kwargs: dict | None = None,
     reference where torch's float32 arithmetic itself drifts (statistics of nearly equal values).
     The caller's ``x`` is made read-only: in-place modules must not carry over.
     """
-    from forward_compare import assert_close
+    from forward_compare import assert_close, gelu_reference
 
     kwargs = kwargs or {}
     x = np.asarray(x)
@@ -155,6 +155,8 @@ def assert_values_close(name: str, args: tuple = (), kwargs: dict | None = None,
         # a copy, in the module's dtype: an in-place module writes its input
         expected = module(torch.from_numpy(x.astype(torch_dtype or x.dtype))).numpy().astype(x.dtype)
     x.flags.writeable = False
+    if name == "GELU":
+        expected = gelu_reference(x, expected)
     got = getattr(convcalc, name)(*args, **kwargs).forward(x, params)
     assert isinstance(got, np.ndarray), f"{name}: forward gave {type(got).__name__}, not an array"
     assert_close(got, expected, f"{name}(*{args}, **{kwargs}) on {x.shape}", tolerance)

@@ -443,10 +443,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         for start in range(0, flat.size, _ERF_CHUNK):
             piece = flat[start : start + _ERF_CHUNK]
             flat_out[start : start + _ERF_CHUNK] = piece * 0.5 * (1.0 + _erf(piece * math.sqrt(0.5)))
-        if x.dtype == np.float32 and x.size > 1:
-            # torch's vectorised float32 erf gives NaN for gelu(+inf); a lone element takes its
-            # scalar path, which gives inf (as do non-contiguous tensors, not modelled here)
-            out[x == np.inf] = np.nan
+        # gelu(+inf) is +inf, as torch's scalar path and its AVX2 kernel give; its AVX-512
+        # float32 kernel gives NaN there, a backend difference not worth copying
         return out
 
 
