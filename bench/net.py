@@ -43,7 +43,7 @@ def main() -> int:
     import convcalc
 
     compileall.compile_dir(Path(convcalc.__file__).parent, quiet=1)
-    convcalc_cmd = [sys.executable, "-c", "import sys; from convcalc.cli import run; sys.argv[0] = 'convcalc'; run()"]
+    convcalc_cmd = [sys.executable, "-c", "import sys; from convcalc.cli.app import run; sys.argv[0] = 'convcalc'; run()"]
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         small, large = Path(tmp) / "small.txt", Path(tmp) / "large.txt"

@@ -56,7 +56,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "minimal.py"
         app.write_text(MINIMAL_APP)
-        convcalc = [sys.executable, "-c", "import sys; from convcalc.cli import run; sys.argv[0] = 'convcalc'; run()"]
+        convcalc = [sys.executable, "-c", "import sys; from convcalc.cli.app import run; sys.argv[0] = 'convcalc'; run()"]
         commands = {
             "typer": [sys.executable, str(app), "--x", "3"],
             "json": [*convcalc, *LAYER, "--json"],

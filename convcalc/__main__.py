@@ -1,5 +1,5 @@
 """``python -m convcalc`` runs the CLI."""
 
-from .cli import run
+from .cli.app import run
 
 run()

@@ -29,7 +29,7 @@ Blocks, for the command-line form::
 
 The result is a tree of :class:`ModuleNode` (containers) and :class:`LayerNode` (layers, their
 arguments parsed and, when nothing needs inferring, the layer already built); how a container
-runs (sequentially, as a residual block) is decided by :mod:`convcalc.network`.
+runs (sequentially, as a residual block) is decided by :mod:`convcalc.network.model`.
 
 Every problem is a :class:`~convcalc.errors.ConvcalcError`, located by line and column. Sizes
 and depths are bounded (``MAX_*`` below) so that no input can exhaust memory, the stack or time.

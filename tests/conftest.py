@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from convcalc.cli import main
+from convcalc.cli.app import main
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Result:
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
-    """Call ``convcalc.cli.main`` with argv; plain text at a fixed width of 100 columns."""
+    """Call ``convcalc.cli.app.main`` with argv; plain text at a fixed width of 100 columns."""
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.delenv("FORCE_COLOR", raising=False)
 

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from convcalc.network import parse_network
-from convcalc.render import render_network
+from convcalc.render.report import render_network
 
 DATA = Path(__file__).parent / "data"
 LENET = DATA / "lenet_lines.txt"

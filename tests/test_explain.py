@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import convcalc
-from convcalc.cli import PASS_THROUGH
+from convcalc.cli.app import PASS_THROUGH
 from convcalc.errors import ConvcalcError
-from convcalc.explain import explain, parse_at
-from convcalc.explain_cli import explain_command
-from convcalc.render_explain import render_explain
+from convcalc.teach.explain import explain, parse_at
+from convcalc.cli.explain import explain_command
+from convcalc.render.explain import render_explain
 from test_seeds import INPUT0, OUTPUT0, OUTPUT1, WEIGHT0, WEIGHT1
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -264,8 +264,8 @@ def _app() -> typer.Typer:
 
 
 def run(*argv: str, monkeypatch=None):
-    """Call the command the way convcalc.cli.main does: a ConvcalcError is exit 2, one line on stderr."""
-    from convcalc.cli import _one_line
+    """Call the command the way convcalc.cli.app.main does: a ConvcalcError is exit 2, one line on stderr."""
+    from convcalc.cli.app import _one_line
 
     runner = CliRunner()
     result = runner.invoke(_app(), ["explain", *argv], env={"COLUMNS": "100", "NO_COLOR": "1"})
@@ -307,7 +307,7 @@ def test_cli_random_tensors_follow_fill_and_seed():
     assert first[0] == 0 and first[1] == second[1]
     data = json.loads(first[1])
     assert set(data["terms"][0]["values"]) <= {-1.0, 0.0, 1.0} and data["agrees"]
-    result = convcalc.run.run_layer(convcalc.Conv2d(2, 2, 2), (1, 2, 3, 3), fill="randint:-1,1",
+    result = convcalc.single.run.run_layer(convcalc.Conv2d(2, 2, 2), (1, 2, 3, 3), fill="randint:-1,1",
                                     fill_weights="randint:-1,1", seed=7)
     assert data["forward"] == float(result.output[0, 1, 1, 0])
 

@@ -11,7 +11,7 @@ import pytest
 from oracle import torch
 
 import convcalc
-from convcalc.network import call_key
+from convcalc.network.model import call_key
 
 nn = torch.nn
 pytestmark = pytest.mark.oracle
@@ -376,7 +376,7 @@ def test_decoder_receptive_field_is_fractional():
     summary = convcalc.parse_network(str(decoder())).summary((1, 64, 8, 8))
     first = summary.rows[0].receptive_field
     assert first is not None and str(first[0].jump) == "1/2"
-    assert summary.rows[-1].receptive_field[0].jump == convcalc.network.Fraction(1, 16)
+    assert summary.rows[-1].receptive_field[0].jump == convcalc.network.model.Fraction(1, 16)
 
 
 # -- the same networks in the line form and in JSON -----------------------------------------------

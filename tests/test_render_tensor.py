@@ -1,4 +1,4 @@
-"""convcalc.render_tensor: plain-text snapshots at 100 columns, colours, layout, torch's number format.
+"""convcalc.render.tensor: plain-text snapshots at 100 columns, colours, layout, torch's number format.
 
 Regenerate the snapshots after an intended change with:
 CONVCALC_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_render_tensor.py
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from convcalc.errors import ParseError
-from convcalc.render_tensor import (
+from convcalc.render.tensor import (
     HALF_BLOCK,
     NAN_RGB,
     NEGATIVE_RGB,

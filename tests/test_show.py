@@ -16,11 +16,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from convcalc import Conv1d, Conv2d, ConvTranspose2d, MaxPool2d
-from convcalc.cli import PASS_THROUGH
+from convcalc.cli.app import PASS_THROUGH
 from convcalc.errors import ConfigError, ConvcalcError, ShapeError
-from convcalc.render_show import CELLS, render_drawing
-from convcalc.show import MAX_CELLS, draw, layer_axes
-from convcalc.teach_cli import build_shown_layer, show_command
+from convcalc.render.show import CELLS, render_drawing
+from convcalc.teach.show import MAX_CELLS, draw, layer_axes
+from convcalc.cli.teach import build_shown_layer, show_command
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 WIDTH = 80

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from convcalc import Conv1d, Conv2d, ConvTranspose1d, MaxPool1d
 from convcalc.errors import ConfigError, ConvcalcError
-from convcalc.solve import KERNELS, STRIDES, combined, combined_json, solve
-from convcalc.teach_cli import solve_command
+from convcalc.teach.solve import KERNELS, STRIDES, combined, combined_json, solve
+from convcalc.cli.teach import solve_command
 
 
 def layer_out(solution, mode: str, size: int) -> int:
@@ -194,7 +194,7 @@ def test_cli_errors(args, message):
 
 
 def test_main_maps_errors_to_exit_2(capsys):
-    from convcalc import cli
+    from convcalc.cli import app as cli
 
     registered = list(cli.app.registered_commands)
     try:

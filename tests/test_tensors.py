@@ -860,6 +860,6 @@ def test_module_prints_nothing(tmp_path, capsys):
 
 def test_numpy_not_imported_by_core():
     # The layer and CLI core stay numpy-free; only forward paths import convcalc.tensors.
-    code = "import sys, convcalc, convcalc.report; print('numpy' in sys.modules)"
+    code = "import sys, convcalc, convcalc.single.report; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "False", out.stderr

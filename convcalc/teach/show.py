@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
 
-from .arith import ConvRule, TransposedRule
-from .errors import ConfigError, ShapeError
+from ..arith import ConvRule, TransposedRule
+from ..errors import ConfigError, ShapeError
 
 MAX_CELLS = 16  # per dim of a drawn grid: two characters a cell keeps two grids within 80 columns
 DEFAULT_FRAMES = 3
@@ -93,8 +93,8 @@ def check_drawable(cls: type) -> None:
 
     Other layers have size rules too (padding, adaptive pools, unpooling) but no window.
     """
-    from .layers.conv import _ConvBase
-    from .layers.pooling import _SlidingPoolNd
+    from ..layers.conv import _ConvBase
+    from ..layers.pooling import _SlidingPoolNd
 
     if not issubclass(cls, (_ConvBase, _SlidingPoolNd)) or cls.nd not in (1, 2):
         raise ConfigError(

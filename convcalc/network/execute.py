@@ -11,8 +11,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .network import Trace
-from .tensors import check_params
+from .model import Trace
+from ..tensors import check_params
 
 
 class NetworkRun(NamedTuple):
@@ -108,8 +108,8 @@ def run_spec(
 
     Returns (summary, run, warnings).
     """
-    from .run import parameters
-    from .tensors import check_memory, estimate_bytes, float_dtype, make_rng
+    from ..single.run import parameters
+    from ..tensors import check_memory, estimate_bytes, float_dtype, make_rng
 
     real = float_dtype(dtype)
     rng = make_rng(seed)

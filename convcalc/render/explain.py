@@ -14,9 +14,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .arith import spatial_symbols
-from .explain import AxisWindow, Explanation
-from .shapes import format_shape
+from ..arith import spatial_symbols
+from ..teach.explain import AxisWindow, Explanation
+from ..shapes import format_shape
 
 _DIM_NAMES = {"D": "depth", "H": "row", "W": "column", "L": "position"}
 

@@ -11,12 +11,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli import complete_fill, layer_completer
-from .errors import ConvcalcError, ParseError
+from .app import complete_fill, layer_completer
+from ..errors import ConvcalcError, ParseError
 
 
 def _explainable(cls: type) -> bool:
-    from .explain import EXPLAINABLE
+    from ..teach.explain import EXPLAINABLE
 
     return cls.__name__ in EXPLAINABLE
 
@@ -49,10 +49,10 @@ def explain_command(
     The layer's own options follow its name, as in `convcalc LAYER --help`
     (in_channels is inferred from the input). Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,0 --at 0,0,0,0
     """
-    from .explain import check_explainable, explain, parse_at
-    from .run import InputSource, run_layer
-    from .shapes import parse_ints, parse_shape
-    from .tensors import float_dtype
+    from ..teach.explain import check_explainable, explain, parse_at
+    from ..single.run import InputSource, run_layer
+    from ..shapes import parse_ints, parse_shape
+    from ..tensors import float_dtype
 
     if view not in ("sum", "matmul"):
         raise ConvcalcError(f"--view {view!r} is not one of: sum, matmul")
@@ -70,7 +70,7 @@ def explain_command(
         weights=weights, fill=fill or "normal", fill_weights=fill_weights or "normal", seed=seed_value,
         dtype=dtype, forward_kwargs=forward_kwargs, preloaded=None if array is None else (array, read_warnings),
     )
-    from .cli import emit_json, emit_rich, warn
+    from .app import emit_json, emit_rich, warn
 
     for message in result.warnings:
         warn(message)
@@ -80,7 +80,7 @@ def explain_command(
     if as_json:
         emit_json(explanation.to_json())
         return
-    from .render_explain import render_explain
+    from ..render.explain import render_explain
 
     emit_rich(render_explain(explanation), fit=True)
 
@@ -88,7 +88,7 @@ def explain_command(
 def build_layer_line(name: str, options: list[str], input_shape: Any) -> tuple[Any, dict[str, Any]]:
     """The layer a command line describes (``conv2d --out 4 -k 2``), with in_channels and the like
     inferred from the input shape; and its forward options (a transposed conv's output_size)."""
-    from .spec import LayerNode, build_layer, parse_spec
+    from ..spec import LayerNode, build_layer, parse_spec
 
     line = " ".join([name, *(shlex.quote(word) for word in options)])
     spec = parse_spec(line)

@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from .show import Drawing, Frame
-    from .solve import SolveResult
+    from ..teach.show import Drawing, Frame
+    from ..teach.solve import SolveResult
 
 # kind -> (character, style, legend)
 CELLS = {
@@ -88,7 +88,7 @@ SHOWN_SOLUTIONS = 20
 
 def render_solve(result: "SolveResult") -> RenderableType:
     """One table per distinct spatial dim: the solutions, simplest first, with their arithmetic."""
-    from .solve import rule_for
+    from ..teach.solve import rule_for
 
     parts: list[RenderableType] = []
     dims = result.dims

@@ -10,9 +10,9 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import ConvcalcError, ParseError
-from .layers.base import Layer, Shape, prod
-from .tensors import (
+from ..errors import ConvcalcError, ParseError
+from ..layers.base import Layer, Shape, prod
+from ..tensors import (
     check_memory,
     check_params,
     estimate_bytes,

@@ -17,10 +17,10 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import __version__
-from .errors import ConvcalcError, ShapeError
-from .layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
-from .registry import aliases, layer_classes, suggestion
+from .. import __version__
+from ..errors import ConvcalcError, ShapeError
+from ..layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
+from ..registry import aliases, layer_classes, suggestion
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -50,9 +50,9 @@ METAVARS = {
 # they still complete (_LayerOptionsCommand).
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 _LAZY_COMMANDS = {
-    "explain": ("convcalc.explain_cli", "explain_command", PASS_THROUGH),
-    "solve": ("convcalc.teach_cli", "solve_command", {}),
-    "show": ("convcalc.teach_cli", "show_command", PASS_THROUGH),
+    "explain": ("convcalc.cli.explain", "explain_command", PASS_THROUGH),
+    "solve": ("convcalc.cli.teach", "solve_command", {}),
+    "show": ("convcalc.cli.teach", "show_command", PASS_THROUGH),
 }
 
 
@@ -122,7 +122,7 @@ def layers_command(
     if as_json:
         emit_json([dict(zip(("command", "aliases", "class", "family", "summary"), row)) for row in rows])
         return
-    from .render import render_layer_list
+    from ..render.report import render_layer_list
 
     emit_rich(render_layer_list(rows))
 
@@ -138,7 +138,7 @@ def _text_option(*flags: str, metavar: str, help: str, complete: Any = None) -> 
 
 def complete_fill(incomplete: str) -> list[str]:
     """The fill kinds, for <TAB> after --fill / --fill-weights (imports NumPy only then)."""
-    from .tensors import fill_kinds
+    from ..tensors import fill_kinds
 
     return [kind for kind in fill_kinds() if kind.startswith(incomplete)]
 
@@ -215,11 +215,11 @@ def net_command(
     The spec may mix the command-line form (conv2d --out 64 -k 3), the PyTorch form
     (nn.Conv2d(3, 64, 3)), the text print(model) prints, and JSON; see docs/network-spec.md.
     """
-    from .network import parse_network
+    from ..network.model import parse_network
 
     if as_json + as_csv + as_markdown > 1:
         raise ConvcalcError("choose one of --json, --csv and --markdown")
-    from .shapes import parse_int
+    from ..shapes import parse_int
 
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     network = parse_network(_read_spec(spec_file))
@@ -237,15 +237,15 @@ def net_command(
             data["output"] = output_data
         emit_json(data)
     elif as_csv or as_markdown:
-        from .tables import csv_text, markdown_text
+        from ..render.tables import csv_text, markdown_text
 
         sys.stdout.write(csv_text(summary, stats) if as_csv else markdown_text(summary, stats))
     elif sys.stdout.isatty():
-        from .render import render_network
+        from ..render.report import render_network
 
         emit_rich(render_network(summary, stats))
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
-        from .tables import plain_text
+        from ..render.tables import plain_text
 
         sys.stdout.write(plain_text(summary, stats))
 
@@ -253,10 +253,10 @@ def net_command(
 def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:
     """``net --run``: run the forward pass (a progress bar on a terminal's stderr), save what was
     asked, and return the summary, per-layer statistics and the output as JSON data."""
-    from .execute import run_spec
-    from .run import InputSource
-    from .shapes import parse_int, parse_shape
-    from .tensors import array_stats, parse_memory, save_array, tensor_to_json
+    from ..network.execute import run_spec
+    from ..single.run import InputSource
+    from ..shapes import parse_int, parse_shape
+    from ..tensors import array_stats, parse_memory, save_array, tensor_to_json
 
     shape = parse_shape(input_shape) if input_shape is not None else None
     source = InputSource(shape, options["input_file"], options["key"], options["gray"], options["fill"] or "normal")
@@ -290,7 +290,7 @@ _SPEC_READ_LIMIT = 4 * 10_000_000 + 1
 
 
 def _read_spec(path: str | None) -> bytes:
-    from .errors import FileError
+    from ..errors import FileError
 
     if path in (None, "-"):
         if path is None and sys.stdin.isatty():
@@ -447,8 +447,8 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             )
 
     def run(**values: Any) -> None:
-        from .report import layer_report
-        from .shapes import parse_shape
+        from ..single.report import layer_report
+        from ..shapes import parse_shape
 
         input_text = values.pop("input_shape")
         as_json = values.pop("as_json")
@@ -479,7 +479,7 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
         if as_json:
             emit_json(report.to_json())
             return
-        from .render import render_layer
+        from ..render.report import render_layer
 
         emit_rich(render_layer(report))
 
@@ -507,8 +507,8 @@ def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeErro
 
 def _read_input_file(options: dict[str, Any], dtype: str) -> tuple[tuple[int, ...], tuple[Any, list[str]]]:
     """``--input-file``'s shape, and the array with its warnings for the run to reuse."""
-    from .run import InputSource
-    from .tensors import float_dtype
+    from ..single.run import InputSource
+    from ..tensors import float_dtype
 
     source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal")
     shape, array, warnings = source.shape_and_file(float_dtype(dtype))
@@ -520,10 +520,10 @@ def _run_layer(
     options: dict[str, Any], preloaded: tuple[Any, list[str]] | None = None,
 ) -> None:
     """``--run``: the forward pass on random or file input, shown with the layer's panel."""
-    from .report import layer_report
-    from .run import run_layer
-    from .shapes import parse_int
-    from .tensors import parse_memory, save_array, tensor_to_json
+    from ..single.report import layer_report
+    from ..single.run import run_layer
+    from ..shapes import parse_int
+    from ..tensors import parse_memory, save_array, tensor_to_json
 
     def whole(name: str, default: int) -> int:
         text = options[name]
@@ -549,8 +549,8 @@ def _run_layer(
         return
     from rich.console import Group
 
-    from .render import render_layer
-    from .render_tensor import render_tensors
+    from ..render.report import render_layer
+    from ..render.tensor import render_tensors
 
     views = render_tensors(result.named_tensors(), precision=whole("precision", 4),
                            mode="heatmap" if options["heatmap"] else "grid")

@@ -9,8 +9,8 @@ import csv
 import io
 from typing import Any, Callable, Mapping, NamedTuple
 
-from .network import Row, Summary, Totals, format_receptive_field
-from .shapes import format_bytes, format_shape
+from ..network.model import Row, Summary, Totals, format_receptive_field
+from ..shapes import format_bytes, format_shape
 
 
 def _count(value: int | None) -> str:

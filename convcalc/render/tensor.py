@@ -35,9 +35,9 @@ from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
-from .errors import ParseError
-from .shapes import format_shape
-from .tensors import array_stats, tensor_to_json
+from ..errors import ParseError
+from ..shapes import format_shape
+from ..tensors import array_stats, tensor_to_json
 
 __all__ = ["render_tensor", "render_tensors", "TensorView", "NumberFormat", "tensor_to_json"]
 

@@ -15,12 +15,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli import layer_completer
-from .errors import ConvcalcError
+from .app import layer_completer
+from ..errors import ConvcalcError
 
 
 def _drawable(cls: type) -> bool:
-    from .show import check_drawable
+    from ..teach.show import check_drawable
 
     try:
         check_drawable(cls)
@@ -30,7 +30,7 @@ def _drawable(cls: type) -> bool:
 
 
 def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
-    from .shapes import parse_ints
+    from ..shapes import parse_ints
 
     return None if text is None else parse_ints(text, flag, example="3 or 3x5")
 
@@ -52,7 +52,7 @@ def solve_command(
 
     -k/-s/-p/-d fix a value (N or HxW). Solutions come simplest first; 'same' ones are marked.
     """
-    from .solve import combined_json, no_solution_message, solve
+    from ..teach.solve import combined_json, no_solution_message, solve
 
     if in_size is None or out_size is None:
         raise ConvcalcError("solve needs --in-size and --out-size, e.g. --in-size 32 --out-size 16")
@@ -66,7 +66,7 @@ def solve_command(
     )
     if not result.solved:
         raise ConvcalcError(no_solution_message(result))
-    from .cli import emit_json, emit_rich
+    from .app import emit_json, emit_rich
 
     if as_json:
         emit_json({
@@ -78,7 +78,7 @@ def solve_command(
                       "solutions": [s.to_json(mode) for s in dim.solutions]} for dim in result.dims],
         })
         return
-    from .render_show import render_solve
+    from ..render.show import render_solve
 
     emit_rich(render_solve(result))
 
@@ -96,14 +96,14 @@ def show_command(
 
     Layer options follow the layer name as in a network spec: convcalc show conv2d -k 3 -s 2 -p 1 --input 5x5
     """
-    from .show import draw
+    from ..teach.show import draw
 
     if input_shape is None:
         raise ConvcalcError("show needs --input SHAPE, e.g. --input 5x5")
     built, shape = build_shown_layer(layer, list(ctx.args), input_shape)
     drawing = draw(built, shape, _ints(at, "--at"), frames)
-    from .cli import emit_rich
-    from .render_show import render_drawing
+    from .app import emit_rich
+    from ..render.show import render_drawing
 
     emit_rich(render_drawing(drawing))
 
@@ -119,11 +119,11 @@ def build_shown_layer(name: str, words: list[str], input_text: str) -> tuple[Any
     """
     import shlex
 
-    from .shapes import parse_shape
-    from .show import check_drawable
-    from .spec import LayerNode, Source, _StatementParser, build_layer
+    from ..shapes import parse_shape
+    from ..teach.show import check_drawable
+    from ..spec import LayerNode, Source, _StatementParser, build_layer
 
-    from .registry import lookup
+    from ..registry import lookup
 
     cls = lookup(name)
     check_drawable(cls)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .errors import ParseError
-from .layers.base import Layer, Shape, prod
+from ..errors import ParseError
+from ..layers.base import Layer, Shape, prod
 
 # Bytes per element of the dtypes a user may ask memory figures for.
 DTYPE_BYTES = {

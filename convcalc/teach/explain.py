@@ -21,9 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConvcalcError
-from .layers.base import Layer, Shape
-from .shapes import format_shape, parse_ints
+from ..errors import ConvcalcError
+from ..layers.base import Layer, Shape
+from ..shapes import format_shape, parse_ints
 
 EXPLAINABLE = (
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
@@ -246,7 +246,7 @@ def _axis_window(start: int, kernel: int, dilation: int, size: int, pad_right: i
     kinds = [_kind(p, size, pad_right) for p in positions]
     source: list[int | None] = [None] * kernel
     if mode != "zeros":
-        from .kernels.conv import _source_index  # the forward kernel's own rule for padded reads
+        from ..kernels.conv import _source_index  # the forward kernel's own rule for padded reads
 
         read = _source_index(np.array(positions), size, mode).tolist()
         source = [int(r) if k != "input" else None for r, k in zip(read, kinds)]
@@ -413,7 +413,7 @@ def _pool_axes(e: Explanation, layer: Any, sizes: Sequence[int], dilations: Sequ
 
 
 def _explain_max(e: Explanation, layer: Any, batch: np.ndarray, n: int) -> None:
-    from .kernels.pooling import max_pool_nd
+    from ..kernels.pooling import max_pool_nd
 
     plane = batch[n][e.channel]
     e.axes = _pool_axes(e, layer, plane.shape, layer.dilation)

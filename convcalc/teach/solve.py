@@ -25,8 +25,8 @@ from __future__ import annotations
 from itertools import product
 from typing import Any, Iterator, NamedTuple, Sequence
 
-from .arith import ConvRule, TransposedRule
-from .errors import ConfigError, ConvcalcError, ShapeError
+from ..arith import ConvRule, TransposedRule
+from ..errors import ConfigError, ConvcalcError, ShapeError
 
 KERNELS = range(1, 12)
 STRIDES = range(1, 9)
@@ -237,8 +237,8 @@ def rule_for(solution: Solution, mode: str) -> ConvRule | TransposedRule:
 
 def build_layer(solution: Solution, mode: str) -> Any:
     """The real 1-d layer of a solution (its constructor applies PyTorch's validity rules)."""
-    from .layers.conv import Conv1d, ConvTranspose1d
-    from .layers.pooling import MaxPool1d
+    from ..layers.conv import Conv1d, ConvTranspose1d
+    from ..layers.pooling import MaxPool1d
 
     k, s, p, d = solution.kernel_size, solution.stride, solution.padding, solution.dilation
     if mode == "transposed":

@@ -10,11 +10,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .report import LayerReport
+from ..single.report import LayerReport
 
 if TYPE_CHECKING:
-    from .network import Summary
-from .shapes import format_shape
+    from ..network.model import Summary
+from ..shapes import format_shape
 
 
 def exact_bytes(count: int) -> str:
@@ -23,7 +23,7 @@ def exact_bytes(count: int) -> str:
     >>> exact_bytes(25088)
     '25,088 B (24.5 KiB)'
     """
-    from .shapes import format_bytes
+    from ..shapes import format_bytes
 
     short = format_bytes(count)
     return f"{count:,} B" if short.endswith(" B") else f"{count:,} B ({short})"

@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, NamedTuple, Sequence, Union
 
-from .arith import ConvRule, FixedRule, PadRule, ScaleRule, TransposedRule, UnpoolRule
-from .errors import ConvcalcError, ParseError, ShapeError
-from .layers.base import Layer, Shape, prod
-from .report import dtype_bytes
-from .shapes import format_shape, parse_shape
-from .spec import (
+from ..arith import ConvRule, FixedRule, PadRule, ScaleRule, TransposedRule, UnpoolRule
+from ..errors import ConvcalcError, ParseError, ShapeError
+from ..layers.base import Layer, Shape, prod
+from ..single.report import dtype_bytes
+from ..shapes import format_shape, parse_shape
+from ..spec import (
     LayerNode,
     ModuleNode,
     Node,
