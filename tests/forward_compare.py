@@ -1,31 +1,41 @@
-"""Comparing a NumPy forward result with torch's (torch-free: takes arrays on both sides)."""
+"""Comparing a NumPy forward result with torch's, or the naive reference's (torch-free: takes
+arrays on both sides)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-# max |error| allowed, relative to max |expected| over finite cells (floored at 1)
+# max |error| allowed, relative to max |expected| over finite cells (floored at 1 by default)
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
 
-def assert_close(got, expected, context: str = "", tolerance: float | None = None) -> None:
-    """Same shape and dtype, NaN and ±inf in the same cells, finite cells within tolerance."""
+def assert_close(got, expected, context: str = "", tolerance: float | None = None, *,
+                 scale_floor: float = 1.0) -> None:
+    """Same shape and dtype, NaN and ±inf in the same cells, finite cells within tolerance.
+
+    Every forward comparison of the tests goes through here. The finite cells may differ by
+    ``tolerance`` (default: ``TOLERANCE`` for the dtype) times the scale
+    ``max(scale_floor, max |finite expected|)``. The floor of 1 lets outputs near 0 carry the
+    absolute rounding of their inputs' magnitude; a floor near 0 makes the bar relative to the
+    output's own largest value, stricter for small outputs (oracle.assert_forward_agrees).
+    Non-float results must be equal.
+    """
     got, expected = np.asarray(got), np.asarray(expected)
-    assert got.shape == expected.shape, f"{context}: shape {got.shape} != torch {expected.shape}"
-    assert got.dtype == expected.dtype, f"{context}: dtype {got.dtype} != torch {expected.dtype}"
+    assert got.shape == expected.shape, f"{context}: shape {got.shape} != expected {expected.shape}"
+    assert got.dtype == expected.dtype, f"{context}: dtype {got.dtype} != expected {expected.dtype}"
     if expected.dtype.kind != "f":
-        assert np.array_equal(got, expected), f"{context}: {got} != torch {expected}"
+        assert np.array_equal(got, expected), f"{context}: {got} != expected {expected}"
         return
     nan = np.isnan(expected)
-    assert np.array_equal(np.isnan(got), nan), f"{context}: NaN cells differ\n{got}\n!= torch\n{expected}"
+    assert np.array_equal(np.isnan(got), nan), f"{context}: NaN cells differ\n{got}\n!= expected\n{expected}"
     infinite = np.isinf(expected)
     assert np.array_equal(got[infinite], expected[infinite]) and not np.isinf(got[~infinite]).any(), (
-        f"{context}: infinite cells differ\n{got}\n!= torch\n{expected}"
+        f"{context}: infinite cells differ\n{got}\n!= expected\n{expected}"
     )
     finite = ~(nan | infinite)
     if not finite.any():
         return
-    scale = max(1.0, float(np.abs(expected[finite]).max()))
+    scale = max(scale_floor, float(np.abs(expected[finite]).max()))
     error = float(np.abs(got[finite].astype(np.float64) - expected[finite]).max())
     limit = (TOLERANCE[expected.dtype] if tolerance is None else tolerance) * scale
     assert error <= limit, f"{context}: max |error| {error:.3g} > {limit:.3g}"

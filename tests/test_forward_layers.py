@@ -6,6 +6,7 @@ import pytest
 
 from hypothesis import HealthCheck, given, settings
 
+from forward_compare import assert_close
 from oracle import assert_forward_agrees, convcalc_outcome, torch_outcome
 from test_oracle_conv import conv_configs
 
@@ -59,7 +60,7 @@ def test_linear_and_bilinear(dtype):
     params = {k: v.detach().numpy() for k, v in torch_layer.state_dict().items()}
     expected = torch_layer(torch.from_numpy(x1), torch.from_numpy(x2)).detach().numpy()
     got = convcalc.Bilinear(3, 4, 2).forward(x1, params, input2=x2)
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * abs(expected).max())
+    assert_close(got, expected, f"Bilinear in {dtype}", tolerance=1e-5, scale_floor=0)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
