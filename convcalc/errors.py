@@ -6,6 +6,8 @@ The CLI maps :class:`ConvcalcError` to exit code 2 and prints the message on one
 
 from __future__ import annotations
 
+from typing import Iterable
+
 
 class ConvcalcError(ValueError):
     """Base of every error caused by invalid input.
@@ -40,3 +42,15 @@ class ParseError(ConvcalcError):
 
 class FileError(ConvcalcError):
     """A file that is missing, unreadable or not in the expected format."""
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``"; did you mean X?"`` for the close matches of ``word`` among ``known``, or ``""``.
+
+    >>> did_you_mean("strid", ["stride", "padding"])
+    '; did you mean stride?'
+    """
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=2, cutoff=0.6)
+    return "; did you mean " + " or ".join(close) + "?" if close else ""

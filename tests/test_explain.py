@@ -265,7 +265,7 @@ def _app() -> typer.Typer:
 
 def run(*argv: str, monkeypatch=None):
     """Call the command the way convcalc.cli.app.main does: a ConvcalcError is exit 2, one line on stderr."""
-    from convcalc.cli.app import _one_line
+    from convcalc.cli.output import one_line as _one_line
 
     runner = CliRunner()
     result = runner.invoke(_app(), ["explain", *argv], env={"COLUMNS": "100", "NO_COLOR": "1"})

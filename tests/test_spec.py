@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc.errors import ConfigError, ConvcalcError, ParseError, ShapeError
-from convcalc.spec import MAX_LAYERS, LayerNode, ModuleNode, parse_spec
+from convcalc.spec import LayerNode, ModuleNode, parse_spec
+from convcalc.spec.limits import MAX_LAYERS
 
 
 def summary(text: str, *args, **kwargs) -> convcalc.Summary:

@@ -1,7 +1,8 @@
 """``convcalc explain LAYER [layer options]``: one output element taken apart.
 
-cli.py registers :func:`explain_command` with ``context_settings=PASS_THROUGH``: the layer's own
-options pass through Click untouched and are read by the network spec's line-form parser.
+:mod:`convcalc.cli.app` registers :func:`explain_command` with ``context_settings=PASS_THROUGH``:
+the layer's own options pass through Click untouched and are read by the network spec's
+statement parser, so they are spelt exactly as in a ``convcalc net`` spec.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .app import complete_fill, layer_completer
+from .options import Fill, FillWeights, InputFile, Key, MaxMemory, Seed, Weights, layer_completer, run_settings
 from ..errors import ConvcalcError, ParseError
 
 
@@ -27,16 +28,13 @@ def explain_command(
                                          help="A conv or pool layer, e.g. conv2d; its options follow.")],
     input_shape: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE",
                                                        help="Input shape for random input, e.g. 1x2x4x4.")] = None,
-    input_file: Annotated[Optional[str], typer.Option("--input-file", metavar="FILE",
-                                                      help="Input tensor: .npy, .npz, .csv/.txt or an image.")] = None,
-    key: Annotated[Optional[str], typer.Option("--key", metavar="NAME", help="The array to read from an .npz input.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", metavar="FILE",
-                                                   help="Parameters from an .npz with keys weight, bias.")] = None,
-    fill: Annotated[Optional[str], typer.Option("--fill", metavar="SPEC", autocompletion=complete_fill,
-                                                help="Random input: normal, uniform, ones, arange, randint:-1,0, ...  [default: normal]")] = None,
-    fill_weights: Annotated[Optional[str], typer.Option("--fill-weights", metavar="SPEC", autocompletion=complete_fill,
-                                                        help="Random parameters, same choices  [default: normal]")] = None,
-    seed: Annotated[Optional[str], typer.Option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]")] = None,
+    input_file: InputFile = None,
+    key: Key = None,
+    weights: Weights = None,
+    fill: Fill = None,
+    fill_weights: FillWeights = None,
+    seed: Seed = None,
+    max_memory: MaxMemory = None,
     at: Annotated[Optional[str], typer.Option("--at", metavar="INDEX",
                                               help="The output element, one index per output dim: 0,1,2,3  [default: the first]")] = None,
     view: Annotated[str, typer.Option("--view", metavar="sum|matmul",
@@ -51,14 +49,14 @@ def explain_command(
     """
     from ..teach.explain import check_explainable, explain, parse_at
     from ..single.run import InputSource, run_layer
-    from ..shapes import parse_ints, parse_shape
-    from ..tensors import float_dtype
+    from ..shapes import parse_shape
+    from ..tensors.arrays import float_dtype
 
     if view not in ("sum", "matmul"):
         raise ConvcalcError(f"--view {view!r} is not one of: sum, matmul")
     shape = parse_shape(input_shape) if input_shape is not None else None
-    seed_value = 0 if seed is None else parse_ints(seed, "--seed", example="0")[0]
-    source = InputSource(shape, input_file, key, False, fill or "normal")
+    settings = run_settings(locals())
+    source = InputSource(shape, input_file, key, False, settings.fill)
     if input_file is None and shape is None:
         raise ParseError("explain needs --input SHAPE (random input of that shape) or --input-file FILE")
     real = float_dtype(dtype)
@@ -67,10 +65,10 @@ def explain_command(
     check_explainable(built)
     result = run_layer(
         built, known_shape if input_file is None else shape, input_file=input_file, key=key,
-        weights=weights, fill=fill or "normal", fill_weights=fill_weights or "normal", seed=seed_value,
-        dtype=dtype, forward_kwargs=forward_kwargs, preloaded=None if array is None else (array, read_warnings),
+        weights=weights, fill=settings.fill, fill_weights=settings.fill_weights, seed=settings.seed,
+        dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs, preloaded=None if array is None else (array, read_warnings),
     )
-    from .app import emit_json, emit_rich, warn
+    from .output import emit_json, emit_rich, warn
 
     for message in result.warnings:
         warn(message)
@@ -88,19 +86,11 @@ def explain_command(
 def build_layer_line(name: str, options: list[str], input_shape: Any) -> tuple[Any, dict[str, Any]]:
     """The layer a command line describes (``conv2d --out 4 -k 2``), with in_channels and the like
     inferred from the input shape; and its forward options (a transposed conv's output_size)."""
-    from ..spec import LayerNode, build_layer, parse_spec
+    from ..spec import LayerNode, parse_statement
+    from ..spec.nodes import build_at
 
-    line = " ".join([name, *(shlex.quote(word) for word in options)])
-    spec = parse_spec(line)
-    children = spec.root.children
-    if len(children) != 1 or not isinstance(children[0][1], LayerNode):
-        raise ParseError(f"explain takes one layer, got `{line}`")
-    node = children[0][1]
-    if node.layer is not None:
-        return node.layer, dict(node.forward_kwargs)
-    inferred = node.cls.infer_args(tuple(input_shape))
-    missing = [s.name for s in node.cls.arg_specs() if s.required and s.name not in node.kwargs and s.name not in inferred]
-    if missing:
-        raise ParseError(f"{node.cls.__name__} needs {', '.join(missing)}")
-    return build_layer(node.cls, {**inferred, **node.kwargs}, node.source), dict(node.forward_kwargs)
-
+    node = parse_statement(shlex.join([name, *options]))
+    if not isinstance(node, LayerNode):
+        raise ParseError(f"explain takes one layer, got `{node.source.text}`")
+    layer = node.layer or build_at(node.cls, node.kwargs, node.source, input_shape)
+    return layer, dict(node.forward_kwargs)

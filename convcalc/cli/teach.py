@@ -1,6 +1,6 @@
 """The teaching commands ``convcalc solve`` and ``convcalc show``, as Typer command functions.
 
-cli.py registers them::
+:mod:`convcalc.cli.app` registers them::
 
     app.command("solve")(solve_command)
     app.command("show", context_settings=PASS_THROUGH)(show_command)
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .app import layer_completer
+from .options import layer_completer
 from ..errors import ConvcalcError
 
 
@@ -66,7 +66,7 @@ def solve_command(
     )
     if not result.solved:
         raise ConvcalcError(no_solution_message(result))
-    from .app import emit_json, emit_rich
+    from .output import emit_json, emit_rich
 
     if as_json:
         emit_json({
@@ -102,7 +102,7 @@ def show_command(
         raise ConvcalcError("show needs --input SHAPE, e.g. --input 5x5")
     built, shape = build_shown_layer(layer, list(ctx.args), input_shape)
     drawing = draw(built, shape, _ints(at, "--at"), frames)
-    from .app import emit_rich
+    from .output import emit_rich
     from ..render.show import render_drawing
 
     emit_rich(render_drawing(drawing))
@@ -111,39 +111,31 @@ def show_command(
 def build_shown_layer(name: str, words: list[str], input_text: str) -> tuple[Any, tuple[int, ...]]:
     """The layer from its option words (the line form of a network spec) and the input shape.
 
-    A shape of only the spatial sizes gets one channel; missing in/out channels default to the
-    input's and to 1, since show draws one channel.
+    A shape of only the spatial sizes gets the layer's input channels (one when not given);
+    missing in/out channels default to the input's and to 1, since show draws one channel.
 
     >>> build_shown_layer("conv2d", ["-k", "3", "-s", "2"], "5x5")
     (Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2)), (1, 5, 5))
     """
     import shlex
 
-    from ..shapes import parse_shape
-    from ..teach.show import check_drawable
-    from ..spec import LayerNode, Source, _StatementParser, build_layer
-
     from ..registry import lookup
+    from ..shapes import parse_shape
+    from ..spec import LayerNode, parse_statement
+    from ..spec.nodes import build_at
+    from ..teach.show import check_drawable
 
     cls = lookup(name)
     check_drawable(cls)
-    out_spec = next((spec for spec in cls.arg_specs() if spec.name == "out_channels"), None)
-    if out_spec is not None:
-        spellings = (*out_spec.flags, "--out_channels", "out_channels", "out-channels")
-        if not any(word.split("=")[0] in spellings for word in words):
-            words = [*words, "out_channels=1"]  # one channel is drawn, whatever the layer's count
-    text = shlex.join([name, *words])
-    source = Source(1, 1, text)
-    node = _StatementParser().leaf(text, source)
+    one_channel = {"out_channels": 1} if any(spec.name == "out_channels" for spec in cls.arg_specs()) else {}
+    node = parse_statement(shlex.join([name, *words]), defaults=one_channel)
     if not isinstance(node, LayerNode):
-        raise ConvcalcError(f"show draws one layer, not a container: {text}")
+        raise ConvcalcError(f"show draws one layer, not a container: {node.source.text}")
     if node.forward_kwargs:
         raise ConvcalcError(f"show does not take forward options ({', '.join(node.forward_kwargs)})")
     shape = parse_shape(input_text)
     nd = node.cls.nd
-    if nd and len(shape) == nd:
-        shape = (1, *shape)
-    kwargs = dict(node.kwargs)
-    for key, value in node.cls.infer_args(shape).items():
-        kwargs.setdefault(key, value)
-    return build_layer(node.cls, kwargs, source), shape
+    if nd and len(shape) == nd:  # the spatial sizes only: the channels the layer takes, or one
+        channels = node.kwargs.get("in_channels", node.kwargs.get("num_features", 1))
+        shape = (channels if isinstance(channels, int) else 1, *shape)
+    return node.layer or build_at(node.cls, node.kwargs, node.source, shape), shape

@@ -115,6 +115,15 @@ class ArgSpec(NamedTuple):
             return tuple(typing.get_args(self.annotation))
         return ()
 
+    @property
+    def reads_text(self) -> bool:
+        """Whether a text value is read the command-line way (``"3x3"``, ``"same"``)."""
+        return bool(self.choices) or (self.annotation is not str and self.annotation in ARG_PARSERS)
+
+    def value_from_text(self, text: str) -> Any:
+        """:meth:`parse` where the argument has a text form; otherwise the text as it is."""
+        return self.parse(text) if self.choices or self.annotation in ARG_PARSERS else text
+
     def parse(self, text: str) -> Any:
         """Turn the text a user typed into the value the constructor takes.
 
@@ -316,37 +325,19 @@ class Layer:
         )
 
     @classmethod
-    def from_options(
-        cls, options: dict[str, Any], input_shape: Shape | None = None
-    ) -> "Layer":
-        """Build a layer from option texts as a user typed them (CLI or spec line form).
-
-        ``options`` maps argument names to text (or to a bool for flags); required
-        arguments left out are inferred from ``input_shape`` where the layer can.
+    def parse_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Argument values from option texts as a user typed them (``None``: not given).
 
         >>> from convcalc import Conv2d
-        >>> Conv2d.from_options({"out_channels": "8", "kernel_size": "5"}, (1, 3, 32, 32))
-        Conv2d(3, 8, kernel_size=(5, 5), stride=(1, 1))
+        >>> Conv2d.parse_options({"out_channels": "8", "kernel_size": "5", "bias": None})
+        {'out_channels': 8, 'kernel_size': 5}
         """
         specs = {spec.name: spec for spec in cls.arg_specs()}
-        kwargs: dict[str, Any] = {}
-        for name, raw in options.items():
-            if raw is None:
-                continue
-            spec = specs[name]
-            kwargs[name] = raw if isinstance(raw, bool) else spec.parse(raw)
-        missing = [spec for spec in specs.values() if spec.required and spec.name not in kwargs]
-        if missing and input_shape is not None:
-            inferred = cls.infer_args(input_shape)
-            kwargs.update({k: v for k, v in inferred.items() if k not in kwargs})
-            missing = [spec for spec in missing if spec.name not in kwargs]
-        if missing:
-            wanted = ", ".join(f"{'/'.join(spec.flags)} ({spec.name})" for spec in missing)
-            hint = ""
-            if input_shape is None and any(spec.name in INFERABLE for spec in missing):
-                hint = "; or give --input SHAPE, from which channel and feature counts are inferred"
-            raise ParseError(f"{cls.cli_name()} needs {wanted}{hint}")
-        return cls(**kwargs)
+        return {
+            name: raw if isinstance(raw, bool) else specs[name].parse(raw)
+            for name, raw in options.items()
+            if raw is not None
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -421,7 +412,7 @@ class Layer:
         expected = {**self.param_shapes(), **self.buffer_shapes()}
         given = dict(params or {})
         if expected or given:
-            from ..tensors import check_params
+            from ..tensors.params import check_params
 
             check_params(expected, given, f"the parameters of {type(self).__name__}")
         arrays = {k: np.asarray(v) for k, v in given.items()}

@@ -41,18 +41,9 @@ from ..errors import ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
 from ..single.report import dtype_bytes
 from ..shapes import format_shape, parse_shape
-from ..spec import (
-    LayerNode,
-    ModuleNode,
-    Node,
-    ParsedSpec,
-    Source,
-    SEQUENTIAL_TYPES,
-    build_layer,
-    did_you_mean,
-    locate,
-    parse_spec,
-)
+from ..errors import did_you_mean
+from ..spec import parse_spec
+from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, ParsedSpec, Source, build_at, locate
 
 SHORTCUT_NAMES = ("downsample", "shortcut")
 
@@ -512,45 +503,16 @@ class _Tracer:
     def build(self, node: LayerNode, path: str, x: Tensor) -> Layer:
         if node.layer is not None:
             return node.layer
-        if x.shape is None:
-            missing = [
-                spec
-                for spec in node.cls.arg_specs()
-                if spec.required and spec.name not in node.kwargs
-            ]
-            wanted = ", ".join(f"{spec.name} ({'/'.join(spec.flags)})" for spec in missing)
-            raise ParseError(
-                f"layer {path} ({node.cls.__name__}) {node.source.where()} needs {wanted}, which is "
-                "inferred from the input shape: give one (an `input 1x3x32x32` line or --input)",
-                line=node.source.line,
-                column=node.source.column,
-            )
         # Statements parsed from the same text share their kwargs dict: build once per shape.
         built_key = (id(node.cls), id(node.kwargs), x.shape)
         cached = self.built_for.get(built_key)
         if cached is not None:
             return cached
-        inferred = node.cls.infer_args(x.shape)
-        missing = [
-            spec.name
-            for spec in node.cls.arg_specs()
-            if spec.required and spec.name not in node.kwargs and spec.name not in inferred
-        ]
-        if missing:
-            raise locate(
-                ShapeError(
-                    f"{node.cls.__name__} cannot infer {', '.join(missing)} from an input of shape "
-                    f"{format_shape(x.shape)}; give {', '.join(missing)} explicitly"
-                ),
-                node.source,
-                path,
-                node.cls.__name__,
-            )
-        kwargs = {**inferred, **node.kwargs}
+        kwargs = node.kwargs if x.shape is None else {**node.cls.infer_args(x.shape), **node.kwargs}
         key = (id(node.cls), tuple(sorted((k, _hashable(v)) for k, v in kwargs.items())))
         layer = self.built.get(key)
         if layer is None:
-            layer = build_layer(node.cls, kwargs, node.source, path)
+            layer = build_at(node.cls, kwargs, node.source, x.shape, path)
             self.built[key] = layer
         self.built_for[built_key] = layer
         return layer

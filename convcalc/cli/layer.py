@@ -1,0 +1,199 @@
+"""The layer commands (``convcalc conv2d ...``), one per registered layer, built when invoked.
+
+Each command's options come from the layer's constructor signature (its argument specs); the
+values are parsed by those specs and the layer is built by the one builder,
+:func:`convcalc.layers.build.build_layer`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import typer
+from typer.core import TyperCommand
+
+from ..errors import ConvcalcError, ShapeError
+from ..layers.base import ArgSpec, Layer
+from ..registry import layer_classes
+from .options import (
+    COMMON_DEFAULTS, COMMON_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, markup_safe, option_for, run_settings, wants_run,
+)
+from .output import emit_json, emit_rich, warn
+
+
+FAMILY_PANELS = {
+    "conv": "Convolutions",
+    "pooling": "Pooling and unpooling",
+    "linear": "Linear and embedding",
+    "norm": "Normalisation",
+    "activation": "Activations",
+    "dropout": "Dropout",
+    "reshape": "Reshaping and padding",
+    "resample": "Resampling",
+}
+
+
+_built: dict[str, Any] = {}
+
+
+class _LayerCommand(TyperCommand):
+    """A layer's command. A flag given a value (``--bias=false``) reads as ``--bias`` or
+    ``--no-bias``, as it does in a spec line, ``explain`` and ``show``; Click alone refuses it."""
+
+    flags: dict[str, ArgSpec] = {}
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, [self._plain_flag(word) for word in args])
+
+    def _plain_flag(self, word: str) -> str:
+        name, eq, value = word.partition("=")
+        spec = self.flags.get(name)
+        if not eq or spec is None:
+            return word
+        return spec.spellings[0] if spec.parse(value) else spec.spellings[-1]
+
+
+def layer_command(name: str) -> Any:
+    """The command of the layer registered as ``name``."""
+    if name not in _built:
+        cls = layer_classes()[name]
+        builder = typer.Typer(add_completion=False)
+        builder.command(
+            name=name,
+            help=markup_safe(_layer_help(cls)),
+            short_help=markup_safe(cls.summary()),
+            rich_help_panel=FAMILY_PANELS.get(cls.family, "Layers"),
+            cls=type("LayerCommand", (_LayerCommand,), {"flags": {
+                spec.flags[0]: spec for spec in cls.arg_specs() if spec.is_flag
+            }}),
+        )(_layer_function(cls))
+        command = typer.main.get_command(builder)
+        command.name = name
+        _built[name] = command
+    return _built[name]
+
+
+def _layer_help(cls: type[Layer]) -> str:
+    return f"{cls.summary()}\n\n{cls.signature_text()}"
+
+
+def _layer_function(cls: type[Layer]) -> Callable[..., None]:
+    """A function whose signature Typer turns into the layer's command."""
+    params = []
+    for spec in cls.arg_specs():
+        annotation = option_for(spec, spec.flags, "Layer")
+        params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
+    forward_specs = cls.forward_arg_specs()
+    for spec in forward_specs:
+        annotation = option_for(spec, spec.flags, "Forward")
+        params.append(
+            inspect.Parameter(f"forward_{spec.name}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        )
+    for options, defaults in ((COMMON_OPTIONS, COMMON_DEFAULTS), (RUN_OPTIONS, RUN_DEFAULTS)):
+        for name, annotation in options.items():
+            params.append(
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=annotation)
+            )
+
+    def run(**values: Any) -> None:
+        from ..layers.build import build_layer
+        from ..shapes import parse_shape
+        from ..single.report import layer_report
+
+        input_text = values.pop("input_shape")
+        as_json = values.pop("as_json")
+        dtype = values.pop("dtype")
+        forward_kwargs = {
+            spec.name: spec.parse(text)
+            for spec in forward_specs
+            if (text := values.pop(f"forward_{spec.name}")) is not None
+        }
+        run_options = {name: values.pop(name) for name in RUN_OPTIONS}
+        input_shape = parse_shape(input_text) if input_text is not None else None
+        if forward_kwargs and input_shape is None and not run_options["input_file"]:
+            raise ConvcalcError(f"{', '.join('--' + k.replace('_', '-') for k in forward_kwargs)} needs --input SHAPE")
+        known_shape = input_shape
+        if input_shape is None and run_options["input_file"] and wants_run(run_options):
+            known_shape, preloaded = _read_input_file(run_options, dtype)  # channel counts come from it
+            try:
+                layer = build_layer(cls, cls.parse_options(values), known_shape)
+                _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options, preloaded)
+            except ShapeError as exc:  # the input does not fit the layer
+                raise _table_hint(exc, run_options["input_file"], known_shape) from None
+            return
+        layer = build_layer(cls, cls.parse_options(values), known_shape)
+        if wants_run(run_options):
+            _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
+            return
+        report = layer_report(layer, input_shape, dtype, forward_kwargs)
+        if as_json:
+            emit_json(report.to_json())
+            return
+        from ..render.report import render_layer
+
+        emit_rich(render_layer(report))
+
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    run.__name__ = cls.cli_name()
+    return run
+
+
+# Options that only mean something for a forward pass, so giving one asks for the run.
+
+
+def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeError:
+    """``exc``, saying how a CSV/text file was read when no --input reshaped it."""
+    if not path.lower().endswith((".csv", ".txt")):
+        return exc
+    table = "×".join(map(str, shape))
+    return type(exc)(f"{exc} ({path} was read as a {table} table: give --input SHAPE to reshape it)")
+
+
+def _read_input_file(options: dict[str, Any], dtype: str) -> tuple[tuple[int, ...], tuple[Any, list[str]]]:
+    """``--input-file``'s shape, and the array with its warnings for the run to reuse."""
+    from ..single.run import InputSource
+    from ..tensors.arrays import float_dtype
+
+    source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal")
+    shape, array, warnings = source.shape_and_file(float_dtype(dtype))
+    return shape, (array, warnings)
+
+
+def _run_layer(
+    layer: Layer, input_shape: Any, dtype: str, forward_kwargs: dict[str, Any], as_json: bool,
+    options: dict[str, Any], preloaded: tuple[Any, list[str]] | None = None,
+) -> None:
+    """``--run``: the forward pass on random or file input, shown with the layer's panel."""
+    from ..single.report import layer_report
+    from ..single.run import run_layer
+    from ..tensors.arrays import tensor_to_json
+    from ..tensors.save import save_array
+
+    settings = run_settings(options)
+    result = run_layer(
+        layer, input_shape, input_file=options["input_file"], key=options["key"], gray=options["gray"],
+        weights=options["weights"], fill=settings.fill, fill_weights=settings.fill_weights,
+        seed=settings.seed, dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs,
+        preloaded=preloaded,
+    )
+    for message in result.warnings:
+        warn(message)
+    if options["save"] is not None:
+        output = result.output[0] if isinstance(result.output, tuple) else result.output
+        save_array(options["save"], output, force=options["force"])
+    report = layer_report(layer, tuple(result.input.shape), dtype, forward_kwargs)
+    if as_json:
+        tensors = {name: {"shape": list(array.shape), "data": tensor_to_json(array)}
+                   for name, array in result.named_tensors()}
+        emit_json({**report.to_json(), "tensors": tensors})
+        return
+    from rich.console import Group
+
+    from ..render.report import render_layer
+    from ..render.tensor import render_tensors
+
+    views = render_tensors(result.named_tensors(), precision=settings.precision,
+                           mode="heatmap" if options["heatmap"] else "grid")
+    emit_rich(Group(render_layer(report), views))

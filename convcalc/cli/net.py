@@ -1,0 +1,140 @@
+"""``convcalc net [FILE]``: a whole network's summary, and its forward pass with ``--run``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import ConvcalcError
+from .options import (
+    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, Run, Seed, run_settings, wants_run,
+)
+from .output import emit_json, emit_rich, warn
+
+
+def net_command(
+    spec_file: Annotated[
+        Optional[str],
+        typer.Argument(metavar="[FILE]", help="Network spec; '-' or nothing reads standard input."),
+    ] = None,
+    input_shape: Annotated[
+        Optional[str],
+        typer.Option("--input", "-i", metavar="SHAPE", help="Input shape; overrides the spec's input line."),
+    ] = None,
+    depth: Annotated[
+        Optional[str], typer.Option("--depth", metavar="N", help="Fold modules deeper than N into one row.")
+    ] = None,
+    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type for memory figures.")] = "float32",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows with exact numbers.")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table and totals.")] = False,
+    run: Run = False,
+    input_file: InputFile = None,
+    key: Key = None,
+    gray: Gray = False,
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", metavar="FILE", rich_help_panel=RUN_PANEL,
+        help="state_dict arrays in an .npz (np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})).")] = None,
+    fill: Fill = None,
+    fill_weights: FillWeights = None,
+    seed: Seed = None,
+    save: Annotated[Optional[str], typer.Option(
+        "--save", metavar="FILE", rich_help_panel=RUN_PANEL,
+        help="Write the output to .npy, or every layer's output to .npz keyed by name; atomically.")] = None,
+    force: Force = False,
+    max_memory: MaxMemory = None,
+) -> None:
+    """Summarise a whole network: per-layer shapes, parameters, MACs, memory, receptive field.
+
+    The spec may mix the command-line form (conv2d --out 64 -k 3), the PyTorch form
+    (nn.Conv2d(3, 64, 3)), the text print(model) prints, and JSON; see docs/network-spec.md.
+    """
+    from ..network.model import parse_network
+
+    if as_json + as_csv + as_markdown > 1:
+        raise ConvcalcError("choose one of --json, --csv and --markdown")
+    from ..shapes import parse_int
+
+    levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
+    network = parse_network(_read_spec(spec_file))
+    stats = None
+    if wants_run(locals()):
+        summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
+    else:
+        summary = network.summary(input_shape, dtype, levels)
+    if as_json:
+        data = summary.to_json()
+        if stats is not None:
+            for row, row_data in zip(summary.rows, data["layers"]):
+                found = stats.get(row.key)
+                row_data["stats"] = None if found is None else found._asdict()
+            data["output"] = output_data
+        emit_json(data)
+    elif as_csv or as_markdown:
+        from ..render.tables import csv_text, markdown_text
+
+        sys.stdout.write(csv_text(summary, stats) if as_csv else markdown_text(summary, stats))
+    elif sys.stdout.isatty():
+        from ..render.report import render_network
+
+        emit_rich(render_network(summary, stats))
+    else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
+        from ..render.tables import plain_text
+
+        sys.stdout.write(plain_text(summary, stats))
+
+
+def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:
+    """``net --run``: run the forward pass (a progress bar on a terminal's stderr), save what was
+    asked, and return the summary, per-layer statistics and the output as JSON data."""
+    from ..network.execute import run_spec
+    from ..single.run import InputSource
+    from ..shapes import parse_shape
+    from ..tensors.arrays import array_stats, tensor_to_json
+    from ..tensors.save import save_array
+
+    settings = run_settings(options)
+    shape = parse_shape(input_shape) if input_shape is not None else None
+    source = InputSource(shape, options["input_file"], options["key"], options["gray"], settings.fill)
+    kwargs = dict(weights=options["weights"], fill_weights=settings.fill_weights, seed=settings.seed,
+                  dtype=dtype, max_memory=settings.max_memory, depth=depth)
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("forward pass", total=None)
+            summary, result, warnings = run_spec(
+                network, source, progress=lambda done, total: bar.update(task, completed=done, total=total), **kwargs)
+    else:
+        summary, result, warnings = run_spec(network, source, **kwargs)
+    for message in warnings:
+        warn(message)
+    if options["save"] is not None:
+        to_npz = options["save"].endswith(".npz")
+        save_array(options["save"], result.activations if to_npz else result.output, force=options["force"])
+    stats = {name: array_stats(array) for name, array in result.activations.items()}
+    output_data = None
+    if options.get("as_json"):
+        output_data = {"shape": list(result.output.shape), "data": tensor_to_json(result.output)}
+    return summary, stats, output_data
+
+
+# Read at most this much: the parser refuses specs over its own limit with a clear message.
+_SPEC_READ_LIMIT = 4 * 10_000_000 + 1
+
+
+def _read_spec(path: str | None) -> bytes:
+    from ..errors import FileError
+
+    if path in (None, "-"):
+        if path is None and sys.stdin.isatty():
+            raise ConvcalcError("no network spec: give a FILE, or pipe one in (convcalc net < model.txt)")
+        return sys.stdin.buffer.read(_SPEC_READ_LIMIT)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_SPEC_READ_LIMIT)
+    except OSError as exc:
+        raise FileError(f"cannot read {path}: {exc.strerror or exc}") from None

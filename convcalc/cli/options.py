@@ -1,0 +1,216 @@
+"""Options declared once and shared: the layer options derived from argument specs, the
+common ``--input``/``--dtype``/``--json``, the forward-pass options with one reader
+(:func:`run_settings`), and the completers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable, Mapping, NamedTuple, Optional
+
+import typer
+from typer.core import TyperCommand
+
+from ..layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
+from ..registry import aliases, layer_classes
+
+
+METAVARS = {
+    int: "INT",
+    float: "FLOAT",
+    Size: "N[xN..]",
+    OptionalSize: "N[xN..]",
+    PaddingArg: "N[xN..]|same|valid",
+    IntTuple: "N[xN..]",
+}
+
+
+# Commands whose modules load only when invoked: (module, function, context settings).
+# PASS_THROUGH: the layer's own options reach the command unparsed, in ctx.args (explain, show);
+# they still complete (LayerOptionsCommand).
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+RUN_PANEL = "Forward pass"
+
+
+def _text_option(*flags: str, metavar: str, help: str, complete: Any = None) -> Any:
+    return Annotated[
+        Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=RUN_PANEL, autocompletion=complete)
+    ]
+
+
+def complete_fill(incomplete: str) -> list[str]:
+    """The fill kinds, for <TAB> after --fill / --fill-weights (imports NumPy only then)."""
+    from ..tensors.fill import fill_kinds
+
+    return [kind for kind in fill_kinds() if kind.startswith(incomplete)]
+
+
+def layer_completer(accepts: Callable[[type[Layer]], bool]) -> Callable[[str], list[str]]:
+    """<TAB> for a command's LAYER argument: the layer commands whose class ``accepts``."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [name for name, cls in layer_classes().items() if name.startswith(incomplete) and accepts(cls)]
+
+    return complete
+
+
+def _flag_option(flag: str, help: str) -> Any:
+    return Annotated[bool, typer.Option(flag, help=help, rich_help_panel=RUN_PANEL)]
+
+
+# The forward-pass options, declared once: the layer commands take them all, `net` and
+# `explain` the ones that mean something for them.
+Run = _flag_option("--run", "Run the forward pass: show input, weights and output (implied by the options below).")
+InputFile = _text_option("--input-file", metavar="FILE",
+                         help="Input tensor: .npy, .npz, .csv/.txt (reshaped to --input) or an image.")
+Key = _text_option("--key", metavar="NAME", help="The array to read from an .npz input file.")
+Gray = _flag_option("--gray", "Read an image input as one luma channel.")
+Weights = _text_option("--weights", metavar="FILE", help="Parameters from an .npz with keys weight, bias, ...")
+Fill = _text_option("--fill", metavar="SPEC", complete=complete_fill,
+                    help="Random input: normal, uniform, ones, zeros, arange, randint:LOW,HIGH, full:V  [default: normal]")
+FillWeights = _text_option("--fill-weights", metavar="SPEC", complete=complete_fill,
+                           help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]")
+Seed = _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]")
+Precision = _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]")
+Heatmap = _flag_option("--heatmap", "Draw feature maps as pictures (half-block characters).")
+Save = _text_option("--save", metavar="FILE", help="Write the output to .npy (or .npz), atomically.")
+Force = _flag_option("--force", "Overwrite an existing --save file.")
+MaxMemory = _text_option("--max-memory", metavar="SIZE", help="Refuse runs estimated above this  [default: 4GiB]")
+
+# The layer commands' run options, after the common ones.
+RUN_OPTIONS = {
+    "run": Run, "input_file": InputFile, "key": Key, "gray": Gray, "weights": Weights, "fill": Fill,
+    "fill_weights": FillWeights, "seed": Seed, "precision": Precision, "heatmap": Heatmap, "save": Save,
+    "force": Force, "max_memory": MaxMemory,
+}
+RUN_DEFAULTS = {name: False if name in ("run", "gray", "heatmap", "force") else None for name in RUN_OPTIONS}
+
+
+class RunSettings(NamedTuple):
+    """The run options' values as the core takes them."""
+
+    fill: str
+    fill_weights: str
+    seed: int
+    max_memory: int | None
+    precision: int
+
+
+def run_settings(options: Mapping[str, Any]) -> RunSettings:
+    """Read the run options the same way for every command (absent ones take their defaults).
+
+    >>> run_settings({"seed": "3"}).seed
+    3
+    >>> run_settings({"seed": "3x5"})
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ParseError: --seed '3x5' must be a single whole number
+    """
+    from ..shapes import parse_int
+    from ..tensors.memory import parse_memory
+
+    def whole(name: str, default: int) -> int:
+        text = options.get(name)
+        return default if text is None else parse_int(text, f"--{name.replace('_', '-')}", minimum=0)
+
+    return RunSettings(
+        fill=options.get("fill") or "normal",
+        fill_weights=options.get("fill_weights") or "normal",
+        seed=whole("seed", 0),
+        max_memory=parse_memory(options.get("max_memory") or "4GiB"),
+        precision=whole("precision", 4),
+    )
+
+
+class LayerOptionsCommand(TyperCommand):
+    """``explain`` and ``show``: the layer's own options follow its name and reach the command
+    unparsed (``ctx.args``), so Click cannot complete them; this offers them, and their
+    choices, from the layer's argument specs, as the layer's own command does."""
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        from typer.core import CompletionItem  # Typer's (vendored Click's) completion value
+
+        items = super().shell_complete(ctx, incomplete)
+        name = ctx.params.get("layer") or ""
+        cls = layer_classes().get(aliases().get(name, name))
+        if cls is None:
+            return items
+        specs = (*cls.arg_specs(), *cls.forward_arg_specs())
+        previous = ctx.args[-1] if ctx.args else None
+        for spec in specs:
+            if previous in spec.flags and not spec.is_flag:  # the option's value
+                return [CompletionItem(choice) for choice in spec.choices if choice.startswith(incomplete)]
+        if not incomplete.startswith("-"):
+            return items
+        spellings = [flag for spec in specs for flag in spec.spellings]
+        return items + [CompletionItem(flag) for flag in spellings if flag.startswith(incomplete)]
+
+
+def markup_safe(text: str) -> str:
+    """Typer renders help as Rich markup: ``[min_val, max_val]`` must not read as a style tag."""
+    return text.replace("[", "\\[")
+
+
+def choices_completer(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    def complete(incomplete: str) -> list[str]:
+        return [choice for choice in choices if choice.startswith(incomplete)]
+
+    return complete
+
+
+def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
+    help_text = spec.help or spec.name.replace("_", " ")
+    if not spec.required:
+        help_text += f"  [default: {spec.default}]"
+    help_text = markup_safe(help_text)
+    if spec.is_flag:
+        return Annotated[
+            Optional[bool],
+            typer.Option(f"{flags[0]}/{spec.spellings[-1]}", help=help_text, rich_help_panel=panel),  # --x/--no-x
+        ]
+    choices = spec.choices
+    return Annotated[
+        Optional[str],
+        typer.Option(
+            *flags,
+            help=help_text,
+            metavar="[" + "|".join(choices) + "]" if choices else METAVARS.get(spec.annotation, "VALUE"),
+            autocompletion=choices_completer(choices) if choices else None,
+            rich_help_panel=panel,
+            show_default=False,
+        ),
+    ]
+
+
+# Options every layer command has, after the layer's own.
+COMMON_OPTIONS = {
+    "input_shape": Annotated[
+        Optional[str],
+        typer.Option(
+            "--input", "-i", metavar="SHAPE", rich_help_panel="Input and output",
+            help="Input shape: 1x3x32x32, 1,3,32,32 or [1, 3, 32, 32] (batch dim optional).",
+        ),
+    ],
+    "dtype": Annotated[
+        str,
+        typer.Option(
+            "--dtype", metavar="DTYPE", rich_help_panel="Input and output",
+            help="Element type for memory figures: float32, float16, bfloat16, float64, int8, ...",
+            autocompletion=choices_completer(
+                ("float16", "bfloat16", "float32", "float64", "int8", "uint8", "int16", "int32", "int64")
+            ),
+        ),
+    ],
+    "as_json": Annotated[
+        bool, typer.Option("--json", rich_help_panel="Input and output", help="Machine-readable output.")
+    ],
+}
+COMMON_DEFAULTS = {"input_shape": None, "dtype": "float32", "as_json": False}
+
+
+_IMPLY_RUN = ("input_file", "weights", "fill", "fill_weights", "seed", "save", "heatmap", "precision", "gray", "key")
+
+
+def wants_run(options: dict[str, Any]) -> bool:
+    return bool(options.get("run")) or any(options.get(name) not in (None, False) for name in _IMPLY_RUN)

@@ -1,0 +1,214 @@
+"""Splitting a text spec into statements, braces and ``print(model)`` openers and closers,
+each with its line and column; comments and quoted text are respected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import ParseError
+from ..registry import aliases, layer_classes
+from .limits import MAX_BRACKET_DEPTH, MAX_STATEMENT_CHARS
+
+
+def first_content(text: str) -> int | None:
+    """Offset of the first character that is neither whitespace nor in a comment."""
+    offset = 0
+    for line in text.split("\n"):
+        content = strip_comment(line)
+        stripped = content.lstrip()
+        if stripped.strip():
+            return offset + len(content) - len(stripped)
+        offset += len(line) + 1
+    return None
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "stmt", "{", "}", "open", "close"
+    text: str
+    line: int
+    column: int
+
+
+# "(name): 2 x Type(" at the end of a line opens a module printed by print(model).
+OPENER = re.compile(
+    r"(?:\((?P<name>[^()]*)\)\s*:\s*)?(?:(?P<count>\d+)\s*x\s+)?(?P<type>[A-Za-z_][\w.]*)\s*\($"
+)
+_QUOTES_OR_SEPARATORS = re.compile(r"[;{}'\"]")
+
+
+def _balanced(line: str) -> bool:
+    """A quick check that lets most lines skip the character scan."""
+    opens = line.count("(")
+    brackets = line.count("[")
+    if opens + brackets > MAX_BRACKET_DEPTH:
+        return False
+    if opens != line.count(")") or brackets != line.count("]"):
+        return False
+    return opens == 0 or line.index("(") < line.index(")")
+
+
+def strip_comment(line: str) -> str:
+    if "#" not in line:
+        return line
+    if "'" not in line and '"' not in line:
+        return line[: line.index("#")]
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
+class Lexer:
+    """Split the text into statements, braces and print(model) openers/closers, with positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[Token] = []
+        # A statement continued over lines while brackets are open.
+        self.pending: list[str] = []
+        self.pending_start: tuple[int, int] | None = None
+        self.pending_size = 0
+        self.opened: list[tuple[int, int, str]] = []  # open brackets: line, column, char
+
+    def run(self) -> list[Token]:
+        for number, raw in enumerate(self.text.split("\n"), 1):
+            if len(raw) > MAX_STATEMENT_CHARS:
+                raise ParseError(
+                    f"line is {len(raw)} characters long; the limit is {MAX_STATEMENT_CHARS}",
+                    line=number,
+                )
+            line = strip_comment(raw.rstrip("\r"))
+            if self.pending_start is None:
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                column = len(line) - len(line.lstrip()) + 1
+                if stripped[0] == ")" and stripped[1:].strip() in ("", ","):
+                    self.tokens.append(Token("close", ")", number, column))
+                    continue
+                if stripped.endswith("(") and self._is_opener(stripped):
+                    self.tokens.append(Token("open", stripped, number, column))
+                    continue
+                if not _QUOTES_OR_SEPARATORS.search(line) and _balanced(line):
+                    self.tokens.append(Token("stmt", stripped, number, column))
+                    continue
+            self._scan(line, number)
+        if self.pending_start is not None:
+            line, column, char = self.opened[-1] if self.opened else (*self.pending_start, "(")
+            raise ParseError(
+                f"unterminated {char!r}: the bracket opened here is never closed "
+                f"(statement starting at line {self.pending_start[0]})",
+                line=line,
+                column=column,
+            )
+        return self.tokens
+
+    @staticmethod
+    def _is_opener(stripped: str) -> bool:
+        match = OPENER.fullmatch(stripped)
+        if match is None:
+            return False
+        # A layer's own call continued on the next lines is a statement, not a module.
+        return not _is_layer_name(match["type"])
+
+    def _scan(self, line: str, number: int) -> None:
+        """Character scan for lines with quotes, brackets, ``;`` or braces."""
+        quote = None
+        start = 0 if self.pending_start is not None else None
+        i = 0
+        n = len(line)
+        while i < n:
+            ch = line[i]
+            if quote:
+                if ch == "\\":
+                    i += 1
+                elif ch == quote:
+                    quote = None
+            elif ch in "'\"":
+                quote = ch
+                if start is None:
+                    start = i
+            elif ch in "([":
+                if start is None:
+                    start = i
+                self.opened.append((number, i + 1, ch))
+                if len(self.opened) > MAX_BRACKET_DEPTH:
+                    raise ParseError(
+                        f"brackets nested more than {MAX_BRACKET_DEPTH} deep",
+                        line=number,
+                        column=i + 1,
+                    )
+            elif ch in ")]":
+                if not self.opened:
+                    raise ParseError(
+                        f"unmatched {ch!r}: no bracket is open here", line=number, column=i + 1
+                    )
+                _, _, opener = self.opened.pop()
+                if (opener, ch) not in (("(", ")"), ("[", "]")):
+                    raise ParseError(f"{ch!r} closes {opener!r}", line=number, column=i + 1)
+                if start is None:
+                    start = i
+            elif not self.opened and ch in ";{}":
+                if start is not None:
+                    self._flush(line[start:i], number, start)
+                    start = None
+                if ch != ";":
+                    self.tokens.append(Token(ch, ch, number, i + 1))
+            elif start is None and not ch.isspace():
+                start = i
+            i += 1
+        if quote:
+            raise ParseError(
+                f"unterminated string: the {quote} is never closed on this line",
+                line=number,
+                column=line.rfind(quote) + 1,
+            )
+        if start is None:
+            return
+        if self.opened:
+            if self.pending_start is None:
+                self.pending_start = (number, start + 1)
+            self.pending.append(line[start:])
+            self.pending_size += len(line) - start
+            if self.pending_size > MAX_STATEMENT_CHARS:
+                raise ParseError(
+                    f"statement longer than {MAX_STATEMENT_CHARS} characters "
+                    "(is a bracket left open?)",
+                    line=self.pending_start[0],
+                    column=self.pending_start[1],
+                )
+            return
+        self._flush(line[start:], number, start)
+
+    def _flush(self, piece: str, number: int, start: int) -> None:
+        if self.pending_start is not None:
+            self.pending.append(piece)
+            text = "\n".join(self.pending).strip()
+            line, column = self.pending_start
+            self.pending, self.pending_start, self.pending_size = [], None, 0
+        else:
+            text = piece.strip()
+            line, column = number, start + 1
+        if text:
+            self.tokens.append(Token("stmt", text, line, column))
+
+
+# -- parsing statements ---------------------------------------------------------------------------
+
+
+CALL_START = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*\s*\(")
+
+
+def _is_layer_name(name: str) -> bool:
+    """Whether ``lookup`` would find ``name`` (without building its error message)."""
+    key = name.strip().lower().removeprefix("torch.").removeprefix("nn.")
+    return key in layer_classes() or key in aliases()
