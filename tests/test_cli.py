@@ -225,3 +225,45 @@ def test_piped_output_without_columns_is_not_cut_to_80():
     assert proc.returncode == 0, proc.stderr
     assert "…" not in proc.stdout
     assert max(map(len, proc.stdout.splitlines())) > 160  # the width the tables need
+
+
+# -- one way from words to a layer: the commands agree ---------------------------------------------
+
+
+def test_show_takes_positional_channels(cli):
+    """`show conv2d 3 8 3` gives out_channels by position; the one-channel default must not clash."""
+    result = cli("show", "conv2d", "3", "8", "3", "-i", "5x5")
+    assert result.code == 0, result.stderr
+    assert "given twice" not in result.stderr and "input 5×5 → output 3×3" in result.stdout
+
+
+@pytest.mark.parametrize("command", [(), ("explain",)])
+@pytest.mark.parametrize("value, bias", [("false", False), ("no", False), ("true", True)])
+def test_a_flag_with_a_value_reads_the_same_everywhere(cli, command, value, bias):
+    """--bias=false is --no-bias for a layer command as for explain and a spec line."""
+    result = cli(*command, "conv2d", "--out", "2", "-k", "3", f"--bias={value}", "-i", "1x1x4x4", "--json")
+    assert result.code == 0, result.stderr
+    assert ("bias=False" in json.loads(result.stdout)["layer"]) == (not bias)
+
+
+@pytest.mark.parametrize("command", [(), ("explain",)])
+def test_a_flag_with_a_bad_value_is_refused(cli, command):
+    cli(*command, "conv2d", "--out", "2", "-k", "3", "--bias=maybe", "-i", "1x1x4x4").assert_one_error_line(
+        ["--bias", "maybe", "true or false"]
+    )
+
+
+@pytest.mark.parametrize("command", [("conv2d", "--out", "2", "-k", "3", "-i", "1x1x4x4", "--run"),
+                                     ("explain", "conv2d", "--out", "2", "-k", "3", "-i", "1x1x4x4")])
+def test_seed_is_read_the_same_everywhere(cli, command):
+    cli(*command, "--seed", "3x5").assert_one_error_line(["--seed", "3x5"])
+
+
+def test_explain_keeps_the_memory_limit(cli):
+    """explain runs the forward pass under --max-memory, 4GiB by default, like every other run."""
+    cli("explain", "conv2d", "--out", "1", "-k", "1", "-i", "1x1x40000x40000").assert_one_error_line(
+        ["needs about 11.9 GiB", "--max-memory 4.0 GiB"]
+    )
+    cli("explain", "conv2d", "--out", "1", "-k", "1", "-i", "1x1x64x64", "--max-memory", "1KiB").assert_one_error_line(
+        ["needs about 32.0 KiB", "--max-memory 1.0 KiB"]
+    )
