@@ -59,12 +59,17 @@ def net_command(
 
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     network = parse_network(_read_spec(spec_file))
-    stats = None
+    stats = output_data = None
     if wants_run(locals()):
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
     else:
         summary = network.summary(input_shape, dtype, levels)
-    if as_json:
+    _emit_summary(summary, stats, output_data, "json" if as_json else "csv" if as_csv else "markdown" if as_markdown else None)
+
+
+def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, form: str | None) -> None:
+    """The summary on stdout as JSON, CSV, Markdown, a Rich table (terminal) or plain text (pipe)."""
+    if form == "json":
         data = summary.to_json()
         if stats is not None:
             for row, row_data in zip(summary.rows, data["layers"]):
@@ -72,10 +77,10 @@ def net_command(
                 row_data["stats"] = None if found is None else found._asdict()
             data["output"] = output_data
         emit_json(data)
-    elif as_csv or as_markdown:
+    elif form in ("csv", "markdown"):
         from ..render.tables import csv_text, markdown_text
 
-        sys.stdout.write(csv_text(summary, stats) if as_csv else markdown_text(summary, stats))
+        sys.stdout.write(csv_text(summary, stats) if form == "csv" else markdown_text(summary, stats))
     elif sys.stdout.isatty():
         from ..render.report import render_network
 

@@ -137,24 +137,8 @@ class Lexer:
                 quote = ch
                 if start is None:
                     start = i
-            elif ch in "([":
-                if start is None:
-                    start = i
-                self.opened.append((number, i + 1, ch))
-                if len(self.opened) > MAX_BRACKET_DEPTH:
-                    raise ParseError(
-                        f"brackets nested more than {MAX_BRACKET_DEPTH} deep",
-                        line=number,
-                        column=i + 1,
-                    )
-            elif ch in ")]":
-                if not self.opened:
-                    raise ParseError(
-                        f"unmatched {ch!r}: no bracket is open here", line=number, column=i + 1
-                    )
-                _, _, opener = self.opened.pop()
-                if (opener, ch) not in (("(", ")"), ("[", "]")):
-                    raise ParseError(f"{ch!r} closes {opener!r}", line=number, column=i + 1)
+            elif ch in "([)]":
+                self._bracket(ch, number, i + 1)
                 if start is None:
                     start = i
             elif not self.opened and ch in ";{}":
@@ -175,19 +159,35 @@ class Lexer:
         if start is None:
             return
         if self.opened:
-            if self.pending_start is None:
-                self.pending_start = (number, start + 1)
-            self.pending.append(line[start:])
-            self.pending_size += len(line) - start
-            if self.pending_size > MAX_STATEMENT_CHARS:
-                raise ParseError(
-                    f"statement longer than {MAX_STATEMENT_CHARS} characters "
-                    "(is a bracket left open?)",
-                    line=self.pending_start[0],
-                    column=self.pending_start[1],
-                )
+            self._carry(line[start:], number, start)
             return
         self._flush(line[start:], number, start)
+
+    def _bracket(self, ch: str, number: int, column: int) -> None:
+        """Open or close a bracket, checking depth and that it closes what is open."""
+        if ch in "([":
+            self.opened.append((number, column, ch))
+            if len(self.opened) > MAX_BRACKET_DEPTH:
+                raise ParseError(f"brackets nested more than {MAX_BRACKET_DEPTH} deep", line=number, column=column)
+            return
+        if not self.opened:
+            raise ParseError(f"unmatched {ch!r}: no bracket is open here", line=number, column=column)
+        _, _, opener = self.opened.pop()
+        if (opener, ch) not in (("(", ")"), ("[", "]")):
+            raise ParseError(f"{ch!r} closes {opener!r}", line=number, column=column)
+
+    def _carry(self, piece: str, number: int, start: int) -> None:
+        """Keep a line's open statement for the next line, within the statement size limit."""
+        if self.pending_start is None:
+            self.pending_start = (number, start + 1)
+        self.pending.append(piece)
+        self.pending_size += len(piece)
+        if self.pending_size > MAX_STATEMENT_CHARS:
+            raise ParseError(
+                f"statement longer than {MAX_STATEMENT_CHARS} characters (is a bracket left open?)",
+                line=self.pending_start[0],
+                column=self.pending_start[1],
+            )
 
     def _flush(self, piece: str, number: int, start: int) -> None:
         if self.pending_start is not None:

@@ -35,88 +35,98 @@ def parse_line(text: str, source: Source, defaults: Mapping[str, Any] | None = N
         raise ParseError(
             f"{source.where()}: {exc}", line=source.line, column=first_column
         ) from None
-    options = _option_table(cls)
-    specs = {spec.name: spec for spec in cls.arg_specs()}
-    forward_specs = {spec.name: spec for spec in cls.forward_arg_specs()}
-    kwargs: dict[str, Any] = {}
-    forward: dict[str, Any] = {}
-    positional = [name for name in positional_names(cls)]
-    i = 1
-    while i < len(words):
-        word, column = words[i]
-        i += 1
+    reader = _LineReader(cls, source, words)
+    reader.read()
+    return layer_node(cls, {**(defaults or {}), **reader.kwargs}, reader.forward, {}, source)
 
-        def fail(message: str, column: int = column) -> ParseError:
-            return ParseError(f"{source.where()}: {message}", line=source.line, column=column)
 
-        value_text: str | None = None
-        spec: ArgSpec | None = None
-        is_forward = False
-        if word.startswith("-") and len(word) > 1 and not _NUMBER.fullmatch(word):
-            flag, eq, attached = word.partition("=")
-            if flag in options:
-                is_forward, spec = options[flag]
-                if eq:
-                    value_text = attached
-            elif (
-                flag.startswith("--no-")
-                and ("--" + flag[5:]) in options
-                and options["--" + flag[5:]][1].is_flag
-            ):
-                is_forward, spec = options["--" + flag[5:]]
-                if eq:
-                    raise fail(f"{flag} takes no value")
-                value_text = "false"
-            elif (
-                not flag.startswith("--")
-                and flag[:2] in options
-                and not options[flag[:2]][1].is_flag
-            ):
-                is_forward, spec = options[flag[:2]]
-                value_text = word[2:]
+class _LineReader:
+    """The words after a layer's name, read one at a time into its arguments."""
+
+    def __init__(self, cls: type[Layer], source: Source, words: list[tuple[str, int]]) -> None:
+        self.cls = cls
+        self.source = source
+        self.words = words
+        self.next = 1
+        self.options = _option_table(cls)
+        self.specs = {spec.name: spec for spec in cls.arg_specs()}
+        self.forward_specs = {spec.name: spec for spec in cls.forward_arg_specs()}
+        self.kwargs: dict[str, Any] = {}
+        self.forward: dict[str, Any] = {}
+
+    def read(self) -> None:
+        while self.next < len(self.words):
+            word, column = self.words[self.next]
+            self.next += 1
+            if word.startswith("-") and len(word) > 1 and not _NUMBER.fullmatch(word):
+                self._option(word, column)
+            elif "=" in word and re.match(r"[A-Za-z_][\w-]*=", word):
+                self._keyword(word, column)
             else:
-                flags = [
-                    f for spec in cls.arg_specs() + cls.forward_arg_specs() for f in spec.flags
-                ]
-                raise fail(f"{cls.cli_name()} has no option {flag}{did_you_mean(flag, flags)}")
-            if spec.is_flag and value_text is None:
-                value_text = "true"
-            if value_text is None:
-                if i >= len(words):
-                    raise fail(f"{flag} needs a value")
-                value_text = words[i][0]
-                i += 1
-        elif "=" in word and re.match(r"[A-Za-z_][\w-]*=", word):
-            key, _, value_text = word.partition("=")
-            key = key.replace("-", "_")
-            if key in specs:
-                spec = specs[key]
-            elif key in forward_specs:
-                spec, is_forward = forward_specs[key], True
-            else:
-                raise fail(f"{cls.__name__} has no argument {key}{did_you_mean(key, specs)}")
+                self._positional(word, column)
+
+    def fail(self, message: str, column: int) -> ParseError:
+        return ParseError(f"{self.source.where()}: {message}", line=self.source.line, column=column)
+
+    def _option(self, word: str, column: int) -> None:
+        """``--kernel-size 3``, ``--kernel-size=3``, ``-k3``, ``--no-bias`` or ``--bias=false``."""
+        flag, eq, attached = word.partition("=")
+        value_text: str | None = attached if eq else None
+        negated = "--" + flag[5:] if flag.startswith("--no-") else None
+        if flag in self.options:
+            is_forward, spec = self.options[flag]
+        elif negated in self.options and self.options[negated][1].is_flag:
+            is_forward, spec = self.options[negated]
+            if eq:
+                raise self.fail(f"{flag} takes no value", column)
+            value_text = "false"
+        elif not flag.startswith("--") and flag[:2] in self.options and not self.options[flag[:2]][1].is_flag:
+            is_forward, spec = self.options[flag[:2]]
+            value_text = word[2:]
         else:
-            remaining = [name for name in positional if name not in kwargs]
-            if not remaining:
-                raise fail(
-                    f"unexpected value {word!r}: every positional argument of {cls.cli_name()} is given"
-                )
-            spec = specs[remaining[0]]
-            try:
-                kwargs[spec.name] = spec.value_from_text(word)
-            except ConvcalcError as exc:
-                raise fail(
-                    f"{word!r} is read as {spec.name}, the next positional argument: {exc}"
-                ) from None
-            continue
-        target = forward if is_forward else kwargs
+            flags = [f for spec in self.cls.arg_specs() + self.cls.forward_arg_specs() for f in spec.flags]
+            raise self.fail(f"{self.cls.cli_name()} has no option {flag}{did_you_mean(flag, flags)}", column)
+        if spec.is_flag and value_text is None:
+            value_text = "true"
+        if value_text is None:
+            if self.next >= len(self.words):
+                raise self.fail(f"{flag} needs a value", column)
+            value_text = self.words[self.next][0]
+            self.next += 1
+        self._store(spec, is_forward, value_text, column)
+
+    def _keyword(self, word: str, column: int) -> None:
+        """``kernel_size=3`` (or ``kernel-size=3``), torch's argument name."""
+        key, _, value_text = word.partition("=")
+        key = key.replace("-", "_")
+        if key in self.specs:
+            self._store(self.specs[key], False, value_text, column)
+        elif key in self.forward_specs:
+            self._store(self.forward_specs[key], True, value_text, column)
+        else:
+            raise self.fail(f"{self.cls.__name__} has no argument {key}{did_you_mean(key, self.specs)}", column)
+
+    def _positional(self, word: str, column: int) -> None:
+        """A bare value: the next constructor argument torch's signature takes by position."""
+        remaining = [name for name in positional_names(self.cls) if name not in self.kwargs]
+        if not remaining:
+            raise self.fail(
+                f"unexpected value {word!r}: every positional argument of {self.cls.cli_name()} is given", column
+            )
+        spec = self.specs[remaining[0]]
+        try:
+            self.kwargs[spec.name] = spec.value_from_text(word)
+        except ConvcalcError as exc:
+            raise self.fail(f"{word!r} is read as {spec.name}, the next positional argument: {exc}", column) from None
+
+    def _store(self, spec: ArgSpec, is_forward: bool, value_text: str, column: int) -> None:
+        target = self.forward if is_forward else self.kwargs
         if spec.name in target:
-            raise fail(f"{spec.name} is given twice")
+            raise self.fail(f"{spec.name} is given twice", column)
         try:
             target[spec.name] = spec.value_from_text(value_text)
         except ConvcalcError as exc:
-            raise fail(str(exc)) from None
-    return layer_node(cls, {**(defaults or {}), **kwargs}, forward, {}, source)
+            raise self.fail(str(exc), column) from None
 
 
 _NUMBER = re.compile(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+|-inf", re.IGNORECASE)
