@@ -2,7 +2,7 @@
 
     python bench/net.py [--runs 11] [--layers 3000]
 
-Bar (issue 3): the large spec within 1.5× the small one's wall time, output piped (plain text)
+Bar: the large spec within 1.5× the small one's wall time, output piped (plain text)
 and as JSON. Prints the medians and ratios; exits 1 past the bar. The package is byte-compiled
 first, as ``pip install`` does.
 """

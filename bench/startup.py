@@ -2,7 +2,7 @@
 
     python bench/startup.py [--runs 21]
 
-Bars (issue 2): ``convcalc conv2d ... --input ... --json`` within 1.15× the minimal app's wall
+Bars: ``convcalc conv2d ... --input ... --json`` within 1.15× the minimal app's wall
 time, and the Rich panel within 1.35×. Prints the medians and ratios; exits 1 past either bar.
 Runs are interleaved so that load on the machine affects all three alike. The package is
 byte-compiled first, as ``pip install`` does: with PYTHONDONTWRITEBYTECODE set, a source checkout

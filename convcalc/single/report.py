@@ -82,7 +82,7 @@ class LayerReport(NamedTuple):
         return prod(self.output_shape) * dtype_bytes(self.dtype)
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's keys (section 4) and a few more."""
+        """type, layer, input and output shapes, parameter shapes and counts, MACs and FLOPs, and more."""
         layer = self.layer
         return {
             "type": type(layer).__name__,
