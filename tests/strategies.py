@@ -30,6 +30,7 @@ kinds = st.sampled_from(KINDS)
 finite_kinds = st.sampled_from(FINITE_KINDS)
 seeds = st.integers(0, 2**32 - 1)
 """A seed for ``np.random.default_rng``: the arrays themselves are not shrunk, their seed is."""
+small_seeds = st.integers(0, 2**16)
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -45,10 +46,11 @@ def examples(n: int, suppress: Sequence[HealthCheck] = SLOW) -> settings:
 
 def int_tuple(draw, n: int, lo: int | Sequence[int], hi: int | Sequence[int]) -> tuple[int, ...]:
     """``n`` ints drawn in turn, the i-th from ``[lo, hi]``; a sequence bound gives each
-    position its own (``int_tuple(draw, nd, 0, [k // 2 for k in kernel])``).
+    position its own (``int_tuple(draw, nd, 0, [k // 2 for k in kernel])``). None for n <= 0.
 
     The same draws, in the same order, as ``tuple(draw(st.integers(lo, hi)) for _ in range(n))``.
     """
+    n = max(n, 0)
     los = tuple(lo) if isinstance(lo, Sequence) else (lo,) * n
     his = tuple(hi) if isinstance(hi, Sequence) else (hi,) * n
     assert len(los) == len(his) == n, (n, lo, hi)

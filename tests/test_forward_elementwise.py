@@ -7,10 +7,11 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from forward_compare import assert_close, gelu_reference, read_only, sample
+from strategies import DTYPES, FILTERED, examples, float_dtypes, int_tuple, seeds
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -21,8 +22,7 @@ from convcalc.kernels import elementwise as E  # noqa: E402
 # a NumPy warning escaping a kernel (overflow, inf − inf) is a bug: torch is silent
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-DTYPES = (np.float32, np.float64)
+SETTINGS = examples(200, FILTERED)
 T = torch.from_numpy
 
 
@@ -91,9 +91,9 @@ def test_activation(name, ours, theirs, dtype, kind):
 @given(
     st.sampled_from(ACTIVATIONS),
     st.lists(st.integers(1, 5), min_size=3, max_size=5),
-    st.sampled_from(DTYPES),
+    float_dtypes,
     st.sampled_from(["normal", "wide", "special"]),
-    st.integers(0, 2**32 - 1),
+    seeds,
 )
 def test_activation_hypothesis(activation, shape, dtype, kind, seed):
     name, ours, theirs = activation
@@ -128,9 +128,9 @@ def test_gelu_erf_accuracy():
 @st.composite
 def norm_inputs(draw, min_dims=2, max_dims=5):
     ndim = draw(st.integers(min_dims, max_dims))
-    shape = tuple(draw(st.integers(1, 5)) for _ in range(ndim))
-    dtype = draw(st.sampled_from(DTYPES))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = int_tuple(draw, ndim, 1, 5)
+    dtype = draw(float_dtypes)
+    rng = np.random.default_rng(draw(seeds))
     x = (rng.standard_normal(shape) * draw(st.sampled_from([0.1, 1.0, 30.0])) + draw(st.sampled_from([0.0, 5.0]))).astype(dtype)
     return x, rng
 
@@ -235,10 +235,10 @@ def test_local_response_norm(inputs, size, params):
 def pad_configs(draw):
     mode = draw(st.sampled_from(E.PAD_MODES))
     ndim = draw(st.integers(1, 5) if mode == "constant" else st.integers(2, 5))
-    shape = tuple(draw(st.integers(1, 6)) for _ in range(ndim))
+    shape = int_tuple(draw, ndim, 1, 6)
     pairs = draw(st.integers(1, min(ndim, 3) if mode != "constant" else ndim))
-    pads = tuple(draw(st.integers(-3, 4)) for _ in range(2 * pairs))
-    return mode, shape, pads, draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2**32 - 1))
+    pads = int_tuple(draw, 2 * pairs, -3, 4)
+    return mode, shape, pads, draw(float_dtypes), draw(seeds)
 
 
 @SETTINGS
@@ -270,14 +270,14 @@ def test_pixel_shuffle(r, lead, channels, height, width):
 
 @st.composite
 def block_configs(draw):
-    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    size = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+    kernel = int_tuple(draw, 2, 1, 3)
+    dilation = int_tuple(draw, 2, 1, 2)
+    padding = int_tuple(draw, 2, 0, 2)
+    stride = int_tuple(draw, 2, 1, 3)
+    size = int_tuple(draw, 2, 1, 8)
     batched = draw(st.booleans())
     channels = draw(st.integers(1, 3))
-    return kernel, dilation, padding, stride, size, batched, channels, draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2**32 - 1))
+    return kernel, dilation, padding, stride, size, batched, channels, draw(float_dtypes), draw(seeds)
 
 
 @SETTINGS

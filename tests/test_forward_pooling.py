@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from forward_compare import assert_close, assert_same_indices, read_only, sample
+from strategies import DTYPES, FILTERED, KINDS, examples, float_dtypes, int_tuple, kinds, seeds
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -28,9 +29,7 @@ from convcalc.kernels.pooling import (  # noqa: E402
 # a NumPy warning escaping a kernel (overflow, inf − inf) is a bug: torch is silent
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
-SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-DTYPES = (np.float32, np.float64)
-KINDS = ("normal", "ties", "special")
+SETTINGS = examples(250, FILTERED)
 
 
 def torch_call(fn, x: np.ndarray, *args, **kwargs):
@@ -91,10 +90,10 @@ def test_max_pool_index_rules():
 @st.composite
 def pool_configs(draw, *, dilation: bool = True, padding: bool = True):
     nd = draw(st.integers(1, 3))
-    kernel = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    kernel = int_tuple(draw, nd, 1, 4)
     stride = draw(st.none() | st.tuples(*[st.integers(1, 3)] * nd))
-    pads = tuple(draw(st.integers(0, k // 2)) for k in kernel) if padding else (0,) * nd
-    dilations = tuple(draw(st.integers(1, 2)) for _ in range(nd)) if dilation else (1,) * nd
+    pads = int_tuple(draw, nd, 0, [k // 2 for k in kernel]) if padding else (0,) * nd
+    dilations = int_tuple(draw, nd, 1, 2) if dilation else (1,) * nd
     spatial = []
     for k, p, d in zip(kernel, pads, dilations):
         reach = d * (k - 1) + 1
@@ -102,8 +101,8 @@ def pool_configs(draw, *, dilation: bool = True, padding: bool = True):
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial)
     return dict(
         shape=shape, kernel=kernel, stride=stride, padding=pads, dilation=dilations,
-        ceil=draw(st.booleans()), dtype=draw(st.sampled_from(DTYPES)),
-        kind=draw(st.sampled_from(KINDS)), seed=draw(st.integers(0, 2**32 - 1)),
+        ceil=draw(st.booleans()), dtype=draw(float_dtypes),
+        kind=draw(kinds), seed=draw(seeds),
     )
 
 
@@ -211,12 +210,12 @@ def test_max_unpool_last_write_wins_and_bad_index():
 @st.composite
 def adaptive_configs(draw):
     nd = draw(st.integers(1, 3))
-    spatial = tuple(draw(st.integers(1, 12)) for _ in range(nd))
+    spatial = int_tuple(draw, nd, 1, 12)
     # torch's 1-d functions take neither None nor a tuple with it
     outs = tuple(draw((st.integers(0, 15) if nd == 1 else st.none() | st.integers(1, 15))) for _ in range(nd))
     return dict(
         shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial), outs=outs,
-        dtype=draw(st.sampled_from(DTYPES)), kind=draw(st.sampled_from(KINDS)), seed=draw(st.integers(0, 2**32 - 1)),
+        dtype=draw(float_dtypes), kind=draw(kinds), seed=draw(seeds),
     )
 
 

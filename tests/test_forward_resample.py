@@ -6,10 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from forward_compare import assert_close, read_only, sample
+from strategies import FILTERED, examples, float_dtypes, int_tuple, seeds
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -21,7 +22,7 @@ from convcalc.kernels.resample import interpolate  # noqa: E402
 # a NumPy warning escaping a kernel (overflow, inf − inf) is a bug: torch is silent
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+SETTINGS = examples(300, FILTERED)
 MODE_DIMS = {
     "nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "area": (1, 2, 3),
     "linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,),
@@ -55,9 +56,9 @@ def resample_configs(draw):
     nd = draw(st.sampled_from(MODE_DIMS[mode]))
     # large sizes reach torch's generic nearest kernel (2-d outputs with height + width > 128)
     large = nd <= 2 and draw(st.integers(0, 3)) == 0
-    spatial = tuple(draw(st.integers(40, 90) if large else st.integers(1, 12)) for _ in range(nd))
+    spatial = int_tuple(draw, nd, 40, 90) if large else int_tuple(draw, nd, 1, 12)
     if draw(st.booleans()):
-        size, recompute = tuple(draw(st.integers(1, 120 if large else 25)) for _ in range(nd)), None
+        size, recompute = int_tuple(draw, nd, 1, 120 if large else 25), None
         scale = None
     else:
         size, recompute = None, draw(st.sampled_from([None, False, True]))
@@ -67,7 +68,7 @@ def resample_configs(draw):
         x_shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial), mode=mode, size=size,
         scale=scale, recompute=recompute,
         align_corners=draw(st.booleans()) if mode in INTERPOLATING else None,
-        dtype=draw(st.sampled_from((np.float32, np.float64))), seed=draw(st.integers(0, 2**32 - 1)),
+        dtype=draw(float_dtypes), seed=draw(seeds),
     )
 
 

@@ -12,13 +12,15 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
 from convcalc.layers import activation, dropout
 from forward_compare import sample
 from oracle import assert_agrees, assert_forward_agrees, assert_values_close
+from strategies import DTYPE_NAMES as DTYPES
+from strategies import dtype_names, examples, small_seeds
 from test_oracle_activation import (
     CASES,
     SHAPES,
@@ -37,7 +39,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:One of rtol or atol is not valid:RuntimeWarning"),
 ]
 
-DTYPES = ("float32", "float64")
 NAN, INF = math.nan, math.inf
 
 # Beyond test_oracle_activation's CASES: per-channel PReLU, explicit softmax dims, special scalars.
@@ -156,8 +157,8 @@ def test_integer_input_is_read_as_float32():
 
 # -- Hypothesis: test_oracle_activation's configurations, values wherever both accept ----------
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-INPUTS = (st.sampled_from(DTYPES), st.sampled_from(["normal", "wide", "special"]), st.integers(0, 2**16))
+SETTINGS = examples(120)
+INPUTS = (dtype_names, st.sampled_from(["normal", "wide", "special"]), small_seeds)
 
 
 def check(config, dtype, kind, seed):
@@ -178,7 +179,7 @@ def test_softmax_hypothesis(config, dtype, kind, seed):
     check(config, dtype, kind, seed)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # mostly odd sizes
+@examples(300)  # mostly odd sizes
 @given(glu_configs(), *INPUTS)
 def test_glu_hypothesis(config, dtype, kind, seed):
     check(config, dtype, kind, seed)
@@ -196,7 +197,7 @@ def test_dropout_hypothesis(config, dtype, kind, seed):
     check(config, dtype, kind, seed)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(scalar_activation_configs(), *INPUTS)
 def test_scalar_arguments_hypothesis(config, dtype, kind, seed):
     check(config, dtype, kind, seed)

@@ -11,16 +11,17 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
 from oracle import assert_forward_agrees, convcalc_outcome, torch
+from strategies import DTYPE_NAMES as DTYPES
+from strategies import dtype_names, examples, small_seeds
 from test_oracle_linear import assert_embedding_agrees, embedding_configs
 
 pytestmark = pytest.mark.oracle
 
-DTYPES = ("float32", "float64")
 
 CASES = [
     # (args, kwargs, index shape)
@@ -129,8 +130,8 @@ def test_weight_is_required():
 # -- Hypothesis: test_oracle_linear's configurations, with valid and invalid indices ------------
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(embedding_configs(), st.sampled_from(DTYPES), st.integers(0, 2**16), st.integers(0, 6))
+@examples(250)
+@given(embedding_configs(), dtype_names, small_seeds, st.integers(0, 6))
 def test_embedding_hypothesis(config, dtype, seed, stray):
     args, kwargs, shape = config
     if convcalc_outcome("Embedding", args, kwargs, shape)[0] != "ok":

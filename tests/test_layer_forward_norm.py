@@ -10,16 +10,16 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 import convcalc
 from oracle import assert_agrees, assert_forward_agrees, assert_values_close, torch
+from strategies import DTYPE_NAMES as DTYPES
+from strategies import dtype_names, examples, small_seeds
 from test_oracle_norm import channel_norm_configs, group_norm_configs, layer_norm_configs, lrn_configs
 
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("ignore::UserWarning")]  # num_features unused
 
-DTYPES = ("float32", "float64")
 
 CASES = [
     # (class, args, kwargs, input shape)
@@ -187,7 +187,7 @@ def test_inputs_and_parameters_are_not_written():
 
 # -- Hypothesis: the configurations of test_oracle_norm, values wherever both accept ------------
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = examples(200)
 
 
 def check(config, dtype, seed):
@@ -211,31 +211,31 @@ def check(config, dtype, seed):
 
 
 # most BatchNorm configurations drawn are invalid (ranks, channels, eps): twice the examples
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(channel_norm_configs("BatchNorm"), st.sampled_from(DTYPES), st.integers(0, 2**16))
+@examples(400)
+@given(channel_norm_configs("BatchNorm"), dtype_names, small_seeds)
 def test_batchnorm_hypothesis(config, dtype, seed):
     check(config, dtype, seed)
 
 
 @SETTINGS
-@given(channel_norm_configs("InstanceNorm"), st.sampled_from(DTYPES), st.integers(0, 2**16))
+@given(channel_norm_configs("InstanceNorm"), dtype_names, small_seeds)
 def test_instancenorm_hypothesis(config, dtype, seed):
     check(config, dtype, seed)
 
 
 @SETTINGS
-@given(group_norm_configs(), st.sampled_from(DTYPES), st.integers(0, 2**16))
+@given(group_norm_configs(), dtype_names, small_seeds)
 def test_groupnorm_hypothesis(config, dtype, seed):
     check(config, dtype, seed)
 
 
 @SETTINGS
-@given(layer_norm_configs(), st.sampled_from(DTYPES), st.integers(0, 2**16))
+@given(layer_norm_configs(), dtype_names, small_seeds)
 def test_layernorm_hypothesis(config, dtype, seed):
     check(config, dtype, seed)
 
 
 @SETTINGS
-@given(lrn_configs(), st.sampled_from(DTYPES), st.integers(0, 2**16))
+@given(lrn_configs(), dtype_names, small_seeds)
 def test_lrn_hypothesis(config, dtype, seed):
     check(config, dtype, seed)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from forward_compare import sample
 from layer_oracle import accepted, agree, torch_forward
 from oracle import torch
+from strategies import DTYPE_NAMES as DTYPES
+from strategies import dtype_names, examples, finite_kinds, seeds
 from test_oracle_pooling import (
     adaptive_configs,
     avg_pool_configs,
@@ -31,11 +32,6 @@ from convcalc import ConvcalcError
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
 INF = float("inf")
-DTYPES = ("float32", "float64")
-
-
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # -- tables: one row per behaviour -------------------------------------------------------------
@@ -167,9 +163,6 @@ def test_nan_and_inf_land_where_torch_puts_them(name, args, kwargs, shape, dtype
 
 # -- Hypothesis: the oracle's configurations, values wherever they are accepted -----------------
 
-kinds = st.sampled_from(["normal", "ties"])
-dtypes = st.sampled_from(DTYPES)
-seeds = st.integers(0, 2**32 - 1)
 
 
 def check_config(name, args, kwargs, shape, dtype, kind, seed):
@@ -178,19 +171,19 @@ def check_config(name, args, kwargs, shape, dtype, kind, seed):
 
 
 @examples(400)
-@given(max_pool_configs(), dtypes, kinds, seeds)
+@given(max_pool_configs(), dtype_names, finite_kinds, seeds)
 def test_max_pool_hypothesis(config, dtype, kind, seed):
     check_config(*config, dtype, kind, seed)
 
 
 @examples(400)
-@given(avg_pool_configs(), dtypes, kinds, seeds)
+@given(avg_pool_configs(), dtype_names, finite_kinds, seeds)
 def test_avg_pool_hypothesis(config, dtype, kind, seed):
     check_config(*config, dtype, kind, seed)
 
 
 @examples(250)
-@given(lp_pool_configs(), dtypes, kinds, seeds)
+@given(lp_pool_configs(), dtype_names, finite_kinds, seeds)
 def test_lp_pool_hypothesis(config, dtype, kind, seed):
     name, (norm_type, _), kwargs, shape = config
     if not accepted(*config):
@@ -208,14 +201,14 @@ def test_lp_pool_hypothesis(config, dtype, kind, seed):
 
 
 @examples(200)
-@given(adaptive_configs("Avg"), dtypes, kinds, seeds)
+@given(adaptive_configs("Avg"), dtype_names, finite_kinds, seeds)
 def test_adaptive_avg_pool_hypothesis(config, dtype, kind, seed):
     name, args, shape = config
     check_config(name, args, {}, shape, dtype, kind, seed)
 
 
 @examples(200)
-@given(adaptive_configs("Max"), dtypes, kinds, seeds)
+@given(adaptive_configs("Max"), dtype_names, finite_kinds, seeds)
 def test_adaptive_max_pool_hypothesis(config, dtype, kind, seed):
     name, args, shape = config
     check_config(name, args, {}, shape, dtype, kind, seed)
@@ -241,7 +234,7 @@ def _pool_indices(nd, kernel, kwargs, shape, out_spatial, kind, rng):
 
 
 @examples(400)
-@given(max_unpool_configs(), dtypes, kinds, seeds)
+@given(max_unpool_configs(), dtype_names, finite_kinds, seeds)
 def test_max_unpool_hypothesis(config, dtype, kind, seed):
     name, args, kwargs, shape, forward = config
     if not accepted(name, args, kwargs, shape, forward):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from layer_oracle import accepted, agree, torch_forward
+from strategies import DTYPE_NAMES as DTYPES
+from strategies import dtype_names, examples, int_tuple, seeds
 from test_oracle_resample import MODES, SPATIAL_DIMS, upsample_configs
 
 import convcalc
@@ -21,7 +23,6 @@ import convcalc
 # a NumPy warning escaping a layer (inf·0 in a weighted sum) is a bug: torch is silent
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
-DTYPES = ("float32", "float64")
 
 TABLE = [
     # (class, kwargs, input shape)
@@ -91,8 +92,8 @@ def test_nan_and_inf_land_where_torch_puts_them(kwargs, shape, dtype):
     agree("Upsample", (), kwargs, shape, dtype=dtype, kind="special", seed=5)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(upsample_configs(), st.sampled_from(DTYPES), st.integers(0, 2**32 - 1))
+@examples(300)
+@given(upsample_configs(), dtype_names, seeds)
 def test_upsample_hypothesis(config, dtype, seed):
     if accepted(*config):
         agree(*config, dtype=dtype, seed=seed)
@@ -103,12 +104,12 @@ def valid_configs(draw, mode):
     """Configurations torch accepts, for one mode: the oracle's strategy above reaches some
     modes only a handful of times in a few hundred examples."""
     dims = SPATIAL_DIMS.get(mode) or draw(st.integers(1, 3))
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 5)), *(draw(st.integers(1, 9)) for _ in range(dims)))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 5)), *int_tuple(draw, dims, 1, 9))
     kwargs = {"mode": mode}
     if mode in SPATIAL_DIMS:
         kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
     if draw(st.booleans()):
-        kwargs["size"] = tuple(draw(st.integers(1, 12)) for _ in range(dims))
+        kwargs["size"] = int_tuple(draw, dims, 1, 12)
     else:
         scales = [draw(st.sampled_from([0.5, 0.7, 1.0, 4 / 3, 1.5, 1.7, 2.0, 2.5, 3.0])) for _ in range(dims)]
         if draw(st.booleans()):
@@ -121,8 +122,8 @@ def valid_configs(draw, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1))
+@examples(40)
+@given(data=st.data(), dtype=dtype_names, seed=seeds)
 def test_every_mode_hypothesis(mode, data, dtype, seed):
     config = data.draw(valid_configs(mode))
     assert accepted(*config), config

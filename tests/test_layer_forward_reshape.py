@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from layer_oracle import accepted, agree
+from strategies import DTYPE_NAMES as DTYPES
+from strategies import dtype_names, examples, seeds
 from test_oracle_reshape import FAMILY
 
 import convcalc
@@ -21,7 +23,6 @@ import convcalc
 # a NumPy warning escaping a layer (Fold's inf − inf) is a bug: torch is silent
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
-DTYPES = ("float32", "float64")
 
 TABLE = [
     # (class, args, kwargs, input shape)
@@ -119,19 +120,15 @@ def check_config(config, dtype, seed):
         agree(name, args, kwargs, shape, dtype=dtype, seed=seed)
 
 
-dtypes = st.sampled_from(DTYPES)
-seeds = st.integers(0, 2**32 - 1)
-
-
 @pytest.mark.parametrize("family", sorted(set(FAMILY) - {"pad"}))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), dtype=dtypes, seed=seeds)
+@examples(200)
+@given(data=st.data(), dtype=dtype_names, seed=seeds)
 def test_reshape_hypothesis(family, data, dtype, seed):
     check_config(data.draw(FAMILY[family]), dtype, seed)
 
 
 # fifteen classes share this strategy, half its configurations invalid
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(config=FAMILY["pad"], dtype=dtypes, seed=seeds)
+@examples(600)
+@given(config=FAMILY["pad"], dtype=dtype_names, seed=seeds)
 def test_pad_hypothesis(config, dtype, seed):
     check_config(config, dtype, seed)

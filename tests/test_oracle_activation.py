@@ -7,10 +7,11 @@ import math
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import assert_agrees, torch
+from strategies import examples
 
 import convcalc
 from convcalc.layers import activation, dropout
@@ -370,7 +371,7 @@ def test_messages_name_parameter_values_and_fix(name, args, kwargs, shape, words
 
 # -- Hypothesis ---------------------------------------------------------------------------
 
-SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = examples(250)
 
 shapes = st.lists(st.integers(1, 5), min_size=0, max_size=5).map(tuple)
 # Ordinary values plus every special case the rules care about.

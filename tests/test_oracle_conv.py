@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import assert_agrees, torch
+from strategies import examples, int_tuple
 
 pytestmark = pytest.mark.oracle
 
@@ -84,7 +85,7 @@ def test_transposed_output_size_ignores_dilation_in_range():
 def _tuple_or_int(draw, nd, lo, hi):
     if draw(st.booleans()):
         return draw(st.integers(lo, hi))
-    return tuple(draw(st.integers(lo, hi)) for _ in range(nd))
+    return int_tuple(draw, nd, lo, hi)
 
 
 @st.composite
@@ -109,26 +110,26 @@ def conv_configs(draw, transposed: bool):
         )
         kwargs["padding_mode"] = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
     batched = draw(st.booleans())
-    spatial = tuple(draw(st.integers(1, 9)) for _ in range(nd))
+    spatial = int_tuple(draw, nd, 1, 9)
     channels = cin if draw(st.integers(0, 10)) else cin + 1
     shape = ((draw(st.integers(1, 2)),) if batched else ()) + (channels,) + spatial
     name = ("ConvTranspose" if transposed else "Conv") + f"{nd}d"
     return name, (cin, cout, kernel), kwargs, shape
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(conv_configs(transposed=False))
 def test_conv_hypothesis(config):
     assert_agrees(*config)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(conv_configs(transposed=True))
 def test_conv_transpose_hypothesis(config):
     assert_agrees(*config)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(200)
 @given(st.booleans().flatmap(lambda transposed: conv_configs(transposed=transposed)))
 def test_conv_flops_match_torch_flop_counter(config):
     # torch counts 2 FLOPs per multiply-accumulate of a (transposed) conv and leaves the bias out.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
 from oracle import assert_agrees, convcalc_outcome, torch, assert_same_repr
+from strategies import examples
 
 pytestmark = pytest.mark.oracle
 
@@ -158,7 +159,7 @@ def linear_configs(draw):
     return "Linear", (in_features, out_features), kwargs, shape
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(linear_configs())
 def test_linear_hypothesis(config):
     assert_agrees(*config)
@@ -181,7 +182,7 @@ def bilinear_configs(draw):
     return tuple(features), kwargs, shape1, (*lead2, last2)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(bilinear_configs())
 def test_bilinear_hypothesis(config):
     assert_bilinear_agrees(*config)
@@ -205,14 +206,14 @@ def embedding_configs(draw):
     return (count, dim), kwargs, shape
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(embedding_configs())
 def test_embedding_hypothesis(config):
     assert_embedding_agrees(*config)
     assert_same_repr("Embedding", config[0], config[1])
 
 
-@settings(max_examples=100, deadline=None)
+@examples(100, suppress=())
 @given(
     st.lists(st.integers(-3, 9), max_size=3),
     st.dictionaries(st.sampled_from(["a", "in_features", "bias"]), st.integers(0, 3), max_size=2),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
 from oracle import assert_agrees, torch, assert_same_repr
+from strategies import examples, int_tuple
 
 pytestmark = pytest.mark.oracle
 
@@ -173,27 +174,25 @@ def channel_norm_configs(draw, kind: str):
     if kind == "BatchNorm":
         dims = draw(st.sampled_from({1: [2, 3], 2: [4], 3: [5]}[nd] * 4 + [nd + 1, nd + 3, 1]))
         batch = draw(st.integers(1, 2))
-        shape = (batch, _channels(draw, num_features)) + tuple(
-            draw(st.integers(1, 3)) for _ in range(dims - 2)
-        )
+        shape = (batch, _channels(draw, num_features)) + int_tuple(draw, dims - 2, 1, 3)
         shape = shape[:dims]
     else:
         batched = draw(st.booleans())
         dims = nd + 1 + int(batched) if draw(st.integers(0, 8)) else draw(st.integers(1, 5))
-        spatial = tuple(draw(st.integers(1, 3)) for _ in range(max(dims - 1 - int(batched), 0)))
+        spatial = int_tuple(draw, dims - 1 - int(batched), 1, 3)
         shape = ((draw(st.integers(1, 2)),) if batched else ()) + (_channels(draw, num_features),) + spatial
         shape = shape[:dims]
     return f"{kind}{nd}d", (num_features,), kwargs, shape
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(channel_norm_configs("BatchNorm"))
 def test_batchnorm_hypothesis(config):
     assert_agrees(*config)
     assert_same_repr(*config[:3])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(channel_norm_configs("InstanceNorm"))
 def test_instancenorm_hypothesis(config):
     assert_agrees(*config)
@@ -212,11 +211,11 @@ def group_norm_configs(draw):
     }
     dims = draw(st.integers(2, 5)) if draw(st.integers(0, 10)) else 1
     channels = _channels(draw, num_channels)
-    shape = (draw(st.integers(1, 2)), channels) + tuple(draw(st.integers(1, 2)) for _ in range(dims - 2))
+    shape = (draw(st.integers(1, 2)), channels) + int_tuple(draw, dims - 2, 1, 2)
     return "GroupNorm", (groups, num_channels), kwargs, shape[:dims]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(group_norm_configs())
 def test_groupnorm_hypothesis(config):
     assert_agrees(*config)
@@ -245,7 +244,7 @@ def layer_norm_configs(draw):
     return "LayerNorm", (normalized,), kwargs, lead + trailing
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(layer_norm_configs())
 def test_layernorm_hypothesis(config):
     assert_agrees(*config)
@@ -264,7 +263,7 @@ def lrn_configs(draw):
     return "LocalResponseNorm", (size,), kwargs, shape
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(200)
 @given(lrn_configs())
 def test_lrn_hypothesis(config):
     assert_agrees(*config)

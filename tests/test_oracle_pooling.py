@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import assert_agrees
+from strategies import examples, int_tuple
 
 import torch  # noqa: E402 - after oracle, which skips the module when torch is absent
 
@@ -353,20 +354,20 @@ def test_repr_matches_torch(name, args, kwargs):
 @st.composite
 def avg_divisor_configs(draw):
     nd = draw(st.integers(1, 2))
-    kernel = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    kernel = int_tuple(draw, nd, 1, 4)
     kwargs = {
-        "stride": tuple(draw(st.integers(1, 3)) for _ in range(nd)),
-        "padding": tuple(draw(st.integers(0, k // 2)) for k in kernel),
+        "stride": int_tuple(draw, nd, 1, 3),
+        "padding": int_tuple(draw, nd, 0, [k // 2 for k in kernel]),
         "ceil_mode": draw(st.booleans()),
         "count_include_pad": draw(st.booleans()),
     }
     if nd == 2 and draw(st.integers(0, 4)) == 0:
         kwargs["divisor_override"] = draw(st.sampled_from([-3, 1, 5]))
-    spatial = tuple(draw(st.integers(k, k + 6)) for k in kernel)
+    spatial = int_tuple(draw, nd, kernel, [k + 6 for k in kernel])
     return f"AvgPool{nd}d", kernel, kwargs, spatial
 
 
-@settings(max_examples=150, deadline=None)
+@examples(150, suppress=())
 @given(avg_divisor_configs())
 def test_avg_divisor_matches_torch(config):
     name, kernel, kwargs, spatial = config
@@ -487,31 +488,31 @@ def max_unpool_configs(draw):
                 for n, ki, si, pi in zip(shape[-nd:], k, s, p)
             )
         else:
-            sizes = tuple(draw(st.integers(1, 12)) for _ in range(nd))
+            sizes = int_tuple(draw, nd, 1, 12)
         lead = draw(st.sampled_from([0, 0, 0, 2, 2, 1]))
-        forward["output_size"] = (*(draw(st.integers(1, 3)) for _ in range(lead)), *sizes)
+        forward["output_size"] = (*int_tuple(draw, lead, 1, 3), *sizes)
     return f"MaxUnpool{nd}d", (kernel,), {"stride": stride, "padding": padding}, shape, forward
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(max_pool_configs())
 def test_max_pool_hypothesis(config):
     assert_agrees(*config)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(avg_pool_configs())
 def test_avg_pool_hypothesis(config):
     assert_agrees(*config)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(lp_pool_configs())
 def test_lp_pool_hypothesis(config):
     assert_agrees(*config)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(max_unpool_configs())
 def test_max_unpool_hypothesis(config):
     assert_agrees(*config)
@@ -536,14 +537,14 @@ def adaptive_configs(draw, kind):
     return f"Adaptive{kind}Pool{nd}d", args, _input_shape(draw, nd)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(adaptive_configs("Avg"))
 def test_adaptive_avg_pool_hypothesis(config):
     name, args, shape = config
     assert_agrees(name, args, {}, shape, allow_empty=_explicit_zero(args[0]))
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(adaptive_configs("Max"))
 def test_adaptive_max_pool_hypothesis(config):
     name, args, shape = config

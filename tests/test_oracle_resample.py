@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import assert_agrees, torch
+from strategies import examples, int_tuple
 
 import convcalc
 
@@ -125,7 +126,7 @@ def upsample_configs(draw):
         spatial = SPATIAL_DIMS[mode]
     else:
         spatial = draw(st.sampled_from([1, 2, 3] * 4 + [0, 4]))
-    shape = tuple(draw(st.integers(1, 6)) for _ in range(spatial + 2))
+    shape = int_tuple(draw, spatial + 2, 1, 6)
 
     def entries(values):
         if draw(st.booleans()):
@@ -146,7 +147,7 @@ def upsample_configs(draw):
     return name, (), kwargs, shape
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(upsample_configs())
 def test_upsample_hypothesis(config):
     check(*config)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import assert_agrees, convcalc_outcome, torch, torch_outcome
+from strategies import examples, int_tuple
 
 import convcalc
 
@@ -230,7 +231,7 @@ def test_pad_size_rules_follow_input_order():
 
 
 def _shape(draw, lo_rank: int, hi_rank: int, hi: int = 5) -> tuple:
-    return tuple(draw(st.integers(1, hi)) for _ in range(draw(st.integers(lo_rank, hi_rank))))
+    return int_tuple(draw, draw(st.integers(lo_rank, hi_rank)), 1, hi)
 
 
 def _dim(draw, rank: int) -> int:
@@ -265,7 +266,7 @@ def unflatten_configs(draw):
         if not draw(st.integers(0, 6)):
             sizes.append(draw(st.integers(-2, 3)))
     else:
-        sizes = [draw(st.integers(-2, 6)) for _ in range(draw(st.integers(0, 3)))]
+        sizes = list(int_tuple(draw, draw(st.integers(0, 3)), -2, 6))
     return "Unflatten", (dim, tuple(sizes)), {}, shape
 
 
@@ -291,20 +292,20 @@ def pad_configs(draw):
         padding = draw(st.integers(-3, 4))
     else:
         length = 2 * nd if draw(st.integers(0, 3)) else draw(st.integers(0, 8))
-        padding = tuple(draw(st.integers(-4, 4)) for _ in range(length))
+        padding = int_tuple(draw, length, -4, 4)
     args = (padding, draw(st.sampled_from([0.0, 1.5, -2]))) if "Constant" in name else (padding,)
     rank = nd + draw(st.integers(1, 2)) if draw(st.integers(0, 4)) else draw(st.integers(0, 6))
-    shape = tuple(draw(st.integers(1, 5)) for _ in range(rank))
+    shape = int_tuple(draw, rank, 1, 5)
     return name, args, {}, shape
 
 
 def _pair_arg(draw, lo: int, hi: int):
     choice = draw(st.integers(0, 20))
     if choice == 0:
-        return tuple(draw(st.integers(lo, hi)) for _ in range(draw(st.sampled_from([1, 3]))))
+        return int_tuple(draw, draw(st.sampled_from([1, 3])), lo, hi)
     if choice < 10:
         return draw(st.integers(lo, hi))
-    return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+    return int_tuple(draw, 2, lo, hi)
 
 
 def _window_kwargs(draw) -> dict:
@@ -366,7 +367,7 @@ FAMILY = {
 
 
 @pytest.mark.parametrize("family", sorted(FAMILY))
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(250)
 @given(data=st.data())
 def test_reshape_hypothesis(family, data):
     check(*data.draw(FAMILY[family]))
