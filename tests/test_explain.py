@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -19,6 +19,7 @@ from convcalc.errors import ConvcalcError
 from convcalc.teach.explain import explain, parse_at
 from convcalc.cli.explain import explain_command
 from convcalc.render.explain import render_explain
+from strategies import examples, int_tuple, seeds
 from test_seeds import INPUT0, OUTPUT0, OUTPUT1, WEIGHT0, WEIGHT1
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -79,11 +80,11 @@ def test_seed_001_grouped_matmul_view_uses_the_groups_slice():
 
 # -- agreement with the forward pass on random configurations ---------------------------------------
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = examples(150)
 
 
 def _at(draw, shape):
-    return tuple(draw(st.integers(0, n - 1)) for n in shape)
+    return int_tuple(draw, len(shape), 0, [n - 1 for n in shape])
 
 
 def _check(layer, x, params, at, **kwargs):
@@ -98,15 +99,15 @@ def conv_cases(draw):
     nd = draw(st.integers(1, 3))
     groups = draw(st.integers(1, 3))
     cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    kernel = int_tuple(draw, nd, 1, 3)
+    stride = int_tuple(draw, nd, 1, 3)
+    dilation = int_tuple(draw, nd, 1, 2)
     mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
     padding = draw(st.one_of(st.just("same"), st.just("valid"), st.tuples(*[st.integers(0, 2)] * nd)))
     if padding == "same":
         stride = (1,) * nd
     bias = draw(st.booleans())
-    spatial = tuple(draw(st.integers(1, 6 if nd < 3 else 4)) for _ in range(nd))
+    spatial = int_tuple(draw, nd, 1, 6 if nd < 3 else 4)
     shape = ((draw(st.integers(1, 2)),) if draw(st.booleans()) else ()) + (cin, *spatial)
     try:
         layer = getattr(convcalc, f"Conv{nd}d")(cin, cout, kernel, stride, padding, dilation, groups, bias, mode)
@@ -121,7 +122,7 @@ def _random_params(layer, rng):
 
 
 @SETTINGS
-@given(conv_cases(), st.integers(0, 2**32 - 1))
+@given(conv_cases(), seeds)
 def test_conv_explanation_equals_the_forward_pass(case, seed):
     layer, shape, at, view = case
     rng = np.random.default_rng(seed)
@@ -136,12 +137,12 @@ def transposed_cases(draw):
     nd = draw(st.integers(1, 3))
     groups = draw(st.integers(1, 2))
     cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
-    padding = tuple(draw(st.integers(0, 2)) for _ in range(nd))
-    output_padding = tuple(draw(st.integers(0, 2)) for _ in range(nd))
-    spatial = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    kernel = int_tuple(draw, nd, 1, 3)
+    stride = int_tuple(draw, nd, 1, 3)
+    dilation = int_tuple(draw, nd, 1, 2)
+    padding = int_tuple(draw, nd, 0, 2)
+    output_padding = int_tuple(draw, nd, 0, 2)
+    spatial = int_tuple(draw, nd, 1, 4)
     shape = ((draw(st.integers(1, 2)),) if draw(st.booleans()) else ()) + (cin, *spatial)
     try:
         layer = getattr(convcalc, f"ConvTranspose{nd}d")(cin, cout, kernel, stride, padding, output_padding,
@@ -153,7 +154,7 @@ def transposed_cases(draw):
 
 
 @SETTINGS
-@given(transposed_cases(), st.integers(0, 2**32 - 1))
+@given(transposed_cases(), seeds)
 def test_transposed_explanation_equals_the_forward_pass(case, seed):
     layer, shape, at = case
     rng = np.random.default_rng(seed)
@@ -168,16 +169,16 @@ def test_transposed_explanation_equals_the_forward_pass(case, seed):
 def pool_cases(draw):
     nd = draw(st.integers(1, 3))
     kind = draw(st.sampled_from(["Max", "Avg"]))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    kernel = int_tuple(draw, nd, 1, 3)
+    stride = int_tuple(draw, nd, 1, 3)
+    padding = int_tuple(draw, nd, 0, [k // 2 for k in kernel])
     ceil_mode = draw(st.booleans())
-    spatial = tuple(draw(st.integers(1, 6 if nd < 3 else 4)) for _ in range(nd))
+    spatial = int_tuple(draw, nd, 1, 6 if nd < 3 else 4)
     shape = ((draw(st.integers(1, 2)),) if draw(st.booleans()) else ()) + (draw(st.integers(1, 2)), *spatial)
     cls = getattr(convcalc, f"{kind}Pool{nd}d")
     try:
         if kind == "Max":
-            dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+            dilation = int_tuple(draw, nd, 1, 2)
             layer = cls(kernel, stride, padding, dilation, draw(st.booleans()), ceil_mode)
         elif nd == 1:
             layer = cls(kernel, stride, padding, ceil_mode, draw(st.booleans()))
@@ -191,7 +192,7 @@ def pool_cases(draw):
 
 
 @SETTINGS
-@given(pool_cases(), st.integers(0, 2**32 - 1), st.booleans())
+@given(pool_cases(), seeds, st.booleans())
 def test_pool_explanation_equals_the_forward_pass(case, seed, ties):
     layer, shape, at = case
     rng = np.random.default_rng(seed)

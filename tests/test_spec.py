@@ -9,13 +9,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
 from convcalc.errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from convcalc.spec import LayerNode, ModuleNode, parse_spec
 from convcalc.spec.limits import MAX_LAYERS
+from strategies import examples
 
 
 def summary(text: str, *args, **kwargs) -> convcalc.Summary:
@@ -607,7 +608,7 @@ PIECES = [
 ]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(300)
 @given(st.lists(st.sampled_from(PIECES), max_size=40), st.sampled_from([None, (1, 3, 8, 8), (2, 8)]))
 def test_fuzzed_specs_raise_only_convcalc_errors(pieces, shape):
     text = "".join(pieces)
@@ -617,7 +618,7 @@ def test_fuzzed_specs_raise_only_convcalc_errors(pieces, shape):
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200, suppress=())
 @given(st.text(max_size=200))
 def test_random_text_raises_only_convcalc_errors(text):
     try:
@@ -629,7 +630,7 @@ def test_random_text_raises_only_convcalc_errors(text):
 VALID = BASIC_BLOCK + "\n"
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200, suppress=())
 @given(st.integers(0, len(VALID) - 1), st.integers(0, 5), st.sampled_from(["", "(", ")", "{", "x", "\n", "0", ":"]))
 def test_mutated_print_model_raises_only_convcalc_errors(position, cut, insert):
     text = VALID[:position] + insert + VALID[position + cut :]
