@@ -17,24 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.errors import ConvcalcError, FileError, ParseError, ShapeError
-from convcalc.tensors import (
-    Fill,
-    MemoryLimitError,
-    array_stats,
-    check_memory,
-    check_params,
-    estimate_bytes,
-    format_bytes,
-    load_input,
-    load_weights,
-    make_params,
-    make_rng,
-    make_tensor,
-    parse_fill,
-    parse_memory,
-    save_array,
-    tensor_to_json,
-)
+from convcalc.shapes import format_bytes
+from convcalc.tensors.arrays import array_stats, tensor_to_json
+from convcalc.tensors.files import load_input, load_weights
+from convcalc.tensors.fill import Fill, make_params, make_rng, make_tensor, parse_fill
+from convcalc.tensors.memory import MemoryLimitError, check_memory, estimate_bytes, parse_memory
+from convcalc.tensors.params import check_params
+from convcalc.tensors.save import save_array
 
 # -- fills ------------------------------------------------------------------------------
 
@@ -132,7 +121,7 @@ def test_seeds_reproducible():
 def test_large_tensors_are_drawn_in_chunks_without_a_float64_copy():
     import tracemalloc
 
-    from convcalc.tensors import _CHUNK
+    from convcalc.tensors.fill import _CHUNK
 
     count = 8 * _CHUNK + 5
     assert np.array_equal(make_tensor((count,), "arange", dtype="float64"), np.arange(count, dtype=np.float64))
@@ -459,7 +448,7 @@ def test_unreadable_file(tmp_path):
 
 
 def test_permission_denied(tmp_path, monkeypatch):
-    import convcalc.tensors as tensors
+    import convcalc.tensors.files as tensors
 
     np.save(tmp_path / "x.npy", np.ones(2))
 

@@ -201,7 +201,7 @@ class Bilinear(_Dense):
         >>> Bilinear(3, 4, 2).example_inputs((5, 3), np.random.default_rng(0), "float32")["input2"].shape
         (5, 4)
         """
-        from ..tensors import make_tensor
+        from ..tensors.fill import make_tensor
 
         return {"input2": make_tensor((*input_shape[:-1], self.in2_features), "normal", rng, dtype)}
 

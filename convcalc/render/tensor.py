@@ -37,7 +37,7 @@ from rich.text import Text
 
 from ..errors import ParseError
 from ..shapes import format_shape
-from ..tensors import array_stats, tensor_to_json
+from ..tensors.arrays import array_stats, tensor_to_json
 
 __all__ = ["render_tensor", "render_tensors", "TensorView", "NumberFormat", "tensor_to_json"]
 

@@ -12,17 +12,11 @@ import numpy as np
 
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import Layer, Shape, prod
-from ..tensors import (
-    check_memory,
-    check_params,
-    estimate_bytes,
-    float_dtype,
-    load_input,
-    load_weights,
-    make_params,
-    make_rng,
-    make_tensor,
-)
+from ..tensors.arrays import float_dtype
+from ..tensors.files import load_input, load_weights
+from ..tensors.fill import make_params, make_rng, make_tensor
+from ..tensors.memory import check_memory, estimate_bytes
+from ..tensors.params import check_params
 
 
 class RunResult(NamedTuple):

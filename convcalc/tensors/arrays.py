@@ -1,0 +1,106 @@
+"""Arrays as the forward pass sees them: the float dtypes it computes in (``float_dtype``),
+summaries of an array's values (``array_stats``) and arrays as JSON numbers
+(``tensor_to_json``).
+
+Pure: nothing here prints. NumPy is imported at module level because only forward-pass
+paths import this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import FileError, ParseError
+
+FLOAT_DTYPES = ("float32", "float64", "float16")
+
+
+def float_dtype(dtype: Any) -> np.dtype:
+    """The NumPy float dtype for a name (``float32``, ``float64``, ``float16``).
+
+    >>> float_dtype("float32")
+    dtype('float32')
+    """
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.kind != "f" or resolved.name not in FLOAT_DTYPES:
+        raise ParseError(
+            f"dtype {dtype!r} is not usable for the forward pass; use one of: {', '.join(FLOAT_DTYPES)}"
+        )
+    return resolved
+
+
+class ArrayStats(NamedTuple):
+    """Summary of an array; min/max/mean/std over its finite values (None if there are none)."""
+
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    nan: int
+    inf: int
+    size: int
+
+
+def array_stats(array: np.ndarray) -> ArrayStats:
+    """Min, max, mean, std (of the finite values), NaN and Inf counts.
+
+    >>> array_stats(np.array([1.0, 3.0, np.nan]))
+    ArrayStats(min=1.0, max=3.0, mean=2.0, std=1.0, nan=1, inf=0, size=3)
+    """
+    values = np.asarray(array)
+    if values.dtype.kind in "iub":
+        finite = values.astype(np.float64).ravel()
+        nan = inf = 0
+    else:
+        flat = values.astype(np.float64, copy=False).ravel()
+        mask = np.isfinite(flat)
+        finite = flat[mask]
+        nan = int(np.isnan(flat).sum())
+        inf = int(flat.size - finite.size - nan)
+    if finite.size == 0:
+        return ArrayStats(None, None, None, None, nan, inf, int(values.size))
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats = (finite.min(), finite.max(), finite.mean(), finite.std())
+    return ArrayStats(*(float(s) for s in stats), nan, inf, int(values.size))
+
+
+# JSON has no NaN or Infinity; these strings are what JavaScript and Python's float() read back.
+JSON_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def tensor_to_json(array: Any) -> Any:
+    """Nested lists of plain numbers, for ``--json``; a 0-d array gives a number.
+
+    Floats are written with the fewest digits that read back to the same value at the
+    array's precision (a float32 0.1 is ``0.1``). NaN and ±Inf, which JSON lacks, become the
+    strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (``float()`` reads them back).
+
+    >>> tensor_to_json(np.array([[0.1, np.nan], [np.inf, -2.0]], dtype=np.float32))
+    [[0.1, 'NaN'], ['Infinity', -2.0]]
+    """
+    values = np.asarray(array)
+    if values.dtype.kind in "iub":
+        return values.tolist()
+    if values.dtype.kind != "f":
+        raise FileError(f"cannot write {values.dtype} values as JSON numbers")
+    if values.dtype.itemsize < 8:
+        # The shortest decimal of each float32 value, not the long float64 expansion.
+        values = values.astype(str).astype(np.float64)
+    nested = values.astype(np.float64, copy=False).tolist()
+    if bool(np.isfinite(values).all()):
+        return nested
+    return _replace_nonfinite(nested)
+
+
+def _replace_nonfinite(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_replace_nonfinite(item) for item in value]
+    if math.isfinite(value):
+        return value
+    return JSON_NONFINITE[repr(value)]

@@ -1,0 +1,405 @@
+"""Tensors read from files: an input (``--input-file``) from .npy, .npz, text/CSV or an
+image, and state_dict weights (``--weights``) from an .npz; each format's reader and the magic
+numbers that tell them apart.
+
+Pure: nothing here prints. Warnings a user should see (integers converted, NaN found) are
+returned with the result for the caller to show. NumPy is imported at module level because
+only forward-pass paths import this module.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from ..errors import FileError, ShapeError
+from ..shapes import format_shape
+from .arrays import float_dtype
+from .params import listing
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+TEXT_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".dat"})
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_IMAGE_MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+class LoadedTensor(NamedTuple):
+    """An input tensor read from a file, with the warnings a user should see."""
+
+    array: np.ndarray
+    warnings: list[str]
+
+
+class LoadedWeights(NamedTuple):
+    """State_dict arrays read from an ``.npz``, with the warnings a user should see."""
+
+    arrays: dict[str, np.ndarray]
+    warnings: list[str]
+
+
+def load_input(
+    path: str | os.PathLike,
+    shape: Sequence[int] | None = None,
+    key: str | None = None,
+    gray: bool = False,
+    dtype: Any = "float32",
+) -> LoadedTensor:
+    """Read an input tensor from ``.npy``, ``.npz`` (one array, or ``key``), text/CSV or an image.
+
+    - ``shape`` (``--input``): text is read as a flat list of numbers and reshaped to it; an
+      array or image must have the same number of elements (size-1 dims may differ freely;
+      any other reshape is done with a warning). Without it, text gives rows × columns.
+    - Images (Pillow, the ``image`` extra) give 1×C×H×W floats in [0, 1]: RGB, or one
+      luma channel with ``gray``.
+    - Integer and bool arrays are converted to ``dtype``; NaN and Inf are kept; both are
+      reported in ``warnings``.
+    """
+    target = float_dtype(dtype)
+    source = Path(path)
+    kind = _file_kind(source)
+    if key is not None and kind != "npz":
+        raise FileError(f"--key {key!r} only applies to .npz files, and {source} is not one")
+    notes: list[str] = []
+    if kind == "image":
+        array, notes = _read_image(source, gray)
+    elif gray:
+        raise FileError(f"--gray only applies to images, and {source} is not one")
+    elif kind == "text":
+        return _finish_text(source, shape, target)
+    else:
+        array = _read_npy_or_npz(source, kind, key)
+    where = _describe(source, key)
+    array, converted = _as_float(array, where, target)
+    notes += converted
+    if shape is not None:
+        array, reshaped = _fit_shape(array, tuple(shape), where, image=kind == "image")
+        notes += reshaped
+    return LoadedTensor(array, notes + _nonfinite_notes(array, where))
+
+
+def load_weights(path: str | os.PathLike, dtype: Any = "float32") -> LoadedWeights:
+    """Read state_dict arrays from an ``.npz`` written by
+    ``np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})``.
+
+    Float arrays are cast to ``dtype``; integer and bool arrays are converted with a warning,
+    except ``num_batches_tracked`` counters, which stay int64.
+    """
+    target = float_dtype(dtype)
+    source = Path(path)
+    _check_readable(source)
+    if source.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin"):
+        raise FileError(_torch_checkpoint_message(source))
+    kind = _file_kind(source)
+    if kind != "npz":
+        raise FileError(
+            f"{source} is not an .npz file; weights are an .npz of state_dict arrays, written by "
+            "np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})"
+        )
+    archive = _open_npz(source)
+    with archive:
+        names = list(archive.files)
+        if any(name.endswith("data.pkl") or "/data/" in name for name in names):
+            raise FileError(_torch_checkpoint_message(source))
+        if not names:
+            raise FileError(f"{source} holds no arrays")
+        arrays: dict[str, np.ndarray] = {}
+        converted: list[str] = []
+        notes: list[str] = []
+        for name in names:
+            array = _read_member(archive, name, source)
+            where = f"{source}[{name!r}]"
+            if name.rpartition(".")[2] == "num_batches_tracked" and array.dtype.kind in "iu":
+                arrays[name] = array.astype(np.int64, copy=False)
+                continue
+            _reject_non_numeric(array, where)
+            if array.dtype.kind in "iub":
+                converted.append(f"{name} ({array.dtype})")
+            arrays[name] = _cast(array, target)
+            notes += _nonfinite_notes(arrays[name], where)
+    if converted:
+        notes.insert(0, f"{source}: converted {listing(converted)} to {target}")
+    return LoadedWeights(arrays, notes)
+
+
+def _torch_checkpoint_message(source: Path) -> str:
+    return (
+        f"{source} looks like a PyTorch checkpoint; convcalc reads .npz files. Convert it once with: "
+        "python -c \"import torch, numpy as np; sd = torch.load('" + str(source) + "', map_location='cpu'); "
+        "np.savez('weights.npz', **{k: v.numpy() for k, v in sd.items()})\""
+    )
+
+
+def _describe(source: Path, key: str | None) -> str:
+    return f"{source}[{key!r}]" if key is not None else str(source)
+
+
+def _check_readable(source: Path) -> None:
+    if source.is_dir():
+        raise FileError(f"{source} is a directory, not a file")
+    if not source.exists():
+        raise FileError(f"no such file: {source}")
+
+
+def _os_error(source: Path, exc: OSError) -> FileError:
+    if isinstance(exc, PermissionError):
+        return FileError(f"cannot read {source}: permission denied")
+    return FileError(f"cannot read {source}: {exc.strerror or exc}")
+
+
+def _file_kind(source: Path) -> str:
+    """``npy``, ``npz``, ``image`` or ``text``: by the first bytes, else by the suffix."""
+    _check_readable(source)
+    try:
+        with open(source, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise _os_error(source, exc) from None
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if head.startswith(_ZIP_MAGICS):
+        return "npz"
+    suffix = source.suffix.lower()
+    if suffix in IMAGE_SUFFIXES or head.startswith(_IMAGE_MAGICS):
+        return "image"
+    if suffix == ".npy":
+        raise FileError(f"{source} is not a NumPy .npy file: it does not start with the .npy header")
+    if suffix == ".npz":
+        raise FileError(f"{source} is not a NumPy .npz file: it is not a zip archive")
+    return "text"
+
+
+def _read_npy_or_npz(source: Path, kind: str, key: str | None) -> np.ndarray:
+    if kind == "npy":
+        try:
+            return np.load(source, allow_pickle=False)
+        except OSError as exc:
+            raise _os_error(source, exc) from None
+        except (ValueError, EOFError) as exc:
+            raise FileError(f"{source} is truncated or corrupt: {_first_line(exc)}") from None
+    archive = _open_npz(source)
+    with archive:
+        names = list(archive.files)
+        if not names:
+            raise FileError(f"{source} holds no arrays")
+        if key is None:
+            if len(names) > 1:
+                raise FileError(
+                    f"{source} holds {len(names)} arrays ({listing(names)}); choose one with --key NAME"
+                )
+            key = names[0]
+        elif key not in names:
+            raise FileError(f"{source} has no array {key!r}; it holds: {listing(names)}")
+        return _read_member(archive, key, source)
+
+
+def _open_npz(source: Path) -> Any:
+    try:
+        return np.load(source, allow_pickle=False)
+    except OSError as exc:
+        raise _os_error(source, exc) from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise FileError(
+            f"{source} is not a readable .npz archive (truncated or corrupt?): {_first_line(exc)}"
+        ) from None
+
+
+def _read_member(archive: Any, name: str, source: Path) -> np.ndarray:
+    try:
+        return archive[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "pickle" in str(exc):
+            raise FileError(
+                f"{source}[{name!r}] holds Python objects; convcalc reads numeric arrays only"
+            ) from None
+        raise FileError(f"{source}[{name!r}] is truncated or corrupt: {_first_line(exc)}") from None
+    except (EOFError, OSError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise FileError(f"{source}[{name!r}] is truncated or corrupt: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _reject_non_numeric(array: np.ndarray, where: str) -> None:
+    kind = array.dtype.kind
+    if kind == "c":
+        raise FileError(f"{where} holds complex numbers ({array.dtype}); convcalc computes with real floats")
+    if kind not in "fiub":
+        raise FileError(f"{where} holds {array.dtype} values, not numbers")
+    if array.size == 0:
+        raise FileError(f"{where} is empty (shape {format_shape(array.shape)})")
+
+
+def _as_float(array: np.ndarray, where: str, target: np.dtype) -> tuple[np.ndarray, list[str]]:
+    _reject_non_numeric(array, where)
+    notes = []
+    if array.dtype.kind in "iub":
+        notes.append(f"{where} holds {array.dtype} values; converted to {target}")
+    return _cast(array, target), notes
+
+
+def _nonfinite_notes(array: np.ndarray, where: str) -> list[str]:
+    if array.dtype.kind != "f":
+        return []
+    nan = int(np.isnan(array).sum())
+    inf = int(np.isinf(array).sum())
+    if not nan and not inf:
+        return []
+    found = " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else "") if part)
+    plural = "s" if nan + inf > 1 else ""
+    return [f"{where} has {found} value{plural} (of {array.size}); they carry through the forward pass"]
+
+
+def _fit_shape(
+    array: np.ndarray, shape: tuple[int, ...], where: str, image: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    if array.shape == shape:
+        return array, []
+    same_but_ones = tuple(n for n in array.shape if n != 1) == tuple(n for n in shape if n != 1)
+    if image and not same_but_ones:
+        raise ShapeError(
+            f"{where} is an image of shape {format_shape(array.shape)}, but --input is "
+            f"{format_shape(shape)}; resize the image first (convcalc does not resize)"
+        )
+    if array.size != math.prod(shape):
+        raise ShapeError(
+            f"{where} holds {array.size} numbers in shape {format_shape(array.shape)}, "
+            f"but --input {format_shape(shape)} needs {math.prod(shape)}"
+        )
+    notes = []
+    if not same_but_ones:
+        notes.append(
+            f"{where} has shape {format_shape(array.shape)}; reshaped to {format_shape(shape)} "
+            "in row-major order (a channels-last array needs transposing, not reshaping)"
+        )
+    return array.reshape(shape), notes
+
+
+def _finish_text(source: Path, shape: Sequence[int] | None, target: np.dtype) -> LoadedTensor:
+    values, row_lengths = _read_text_numbers(source)
+    where = str(source)
+    if shape is not None:
+        dims = tuple(shape)
+        if len(values) != math.prod(dims):
+            raise ShapeError(
+                f"{source} holds {len(values)} numbers, but --input {format_shape(dims)} "
+                f"needs {math.prod(dims)}"
+            )
+        array = np.array(values, dtype=np.float64).reshape(dims)
+    else:
+        if len(set(row_lengths)) > 1:
+            first = row_lengths[0]
+            bad = next(i for i, n in enumerate(row_lengths) if n != first)
+            raise FileError(
+                f"{source}: rows differ in length (row 1 has {first} numbers, row {bad + 1} has "
+                f"{row_lengths[bad]}); give --input SHAPE to read them as one flat list"
+            )
+        rows, cols = len(row_lengths), row_lengths[0]
+        dims = (rows, cols) if rows > 1 and cols > 1 else (len(values),)
+        array = np.array(values, dtype=np.float64).reshape(dims)
+    array = _cast(array, target)
+    return LoadedTensor(array, _nonfinite_notes(array, where))
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _read_text_numbers(source: Path) -> tuple[list[float], list[int]]:
+    """All numbers of a text/CSV file, and how many each non-empty line holds.
+
+    Fields are split on commas, semicolons or tabs if a line has them, else on whitespace;
+    ``#`` starts a comment (np.savetxt's header).
+    """
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise _os_error(source, exc) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileError(f"{source} is neither a text file of numbers nor a .npy/.npz/image file") from None
+    if "\x00" in text:
+        raise FileError(f"{source} is neither a text file of numbers nor a .npy/.npz/image file")
+    values: list[float] = []
+    row_lengths: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        content = line.split("#", 1)[0].strip()
+        if not content:
+            continue
+        delimiter = next((d for d in (",", ";", "\t") if d in content), None)
+        fields = content.split(delimiter) if delimiter else _WHITESPACE.split(content)
+        for column, field in enumerate(fields, 1):
+            token = field.strip().strip("\"'")
+            if not token:
+                raise FileError(f"{source}, line {number}: field {column} is empty")
+            try:
+                values.append(float(token))
+            except ValueError:
+                hint = " (a header line? remove it or start it with #)" if not values else ""
+                raise FileError(
+                    f"{source}, line {number}, field {column}: {token[:40]!r} is not a number{hint}"
+                ) from None
+        row_lengths.append(len(fields))
+    if not values:
+        raise FileError(f"{source} holds no numbers")
+    return values, row_lengths
+
+
+def _read_image(source: Path, gray: bool) -> tuple[np.ndarray, list[str]]:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise FileError(
+            f"reading images such as {source} needs Pillow: pip install 'convcalc[image]'"
+        ) from None
+    # Pillow reports through the warnings module, which would print; collect them instead.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with Image.open(source) as image:
+                image.load()
+                array = _image_array(image, gray)
+        except OSError as exc:
+            if isinstance(exc, (FileNotFoundError, PermissionError)):
+                raise _os_error(source, exc) from None
+            raise FileError(f"{source} is not a readable image: {_first_line(exc)}") from None
+        except Image.DecompressionBombError as exc:
+            raise FileError(f"{source} is too large an image to read safely: {_first_line(exc)}") from None
+        except (ValueError, SyntaxError, EOFError) as exc:
+            raise FileError(f"{source} is not a readable image: {_first_line(exc)}") from None
+    notes = []
+    for record in caught:
+        if issubclass(record.category, Image.DecompressionBombWarning):
+            raise FileError(f"{source} is too large an image to read safely: {record.message}")
+        notes.append(f"{source}: {record.message}")
+    return array, notes
+
+
+def _image_array(image: Any, gray: bool) -> np.ndarray:
+    """1×C×H×W float64 in [0, 1]; 16-bit images keep their depth."""
+    if image.mode.startswith("I;16") or image.mode == "I":
+        luma = np.asarray(image, dtype=np.float64) / 65535.0
+        planes = luma[None] if gray else np.repeat(luma[None], 3, axis=0)
+    elif image.mode == "F":
+        luma = np.asarray(image, dtype=np.float64)
+        planes = luma[None] if gray else np.repeat(luma[None], 3, axis=0)
+    else:
+        pixels = np.asarray(image.convert("L" if gray else "RGB"), dtype=np.float64) / 255.0
+        planes = pixels[None] if gray else pixels.transpose(2, 0, 1)
+    return np.ascontiguousarray(planes[None])
+
+
+def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(dtype, copy=False)
