@@ -4,6 +4,7 @@ hooks), parameter counts and state_dict names; the same networks in the line for
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from oracle import torch
 
 import convcalc
-from convcalc.network.model import call_key
+from convcalc.network.trace import call_key
 
 nn = torch.nn
 pytestmark = pytest.mark.oracle
@@ -376,7 +377,7 @@ def test_decoder_receptive_field_is_fractional():
     summary = convcalc.parse_network(str(decoder())).summary((1, 64, 8, 8))
     first = summary.rows[0].receptive_field
     assert first is not None and str(first[0].jump) == "1/2"
-    assert summary.rows[-1].receptive_field[0].jump == convcalc.network.model.Fraction(1, 16)
+    assert summary.rows[-1].receptive_field[0].jump == Fraction(1, 16)
 
 
 # -- the same networks in the line form and in JSON -----------------------------------------------

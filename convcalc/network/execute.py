@@ -11,7 +11,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .model import Trace
+from .trace import Trace
 from ..tensors import check_params
 
 

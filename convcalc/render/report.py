@@ -13,7 +13,7 @@ from rich.text import Text
 from ..single.report import LayerReport
 
 if TYPE_CHECKING:
-    from ..network.model import Summary
+    from ..network.summary import Summary
 from ..shapes import format_shape
 
 

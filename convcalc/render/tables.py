@@ -9,7 +9,8 @@ import csv
 import io
 from typing import Any, Callable, Mapping, NamedTuple
 
-from ..network.model import Row, Summary, Totals, format_receptive_field
+from ..network.receptive import format_receptive_field
+from ..network.summary import Row, Summary, Totals
 from ..shapes import format_bytes, format_shape
 
 
