@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc.errors import ConvcalcError, FileError, ParseError, ShapeError
@@ -24,6 +24,7 @@ from convcalc.tensors.fill import Fill, make_params, make_rng, make_tensor, pars
 from convcalc.tensors.memory import MemoryLimitError, check_memory, estimate_bytes, parse_memory
 from convcalc.tensors.params import check_params
 from convcalc.tensors.save import save_array
+from strategies import examples
 
 # -- fills ------------------------------------------------------------------------------
 
@@ -460,7 +461,7 @@ def test_permission_denied(tmp_path, monkeypatch):
         load_input(tmp_path / "x.npy")
 
 
-@settings(max_examples=150, deadline=None)
+@examples(150, suppress=())
 @given(content=st.binary(max_size=300), suffix=st.sampled_from([".npy", ".npz", ".csv", ".txt", ".png", ".jpg", ""]))
 def test_arbitrary_bytes_never_raise_anything_but_convcalc_errors(tmp_path_factory, content, suffix):
     path = tmp_path_factory.mktemp("fuzz") / f"input{suffix}"
