@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from forward_compare import assert_close
 from oracle import assert_forward_agrees, convcalc_outcome, torch_outcome
+from strategies import examples
 from test_oracle_conv import conv_configs
 
 pytestmark = pytest.mark.oracle
@@ -63,14 +64,14 @@ def test_linear_and_bilinear(dtype):
     assert_close(got, expected, f"Bilinear in {dtype}", tolerance=1e-5, scale_floor=0)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(120)
 @given(conv_configs(transposed=False))
 def test_conv_values_hypothesis(config):
     if convcalc_outcome(*config)[0] == "ok" and torch_outcome(*config)[0] == "ok":
         assert_forward_agrees(*config)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(120)
 @given(conv_configs(transposed=True))
 def test_conv_transpose_values_hypothesis(config):
     if convcalc_outcome(*config)[0] == "ok" and torch_outcome(*config)[0] == "ok":
