@@ -90,7 +90,7 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
     """Run torch and convcalc forward on the same random input and parameters; compare values.
 
     float64 by default: the comparison is then exact up to summation order (tolerance 1e-9
-    relative to the largest output); float32 uses the issue's bar, 1e-5. Compared by
+    relative to the largest output); float32 uses 1e-5. Compared by
     forward_compare.assert_close with the scale not floored at 1.
     """
     kwargs = kwargs or {}
