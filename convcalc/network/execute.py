@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .trace import Trace
-from ..tensors import check_params
+from ..tensors.params import check_params
 
 
 class NetworkRun(NamedTuple):
@@ -109,7 +109,9 @@ def run_spec(
     Returns (summary, run, warnings).
     """
     from ..single.run import parameters
-    from ..tensors import check_memory, estimate_bytes, float_dtype, make_rng
+    from ..tensors.arrays import float_dtype
+    from ..tensors.fill import make_rng
+    from ..tensors.memory import check_memory, estimate_bytes
 
     real = float_dtype(dtype)
     rng = make_rng(seed)
