@@ -4,12 +4,25 @@ Each rule computes a size (``out``) and writes its own formula, symbolically and
 filled in, so shapes, FLOP counts, the forward pass and the explanations all read the one
 definition. Sizes are per spatial dim; layers build one rule per dim. Rules are NamedTuples:
 immutable values that are cheap to define, which keeps the CLI's start-up fast.
+
+Each rule also carries a receptive field across its dim (``receptive_step``): from ``(size,
+jump)`` of the input (how many input-of-the-network positions one position sees, and how far
+apart neighbouring positions are) to those of the output, both exact (ints, or Fractions once
+an upsampling makes the jump fractional). For rules without a window of their own (a size set
+or scaled) the layer says how many neighbours an output reads: ``taps(size_in, size_out)``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+Rational = Union[int, "Fraction"]
+FieldStep = Optional[Tuple[Rational, Rational]]  # (size, jump) of the output; None: no field to speak of
+Taps = Callable[[int, int], int]
 
 
 def _signed(c: int) -> str:
@@ -25,6 +38,24 @@ def _floor_div(a: int, b: int) -> int:
 
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
+
+
+def _exact(value: Rational) -> Rational:
+    """Fractions that are whole become ints (cheaper to compute with, plainer to show)."""
+    if type(value) is not int and value.denominator == 1:
+        return int(value)
+    return value
+
+
+def _divide(value: Rational, by: Rational) -> Rational:
+    from fractions import Fraction  # only receptive fields need it, and only networks ask for them
+
+    return _exact(Fraction(value) / by)
+
+
+def _grown(size: Rational, taps: int, jump: Rational) -> Rational:
+    """The field of an output that reads ``taps`` more input positions, ``jump`` apart."""
+    return _exact(size + taps * jump)
 
 
 class ConvRule(NamedTuple):
@@ -76,6 +107,14 @@ class ConvRule(NamedTuple):
             f"/{self.stride}{bracket[1]} + 1"
         )
 
+    def receptive_step(self, size: Rational, jump: Rational, size_in: int, size_out: int, taps: Taps) -> FieldStep:
+        """``size + (k_eff − 1)·jump``, and the jump times the stride.
+
+        >>> ConvRule(kernel=3, stride=2, dilation=2).receptive_step(3, 1, 9, 3, None)
+        (7, 2)
+        """
+        return _grown(size, self.effective_kernel - 1, jump), _exact(jump * self.stride)
+
     def simplified(self, symbol: str) -> str:
         const = self.pad_left + self.pad_right - self.effective_kernel
         if self.stride == 1:
@@ -114,6 +153,15 @@ class TransposedRule(NamedTuple):
             f" + {self.output_padding} + 1"
         )
 
+    def receptive_step(self, size: Rational, jump: Rational, size_in: int, size_out: int, taps: Taps) -> FieldStep:
+        """The grid is refined first, ``jump/s``; the field then grows by ``d·(k−1)`` of those.
+
+        >>> TransposedRule(kernel=4, stride=2).receptive_step(1, 1, 4, 10, None)
+        (Fraction(5, 2), Fraction(1, 2))
+        """
+        refined = _divide(jump, self.stride)
+        return _grown(size, self.dilation * (self.kernel - 1), refined), refined
+
     def simplified(self, symbol: str) -> str:
         const = self.out(0)  # the rule is affine in L: out(L) = s·L + out(0)
         scaled = symbol if self.stride == 1 else f"{self.stride}·{symbol}"
@@ -136,6 +184,18 @@ class UnpoolRule(NamedTuple):
 
     def formula(self, symbol: str) -> str:
         return f"({symbol} − 1)·{self.stride} − 2·{self.padding} + {self.kernel}"
+
+    def receptive_step(self, size: Rational, jump: Rational, size_in: int, size_out: int, taps: Taps) -> FieldStep:
+        """As a transposed conv's; none for stride 0, which torch allows a 1-d or 2-d unpool
+        (every input lands on one window).
+
+        >>> UnpoolRule(kernel=2, stride=2).receptive_step(3, 2, 7, 14, None)
+        (4, 1)
+        """
+        if self.stride < 1:
+            return None
+        refined = _divide(jump, self.stride)
+        return _grown(size, self.kernel - 1, refined), refined
 
     def simplified(self, symbol: str) -> str:
         const = self.out(0)
@@ -163,6 +223,14 @@ class PadRule(NamedTuple):
     def simplified(self, symbol: str) -> str:
         return f"{symbol}{_signed(self.left + self.right)}"
 
+    def receptive_step(self, size: Rational, jump: Rational, size_in: int, size_out: int, taps: Taps) -> FieldStep:
+        """Unchanged: explicit padding moves the grid, it does not widen the field.
+
+        >>> PadRule(1, 2).receptive_step(5, 2, 8, 11, None)
+        (5, 2)
+        """
+        return size, jump
+
 
 class FixedRule(NamedTuple):
     """A size set outright (adaptive pooling, ``Upsample(size=...)``); ``None`` keeps the input's.
@@ -180,6 +248,18 @@ class FixedRule(NamedTuple):
         return symbol if self.size is None else str(self.size)
 
     simplified = formula
+
+    def receptive_step(self, size: Rational, jump: Rational, size_in: int, size_out: int, taps: Taps) -> FieldStep:
+        """The jump scales by ``size_in/size_out``; the field grows by the layer's ``taps``.
+
+        >>> FixedRule(4).receptive_step(1, 1, 10, 4, lambda size_in, size_out: 3)
+        (4, Fraction(5, 2))
+        """
+        from fractions import Fraction
+
+        if size_out < 1:
+            return None
+        return _grown(size, taps(size_in, size_out), jump), _exact(jump * Fraction(size_in, size_out))
 
 
 class ScaleRule(NamedTuple):
@@ -203,6 +283,19 @@ class ScaleRule(NamedTuple):
         if float(self.scale).is_integer():
             return f"{int(self.scale)}·{symbol}"
         return self.formula(symbol)
+
+    def receptive_step(self, size: Rational, jump: Rational, size_in: int, size_out: int, taps: Taps) -> FieldStep:
+        """The jump divides by the scale (as an exact fraction); the field grows by the layer's ``taps``.
+
+        >>> ScaleRule(2.0).receptive_step(1, 1, 4, 8, lambda size_in, size_out: 1)
+        (2, Fraction(1, 2))
+        """
+        from fractions import Fraction
+
+        scale = Fraction(float(self.scale)).limit_denominator(1_000_000)
+        if scale <= 0:
+            return None
+        return _grown(size, taps(size_in, size_out), jump), _divide(jump, scale)
 
 
 def avg_pool_cells(start: Any, kernel: int, size: int, pad_right: int, count_include_pad: bool,
@@ -228,6 +321,20 @@ def adaptive_window(index: int, size: int, out: int) -> tuple[int, int]:
     [(0, 3), (2, 5), (5, 8), (7, 10)]
     """
     return (index * size) // out, _ceil_div((index + 1) * size, out)
+
+
+def widest_adaptive_window(size: int, out: int) -> int:
+    """The largest window of adaptive pooling from ``size`` to ``out`` (past 4096 outputs, a bound
+    that is never below it: one more than the ceiling of ``size/out``).
+
+    >>> widest_adaptive_window(10, 4), widest_adaptive_window(12, 4)
+    (3, 3)
+    """
+    if size % out == 0:
+        return size // out
+    if out > 4096:
+        return -(-size // out) + 1
+    return max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
 
 
 def spatial_symbols(nd: int) -> tuple[str, ...]:

@@ -17,9 +17,9 @@ from ..errors import ConvcalcError, ParseError
 
 
 def _explainable(cls: type) -> bool:
-    from ..teach.explain import EXPLAINABLE
+    from ..teach.explain import explainable
 
-    return cls.__name__ in EXPLAINABLE
+    return explainable(cls)
 
 
 def explain_command(

@@ -36,6 +36,7 @@ class _Activation(Layer):
     """Shape-preserving activation: identity shape, ``flops_per_element`` per output element."""
 
     family = "activation"
+    elementwise = True
     flops_rule: ClassVar[str] = (
         "the operations of the function's formula per output element: exp, log, tanh, erf "
         "and powers count 1 each; piecewise functions count one comparison per breakpoint "

@@ -259,6 +259,20 @@ class Layer:
     aliases: ClassVar[tuple[str, ...]] = ()
     integer_input: ClassVar[bool] = False  # Embedding takes indices; others get floats
 
+    # What the rest of convcalc asks of a layer, declared here so that a family file says it all.
+    output_is_view: ClassVar[bool] = False
+    """The output is the input itself or a view of it (Identity, Flatten, dropout in inference):
+    the network's memory figures count no new tensor for it (see :meth:`shares_input`)."""
+    elementwise: ClassVar[bool] = False
+    """Taken to act on each element on its own, whatever the layout, so that a flatten the
+    network inserts for a classifier can go before it: every activation, dropout and Identity.
+    (The softmax family, GLU and a per-channel PReLU are not strictly so; they keep the flag of
+    their family, as the tracer has always treated them.)"""
+    window: ClassVar[str] = ""
+    """The kind of sliding window that computes each output, as ``explain`` takes it apart and
+    ``show`` draws it: ``"conv"``, ``"transposed"``, ``"max"``, ``"avg"`` or ``"lp"``; ``""``
+    for a layer without one (padding, adaptive pools, unpooling, reshapes, ...)."""
+
     # -- description ---------------------------------------------------------------------
 
     @classmethod
@@ -382,6 +396,18 @@ class Layer:
         ``forward_kwargs`` (``output_size=``) can change the rule, which then needs the input.
         """
         return []
+
+    def receptive_taps(self, size_in: int, size_out: int) -> int:
+        """Input positions beyond one that an output position reads along a dim whose size rule
+        sets or scales the size (``FixedRule``, ``ScaleRule``) rather than sliding a window
+        (an interpolation's neighbours, an adaptive pool's widest window); the rule turns them
+        into a receptive field. 0 by default."""
+        return 0
+
+    def shares_input(self) -> bool:
+        """Whether the output takes no memory of its own: it is a view of the input
+        (:attr:`output_is_view`) or the input changed in place (``inplace=True``)."""
+        return self.output_is_view or getattr(self, "inplace", False) is True
 
     def param_dim_names(self) -> dict[str, tuple[str, ...]]:
         """What each dim of each parameter means, e.g. ``("out", "in/groups", "kH", "kW")``."""

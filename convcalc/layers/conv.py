@@ -13,6 +13,7 @@ class _ConvBase(Layer):
 
     family = "conv"
     transposed = False
+    window = "conv"
     flops_rule = "2·MACs, plus one add per output element for the bias"
 
     def _check_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:
@@ -225,6 +226,7 @@ class _ConvNd(_ConvBase):
 
 class _ConvTransposeNd(_ConvBase):
     transposed = True
+    window = "transposed"
 
     def __init__(
         self,

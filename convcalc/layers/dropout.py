@@ -21,6 +21,8 @@ class _DropoutNd(Layer):
     """
 
     family = "dropout"
+    output_is_view = True  # the identity in inference
+    elementwise = True
     flops_rule: ClassVar[str] = "0 per element: dropout is the identity in inference"
     flops_per_element: ClassVar[int] = 0
     checks_rank: ClassVar[bool] = False

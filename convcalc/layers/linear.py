@@ -369,6 +369,8 @@ class Identity(Layer):
     """
 
     family = "linear"
+    output_is_view = True
+    elementwise = True
     flops_rule: ClassVar[str] = "none: the input is returned as is"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

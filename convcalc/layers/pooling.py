@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, ClassVar, Optional, Sequence
 
-from ..arith import ConvRule, FixedRule, UnpoolRule, avg_pool_cells, spatial_symbols
+from ..arith import ConvRule, FixedRule, UnpoolRule, avg_pool_cells, spatial_symbols, widest_adaptive_window
 from .base import Layer, OptionalSize, OptionalSizes, Shape, Size, prod
 
 _DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
@@ -262,6 +262,7 @@ class _SlidingPoolNd(_PoolNd):
 
 
 class _MaxPoolNd(_SlidingPoolNd):
+    window = "max"
     flops_rule = (
         "one comparison per input element a window covers but the first, per output element "
         "(padding is not read)"
@@ -307,6 +308,7 @@ class _MaxPoolNd(_SlidingPoolNd):
 
 
 class _AvgPoolNd(_SlidingPoolNd):
+    window = "avg"
     flops_rule = (
         "one add per input element a window covers but the first, plus one divide: the covered "
         "elements, per output element"
@@ -401,6 +403,7 @@ class _AvgPoolNd23(_AvgPoolNd):
 
 
 class _LPPoolNd(_SlidingPoolNd):
+    window = "lp"
     flops_rule = (
         "two per input element a window covers, per output element: a power and an add each "
         "(the last add standing for the root)"
@@ -664,6 +667,14 @@ class _AdaptivePoolNd(_PoolNd):
 
     def rules(self) -> tuple[FixedRule, ...]:
         return tuple(FixedRule(size) for size in self.output_size)
+
+    def receptive_taps(self, size_in: int, size_out: int) -> int:
+        """An output sees its window: the widest one's cells beyond the first.
+
+        >>> AdaptiveAvgPool1d(4).receptive_taps(10, 4)
+        2
+        """
+        return widest_adaptive_window(size_in, size_out) - 1
 
     def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
         return list(zip(spatial_symbols(self.nd), self.rules()))

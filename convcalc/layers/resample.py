@@ -22,6 +22,10 @@ _INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 # and 3 adds each): four along W, then one along H.
 _FLOPS_PER_OUTPUT = {"linear": 3, "bilinear": 9, "trilinear": 21, "bicubic": 35}
 
+# Input positions beyond one that an output reads along each dim: a linear interpolation reads
+# two neighbours, a cubic one four; nearest and area count none (the receptive field's taps).
+_EXTRA_TAPS = {"linear": 1, "bilinear": 1, "trilinear": 1, "bicubic": 3}
+
 _INT64_LIMIT = 2**63
 
 SizeRule = Union[FixedRule, ScaleRule]
@@ -174,6 +178,14 @@ class Upsample(Layer):
         if isinstance(self.scale_factor, tuple):
             return [ScaleRule(s) for s in self.scale_factor]
         return [ScaleRule(self.scale_factor)] * spatial_dims
+
+    def receptive_taps(self, size_in: int, size_out: int) -> int:
+        """The neighbours an interpolated output reads beyond the nearest one.
+
+        >>> Upsample(scale_factor=2, mode="bicubic").receptive_taps(4, 8)
+        3
+        """
+        return _EXTRA_TAPS.get(self.mode, 0)
 
     def _known_dims(self, input_shape: Shape | None) -> int | None:
         for given in (self.size, self.scale_factor):

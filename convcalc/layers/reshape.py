@@ -50,6 +50,8 @@ class Flatten(_ReshapeBase):
     (6, 4)
     """
 
+    output_is_view = True
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         self.start_dim = self._whole_number("start_dim", start_dim)
         self.end_dim = self._whole_number("end_dim", end_dim)
@@ -91,6 +93,8 @@ class Unflatten(_ReshapeBase):
     >>> Unflatten(-1, (-1, 4)).output_shape((3, 12))
     (3, 3, 4)
     """
+
+    output_is_view = True
 
     def __init__(self, dim: int, unflattened_size: IntTuple) -> None:
         self.dim = self._whole_number("dim", dim)

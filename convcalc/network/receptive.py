@@ -11,7 +11,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any, NamedTuple, Sequence, Union
 
-from ..arith import ConvRule, FixedRule, PadRule, ScaleRule, TransposedRule, UnpoolRule
 from ..layers.base import Layer, Shape
 
 Rational = Union[int, Fraction]
@@ -67,17 +66,6 @@ def rational_json(value: Rational) -> int | str:
     return int(value) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def _exact(value: Rational) -> Rational:
-    """Fractions that are whole become ints (cheaper to compute with, plainer to show)."""
-    if type(value) is not int and value.denominator == 1:
-        return int(value)
-    return value
-
-
-def _divide(value: Rational, by: Rational) -> Rational:
-    return _exact(Fraction(value) / by)
-
-
 # The receptive field of a tensor (see the module doc).
 RF = tuple  # tuple[ReceptiveField, ...]
 
@@ -87,9 +75,11 @@ _ONE = ReceptiveField(1, 1)
 def rf_through(
     layer: Layer, rules: list[tuple[str, Any]], rf: RF | None, in_shape: Shape, out_shape: Shape
 ) -> RF | None:
-    """Distill's recurrence (Araujo et al., "Computing Receptive Fields of CNNs", 2019):
-    ``r_out = r_in + (k_eff − 1)·j_in`` and ``j_out = j_in·s``; for a transposed conv (stride
-    s) the grid is first refined, ``j_out = j_in/s``, then ``r_out = r_in + (k_eff − 1)·j_out``."""
+    """The receptive field after ``layer``, whose size rules are ``rules``. Each rule carries
+    its axis (``receptive_step``): a window of ``k_eff`` taps widens the field by ``k_eff − 1``
+    input jumps and multiplies the jump by its stride; a transposed conv first divides the jump
+    by its stride, then widens the field by its taps at that finer jump. A layer without rules
+    keeps the field where it keeps the trailing dims."""
     if rf is None:
         return None
     if not rules:
@@ -107,65 +97,15 @@ def rf_through(
         return None
     result = []
     for (_, rule), axis, size_in, size_out in zip(rules, rf, in_shape[-n:], out_shape[-n:]):
-        step = _rf_step(layer, rule, axis, size_in, size_out)
+        step = rule.receptive_step(axis.size, axis.jump, size_in, size_out, layer.receptive_taps)
         if step is None:
             return None
-        result.append(step)
+        result.append(ReceptiveField(*step))
     return tuple(result)
 
 
-def _rf_step(
-    layer: Layer, rule: Any, axis: ReceptiveField, size_in: int, size_out: int
-) -> ReceptiveField | None:
-    r, j = axis
-    if isinstance(rule, ConvRule):
-        return ReceptiveField(_exact(r + (rule.effective_kernel - 1) * j), _exact(j * rule.stride))
-    if isinstance(rule, TransposedRule):
-        jump = _divide(j, rule.stride)
-        return ReceptiveField(_exact(r + (rule.dilation * (rule.kernel - 1)) * jump), jump)
-    if isinstance(rule, UnpoolRule):
-        if rule.stride < 1:  # torch lets a 1-d/2-d unpool have stride 0: every input on one window
-            return None
-        jump = _divide(j, rule.stride)
-        return ReceptiveField(_exact(r + (rule.kernel - 1) * jump), jump)
-    if isinstance(rule, ScaleRule):
-        scale = Fraction(float(rule.scale)).limit_denominator(1_000_000)
-        if scale <= 0:
-            return None
-        return ReceptiveField(_exact(r + _interpolation_taps(layer) * j), _divide(j, scale))
-    if isinstance(rule, FixedRule):
-        if size_out < 1:
-            return None
-        jump = _exact(j * Fraction(size_in, size_out))
-        if getattr(layer, "family", "") == "pooling":
-            window = _adaptive_window(size_in, size_out)
-            return ReceptiveField(_exact(r + (window - 1) * j), jump)
-        return ReceptiveField(_exact(r + _interpolation_taps(layer) * j), jump)
-    if isinstance(rule, PadRule):
-        return axis  # explicit padding moves the grid, it does not widen the field
-    return None
-
-
-def _interpolation_taps(layer: Layer) -> int:
-    """Extra input positions (beyond one) an interpolated output reads."""
-    mode = str(getattr(layer, "mode", "nearest"))
-    if "cubic" in mode:
-        return 3
-    if "linear" in mode:
-        return 1
-    return 0
-
-
-def _adaptive_window(size: int, out: int) -> int:
-    """The largest window of adaptive pooling from ``size`` to ``out``."""
-    if size % out == 0:
-        return size // out
-    if out > 4096:
-        return -(-size // out) + 1
-    return max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
-
-
 def rf_max(main: RF | None, branch: RF | None) -> RF | None:
+    """The field after adding two tensors: per axis the wider of the two (jumps agree, shapes do)."""
     if main is None or branch is None:
         return None
     if main == ():

@@ -55,21 +55,6 @@ PLAIN_WRAPPER = re.compile(
     r"norm.?act|conv.?(bn|norm|relu|act)|bn.?(act|relu)|basicconv|^mlp$|^sequential", re.IGNORECASE
 )
 
-# Layers whose output is their input (in place) or a view of it: no new memory.
-ALIASING_TYPES = frozenset(
-    {
-        "Identity",
-        "Flatten",
-        "Unflatten",
-        "Dropout",
-        "Dropout1d",
-        "Dropout2d",
-        "Dropout3d",
-        "AlphaDropout",
-        "FeatureAlphaDropout",
-    }
-)
-
 
 @dataclass(eq=False)
 class Tensor:
@@ -375,10 +360,9 @@ class _Tracer:
             out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
         else:
             out_shape, macs, flops, rf = None, None, None, None
-        aliasing = type_name in ALIASING_TYPES or getattr(layer, "inplace", False) is True
         storage = (
             x.storage
-            if aliasing
+            if layer.shares_input()
             and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
             else None
         )
@@ -593,7 +577,7 @@ def _elementwise(step: Step) -> bool:
     layer = step.layer
     if step.kind != "layer" or layer is None or step.inputs[0].shape != step.output.shape:
         return False
-    return layer.family in ("activation", "dropout") or type(layer).__name__ == "Identity"
+    return layer.elementwise
 
 
 def _parent(path: str) -> str:

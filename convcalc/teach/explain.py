@@ -25,10 +25,8 @@ from ..errors import ConvcalcError
 from ..layers.base import Layer, Shape
 from ..shapes import format_shape, parse_ints
 
-EXPLAINABLE = (
-    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-)
+# The windows (Layer.window) explain takes apart; each is an Explanation's kind.
+EXPLAINED_WINDOWS = ("conv", "transposed", "max", "avg")
 VIEWS = ("sum", "matmul")
 
 
@@ -174,11 +172,24 @@ def check_at(at: Sequence[int], output_shape: Shape) -> tuple[int, ...]:
     return at
 
 
+def explainable(cls: type[Layer]) -> bool:
+    """Whether explain can take an output of ``cls`` apart: its window is one it knows.
+
+    >>> from convcalc import AvgPool2d, LPPool2d
+    >>> explainable(AvgPool2d), explainable(LPPool2d)
+    (True, False)
+    """
+    return cls.window in EXPLAINED_WINDOWS
+
+
 def check_explainable(layer: Layer) -> str:
     """The layer's class name, or a ConvcalcError naming the layers explain can take apart."""
     name = type(layer).__name__
-    if name not in EXPLAINABLE:
-        raise ConvcalcError(f"explain cannot take {name} apart; it explains {', '.join(EXPLAINABLE)}")
+    if not explainable(type(layer)):
+        from ..registry import layer_classes
+
+        names = [cls.__name__ for cls in layer_classes().values() if explainable(cls)]
+        raise ConvcalcError(f"explain cannot take {name} apart; it explains {', '.join(names)}")
     return name
 
 
@@ -190,9 +201,7 @@ def explain(
     name = check_explainable(layer)
     if view not in VIEWS:
         raise ConvcalcError(f"--view {view!r} is not one of: {', '.join(VIEWS)}")
-    kind = {"Conv": "conv", "ConvT": "transposed", "MaxPo": "max", "AvgPo": "avg"}[
-        name[:5] if name.startswith(("MaxPo", "AvgPo", "ConvT")) else "Conv"
-    ]
+    kind = type(layer).window
     if view == "matmul" and kind != "conv":
         raise ConvcalcError(f"--view matmul is for convolutions (Conv1d/2d/3d), not {name}")
     x = np.asarray(x)

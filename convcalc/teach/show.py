@@ -89,14 +89,11 @@ def transposed_axis(rule: TransposedRule, size: int) -> Axis:
 
 
 def check_drawable(cls: type) -> None:
-    """ConfigError unless ``cls`` slides a window over 1 or 2 spatial dims.
+    """ConfigError unless ``cls`` slides a window (``Layer.window``) over 1 or 2 spatial dims.
 
     Other layers have size rules too (padding, adaptive pools, unpooling) but no window.
     """
-    from ..layers.conv import _ConvBase
-    from ..layers.pooling import _SlidingPoolNd
-
-    if not issubclass(cls, (_ConvBase, _SlidingPoolNd)) or cls.nd not in (1, 2):
+    if not cls.window or cls.nd not in (1, 2):
         raise ConfigError(
             f"show draws 1-d and 2-d convolutions, transposed convolutions and sliding pools "
             f"(max, average, power-average); {cls.__name__} is not one"
