@@ -312,10 +312,11 @@ def test_non_finite_weights_and_inputs_spread_as_in_torch(method, bad):
 @pytest.mark.parametrize("kernel, dilation, groups", [((3, 3), (1, 1), 8), ((2, 4), (1, 2), 1), ((5, 3), (2, 1), 2)])
 def test_same_convs_take_the_narrow_grid(kernel, dilation, groups):
     """The case the narrow grid exists for is taken (so the tests above check it), exactly."""
-    from convcalc.kernels.conv import _ConvGeometry, _narrow_fits
+    from convcalc.kernels.conv.geometry import ConvGeometry
+    from convcalc.kernels.conv.rows import _narrow_fits
 
     pads = kernel_pads(2, kernel, "same", dilation)
-    geo = _ConvGeometry((1, 8, 7, 9), (8, 8 // groups, *kernel), (1, 1), pads, dilation, groups)
+    geo = ConvGeometry((1, 8, 7, 9), (8, 8 // groups, *kernel), (1, 1), pads, dilation, groups)
     assert _narrow_fits(geo)
     x, weight = small_integers((2, 8, 7, 9), 1), small_integers((8, 8 // groups, *kernel), 2)
     bias = small_integers((8,), 3)
@@ -404,33 +405,33 @@ def test_scratch_kept_between_calls_changes_no_result():
 
 def test_scratch_past_the_keep_bound_is_freed(monkeypatch):
     """A call that needed more scratch than KEEP_BYTES frees it; release_scratch frees it all."""
-    from convcalc.kernels import conv
+    from convcalc.kernels.conv import scratch as kept
 
-    monkeypatch.setattr(conv, "KEEP_BYTES", 1000)
+    monkeypatch.setattr(kept, "KEEP_BYTES", 1000)
     x, weight = random((1, 4, 16, 16), np.float32, 1), random((4, 4, 3, 3), np.float32, 2)
     conv_nd(x, weight, None, 1, 1)
-    with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
+    with kept.Scratch.kept(np.dtype(np.float32)) as scratch:
         assert scratch.buffers == {}
-    monkeypatch.setattr(conv, "KEEP_BYTES", 2**30)
+    monkeypatch.setattr(kept, "KEEP_BYTES", 2**30)
     conv_nd(x, weight, None, 1, 1)
-    with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
+    with kept.Scratch.kept(np.dtype(np.float32)) as scratch:
         assert scratch.buffers != {}
-    conv.release_scratch()
-    with conv._Scratch.kept(np.dtype(np.float32)) as scratch:
+    kept.release_scratch()
+    with kept.Scratch.kept(np.dtype(np.float32)) as scratch:
         assert scratch.buffers == {} and scratch.filled == {}
 
 
 def test_a_call_made_during_another_on_the_same_thread_has_its_own_scratch(monkeypatch):
     """A signal handler may run a conv between two bytecodes of another conv on the same
     thread: here one runs inside the first's tap sum. Neither result may change."""
-    from convcalc.kernels import conv
+    from convcalc.kernels.conv import rows
 
     x, weight = random((2, 4, 9, 9), np.float32, 1), random((4, 4, 3, 3), np.float32, 2)
     x2, weight2 = random((1, 4, 9, 9), np.float32, 3), random((4, 2, 3, 3), np.float32, 4)
     want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), padding=1).numpy()
     want2 = F.conv2d(torch.from_numpy(x2), torch.from_numpy(weight2), padding=1, groups=2).numpy()
     inner, running = [], []
-    sum_into = conv._sum_into
+    sum_into = rows._sum_into
 
     def interrupted(dest, terms):
         if not running:  # the inner call's own tap sums run undisturbed
@@ -439,7 +440,7 @@ def test_a_call_made_during_another_on_the_same_thread_has_its_own_scratch(monke
             running.pop()
         sum_into(dest, terms)
 
-    monkeypatch.setattr(conv, "_sum_into", interrupted)
+    monkeypatch.setattr(rows, "_sum_into", interrupted)
     assert_close(conv_nd(x, weight, None, 1, 1, method="rows", max_buffer_bytes=3000), want)
     assert inner
     for got in inner:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .conv import DEFAULT_BUFFER_BYTES, _float_dtype, _in_result_dtype
+from ._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -20,7 +20,7 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     [3.5, 6.0]
     """
     x_given, weight_given = np.asarray(x), np.asarray(weight)
-    weight = weight_given.astype(_float_dtype(x_given, weight_given), copy=False)
+    weight = weight_given.astype(float_dtype(x_given, weight_given), copy=False)
     x = x_given.astype(weight.dtype, copy=False)
     rows = math.prod(x.shape[:-1])
     if x.ndim > 1 and rows < 128 and weight.size >= 2**18:
@@ -32,7 +32,7 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
         out = np.matmul(x, weight.T)  # BLAS reads the transposed view: no copy of the weight
     if bias is not None:
         np.add(out, np.asarray(bias, dtype=out.dtype), out=out)
-    return _in_result_dtype(out, x_given, weight_given)
+    return in_result_dtype(out, x_given, weight_given)
 
 
 def bilinear(
@@ -54,7 +54,7 @@ def bilinear(
     [[19.0, 67.0]]
     """
     x1, x2, weight = np.asarray(x1), np.asarray(x2), np.asarray(weight)
-    dtype = _float_dtype(x1, x2, weight)
+    dtype = float_dtype(x1, x2, weight)
     out_features, in1, in2 = weight.shape
     lead = x1.shape[:-1]
     if x2.shape[:-1] != lead:
@@ -78,4 +78,4 @@ def bilinear(
         np.matmul(partial, b[r0:r1, :, None], out=out[r0:r1, :, None])
     if bias is not None:
         np.add(out, np.asarray(bias, dtype=dtype), out=out)
-    return _in_result_dtype(out.reshape(*lead, out_features), x1, x2, weight)
+    return in_result_dtype(out.reshape(*lead, out_features), x1, x2, weight)

@@ -255,9 +255,9 @@ def _axis_window(start: int, kernel: int, dilation: int, size: int, pad_right: i
     kinds = [_kind(p, size, pad_right) for p in positions]
     source: list[int | None] = [None] * kernel
     if mode != "zeros":
-        from ..kernels.conv import _source_index  # the forward kernel's own rule for padded reads
+        from ..kernels.conv.padding import source_index  # the forward kernel's own rule for padded reads
 
-        read = _source_index(np.array(positions), size, mode).tolist()
+        read = source_index(np.array(positions), size, mode).tolist()
         source = [int(r) if k != "input" else None for r, k in zip(read, kinds)]
     holes = [p for a, b in zip(positions, positions[1:]) for p in range(a + 1, b)]
     return AxisWindow(size, positions, kinds, source, holes)

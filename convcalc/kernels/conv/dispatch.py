@@ -1,0 +1,181 @@
+"""``conv_nd``, the convolution's entry point, and the choice of method.
+
+``conv_nd`` checks its arguments, picks a method (``choose_method`` for "auto"), prepares the
+weight once per call for the methods that rearrange it, and runs the method's kernel
+(``KERNELS``) on every chunk that ``chunks.conv_chunks`` cuts. A new method needs a kernel with
+the same signature in a module of its own, an entry in ``KERNELS`` and ``METHODS``, and its
+scratch formula in ``chunks.chunk_bytes``.
+
+(Also tried, never faster: im2col on the wide grid built from contiguous copies, and one GEMM
+of all taps' weights stacked followed by the shifted sum over taps.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+
+from .._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype, row_buffering
+from .chunks import conv_chunks
+from .fma import conv_fma
+from .gemm import conv_gemm
+from .geometry import ConvGeometry, pad_pairs, spatial_dims, spatial_tuple
+from .grid import add_bias
+from .padding import PADDING_MODES, padded_slab
+from .rows import conv_rows, conv_rows_narrow, prepare_rows
+from .scratch import Scratch
+from .taps import conv_taps
+from .winograd import conv_winograd, winograd_fits, winograd_weight
+
+Method = Literal["auto", "gemm", "rows", "taps", "fma", "winograd"]
+METHODS = ("gemm", "rows", "taps", "fma", "winograd")
+
+KERNELS: dict[str, Callable[..., None]] = {
+    "gemm": conv_gemm, "rows": conv_rows, "taps": conv_taps, "fma": conv_fma, "winograd": conv_winograd
+}
+"""Each method's kernel: ``kernel(slab, weight, bias, geo, rows, dest, scratch)`` writes the
+output rows of one chunk (``dest``) from its padded input (``slab``, see ``padded_slab``)."""
+
+
+def conv_nd(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int | Sequence[int] = 1,
+    pads: int | Sequence[int] | Sequence[Sequence[int]] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    *,
+    max_buffer_bytes: int | None = None,
+    method: Method = "auto",
+) -> np.ndarray:
+    """Cross-correlation of ``x`` (N, C_in, *spatial) with ``weight`` (C_out, C_in/groups, *k).
+
+    ``pads`` holds a (left, right) pair per spatial dim (an int or one int per dim means
+    symmetric padding); ``padding_mode`` pads as ``F.pad`` does ("zeros", "reflect",
+    "replicate", "circular") before a zero-padding convolution, as torch does.
+
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> conv_nd(x, np.ones((1, 1, 3)), np.array([0.5]), pads=((1, 1),)).tolist()
+    [[[1.5, 3.5, 6.5, 9.5, 7.5]]]
+    >>> conv_nd(x, np.ones((1, 1, 3)), pads=((1, 1),), padding_mode="circular").tolist()
+    [[[5.0, 3.0, 6.0, 9.0, 7.0]]]
+    """
+    x_given, weight_given = np.asarray(x), np.asarray(weight)
+    nd = spatial_dims(x_given, weight_given, "conv_nd")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode={padding_mode!r} is not one of {PADDING_MODES}")
+    dtype = float_dtype(x_given, weight_given)
+    geo = ConvGeometry(
+        x_given.shape, weight_given.shape, spatial_tuple(stride, nd), pad_pairs(pads, nd), spatial_tuple(dilation, nd), groups
+    )
+    _check_fit(geo, weight_given.shape)
+    method = _checked_method(method, geo)
+
+    x = np.ascontiguousarray(x_given, dtype=dtype)
+    weight = np.ascontiguousarray(weight_given, dtype=dtype)
+    out = np.empty((geo.batch, geo.out_channels, *geo.out_spatial), dtype)
+    if bias is not None:
+        bias = np.asarray(bias, dtype=dtype)
+    bias = _prepare_weight(method, weight, bias, geo, padding_mode)
+    bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
+    _run_chunks(method, x, weight, bias, geo, padding_mode, bound, out)
+    return in_result_dtype(out, x_given, weight_given)
+
+
+def _check_fit(geo: ConvGeometry, weight_shape: tuple[int, ...]) -> None:
+    """Refuse a weight that does not fit the input's channels, or a kernel larger than the
+    padded input."""
+    if geo.in_channels != geo.in_per_group * geo.groups or geo.out_channels % geo.groups:
+        raise ValueError(
+            f"weight {weight_shape} with groups={geo.groups} does not fit {geo.in_channels} input channels"
+        )
+    if min(geo.out_spatial) < 1:
+        raise ValueError(f"the kernel does not fit the padded input: output size {geo.out_spatial}")
+
+
+def _checked_method(method: str, geo: ConvGeometry) -> str:
+    """The method to run: ``choose_method``'s for "auto", else the one asked for if it fits."""
+    if method == "auto":
+        return choose_method(geo)
+    if method in ("taps", "rows") and any(s != 1 for s in geo.stride):
+        raise ValueError(f"method={method!r} needs stride 1")
+    if method == "fma" and geo.in_per_group != 1:
+        raise ValueError("method='fma' is for depthwise convs (one input channel per group)")
+    if method == "winograd" and not winograd_fits(geo):
+        raise ValueError("method='winograd' needs kernel size 3, stride 1 and dilation 1 in every dim")
+    return method
+
+
+def choose_method(geo: ConvGeometry) -> str:
+    """The fastest formulation for this shape, from timings on the benchmark machine.
+
+    "rows" wins every stride-1 2-D conv measured (dense, dilated, grouped, depthwise 3×3 to
+    7×7) except where its overheads grow: a tap sum over many taps (3-D kernels: the GEMM's
+    output is that many times the output) or narrow images (the wide grid's extra columns).
+    Otherwise thin groups make im2col's GEMMs tiny and its copy dominant: depthwise convs
+    multiply-add per tap, thin groups sum per-tap GEMMs. Winograd, the fastest for large 3×3
+    convs with one BLAS thread, lost to im2col with two (its transforms are NumPy passes on
+    one core), so it is never picked automatically.
+    """
+    unit_stride = all(s == 1 for s in geo.stride)
+    if unit_stride and geo.nd >= 2 and geo.taps > 1:
+        tap_sum = geo.taps // geo.kernel[0]
+        wide_grid = geo.slab_row_pixels() / geo.row_pixels()
+        if tap_sum <= 7 and wide_grid <= 1.25:
+            return "rows"
+    if geo.in_per_group == 1 and geo.groups > 1:
+        return "fma"
+    if unit_stride and geo.taps > 1 and geo.groups > 1 and geo.in_per_group < 16:
+        return "taps"
+    return "gemm"
+
+
+def _prepare_weight(
+    method: str, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, padding_mode: str
+) -> np.ndarray | None:
+    """Rearrange the weight once per call (into ``geo.prepared_weight``) for the methods that
+    multiply it rearranged. Returns the bias the chunks must still add (None when the prepared
+    weight carries it)."""
+    if method == "winograd":
+        geo.prepared_weight = winograd_weight(weight, geo)
+    elif method == "rows":
+        bias = prepare_rows(weight, bias, geo, padding_mode)
+    return bias
+
+
+def _run_chunks(
+    method: str,
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: ConvGeometry,
+    padding_mode: str,
+    bound: int,
+    out: np.ndarray,
+) -> None:
+    """Compute ``out`` chunk by chunk with ``method``'s kernel, each chunk's scratch under
+    ``bound`` bytes."""
+    compute = KERNELS[method]
+    parts = {geo.groups: geo}  # the geometry of a chunk of g groups, by g: chunks are mostly alike
+    with Scratch.kept(out.dtype) as scratch, row_buffering(math.prod(geo.out_spatial)):
+        for n0, n1, g0, g1, r0, r1 in conv_chunks(geo, method, out.dtype.itemsize, bound):
+            if g1 - g0 not in parts:
+                parts[g1 - g0] = geo.subset(g1 - g0)
+            part = parts[g1 - g0]
+            if part is not geo and geo.prepared_weight is not None:
+                part.prepared_weight = geo.prepared_weight[g0:g1]
+            in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
+            out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
+            chunk_bias = None if bias is None else bias[out_rows]
+            dest = out[n0:n1, out_rows, r0:r1]
+            if geo.narrow:  # reads x itself: no padded copy
+                conv_rows_narrow(x[n0:n1, in_rows], part, r0, r1, dest, scratch)
+                add_bias(dest, chunk_bias)  # when no tap could carry it (see rows.prepare_rows)
+                continue
+            slab = padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
+            compute(slab, weight[out_rows], chunk_bias, part, r1 - r0, dest, scratch)

@@ -1,0 +1,69 @@
+"""How the methods address a padded slab and write their results.
+
+The stride-1 methods ("rows", "taps", "fma") read each kernel tap as one contiguous run of the
+flattened slab (``flat_runs``, ``tap_offsets``) and so compute on the *wide* grid: every column
+of the padded input's rows, the few past the last valid column dropped at the end (``unwide``).
+Every method then writes its chunk of the output with the bias (``store``, ``add_bias``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from itertools import product
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .geometry import ConvGeometry
+
+
+def tap_offsets(geo: ConvGeometry, slab: np.ndarray) -> list[int]:
+    """Element offset of each kernel tap in the flattened slab, taps in weight order."""
+    steps = tuple(d * st // slab.itemsize for d, st in zip(geo.dilation, slab.strides[2:]))
+    return _offsets(geo.kernel, steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(kernel: tuple[int, ...], steps: tuple[int, ...]) -> list[int]:
+    # Cached: every chunk of a call asks again, and a 3-D kernel has many taps.
+    return [sum(t * step for t, step in zip(tap, steps)) for tap in product(*map(range, kernel))]
+
+
+def wide_length(geo: ConvGeometry, slab: np.ndarray, rows: int) -> int:
+    """Length of the wide output: from the first output pixel to the last, in slab strides."""
+    sizes = (rows,) + geo.out_spatial[1:]
+    return 1 + sum((o - 1) * st // slab.itemsize for o, st in zip(sizes, slab.strides[2:]))
+
+
+def flat_runs(slab: np.ndarray) -> np.ndarray:
+    """(n, C, L) view of a slab whose spatial block is C-contiguous (rows may be a slice)."""
+    n, channels = slab.shape[:2]
+    length = math.prod(slab.shape[2:])
+    return as_strided(slab, (n, channels, length), (slab.strides[0], slab.strides[1], slab.itemsize))
+
+
+def unwide(wide: np.ndarray, geo: ConvGeometry, slab: np.ndarray, rows: int) -> np.ndarray:
+    """The valid outputs (n, C_out, rows, *out[1:]) as a strided view of the wide output."""
+    n, channels = wide.shape[0], wide.shape[1]
+    item = wide.itemsize
+    pixel_strides = tuple(st // slab.itemsize * item for st in slab.strides[2:])
+    return as_strided(
+        wide,
+        (n, channels, rows, *geo.out_spatial[1:]),
+        (wide.strides[0], wide.strides[1], *pixel_strides),
+    )
+
+
+def add_bias(dest: np.ndarray, bias: np.ndarray | None) -> None:
+    """dest += bias per channel (axis 1), when there is one."""
+    if bias is not None:
+        np.add(dest, bias.reshape((-1,) + (1,) * (dest.ndim - 2)), out=dest)
+
+
+def store(dest: np.ndarray, result: np.ndarray, bias: np.ndarray | None) -> None:
+    """dest = result (+ bias per channel, in the same pass)."""
+    if bias is None:
+        np.copyto(dest, result)
+    else:
+        np.add(result, bias.reshape((-1,) + (1,) * (dest.ndim - 2)), out=dest)
