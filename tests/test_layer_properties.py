@@ -179,3 +179,43 @@ def test_an_adaptive_pool_sees_its_widest_window():
 
 def test_a_layer_without_taps_passes_the_field_through_a_set_size():
     assert _field("input 1x4x6x6\nconv2d --out 4 -k 3\npixelshuffle 2")[-1] == (3, 0.5)
+
+
+# -- parameter roles: torch-like initial values for --fill-weights ------------------------------
+
+ROLES = ("fan_in", "ones", "zeros", "variance", "slope", "count")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_and_buffer_has_a_declared_role(name):
+    layer = sample(layer_classes()[name])
+    roles = layer.state_roles()
+    assert set(roles) == {*layer.param_shapes(), *layer.buffer_shapes()}
+    assert all(role in ROLES for role in roles.values()), roles
+
+
+def test_the_declared_roles_decide_the_initial_values():
+    from convcalc.tensors.fill import make_params, make_rng
+
+    shapes = {"gamma": (3,), "beta": (3,), "weight": (2, 4), "steps": ()}
+    roles = {"gamma": "ones", "beta": "zeros", "weight": "fan_in", "steps": "count"}
+    params = make_params(shapes, "uniform", make_rng(0), roles=roles)
+    assert params["gamma"].tolist() == [1, 1, 1] and params["beta"].tolist() == [0, 0, 0]
+    assert np.abs(params["weight"]).max() <= 0.5 and params["steps"].dtype == np.int64
+    # Without roles the names say nothing: every tensor takes the fill as written.
+    assert make_params(shapes, "ones")["beta"].tolist() == [1, 1, 1]
+
+
+def test_a_network_run_fills_by_the_layers_roles():
+    from convcalc.network.execute import state_dict_shapes, state_roles
+    from convcalc.tensors.fill import make_params, make_rng
+
+    trace = parse_network("input 1x2x5x5\nconv2d --out 3 -k 3\nbatchnorm2d\nprelu 3").trace()
+    roles = state_roles(trace)
+    assert roles == {
+        "0.weight": "fan_in", "0.bias": "fan_in", "1.weight": "ones", "1.bias": "zeros",
+        "1.running_mean": "zeros", "1.running_var": "variance", "1.num_batches_tracked": "count",
+        "2.weight": "slope",
+    }
+    params = make_params(state_dict_shapes(trace), "normal", make_rng(0), roles=roles)
+    assert params["2.weight"].tolist() == [0.25] * 3 and params["1.running_var"].tolist() == [1] * 3

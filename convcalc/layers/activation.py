@@ -184,6 +184,8 @@ class PReLU(_Activation):
 
     flops_per_element = 2
     kernel = "prelu"
+    # 0.25 whatever ``init`` is, as convcalc has always filled it (torch's is ``init``).
+    param_roles = {"weight": "slope"}
     flops_rule = "2 per element: a comparison and the multiply by the channel's slope"
 
     def __init__(

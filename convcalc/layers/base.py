@@ -272,6 +272,13 @@ class Layer:
     """The kind of sliding window that computes each output, as ``explain`` takes it apart and
     ``show`` draws it: ``"conv"``, ``"transposed"``, ``"max"``, ``"avg"`` or ``"lp"``; ``""``
     for a layer without one (padding, adaptive pools, unpooling, reshapes, ...)."""
+    param_roles: ClassVar[dict[str, str]] = {}
+    """State_dict key suffix -> what the tensor is for, which decides its initial value under a
+    bare ``--fill-weights normal|uniform`` (torch's for conv, linear and norm layers):
+    ``"fan_in"`` (uniform on ±1/√fan_in of the layer's weight; normal of that variance),
+    ``"ones"``, ``"zeros"``, ``"variance"`` (ones; any other fill made non-negative),
+    ``"slope"`` (0.25) or ``"count"`` (always an int64 0: num_batches_tracked). A key not
+    listed takes the fill as written."""
 
     # -- description ---------------------------------------------------------------------
 
@@ -368,6 +375,16 @@ class Layer:
     def buffer_shapes(self) -> dict[str, Shape]:
         """Non-trainable state (BatchNorm's running statistics)."""
         return {}
+
+    def state_roles(self) -> dict[str, str]:
+        """Each state_dict key suffix of this layer with its :attr:`param_roles` entry (``""``
+        where the class declares none).
+
+        >>> from convcalc import BatchNorm2d
+        >>> BatchNorm2d(3, affine=False).state_roles()
+        {'running_mean': 'zeros', 'running_var': 'variance', 'num_batches_tracked': 'count'}
+        """
+        return {key: self.param_roles.get(key, "") for key in {**self.param_shapes(), **self.buffer_shapes()}}
 
     def num_params(self) -> int:
         return sum(prod(shape) for shape in self.param_shapes().values())

@@ -14,6 +14,7 @@ class _ConvBase(Layer):
     family = "conv"
     transposed = False
     window = "conv"
+    param_roles = {"weight": "fan_in", "bias": "fan_in"}
     flops_rule = "2·MACs, plus one add per output element for the bias"
 
     def _check_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:

@@ -16,6 +16,7 @@ class _Dense(Layer):
     """What Linear and Bilinear share: feature counts, bias, the last-dim check."""
 
     family = "linear"
+    param_roles = {"weight": "fan_in", "bias": "fan_in"}
     flops_rule: ClassVar[str] = (
         "2 per multiply-accumulate, plus 1 per output element for the bias add"
     )
@@ -237,6 +238,8 @@ class Embedding(Layer):
         "table is not counted)"
     )
     integer_input: ClassVar[bool] = True
+    # Uniform on ±1/√embedding_dim, as convcalc has always filled it (torch's own is N(0, 1)).
+    param_roles = {"weight": "fan_in"}
 
     def __init__(
         self,

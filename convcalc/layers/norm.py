@@ -52,6 +52,13 @@ class _ChannelNorm(Layer):
     """
 
     family = "norm"
+    param_roles = {
+        "weight": "ones",
+        "bias": "zeros",
+        "running_mean": "zeros",
+        "running_var": "variance",
+        "num_batches_tracked": "count",
+    }
 
     def _setup(
         self,
@@ -339,6 +346,7 @@ class GroupNorm(Layer):
     """
 
     family = "norm"
+    param_roles = {"weight": "ones", "bias": "zeros"}
     flops_rule: ClassVar[str] = (
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the affine scale "
         "and shift"
@@ -450,6 +458,7 @@ class LayerNorm(Layer):
     """
 
     family = "norm"
+    param_roles = {"weight": "ones", "bias": "zeros"}
     flops_rule: ClassVar[str] = (
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the elementwise "
         "affine scale and shift"

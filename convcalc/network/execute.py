@@ -35,9 +35,20 @@ def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def layer_kinds(trace: Trace) -> dict[str, str]:
-    """Module path -> torch class name, so random parameters get torch-like initial values."""
-    return {step.name: step.type_name for step in trace.steps if step.layer is not None}
+def state_roles(trace: Trace) -> dict[str, str]:
+    """State_dict key -> its role as the layer declares it (``Layer.param_roles``), so random
+    parameters get torch-like initial values.
+
+    >>> from convcalc import parse_network
+    >>> state_roles(parse_network("Conv2d(1, 2, 3)\\nPReLU()").trace((1, 1, 5, 5)))
+    {'0.weight': 'fan_in', '0.bias': 'fan_in', '1.weight': 'slope'}
+    """
+    return {
+        f"{step.name}.{suffix}": role
+        for step in trace.steps
+        if step.layer is not None and step.first_call
+        for suffix, role in step.layer.state_roles().items()
+    }
 
 
 def run_network(
@@ -124,7 +135,7 @@ def run_spec(
     needed = estimate_bytes([shape, *expected.values()], real) + (summary.totals.activation_bytes or 0)
     check_memory(needed, max_memory)
     x = loaded if loaded is not None else source.random(shape, rng, real)
-    params, more = parameters(expected, weights, fill_weights, rng, real, layer_kinds(trace))
+    params, more = parameters(expected, weights, fill_weights, rng, real, state_roles(trace))
     where = weights or "the random weights"
     run = run_network(trace, x, params, record=True, progress=progress, where=where)
     return summary, run, warnings + more

@@ -73,7 +73,7 @@ def run_layer(
     expected = {**layer.param_shapes(), **layer.buffer_shapes()}
     check_memory(estimate_bytes([shape, out_shape, *expected.values()], real), max_memory)
     x = loaded if loaded is not None else source.random(shape, rng, real, layer)
-    params, more = parameters(expected, weights, fill_weights, rng, real, {"": type(layer).__name__})
+    params, more = parameters(expected, weights, fill_weights, rng, real, layer.state_roles())
     warnings += more
     if weights is not None:  # name the file in the message, before forward checks them again
         check_params(expected, params, weights)
@@ -110,11 +110,12 @@ class InputSource(NamedTuple):
 
 def parameters(
     expected: dict[str, Any], weights: str | None, fill: str, rng: np.random.Generator, real: np.dtype,
-    kinds: dict[str, str],
+    roles: dict[str, str],
 ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """State_dict arrays from a weights file, or random ones (torch-like for normal/uniform)."""
+    """State_dict arrays from a weights file, or random ones (torch-like for normal/uniform, by
+    ``roles``: state_dict key -> the role its layer declares)."""
     if weights is None:
-        return make_params(expected, fill, rng, real, kinds=kinds), []
+        return make_params(expected, fill, rng, real, roles=roles), []
     loaded = load_weights(weights, real)
     return dict(loaded.arrays), list(loaded.warnings)
 

@@ -25,7 +25,8 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import ParseError, ShapeError
+from ..errors import ConvcalcError, ParseError, ShapeError
+from ..registry import lookup
 from ..shapes import format_shape
 from .arrays import float_dtype
 
@@ -194,13 +195,12 @@ def _checked_shape(shape: Sequence[int]) -> tuple[int, ...]:
 
 # -- parameters -------------------------------------------------------------------------
 
-# What a state_dict entry is for, which decides its torch-like initial values.
+# The constant a bare normal/uniform gives each role that has one (see Layer.param_roles).
 _TORCH_INIT = {
-    "scale": 1.0,  # weight of a normalisation layer
-    "shift": 0.0,  # bias of a normalisation layer
-    "mean": 0.0,  # running_mean
-    "var": 1.0,  # running_var
-    "prelu": 0.25,  # PReLU's slope
+    "ones": 1.0,  # weight of a normalisation layer
+    "zeros": 0.0,  # bias of a normalisation layer, running_mean
+    "variance": 1.0,  # running_var
+    "slope": 0.25,  # PReLU's slopes
 }
 
 
@@ -210,11 +210,14 @@ def make_params(
     rng: np.random.Generator | None = None,
     dtype: Any = "float32",
     kinds: Mapping[str, str] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Parameters and buffers for state_dict ``shapes``, drawn in key order.
 
-    ``kinds`` maps a module path (``features.1``; ``""`` for a lone layer) to its torch class
-    name (``BatchNorm2d``); without it a key's role is guessed from its name and shape.
+    ``roles`` maps a key to what it is for, as its layer declares it (``Layer.param_roles``,
+    prefixed with the module path: ``{"1.weight": "ones"}``); ``kinds`` maps a module path
+    (``features.1``; ``""`` for a lone layer) to its torch class name, whose declared roles
+    apply. A key with neither has its role guessed from its name and shape.
 
     A bare ``normal``/``uniform`` gives what torch initialises, so the numbers look like a
     fresh torch model's: conv and linear weights and biases uniform on ±1/√fan_in (torch's
@@ -229,12 +232,15 @@ def make_params(
     >>> make_params({"0.weight": (2,), "0.running_var": (2,)}, "normal", make_rng(0),
     ...             kinds={"0": "BatchNorm2d"})["0.running_var"]
     array([1., 1.], dtype=float32)
+    >>> make_params({"weight": (3,)}, "uniform", make_rng(0), roles={"weight": "slope"})["weight"]
+    array([0.25, 0.25, 0.25], dtype=float32)
     """
     spec = parse_fill(fill)
     target = float_dtype(dtype)
+    declared = {**_roles_of_kinds(shapes, kinds or {}), **(roles or {})}
     params: dict[str, np.ndarray] = {}
     for key, shape in shapes.items():
-        role = _param_role(key, shapes, kinds or {})
+        role = declared[key] if key in declared else _guessed_role(key, shapes)
         dims = tuple(int(n) for n in shape)
         if role == "count":
             params[key] = np.zeros(dims, dtype=np.int64)
@@ -253,7 +259,7 @@ def make_params(
         else:
             effective = spec
         values = _generate(effective, dims, rng, target)
-        if role == "var" and not spec.torch_default:
+        if role == "variance" and not spec.torch_default:
             np.abs(values, out=values)
         params[key] = values
     return params
@@ -269,31 +275,41 @@ def _fan_in_bound(weight_shape: tuple[int, ...]) -> float:
     return 1 / math.sqrt(fan_in) if fan_in else 0.0
 
 
-def _param_role(key: str, shapes: Mapping[str, Sequence[int]], kinds: Mapping[str, str]) -> str:
+def _roles_of_kinds(shapes: Mapping[str, Sequence[int]], kinds: Mapping[str, str]) -> dict[str, str]:
+    """The roles the named layer classes declare for the keys of their modules; a key the class
+    leaves out takes the fill as written (role ``""``). Names convcalc does not know declare nothing."""
+    declared: dict[str, str] = {}
+    for key in shapes:
+        module, _, leaf = key.rpartition(".")
+        if not kinds.get(module):
+            continue
+        try:
+            cls = lookup(kinds[module])
+        except ConvcalcError:
+            continue
+        declared[key] = cls.param_roles.get(leaf, "")
+    return declared
+
+
+def _guessed_role(key: str, shapes: Mapping[str, Sequence[int]]) -> str:
+    """A key's role from its name and shape alone, where no layer declares it."""
     module, _, leaf = key.rpartition(".")
     if leaf == "num_batches_tracked":
         return "count"
     if leaf == "running_mean":
-        return "mean"
+        return "zeros"
     if leaf == "running_var":
-        return "var"
-    if leaf not in ("weight", "bias"):
-        return "other"
-    layer_type = kinds.get(module, "").lower()
-    if "norm" in layer_type:
-        return "scale" if leaf == "weight" else "shift"
-    if "prelu" in layer_type:
-        return "prelu"
+        return "variance"
     weight = shapes.get(_sibling(module, "weight"))
-    if layer_type or weight is None:
-        return "fan_in" if weight is not None and len(weight) >= 2 else "other"
+    if leaf not in ("weight", "bias") or weight is None:
+        return ""
     if len(weight) >= 2:
         return "fan_in"
     # A 1-d weight: a norm layer's scale when it has a bias or running statistics beside it,
     # otherwise PReLU's slopes (the one torch layer with a lone 1-d weight).
     if _sibling(module, "bias") in shapes or _sibling(module, "running_mean") in shapes:
-        return "scale" if leaf == "weight" else "shift"
-    return "prelu"
+        return "ones" if leaf == "weight" else "zeros"
+    return "slope"
 
 
 def _number_text(value: float) -> str:
