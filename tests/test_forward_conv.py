@@ -10,8 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
+
+from forward_compare import assert_close
+from strategies import FILTERED, PADDING_MODES, SLOW, examples, float_dtypes, int_tuple
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -22,17 +25,6 @@ from convcalc.kernels.conv import METHODS, conv_nd, conv_transpose_nd  # noqa: E
 from convcalc.kernels.linear import bilinear, linear  # noqa: E402
 
 pytestmark = pytest.mark.oracle
-
-RELATIVE_TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
-
-
-def assert_close(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.shape == want.shape
-    assert got.dtype == want.dtype
-    scale = max(float(np.abs(want).max()), 1.0)
-    err = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max())
-    assert err <= RELATIVE_TOLERANCE[want.dtype.type] * scale, f"max error {err} vs max |out| {scale}"
-
 
 def random(shape, dtype, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
@@ -223,31 +215,27 @@ def test_transposed_table(row, dtype):
     check_transposed(*row, dtype=dtype)
 
 
-def _ints(draw, nd, lo, hi):
-    return tuple(draw(st.integers(lo, hi)) for _ in range(nd))
-
-
 @st.composite
 def valid_convs(draw):
     nd = draw(st.integers(1, 3))
     groups = draw(st.sampled_from([1, 1, 2, 3]))
     cin = groups * draw(st.integers(1, 3))
     cout = groups * draw(st.integers(1, 3))
-    kernel, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3)
-    stride = _ints(draw, nd, 1, 3)
-    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    kernel, dilation = int_tuple(draw, nd, 1, 4), int_tuple(draw, nd, 1, 3)
+    stride = int_tuple(draw, nd, 1, 3)
+    mode = draw(st.sampled_from(PADDING_MODES))
     if all(s == 1 for s in stride) and draw(st.booleans()):
         padding = "same"
     else:
-        padding = _ints(draw, nd, 0, 3)
-    spatial = _ints(draw, nd, 1, 9)
+        padding = int_tuple(draw, nd, 0, 3)
+    spatial = int_tuple(draw, nd, 1, 9)
     pads = kernel_pads(nd, kernel, padding, dilation)
     for size, (left, right), k, s, d in zip(spatial, pads, kernel, stride, dilation):
         assume(ConvRule(k, s, left, right, d).numerator(size) >= 0)
         assume(mode != "reflect" or max(left, right) < size)
         assume(mode != "circular" or max(left, right) <= size)
     batch = draw(st.integers(1, 3))
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    dtype = draw(float_dtypes)
     bound = draw(st.sampled_from([None, None, 1, 3000]))
     methods = applicable_methods(stride, cin // groups, groups, kernel, dilation)
     method = draw(st.sampled_from(methods))
@@ -256,7 +244,7 @@ def valid_convs(draw):
                 dtype=dtype, bias=draw(st.booleans()), methods=[method], max_buffer_bytes=bound)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@examples(250, SLOW + FILTERED)
 @given(valid_convs())
 def test_conv_hypothesis(config):
     check_conv(**config)
@@ -269,16 +257,16 @@ def same_width_convs(draw):
     groups = draw(st.sampled_from([1, 2, 4]))
     cin = groups * draw(st.integers(1, 3))
     cout = groups * draw(st.integers(1, 2))
-    kernel, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3)
-    spatial = _ints(draw, nd, 2, 9)
+    kernel, dilation = int_tuple(draw, nd, 1, 4), int_tuple(draw, nd, 1, 3)
+    spatial = int_tuple(draw, nd, 2, 9)
     pads = kernel_pads(nd, kernel, "same", dilation)
     return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=(1,), padding="same",
                 dilation=dilation, groups=groups, mode="zeros", spatial=spatial,
-                batch=draw(st.integers(1, 2)), dtype=draw(st.sampled_from([np.float32, np.float64])),
+                batch=draw(st.integers(1, 2)), dtype=draw(float_dtypes),
                 bias=draw(st.booleans()), methods=["rows"], max_buffer_bytes=draw(st.sampled_from([None, 1, 2000])))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@examples(150, SLOW + FILTERED)
 @given(same_width_convs())
 def test_rows_on_the_narrow_grid(config):
     check_conv(**config)
@@ -330,19 +318,19 @@ def valid_transposed(draw):
     groups = draw(st.sampled_from([1, 1, 2, 3]))
     cin = groups * draw(st.integers(1, 3))
     cout = groups * draw(st.integers(1, 3))
-    kernel, stride, dilation = _ints(draw, nd, 1, 4), _ints(draw, nd, 1, 3), _ints(draw, nd, 1, 3)
-    padding = _ints(draw, nd, 0, 3)
-    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
-    spatial = _ints(draw, nd, 1, 6)
+    kernel, stride, dilation = int_tuple(draw, nd, 1, 4), int_tuple(draw, nd, 1, 3), int_tuple(draw, nd, 1, 3)
+    padding = int_tuple(draw, nd, 0, 3)
+    output_padding = int_tuple(draw, nd, 0, [max(s, d) - 1 for s, d in zip(stride, dilation)])
+    spatial = int_tuple(draw, nd, 1, 6)
     for size, k, s, p, d, op in zip(spatial, kernel, stride, padding, dilation, output_padding):
         assume(TransposedRule(k, s, p, d, op).out(size) >= 1)
     return dict(nd=nd, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding,
                 output_padding=output_padding, dilation=dilation, groups=groups, spatial=spatial,
-                batch=draw(st.integers(1, 3)), dtype=draw(st.sampled_from([np.float32, np.float64])),
+                batch=draw(st.integers(1, 3)), dtype=draw(float_dtypes),
                 bias=draw(st.booleans()))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@examples(200, SLOW + FILTERED)
 @given(valid_transposed())
 def test_transposed_hypothesis(config):
     check_transposed(**config)
