@@ -80,15 +80,21 @@ def test_every_explainable_window_has_layers_and_the_message_lists_them_in_order
     )
 
 
-def test_completions_follow_the_declared_windows():
-    from convcalc.cli.explain import _explainable
-    from convcalc.cli.teach import _drawable
+def _completed_layers(command):
+    import typer
 
-    classes = layer_classes().values()
-    assert {c.__name__ for c in classes if _explainable(c)} == {c.__name__ for c in classes if explainable(c)}
-    assert {c.__name__ for c in classes if _drawable(c)} == {
-        c.__name__ for c in classes if c.window and c.nd in (1, 2)
-    }
+    from convcalc.cli.app import app
+
+    group = typer.main.get_command(app)
+    sub = group.get_command(typer.Context(group), command)
+    argument = next(param for param in sub.params if param.name == "layer")
+    return [item.value for item in argument.shell_complete(typer.Context(sub), "")]
+
+
+def test_completions_follow_the_declared_windows():
+    table = layer_classes()
+    assert _completed_layers("explain") == [name for name, cls in table.items() if explainable(cls)]
+    assert _completed_layers("show") == [name for name, cls in table.items() if cls.window and cls.nd in (1, 2)]
 
 
 # -- views and element-wise layers: the network's memory and its inserted flattens ---------------
