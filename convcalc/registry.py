@@ -13,7 +13,10 @@ from functools import lru_cache
 from .errors import ConvcalcError
 from .layers.base import Layer
 
-FAMILY_MODULES = ("conv", "pooling", "linear", "norm", "activation", "dropout", "reshape", "resample")
+FAMILY_MODULES = (
+    "conv", "pooling", "unpooling", "adaptive", "linear", "norm", "activation", "softmax", "dropout", "reshape",
+    "resample",
+)
 
 
 @lru_cache(maxsize=None)

@@ -40,7 +40,7 @@ from convcalc import (
     Tanhshrink,
     Threshold,
 )
-from convcalc.layers import activation, dropout
+from convcalc.layers import activation, dropout, softmax
 
 COUNTS = [
     # (layer, input shape, FLOPs): output elements × operations of the formula per element
@@ -94,10 +94,10 @@ def test_flops(layer, shape, flops):
 
 
 def test_every_class_has_a_hand_count():
-    assert {type(layer) for layer, _, _ in COUNTS} == set(activation.LAYERS + dropout.LAYERS)
+    assert {type(layer) for layer, _, _ in COUNTS} == set(activation.LAYERS + softmax.LAYERS + dropout.LAYERS)
 
 
-@pytest.mark.parametrize("cls", activation.LAYERS + dropout.LAYERS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", activation.LAYERS + softmax.LAYERS + dropout.LAYERS, ids=lambda cls: cls.__name__)
 def test_flops_rule_states_the_per_element_count(cls):
     assert cls.flops_rule.startswith(f"{cls.flops_per_element} per")
     if cls is GELU:
@@ -107,7 +107,7 @@ def test_flops_rule_states_the_per_element_count(cls):
 def test_parameters():
     assert PReLU().param_shapes() == {"weight": (1,)}
     assert PReLU(64).num_params() == 64
-    for cls in activation.LAYERS + dropout.LAYERS:
+    for cls in activation.LAYERS + softmax.LAYERS + dropout.LAYERS:
         if cls not in (PReLU, Threshold):
             layer = cls()
             assert (layer.num_params(), layer.num_buffers()) == (0, 0), cls
@@ -117,6 +117,6 @@ def test_parameters():
 def test_shapes_pass_through_except_glu():
     assert GLU(dim=1).output_shape((2, 8, 3)) == (2, 4, 3)
     assert GLU(dim=-3).output_shape((2, 8, 3)) == (1, 8, 3)
-    for cls in activation.LAYERS + dropout.LAYERS:
+    for cls in activation.LAYERS + softmax.LAYERS + dropout.LAYERS:
         if cls not in (GLU, Threshold):
             assert cls().output_shape((2, 3, 4)) == (2, 3, 4), cls

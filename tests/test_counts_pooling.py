@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc.arith import ConvRule, FixedRule, UnpoolRule
-from convcalc.layers import pooling
+from convcalc.layers import adaptive, pooling, unpooling
 from convcalc.layers.base import ARG_PARSERS
 
 
@@ -158,13 +158,14 @@ def test_forward_options():
 
 
 def test_every_class_is_registered_and_described():
-    for cls in pooling.LAYERS:
+    every = pooling.LAYERS + unpooling.LAYERS + adaptive.LAYERS
+    for cls in every:
         assert getattr(convcalc, cls.__name__) is cls
         assert convcalc.lookup(cls.__name__.lower()) is cls
         assert cls.family == "pooling" and cls.flops_rule
         for spec in cls.arg_specs():
             assert spec.choices or spec.annotation in ARG_PARSERS, (cls, spec)
-    assert len(pooling.LAYERS) == 18
+    assert len(every) == 18
 
 
 def test_cli_style_arguments_parse():
@@ -198,7 +199,7 @@ def test_adaptive_coverage_is_the_floor_sum(size, windows):
     from convcalc.arith import adaptive_window
 
     lengths = [end - start for start, end in (adaptive_window(o, size, windows) for o in range(windows))]
-    assert pooling._adaptive_coverage(size, windows) == (sum(lengths), sum(1 for n in lengths if n))
+    assert adaptive._adaptive_coverage(size, windows) == (sum(lengths), sum(1 for n in lengths if n))
 
 
 def test_huge_pooling_flops_count_only_the_edge_windows(monkeypatch):

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
-from convcalc.layers import activation, dropout
+from convcalc.layers import activation, dropout, softmax
 from forward_compare import sample
 from oracle import assert_agrees, assert_forward_agrees, assert_values_close
 from strategies import DTYPE_NAMES as DTYPES
@@ -88,7 +88,7 @@ RANKS = SHAPES + [(1, 3, 1)]
 
 
 def test_cases_cover_every_class():
-    assert {name for name, _, _ in ALL_CASES} == {cls.__name__ for cls in activation.LAYERS + dropout.LAYERS}
+    assert {name for name, _, _ in ALL_CASES} == {cls.__name__ for cls in activation.LAYERS + softmax.LAYERS + dropout.LAYERS}
 
 
 def special_input(rng: np.random.Generator, shape: tuple, dtype: str, kind: str) -> np.ndarray:

@@ -14,13 +14,13 @@ from oracle import assert_agrees, torch
 from strategies import examples
 
 import convcalc
-from convcalc.layers import activation, dropout
+from convcalc.layers import activation, dropout, softmax
 
 pytestmark = pytest.mark.oracle
 
 NAN, INF = math.nan, math.inf
 FLOAT32_MAX = activation.FLOAT32_MAX
-LAYER_CLASSES = activation.LAYERS + dropout.LAYERS
+LAYER_CLASSES = activation.LAYERS + softmax.LAYERS + dropout.LAYERS
 # An attention block with projections, not an activation; convcalc leaves it out on purpose.
 NOT_ACTIVATIONS = {"MultiheadAttention"}
 
@@ -487,7 +487,7 @@ def test_scalar_arguments_hypothesis(config):
 # The rest: classes whose only arguments are inplace or GELU's approximate.
 PLAIN = sorted(
     cls.__name__
-    for cls in activation.LAYERS
+    for cls in activation.LAYERS + softmax.LAYERS
     if cls.__name__ not in SCALAR_ARGS
     and cls.__name__ not in ("PReLU", "GLU", "Softmax", "Softmin", "LogSoftmax", "Softmax2d")
 )

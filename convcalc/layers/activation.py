@@ -1,8 +1,9 @@
-"""Element-wise and softmax-type activations (``torch.nn.modules.activation``).
+"""Element-wise activations (``torch.nn.modules.activation``) and :class:`Activation`, their base.
 
-Every class of ``torch.nn.modules.activation.__all__`` except ``MultiheadAttention``, which is
-an attention block with projections, not an activation. Shapes pass through unchanged, except
-``GLU``, which halves one dim. Only ``PReLU`` has a parameter.
+With :mod:`convcalc.layers.softmax` (GLU and the softmax family), every class of
+``torch.nn.modules.activation.__all__`` except ``MultiheadAttention``, which is an attention
+block with projections, not an activation. Shapes pass through unchanged; only ``PReLU`` has a
+parameter.
 
 FLOPs: each class states ``flops_per_element``, the operations of its formula per output element.
 Transcendentals (exp, log, tanh, erf, a power) count 1 each, so do negation and abs; a piecewise
@@ -23,16 +24,7 @@ from .base import Layer, Shape, prod
 FLOAT32_MAX = (2 - 2**-23) * 2.0**127
 
 
-def implicit_softmax_dim(ndim: int) -> int:
-    """The dim torch's softmax family picks when ``dim=None`` (a deprecated legacy rule).
-
-    >>> [implicit_softmax_dim(n) for n in range(6)]
-    [0, 0, 1, 0, 1, 1]
-    """
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-class _Activation(Layer):
+class Activation(Layer):
     """Shape-preserving activation: identity shape, ``flops_per_element`` per output element."""
 
     family = "activation"
@@ -121,7 +113,7 @@ class _Activation(Layer):
         return dim % size
 
 
-class _InplaceActivation(_Activation):
+class _InplaceActivation(Activation):
     """An activation whose only argument is ``inplace`` (it changes neither shape nor count)."""
 
     def __init__(self, inplace: bool = False) -> None:
@@ -146,7 +138,7 @@ class ReLU(_InplaceActivation):
     flops_rule = "1 per element: max(0, x)"
 
 
-class LeakyReLU(_Activation):
+class LeakyReLU(Activation):
     """Leaky ReLU: x for x >= 0, negative_slope·x below.
 
     >>> LeakyReLU(0.2, inplace=True)
@@ -175,7 +167,7 @@ class LeakyReLU(_Activation):
         return (self.negative_slope,)
 
 
-class PReLU(_Activation):
+class PReLU(Activation):
     """Parametric ReLU: a learned slope for negative inputs, shared or one per channel.
 
     >>> PReLU(64).param_shapes(), PReLU(64).output_shape((8, 64, 7, 7))
@@ -239,7 +231,7 @@ class PReLU(_Activation):
             )
 
 
-class RReLU(_Activation):
+class RReLU(Activation):
     """Randomized leaky ReLU; in inference the slope is (lower + upper) / 2.
 
     >>> RReLU()
@@ -309,7 +301,7 @@ class RReLU(_Activation):
         return (self.slope,)
 
 
-class Threshold(_Activation):
+class Threshold(Activation):
     """Threshold: x where x > threshold, else value.
 
     >>> Threshold(0.1, 20.0).flops((4, 10))
@@ -341,7 +333,7 @@ class Threshold(_Activation):
         return (self.threshold, self.value)
 
 
-class Hardtanh(_Activation):
+class Hardtanh(Activation):
     """Hard tanh: x clamped to [min_val, max_val].
 
     >>> Hardtanh(-2.0, 2.0).flops((3, 5))
@@ -416,7 +408,7 @@ class ReLU6(Hardtanh):
 # -- exponential units ---------------------------------------------------------------------
 
 
-class _AlphaUnit(_Activation):
+class _AlphaUnit(Activation):
     """ELU and CELU: ``alpha`` scales the exponential branch."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
@@ -497,7 +489,7 @@ class SELU(_InplaceActivation):
     )
 
 
-class GELU(_Activation):
+class GELU(Activation):
     """Gaussian error linear unit, exact (erf) or with the tanh approximation.
 
     >>> GELU(approximate="tanh")
@@ -536,7 +528,7 @@ class GELU(_Activation):
 # -- sigmoid-like --------------------------------------------------------------------------
 
 
-class Sigmoid(_Activation):
+class Sigmoid(Activation):
     """Logistic sigmoid, 1 / (1 + exp(−x)).
 
     >>> Sigmoid().flops((1, 10))
@@ -551,7 +543,7 @@ class Sigmoid(_Activation):
         pass
 
 
-class LogSigmoid(_Activation):
+class LogSigmoid(Activation):
     """Log of the sigmoid, −log(1 + exp(−x)).
 
     >>> LogSigmoid().output_shape(())
@@ -581,7 +573,7 @@ class Hardsigmoid(_InplaceActivation):
         return ""
 
 
-class Tanh(_Activation):
+class Tanh(Activation):
     """Hyperbolic tangent.
 
     >>> Tanh().flops((4, 4))
@@ -635,7 +627,7 @@ class Hardswish(_InplaceActivation):
         return ""
 
 
-class Softplus(_Activation):
+class Softplus(Activation):
     """Smooth ReLU, log(1 + exp(beta·x)) / beta; linear where beta·x > threshold.
 
     >>> Softplus(beta=2, threshold=10)
@@ -667,7 +659,7 @@ class Softplus(_Activation):
         return (self.beta, self.threshold)
 
 
-class Softsign(_Activation):
+class Softsign(Activation):
     """Softsign, x / (1 + |x|).
 
     >>> Softsign().flops((5, 2))
@@ -685,7 +677,7 @@ class Softsign(_Activation):
 # -- shrinkage -----------------------------------------------------------------------------
 
 
-class _Shrink(_Activation):
+class _Shrink(Activation):
     """Hardshrink and Softshrink: ``lambd`` is the half-width of the band zeroed around 0."""
 
     def __init__(self, lambd: float = 0.5) -> None:
@@ -735,7 +727,7 @@ class Softshrink(_Shrink):
             )
 
 
-class Tanhshrink(_Activation):
+class Tanhshrink(Activation):
     """Tanh shrinkage, x − tanh(x).
 
     >>> Tanhshrink().flops((7,))
@@ -748,157 +740,6 @@ class Tanhshrink(_Activation):
 
     def __init__(self) -> None:
         pass
-
-
-# -- gated ---------------------------------------------------------------------------------
-
-
-class GLU(_Activation):
-    """Gated linear unit: splits dim in halves a, b and returns a·sigmoid(b).
-
-    >>> GLU().output_shape((4, 10)), GLU(dim=0).output_shape((4, 10))
-    ((4, 5), (2, 10))
-    >>> GLU().flops((4, 10))
-    100
-    """
-
-    flops_per_element = 5
-    kernel = "glu"
-    flops_rule = (
-        "5 per output element: a·sigmoid(b) (sigmoid's 4, multiply); the output is half the input"
-    )
-
-    def __init__(self, dim: int = -1) -> None:
-        self.dim = self._dim_arg("dim", dim)
-
-    @classmethod
-    def _arg_help(cls) -> dict[str, str]:
-        return {"dim": "the dim split in halves (its size must be even)"}
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
-        return (self.dim,)
-
-    def _check_input(self, shape: Shape) -> None:
-        if not shape:
-            raise self._shape_error(
-                shape, "GLU cannot halve a 0-D (scalar) input; give it a dim of even size"
-            )
-        axis = self._wrap_dim(shape, self.dim)
-        if shape[axis] % 2:
-            raise self._shape_error(
-                shape,
-                f"dim={self.dim} has odd size {shape[axis]}, so it cannot be split in halves; "
-                "use an input whose size there is even, or another dim",
-            )
-
-    def _output(self, shape: Shape) -> Shape:
-        axis = self._wrap_dim(shape, self.dim)
-        return (*shape[:axis], shape[axis] // 2, *shape[axis + 1 :])
-
-
-# -- softmax family ------------------------------------------------------------------------
-
-
-class _SoftmaxBase(_Activation):
-    """Softmax-type normalisation along ``dim``; ``dim=None`` takes torch's implicit choice."""
-
-    def __init__(self, dim: Optional[int] = None) -> None:
-        self.dim = None if dim is None else self._dim_arg("dim", dim)
-
-    @classmethod
-    def _arg_help(cls) -> dict[str, str]:
-        return {
-            "dim": "the dim normalised over; None picks 0 for 0-, 1- and 3-D inputs, else 1 "
-            "(torch's deprecated implicit choice)"
-        }
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-    def notes(self) -> list[str]:
-        if self.dim is not None:
-            return []
-        return [
-            "dim=None: torch picks dim 0 for 0-, 1- and 3-D inputs and dim 1 otherwise, and "
-            "warns that this implicit choice is deprecated; pass dim explicitly"
-        ]
-
-    def softmax_dim(self, input_shape: Sequence[int]) -> int:
-        """The dim (as a non-negative index) this layer normalises over for ``input_shape``.
-
-        >>> Softmax().softmax_dim((2, 3, 4)), Softmax(dim=-1).softmax_dim((2, 3, 4))
-        (0, 2)
-        """
-        shape = self._as_shape(input_shape)
-        if self.dim is None:
-            return implicit_softmax_dim(len(shape))
-        return self._wrap_dim(shape, self.dim)
-
-    def _check_input(self, shape: Shape) -> None:
-        self.softmax_dim(shape)
-
-    def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
-        return (self.softmax_dim(x.shape),)
-
-
-class Softmax(_SoftmaxBase):
-    """Softmax along dim: exp(x) / sum(exp(x)), so each slice sums to 1.
-
-    >>> Softmax(dim=1).flops((2, 10))
-    60
-    """
-
-    flops_per_element = 3
-    kernel = "softmax"
-    flops_rule = (
-        "3 per element: exp(x_i) / Σ_j exp(x_j) counted as one exp, one add into the sum and "
-        "one divide per element (the max subtracted for stability is not counted)"
-    )
-
-
-class Softmin(_SoftmaxBase):
-    """Softmin along dim: softmax of −x.
-
-    >>> Softmin(dim=0).flops((5,))
-    20
-    """
-
-    flops_per_element = 4
-    kernel = "softmin"
-    flops_rule = "4 per element: softmax's 3 (exp, add, divide) on −x, plus the negation"
-
-
-class LogSoftmax(_SoftmaxBase):
-    """Log of the softmax along dim.
-
-    >>> LogSoftmax(dim=-1).flops((2, 10))
-    80
-    """
-
-    flops_per_element = 4
-    kernel = "log_softmax"
-    flops_rule = "4 per element: log(exp(x_i) / Σ_j exp(x_j)) (exp, add, divide, log)"
-
-
-class Softmax2d(_Activation):
-    """Softmax over the channels at every spatial position of (N, C, H, W) or (C, H, W).
-
-    >>> Softmax2d().output_shape((1, 3, 8, 8))
-    (1, 3, 8, 8)
-    """
-
-    flops_per_element = 3
-    kernel = "softmax2d"
-    flops_rule = "3 per element, as Softmax over the channel dim (exp, add, divide)"
-
-    def __init__(self) -> None:
-        pass
-
-    def _check_input(self, shape: Shape) -> None:
-        self._check_dims(shape, (3, 4), " (unbatched C×H×W or batched N×C×H×W)")
 
 
 LAYERS = (
@@ -925,9 +766,4 @@ LAYERS = (
     Hardshrink,
     Softshrink,
     Tanhshrink,
-    GLU,
-    Softmax,
-    Softmin,
-    LogSoftmax,
-    Softmax2d,
 )

@@ -1,6 +1,8 @@
-"""Pooling, 1-D to 3-D: max, average, power-average, max-unpool and adaptive pools.
+"""Sliding-window pooling, 1-D to 3-D: max, average and power-average (``nn.MaxPool*d``,
+``nn.AvgPool*d``, ``nn.LPPool*d``), and :class:`PoolNd`, the base of every pooling family
+(max-unpooling and the adaptive pools have modules of their own).
 
-None of these layers has parameters or MACs; their FLOPs follow each family's ``flops_rule``.
+None of the pooling layers has parameters or MACs; their FLOPs follow each family's ``flops_rule``.
 Windows are counted by the input elements they cover (never padding), so a padded or ceil-mode
 window that hangs over the edge costs what PyTorch's kernel actually reads.
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, ClassVar, Optional, Sequence
 
-from ..arith import ConvRule, FixedRule, UnpoolRule, avg_pool_cells, spatial_symbols, widest_adaptive_window
-from .base import Layer, OptionalSize, OptionalSizes, Shape, Size, prod
+from ..arith import ConvRule, avg_pool_cells, spatial_symbols
+from .base import Layer, OptionalSize, Shape, Size, prod
 
 _DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
 
@@ -29,13 +31,13 @@ def _covered(start: Any, kernel: int, dilation: int, size: int, minimum: Callabl
     return maximum(0, last - first + 1)
 
 
-def _sum_windows(per_dim: Sequence[tuple[int, int]]) -> tuple[int, int]:
+def sum_windows(per_dim: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """(elements summed over all windows, windows covering any element) of one plane.
 
     ``per_dim`` holds, per spatial dim, (elements covered summed over that dim's windows,
     non-empty windows): a window is the product of its per-dim ranges, so both sums factor.
 
-    >>> _sum_windows([(5, 2), (3, 2)])
+    >>> sum_windows([(5, 2), (3, 2)])
     (15, 4)
     """
     return prod(elements for elements, _ in per_dim), prod(nonempty for _, nonempty in per_dim)
@@ -88,28 +90,16 @@ def _coverage_vectorised(
     return elements, nonempty
 
 
-def _adaptive_coverage(size: int, windows: int) -> tuple[int, int]:
-    """(Σ window lengths, non-empty windows) of the adaptive windows along one dim.
-
-    Window o spans [⌊o·S/n⌋, ⌈(o+1)·S/n⌉): summing floors and ceilings over o (the classic
-    floor sum) gives S + n − gcd(S, n); every window holds at least one element.
-
-    >>> _adaptive_coverage(5, 3), _adaptive_coverage(2, 4), _adaptive_coverage(7, 0)
-    ((7, 3), (4, 4), (0, 0))
-    """
-    return size + windows - math.gcd(size, windows), windows
-
-
-def _is_sequence(value: Any) -> bool:
+def is_sequence(value: Any) -> bool:
     return isinstance(value, (tuple, list))
 
 
 def _single_or_given(value: Any, nd: int) -> Any:
     """What torch's ``_single``/``_pair``/``_triple`` store: an int repeated, a sequence as is."""
-    return value if _is_sequence(value) else (value,) * nd
+    return value if is_sequence(value) else (value,) * nd
 
 
-class _PoolNd(Layer):
+class PoolNd(Layer):
     """What every pool shares: (C, *spatial) or (N, C, *spatial) input, no parameters."""
 
     family = "pooling"
@@ -131,7 +121,7 @@ class _PoolNd(Layer):
         self, name: str, value: Any, *, minimum: int | None = None, exact: bool = False
     ) -> tuple[int, ...]:
         """An int or a tuple; ``exact``: torch takes nd entries only, not a 1-tuple to expand."""
-        if _is_sequence(value) and len(value) != self.nd and (exact or len(value) != 1):
+        if is_sequence(value) and len(value) != self.nd and (exact or len(value) != 1):
             entries = "1 value" if self.nd == 1 else f"{self.nd} values"
             expanded = "" if exact or self.nd == 1 else " (or a 1-tuple)"
             raise self._config_error(
@@ -154,7 +144,7 @@ class _PoolNd(Layer):
         return out[0]
 
 
-class _SlidingPoolNd(_PoolNd):
+class _SlidingPoolNd(PoolNd):
     """Pools whose windows slide by a stride: max, average and power-average."""
 
     kernel_size: tuple[int, ...]
@@ -183,7 +173,7 @@ class _SlidingPoolNd(_PoolNd):
     ) -> None:
         self.kernel_size = self._size_arg("kernel_size", kernel_size, minimum=1, exact=exact_kernel)
         # An empty stride means "default" to PyTorch's pooling functions, like None.
-        if stride is None or (_is_sequence(stride) and len(stride) == 0):
+        if stride is None or (is_sequence(stride) and len(stride) == 0):
             self.stride = self.kernel_size
         else:
             self.stride = self._size_arg("stride", stride, minimum=1)
@@ -251,7 +241,7 @@ class _SlidingPoolNd(_PoolNd):
         """(covered elements summed over every window, non-empty windows) over all planes."""
         out = self.output_shape(input_shape)
         shape = tuple(input_shape)
-        elements, nonempty = _sum_windows([
+        elements, nonempty = sum_windows([
             _coverage(size, n, k, s, p, d)
             for size, n, k, s, p, d in zip(
                 shape[-self.nd :], out[-self.nd :], self.kernel_size, self.stride, self.padding, self.dilation
@@ -426,7 +416,7 @@ class _LPPoolNd(_SlidingPoolNd):
         # PyTorch runs p = ±inf as a max pool over |x|; any other p as an average pool of x^p
         # rescaled by the kernel's size, which it reads as one int (1-d) or exactly nd ints.
         self.is_max = math.isinf(norm)
-        if self.nd == 1 and not self.is_max and _is_sequence(kernel_size):
+        if self.nd == 1 and not self.is_max and is_sequence(kernel_size):
             raise self._config_error(
                 f"kernel_size must be a single int for a finite norm_type (PyTorch multiplies "
                 f"the average by it): got kernel_size={kernel_size!r}; use kernel_size="
@@ -458,306 +448,6 @@ class _LPPoolNd(_SlidingPoolNd):
             lambda batch: lp_pool_nd(
                 batch, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
             ),
-        )
-
-
-class _MaxUnpoolNd(_PoolNd):
-    flops_rule = "none: unpooling only scatters each value to its index"
-
-    def __init__(self, kernel_size: Size, stride: OptionalSize = None, padding: Size = 0) -> None:
-        # kernel, stride and padding only set the default output size (the op itself scatters by
-        # index), and PyTorch checks none of their values but the 3-D stride: any configuration
-        # whose size is reachable is accepted, as there.
-        self.kernel_size = self._size_arg("kernel_size", kernel_size, exact=True)
-        if stride is None:
-            self.stride = self.kernel_size
-        else:
-            self.stride = self._leading("stride", stride)
-        if self.nd == 3 and min(self.stride) < 1:
-            raise self._config_error(
-                f"stride must be at least 1 (it defaults to kernel_size): got stride={self.stride}"
-            )
-        self.padding = self._leading("padding", padding)
-
-    def _leading(self, name: str, value: Any) -> tuple[int, ...]:
-        """One int or nd entries; the 1-d and 2-d unpools read only the first nd of a longer one."""
-        if self.nd < 3 and _is_sequence(value) and len(value) > self.nd:
-            value = tuple(value)[: self.nd]
-        return self._size_arg(name, value, exact=True)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-    def example_inputs(self, input_shape: Shape, rng: Any, dtype: Any, **forward_kwargs: Any) -> dict[str, Any]:
-        """Indices as a max-pool would give them: for every input cell, one position inside its
-        window of the unpooled plane (flat h·W + w), chosen at random.
-
-        >>> import numpy as np
-        >>> MaxUnpool1d(2).example_inputs((1, 1, 3), np.random.default_rng(0), "float32")["indices"]
-        array([[[1, 3, 5]]])
-        """
-        import numpy as np
-
-        shape = tuple(input_shape)
-        nd = self.nd
-        out_spatial = self.output_shape(shape, output_size=forward_kwargs.get("output_size"))[-nd:]
-        flat = np.zeros(shape, dtype=np.int64)
-        stride_of_dim = 1
-        for axis in reversed(range(nd)):
-            size, out = shape[len(shape) - nd + axis], out_spatial[axis]
-            start = np.arange(size) * self.stride[axis] - self.padding[axis]
-            offset = rng.integers(0, self.kernel_size[axis], size=shape)
-            view = [1] * len(shape)
-            view[len(shape) - nd + axis] = size
-            position = np.clip(start.reshape(view) + offset, 0, out - 1)
-            flat += position * stride_of_dim
-            stride_of_dim *= out
-        return {"indices": flat}
-
-    def rules(self) -> tuple[UnpoolRule, ...]:
-        return tuple(UnpoolRule(k, s, p) for k, s, p in zip(self.kernel_size, self.stride, self.padding))
-
-    def size_rules(
-        self, input_shape: Shape | None = None, output_size: OptionalSize = None, **forward_kwargs: Any
-    ) -> list[tuple[str, Any]]:
-        if output_size is not None and input_shape is not None:
-            shape, _ = self._spatial(input_shape)
-            chosen = self._requested_sizes(shape, output_size)
-            return list(zip(spatial_symbols(self.nd), (FixedRule(n) for n in chosen)))
-        return list(zip(spatial_symbols(self.nd), self.rules()))
-
-    def _requested_sizes(self, shape: Shape, output_size: Any) -> tuple[int, ...]:
-        """``forward(output_size=...)``: nd entries, or nd+2 whose leading two are ignored."""
-        sizes = self._whole_numbers("output_size", output_size)
-        if len(sizes) == self.nd + 2:
-            sizes = sizes[2:]
-        if len(sizes) != self.nd:
-            raise self._shape_error(
-                shape,
-                f"output_size={output_size!r} needs {self.nd} entries (or {self.nd + 2} with "
-                "leading batch and channel entries, even for an unbatched input)",
-            )
-        return sizes
-
-    def output_shape(
-        self,
-        input_shape: Sequence[int],
-        output_size: OptionalSize = None,
-        indices: Any = None,
-        **forward_kwargs: Any,
-    ) -> Shape:
-        if forward_kwargs:
-            raise self._config_error(
-                f"forward takes only indices and output_size, got {sorted(forward_kwargs)}"
-            )
-        shape, spatial = self._spatial(input_shape)
-        index_shape = getattr(indices, "shape", None)
-        if index_shape is not None and tuple(index_shape) != shape:
-            raise self._shape_error(
-                shape,
-                f"indices have shape {list(index_shape)}; they must match the input's: pass the "
-                "indices MaxPool returned along with this input",
-            )
-        wanted = None if output_size is None else self._requested_sizes(shape, output_size)
-        out = []
-        for axis, (size, rule) in enumerate(zip(spatial, self.rules())):
-            default = rule.out(size)
-            if wanted is None:
-                if default < 1:
-                    raise self._shape_error(
-                        shape,
-                        f"the output size in spatial dim {axis} would be "
-                        f"{rule.formula(str(size))} = {default}; reduce padding="
-                        f"{rule.padding} or grow the kernel, stride or input",
-                    )
-                out.append(default)
-                continue
-            # PyTorch allows sizes strictly between default − stride and default + stride.
-            lowest = max(default - rule.stride + 1, 1)
-            highest = default + rule.stride - 1
-            if not lowest <= wanted[axis] <= highest:
-                reachable = (
-                    f"choose a size from {lowest} to {highest}"
-                    if lowest <= highest
-                    else "no size is reachable here; omit output_size or change stride and padding"
-                )
-                raise self._shape_error(
-                    shape,
-                    f"output_size {wanted[axis]} in spatial dim {axis} is out of reach of the "
-                    f"default {rule.formula(str(size))} = {default} (stride {rule.stride}); "
-                    + reachable,
-                )
-            out.append(wanted[axis])
-        return self._with_spatial(shape, out)
-
-    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
-        self.output_shape(input_shape, **forward_kwargs)
-        return 0
-
-    def _forward(
-        self,
-        x: Any,
-        params: dict[str, Any],
-        output_size: OptionalSize = None,
-        indices: Any = None,
-        **forward_kwargs: Any,
-    ) -> Any:
-        import numpy as np
-
-        from ..kernels.pooling import max_unpool_nd
-
-        pool = f"MaxPool{self.nd}d"
-        if indices is None:
-            raise self._config_error(
-                f"forward needs indices=, the positions {pool}(..., return_indices=True) "
-                "returned with this input: unpooling writes each value at its index"
-            )
-        index_array = np.asarray(indices)
-        if index_array.dtype.kind not in "iu":
-            raise self._config_error(
-                f"indices must be whole numbers, got dtype {index_array.dtype}; pass the "
-                f"indices {pool}(..., return_indices=True) returned"
-            )
-        # Again with the array: a list has no shape for output_shape to compare with x's.
-        out = self.output_shape(x.shape, output_size, index_array)
-        return max_unpool_nd(x, index_array, out[-self.nd :])
-
-
-class _AdaptivePoolNd(_PoolNd):
-    """Pools that fix the output size and spread the windows over the input to reach it."""
-
-    def __init__(self, output_size: OptionalSizes) -> None:
-        self.output_size = self._output_sizes(output_size)
-        self._given = output_size
-
-    def _output_sizes(self, output_size: Any) -> tuple[int | None, ...]:
-        nd = self.nd
-        if output_size is None:
-            keep = "(" + ", ".join(["None"] * nd) + ")"
-            fix = f"use {keep} to keep every dim, or" if nd > 1 else "use"
-            raise self._config_error(
-                f"output_size=None: give the output size, {fix} a whole number such as 1"
-            )
-        if _is_sequence(output_size) and len(output_size) != nd:
-            raise self._config_error(
-                f"output_size needs {nd} entries or one int: got output_size={output_size!r}"
-            )
-        sizes = tuple(output_size) if _is_sequence(output_size) else (output_size,) * nd
-        for axis, size in enumerate(sizes):
-            if size is None and nd > 1:
-                continue
-            if size is None:
-                raise self._config_error(
-                    f"output_size={output_size!r}: None keeps a dim only in 2-d and 3-d adaptive "
-                    "pools; give a whole number"
-                )
-            if not isinstance(size, int) or isinstance(size, bool):
-                raise self._config_error(
-                    f"output_size must hold whole numbers{' or None' if nd > 1 else ''}: got "
-                    f"output_size={output_size!r}"
-                )
-            if size < 0:
-                raise self._config_error(
-                    f"output_size {size} in spatial dim {axis} is negative; use 0 or more"
-                )
-        return sizes
-
-    def extra_repr(self) -> str:
-        return f"output_size={self._given}"
-
-    def rules(self) -> tuple[FixedRule, ...]:
-        return tuple(FixedRule(size) for size in self.output_size)
-
-    def receptive_taps(self, size_in: int, size_out: int) -> int:
-        """An output sees its window: the widest one's cells beyond the first.
-
-        >>> AdaptiveAvgPool1d(4).receptive_taps(10, 4)
-        2
-        """
-        return widest_adaptive_window(size_in, size_out) - 1
-
-    def size_rules(self, input_shape: Shape | None = None, **forward_kwargs: Any) -> list[tuple[str, Any]]:
-        return list(zip(spatial_symbols(self.nd), self.rules()))
-
-    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        self._no_forward_options(forward_kwargs)
-        # An explicit 0 gives an empty output, as in PyTorch: the one empty result convcalc allows.
-        shape, spatial = self._spatial(input_shape)
-        return self._with_spatial(shape, [rule.out(size) for size, rule in zip(spatial, self.rules())])
-
-    def _window_totals(self, input_shape: Sequence[int]) -> tuple[int, int]:
-        out = self.output_shape(input_shape)
-        shape = tuple(input_shape)
-        elements, nonempty = _sum_windows(
-            [_adaptive_coverage(size, n) for size, n in zip(shape[-self.nd :], out[-self.nd :])]
-        )
-        planes = self._planes(shape)
-        return planes * elements, planes * nonempty
-
-
-class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
-    flops_rule = (
-        "as AvgPool, over each adaptive window: the window's elements (adds and one divide) per "
-        "output element"
-    )
-
-    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        self._no_forward_options(forward_kwargs)
-        shape = self._as_shape(input_shape)
-        if self._is_global_mean(shape):
-            return self._with_spatial(shape, (1,) * self.nd)
-        return super().output_shape(shape)
-
-    def _is_global_mean(self, shape: Shape) -> bool:
-        """Whether PyTorch's shortcut for an all-ones output applies (2-d and 3-d only).
-
-        It takes the mean over the last nd dims whatever comes before them, so inputs of any
-        rank from nd up (nd+1 when output_size is a tuple, which PyTorch resolves against the
-        input first) are accepted.
-        """
-        least = self.nd if not _is_sequence(self._given) else self.nd + 1
-        if self.nd == 1 or len(shape) < least:
-            return False
-        return all(
-            (size if wanted is None else wanted) == 1
-            for wanted, size in zip(self.output_size, shape[-self.nd :])
-        )
-
-    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
-        self._no_forward_options(forward_kwargs)
-        elements, _ = self._window_totals(input_shape)
-        return elements
-
-    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
-        from ..kernels.pooling import adaptive_avg_pool_nd
-
-        if self._is_global_mean(x.shape):
-            # Any rank: every leading dim is a plane of the mean, however many there are.
-            planes = x.reshape(1, -1, *x.shape[x.ndim - self.nd :])
-            return adaptive_avg_pool_nd(planes, 1).reshape(self.output_shape(x.shape))
-        return self._on_batch(x, lambda batch: adaptive_avg_pool_nd(batch, self.output_size))
-
-
-class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
-    flops_rule = (
-        "as MaxPool, over each adaptive window: one comparison per window element but the "
-        "first, per output element"
-    )
-
-    def __init__(self, output_size: OptionalSizes, return_indices: bool = False) -> None:
-        super().__init__(output_size)
-        self.return_indices = bool(return_indices)
-
-    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
-        self._no_forward_options(forward_kwargs)
-        elements, nonempty = self._window_totals(input_shape)
-        return elements - nonempty
-
-    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
-        from ..kernels.pooling import adaptive_max_pool_nd
-
-        return self._on_batch(
-            x, lambda batch: adaptive_max_pool_nd(batch, self.output_size, self.return_indices)
         )
 
 
@@ -857,83 +547,6 @@ class LPPool3d(_LPPoolNd):
     nd = 3
 
 
-class MaxUnpool1d(_MaxUnpoolNd):
-    """1-D max unpooling: scatter MaxPool1d's maxima back to their indices.
-
-    >>> import numpy as np
-    >>> values, indices = MaxPool1d(2, return_indices=True).forward(np.array([[1.0, 3.0, 4.0, 2.0]]))
-    >>> values, indices
-    (array([[3., 4.]]), array([[1, 2]]))
-    >>> MaxUnpool1d(2).forward(values, indices=indices)
-    array([[0., 3., 4., 0.]])
-    """
-
-    nd = 1
-
-
-class MaxUnpool2d(_MaxUnpoolNd):
-    """2-D max unpooling: scatter MaxPool2d's maxima back to their indices.
-
-    >>> unpool = MaxUnpool2d(2)
-    >>> unpool.output_shape((1, 64, 14, 14)), unpool.output_shape((1, 64, 14, 14), output_size=(29, 28))
-    ((1, 64, 28, 28), (1, 64, 29, 28))
-    """
-
-    nd = 2
-
-
-class MaxUnpool3d(_MaxUnpoolNd):
-    """3-D max unpooling: scatter MaxPool3d's maxima back to their indices."""
-
-    nd = 3
-
-
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    """1-D adaptive average pooling to a fixed output length."""
-
-    nd = 1
-
-
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    """2-D adaptive average pooling to a fixed output size (None keeps a dim).
-
-    >>> AdaptiveAvgPool2d((None, 7)).output_shape((1, 512, 10, 10))
-    (1, 512, 10, 7)
-    >>> AdaptiveAvgPool2d(1).flops((1, 512, 7, 7))
-    25088
-    """
-
-    nd = 2
-
-
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    """3-D adaptive average pooling to a fixed output size (None keeps a dim)."""
-
-    nd = 3
-
-
-class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    """1-D adaptive max pooling to a fixed output length."""
-
-    nd = 1
-
-
-class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    """2-D adaptive max pooling to a fixed output size (None keeps a dim).
-
-    >>> AdaptiveMaxPool2d((2, 3)).output_shape((8, 5, 7))
-    (8, 2, 3)
-    """
-
-    nd = 2
-
-
-class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    """3-D adaptive max pooling to a fixed output size (None keeps a dim)."""
-
-    nd = 3
-
-
 LAYERS = (
     MaxPool1d,
     MaxPool2d,
@@ -944,13 +557,4 @@ LAYERS = (
     LPPool1d,
     LPPool2d,
     LPPool3d,
-    MaxUnpool1d,
-    MaxUnpool2d,
-    MaxUnpool3d,
-    AdaptiveAvgPool1d,
-    AdaptiveAvgPool2d,
-    AdaptiveAvgPool3d,
-    AdaptiveMaxPool1d,
-    AdaptiveMaxPool2d,
-    AdaptiveMaxPool3d,
 )
