@@ -157,29 +157,11 @@ def draw(
     out_rows = range(output_origin[0], min(rows.out_size, output_origin[0] + MAX_CELLS))
     out_cols = range(output_origin[1], min(cols.out_size, output_origin[1] + MAX_CELLS))
 
-    drawn = []
-    for (r, c), taps_r, taps_c in zip(positions, row_taps, col_taps):
-        span_r = range(taps_r[0], taps_r[-1] + 1)
-        span_c = range(taps_c[0], taps_c[-1] + 1)
-        grid = []
-        for i in shown_rows:
-            line = []
-            for j in shown_cols:
-                base = _base_kind(rows.cells[i], cols.cells[j])
-                if i in taps_r and j in taps_c:
-                    line.append(TAP if base == INPUT else TAP_PAD)
-                elif i in span_r and j in span_c:
-                    line.append(HOLE)
-                else:
-                    line.append(base)
-            grid.append(tuple(line))
-        index = r * cols.out_size + c
-        output = tuple(
-            tuple(CURRENT if (i, j) == (r, c) else DONE if i * cols.out_size + j < index else TODO for j in out_cols)
-            for i in out_rows
-        )
-        drawn.append(Frame((r, c)[-layer.nd:], tuple(grid), output))
-
+    drawn = [
+        Frame((r, c)[-layer.nd:], _input_frame(rows, cols, taps_r, taps_c, shown_rows, shown_cols),
+              _output_frame(r * cols.out_size + c, cols.out_size, out_rows, out_cols))
+        for (r, c), taps_r, taps_c in zip(positions, row_taps, col_taps)
+    ]
     notes = []
     if any(ZERO in axis.cells for axis in axes):
         notes.append("transposed conv drawn as a stride-1 conv over the zero-inserted input "
@@ -191,6 +173,35 @@ def draw(
         notes.append(_crop_note("output", (rows.out_size, cols.out_size), out_rows, out_cols, layer.nd))
     title = f"{layer!r}\ninput {'×'.join(map(str, sizes))} → output {'×'.join(map(str, out_sizes))}, one channel shown"
     return Drawing(title, sizes, out_sizes, tuple(drawn), grid_origin, output_origin, tuple(notes))
+
+
+def _input_frame(
+    rows: Any, cols: Any, taps_r: Sequence[int], taps_c: Sequence[int], shown_rows: range, shown_cols: range
+) -> tuple[tuple[str, ...], ...]:
+    """The shown input cells for one output position: its taps, the holes between them, the rest."""
+    span_r = range(taps_r[0], taps_r[-1] + 1)
+    span_c = range(taps_c[0], taps_c[-1] + 1)
+    grid = []
+    for i in shown_rows:
+        line = []
+        for j in shown_cols:
+            base = _base_kind(rows.cells[i], cols.cells[j])
+            if i in taps_r and j in taps_c:
+                line.append(TAP if base == INPUT else TAP_PAD)
+            elif i in span_r and j in span_c:
+                line.append(HOLE)
+            else:
+                line.append(base)
+        grid.append(tuple(line))
+    return tuple(grid)
+
+
+def _output_frame(index: int, width: int, out_rows: range, out_cols: range) -> tuple[tuple[str, ...], ...]:
+    """The shown output cells: the one being computed (row-major ``index``), those done, the rest."""
+    return tuple(
+        tuple(CURRENT if i * width + j == index else DONE if i * width + j < index else TODO for j in out_cols)
+        for i in out_rows
+    )
 
 
 def _base_kind(row_kind: str, col_kind: str) -> str:
