@@ -58,7 +58,7 @@ def assert_agrees(name: str, args: tuple = (), kwargs: dict | None = None,
     call = f"{name}(*{args}, **{kwargs}) on {input_shape} forward={forward}"
     if expected[0] == "ok" and 0 in expected[1] and not allow_empty:
         # An empty result is backend-dependent in torch; convcalc rejects it on purpose
-        # (pytorch-semantics.md, "Where PyTorch itself is inconsistent").
+        # (torch's own answer there differs between its backends).
         assert got[0] == "error", f"{call}: torch gives empty {expected[1]}, convcalc must reject: {got}"
         return got
     if expected[0] == "error" or got[0] == "error":

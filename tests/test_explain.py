@@ -1,4 +1,4 @@
-"""``convcalc explain``: the seeds' hand decompositions, and every total equals the forward pass."""
+"""``convcalc explain``: the worked examples' hand decompositions, and every total equals the forward pass."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from test_seeds import INPUT0, OUTPUT0, OUTPUT1, WEIGHT0, WEIGHT1
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-# -- the seeds ------------------------------------------------------------------------------------
+# -- the worked examples ------------------------------------------------------------------------------
 
 
 def test_seed_000_layer1_on_output0_reads_as_the_hand_decomposition():

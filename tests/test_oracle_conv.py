@@ -12,7 +12,7 @@ from strategies import examples, int_tuple
 pytestmark = pytest.mark.oracle
 
 RULES = [
-    # (class, args, kwargs, input shape): one row per rule of pytorch-semantics.md
+    # (class, args, kwargs, input shape): one row per validity rule of torch's
     ("Conv2d", (3, 8, 5), {}, (1, 3, 32, 32)),
     ("Conv2d", (3, 8, 5), {}, (3, 32, 32)),  # unbatched
     ("Conv2d", (4, 8, 3), {"groups": 0}, (1, 4, 8, 8)),

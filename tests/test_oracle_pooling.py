@@ -20,7 +20,7 @@ pytestmark = pytest.mark.oracle
 INF = float("inf")
 
 RULES = [
-    # (class, args, kwargs, input shape): one row per rule of pytorch-semantics.md and per
+    # (class, args, kwargs, input shape): one row per validity rule of torch's and per
     # behaviour found by probing torch 2.13.
     # MaxPool: shapes, dims, batched and unbatched
     ("MaxPool2d", (2,), {}, (1, 3, 8, 8)),

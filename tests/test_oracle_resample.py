@@ -19,7 +19,7 @@ MODES = ["nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "neare
 SPATIAL_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 RULES = [
-    # (class, args, kwargs, input shape): one row per rule of pytorch-semantics.md and probing
+    # (class, args, kwargs, input shape): one row per validity rule of torch's and probing
     ("Upsample", (), {"scale_factor": 2}, (1, 3, 5)),
     ("Upsample", (), {"scale_factor": 2}, (1, 3, 4, 5)),
     ("Upsample", (), {"scale_factor": 2}, (1, 3, 2, 4, 5)),

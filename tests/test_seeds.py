@@ -1,4 +1,5 @@
-"""The worked examples of the tutorials in shared/seeds, reproduced exactly (no torch needed)."""
+"""Hand-worked conv and pooling examples (small integer tensors with the outputs their authors
+printed), reproduced exactly (no torch needed)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 import convcalc
 
-# Seed 000: torch.randint(-1, 1) input and weights, as the tutorial printed them.
+# Example 000: torch.randint(-1, 1) input and weights, as the worked example printed them.
 INPUT0 = np.array([[
     [-1, 0, 0, -1, 0, 0, 0, 0],
     [0, 0, 0, -1, -1, 0, -1, -1],
@@ -58,7 +59,7 @@ def test_seed_000_as_a_network_with_weights(tmp_path):
     np.testing.assert_array_equal(output, OUTPUT1)
 
 
-# Seed 003: a ones input makes every output the kernel's sum plus the bias.
+# Example 003: a ones input makes every output the kernel's sum plus the bias.
 WEIGHT3 = np.array([
     [[[-0.0789, -0.1932, -0.0990], [0.1571, -0.1784, -0.2334], [0.0311, -0.2595, 0.2222]]],
     [[[-0.0703, -0.3159, -0.3295], [0.0723, 0.3019, 0.2649], [-0.2217, 0.0680, -0.0699]]],
@@ -75,7 +76,7 @@ def test_seed_003_ones_input_gives_kernel_sum_plus_bias():
     for channel, printed in enumerate(PRINTED3):
         expected = WEIGHT3[channel].sum() + BIAS3[channel]
         np.testing.assert_allclose(out[0, channel], expected, rtol=1e-6)
-        assert abs(expected - printed) < 5e-4  # the tutorial printed 4 decimals of the same numbers
+        assert abs(expected - printed) < 5e-4  # the example printed 4 decimals of the same numbers
 
 
 def test_seed_003_through_the_cli(cli, tmp_path):

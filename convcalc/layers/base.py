@@ -30,7 +30,7 @@ IntTuple = Tuple[int, ...]  # a tuple even when one value is given: Unflatten's 
 
 PADDING_MODES = Literal["zeros", "reflect", "replicate", "circular"]
 
-# torch argument name -> short CLI flag (contract section 3); long flags are kebab-case names.
+# torch argument name -> short CLI flag (the documented short forms); long flags are kebab-case names.
 SHORT_FLAGS = {
     "in_channels": "--in",
     "in_features": "--in",
@@ -398,7 +398,7 @@ class Layer:
         raise NotImplementedError
 
     def macs(self, input_shape: typing.Sequence[int], **forward_kwargs: Any) -> int:
-        """Multiply-accumulates of one forward pass (contract section 5)."""
+        """Multiply-accumulates of one forward pass, counted as fvcore and ptflops count them."""
         self.output_shape(input_shape, **forward_kwargs)
         return 0
 

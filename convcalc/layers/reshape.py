@@ -335,7 +335,8 @@ class _PadNd(_ReshapeBase):
         )
 
     def _check_side(self, shape: Shape, axis: int, rule: PadRule) -> None:
-        """Each mode's limits on one padded dim; see pytorch-semantics.md's padding notes."""
+        """Each mode's limits on one padded dim, as torch checks them: constant may crop at most the
+        dim, reflect pads less than the size, circular keeps a cell and wraps around at most once."""
         size = shape[axis]
         left, right = rule.left, rule.right
         if self.mode == "constant" and min(left, right) < -size:

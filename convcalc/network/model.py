@@ -88,7 +88,7 @@ class Network:
         dtype: str = "float32",
         depth: int | None = None,
     ) -> dict[str, Any]:
-        """The summary as JSON-ready data (CONTRACT section 4)."""
+        """The summary as JSON-ready data: input and output shapes, one row per layer or step, totals."""
         return self.summary(input_shape, dtype, depth).to_json()
 
 

@@ -110,7 +110,7 @@ class Summary:
     notes: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's network JSON (section 4), plus kind/depth/memory/receptive fields."""
+        """The row as JSON: name, type, shapes, parameters, MACs, FLOPs, plus kind/depth/memory/receptive fields."""
         memo: dict[int, Any] = {}  # receptive fields are shared by the rows they pass through
         return {
             "input_shape": _listed(self.input_shape),

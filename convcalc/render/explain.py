@@ -22,7 +22,7 @@ _DIM_NAMES = {"D": "depth", "H": "row", "W": "column", "L": "position"}
 
 
 def number(value: float | None, digits: int = 6) -> str:
-    """Whole numbers without a point (the tutorials' −8, not −8.0); others to ``digits`` digits."""
+    """Whole numbers without a point (−8 as a hand calculation writes it, not −8.0); others to ``digits`` digits."""
     if value is None:
         return "-"
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:

@@ -11,8 +11,8 @@ Fills (``--fill``), written ``NAME`` or ``NAME:ARG,ARG``:
 - ``ones``, ``zeros``, ``full:VALUE``.
 - ``arange``: 0, 1, 2, ... in row-major order, like ``torch.arange(n).reshape(shape)``.
 - ``randint:LOW,HIGH``: whole numbers from LOW to HIGH, BOTH ends included (as Python's
-  ``random.randint``; ``torch.randint(-1, 2)`` is ``randint:-1,1``), so a tutorial's
-  arithmetic can be checked by hand.
+  ``random.randint``; ``torch.randint(-1, 2)`` is ``randint:-1,1``), so a worked
+  example's arithmetic can be checked by hand.
 
 For parameters (``make_params``) a bare ``normal`` or ``uniform`` means "what torch would
 initialise": see :func:`make_params`.
