@@ -26,7 +26,6 @@ from .arrays import float_dtype
 from .params import listing
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-TEXT_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".dat"})
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
