@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 
 import numpy as np
@@ -18,6 +19,7 @@ F = torch.nn.functional
 torch.set_num_threads(1)
 
 from convcalc.kernels import elementwise as E  # noqa: E402
+from convcalc.layers.softmax import implicit_softmax_dim  # noqa: E402
 
 # a NumPy warning escaping a kernel (overflow, inf − inf) is a bug: torch is silent
 pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("error::RuntimeWarning")]
@@ -32,6 +34,13 @@ def torch_or_none(fn, *args, **kwargs):
     except (RuntimeError, ValueError, IndexError):
         return None
     return out.numpy()
+
+
+def _legacy_softmax(t):
+    """torch's softmax with ``dim=None``: its deprecated implicit choice of dim."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return F.softmax(t, None)
 
 
 # (name, ours, torch's): each called on one array
@@ -67,7 +76,7 @@ ACTIVATIONS = [
     ("softmax_last", lambda x: E.softmax(x, -1), lambda t: F.softmax(t, -1)),
     ("softmin", lambda x: E.softmin(x, 0), lambda t: F.softmin(t, 0)),
     ("log_softmax", lambda x: E.log_softmax(x, -1), lambda t: F.log_softmax(t, -1)),
-    ("softmax_implicit", lambda x: E.softmax(x), lambda t: F.softmax(t, E._softmax_dim(None, t.ndim))),
+    ("softmax_implicit", lambda x: E.softmax(x, implicit_softmax_dim(x.ndim)), lambda t: _legacy_softmax(t)),
     ("softmax2d", E.softmax2d, torch.nn.Softmax2d()),
 ]
 

@@ -448,28 +448,23 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         return out
 
 
-def _softmax_dim(dim: int | None, ndim: int) -> int:
-    """torch's implicit softmax dim for ``dim=None``: 0 for 0-, 1- and 3-d inputs, else 1."""
-    if dim is not None:
-        return dim
-    return 0 if ndim in (0, 1, 3) else 1
+def softmax(x: np.ndarray, dim: int) -> np.ndarray:
+    """``F.softmax`` along ``dim``, shifted by the maximum so nothing overflows.
 
-
-def softmax(x: np.ndarray, dim: int | None = None) -> np.ndarray:
-    """``F.softmax`` along ``dim``, shifted by the maximum so nothing overflows."""
-    dim = _softmax_dim(dim, x.ndim)
+    The layers resolve torch's legacy ``dim=None`` before calling
+    (:func:`convcalc.layers.softmax.implicit_softmax_dim`).
+    """
     with np.errstate(invalid="ignore"):
         shifted = x - np.max(x, axis=dim, keepdims=True)
         e = np.exp(shifted)
         return e / np.sum(e, axis=dim, keepdims=True)
 
 
-def softmin(x: np.ndarray, dim: int | None = None) -> np.ndarray:
-    return softmax(-x, _softmax_dim(dim, x.ndim))
+def softmin(x: np.ndarray, dim: int) -> np.ndarray:
+    return softmax(-x, dim)
 
 
-def log_softmax(x: np.ndarray, dim: int | None = None) -> np.ndarray:
-    dim = _softmax_dim(dim, x.ndim)
+def log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         shifted = x - np.max(x, axis=dim, keepdims=True)
         return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
