@@ -267,3 +267,32 @@ def test_explain_keeps_the_memory_limit(cli):
     cli("explain", "conv2d", "--out", "1", "-k", "1", "-i", "1x1x64x64", "--max-memory", "1KiB").assert_one_error_line(
         ["needs about 32.0 KiB", "--max-memory 1.0 KiB"]
     )
+
+
+@pytest.mark.parametrize("line", [("--out", "8", "--out", "16"), ("--out", "8", "--out-channels=16"),
+                                  ("--out", "8", "out_channels=16")])
+def test_an_argument_given_twice_is_refused_everywhere(cli, tmp_path, line):
+    """The layer command refused nothing (Click kept the last --out); a spec line refuses it."""
+    words = ("conv2d", "--in", "3", "-k", "3", *line)
+    if "out_channels=16" not in line:
+        cli(*words).assert_one_error_line(["out_channels is given twice"])
+    spec = tmp_path / "net.txt"
+    spec.write_text(" ".join(words) + "\n")
+    cli("net", str(spec)).assert_one_error_line(["out_channels is given twice"])
+
+
+def test_an_unknown_option_reads_the_same_everywhere(cli, tmp_path):
+    cli("conv2d", "--in", "3", "--out", "8", "-k", "3", "--kernal", "3").assert_one_error_line(
+        ["conv2d has no option --kernal", "--kernel-size"]
+    )
+    spec = tmp_path / "net.txt"
+    spec.write_text("conv2d --in 3 --out 8 -k 3 --kernal 3\n")
+    cli("net", str(spec)).assert_one_error_line(["conv2d has no option --kernal", "--kernel-size"])
+
+
+def test_layer_commands_take_the_spellings_a_spec_line_takes(cli):
+    plain = cli("conv2d", "--in", "3", "--out", "8", "-k", "3", "-p", "1", "--no-bias", "--json")
+    for words in (("--in_channels", "3", "--out_channels", "8", "--kernel_size", "3", "--padding=1", "--bias=false"),
+                  ("--in", "3", "--out", "8", "-k3", "-p1", "--bias=0")):
+        result = cli("conv2d", *words, "--json")
+        assert result.code == 0 and result.stdout == plain.stdout, result.stderr

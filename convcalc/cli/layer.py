@@ -13,8 +13,9 @@ from typing import Any, Callable
 import typer
 from typer.core import TyperCommand
 
-from ..errors import ConvcalcError, ShapeError
-from ..layers.base import ArgSpec, Layer
+from ..errors import ConvcalcError, ShapeError, did_you_mean
+from ..layers.base import Layer
+from ..layers.build import option_word
 from ..registry import layer_classes
 from .options import (
     COMMON_DEFAULTS, COMMON_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, markup_safe, option_for, run_settings, wants_run,
@@ -38,20 +39,46 @@ _built: dict[str, Any] = {}
 
 
 class _LayerCommand(TyperCommand):
-    """A layer's command. A flag given a value (``--bias=false``) reads as ``--bias`` or
-    ``--no-bias``, as it does in a spec line, ``explain`` and ``show``; Click alone refuses it."""
+    """A layer's command, reading its option words as a spec line, ``explain`` and ``show`` do:
+    every spelling the line form takes (``-k3``, ``--kernel_size 3``, ``--bias=false``), an
+    argument given twice refused rather than the last one winning, and the same message for an
+    unknown option. Click parses the rest."""
 
-    flags: dict[str, ArgSpec] = {}
+    layer: type[Layer]
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, [self._plain_flag(word) for word in args])
+        if ctx.resilient_parsing:  # shell completion: whatever is typed so far, unchecked
+            return super().parse_args(ctx, args)
+        words = self._read_layer_words(args)
+        try:
+            return super().parse_args(ctx, words)
+        except typer.TyperException as exc:
+            if not hasattr(exc, "possibilities"):  # Click's NoSuchOption, found by what it carries
+                raise
+            name = getattr(exc, "option_name", "")
+            known = [spelling for param in self.params for spelling in (*param.opts, *param.secondary_opts)]
+            raise ConvcalcError(f"{self.layer.cli_name()} has no option {name}{did_you_mean(name, known)}") from None
 
-    def _plain_flag(self, word: str) -> str:
-        name, eq, value = word.partition("=")
-        spec = self.flags.get(name)
-        if not eq or spec is None:
-            return word
-        return spec.spellings[0] if spec.parse(value) else spec.spellings[-1]
+    def _read_layer_words(self, args: list[str]) -> list[str]:
+        given: set[str] = set()
+        words = []
+        value_next = False
+        for word in args:
+            found = None if value_next else option_word(self.layer, word)
+            value_next = False
+            if found is None:
+                words.append(word)
+                continue
+            if found.spec.name in given:
+                raise ConvcalcError(f"{self.layer.cli_name()}: {found.spec.name} is given twice")
+            given.add(found.spec.name)
+            spec, attached = found.spec, found.attached
+            if spec.is_flag:  # --bias, --no-bias, --bias=false
+                words.append(spec.spellings[0] if attached is None or spec.parse(attached) else spec.spellings[-1])
+            else:  # -k3, --kernel_size 3, --kernel-size=3: the option's own spelling, for Click
+                words.append(spec.flags[0] if attached is None else f"{spec.flags[0]}={attached}")
+                value_next = attached is None
+        return words
 
 
 def layer_command(name: str) -> Any:
@@ -64,9 +91,7 @@ def layer_command(name: str) -> Any:
             help=markup_safe(_layer_help(cls)),
             short_help=markup_safe(cls.summary()),
             rich_help_panel=FAMILY_PANELS.get(cls.family, "Layers"),
-            cls=type("LayerCommand", (_LayerCommand,), {"flags": {
-                spec.flags[0]: spec for spec in cls.arg_specs() if spec.is_flag
-            }}),
+            cls=type("LayerCommand", (_LayerCommand,), {"layer": cls}),
         )(_layer_function(cls))
         command = typer.main.get_command(builder)
         command.name = name

@@ -18,8 +18,9 @@ convcalc.errors.ParseError: Conv2d needs kernel_size (--kernel-size/-k), and in_
 from __future__ import annotations
 
 import inspect
+import re
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from ..errors import ConvcalcError, ParseError, ShapeError, did_you_mean
 from ..shapes import format_shape
@@ -111,3 +112,56 @@ def positional_names(cls: type[Layer]) -> tuple[str, ...]:
             break
         names.append(param.name)
     return tuple(names)
+
+
+# A word that starts with "-" but is a value: a negative number (-1, -0.5, -1e-3, -inf).
+NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+|-inf", re.IGNORECASE)
+
+
+class OptionWord(NamedTuple):
+    """What one option word names: the argument, whether ``forward`` takes it, and the value
+    written in the word itself (``--kernel-size=3``, ``-k3``; ``"false"`` for ``--no-bias``)."""
+
+    spec: ArgSpec
+    is_forward: bool
+    attached: str | None
+
+
+@lru_cache(maxsize=None)
+def option_table(cls: type[Layer]) -> dict[str, tuple[bool, ArgSpec]]:
+    """Option spelling -> (is a forward argument, spec): kebab-case, snake_case and short flags."""
+    table: dict[str, tuple[bool, ArgSpec]] = {}
+    for is_forward, specs in ((True, cls.forward_arg_specs()), (False, cls.arg_specs())):
+        for spec in specs:
+            for flag in spec.flags:
+                table[flag] = (is_forward, spec)
+            table["--" + spec.name] = (is_forward, spec)
+    return table
+
+
+def option_word(cls: type[Layer], word: str) -> OptionWord | None:
+    """The argument of ``cls`` an option word names, or None when it names none.
+
+    >>> from convcalc import Conv2d
+    >>> [option_word(Conv2d, w).attached for w in ("-k3", "--kernel-size=3", "--no-bias", "--bias")]
+    ['3', '3', 'false', None]
+    >>> option_word(Conv2d, "--frob") is None and option_word(Conv2d, "-1") is None
+    True
+    """
+    if not word.startswith("-") or len(word) == 1 or NEGATIVE_NUMBER.fullmatch(word):
+        return None
+    options = option_table(cls)
+    flag, eq, attached = word.partition("=")
+    negated = "--" + flag[5:] if flag.startswith("--no-") else None
+    if flag in options:
+        is_forward, spec = options[flag]
+        return OptionWord(spec, is_forward, attached if eq else None)
+    if negated in options and options[negated][1].is_flag:
+        if eq:
+            raise ParseError(f"{flag} takes no value")
+        is_forward, spec = options[negated]
+        return OptionWord(spec, is_forward, "false")
+    if not flag.startswith("--") and flag[:2] in options and not options[flag[:2]][1].is_flag:
+        is_forward, spec = options[flag[:2]]
+        return OptionWord(spec, is_forward, word[2:])
+    return None

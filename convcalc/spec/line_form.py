@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from functools import lru_cache
 from typing import Any, Mapping
 
 from ..errors import ConvcalcError, ParseError, did_you_mean
 from ..layers.base import ArgSpec, Layer
-from ..layers.build import positional_names
+from ..layers.build import NEGATIVE_NUMBER, option_word, positional_names
 from ..registry import lookup
 from .nodes import BLOCK_KEYWORDS, Node, Source, layer_node
 
@@ -48,7 +47,6 @@ class _LineReader:
         self.source = source
         self.words = words
         self.next = 1
-        self.options = _option_table(cls)
         self.specs = {spec.name: spec for spec in cls.arg_specs()}
         self.forward_specs = {spec.name: spec for spec in cls.forward_arg_specs()}
         self.kwargs: dict[str, Any] = {}
@@ -58,7 +56,7 @@ class _LineReader:
         while self.next < len(self.words):
             word, column = self.words[self.next]
             self.next += 1
-            if word.startswith("-") and len(word) > 1 and not _NUMBER.fullmatch(word):
+            if word.startswith("-") and len(word) > 1 and not NEGATIVE_NUMBER.fullmatch(word):
                 self._option(word, column)
             elif "=" in word and re.match(r"[A-Za-z_][\w-]*=", word):
                 self._keyword(word, column)
@@ -70,22 +68,15 @@ class _LineReader:
 
     def _option(self, word: str, column: int) -> None:
         """``--kernel-size 3``, ``--kernel-size=3``, ``-k3``, ``--no-bias`` or ``--bias=false``."""
-        flag, eq, attached = word.partition("=")
-        value_text: str | None = attached if eq else None
-        negated = "--" + flag[5:] if flag.startswith("--no-") else None
-        if flag in self.options:
-            is_forward, spec = self.options[flag]
-        elif negated in self.options and self.options[negated][1].is_flag:
-            is_forward, spec = self.options[negated]
-            if eq:
-                raise self.fail(f"{flag} takes no value", column)
-            value_text = "false"
-        elif not flag.startswith("--") and flag[:2] in self.options and not self.options[flag[:2]][1].is_flag:
-            is_forward, spec = self.options[flag[:2]]
-            value_text = word[2:]
-        else:
+        try:
+            found = option_word(self.cls, word)
+        except ConvcalcError as exc:
+            raise self.fail(str(exc), column) from None
+        flag = word.partition("=")[0]
+        if found is None:
             flags = [f for spec in self.cls.arg_specs() + self.cls.forward_arg_specs() for f in spec.flags]
             raise self.fail(f"{self.cls.cli_name()} has no option {flag}{did_you_mean(flag, flags)}", column)
+        spec, is_forward, value_text = found
         if spec.is_flag and value_text is None:
             value_text = "true"
         if value_text is None:
@@ -129,9 +120,6 @@ class _LineReader:
             raise self.fail(str(exc), column) from None
 
 
-_NUMBER = re.compile(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+|-inf", re.IGNORECASE)
-
-
 def _words(text: str, source: Source) -> list[tuple[str, int]]:
     """Shell-like words with their 1-based columns (quotes allowed)."""
     if "'" not in text and '"' not in text and "\\" not in text:
@@ -151,15 +139,3 @@ def _words(text: str, source: Source) -> list[tuple[str, int]]:
         located.append((word, source.column + found))
         offset = found + len(word) if found >= offset else offset
     return located or [(text, source.column)]
-
-
-@lru_cache(maxsize=None)
-def _option_table(cls: type[Layer]) -> dict[str, tuple[bool, ArgSpec]]:
-    """Option spelling -> (is a forward argument, spec): kebab-case, snake_case and short flags."""
-    table: dict[str, tuple[bool, ArgSpec]] = {}
-    for is_forward, specs in ((True, cls.forward_arg_specs()), (False, cls.arg_specs())):
-        for spec in specs:
-            for flag in spec.flags:
-                table[flag] = (is_forward, spec)
-            table["--" + spec.name] = (is_forward, spec)
-    return table
