@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import convcalc
+
 from convcalc.errors import ConvcalcError, FileError, ParseError, ShapeError
 from convcalc.shapes import format_bytes
 from convcalc.tensors.arrays import array_stats, tensor_to_json
@@ -192,7 +194,7 @@ def test_params_match_torch_init_scale():
             assert np.abs(ours[key]).max() == pytest.approx(theirs, rel=0.02), (module, key)
 
 
-def test_params_norm_defaults_with_kinds():
+def test_params_norm_defaults_from_declared_roles():
     shapes = {
         "1.weight": (4,),
         "1.bias": (4,),
@@ -203,9 +205,10 @@ def test_params_norm_defaults_with_kinds():
         "2.bias": (3, 4),
         "3.weight": (5,),
     }
-    kinds = {"1": "BatchNorm2d", "2": "LayerNorm", "3": "PReLU"}
+    layers = {"1": convcalc.BatchNorm2d(4), "2": convcalc.LayerNorm((3, 4)), "3": convcalc.PReLU(5)}
+    roles = {f"{name}.{key}": role for name, layer in layers.items() for key, role in layer.state_roles().items()}
     for fill in ("normal", "uniform"):
-        params = make_params(shapes, fill, make_rng(0), kinds=kinds)
+        params = make_params(shapes, fill, make_rng(0), roles=roles)
         assert (params["1.weight"] == 1).all() and (params["1.bias"] == 0).all()
         assert (params["1.running_mean"] == 0).all() and (params["1.running_var"] == 1).all()
         assert params["1.num_batches_tracked"].dtype == np.int64 and params["1.num_batches_tracked"].shape == ()

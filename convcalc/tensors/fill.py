@@ -25,8 +25,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import ConvcalcError, ParseError, ShapeError
-from ..registry import lookup
+from ..errors import ParseError, ShapeError
 from ..shapes import format_shape
 from .arrays import float_dtype
 
@@ -209,15 +208,13 @@ def make_params(
     fill: str | Fill = "normal",
     rng: np.random.Generator | None = None,
     dtype: Any = "float32",
-    kinds: Mapping[str, str] | None = None,
     roles: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Parameters and buffers for state_dict ``shapes``, drawn in key order.
 
-    ``roles`` maps a key to what it is for, as its layer declares it (``Layer.param_roles``,
-    prefixed with the module path: ``{"1.weight": "ones"}``); ``kinds`` maps a module path
-    (``features.1``; ``""`` for a lone layer) to its torch class name, whose declared roles
-    apply. A key with neither has its role guessed from its name and shape.
+    ``roles`` maps a key to what it is for, as its layer declares it (``Layer.state_roles``,
+    prefixed with the module path: ``{"1.weight": "ones"}``); convcalc's own callers declare
+    every key. A key given no role has it guessed from its name and shape.
 
     A bare ``normal``/``uniform`` gives what torch initialises, so the numbers look like a
     fresh torch model's: conv and linear weights and biases uniform on ±1/√fan_in (torch's
@@ -230,14 +227,14 @@ def make_params(
     >>> bool(abs(p["weight"]).max() <= 1 / 75 ** 0.5)
     True
     >>> make_params({"0.weight": (2,), "0.running_var": (2,)}, "normal", make_rng(0),
-    ...             kinds={"0": "BatchNorm2d"})["0.running_var"]
+    ...             roles={"0.weight": "ones", "0.running_var": "variance"})["0.running_var"]
     array([1., 1.], dtype=float32)
     >>> make_params({"weight": (3,)}, "uniform", make_rng(0), roles={"weight": "slope"})["weight"]
     array([0.25, 0.25, 0.25], dtype=float32)
     """
     spec = parse_fill(fill)
     target = float_dtype(dtype)
-    declared = {**_roles_of_kinds(shapes, kinds or {}), **(roles or {})}
+    declared = roles or {}
     params: dict[str, np.ndarray] = {}
     for key, shape in shapes.items():
         role = declared[key] if key in declared else _guessed_role(key, shapes)
@@ -273,22 +270,6 @@ def _fan_in_bound(weight_shape: tuple[int, ...]) -> float:
     # torch's fan_in: dim 1 times the receptive field, for conv, transposed conv and linear alike.
     fan_in = weight_shape[1] * math.prod(weight_shape[2:])
     return 1 / math.sqrt(fan_in) if fan_in else 0.0
-
-
-def _roles_of_kinds(shapes: Mapping[str, Sequence[int]], kinds: Mapping[str, str]) -> dict[str, str]:
-    """The roles the named layer classes declare for the keys of their modules; a key the class
-    leaves out takes the fill as written (role ``""``). Names convcalc does not know declare nothing."""
-    declared: dict[str, str] = {}
-    for key in shapes:
-        module, _, leaf = key.rpartition(".")
-        if not kinds.get(module):
-            continue
-        try:
-            cls = lookup(kinds[module])
-        except ConvcalcError:
-            continue
-        declared[key] = cls.param_roles.get(leaf, "")
-    return declared
 
 
 def _guessed_role(key: str, shapes: Mapping[str, Sequence[int]]) -> str:
