@@ -296,3 +296,19 @@ def test_layer_commands_take_the_spellings_a_spec_line_takes(cli):
                   ("--in", "3", "--out", "8", "-k3", "-p1", "--bias=0")):
         result = cli("conv2d", *words, "--json")
         assert result.code == 0 and result.stdout == plain.stdout, result.stderr
+
+
+def test_an_option_value_given_twice_is_refused(cli):
+    """Click kept the last --input; a repeated flag stays harmless."""
+    cli("conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x3x8x8", "--input", "1x3x9x9").assert_one_error_line(
+        ["--input is given twice"]
+    )
+    result = cli("conv2d", "--in", "3", "--out", "8", "-k", "3", "--json", "--json")
+    assert result.code == 0 and json.loads(result.stdout)["params"] == 224
+
+
+def test_option_values_are_not_read_as_layer_options(cli):
+    """A value that looks like a layer option (--fill -k) stays the other option's value."""
+    cli("conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x3x8x8", "--fill", "-k").assert_one_error_line(
+        ["fill '-k' is not one of"]
+    )

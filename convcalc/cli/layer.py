@@ -13,9 +13,9 @@ from typing import Any, Callable
 import typer
 from typer.core import TyperCommand
 
-from ..errors import ConvcalcError, ShapeError, did_you_mean
+from ..errors import ConvcalcError, ShapeError
 from ..layers.base import Layer
-from ..layers.build import option_word
+from ..layers.build import given_twice, no_option, option_word
 from ..registry import layer_classes
 from .options import (
     COMMON_DEFAULTS, COMMON_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, markup_safe, option_for, run_settings, wants_run,
@@ -57,28 +57,47 @@ class _LayerCommand(TyperCommand):
                 raise
             name = getattr(exc, "option_name", "")
             known = [spelling for param in self.params for spelling in (*param.opts, *param.secondary_opts)]
-            raise ConvcalcError(f"{self.layer.cli_name()} has no option {name}{did_you_mean(name, known)}") from None
+            raise ConvcalcError(no_option(self.layer, name, known)) from None
 
     def _read_layer_words(self, args: list[str]) -> list[str]:
+        """The words with the layer's options in their own spelling; an argument or option value
+        given twice is refused. The values of the command's other options pass through unread."""
+        others = {
+            spelling: (param.name, not getattr(param, "is_flag", True))
+            for param in self.params
+            for spelling in (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ()))
+        }
         given: set[str] = set()
         words = []
         value_next = False
         for word in args:
-            found = None if value_next else option_word(self.layer, word)
-            value_next = False
+            if value_next:
+                words.append(word)
+                value_next = False
+                continue
+            found = option_word(self.layer, word)
+            flag, eq, _ = word.partition("=")
             if found is None:
+                name, takes_value = others.get(flag, (None, False))
+                if takes_value:  # a repeated flag (--json --json) changes nothing; a value would
+                    _once(name, flag, given)
+                    value_next = not eq
                 words.append(word)
                 continue
-            if found.spec.name in given:
-                raise ConvcalcError(f"{self.layer.cli_name()}: {found.spec.name} is given twice")
-            given.add(found.spec.name)
             spec, attached = found.spec, found.attached
+            _once(spec.name, spec.name, given)
             if spec.is_flag:  # --bias, --no-bias, --bias=false
                 words.append(spec.spellings[0] if attached is None or spec.parse(attached) else spec.spellings[-1])
             else:  # -k3, --kernel_size 3, --kernel-size=3: the option's own spelling, for Click
                 words.append(spec.flags[0] if attached is None else f"{spec.flags[0]}={attached}")
                 value_next = attached is None
         return words
+
+
+def _once(name: str, said: str, given: set[str]) -> None:
+    if name in given:
+        raise ConvcalcError(given_twice(said))
+    given.add(name)
 
 
 def layer_command(name: str) -> Any:

@@ -139,6 +139,16 @@ def option_table(cls: type[Layer]) -> dict[str, tuple[bool, ArgSpec]]:
     return table
 
 
+def given_twice(name: str) -> str:
+    """The message for an argument or option given twice, wherever words are read."""
+    return f"{name} is given twice"
+
+
+def no_option(cls: type[Layer], flag: str, known: Sequence[str]) -> str:
+    """The message for an option ``cls`` does not take, with the spellings close to it."""
+    return f"{cls.cli_name()} has no option {flag}{did_you_mean(flag, known)}"
+
+
 def option_word(cls: type[Layer], word: str) -> OptionWord | None:
     """The argument of ``cls`` an option word names, or None when it names none.
 

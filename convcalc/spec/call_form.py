@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import ArgSpec
-from ..layers.build import positional_names
+from ..layers.build import given_twice, positional_names
 from ..registry import lookup
 from .nodes import SEQUENTIAL_TYPES, ModuleNode, Node, Source, check_unique, layer_node
 
@@ -83,7 +83,7 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
             )
         if key in kwargs:
             raise ParseError(
-                f"{where.where()}: {key} is given twice", line=at.line, column=at.column
+                f"{where.where()}: {given_twice(key)}", line=at.line, column=at.column
             )
         if key in ("device", "dtype"):
             continue

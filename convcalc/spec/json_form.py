@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConvcalcError, ParseError, did_you_mean
 from ..layers.base import ArgSpec, Shape
-from ..layers.build import positional_names
+from ..layers.build import given_twice, positional_names
 from ..registry import lookup
 from ..shapes import parse_shape
 from .limits import MAX_JSON_DEPTH
@@ -294,7 +294,7 @@ class _JsonReader:
                     source,
                 )
             if key in kwargs:
-                raise self.fail(f"{path}: {key} is given twice (in args and by name)", key, source)
+                raise self.fail(f"{path}: {given_twice(key)} (in args and by name)", key, source)
             kwargs[key] = self.value(specs[key], raw, path, value, source)
         forward: dict[str, Any] = {}
         raw_forward = value.get("forward", {})

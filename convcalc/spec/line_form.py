@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from ..errors import ConvcalcError, ParseError, did_you_mean
 from ..layers.base import ArgSpec, Layer
-from ..layers.build import NEGATIVE_NUMBER, option_word, positional_names
+from ..layers.build import NEGATIVE_NUMBER, given_twice, no_option, option_word, positional_names
 from ..registry import lookup
 from .nodes import BLOCK_KEYWORDS, Node, Source, layer_node
 
@@ -75,7 +75,7 @@ class _LineReader:
         flag = word.partition("=")[0]
         if found is None:
             flags = [f for spec in self.cls.arg_specs() + self.cls.forward_arg_specs() for f in spec.flags]
-            raise self.fail(f"{self.cls.cli_name()} has no option {flag}{did_you_mean(flag, flags)}", column)
+            raise self.fail(no_option(self.cls, flag, flags), column)
         spec, is_forward, value_text = found
         if spec.is_flag and value_text is None:
             value_text = "true"
@@ -113,7 +113,7 @@ class _LineReader:
     def _store(self, spec: ArgSpec, is_forward: bool, value_text: str, column: int) -> None:
         target = self.forward if is_forward else self.kwargs
         if spec.name in target:
-            raise self.fail(f"{spec.name} is given twice", column)
+            raise self.fail(given_twice(spec.name), column)
         try:
             target[spec.name] = spec.value_from_text(value_text)
         except ConvcalcError as exc:
