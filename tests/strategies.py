@@ -46,7 +46,7 @@ def examples(n: int, suppress: Sequence[HealthCheck] = SLOW) -> settings:
 
 def int_tuple(draw, n: int, lo: int | Sequence[int], hi: int | Sequence[int]) -> tuple[int, ...]:
     """``n`` ints drawn in turn, the i-th from ``[lo, hi]``; a sequence bound gives each
-    position its own (``int_tuple(draw, nd, 0, [k // 2 for k in kernel])``). None for n <= 0.
+    position its own (``int_tuple(draw, nd, 0, [k // 2 for k in kernel])``); ``()`` for n <= 0.
 
     The same draws, in the same order, as ``tuple(draw(st.integers(lo, hi)) for _ in range(n))``.
     """

@@ -146,7 +146,7 @@ def test_layer_options_read_like_a_spec_line():
         build_shown_layer("conv2d", ["-k", "3", "--bogus", "1"], "5x5")
 
 
-# -- the command, on a throwaway app (cli.py registers it on the real one) --
+# -- the command, on a throwaway app (cli/app.py registers it on the real one) --
 
 app = typer.Typer()
 app.command("show", context_settings=PASS_THROUGH)(show_command)

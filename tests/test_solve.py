@@ -140,7 +140,7 @@ def test_bad_input(args, message):
         solve(**args)
 
 
-# -- the command, registered on a throwaway app (cli.py registers it on the real one) --
+# -- the command, registered on a throwaway app (cli/app.py registers it on the real one) --
 
 app = typer.Typer()
 app.command("solve")(solve_command)

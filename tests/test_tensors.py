@@ -17,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
-
 from convcalc.errors import ConvcalcError, FileError, ParseError, ShapeError
 from convcalc.shapes import format_bytes
 from convcalc.tensors.arrays import array_stats, tensor_to_json

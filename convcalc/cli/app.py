@@ -27,6 +27,7 @@ _built: dict[str, Any] = {}
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+# Commands whose modules load only when invoked: (module, function, context settings).
 _LAZY_COMMANDS = {
     "explain": ("convcalc.cli.explain", "explain_command", PASS_THROUGH),
     "solve": ("convcalc.cli.teach", "solve_command", {}),
@@ -135,9 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value, ...
         error(one_line(exc.format_message()))  # type: ignore[attr-defined]
         return getattr(exc, "exit_code", EXIT_USAGE)
-    except (KeyboardInterrupt,):
-        error("interrupted")
-        return 130
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # the reader went away (| head): not an error of ours
             return EXIT_OK

@@ -184,9 +184,6 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
     return run
 
 
-# Options that only mean something for a forward pass, so giving one asks for the run.
-
-
 def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeError:
     """``exc``, saying how a CSV/text file was read when no --input reshaped it."""
     if not path.lower().endswith((".csv", ".txt")):

@@ -24,9 +24,8 @@ METAVARS = {
 }
 
 
-# Commands whose modules load only when invoked: (module, function, context settings).
-# PASS_THROUGH: the layer's own options reach the command unparsed, in ctx.args (explain, show);
-# they still complete (LayerOptionsCommand).
+# The layer's own options reach the command unparsed, in ctx.args (explain, show); they still
+# complete (LayerOptionsCommand).
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
@@ -209,6 +208,7 @@ COMMON_OPTIONS = {
 COMMON_DEFAULTS = {"input_shape": None, "dtype": "float32", "as_json": False}
 
 
+# Options that only mean something for a forward pass, so giving one asks for the run.
 _IMPLY_RUN = ("input_file", "weights", "fill", "fill_weights", "seed", "save", "heatmap", "precision", "gray", "key")
 
 

@@ -12,8 +12,6 @@ import sys
 from typing import Any
 
 
-
-
 def emit_json(data: Any) -> None:
     # Compact separators: a 3000-layer summary is over a megabyte of JSON.
     sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False) + "\n")

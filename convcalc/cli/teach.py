@@ -1,9 +1,7 @@
 """The teaching commands ``convcalc solve`` and ``convcalc show``, as Typer command functions.
 
-:mod:`convcalc.cli.app` registers them::
-
-    app.command("solve")(solve_command)
-    app.command("show", context_settings=PASS_THROUGH)(show_command)
+:mod:`convcalc.cli.app` loads this module only when one of them is invoked (its
+``_LAZY_COMMANDS``), registering ``show`` with ``PASS_THROUGH``.
 
 ``show`` passes the layer's own options through untouched (``PASS_THROUGH``) and reads them with
 the network spec's line-form parser, so they are spelt exactly as in a ``convcalc net`` spec.

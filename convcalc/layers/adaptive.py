@@ -24,6 +24,7 @@ def _adaptive_coverage(size: int, windows: int) -> tuple[int, int]:
     """
     return size + windows - math.gcd(size, windows), windows
 
+
 class _AdaptivePoolNd(PoolNd):
     """Pools that fix the output size and spread the windows over the input to reach it."""
 
@@ -160,6 +161,7 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         return self._on_batch(
             x, lambda batch: adaptive_max_pool_nd(batch, self.output_size, self.return_indices)
         )
+
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """1-D adaptive average pooling to a fixed output length."""

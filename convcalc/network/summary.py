@@ -126,6 +126,7 @@ class Summary:
 def _listed(shape: Shape | None) -> list[int] | None:
     return None if shape is None else list(shape)
 
+
 class _LayerFacts:
     """Per-layer figures the rows repeat, computed once per layer object."""
 

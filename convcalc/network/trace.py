@@ -596,7 +596,6 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-
 def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[str] = ()) -> Trace:
     """Run the shapes of ``input_shape`` (None: unknown) through the module tree ``root``;
     the trace's notes are ``parse_notes`` and then the rules applied, each with the modules it

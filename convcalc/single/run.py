@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import ConvcalcError, ParseError
-from ..layers.base import Layer, Shape, prod
+from ..layers.base import Layer, Shape
 from ..tensors.arrays import float_dtype
 from ..tensors.files import load_input, load_weights
 from ..tensors.fill import make_params, make_rng, make_tensor

@@ -172,9 +172,6 @@ def check_unique(children: list[tuple[str, Node]], where: Source) -> None:
         seen.add(name)
 
 
-# -- the text forms -------------------------------------------------------------------------------
-
-
 def count_layers(node: Node, memo: dict[int, int] | None = None) -> int:
     """Leaf layers under ``node``, repeats expanded (shared subtrees counted once each)."""
     memo = {} if memo is None else memo

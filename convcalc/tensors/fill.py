@@ -119,6 +119,7 @@ def parse_fill(text: str | Fill, what: str = "fill") -> Fill:
         raise ParseError(f"{what} {text!r}: STD must be >= 0")
     return Fill(kind, args)
 
+
 def make_rng(seed: int | None = None) -> np.random.Generator:
     """NumPy's default generator; the same seed gives the same tensors on every machine."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
