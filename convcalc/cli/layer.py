@@ -56,7 +56,8 @@ class _LayerCommand(TyperCommand):
             if not hasattr(exc, "possibilities"):  # Click's NoSuchOption, found by what it carries
                 raise
             name = getattr(exc, "option_name", "")
-            known = [spelling for param in self.params for spelling in (*param.opts, *param.secondary_opts)]
+            known = [*ctx.help_option_names,
+                     *(spelling for param in self.params for spelling in (*param.opts, *param.secondary_opts))]
             raise ConvcalcError(no_option(self.layer, name, known)) from None
 
     def _read_layer_words(self, args: list[str]) -> list[str]:
