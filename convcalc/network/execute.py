@@ -7,17 +7,25 @@ so memory follows the summary's peak estimate unless every activation is recorde
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from .trace import Trace
+from ..layers.base import Layer
 from ..tensors.params import check_params
+from .trace import Trace
 
 
 class NetworkRun(NamedTuple):
     output: np.ndarray
     activations: dict[str, np.ndarray]  # step key (name, name#2 for a second call) -> output, when recorded
+
+
+def _modules(trace: Trace) -> Iterator[tuple[str, Layer]]:
+    """Each module of the network once (a module called twice has one state_dict entry)."""
+    for step in trace.steps:
+        if step.layer is not None and step.first_call:
+            yield step.name, step.layer
 
 
 def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
@@ -27,12 +35,11 @@ def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
     >>> state_dict_shapes(parse_network("Conv2d(1, 2, 3)\\nBatchNorm2d(2)").trace((1, 1, 5, 5)))["1.running_var"]
     (2,)
     """
-    shapes: dict[str, tuple[int, ...]] = {}
-    for step in trace.steps:
-        if step.layer is not None and step.first_call:
-            for suffix, shape in {**step.layer.param_shapes(), **step.layer.buffer_shapes()}.items():
-                shapes[f"{step.name}.{suffix}"] = tuple(shape)
-    return shapes
+    return {
+        f"{name}.{suffix}": tuple(shape)
+        for name, layer in _modules(trace)
+        for suffix, shape in {**layer.param_shapes(), **layer.buffer_shapes()}.items()
+    }
 
 
 def state_roles(trace: Trace) -> dict[str, str]:
@@ -44,10 +51,9 @@ def state_roles(trace: Trace) -> dict[str, str]:
     {'0.weight': 'fan_in', '0.bias': 'fan_in', '1.weight': 'slope'}
     """
     return {
-        f"{step.name}.{suffix}": role
-        for step in trace.steps
-        if step.layer is not None and step.first_call
-        for suffix, role in step.layer.state_roles().items()
+        f"{name}.{suffix}": role
+        for name, layer in _modules(trace)
+        for suffix, role in layer.state_roles().items()
     }
 
 
