@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, ClassVar, Optional, Sequence
 
-from ..arith import ConvRule, avg_pool_cells, spatial_symbols
+from ..arith import ConvRule, avg_pool_cells, floor_sum, spatial_symbols
 from .base import Layer, OptionalSize, Shape, Size, prod
 
 _DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
@@ -43,50 +43,43 @@ def sum_windows(per_dim: Sequence[tuple[int, int]]) -> tuple[int, int]:
     return prod(elements for elements, _ in per_dim), prod(nonempty for _, nonempty in per_dim)
 
 
-_EDGE_LOOP_MAX = 1 << 16
-
-
 def _coverage(size: int, windows: int, kernel: int, stride: int, padding: int, dilation: int) -> tuple[int, int]:
-    """(Σ over windows of the input elements each covers, windows covering any) along one dim.
+    """(Σ over windows of the input elements each covers, windows covering any) along one dim,
+    in closed form (floor sums), so it costs the same for ten outputs or 10**12.
 
-    Windows whose taps all land inside cover ``kernel`` elements each; only the edge windows,
-    which reach into the padding, are counted one by one, so this costs the number of edge
-    windows rather than of outputs (a 60M-long output took 40 s counted one by one).
+    Window o's taps are ``o·s − p + t·d``; those inside ``[0, size)`` run from
+    ``max(0, ⌈(p − o·s)/d⌉)`` to ``min(k − 1, ⌊(size − 1 + p − o·s)/d⌋)``. Windows ``lo..hi``
+    reach the input at all; between them the two clamps switch at ``A`` and ``B``, and each
+    piece is a floor sum over an arithmetic progression.
 
     >>> _coverage(5, 5, 3, 1, 1, 1)  # windows cover 2, 3, 3, 3, 2
     (13, 5)
     >>> _coverage(4, 2, 2, 5, 1, 5)  # taps at -1, 4 and 4, 9: nothing inside
     (0, 0)
     """
-    first_inside = min(windows, max(0, -(-padding // stride)))  # first window starting at >= 0
-    last_inside = min(windows - 1, (size - 1 + padding - (kernel - 1) * dilation) // stride)
-    interior = max(0, last_inside - first_inside + 1)
-    if interior:
-        edges = [range(0, first_inside), range(last_inside + 1, windows)]
-    else:
-        edges = [range(windows)]
-    if sum(map(len, edges)) > _EDGE_LOOP_MAX:
-        return _coverage_vectorised(size, windows, kernel, stride, padding, dilation)
-    elements, nonempty = interior * kernel, interior
-    for window in (o for edge in edges for o in edge):
-        covered = _covered(window * stride - padding, kernel, dilation, size)
-        elements += covered
-        nonempty += covered > 0
-    return elements, nonempty
+    n, k, s, p, d = size, kernel, stride, padding, dilation
+    lo = max(0, -(((k - 1) * d - p) // s))  # first window whose last tap is at >= 0
+    hi = min(windows - 1, (n - 1 + p) // s)  # last window whose first tap is at <= n − 1
+    if lo > hi:
+        return 0, 0
+    first_free = -(-p // s)  # windows from here on start inside: first tap 0
+    last_free = (n - 1 + p - (k - 1) * d) // s  # windows up to here end inside: last tap k − 1
 
+    def floors(a: int, b: int, alpha: int, beta: int) -> int:  # Σ_{o=a}^{b} ⌊(alpha·o + beta)/d⌋
+        return floor_sum(b - a + 1, alpha, alpha * a + beta, d) if a <= b else 0
 
-def _coverage_vectorised(
-    size: int, windows: int, kernel: int, stride: int, padding: int, dilation: int
-) -> tuple[int, int]:
-    """``_coverage`` over every window with NumPy, a million at a time (for huge edge counts)."""
-    import numpy as np
-
-    elements = nonempty = 0
-    for begin in range(0, windows, 1 << 20):
-        start = np.arange(begin, min(windows, begin + (1 << 20)), dtype=np.int64) * stride - padding
-        covered = _covered(start, kernel, dilation, size, np.minimum, np.maximum)
-        elements += int(covered.sum())
-        nonempty += int(np.count_nonzero(covered))
+    whole_end = min(hi, last_free)
+    last_taps = (k - 1) * max(0, whole_end - lo + 1) + floors(max(lo, last_free + 1), hi, -s, n - 1 + p)
+    first_taps = -floors(lo, min(hi, first_free - 1), s, -p)  # ⌈(p − o·s)/d⌉ = −⌊(o·s − p)/d⌋
+    count = hi - lo + 1
+    elements = last_taps - first_taps + count
+    # Only a window hanging past both edges can miss every element (dilation stepping over a
+    # short input); there each count is 0 or 1 when d > size − 1.
+    both_lo, both_hi = max(lo, last_free + 1), min(hi, first_free - 1)
+    nonempty = count
+    if n - 1 < d and both_lo <= both_hi:
+        inside = floors(both_lo, both_hi, -s, n - 1 + p) + floors(both_lo, both_hi, s, -p) + (both_hi - both_lo + 1)
+        nonempty -= (both_hi - both_lo + 1) - inside
     return elements, nonempty
 
 
