@@ -6,15 +6,41 @@ The CLI maps :class:`ConvcalcError` to exit code 2 and prints the message on one
 
 from __future__ import annotations
 
-from typing import Iterable
+import re
+from typing import Any, Iterable
+
+# C0 controls (but tab and newline, which one_line folds), DEL and the C1 controls: a terminal
+# acts on them (ESC ] ... BEL retitles the window, CSI moves the cursor), so data holding them
+# is shown escaped, never raw.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, lines: bool = True) -> str:
+    """``text`` with its control characters written as ``\\xNN`` escapes, so that data echoed in
+    a message or a table cannot drive the terminal; ``lines=False`` escapes tab and newline too.
+
+    >>> printable("conv\\x1b]0;owned\\x07"), printable("a\\tb", lines=False)
+    ('conv\\\\x1b]0;owned\\\\x07', 'a\\\\x09b')
+    """
+    pattern = _CONTROL if lines else _CONTROL_OR_LINE
+    if pattern.search(text) is None:  # the common case: one scan, no copy
+        return text
+    return pattern.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class ConvcalcError(ValueError):
-    """Base of every error caused by invalid input.
+    """Base of every error caused by invalid input. The message is kept printable: control
+    characters from the data it quotes are escaped (:func:`printable`).
 
     >>> isinstance(ConvcalcError("x"), ValueError)
     True
+    >>> str(ConvcalcError("unknown layer \\x1b[2J"))
+    'unknown layer \\\\x1b[2J'
     """
+
+    def __init__(self, message: Any = "", *args: Any) -> None:
+        super().__init__(printable(message) if isinstance(message, str) else message, *args)
 
 
 class ConfigError(ConvcalcError):

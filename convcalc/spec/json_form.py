@@ -33,25 +33,63 @@ class _PosStr(str):
 
 
 def _position_decoder() -> json.JSONDecoder:
-    """A JSONDecoder whose objects and strings remember their offset in the text."""
+    """A JSONDecoder whose objects and strings remember their offset in the text. It refuses
+    what the text forms cannot hold either: a key given twice in one object (JSON would keep
+    the last), control characters written as escapes (``"\\u001b"``), which the text's own check
+    cannot see, and integers too long for Python to read."""
     decoder = json.JSONDecoder()
 
-    def parse_object(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> tuple[dict, int]:
-        obj, end = json.decoder.JSONObject(s_and_end, *args, **kwargs)
-        positioned = _PosDict(obj)
-        positioned.pos = s_and_end[1] - 1
+    def parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, object_hook: Any,
+                     object_pairs_hook: Any, memo: Any = None) -> tuple[dict, int]:
+        start = s_and_end[1] - 1
+        pairs, end = json.decoder.JSONObject(s_and_end, strict, scan_once, object_hook, list, memo)
+        positioned = _PosDict()
+        for key, value in pairs:
+            if key in positioned:
+                raise _error_at(s_and_end[0], start, f"the key {key!r} appears twice in one object; keep one")
+            _refuse_controls(key, s_and_end[0], start)
+            positioned[key] = value
+        positioned.pos = start
         return positioned, end
 
     def parse_string(s: str, end: int, strict: bool) -> tuple[str, int]:
         value, new_end = json.decoder.scanstring(s, end, strict)
+        _refuse_controls(value, s, end - 1)
         positioned = _PosStr(value)
         positioned.pos = end - 1
         return positioned, new_end
 
     decoder.parse_object = parse_object  # type: ignore[assignment]
     decoder.parse_string = parse_string  # type: ignore[assignment]
+    decoder.parse_int = _parse_int  # type: ignore[assignment]
     decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[assignment]
     return decoder
+
+
+# The text form's rule (limits._CONTROL), C1 controls included: a name or value holding ESC ] ...
+# BEL would retitle, or worse, the terminal that shows it.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_MAX_INT_DIGITS = 1000  # far past any 64-bit size; Python itself reads at most 4300 digits
+
+
+def _refuse_controls(value: str, text: str, pos: int) -> None:
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise _error_at(text, pos, f"control character {bad.group()!r} in the string {value!r}; a spec holds printable text")
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits) > _MAX_INT_DIGITS:
+        raise ParseError(
+            f"the integer {digits[:20]}... has {len(digits.lstrip('-'))} digits; "
+            "sizes must fit in 64 bits (at most 9223372036854775807)"
+        )
+    return int(digits)
+
+
+def _error_at(text: str, pos: int, message: str) -> ParseError:
+    line = text.count("\n", 0, pos) + 1
+    return ParseError(message, line=line, column=pos - (text.rfind("\n", 0, pos) + 1) + 1)
 
 
 def parse_json_spec(text: str) -> ParsedSpec:

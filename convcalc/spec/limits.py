@@ -45,7 +45,7 @@ def too_big(size: int) -> ParseError:
     )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0 but whitespace, DEL, C1 (CSI is \x9b)
 
 
 def _reject_binary(text: str) -> None:
