@@ -21,11 +21,11 @@ from ..registry import aliases, layer_classes, suggestion
 from .layer import layer_command
 from .net import net_command
 from .options import PASS_THROUGH, LayerOptionsCommand
-from .output import emit_json, emit_rich, error, one_line
+from .output import emit_json, emit_rich, error, one_line, plain_streams
 
 _built: dict[str, Any] = {}
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Commands whose modules load only when invoked: (module, function, context settings).
 _LAZY_COMMANDS = {
@@ -125,31 +125,91 @@ def _lazy_command(name: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
+    if sys.stdout is None:  # started with stdout closed (>&-): the answer could go nowhere
+        error("standard output is closed, so the answer would be lost; send it to a file or to /dev/null")
+        return EXIT_USAGE
     try:
         result = app(args=argv, prog_name="convcalc", standalone_mode=False)
+        sys.stdout.flush()  # a full disk or a lost reader shows here, not at interpreter exit
     except ConvcalcError as exc:
         error(one_line(str(exc)))
         return EXIT_USAGE
-    except (typer.Abort, KeyboardInterrupt):
+    except Stopped as exc:  # SIGINT or SIGTERM (run() turns them into Stopped); a save cleaned up
+        error(exc.word)
+        return exc.code
+    except typer.Abort:
         error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value, ...
         error(one_line(exc.format_message()))  # type: ignore[attr-defined]
         return getattr(exc, "exit_code", EXIT_USAGE)
     except OSError as exc:
+        if exc.filename is not None:  # a file the core should have reported as a FileError: ours
+            return _internal_error(exc)
+        _drop_unwritten_output()
         if exc.errno == errno.EPIPE:  # the reader went away (| head): not an error of ours
             return EXIT_OK
-        error(f"{exc.strerror or exc}")
-        return EXIT_FAILURE
+        # Writing the answer failed (a full disk, a closed descriptor): the environment's doing.
+        error(f"cannot write the output: {exc.strerror or exc}")
+        return EXIT_USAGE
     except Exception as exc:  # a bug of ours, not bad input: say so in one line
-        if os.environ.get("CONVCALC_DEBUG"):
-            raise
-        error(f"internal error ({type(exc).__name__}: {exc}); please report it. "
-              "CONVCALC_DEBUG=1 shows the traceback")
-        return EXIT_FAILURE
+        return _internal_error(exc)
     if os.environ.get("_CONVCALC_COMPLETE"):
         return EXIT_OK
+    if result == EXIT_INTERRUPTED:  # Typer's answer to a KeyboardInterrupt, which it swallows silently
+        error("interrupted")
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get("CONVCALC_DEBUG"):
+        raise exc
+    error(f"internal error ({type(exc).__name__}: {exc}); please report it. "
+          "CONVCALC_DEBUG=1 shows the traceback")
+    return EXIT_FAILURE
+
+
+def _drop_unwritten_output() -> None:
+    """Point stdout at /dev/null once writing to it failed, so that the interpreter's last flush
+    of what is still buffered does not fail again and print its own message."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+class Stopped(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM arrived: unwinds like KeyboardInterrupt, which Typer would
+    swallow, so that a save in progress removes its temporary file on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.word = "interrupted" if signum == signal.SIGINT else "terminated"
+        self.code = 128 + signum
+
+
+def _stop(signum: int, frame: Any) -> None:
+    import signal
+
+    for number in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the cleanup short
+        signal.signal(number, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def _plug_standard_descriptors() -> None:
+    """Put /dev/null on a closed stdin, stdout or stderr descriptor, so that no file convcalc
+    opens (a save's temporary file) can land on 0, 1 or 2 and take writes meant for them.
+    Python has already set the matching sys.stdin/stdout/stderr to None, which main() reads."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            try:
+                os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+            except OSError:
+                return
 
 
 def run() -> None:  # pragma: no cover - exercised through the console script
@@ -160,4 +220,9 @@ def run() -> None:  # pragma: no cover - exercised through the console script
     gc.disable()
     if hasattr(signal, "SIGPIPE"):  # `convcalc ... | head`: end quietly when the reader leaves, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup and `cmd &` ignore them: keep that
+            signal.signal(number, _stop)
+    _plug_standard_descriptors()
+    plain_streams()
     sys.exit(main())

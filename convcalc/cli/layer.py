@@ -18,7 +18,8 @@ from ..layers.base import Layer
 from ..layers.build import given_twice, no_option, option_word
 from ..registry import layer_classes
 from .options import (
-    COMMON_DEFAULTS, COMMON_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, markup_safe, option_for, run_settings, wants_run,
+    COMMON_DEFAULTS, COMMON_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, markup_safe, option_for, refuse_lone_options, run_settings,
+    wants_run,
 )
 from .output import emit_json, emit_rich, warn
 
@@ -132,9 +133,8 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
     forward_specs = cls.forward_arg_specs()
     for spec in forward_specs:
         annotation = option_for(spec, spec.flags, "Forward")
-        params.append(
-            inspect.Parameter(f"forward_{spec.name}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-        )
+        params.append(inspect.Parameter(f"forward_{spec.name}", inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                        default=None))
     for options, defaults in ((COMMON_OPTIONS, COMMON_DEFAULTS), (RUN_OPTIONS, RUN_DEFAULTS)):
         for name, annotation in options.items():
             params.append(
@@ -155,6 +155,7 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             if (text := values.pop(f"forward_{spec.name}")) is not None
         }
         run_options = {name: values.pop(name) for name in RUN_OPTIONS}
+        refuse_lone_options(run_options, wants_run(run_options))
         input_shape = parse_shape(input_text) if input_text is not None else None
         if forward_kwargs and input_shape is None and not run_options["input_file"]:
             raise ConvcalcError(f"{', '.join('--' + k.replace('_', '-') for k in forward_kwargs)} needs --input SHAPE")

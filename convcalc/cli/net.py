@@ -9,9 +9,10 @@ import typer
 
 from ..errors import ConvcalcError
 from .options import (
-    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, Run, Seed, run_settings, wants_run,
+    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, Run, Seed, refuse_lone_options, run_settings,
+    wants_run,
 )
-from .output import emit_json, emit_rich, warn
+from .output import emit_json, emit_rich, emit_text, warn
 
 
 def net_command(
@@ -58,9 +59,11 @@ def net_command(
     from ..shapes import parse_int
 
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
+    runs = wants_run(locals())
+    refuse_lone_options(locals(), runs)
     network = parse_network(_read_spec(spec_file))
     stats = output_data = None
-    if wants_run(locals()):
+    if runs:
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
     else:
         summary = network.summary(input_shape, dtype, levels)
@@ -80,7 +83,7 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
     elif form in ("csv", "markdown"):
         from ..render.tables import csv_text, markdown_text
 
-        sys.stdout.write(csv_text(summary, stats) if form == "csv" else markdown_text(summary, stats))
+        emit_text(csv_text(summary, stats) if form == "csv" else markdown_text(summary, stats))
     elif sys.stdout.isatty():
         from ..render.report import render_network
 
@@ -88,7 +91,7 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
         from ..render.tables import plain_text
 
-        sys.stdout.write(plain_text(summary, stats))
+        emit_text(plain_text(summary, stats))
 
 
 def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:
@@ -118,7 +121,7 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     for message in warnings:
         warn(message)
     if options["save"] is not None:
-        to_npz = options["save"].endswith(".npz")
+        to_npz = options["save"].lower().endswith(".npz")  # acts.NPZ too, as save_array reads it
         save_array(options["save"], result.activations if to_npz else result.output, force=options["force"])
     stats = {name: array_stats(array) for name, array in result.activations.items()}
     output_data = None
@@ -135,6 +138,8 @@ def _read_spec(path: str | None) -> bytes:
     from ..errors import FileError
 
     if path in (None, "-"):
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise ConvcalcError("standard input is closed, so there is no network spec to read; give a FILE")
         if path is None and sys.stdin.isatty():
             raise ConvcalcError("no network spec: give a FILE, or pipe one in (convcalc net < model.txt)")
         return sys.stdin.buffer.read(_SPEC_READ_LIMIT)

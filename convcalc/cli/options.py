@@ -109,6 +109,8 @@ def run_settings(options: Mapping[str, Any]) -> RunSettings:
     from ..shapes import parse_int
     from ..tensors.memory import parse_memory
 
+    refuse_lone_options(options)
+
     def whole(name: str, default: int) -> int:
         text = options.get(name)
         return default if text is None else parse_int(text, f"--{name.replace('_', '-')}", minimum=0)
@@ -214,3 +216,34 @@ _IMPLY_RUN = ("input_file", "weights", "fill", "fill_weights", "seed", "save", "
 
 def wants_run(options: dict[str, Any]) -> bool:
     return bool(options.get("run")) or any(options.get(name) not in (None, False) for name in _IMPLY_RUN)
+
+
+# Options that change what another option does, and nothing without it: (option, needs, why).
+_NEEDS = (
+    ("key", "input_file", "--key picks an array of an .npz --input-file"),
+    ("gray", "input_file", "--gray reads an image --input-file as one channel"),
+    ("force", "save", "--force lets --save overwrite a file"),
+)
+
+
+def refuse_lone_options(options: Mapping[str, Any], runs: bool = True) -> None:
+    """Refuse an option given without the one it works with (``--key`` without
+    ``--input-file``, ``--force`` without ``--save``), and ``--max-memory`` when nothing runs:
+    silently ignoring them would hide a mistake.
+
+    >>> refuse_lone_options({"force": True, "save": None})
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ConvcalcError: --force lets --save overwrite a file, but no --save was given; add --save FILE or drop --force
+    """
+    from ..errors import ConvcalcError
+
+    for name, needs, what in _NEEDS:
+        if options.get(name) not in (None, False) and options.get(needs) is None:
+            flag, needed = "--" + name.replace("_", "-"), "--" + needs.replace("_", "-")
+            raise ConvcalcError(f"{what}, but no {needed} was given; add {needed} FILE or drop {flag}")
+    if not runs and options.get("max_memory") is not None:
+        raise ConvcalcError(
+            "--max-memory bounds a forward pass, and none runs here; add --run (or an option that implies "
+            "it: --input-file, --weights, --fill, --save, ...) or drop --max-memory"
+        )
