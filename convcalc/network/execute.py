@@ -7,25 +7,18 @@ so memory follows the summary's peak estimate unless every activation is recorde
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..layers.base import Layer
+from ..errors import ParseError
 from ..tensors.params import check_params
-from .trace import Trace
+from .graph import Step, Trace
 
 
 class NetworkRun(NamedTuple):
     output: np.ndarray
     activations: dict[str, np.ndarray]  # step key (name, name#2 for a second call) -> output, when recorded
-
-
-def _modules(trace: Trace) -> Iterator[tuple[str, Layer]]:
-    """Each module of the network once (a module called twice has one state_dict entry)."""
-    for step in trace.steps:
-        if step.layer is not None and step.first_call:
-            yield step.name, step.layer
 
 
 def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
@@ -35,11 +28,7 @@ def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
     >>> state_dict_shapes(parse_network("Conv2d(1, 2, 3)\\nBatchNorm2d(2)").trace((1, 1, 5, 5)))["1.running_var"]
     (2,)
     """
-    return {
-        f"{name}.{suffix}": tuple(shape)
-        for name, layer in _modules(trace)
-        for suffix, shape in {**layer.param_shapes(), **layer.buffer_shapes()}.items()
-    }
+    return {**trace.state.params, **trace.state.buffers}
 
 
 def state_roles(trace: Trace) -> dict[str, str]:
@@ -50,11 +39,7 @@ def state_roles(trace: Trace) -> dict[str, str]:
     >>> state_roles(parse_network("Conv2d(1, 2, 3)\\nPReLU()").trace((1, 1, 5, 5)))
     {'0.weight': 'fan_in', '0.bias': 'fan_in', '1.weight': 'slope'}
     """
-    return {
-        f"{name}.{suffix}": role
-        for name, layer in _modules(trace)
-        for suffix, role in layer.state_roles().items()
-    }
+    return dict(trace.state.roles)
 
 
 def run_network(
@@ -73,6 +58,8 @@ def run_network(
     >>> run_network(trace, np.ones((1, 3)), {}).output.tolist()
     [[1.0, 1.0, 1.0]]
     """
+    if trace.state.unknown:
+        raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
     check_params(state_dict_shapes(trace), params, where)
     last_use: dict[int, int] = {}
     for index, step in enumerate(trace.steps):
@@ -83,22 +70,9 @@ def run_network(
     activations: dict[str, np.ndarray] = {}
     for index, step in enumerate(trace.steps):
         inputs = [values[tensor.id] for tensor in step.inputs]
-        if step.kind == "add":
-            result = inputs[0] + inputs[1]
-        elif step.kind == "flatten":
-            result = inputs[0].reshape(step.output.shape)
-        else:
-            layer = step.layer
-            own = {
-                suffix: params[f"{step.name}.{suffix}"]
-                for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
-                if f"{step.name}.{suffix}" in params
-            }
-            result = layer.forward(inputs[0], own, **step.forward_kwargs)
-            if isinstance(result, tuple):  # max-pool with return_indices: the values flow on
-                result = result[0]
+        result = _evaluate(step, inputs, params)
         values[step.output.id] = result
-        if record:
+        if record and step.shown:
             activations[step.key] = result
         for tensor in step.inputs:
             if last_use.get(tensor.id) == index and tensor.id != step.output.id:
@@ -106,6 +80,27 @@ def run_network(
         if progress is not None:
             progress(index + 1, len(trace.steps))
     return NetworkRun(values[trace.output.id], activations)
+
+
+def _evaluate(step: Step, inputs: list[Any], params: dict[str, np.ndarray]) -> Any:
+    """One step on arrays: a layer with its own state_dict entries, a parameter, or an operation."""
+    if step.kind == "param":
+        assert step.state_key is not None
+        return params[step.state_key]
+    if step.layer is None:
+        assert step.compute is not None
+        return step.compute(*inputs)
+    layer = step.layer
+    prefix = f"{step.name}." if step.name else ""
+    own = {
+        suffix: params[prefix + suffix]
+        for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
+        if not step.functional and prefix + suffix in params
+    }
+    result = layer.forward(inputs[0], own, **step.forward_kwargs)
+    if isinstance(result, tuple):  # max-pool with return_indices: the values flow on
+        result = result[0]
+    return result
 
 
 def run_spec(

@@ -10,6 +10,7 @@ from ..layers.base import Shape
 from ..shapes import parse_shape
 from ..single.report import dtype_bytes
 from ..spec import parse_spec
+from ..recipes import RecipeBook
 from ..spec.nodes import ParsedSpec
 from .summary import Summary, summarize
 from .trace import Trace, trace_network
@@ -31,10 +32,17 @@ class Network:
         self.input_shape = spec.input_shape
         self.form = spec.form
         self.parse_notes = list(spec.notes)
+        self.recipes = RecipeBook().adding(spec.recipes, "the spec") if spec.recipes else RecipeBook()
+        self.strict = False
+
+    def with_recipes(self, text: str, origin: str) -> "Network":
+        """This network with the recipes of ``text`` (a user's file) added; they take precedence."""
+        self.recipes = self.recipes.adding(text, origin)
+        return self
 
     def trace(self, input_shape: Sequence[int] | str | None = None) -> Trace:
         """Run the shapes through every step; raises a located ConvcalcError on a mismatch."""
-        return trace_network(self.root, self._input(input_shape), self.parse_notes)
+        return trace_network(self.root, self._input(input_shape), self.parse_notes, self.recipes, self.strict)
 
     def _input(self, input_shape: Sequence[int] | str | None) -> Shape | None:
         if input_shape is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..layers.base import Layer, Shape, prod
 from .receptive import ReceptiveField
-from .trace import Scope, Step, Trace, call_key
+from .graph import Scope, Step, Trace, call_key
 
 
 @dataclass
@@ -108,6 +108,7 @@ class Summary:
     rows: list[Row]
     totals: Totals
     notes: list[str]
+    assumptions: list[str] = field(default_factory=list)  # what the text did not say, and was assumed
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON: name, type, shapes, parameters, MACs, FLOPs, plus kind/depth/memory/receptive fields."""
@@ -120,6 +121,7 @@ class Summary:
             "layers": [row.to_json(memo) for row in self.rows],
             "totals": self.totals.to_json(),
             "notes": list(self.notes),
+            "assumptions": list(self.assumptions),
         }
 
 
@@ -184,6 +186,8 @@ def _rows(steps: list[Step], depth: int | None, size: int) -> list[Row]:
     group: list[Step] = []
     group_scope: Scope | None = None
     for step in steps:
+        if not step.shown:
+            continue
         scope = None
         if depth is not None and step.depth > depth:
             scope = step.scopes[depth - 1]
@@ -205,9 +209,11 @@ def _folded(scope: Scope, steps: list[Step], size: int) -> Row:
     param_shapes: dict[str, Shape] = {}
     buffer_shapes: dict[str, Shape] = {}
     for step in steps:
-        if step.layer is None or not step.first_call:
-            continue
         local = step.name[len(prefix) :] if step.name.startswith(prefix) else step.name
+        if step.kind == "param":
+            param_shapes[local] = step.output.shape or ()
+        if step.layer is None or not step.first_call or step.functional:
+            continue
         for key, shape in step.layer.param_shapes().items():
             param_shapes[f"{local}.{key}"] = shape
         for key, shape in step.layer.buffer_shapes().items():
@@ -245,14 +251,12 @@ def _sum(values: list[int | None]) -> int | None:
 
 def _totals(trace: Trace, size: int) -> Totals:
     facts = _LayerFacts()
-    params = buffers = frozen = 0
+    params = sum(prod(shape) for shape in trace.state.params.values())
+    buffers = sum(prod(shape) for shape in trace.state.buffers.values())
+    frozen = 0
     for step in trace.steps:
-        if step.layer is not None and step.first_call:
-            _, n_params, _, n_buffers, _ = facts(step.layer)
-            params += n_params
-            buffers += n_buffers
-            if getattr(step.layer, "frozen", False):  # Embedding(_freeze=True): requires_grad=False
-                frozen += n_params
+        if step.layer is not None and step.first_call and getattr(step.layer, "frozen", False):
+            frozen += facts(step.layer)[1]  # Embedding(_freeze=True): requires_grad=False
     known = trace.input.shape is not None
     return Totals(
         params=params,
@@ -312,5 +316,17 @@ def summarize(trace: Trace, dtype: str, size: int, depth: int | None) -> Summary
         depth,
         _rows(trace.steps, depth, size),
         _totals(trace, size),
-        trace.notes,
+        trace.notes + _state_notes(trace),
+        list(trace.assumptions),
     )
+
+
+def _state_notes(trace: Trace) -> list[str]:
+    """What the totals leave out, and which parameters the forward does not use."""
+    notes = []
+    if trace.state.unknown:
+        notes.append(f"parameters not known from the text (not in the totals): {', '.join(trace.state.unknown)}")
+    if trace.state.not_run:
+        shown = ", ".join(trace.state.not_run[:4]) + (f" and {len(trace.state.not_run) - 4} more" if len(trace.state.not_run) > 4 else "")
+        notes.append(f"{shown}: not run by the forward in eval mode; their parameters count in the totals")
+    return notes

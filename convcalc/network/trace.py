@@ -1,146 +1,49 @@
-"""The trace of a network's forward pass: the flat program of steps (layers, residual adds,
-inserted flattens) over tensors that summaries count and execution runs.
+"""The trace of a network's forward pass: a dataflow graph of steps (layers, tensor operations,
+a module's own parameters) over tensors, which summaries count and execution runs.
 
-How modules run. The spec shows modules, not their ``forward``, so convcalc runs them by these
-rules (each application is noted in the summary):
+How modules run. The spec shows modules, not their ``forward``; convcalc runs each module by
+the first of these that applies, and names every assumption it makes:
 
-1. ``Sequential``, ``ModuleList``, ``ModuleDict`` and the line form's ``sequential``/``repeat``
-   blocks run their children in order.
-2. The line form's ``residual { main } [shortcut { branch }]`` computes ``main(x) + branch(x)``,
-   the branch being the identity when absent; the two shapes must agree.
-3. ``BasicBlock`` and ``Bottleneck`` with torchvision's children run as torchvision runs them:
-   ``conv1 bn1 relu conv2 bn2`` (Bottleneck: ``conv1 bn1 relu conv2 bn2 relu conv3 bn3``), then
-   ``+ downsample(x)`` (or ``+ x``), then ``relu`` again: the one ``relu`` module runs twice.
-4. Any other module with a child named ``downsample`` or ``shortcut`` runs its other children
-   in order on ``x``, that child on ``x``, and adds the two.
-5. Any other custom module (not the outermost one) whose children, run in order, keep the
-   input's shape, adds its input: ``x + f(x)``, the pattern of residual blocks such as
-   MobileNetV2's ``InvertedResidual``. Modules named like plain layer wrappers
-   (``ConvBNReLU``, ``Conv2dNormActivation``, ``BasicConv2d``, ``MLP``, ...) are exempt. The
-   guess changes no shape or parameter, only the add's FLOPs and the memory figures.
-6. Any other custom module runs its children in order.
+1. A class with a recipe (:mod:`convcalc.recipes`: torch.nn's containers, torchvision's blocks
+   and models, and the user's own) runs its recipe's ``forward``.
+2. ``Sequential``, ``ModuleList``, ``ModuleDict`` and the line form's ``sequential``/``repeat``
+   blocks run their children in order; the line form's ``residual { main } [shortcut
+   { branch }]`` computes ``main(x) + branch(x)`` (the branch the identity when absent).
+3. Any other container runs its children in order: an assumption, named in the trace's
+   ``assumptions`` (``--strict`` refuses it). Where that chain fails, the error says the
+   block's forward is unknown.
+4. A leaf of an unknown class whose name contains a torch.nn layer's and whose printed
+   arguments are that layer's (``Conv2dSame(3, 8, kernel_size=(3, 3))``) runs as that layer:
+   an assumption too. Any other unknown leaf is an error naming its class.
 
-A ``Linear`` (any layer with ``in_features``) receiving ``[N, C, H, W, ...]`` whose non-batch
-dims multiply to ``in_features``, while its last dim does not match, gets a flatten before it
-(the ``torch.flatten(x, 1)`` of the model's forward, which print(model) does not show).
+A ``Linear`` receiving ``[N, C, H, W, ...]`` whose non-batch dims multiply to ``in_features``,
+while its last dim does not match, gets a flatten before it in a chain the text gives no forward
+for (the ``torch.flatten(x, 1)`` of the model's forward, which print(model) does not show): an
+assumption as well.
 
-Rows are named by module path, as ``state_dict`` keys: ``features.0``, ``layer1.0.conv1``.
-The add of a residual block is a row named ``<block>.add`` (type ``add``) and an inserted
-flatten a row ``<parent>.flatten`` (type ``flatten``); neither has parameters.
+Rows are named by module path, as ``state_dict`` keys: ``features.0``, ``layer1.0.conv1``. An
+operation of a recipe is a row named ``<module>.<op>`` (``layer1.0.add``, ``features.cat``).
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Sequence
+import ast
+from typing import Any, Sequence
 
-from ..errors import ConvcalcError, ParseError, ShapeError, did_you_mean
+from ..errors import ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
+from ..recipes import Recipe, RecipeBook
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
-from .receptive import RF, rf_max, rf_through
+from . import ops
+from .graph import Scope, State, Step, Tensor, Trace, call_key
+from .interpret import Declared, Interpreter, ModuleRef, RecipeError
+from .layer_steps import LayerSteps, elementwise_step
+from .receptive import rf_max
+from .resolve import resolve_node
+from .vocabulary import Marker, Namespace, vocabulary
 
-SHORTCUT_NAMES = ("downsample", "shortcut")
-
-# torchvision's block forwards, by the names of their children.
-TORCHVISION_BLOCKS = {
-    "BasicBlock": (("conv1", "bn1", "relu", "conv2", "bn2"), ("relu",)),
-    "Bottleneck": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"), ("relu",)),
-}
-
-# Custom modules that only chain layers (rule 5's exemptions): conv-norm-activation wrappers.
-PLAIN_WRAPPER = re.compile(
-    r"norm.?act|conv.?(bn|norm|relu|act)|bn.?(act|relu)|basicconv|^mlp$|^sequential", re.IGNORECASE
-)
-
-
-@dataclass(eq=False)
-class Tensor:
-    """A value flowing through the network. ``storage`` is shared by in-place results and views."""
-
-    id: int
-    shape: Shape | None
-    storage: int
-    rf: RF | None
-
-
-@dataclass(eq=False)
-class Scope:
-    """One run of a container module: its path, type and depth (the root's children are 1)."""
-
-    path: str
-    type_name: str
-    depth: int
-    source: Source
-    input: Tensor | None = None
-    output: Tensor | None = None
-    first_step: int = 0  # index of its first step in the trace
-
-
-@dataclass(eq=False)
-class Step:
-    """One operation of the forward pass: a layer, a residual add or an inserted flatten."""
-
-    kind: str  # "layer", "add", "flatten"
-    name: str
-    type_name: str
-    depth: int
-    scopes: tuple[Scope, ...]
-    inputs: tuple[Tensor, ...]
-    output: Tensor
-    layer: Layer | None = None
-    source: Source | None = None
-    forward_kwargs: dict[str, Any] = field(default_factory=dict)
-    macs: int | None = None
-    flops: int | None = None
-    first_call: bool = True  # False when this module already ran (BasicBlock's relu)
-    notes: tuple[str, ...] = ()
-    call: int = 1  # 2 when a step of this name already ran (the relu's second call), ...
-
-    @property
-    def key(self) -> str:
-        """The name of this call: the module path, with ``#2``, ``#3``, … for later calls."""
-        return call_key(self.name, self.call)
-
-
-def _takes_keyword(cls: type[Layer], key: str) -> bool:
-    """Whether torch's constructor accepts ``key`` although convcalc's layer ignores it: any
-    keyword for a ``**kwargs`` constructor (nn.Identity), and torch's private ``_``-arguments
-    (nn.Embedding's ``_weight``, ``_freeze``)."""
-    if key.startswith("_"):
-        return True
-    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
-
-
-def call_key(name: str, call: int) -> str:
-    """``name`` for a module's first call, ``name#k`` for its k-th (activations, statistics).
-
-    >>> call_key("layer1.0.relu", 1), call_key("layer1.0.relu", 2)
-    ('layer1.0.relu', 'layer1.0.relu#2')
-    """
-    return name if call == 1 else f"{name}#{call}"
-
-
-@dataclass
-class Trace:
-    """The forward pass as a flat program of steps over tensors (for summaries and execution)."""
-
-    input: Tensor
-    output: Tensor
-    steps: list[Step]
-    notes: list[str]
-
-
-class _Container(NamedTuple):
-    """A container module being run: its children, and the scopes they run in."""
-
-    node: ModuleNode
-    children: dict[str, Node]
-    path: str
-    depth: int
-    scopes: tuple[Scope, ...]
+__all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
 
 
 class _Restart(Exception):
@@ -150,467 +53,405 @@ class _Restart(Exception):
         self.path = path
 
 
-class _Tracer:
-    def __init__(self, input_shape: Shape | None, flatten_at: frozenset[str] = frozenset()) -> None:
+class StrictError(ParseError):
+    """An assumption refused by ``--strict``."""
+
+
+class _Tracer(LayerSteps):
+    def __init__(self, recipes: RecipeBook, flatten_at: frozenset[str], strict: bool) -> None:
+        super().__init__()
+        self.recipes = recipes
         self.flatten_at = flatten_at
-        self.steps: list[Step] = []
-        self.notes: dict[str, list[str]] = {}
+        self.strict = strict
         self.next_id = 0
-        self.calls: dict[str, int] = {}  # step name -> how many steps of that name so far
-        self.ran: set[str] = set()  # paths of the modules that have run (their parameters count once)
-        self.built: dict[tuple[int, tuple], Layer] = {}
-        self.built_for: dict[tuple[int, int, Shape], Layer] = {}
-        # (layer, input shape, forward kwargs) -> (output shape, MACs, FLOPs, size rules)
-        self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
-        self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
-        self.noted_extras: set[int] = set()
+        self.vocabulary = vocabulary(self)
+        # The modules whose recipes are running: (path, depth of their steps, scopes, whether an
+        # operation takes the path itself as its name: a child's forward declared by a recipe).
+        self.context: list[tuple[str, int, tuple[Scope, ...], bool]] = []
+        self.declared: dict[str, Declared] = {}
+        self.overrides: dict[str, Any] = {}  # child path -> its forward declared by a recipe
+        self.params: dict[str, Tensor] = {}
+        self.assumptions: dict[str, list[str]] = {}
+        self.resolved: dict[int, Node] = {}
+        self.children_of: dict[int, dict[str, Node]] = {}
 
-    def append(self, step: Step) -> None:
-        """Add a step, numbering the calls of its name (a module run twice, two flattens
-        inserted under one parent), so every call's activation has a key of its own."""
-        step.call = self.calls[step.name] = self.calls.get(step.name, 0) + 1
-        self.steps.append(step)
-
-    def tensor(self, shape: Shape | None, rf: RF | None, storage: int | None = None) -> Tensor:
+    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
         self.next_id += 1
         return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf)
 
-    def note(self, message: str, name: str) -> None:
-        self.notes.setdefault(message, []).append(name)
+    def assume(self, message: str, name: str, how: str = "") -> None:
+        if self.strict:
+            raise StrictError(f"--strict: {name or 'the network'}: {message}{how}")
+        self.assumptions.setdefault(message, []).append(name or "the network")
 
     # -- modules --
 
-    def run(
-        self,
-        node: Node,
-        path: str,
-        depth: int,
-        scopes: tuple[Scope, ...],
-        x: Tensor,
-        root: bool = False,
-    ) -> Tensor:
-        if isinstance(node, LayerNode):
-            return self.run_layer(node, path, depth, scopes, x)
-        return self.run_module(node, path, depth, scopes, x, root)
+    def resolve(self, node: Node, path: str) -> Node:
+        key = id(node)
+        if key not in self.resolved:
+            resolved, assumption = resolve_node(node, self.recipes)
+            self.resolved[key] = resolved
+            if assumption:
+                self.assume(assumption, path)
+        return self.resolved[key]
 
-    def run_module(
-        self,
-        node: ModuleNode,
-        path: str,
-        depth: int,
-        scopes: tuple[Scope, ...],
-        x: Tensor,
-        root: bool,
-    ) -> Tensor:
-        if path in self.flatten_at and x.shape is not None and len(x.shape) > 2:
-            x = self.flatten(x, _parent(path), depth, scopes, node.source, path)
-        scope = Scope(path, node.type_name, depth, node.source, input=x, first_step=len(self.steps))
-        module = _Container(node, dict(node.children), path, depth, scopes if root else scopes + (scope,))
-        names = [name for name, _ in node.children]
-        block = TORCHVISION_BLOCKS.get(node.type_name)
-        shortcut = node.shortcut_name
-        if shortcut is None and node.type_name not in SEQUENTIAL_TYPES and not node.residual:
-            shortcut = next((n for n in names if n in SHORTCUT_NAMES), None)
+    def run(self, node: Node, path: str, depth: int, scopes: tuple[Scope, ...], args: list[Any],
+            kwargs: dict[str, Any] | None = None, root: bool = False) -> Any:
+        override = self.overrides.get(path)
+        if override is not None:
+            self.context.append((path, depth, scopes, True))
+            try:
+                return override(*args)
+            finally:
+                self.context.pop()
+        node = self.resolve(node, path)
+        if isinstance(node, LayerNode):
+            x = _one_tensor(args, kwargs, path, node.cls.__name__)
+            return self.run_layer(node, path, depth, scopes, x)
+        return self.run_module(node, path, depth, scopes, args, kwargs or {}, root)
+
+    def run_module(self, node: ModuleNode, path: str, depth: int, scopes: tuple[Scope, ...],
+                   args: list[Any], kwargs: dict[str, Any], root: bool) -> Any:
+        x = args[0] if args else None
+        if path in self.flatten_at and isinstance(x, Tensor) and x.shape is not None and len(x.shape) > 2:
+            x = args[0] = self.flatten(x, path.rsplit(".", 1)[0] if "." in path else "", depth, scopes, node.source, path)
+        scope = Scope(path, node.type_name, depth, node.source, input=x if isinstance(x, Tensor) else None,
+                      first_step=len(self.steps))
+        ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
+        recipe = self.recipes.find(node.type_name)
+        if recipe is None and not node.children and node.args is not None:
+            raise locate(ParseError(
+                f"{node.type_name}({node.args}) is neither a torch.nn layer nor a class with a recipe: its forward "
+                f"is unknown{_declare_hint(node)}"), node.source, path)
         if node.residual:
-            main = self.chain(module, [n for n in names if n != shortcut], x)
-            branch = self.child(module, shortcut, x) if shortcut else x
-            y = self.add(main, branch, module, shortcut)
-        elif block is not None and set(names) - {"downsample"} == set(block[0]):
-            y = self.run_torchvision_block(module, block, x)
-        elif shortcut is not None:
-            y = self.run_with_shortcut(module, names, shortcut, x)
+            y = self.run_residual(ref, _one_tensor(args, kwargs, path, node.type_name))
+        elif recipe is not None and recipe.refuse:
+            raise locate(ParseError(f"{node.type_name}: {recipe.refuse} ({recipe.where()})"), node.source, path)
+        elif recipe is not None and recipe.forward is not None:
+            y = self.run_recipe(recipe, ref, args, kwargs)
         else:
-            y = self.run_children(module, names, x, root)
-        scope.output = y
+            y = self.run_chain(ref, args, kwargs, recipe, root)
+        scope.output = y if isinstance(y, Tensor) else None
         return y
 
-    def child(self, module: _Container, name: str, x: Tensor) -> Tensor:
-        """Run the child ``name`` of ``module`` on ``x``."""
-        return self.run(module.children[name], _join(module.path, name), module.depth + 1, module.scopes, x)
+    def run_chain(self, ref: ModuleRef, args: list[Any], kwargs: dict[str, Any], recipe: Recipe | None, root: bool) -> Any:
+        node = ref.node
+        known = recipe is not None or node.type_name in SEQUENTIAL_TYPES or not node.children
+        if not known:
+            self.assume(f"{node.type_name} has no recipe: its children run in order", ref.path, _declare_hint(node))
+        try:
+            for name, _ in node.children:
+                child = self.child_ref(ref, name)
+                args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
+                kwargs = {}
+        except ShapeError as exc:
+            if known:
+                raise
+            wrapped = ShapeError(
+                f"{exc}. Note: {ref.path or 'the network'} is a {node.type_name}, whose forward convcalc does not "
+                f"know; it ran its children in order, which may not be what it does: declare its forward "
+                f"({_declare_hint(node).strip('; ')})"
+            )
+            wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
+            raise wrapped from None
+        if len(args) != 1:
+            raise ParseError(f"{ref.path or 'the network'} ({node.type_name}) takes one input, got {len(args)}")
+        return args[0]  # an empty Sequential returns its input
 
-    def chain(self, module: _Container, names: Sequence[str], x: Tensor) -> Tensor:
-        """Run the children ``names`` of ``module`` one after the other, starting from ``x``."""
+    def run_residual(self, ref: ModuleRef, x: Tensor) -> Tensor:
+        """The line form's ``residual { main } shortcut { branch }``: main(x) + branch(x)."""
+        node = ref.node
+        names = [n for n, _ in node.children if n != node.shortcut_name]
+        main = x
         for name in names:
-            x = self.child(module, name, x)
+            child = self.child_ref(ref, name)
+            main = self.run(child.node, child.path, child.depth, child.scopes, [main])
+        branch = x
+        if node.shortcut_name:
+            child = self.child_ref(ref, node.shortcut_name)
+            branch = self.run(child.node, child.path, child.depth, child.scopes, [x])
+        if main.shape is not None and branch.shape is not None and main.shape != branch.shape:
+            what = f"the {node.shortcut_name} branch" if node.shortcut_name else "the identity shortcut (its input)"
+            fix = (f"make {node.shortcut_name} produce {format_shape(main.shape)}" if node.shortcut_name else
+                   "add a shortcut that maps the input to that shape, e.g. `} shortcut { conv2d --out C -k 1 -s S }`")
+            raise locate(ShapeError(
+                f"residual block {ref.path or 'the network'}: its main path gives {format_shape(main.shape)} but "
+                f"{what} gives {format_shape(branch.shape)}; the add needs equal shapes; {fix}"), node.source)
+        self.context.append((ref.path, ref.depth + 1, ref.scopes, False))
+        try:
+            return self.binary_op("add", main, branch)
+        finally:
+            self.context.pop()
+
+    def run_recipe(self, recipe: Recipe, ref: ModuleRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        self.declare(recipe, ref)
+        assert recipe.forward is not None
+        self.context.append((ref.path, ref.depth + 1, ref.scopes, False))
+        try:
+            return Interpreter(self, recipe, ref, {"self": ref}).call(recipe.forward, args, kwargs)
+        finally:
+            self.context.pop()
+
+    def declare(self, recipe: Recipe, ref: ModuleRef) -> Declared:
+        """Run the recipe's ``__init__`` once per module: its parameters and child forwards."""
+        if ref.path in self.declared:
+            return self.declared[ref.path]
+        declared = self.declared[ref.path] = Declared()
+        interpreter = Interpreter(self, recipe, ref, {"self": ref})
+        for statement in recipe.init:
+            if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+                raise interpreter.error(statement, "__init__ holds only `self.<name> = ...` declarations")
+            target = _self_path(statement.targets[0])
+            if target is None:
+                raise interpreter.error(statement, "__init__ assigns only to self.<name> or self.<child>[i]")
+            value = interpreter.eval(statement.value)
+            if isinstance(value, Marker):
+                table = declared.params if value.kind == "Parameter" else declared.buffers
+                table[target] = value.dims
+            elif callable(value) and not isinstance(value, ModuleRef):
+                self.overrides[_join(ref.path, target)] = value
+                declared.forwards[target] = value  # type: ignore[assignment]
+            else:
+                declared.attributes[target] = value
+        return declared
+
+    # -- what a recipe can reach --
+
+    def children(self, node: Node) -> dict[str, Node]:
+        """A module's children by name (built once per module: long chains stay linear)."""
+        table = self.children_of.get(id(node))
+        if table is None:
+            table = self.children_of[id(node)] = dict(node.children) if isinstance(node, ModuleNode) else {}
+        return table
+
+    def child_ref(self, ref: ModuleRef, name: str) -> ModuleRef:
+        return ModuleRef(self.children(ref.node)[name], _join(ref.path, name), ref.depth + 1, ref.scopes)
+
+    def index_ref(self, ref: ModuleRef, index: Any) -> Any:
+        names = list(self.children(ref.node))
+        if isinstance(index, int):
+            if not -len(names) <= index < len(names):
+                raise ParseError(f"{ref.path or 'the network'} has {len(names)} children; index {index} is out of range")
+            return self.child_ref(ref, names[index])
+        if isinstance(index, str) and index in names:
+            return self.child_ref(ref, index)
+        raise ParseError(f"{ref.path or 'the network'} has no child {index!r}")
+
+    def length(self, value: Any) -> int:
+        if isinstance(value, ModuleRef):
+            return len(value.node.children) if isinstance(value.node, ModuleNode) else 0
+        return len(value)
+
+    def attribute(self, interpreter: Interpreter, node: ast.AST, value: Any, attr: str) -> Any:
+        if isinstance(value, Namespace):
+            return value.member(attr)
+        if isinstance(value, Tensor):
+            return self.vocabulary["__tensor_method__"](value, attr)
+        if not isinstance(value, ModuleRef):
+            raise interpreter.error(node, f"{type(value).__name__} has no attribute {attr!r} in the recipe notation")
+        module = self.resolve(value.node, value.path)
+        declared = self.declared.get(value.path)
+        if declared is not None and attr in declared.params:
+            return self.param(value.path, attr, declared.params[attr])
+        if declared is not None and attr in declared.buffers:
+            return self.param(value.path, attr, declared.buffers[attr])
+        if declared is not None and attr in declared.attributes:
+            return declared.attributes[attr]
+        if isinstance(module, ModuleNode) and attr in dict(module.children):
+            return self.child_ref(value, attr)
+        if attr == "training":
+            return False
+        if attr == "forward":
+            return value
+        if isinstance(module, LayerNode):
+            layer = module.layer if module.layer is not None else self.built_layers.get(value.path)
+            if layer is None:
+                layer = build_at(module.cls, module.kwargs, module.source, None, value.path)
+            return getattr(layer, attr, None)
+        return None  # an absent child: `self.downsample is not None`
+
+    def stride_of(self, ref: ModuleRef) -> int:
+        """The stride a block applies along its first spatial dim: the product of its layers'."""
+        stride = 1
+        node = self.resolve(ref.node, ref.path)
+        if isinstance(node, LayerNode):
+            layer = self.built_layers.get(ref.path) or node.layer
+            value = getattr(layer, "stride", 1) if layer is not None else 1
+            return value[0] if isinstance(value, tuple) else (value or 1)
+        for name, _ in node.children:
+            stride *= self.stride_of(self.child_ref(ModuleRef(node, ref.path, ref.depth, ref.scopes), name))
+        return stride
+
+    def call_module(self, ref: ModuleRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self.run(ref.node, ref.path, ref.depth, ref.scopes, args, kwargs)
+
+    # -- steps --
+
+    def op_name(self, name: str) -> tuple[str, int, tuple[Scope, ...]]:
+        """Name, depth and scopes of an operation of the running recipe."""
+        if not self.context:
+            return name, 1, ()
+        path, depth, scopes, exact = self.context[-1]
+        return (path if exact else _join(path, name)), depth, scopes
+
+    def op(self, name: str, inputs: Sequence[Tensor], result: ops.OpResult, type_name: str | None = None) -> Tensor:
+        """A tensor operation of the running recipe as a step: ``<module>.<op>``."""
+        step_name, depth, scopes = self.op_name(name)
+        rf = inputs[0].rf if inputs else ()
+        for other in inputs[1:]:
+            rf = rf_max(rf, other.rf) if other.shape is not None and len(other.shape) == len(result.shape) else rf
+        if result.shape != (inputs[0].shape if inputs else None) and name not in ("add", "sub", "mul", "div", "cat", "narrow", "chunk", "split"):
+            rf = None
+        out = self.tensor(result.shape, rf, inputs[0].storage if result.view and inputs else None)
+        self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
+                         macs=result.macs, flops=result.flops, compute=result.forward))
+        return out
+
+    def binary_op(self, name: str, a: Any, b: Any) -> Tensor:
+        if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+            tensor, value = (a, b) if isinstance(a, Tensor) else (b, a)
+            if not isinstance(value, (int, float)):
+                raise ParseError(f"{name}: cannot combine a tensor with {type(value).__name__}")
+            kind = name if isinstance(a, Tensor) or name in ("add", "mul") else "r" + name
+            return self.op(name, [tensor], ops.scalar(kind, tensor.shape, value))
+        rule = ops.matmul if name == "matmul" else getattr(ops, name)
+        return self.op(name, [a, b], rule(a.shape, b.shape))
+
+    def param(self, path: str, name: str, shape: tuple[int, ...]) -> Tensor:
+        key = _join(path, name)
+        if key not in self.params:
+            out = self.tensor(shape, ())
+            self.params[key] = out
+            _, depth, scopes = self.op_name(name)
+            self.append(Step("param", key, "Parameter", depth, scopes, (), out,
+                             macs=0, flops=0, state_key=key))
+        return self.params[key]
+
+    def functional(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Tensor:
+        """``F.<name>(x, ...)``: the convcalc layer of that name, called as a function."""
+        from .functional import functional_node
+
+        x = args[0] if args else kwargs.pop("input", None)
+        if not isinstance(x, Tensor):
+            raise ParseError(f"F.{name} needs a tensor as its first argument")
+        node = functional_node(name, args[1:], kwargs, x.shape)
+        step_name, depth, scopes = self.op_name(name)
+        return self.run_layer(node, step_name, depth, scopes, x, functional=True)
+
+    def list_modules(self, node: Node, x: Tensor, path: str = "", depth: int = 0) -> Tensor:
+        """Without an input shape: every layer in print order, for its parameters."""
+        node = self.resolve(node, path)
+        if isinstance(node, LayerNode):
+            return self.run_layer(node, path, depth, (), x)
+        for name, child in node.children:
+            self.list_modules(child, x, _join(path, name), depth + 1)
         return x
 
-    def run_torchvision_block(
-        self, module: _Container, block: tuple[tuple[str, ...], tuple[str, ...]], x: Tensor
-    ) -> Tensor:
-        """Rule 3: torchvision's forward of a BasicBlock or Bottleneck."""
-        type_name = module.node.type_name
-        downsample = "downsample" in module.children
-        main = self.chain(module, block[0], x)
-        branch = self.child(module, "downsample", x) if downsample else x
-        order = " → ".join(block[0])
-        note = (
-            f"{type_name} run as torchvision runs it: {order}, + "
-            f"{'downsample(x)' if downsample else 'x'}, relu (its relu runs twice)"
-        )
-        y = self.add(main, branch, module, "downsample" if downsample else None, note)
-        return self.chain(module, block[1], y)
-
-    def run_with_shortcut(self, module: _Container, names: Sequence[str], shortcut: str, x: Tensor) -> Tensor:
-        """Rule 4: the other children in order, plus the ``downsample``/``shortcut`` child on ``x``."""
-        main = self.chain(module, [n for n in names if n != shortcut], x)
-        branch = self.child(module, shortcut, x)
-        note = (
-            f"{module.node.type_name}: has a `{shortcut}` child, so it is run as a residual block: "
-            f"its other children in order, plus {shortcut}(x)"
-        )
-        return self.add(main, branch, module, shortcut, note)
-
-    def run_children(self, module: _Container, names: Sequence[str], x: Tensor, root: bool) -> Tensor:
-        """Rules 1, 5 and 6: the children in order, plus ``x`` where a custom module keeps its shape."""
-        node = module.node
-        y = self.chain(module, names, x)
-        if (
-            not root
-            and node.type_name not in SEQUENTIAL_TYPES
-            and not PLAIN_WRAPPER.search(node.type_name)
-            and y.shape is not None
-            and y.shape == x.shape
-            and y is not x
-        ):
-            note = (
-                f"{node.type_name}: a custom module that keeps its input's shape "
-                f"{format_shape(x.shape)} is taken to be residual (x + f(x)); this adds one "
-                "add and keeps x alive"
-            )
-            y = self.add(y, x, module, None, note)
-        elif node.type_name in ("ModuleList", "ModuleDict") and len(names) > 0:
-            self.note(
-                f"{node.type_name} children run in order (a {node.type_name} has no forward of its own)",
-                module.path or node.type_name,
-            )
-        return y
-
-    def add(
-        self, main: Tensor, branch: Tensor, module: _Container, branch_name: str | None, note: str | None = None
-    ) -> Tensor:
-        """The residual add of ``module``: ``main + branch``, whose shapes must agree."""
-        node = module.node
-        label = module.path or "the network"
-        if main.shape is not None and branch.shape is not None and main.shape != branch.shape:
-            what = (
-                f"the {branch_name} branch" if branch_name else "the identity shortcut (its input)"
-            )
-            fix = (
-                f"make {branch_name} produce {format_shape(main.shape)}"
-                if branch_name
-                else "add a shortcut that maps the input to that shape, e.g. "
-                "`} shortcut { conv2d --out C -k 1 -s S }`, or a downsample child"
-            )
-            raise locate(
-                ShapeError(
-                    f"residual block {label} ({node.type_name}): its main path gives "
-                    f"{format_shape(main.shape)} but {what} gives {format_shape(branch.shape)}; "
-                    f"the add needs equal shapes; {fix}"
-                ),
-                node.source,
-            )
-        out = self.tensor(main.shape, rf_max(main.rf, branch.rf))
-        flops = prod(out.shape) if out.shape is not None else None
-        self.append(
-            Step(
-                "add",
-                _join(module.path, "add"),
-                "add",
-                module.depth + 1,
-                module.scopes,
-                (main, branch),
-                out,
-                source=node.source,
-                macs=0 if flops is not None else None,
-                flops=flops,
-                notes=(note,) if note else (),
-            )
-        )
-        if note:
-            self.note(note, label)
-        return out
-
-    # -- layers --
-
-    def build(self, node: LayerNode, path: str, x: Tensor) -> Layer:
-        if node.layer is not None:
-            return node.layer
-        # Statements parsed from the same text share their kwargs dict: build once per shape.
-        built_key = (id(node.cls), id(node.kwargs), x.shape)
-        cached = self.built_for.get(built_key)
-        if cached is not None:
-            return cached
-        kwargs = node.kwargs if x.shape is None else {**node.cls.infer_args(x.shape), **node.kwargs}
-        key = (id(node.cls), tuple(sorted((k, _hashable(v)) for k, v in kwargs.items())))
-        layer = self.built.get(key)
-        if layer is None:
-            layer = build_at(node.cls, kwargs, node.source, x.shape, path)
-            self.built[key] = layer
-        self.built_for[built_key] = layer
-        return layer
-
-    def run_layer(
-        self, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor
-    ) -> Tensor:
-        layer = self.build(node, path, x)
-        type_name = type(layer).__name__
-        notes = self.ignored_extras(node, layer, path)
-        if x.shape is not None:
-            x = self.maybe_flatten(layer, node, path, depth, scopes, x)
-            out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
-        else:
-            out_shape, macs, flops, rf = None, None, None, None
-        storage = (
-            x.storage
-            if layer.shares_input()
-            and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
-            else None
-        )
-        out = self.tensor(out_shape, rf, storage)
-        first = path not in self.ran
-        self.ran.add(path)
-        self.append(
-            Step(
-                "layer",
-                path,
-                type_name,
-                depth,
-                scopes,
-                (x,),
-                out,
-                layer,
-                node.source,
-                node.forward_kwargs,
-                macs,
-                flops,
-                first,
-                tuple(notes),
-            )
-        )
-        for note in notes:
-            self.note(note, path)
-        return out
-
-    def ignored_extras(self, node: LayerNode, layer: Layer, path: str) -> list[str]:
-        """Notes on the printed keywords convcalc's layer ignores (noted once per statement);
-        a ParseError for a keyword torch's constructor would refuse too."""
-        notes: list[str] = []
-        if not node.extras or id(node) in self.noted_extras:
-            return notes
-        self.noted_extras.add(id(node))
-        type_name = type(layer).__name__
-        for key, value in node.extras.items():
-            printed = getattr(layer, key, _MISSING)
-            if printed is _MISSING and not _takes_keyword(type(layer), key):
-                names = [spec.name for spec in type(layer).arg_specs()]
-                raise locate(
-                    ParseError(
-                        f"unexpected keyword argument {key}={value!r} (nn.{type_name} raises "
-                        f"TypeError for it too){did_you_mean(key, names) or '; remove it'}"
-                    ),
-                    node.source,
-                    path,
-                    type_name,
-                )
-            if not _same(printed, value):
-                why = "torch's private argument" if key.startswith("_") else f"not an argument of nn.{type_name}"
-                notes.append(f"{type_name}: ignored {key}={value!r} ({why})")
-        return notes
-
-    def measure(
-        self, layer: Layer, node: LayerNode, path: str, x: Tensor, notes: list[str]
-    ) -> tuple[Shape, int, int, RF | None]:
-        """Output shape, MACs, FLOPs and receptive field of ``layer`` on ``x`` (whose shape is
-        known), computed once per layer, input shape and forward arguments."""
-        in_shape = x.shape
-        assert in_shape is not None
-        key = (
-            id(layer),
-            in_shape,
-            _hashable(node.forward_kwargs) if node.forward_kwargs else None,
-        )
-        result = self.results.get(key)
-        if result is None:
-            result = self.compute(layer, node, path, in_shape)
-            self.results[key] = result
-            self.layers.append(layer)
-        out_shape, macs, flops, rules = result
-        if (
-            "in_features" not in node.kwargs
-            and hasattr(layer, "in_features")
-            and len(in_shape) > 2
-        ):
-            notes.append(
-                f"{type(layer).__name__} acts on the last dim only (in_features={in_shape[-1]} inferred "
-                f"from {format_shape(in_shape)}); write `flatten` before it to classify the "
-                "whole feature map"
-            )
-        return out_shape, macs, flops, rf_through(layer, rules, x.rf, in_shape, out_shape)
-
-    def compute(
-        self, layer: Layer, node: LayerNode, path: str, in_shape: Shape
-    ) -> tuple[Shape, int, int, list]:
-        type_name = type(layer).__name__
-        try:
-            out_shape = tuple(layer.output_shape(in_shape, **node.forward_kwargs))
-            macs = layer.macs(in_shape, **node.forward_kwargs)
-            flops = layer.flops(in_shape, **node.forward_kwargs)
-            rules = layer.size_rules(in_shape)
-        except ConvcalcError as exc:
-            raise locate(self.explain(exc, layer, in_shape), node.source, path, type_name) from None
-        return out_shape, macs, flops, rules
-
-    def maybe_flatten(
-        self,
-        layer: Layer,
-        node: LayerNode,
-        path: str,
-        depth: int,
-        scopes: tuple[Scope, ...],
-        x: Tensor,
-    ) -> Tensor:
-        """Insert the flatten a classifier needs. It goes where the model's forward most likely
-        has it: at the entry of the outermost enclosing container whose steps before this layer
-        are all element-wise (AlexNet's classifier starts with Dropout), else right here."""
+    # the inserted flatten before a classifier (see the module doc)
+    def maybe_flatten(self, layer: Layer, node: LayerNode, path: str, depth: int,
+                      scopes: tuple[Scope, ...], x: Tensor) -> Tensor:
         features = getattr(layer, "in_features", None)
         shape = x.shape
-        if (
-            not isinstance(features, int)
-            or shape is None
-            or len(shape) < 3
-            or shape[-1] == features
-            or prod(shape[1:]) != features
-        ):
+        if (not isinstance(features, int) or shape is None or len(shape) < 3 or shape[-1] == features
+                or prod(shape[1:]) != features or (self.context and not self.context[-1][3])):
             return x
         target = None
         for scope in reversed(scopes):
-            if all(_elementwise(step) for step in self.steps[scope.first_step :]):
+            if all(elementwise_step(step) for step in self.steps[scope.first_step:]):
                 target = scope
             else:
                 break
         if target is not None and target.path not in self.flatten_at:
             raise _Restart(target.path)
-        return self.flatten(
-            x,
-            _parent(path),
-            depth,
-            scopes,
-            node.source,
-            f"{path} ({type(layer).__name__}, in_features={features})",
-        )
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        return self.flatten(x, parent, depth, scopes, node.source, f"{path} ({type(layer).__name__}, in_features={features})")
 
-    def flatten(
-        self,
-        x: Tensor,
-        parent: str,
-        depth: int,
-        scopes: tuple[Scope, ...],
-        source: Source,
-        before: str,
-    ) -> Tensor:
+    def flatten(self, x: Tensor, parent: str, depth: int, scopes: tuple[Scope, ...], source: Source, before: str) -> Tensor:
         shape = x.shape
         assert shape is not None
         out = self.tensor((shape[0], prod(shape[1:])), None, x.storage)
         name = _join(parent, "flatten")
-        note = (
-            f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, "
-            "whose in_features is the product of the incoming non-batch dims (a model's forward "
-            "does this with torch.flatten(x, 1), which print(model) does not show)"
-        )
-        self.append(
-            Step(
-                "flatten",
-                name,
-                "flatten",
-                depth,
-                scopes,
-                (x,),
-                out,
-                source=source,
-                macs=0,
-                flops=0,
-                notes=(note,),
-            )
-        )
-        self.note(note, name)
+        self.assume(
+            f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, whose "
+            "in_features is the product of the incoming non-batch dims (a model's forward does this with "
+            "torch.flatten(x, 1), which print(model) does not show)", name)
+        result = ops.flatten(shape, 1)
+        self.append(Step("flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0,
+                         compute=result.forward))
         return out
 
-    @staticmethod
-    def explain(exc: ConvcalcError, layer: Layer, shape: Shape) -> ConvcalcError:
-        """A better message for the commonest mismatch: a classifier fed the wrong feature map."""
-        features = getattr(layer, "in_features", None)
-        if (
-            isinstance(features, int)
-            and isinstance(exc, ShapeError)
-            and len(shape) > 2
-            and shape[-1] != features
-        ):
-            flat = prod(shape[1:])
-            return ShapeError(
-                f"{type(layer).__name__} expects {features} features but receives {format_shape(shape)} "
-                f"({' · '.join(map(str, shape[1:]))} = {flat} when flattened); the layers before it "
-                f"produce a different size than in_features={features}: set in_features={flat}, or check "
-                "those layers and the input shape (a module called twice in forward, such as a shared "
-                "pooling layer, prints only once)"
-            )
-        return exc
+
+def _one_tensor(args: list[Any], kwargs: dict[str, Any] | None, path: str, type_name: str) -> Tensor:
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    if len(args) != 1 or not tensors or kwargs:
+        if tensors and all(a is tensors[0] for a in args):  # self-attention: attn(x, x, x)
+            return tensors[0]
+        raise ParseError(f"{path or 'the network'} ({type_name}) takes one tensor, got {len(args)} arguments")
+    return tensors[0]
 
 
-_MISSING = object()
+def _self_path(target: ast.expr) -> str | None:
+    """``self.block[1]`` -> ``"block.1"``; None for any other target."""
+    parts: list[str] = []
+    while True:
+        if isinstance(target, ast.Attribute):
+            parts.append(target.attr)
+            target = target.value
+        elif isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):
+            parts.append(str(target.slice.value))
+            target = target.value
+        elif isinstance(target, ast.Name) and target.id == "self" and parts:
+            return ".".join(reversed(parts))
+        else:
+            return None
 
 
-def _same(actual: Any, printed: Any) -> bool:
-    if actual is _MISSING:
-        return False
-    if isinstance(actual, (tuple, list)) and not isinstance(printed, (tuple, list)):
-        return all(_same(a, printed) for a in actual)
-    if isinstance(actual, (tuple, list)) and isinstance(printed, (tuple, list)):
-        return len(actual) == len(printed) and all(_same(a, b) for a, b in zip(actual, printed))
-    try:
-        return bool(actual == printed)
-    except Exception:  # pragma: no cover - exotic attribute types
-        return False
-
-
-def _elementwise(step: Step) -> bool:
-    """Whether a step keeps the shape and would work the same on the flattened tensor."""
-    layer = step.layer
-    if step.kind != "layer" or layer is None or step.inputs[0].shape != step.output.shape:
-        return False
-    return layer.elementwise
-
-
-def _parent(path: str) -> str:
-    return path.rsplit(".", 1)[0] if "." in path else ""
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value
+def _declare_hint(node: ModuleNode) -> str:
+    children = ", ".join(name for name, _ in node.children[:4]) or "..."
+    return (f"; to say what it does, declare it: `class {node.type_name}:` with a `def forward(self, x):` over "
+            f"its children ({children}), in the spec or a --recipes file")
 
 
 def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+    """A child's path; the name "" is the module's own layer (see ``resolve``)."""
+    return f"{path}.{name}" if path and name else (name or path)
 
 
-def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[str] = ()) -> Trace:
-    """Run the shapes of ``input_shape`` (None: unknown) through the module tree ``root``;
-    the trace's notes are ``parse_notes`` and then the rules applied, each with the modules it
-    applied to. Raises a located ConvcalcError on a mismatch."""
+def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[str] = (),
+                  recipes: RecipeBook | None = None, strict: bool = False) -> Trace:
+    """Run the shapes of ``input_shape`` (None: unknown, the modules listed in print order)
+    through the module tree ``root``; notes are ``parse_notes`` and then the rules applied.
+    Raises a located ConvcalcError on a mismatch."""
+    from .state import collect_state
+
+    book = recipes or RecipeBook.builtin()
     flatten_at: set[str] = set()
     while True:
-        tracer = _Tracer(input_shape, frozenset(flatten_at))
+        tracer = _Tracer(book, frozenset(flatten_at), strict)
         x = tracer.tensor(input_shape, ())
         try:
-            y = tracer.run(root, "", 0, (), x, root=True)
+            if input_shape is None:
+                y = tracer.list_modules(root, x)
+            else:
+                y = tracer.run(root, "", 0, (), [x], root=True)
             break
         except _Restart as restart:
             flatten_at.add(restart.path)  # each container at most once: this terminates
-    notes = list(parse_notes)
-    for message, names in tracer.notes.items():
-        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-        notes.append(f"{shown}: {message}")
-    return Trace(x, y, tracer.steps, notes)
+    outputs: dict[str, Tensor] = {}
+    if isinstance(y, dict):
+        outputs = {k: v for k, v in y.items() if isinstance(v, Tensor)}
+        y = outputs.get("out") or next(iter(outputs.values()), None)
+    elif isinstance(y, (tuple, list)) and y and isinstance(y[0], Tensor):
+        y = y[0]
+    if not isinstance(y, Tensor):
+        raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")
+    state = collect_state(tracer, root, input_shape is not None)
+    notes = list(parse_notes) + [_listed(names, message) for message, names in tracer.notes.items()]
+    assumptions = [_listed(names, message) for message, names in tracer.assumptions.items()]
+    return Trace(x, y, tracer.steps, notes, state, assumptions, outputs)
+
+
+def _listed(names: list[str], message: str) -> str:
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"{shown}: {message}"
+

@@ -43,6 +43,7 @@ the public :func:`parse_statement`), ``structure`` (blocks and print(model) nest
 from __future__ import annotations
 
 from ..errors import ParseError
+from ..recipes import read_recipes, split_recipes
 from .json_form import parse_json_spec
 from .lexer import first_content
 from .limits import as_text
@@ -70,6 +71,12 @@ def parse_spec(text: str | bytes) -> ParsedSpec:
     if text[start] in "[{":
         spec = parse_json_spec(text)
     else:
+        text, recipes = split_recipes(text)
+        if first_content(text) is None:
+            raise ParseError("the spec holds recipes but no network: add the network's text after them")
         spec = TextReader(text).parse()
+        if recipes:
+            read_recipes(recipes, "the spec")  # refuses a recipe that is not valid, at its line
+            spec.recipes = recipes
     check_size(spec.root)
     return spec

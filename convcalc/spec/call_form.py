@@ -56,6 +56,12 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
     try:
         cls = lookup(name)
     except ConvcalcError as exc:
+        if short[:1].isupper() and defaults is None:
+            # A class convcalc has no layer for: kept with its printed arguments, for a recipe
+            # or the network to say what it is (and an error there if nothing does).
+            printed = [ast.unparse(a) for a in call.args]
+            printed += [f"{k.arg}={ast.unparse(k.value)}" if k.arg else f"**{ast.unparse(k.value)}" for k in call.keywords]
+            return ModuleNode(short, [], where, args=", ".join(printed))
         raise ParseError(
             f"{where.where()}: {exc}", line=where.line, column=where.column
         ) from None

@@ -61,7 +61,9 @@ class ModuleNode:
     """A container: ``children`` are ``(name, node)`` in print (registration) order.
 
     ``residual`` marks an explicit residual block of the line form or JSON; its branch, when it
-    has one, is the child named ``shortcut_name``.
+    has one, is the child named ``shortcut_name``. A printed module of a class that is not a
+    torch.nn layer is a ModuleNode too, its printed arguments kept in ``args`` (which module it
+    stands for, and what its forward does, is the network's question: see ``network.resolve``).
     """
 
     type_name: str
@@ -70,6 +72,7 @@ class ModuleNode:
     residual: bool = False
     shortcut_name: str | None = None
     notes: list[str] = field(default_factory=list)
+    args: str | None = None  # what it prints besides its children (a class convcalc has no layer for)
 
 
 Node = Union[LayerNode, ModuleNode]
@@ -83,6 +86,7 @@ class ParsedSpec:
     input_shape: Shape | None
     form: str  # "text" or "json"
     notes: list[str] = field(default_factory=list)
+    recipes: str = ""  # recipe classes written in the spec (see convcalc.recipes)
 
 
 NAME_PREFIX = re.compile(r"\((?P<name>[^()]*)\)\s*:\s*")

@@ -13,7 +13,6 @@ from typing import Any
 
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import Shape
-from ..registry import suggestion
 from ..shapes import parse_shape
 from .lexer import CALL_START, OPENER, Lexer, Token
 from .limits import MAX_NESTING
@@ -50,6 +49,7 @@ class _Frame:
     name: str | None = None  # the frame's own name in its parent
     count: int = 1
     entries: list[Any] = field(default_factory=list)  # Token (statement) or _Item
+    printed_args: list[str] = field(default_factory=list)  # a printed module's extra_repr lines
 
 
 class TextReader:
@@ -198,8 +198,7 @@ class TextReader:
         name, rest, column = split_name(token.text, token.line, token.column)
         source = Source(token.line, column, token.text)
         if name is None and printed:
-            frame_note = f"{frame.source.where()}: skipped {token.text!r} (not a child module; extra_repr text)"
-            self.notes.append(f"line {token.line}: {frame_note}")
+            frame.printed_args.append(token.text.strip().rstrip(","))  # extra_repr: the module's own arguments
             return None
         match = _INPUT.fullmatch(rest) if name is None else None
         if match is not None and match["shape"].strip() and not CALL_START.match(rest):
@@ -247,14 +246,8 @@ class TextReader:
         source = frame.source
         names = names_for(frame.name, frame.count, source) if frame.name is not None else None
         if frame.kind == "paren":
-            if not items and frame.type_name not in SEQUENTIAL_TYPES:
-                raise ParseError(
-                    f"{source.where()}: unknown module {frame.type_name!r}: it has no child modules "
-                    f"convcalc could run instead{suggestion(frame.type_name)}",
-                    line=source.line,
-                    column=source.column,
-                )
-            node: Node = ModuleNode(frame.type_name, self._children(items, source), source)
+            args = ", ".join(frame.printed_args) if frame.printed_args or not items else None
+            node: Node = ModuleNode(frame.type_name, self._children(items, source), source, args=args)
             parent.entries.append(_Item(node, names, frame.count, source, whole_model=True))
             return
         keyword = frame.keyword

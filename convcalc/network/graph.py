@@ -1,0 +1,106 @@
+"""The traced forward pass as data: tensors, the steps over them (layers and operations with any
+number of inputs), the module scopes they run in, and the whole trace with the network's state
+and the assumptions made reading it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..layers.base import Layer, Shape
+from ..spec.nodes import Source
+
+RF = tuple  # a receptive field: see convcalc.network.receptive
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A value flowing through the network. ``storage`` is shared by in-place results and views."""
+
+    id: int
+    shape: Shape | None
+    storage: int
+    rf: RF | None
+
+
+@dataclass(eq=False)
+class Scope:
+    """One run of a container module: its path, type and depth (the root's children are 1)."""
+
+    path: str
+    type_name: str
+    depth: int
+    source: Source
+    input: Tensor | None = None
+    output: Tensor | None = None
+    first_step: int = 0  # index of its first step in the trace
+
+
+@dataclass(eq=False)
+class Step:
+    """One step of the forward pass: a layer (``kind`` "layer"), an operation (``kind`` its
+    name: "add", "cat", "flatten", ...), or a parameter a module holds itself ("param")."""
+
+    kind: str
+    name: str
+    type_name: str
+    depth: int
+    scopes: tuple[Scope, ...]
+    inputs: tuple[Tensor, ...]
+    output: Tensor
+    layer: Layer | None = None
+    source: Source | None = None
+    forward_kwargs: dict[str, Any] = field(default_factory=dict)
+    macs: int | None = None
+    flops: int | None = None
+    first_call: bool = True  # False when this module already ran (BasicBlock's relu)
+    notes: tuple[str, ...] = ()
+    call: int = 1  # 2 when a step of this name already ran (the relu's second call), ...
+    compute: Callable[..., Any] | None = None  # an operation's NumPy forward
+    state_key: str | None = None  # a "param" step: its state_dict key
+    functional: bool = False  # a layer called as a function (F.max_pool2d): no module, no state
+
+    @property
+    def key(self) -> str:
+        """The name of this call: the module path, with ``#2``, ``#3``, … for later calls."""
+        return call_key(self.name, self.call)
+
+    @property
+    def shown(self) -> bool:
+        """Whether the step is a row of the summary (a module's own parameter is not)."""
+        return self.kind != "param"
+
+
+def call_key(name: str, call: int) -> str:
+    """``name`` for a module's first call, ``name#k`` for its k-th (activations, statistics).
+
+    >>> call_key("layer1.0.relu", 1), call_key("layer1.0.relu", 2)
+    ('layer1.0.relu', 'layer1.0.relu#2')
+    """
+    return name if call == 1 else f"{name}#{call}"
+
+
+@dataclass
+class State:
+    """The network's state_dict as the text gives it: every printed module's parameters and
+    buffers (whether or not its forward runs) and those recipes declare; ``unknown`` lists the
+    modules whose parameters the text does not give."""
+
+    params: dict[str, Shape] = field(default_factory=dict)
+    buffers: dict[str, Shape] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # modules with parameters the forward skips
+
+
+@dataclass
+class Trace:
+    """The forward pass as a program of steps over tensors (for summaries and execution)."""
+
+    input: Tensor
+    output: Tensor
+    steps: list[Step]
+    notes: list[str]
+    state: State = field(default_factory=State)
+    assumptions: list[str] = field(default_factory=list)
+    outputs: dict[str, Tensor] = field(default_factory=dict)  # a dict-returning model's other outputs

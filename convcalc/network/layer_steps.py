@@ -1,0 +1,195 @@
+"""The layer half of the tracer: building a layer for the shape reaching it, measuring it
+(output shape, MACs, FLOPs, receptive field) once per layer and shape, and adding its step."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..errors import ConvcalcError, ParseError, ShapeError, did_you_mean
+from ..layers.base import Layer, Shape, prod
+from ..shapes import format_shape
+from ..spec.nodes import LayerNode, build_at, locate
+from .graph import Scope, Step, Tensor
+from .receptive import RF, rf_through
+
+_MISSING = object()
+
+
+class LayerSteps:
+    """Steps, call numbering, notes and the layer steps of a trace (see ``_Tracer``)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.notes: dict[str, list[str]] = {}
+        self.calls: dict[str, int] = {}  # step name -> how many steps of that name so far
+        self.ran: set[str] = set()  # paths of the modules that have run
+        self.built: dict[tuple[int, tuple], Layer] = {}
+        self.built_for: dict[tuple[int, int, Shape | None], Layer] = {}
+        self.built_layers: dict[str, Layer] = {}  # module path -> the layer it ran as
+        # (layer, input shape, forward kwargs) -> (output shape, MACs, FLOPs, size rules)
+        self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
+        self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
+        self.noted_extras: set[int] = set()
+
+    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def maybe_flatten(self, layer: Layer, node: LayerNode, path: str, depth: int,
+                      scopes: tuple[Scope, ...], x: Tensor) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def append(self, step: Step) -> None:
+        """Add a step, numbering the calls of its name (a module run twice, two flattens
+        inserted under one parent), so every call's activation has a key of its own."""
+        step.call = self.calls[step.name] = self.calls.get(step.name, 0) + 1
+        self.steps.append(step)
+
+    def note(self, message: str, name: str) -> None:
+        self.notes.setdefault(message, []).append(name)
+
+    def build(self, node: LayerNode, path: str, x: Tensor) -> Layer:
+        if node.layer is not None:
+            return node.layer
+        # Statements parsed from the same text share their kwargs dict: build once per shape.
+        built_key = (id(node.cls), id(node.kwargs), x.shape)
+        cached = self.built_for.get(built_key)
+        if cached is not None:
+            return cached
+        kwargs = node.kwargs if x.shape is None else {**node.cls.infer_args(x.shape), **node.kwargs}
+        key = (id(node.cls), tuple(sorted((k, hashable(v)) for k, v in kwargs.items())))
+        layer = self.built.get(key)
+        if layer is None:
+            layer = build_at(node.cls, kwargs, node.source, x.shape, path)
+            self.built[key] = layer
+        self.built_for[built_key] = layer
+        return layer
+
+    def run_layer(self, node: LayerNode, path: str, depth: int, scopes: tuple[Scope, ...], x: Tensor,
+                  functional: bool = False) -> Tensor:
+        layer = self.build(node, path, x)
+        type_name = type(layer).__name__
+        notes = self.ignored_extras(node, layer, path)
+        if x.shape is not None:
+            x = self.maybe_flatten(layer, node, path, depth, scopes, x)
+            out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
+        else:
+            out_shape, macs, flops, rf = None, None, None, None
+        shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
+        out = self.tensor(out_shape, rf, x.storage if shares else None)
+        first = path not in self.ran
+        self.ran.add(path)
+        if not functional:
+            self.built_layers.setdefault(path, layer)
+        self.append(Step("layer", path, type_name, depth, scopes, (x,), out, layer, node.source,
+                         node.forward_kwargs, macs, flops, first, tuple(notes), functional=functional))
+        for note in notes:
+            self.note(note, path)
+        return out
+
+    def ignored_extras(self, node: LayerNode, layer: Layer, path: str) -> list[str]:
+        """Notes on the printed keywords convcalc's layer ignores (noted once per statement);
+        a ParseError for a keyword torch's constructor would refuse too."""
+        notes: list[str] = []
+        if not node.extras or id(node) in self.noted_extras:
+            return notes
+        self.noted_extras.add(id(node))
+        type_name = type(layer).__name__
+        for key, value in node.extras.items():
+            printed = getattr(layer, key, _MISSING)
+            if printed is _MISSING and not _takes_keyword(type(layer), key):
+                names = [spec.name for spec in type(layer).arg_specs()]
+                raise locate(
+                    ParseError(
+                        f"unexpected keyword argument {key}={value!r} (nn.{type_name} raises "
+                        f"TypeError for it too){did_you_mean(key, names) or '; remove it'}"
+                    ),
+                    node.source, path, type_name,
+                )
+            if not _same(printed, value):
+                why = "torch's private argument" if key.startswith("_") else f"not an argument of nn.{type_name}"
+                notes.append(f"{type_name}: ignored {key}={value!r} ({why})")
+        return notes
+
+    def measure(self, layer: Layer, node: LayerNode, path: str, x: Tensor, notes: list[str]) -> tuple[Shape, int, int, RF | None]:
+        """Output shape, MACs, FLOPs and receptive field of ``layer`` on ``x`` (whose shape is
+        known), computed once per layer, input shape and forward arguments."""
+        in_shape = x.shape
+        assert in_shape is not None
+        key = (id(layer), in_shape, hashable(node.forward_kwargs) if node.forward_kwargs else None)
+        result = self.results.get(key)
+        if result is None:
+            result = self.compute(layer, node, path, in_shape)
+            self.results[key] = result
+            self.layers.append(layer)
+        out_shape, macs, flops, rules = result
+        if "in_features" not in node.kwargs and hasattr(layer, "in_features") and len(in_shape) > 2:
+            notes.append(
+                f"{type(layer).__name__} acts on the last dim only (in_features={in_shape[-1]} inferred "
+                f"from {format_shape(in_shape)}); write `flatten` before it to classify the whole feature map"
+            )
+        return out_shape, macs, flops, rf_through(layer, rules, x.rf, in_shape, out_shape)
+
+    def compute(self, layer: Layer, node: LayerNode, path: str, in_shape: Shape) -> tuple[Shape, int, int, list]:
+        type_name = type(layer).__name__
+        try:
+            out_shape = tuple(layer.output_shape(in_shape, **node.forward_kwargs))
+            macs = layer.macs(in_shape, **node.forward_kwargs)
+            flops = layer.flops(in_shape, **node.forward_kwargs)
+            rules = layer.size_rules(in_shape)
+        except ConvcalcError as exc:
+            raise locate(_explain(exc, layer, in_shape), node.source, path, type_name) from None
+        return out_shape, macs, flops, rules
+
+
+def _explain(exc: ConvcalcError, layer: Layer, shape: Shape) -> ConvcalcError:
+    """A better message for the commonest mismatch: a classifier fed the wrong feature map."""
+    features = getattr(layer, "in_features", None)
+    if isinstance(features, int) and isinstance(exc, ShapeError) and len(shape) > 2 and shape[-1] != features:
+        flat = prod(shape[1:])
+        return ShapeError(
+            f"{type(layer).__name__} expects {features} features but receives {format_shape(shape)} "
+            f"({' · '.join(map(str, shape[1:]))} = {flat} when flattened); the layers before it "
+            f"produce a different size than in_features={features}: set in_features={flat}, or check "
+            "those layers and the input shape (a module called twice in forward, such as a shared "
+            "pooling layer, prints only once)"
+        )
+    return exc
+
+
+def _takes_keyword(cls: type[Layer], key: str) -> bool:
+    """Whether torch's constructor accepts ``key`` although convcalc's layer ignores it: any
+    keyword for a ``**kwargs`` constructor (nn.Identity), and torch's private ``_``-arguments
+    (nn.Embedding's ``_weight``, ``_freeze``)."""
+    if key.startswith("_"):
+        return True
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+
+
+def _same(actual: Any, printed: Any) -> bool:
+    if actual is _MISSING:
+        return False
+    if isinstance(actual, (tuple, list)) and not isinstance(printed, (tuple, list)):
+        return all(_same(a, printed) for a in actual)
+    if isinstance(actual, (tuple, list)) and isinstance(printed, (tuple, list)):
+        return len(actual) == len(printed) and all(_same(a, b) for a, b in zip(actual, printed))
+    try:
+        return bool(actual == printed)
+    except Exception:  # pragma: no cover - exotic attribute types
+        return False
+
+
+def elementwise_step(step: Step) -> bool:
+    """Whether a step keeps the shape and would work the same on the flattened tensor."""
+    layer = step.layer
+    if step.kind != "layer" or layer is None or step.inputs[0].shape != step.output.shape:
+        return False
+    return layer.elementwise
+
+
+def hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, hashable(v)) for k, v in value.items()))
+    return value

@@ -1,0 +1,118 @@
+"""What a printed module of a class convcalc has no layer for stands for: the torch.nn layer a
+recipe names as its base, or (an assumption, named) the torch.nn layer its class name and
+printed arguments match."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ..errors import ConvcalcError
+from ..layers.base import Layer
+from ..recipes import RecipeBook
+from ..registry import layer_classes
+from ..spec.call_form import parse_call
+from ..spec.nodes import LayerNode, ModuleNode, Node
+
+_DIMS = re.compile(r"[123]d$", re.IGNORECASE)
+
+
+def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
+    """``node`` as convcalc runs it, and the assumption made (None when none was needed).
+
+    >>> from convcalc.spec.nodes import Source
+    >>> node, assumption = resolve_node(ModuleNode("Conv2dSame", [], Source(1, 1, ""), args="3, 8, kernel_size=(3, 3)"), RecipeBook())
+    >>> type(node.layer).__name__, assumption.split(":")[0]
+    ('Conv2d', 'Conv2dSame read as nn.Conv2d')
+    """
+    if not isinstance(node, ModuleNode) or node.args is None:
+        return node, None
+    recipe = recipes.find(node.type_name)
+    if recipe is not None and recipe.forward is not None and recipe.base:
+        # A subclass with a forward of its own: its base layer is ``super()``, the child "".
+        base = _layer(recipe.base, node.args, node)
+        if base is None:
+            return node, None
+        return ModuleNode(node.type_name, [("", base), *node.children], node.source, args=node.args), None
+    if recipe is not None and (recipe.forward is not None or recipe.refuse):
+        return node, None
+    base = _layer(recipe.base, node.args, node) if recipe is not None and recipe.base else None
+    assumption = None
+    if base is not None:
+        base = _moved(base, recipe.buffers, node.type_name) if recipe is not None and recipe.buffers else base
+    elif recipe is None:
+        for cls in similar_layers(node.type_name):
+            base = _layer(cls.__name__, node.args, node)
+            if base is not None:
+                assumption = (
+                    f"{node.type_name} read as nn.{cls.__name__}: its name contains that layer's and its printed "
+                    f"arguments are that layer's; declare `class {node.type_name}(nn.{cls.__name__}): pass` "
+                    "(or its forward) to make this known"
+                )
+                break
+    if base is None:
+        return node, None
+    if not node.children:
+        return base, assumption
+    runs = "its own layer, then its children in order"
+    own = ModuleNode(node.type_name, [("", base), *node.children], node.source)
+    return own, (assumption or f"{node.type_name} prints its own arguments above its children") + f" ({runs})"
+
+
+@lru_cache(maxsize=None)
+def similar_layers(type_name: str) -> tuple[type[Layer], ...]:
+    """torch.nn layers an unknown class is probably a subclass of, best first: those whose name
+    it contains (``StdConv2d``), then those it shares a long prefix and dims with
+    (``BatchNormAct2d``).
+
+    >>> [cls.__name__ for cls in similar_layers("BatchNormAct2d")]
+    ['BatchNorm2d']
+    """
+    name = type_name.lower()
+    classes = list(layer_classes().values())
+    contained = sorted((c for c in classes if c.__name__.lower() in name), key=lambda c: -len(c.__name__))
+    if contained:
+        return tuple(contained[:2])
+    dims = _DIMS.search(type_name)
+    prefixed = []
+    for cls in classes:
+        other = cls.__name__.lower()
+        common = len(_common_prefix(name, other))
+        if common >= 6 and (dims is None or other.endswith(dims.group(0).lower())):
+            prefixed.append((common, cls))
+    prefixed.sort(key=lambda item: -item[0])
+    return tuple(cls for _, cls in prefixed[:2])
+
+
+def _common_prefix(a: str, b: str) -> str:
+    size = 0
+    while size < min(len(a), len(b)) and a[size] == b[size]:
+        size += 1
+    return a[:size]
+
+
+def _layer(base: str, args: str, node: ModuleNode) -> LayerNode | None:
+    try:
+        parsed = parse_call(f"{base}({args})", node.source)
+    except ConvcalcError:
+        return None
+    return parsed if isinstance(parsed, LayerNode) else None
+
+
+def _moved(node: LayerNode, names: tuple[str, ...], type_name: str) -> LayerNode:
+    """The layer with the parameters ``names`` held as buffers (torchvision's FrozenBatchNorm2d)."""
+    base = node.cls
+
+    def param_shapes(self: Layer) -> dict:
+        return {k: v for k, v in base.param_shapes(self).items() if k not in names}
+
+    def buffer_shapes(self: Layer) -> dict:
+        moved = {k: v for k, v in base.param_shapes(self).items() if k in names}
+        return {**moved, **base.buffer_shapes(self)}
+
+    cls = type(type_name, (base,), {"param_shapes": param_shapes, "buffer_shapes": buffer_shapes})
+    layer = None
+    if node.layer is not None:
+        layer = object.__new__(cls)
+        layer.__dict__.update(node.layer.__dict__)
+    return LayerNode(cls, node.kwargs, node.source, node.forward_kwargs, node.extras, layer)

@@ -1,0 +1,52 @@
+"""The network's state_dict from the text: every printed module's parameters and buffers,
+whether or not its forward runs, and those its recipe declares (see ``graph.State``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ConvcalcError
+from ..spec.nodes import LayerNode, ModuleNode, Node, build_at
+from .graph import State
+from .interpret import ModuleRef
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trace import _Tracer
+
+
+def collect_state(tracer: "_Tracer", root: Node, traced: bool) -> State:
+    """The state of the module tree ``root``; ``traced``: the forward ran (so modules it did
+    not reach are listed in ``not_run``)."""
+    state = State()
+    _walk(tracer, root, "", state, traced)
+    return state
+
+
+def _walk(tracer: "_Tracer", node: Node, path: str, state: State, traced: bool) -> None:
+    node = tracer.resolve(node, path)
+    if isinstance(node, LayerNode):
+        layer = tracer.built_layers.get(path) or node.layer
+        if layer is None:
+            try:
+                layer = build_at(node.cls, node.kwargs, node.source, None, path)
+            except ConvcalcError:
+                state.unknown.append(f"{path or 'the network'} ({node.cls.__name__}: its input shape is needed)")
+                return
+        prefix = f"{path}." if path else ""
+        params, buffers = layer.param_shapes(), layer.buffer_shapes()
+        state.params.update({prefix + k: tuple(v) for k, v in params.items()})
+        state.buffers.update({prefix + k: tuple(v) for k, v in buffers.items()})
+        state.roles.update({prefix + k: role for k, role in layer.state_roles().items()})
+        if traced and params and path not in tracer.ran:
+            state.not_run.append(path)
+        return
+    recipe = tracer.recipes.find(node.type_name)
+    if recipe is not None and recipe.init:
+        declared = tracer.declare(recipe, ModuleRef(node, path, 0, ()))
+        prefix = f"{path}." if path else ""
+        state.params.update({prefix + k: v for k, v in declared.params.items()})
+        state.buffers.update({prefix + k: v for k, v in declared.buffers.items()})
+    elif not node.children and node.args is not None and (recipe is None or recipe.base):
+        state.unknown.append(f"{path or 'the network'} ({node.type_name}: not a torch.nn layer, no recipe)")
+    for name, child in node.children:
+        _walk(tracer, child, f"{path}.{name}" if path and name else (name or path), state, traced)

@@ -1,0 +1,183 @@
+"""The names a recipe's forward may use (``torch.cat``, ``F.relu``, ``x.permute``, ``len``, ...),
+each bound to the tracer so that calling it adds a step to the graph.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import ParseError
+from . import ops
+from .graph import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trace import _Tracer
+
+
+class Namespace(dict):
+    """``torch``, ``F``, ``nn``: attribute access into a fixed table."""
+
+    def __init__(self, name: str, table: dict[str, Any], fallback: Callable[[str], Any] | None = None) -> None:
+        super().__init__(table)
+        self.name = name
+        self.fallback = fallback
+
+    def member(self, attr: str) -> Any:
+        if attr in self:
+            return self[attr]
+        if self.fallback is not None:
+            return self.fallback(attr)
+        raise ParseError(f"{self.name}.{attr} is not part of the recipe notation")
+
+
+class Marker:
+    """``Parameter(dims...)`` / ``Buffer(dims...)`` in a recipe's ``__init__``."""
+
+    def __init__(self, kind: str, dims: tuple[int, ...]) -> None:
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+            raise ParseError(f"{kind}{dims}: dims must be whole numbers >= 0")
+        self.kind = kind
+        self.dims = dims
+
+
+def _tensors(values: Any) -> list[Tensor]:
+    items = list(values)
+    if not all(isinstance(v, Tensor) for v in items):
+        raise ParseError("expected a list of tensors")
+    return items
+
+
+def _dims(args: tuple) -> list[int]:
+    """``permute(0, 2, 1)`` and ``permute((0, 2, 1))`` alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return list(args[0])
+    return list(args)
+
+
+def vocabulary(tracer: "_Tracer") -> dict[str, Any]:
+    """The global names of a recipe, bound to ``tracer``."""
+
+    def op(name: str, inputs: list[Tensor], result: ops.OpResult) -> Tensor:
+        return tracer.op(name, inputs, result)
+
+    def cat(tensors: Any, dim: int = 0) -> Tensor:
+        items = _tensors(tensors)
+        return op("cat", items, ops.cat([t.shape for t in items], dim))
+
+    def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return op("flatten", [x], ops.flatten(x.shape, start_dim, end_dim))
+
+    def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+        dims = None if dim is None else ([dim] if isinstance(dim, int) else list(dim))
+        return op("mean", [x], ops.mean(x.shape, dims, keepdim))
+
+    def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        axis = dim % len(x.shape)
+        return pieces(x, ops.chunk_sizes(x.shape[axis], chunks), dim, "chunk")
+
+    def split(x: Tensor, size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        axis = dim % len(x.shape)
+        total = x.shape[axis]
+        sizes = list(size) if isinstance(size, (list, tuple)) else [min(size, total - s) for s in range(0, total, size)]
+        if sum(sizes) != total:
+            raise ParseError(f"split sizes {sizes} do not add up to {total}")
+        return pieces(x, sizes, dim, "split")
+
+    def pieces(x: Tensor, sizes: list[int], dim: int, name: str) -> tuple[Tensor, ...]:
+        out, start = [], 0
+        for length in sizes:
+            out.append(op(name, [x], ops.narrow(x.shape, dim, start, length)))
+            start += length
+        return tuple(out)
+
+    def method(x: Tensor, attr: str) -> Any:
+        shape = x.shape
+        table: dict[str, Any] = {
+            "permute": lambda *d: op("permute", [x], ops.permute(shape, _dims(d))),
+            "transpose": lambda a, b: op("transpose", [x], ops.transpose(shape, a, b)),
+            "reshape": lambda *d: op("reshape", [x], ops.reshape(shape, _dims(d))),
+            "view": lambda *d: op("view", [x], ops.reshape(shape, _dims(d))),
+            "flatten": lambda start_dim=0, end_dim=-1: flatten(x, start_dim, end_dim),
+            "mean": lambda dim=None, keepdim=False: mean(x, dim, keepdim),
+            "chunk": lambda chunks, dim=0: chunk(x, chunks, dim),
+            "split": lambda size, dim=0: split(x, size, dim),
+            "narrow": lambda dim, start, length: op("narrow", [x], ops.narrow(shape, dim, start, length)),
+            "unsqueeze": lambda d: op("unsqueeze", [x], ops.reshape(shape, _unsqueezed(shape, d))),
+            "contiguous": lambda: x,
+            "size": lambda d=None: shape if d is None else shape[d],
+            "dim": lambda: len(shape),
+            "sigmoid": lambda: tracer.functional("sigmoid", [x], {}),
+            "relu": lambda: tracer.functional("relu", [x], {}),
+            "softmax": lambda dim: tracer.functional("softmax", [x], {"dim": dim}),
+        }
+        if attr == "shape":
+            return shape
+        if attr == "ndim":
+            return len(shape)
+        if attr not in table:
+            raise ParseError(f"tensor.{attr} is not part of the recipe notation")
+        return table[attr]
+
+    torch = Namespace(
+        "torch",
+        {
+            "cat": cat,
+            "concat": cat,
+            "flatten": flatten,
+            "mean": mean,
+            "chunk": chunk,
+            "split": split,
+            "matmul": lambda a, b: tracer.binary_op("matmul", a, b),
+            "add": lambda a, b: tracer.binary_op("add", a, b),
+            "mul": lambda a, b: tracer.binary_op("mul", a, b),
+            "permute": lambda x, dims: method(x, "permute")(dims),
+            "transpose": lambda x, a, b: method(x, "transpose")(a, b),
+            "sigmoid": lambda x: tracer.functional("sigmoid", [x], {}),
+            "relu": lambda x: tracer.functional("relu", [x], {}),
+            "Tensor": Tensor,
+        },
+    )
+    functional = Namespace("F", {}, lambda name: lambda *a, **k: tracer.functional(name, list(a), k))
+    names: dict[str, Any] = {
+        "torch": torch,
+        "F": functional,
+        "Tensor": Tensor,
+        "channel_shuffle": lambda x, groups: op("channel_shuffle", [x], ops.channel_shuffle(x.shape, groups)),
+        "Parameter": lambda *dims: Marker("Parameter", _flat_dims(dims)),
+        "Buffer": lambda *dims: Marker("Buffer", _flat_dims(dims)),
+        "len": tracer.length,
+        "range": range,
+        "list": list,
+        "tuple": tuple,
+        "int": int,
+        "min": min,
+        "max": max,
+        "enumerate": enumerate,
+        "zip": zip,
+        "isinstance": lambda value, kind: isinstance(value, kind) if isinstance(kind, type) else False,
+        "__tensor_method__": method,
+        "assume": lambda message: tracer.assume(str(message), tracer.context[-1][0] if tracer.context else ""),
+        "stride_of": tracer.stride_of,
+        "module_name": lambda module: module.path.rsplit(".", 1)[-1],
+        "first_with_channels": first_with_channels,
+    }
+    return names
+
+
+def first_with_channels(outputs: dict, channels: int) -> Tensor:
+    """The first of a backbone's outputs (in order) with ``channels`` channels."""
+    for value in outputs.values():
+        if isinstance(value, Tensor) and value.shape is not None and len(value.shape) > 1 and value.shape[1] == channels:
+            return value
+    found = sorted({v.shape[1] for v in outputs.values() if isinstance(v, Tensor) and v.shape and len(v.shape) > 1})
+    raise ParseError(f"no backbone output has {channels} channels (they have {found})")
+
+
+def _flat_dims(dims: tuple) -> tuple[int, ...]:
+    return tuple(_dims(dims))
+
+
+def _unsqueezed(shape: tuple[int, ...], dim: int) -> tuple[int, ...]:
+    rank = len(shape) + 1
+    axis = dim % rank
+    return tuple(shape[:axis]) + (1,) + tuple(shape[axis:])

@@ -1,0 +1,77 @@
+"""Known forwards: what a module class does with its printed children, as recipes in one
+notation (:mod:`convcalc.recipes.notation`). The built-in recipes are data files beside this
+module (``torch.recipe``: torch.nn's own classes; ``torchvision.recipe``: torchvision's blocks and
+models); a user's recipes, from a file or the spec itself, are read the same way and take
+precedence.
+
+>>> book = RecipeBook.builtin()
+>>> book.find("SqueezeExcitation").forward is not None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from .notation import Recipe, read_recipes
+
+BUILTIN_FILES = ("torch.recipe", "torchvision.recipe")
+
+# A recipe class inside a spec: ``class Name...:`` at the start of a line, its body indented.
+_CLASS_LINE = re.compile(r"class\s+[A-Za-z_]\w*\s*(\([^)]*\))?\s*:")
+
+
+@lru_cache(maxsize=None)
+def _builtin() -> dict[str, Recipe]:
+    recipes: dict[str, Recipe] = {}
+    for name in BUILTIN_FILES:
+        text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+        recipes.update(read_recipes(text, f"built-in {name}"))
+    return recipes
+
+
+class RecipeBook:
+    """The recipes in force: the built-in ones, then the user's (which replace a built-in one of
+    the same class)."""
+
+    def __init__(self, user: dict[str, Recipe] | None = None) -> None:
+        self.user = dict(user or {})
+
+    @classmethod
+    def builtin(cls) -> "RecipeBook":
+        return cls()
+
+    def find(self, type_name: str) -> Recipe | None:
+        return self.user.get(type_name) or _builtin().get(type_name)
+
+    def adding(self, text: str, origin: str) -> "RecipeBook":
+        """This book with the recipes of ``text`` added (ParseError when they are not valid)."""
+        return RecipeBook({**self.user, **read_recipes(text, origin)})
+
+
+def split_recipes(text: str) -> tuple[str, str]:
+    """Separate the recipe classes written inside a spec from the spec itself; both keep their
+    line numbers (the lines of the other part become blank).
+
+    >>> spec, recipes = split_recipes("class Fire:\\n    def forward(self, x):\\n        return x\\nFire(\\n)\\n")
+    >>> spec.splitlines(), recipes.splitlines()[0]
+    (['', '', '', 'Fire(', ')'], 'class Fire:')
+    """
+    lines = text.split("\n")
+    in_recipe = False
+    spec_lines, recipe_lines = [], []
+    for line in lines:
+        if _CLASS_LINE.match(line):
+            in_recipe = True
+        elif in_recipe and line.strip() and not line[:1].isspace():
+            in_recipe = False
+        spec_lines.append("" if in_recipe else line)
+        recipe_lines.append(line if in_recipe else "")
+    if not any(recipe_lines):
+        return text, ""
+    return "\n".join(spec_lines), "\n".join(recipe_lines)
+
+
+__all__ = ["Recipe", "RecipeBook", "read_recipes", "split_recipes"]

@@ -1,0 +1,163 @@
+"""The recipe notation: what a module class's ``forward`` does, written as the class itself in a
+small, checked subset of Python, and read with :mod:`ast` (never executed).
+
+A recipe file holds classes::
+
+    class SqueezeExcitation:
+        def forward(self, input):
+            scale = self.avgpool(input)
+            scale = self.fc1(scale)
+            scale = self.activation(scale)
+            scale = self.fc2(scale)
+            scale = self.scale_activation(scale)
+            return scale * input
+
+    class Conv3DSimple(nn.Conv3d):
+        "A Conv3d subclass: its printed arguments are nn.Conv3d's."
+
+    class CNBlock:
+        def __init__(self):
+            self.layer_scale = Parameter(self.block[0].out_channels, 1, 1)
+            self.block[1] = lambda x: x.permute(0, 2, 3, 1)
+            self.block[6] = lambda x: x.permute(0, 3, 1, 2)
+        def forward(self, input):
+            return self.stochastic_depth(self.layer_scale * self.block(input)) + input
+
+- ``forward(self, ...)`` is the computation, over the printed children (``self.name``,
+  ``self.block[0]``), tensor methods and ``torch``/``F`` functions (see
+  :mod:`convcalc.network.interpret` for the list).
+- ``__init__(self)`` declares what ``print(model)`` does not show: parameters the class holds
+  itself (``Parameter(dims...)``, ``Buffer(dims...)``) and the forward of children that print no
+  arguments (``self.block[1] = lambda x: ...``).
+- A base ``nn.Layer`` says the class prints that torch.nn layer's arguments and holds its
+  parameters; without a ``forward`` it runs as that layer. ``buffers = ("weight", "bias")``
+  moves the named parameters to buffers (torchvision's FrozenBatchNorm2d).
+- ``refuse = "why"`` marks a class convcalc knows it cannot run; asking for its shapes is an
+  error that gives the reason (its parameters still count).
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass, field
+
+from ..errors import ParseError
+
+# The statement and expression kinds a recipe may use; anything else is refused when read.
+_ALLOWED = (
+    ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign,
+    ast.AugAssign, ast.If, ast.For, ast.Expr, ast.Pass, ast.Raise, ast.Name, ast.Constant,
+    ast.Attribute, ast.Subscript, ast.Slice, ast.Call, ast.keyword, ast.BinOp, ast.UnaryOp,
+    ast.Compare, ast.BoolOp, ast.IfExp, ast.Tuple, ast.List, ast.Dict, ast.Lambda, ast.Load,
+    ast.Store, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Starred,
+)
+
+
+@dataclass
+class Recipe:
+    """One class's recipe: its torch.nn base, declarations and forward, and where it was read."""
+
+    name: str
+    origin: str  # "built-in <file>" or the user's file
+    line: int
+    base: str | None = None  # a torch.nn layer name: the class prints that layer's arguments
+    init: list[ast.stmt] = field(default_factory=list)
+    forward: ast.FunctionDef | None = None
+    buffers: tuple[str, ...] = ()
+    refuse: str | None = None
+    doc: str = ""
+
+    def where(self) -> str:
+        return f"{self.origin}, line {self.line}"
+
+
+def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
+    """Parse a recipe file into {class name: recipe}; a ParseError names the line.
+
+    >>> recipes = read_recipes("class Fire:\\n    def forward(self, x):\\n        return x\\n", "demo")
+    >>> recipes["Fire"].forward.args.args[1].arg
+    'x'
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise ParseError(f"{origin}: recipe is not valid: {exc.msg}", line=exc.lineno, column=exc.offset) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ParseError(f"{origin}: recipe cannot be read: {exc}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            line = getattr(node, "lineno", None)
+            raise ParseError(
+                f"{origin}: line {line}: {type(node).__name__} is not part of the recipe notation "
+                "(classes with __init__ declarations and a forward of assignments, if, for, return)",
+                line=line,
+            )
+    recipes: dict[str, Recipe] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # the file's docstring
+        if not isinstance(statement, ast.ClassDef):
+            raise ParseError(f"{origin}: line {statement.lineno}: a recipe file holds only classes", line=statement.lineno)
+        recipe = _recipe(statement, origin)
+        recipes[recipe.name] = recipe
+    return recipes
+
+
+def _recipe(node: ast.ClassDef, origin: str) -> Recipe:
+    recipe = Recipe(node.name, origin, node.lineno)
+    if len(node.bases) > 1:
+        raise ParseError(f"{origin}: line {node.lineno}: class {node.name} has more than one base", line=node.lineno)
+    if node.bases:
+        base = _dotted(node.bases[0])
+        short = base.rsplit(".", 1)[-1] if base else None
+        if short is None:
+            raise ParseError(f"{origin}: line {node.lineno}: class {node.name}'s base is not a name", line=node.lineno)
+        if short not in ("Module", "Sequential", "ModuleList", "ModuleDict"):
+            recipe.base = short
+    for statement in node.body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            recipe.doc = str(statement.value.value)
+        elif isinstance(statement, ast.Pass):
+            continue
+        elif isinstance(statement, ast.FunctionDef) and statement.name == "forward":
+            recipe.forward = statement
+        elif isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+            recipe.init = statement.body
+        elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+            _class_setting(recipe, statement.targets[0].id, statement.value, origin)
+        else:
+            raise ParseError(
+                f"{origin}: line {statement.lineno}: class {node.name} may hold a docstring, "
+                "__init__, forward, buffers = (...) and refuse = '...'",
+                line=statement.lineno,
+            )
+    return recipe
+
+
+def _class_setting(recipe: Recipe, name: str, value: ast.expr, origin: str) -> None:
+    try:
+        literal = ast.literal_eval(value)
+    except ValueError:
+        literal = None
+    if name == "buffers" and isinstance(literal, (tuple, list)) and all(isinstance(v, str) for v in literal):
+        recipe.buffers = tuple(literal)
+    elif name == "refuse" and isinstance(literal, str):
+        recipe.refuse = literal
+    else:
+        raise ParseError(
+            f"{origin}: line {value.lineno}: class {recipe.name}: unknown setting {name} "
+            "(buffers = ('weight', ...) or refuse = 'why')",
+            line=value.lineno,
+        )
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
