@@ -47,14 +47,30 @@ def parse_ints(
     values = []
     for part in _split(text, what, example):
         if not _INT.fullmatch(part):
-            raise ParseError(f"{what} {text!r}: {part!r} is not a whole number; write it like {example}")
+            raise ParseError(f"{what} {shown(text)}: {shown(part)} is not a whole number; write it like {example}")
+        if len(part.lstrip("+-").lstrip("0")) > _INT64_DIGITS:  # before int(), which refuses 4300 digits
+            raise ParseError(f"{what} {shown(text)}: {shown(part)} is beyond PyTorch's 64-bit sizes")
         value = int(part)
         if value < 0 and not allow_negative:
-            raise ParseError(f"{what} {text!r}: {value} is negative; every dim must be at least 1")
+            raise ParseError(f"{what} {shown(text)}: {value} is negative; every dim must be at least 1")
         if abs(value) > INT64_MAX:
-            raise ParseError(f"{what} {text!r}: {part} is beyond PyTorch's 64-bit sizes")
+            raise ParseError(f"{what} {shown(text)}: {part} is beyond PyTorch's 64-bit sizes")
         values.append(value)
     return tuple(values)
+
+
+_INT64_DIGITS = len(str(INT64_MAX))
+
+
+def shown(text: str, most: int = 60) -> str:
+    """``repr(text)``, cut short when long: a message quotes what it refuses, not all of it.
+
+    >>> shown("1x3"), shown("9" * 5000)
+    ("'1x3'", "'99999999999999999999999999999999999999'... (5000 characters)")
+    """
+    if len(text) <= most:
+        return repr(text)
+    return f"{text[: most - 22]!r}... ({len(text)} characters)"
 
 
 def parse_int(text: str, what: str, minimum: int | None = None) -> int:
@@ -95,10 +111,58 @@ def parse_shape(text: str) -> tuple[int, ...]:
     zero = [i for i, n in enumerate(shape) if n == 0]
     if zero:
         raise ParseError(
-            f"input shape {text!r} has a zero-size dim at position {zero[0]}; "
+            f"input shape {shown(text)} has a zero-size dim at position {zero[0]}; "
             "every dim must be at least 1"
         )
+    if too_many_elements(shape):
+        raise ParseError(
+            f"input shape {shown(text)} holds more than {INT64_MAX} elements, beyond PyTorch's 64-bit "
+            "sizes; use smaller dims"
+        )
     return shape
+
+
+def as_shape(value: object, what: str = "input shape") -> tuple[int, ...]:
+    """A shape given in Python: text as on the command line, one whole number (a 1-D shape, as
+    torch.zeros(3) reads it) or a sequence of them (NumPy's integers too); ParseError otherwise.
+
+    >>> as_shape("1x3x8x8"), as_shape(3), as_shape([2, 5])
+    ((1, 3, 8, 8), (3,), (2, 5))
+    """
+    import numbers
+
+    if isinstance(value, str):
+        return parse_shape(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        dims = tuple(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise ParseError(
+            f"{what} {shown(repr(value))} is not a shape; give whole numbers such as (1, 3, 32, 32) "
+            "or text such as '1x3x32x32'"
+        ) from None
+    if not dims or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in dims):
+        raise ParseError(f"{what} {shown(repr(value))}: every dim must be a whole number >= 1")
+    shape = tuple(int(n) for n in dims)
+    if too_many_elements(shape):
+        raise ParseError(f"{what} {shown(repr(value))} holds more than {INT64_MAX} elements, beyond PyTorch's 64-bit sizes")
+    return shape
+
+
+def too_many_elements(shape: tuple[int, ...]) -> bool:
+    """Whether a tensor of ``shape`` would hold more elements than a 64-bit count can (torch
+    refuses to make one), found without building the whole product.
+
+    >>> too_many_elements((2**31, 2**31)), too_many_elements((2**32, 2**31))
+    (False, True)
+    """
+    count = 1
+    for n in shape:
+        count *= n
+        if count > INT64_MAX:
+            return True
+    return False
 
 
 def format_shape(shape: tuple[int, ...] | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import warnings
 from typing import Annotated, Any, Optional
 
 import typer
@@ -21,7 +22,7 @@ from ..registry import aliases, layer_classes, suggestion
 from .layer import layer_command
 from .net import net_command
 from .options import PASS_THROUGH, LayerOptionsCommand
-from .output import emit_json, emit_rich, error, one_line, plain_streams
+from .output import emit_json, emit_rich, error, one_line, plain_streams, warn
 
 _built: dict[str, Any] = {}
 
@@ -129,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         error("standard output is closed, so the answer would be lost; send it to a file or to /dev/null")
         return EXIT_USAGE
     try:
-        result = app(args=argv, prog_name="convcalc", standalone_mode=False)
+        with warnings.catch_warnings():  # a warning from a library is one clean line, not source code
+            warnings.showwarning = _one_line_warning
+            result = app(args=argv, prog_name="convcalc", standalone_mode=False)
         sys.stdout.flush()  # a full disk or a lost reader shows here, not at interpreter exit
     except ConvcalcError as exc:
         error(one_line(str(exc)))
@@ -159,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     if result == EXIT_INTERRUPTED:  # Typer's answer to a KeyboardInterrupt, which it swallows silently
         error("interrupted")
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    warn(f"{message}")
 
 
 def _internal_error(exc: Exception) -> int:

@@ -15,7 +15,7 @@ import typing
 from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple, Union
 
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
-from ..shapes import format_shape, parse_floats, parse_int, parse_ints
+from ..shapes import INT64_MAX, format_shape, parse_floats, parse_int, parse_ints, shown, too_many_elements
 
 Shape = Tuple[int, ...]
 
@@ -211,6 +211,9 @@ ARG_PARSERS: dict[Any, Callable[[str, str], Any]] = {
 }
 
 
+# The annotations of sizes: arguments the command line reads as 64-bit ints.
+SIZE_ANNOTATIONS = (int, Optional[int], Size, OptionalSize, PaddingArg, OptionalSizes, IntTuple)
+
 _DIVISOR_TRIALS = 10**6  # an error message's list of divisors must not take longer than the rest
 
 
@@ -235,6 +238,48 @@ def divisors_text(n: int, most: int = 12) -> str:
         if len(found) > most:
             found = [*found[: most - 1], "…", found[-1]]
     return "{" + ", ".join(map(str, found)) + "}"
+
+
+def _with_plain_arguments(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` taking NumPy scalars as Python numbers and 0-d/1-d arrays as numbers and lists,
+    as torch's constructors take them (``Conv2d(np.int64(3), 8, np.array([3, 3]))``), and
+    refusing a size beyond 64 bits as the command line does."""
+    import functools
+
+    @functools.wraps(init)
+    def plain_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        args = tuple(map(_plain, args))
+        kwargs = {name: _plain(value) for name, value in kwargs.items()}
+        if any(map(_beyond_int64, args)) or any(map(_beyond_int64, kwargs.values())):
+            _refuse_beyond_int64(type(self).__name__, init, self, args, kwargs)
+        init(self, *args, **kwargs)
+
+    return plain_init
+
+
+def _plain(value: Any) -> Any:
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", 2) <= 1 and hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _beyond_int64(value: Any) -> bool:
+    if type(value) is int:
+        return not -INT64_MAX - 1 <= value <= INT64_MAX
+    return isinstance(value, (tuple, list)) and any(map(_beyond_int64, value))
+
+
+def _refuse_beyond_int64(layer: str, init: Callable[..., None], *args: Any) -> None:
+    """ConfigError naming the size argument that holds an int beyond int64 (torch reads sizes
+    as 64-bit ints); scalar arguments (Hardtanh's min_val, ...) are left to the layer."""
+    try:
+        bound = inspect.signature(init).bind(*args[:1], *args[1], **args[2])
+    except TypeError:
+        return  # the wrong arguments: the constructor says so itself
+    hints = typing.get_type_hints(init)
+    for name, value in bound.arguments.items():
+        if _beyond_int64(value) and hints.get(name) in SIZE_ANNOTATIONS:
+            raise ConfigError(f"{layer}: {name}={shown(repr(value), 80)[1:-1]} is beyond PyTorch's 64-bit sizes")
 
 
 def prod(values: typing.Iterable[int]) -> int:
@@ -279,6 +324,12 @@ class Layer:
     ``"ones"``, ``"zeros"``, ``"variance"`` (ones; any other fill made non-negative),
     ``"slope"`` (0.25) or ``"count"`` (always an int64 0: num_batches_tracked). A key not
     listed takes the fill as written."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:  # NumPy scalars and small arrays as arguments read as Python values
+            cls.__init__ = _with_plain_arguments(init)  # type: ignore[method-assign]
 
     # -- description ---------------------------------------------------------------------
 
@@ -448,18 +499,21 @@ class Layer:
         """
         import numpy as np
 
-        x = np.asarray(x)
+        from ..tensors.arrays import real_array
+
+        name = type(self).__name__
+        x = real_array(x, f"{name}.forward: the input")
         if not self.integer_input and not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float32)
         self.output_shape(x.shape, **self._shape_kwargs(forward_kwargs))
         expected = {**self.param_shapes(), **self.buffer_shapes()}
-        given = dict(params or {})
-        if expected or given:
+        arrays = {k: real_array(v, f"{name}.forward: the parameter {k!r}") for k, v in (params or {}).items()}
+        if expected or arrays:
             from ..tensors.params import check_params
 
-            check_params(expected, given, f"the parameters of {type(self).__name__}")
-        arrays = {k: np.asarray(v) for k, v in given.items()}
-        return self._forward(x, arrays, **forward_kwargs)
+            check_params(expected, arrays, f"the parameters of {name}")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and NaN, as torch gives
+            return self._forward(x, arrays, **forward_kwargs)
 
     def example_inputs(self, input_shape: Shape, rng: Any, dtype: Any, **forward_kwargs: Any) -> dict[str, Any]:
         """Random stand-ins, for a run on made-up data, for the tensors ``forward`` takes
@@ -566,6 +620,10 @@ class Layer:
                 shape,
                 "every dim must be at least 1 (convcalc refuses empty tensors, whose "
                 "handling in PyTorch depends on the backend)",
+            )
+        if too_many_elements(shape):  # a dim beyond int64 is one such shape
+            raise self._shape_error(
+                shape, f"more than {INT64_MAX} elements, beyond PyTorch's 64-bit sizes; use smaller dims"
             )
         return shape
 

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from ..errors import ParseError
 from ..layers.base import Shape
-from ..shapes import parse_shape
+from ..shapes import as_shape
 from ..single.report import dtype_bytes
 from ..spec import parse_spec
 from ..recipes import RecipeBook
@@ -47,15 +47,7 @@ class Network:
     def _input(self, input_shape: Sequence[int] | str | None) -> Shape | None:
         if input_shape is None:
             return self.input_shape
-        if isinstance(input_shape, str):
-            return parse_shape(input_shape)
-        shape = tuple(input_shape)
-        if (
-            not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
-            or not shape
-        ):
-            raise ParseError(f"input shape {input_shape!r}: every dim must be a whole number >= 1")
-        return shape
+        return as_shape(input_shape)
 
     def summary(
         self,
@@ -84,10 +76,13 @@ class Network:
         """
         import numpy as np
 
+        from ..tensors.arrays import real_array
         from .execute import run_network
 
-        x = np.asarray(x)
-        run = run_network(self.trace(tuple(x.shape)), x, dict(params or {}), record=record)
+        x = real_array(x, "Network.forward: the input")
+        params = {key: real_array(value, f"Network.forward: the state_dict entry {key!r}")
+                  for key, value in (params or {}).items()}
+        run = run_network(self.trace(tuple(x.shape)), x, params, record=record)
         return (run.output, run.activations) if record else run.output
 
     def to_json(

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import Layer, Shape
-from ..tensors.arrays import float_dtype
+from ..tensors.arrays import float_dtype, overflow_notes
 from ..tensors.files import load_input, load_weights
 from ..tensors.fill import make_params, make_rng, make_tensor
 from ..tensors.memory import check_memory, estimate_bytes
@@ -80,6 +80,7 @@ def run_layer(
     made_up = layer.example_inputs(shape, rng, real, **forward_kwargs)
     extra = {name: tensor for name, tensor in made_up.items() if name not in forward_kwargs}
     output = layer.forward(x, params, **forward_kwargs, **extra)
+    warnings += overflow_notes(output, [x, *params.values(), *extra.values()])
     return RunResult(x, params, output, warnings, extra)
 
 

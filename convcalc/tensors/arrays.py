@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import FileError, ParseError
+from ..errors import ConvcalcError, FileError, ParseError
 
 FLOAT_DTYPES = ("float32", "float64", "float16")
 
@@ -33,6 +33,52 @@ def float_dtype(dtype: Any) -> np.dtype:
             f"dtype {dtype!r} is not usable for the forward pass; use one of: {', '.join(FLOAT_DTYPES)}"
         )
     return resolved
+
+
+def real_array(value: Any, where: str) -> np.ndarray:
+    """``value`` as a NumPy array of real numbers (float, int or bool), as ``forward`` takes
+    its input and parameters; ConvcalcError for anything else, never a silent cast (a complex
+    number would lose its imaginary part) or NumPy's own TypeError.
+
+    >>> real_array([1, 2], "the input").dtype.kind
+    'i'
+    >>> real_array(np.array([1 + 2j]), "the input")
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ConvcalcError: the input holds complex numbers (complex128); convcalc computes with real floats
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ConvcalcError(f"{where} is not an array of numbers: {str(exc).splitlines()[0]}") from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise ConvcalcError(f"{where} holds complex numbers ({array.dtype}); convcalc computes with real floats")
+    if kind not in "fiub":
+        shown = {"O": "Python object", "U": "text", "S": "bytes"}.get(kind, str(array.dtype))
+        raise ConvcalcError(f"{where} holds {shown} values ({array.dtype}), not numbers; give a float array")
+    return array
+
+
+def overflow_notes(output: Any, inputs: list[Any], where: str = "the output") -> list[str]:
+    """A note when ``output`` holds infinities or NaN that no array of ``inputs`` held: the
+    arithmetic overflowed (torch gives the same inf, silently).
+
+    >>> overflow_notes(np.array([np.inf, 1.0], dtype=np.float32), [np.ones(2)])
+    ['the output has 1 infinite value (of 2): float32 overflowed; --dtype float64 reaches 1.8e308']
+    """
+    outputs = output if isinstance(output, tuple) else (output,)
+    values = np.asarray(outputs[0])
+    if values.dtype.kind != "f" or bool(np.isfinite(values).all()):
+        return []
+    if any(np.asarray(a).dtype.kind == "f" and not bool(np.isfinite(a).all()) for a in inputs):
+        return []  # they carried through; the reader was told where they came from
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    found = " and ".join(part for part in (f"{inf} infinite" if inf else "", f"{nan} NaN" if nan else "") if part)
+    plural = "s" if nan + inf > 1 else ""
+    hint = "; --dtype float64 reaches 1.8e308" if values.dtype.itemsize < 8 else ""
+    return [f"{where} has {found} value{plural} (of {values.size}): {values.dtype} overflowed{hint}"]
 
 
 class ArrayStats(NamedTuple):
