@@ -203,3 +203,35 @@ def test_main_maps_errors_to_exit_2(capsys):
     finally:
         cli.app.registered_commands[:] = registered
     assert "nearest reachable sizes: 15" in capsys.readouterr().err
+
+
+def test_huge_fixed_values_are_solved_in_closed_form():
+    """-d 10**9 made the padding range 10**9 long (24 GB before the kernel killed it) and -k 10**6
+    ran past two minutes: the paddings that give the size come from the closed form."""
+    result = solve([1000], [1], dilation=[10**9])
+    assert result.solved
+    for solution in result.dims[0].solutions:
+        assert layer_out(solution, "conv", 1000) == 1
+    assert solve([1000], [1], kernel_size=[10**6]).solved
+    transposed = solve([7], [10**11], dilation=[10**9], mode="transposed")
+    assert not transposed.solved and transposed.dims[0].nearest == (11_000_000_048,)
+
+
+def test_a_long_solution_interval_is_listed_from_its_start_and_flagged():
+    # kernel 3, dilation 10**9: paddings 999,999,501 up to 1,499,999,500 all give one output
+    result = solve([1000], [1], stride=[10**9], kernel_size=[3], dilation=[10**9])
+    paddings = [s.padding for s in result.dims[0].solutions]
+    assert result.dims[0].capped and paddings == list(range(999_999_501, 999_999_501 + 64))
+    assert not solve([32], [16]).dims[0].capped
+
+
+def test_combined_lists_the_true_first_combinations():
+    from convcalc.teach.solve import combinations
+    from itertools import product
+
+    result = solve([10, 11, 12], [3, 4, 5])
+    ranked = [list(enumerate(dim.solutions)) for dim in result.dims]
+    every = sorted(product(*ranked), key=lambda combo: (max(r for r, _ in combo), sum(r for r, _ in combo)))
+    listed = combined(result, limit=500)
+    assert len(listed) == 500 and combinations(result) == len(every)
+    assert listed == [tuple(solution for _, solution in combo) for combo in every[:500]]

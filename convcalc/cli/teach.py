@@ -47,10 +47,12 @@ def solve_command(
     """Find kernel, stride, padding and dilation that map --in-size to --out-size.
 
     Searches kernel 1..11, stride 1..8, padding up to dilation·(kernel−1), dilation 1 (up to 4 when 1 has no answer).
+    Past 48, only the paddings that give the size are tried (the first 64 per kernel, stride and
+    dilation are listed); --json lists the first 1000 whole-layer combinations.
 
     -k/-s/-p/-d fix a value (N or HxW). Solutions come simplest first; 'same' ones are marked.
     """
-    from ..teach.solve import combined_json, no_solution_message, solve
+    from ..teach.solve import combinations, combined_json, no_solution_message, solve
 
     if in_size is None or out_size is None:
         raise ConvcalcError("solve needs --in-size and --out-size, e.g. --in-size 32 --out-size 16")
@@ -72,7 +74,8 @@ def solve_command(
             "in_size": [dim.in_size for dim in result.dims],
             "out_size": [dim.out_size for dim in result.dims],
             "solutions": combined_json(result),
-            "dims": [{"in_size": dim.in_size, "out_size": dim.out_size,
+            "combinations": combinations(result),
+            "dims": [{"in_size": dim.in_size, "out_size": dim.out_size, "capped": dim.capped,
                       "solutions": [s.to_json(mode) for s in dim.solutions]} for dim in result.dims],
         })
         return

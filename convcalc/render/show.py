@@ -121,4 +121,7 @@ def render_solve(result: "SolveResult") -> RenderableType:
         parts.append(table)
         if len(dim.solutions) > SHOWN_SOLUTIONS:
             parts.append(Text(f"… and {len(dim.solutions) - SHOWN_SOLUTIONS} more (--json lists all)", style="dim"))
+        if dim.capped:
+            parts.append(Text("(a padding range held more solutions than convcalc lists: the first 64 of each "
+                              "kernel, stride and dilation are shown)", style="dim"))
     return Group(*parts)

@@ -1,10 +1,10 @@
 """``convcalc solve``: which (kernel, stride, padding, dilation) map an input size to an output size.
 
-Candidates are enumerated within bounds and each is checked twice: by the size rule of
-:mod:`convcalc.arith` (the one formula the rest of convcalc uses) and by building the real layer
-(``Conv1d``, ``ConvTranspose1d`` or ``MaxPool1d``) and asking its ``output_shape``, so PyTorch's
-validity rules (pool padding at most half the kernel, output_padding smaller than stride or
-dilation, ...) decide what is allowed. No formula is solved backwards.
+Candidates are enumerated within bounds; each is sized by the rule of :mod:`convcalc.arith` (the
+one formula the rest of convcalc uses), and those that give the wanted size (and the nearest
+sizes, when none does) are confirmed by building the real layer (``Conv1d``, ``ConvTranspose1d``
+or ``MaxPool1d``) and asking its ``output_shape``, so PyTorch's validity rules (pool padding at
+most half the kernel, output_padding smaller than stride or dilation, ...) decide what is allowed.
 
 Bounds, per spatial dim (a value fixed with ``-k/-s/-p/-d`` replaces its range):
 
@@ -17,13 +17,20 @@ Bounds, per spatial dim (a value fixed with ``-k/-s/-p/-d`` replaces its range):
 - transposed convs: output_padding 0..max(stride, dilation)−1;
 - pooling: ``ceil_mode`` False, and True where it gives a size floor mode does not.
 
-Solutions come simplest first: dilation, kernel, stride, then floor before ceil mode, padding,\noutput_padding.
+A range is never walked past a few dozen values: the size is monotone in the padding, so the
+paddings that give the wanted size form an interval known in closed form (the first
+``PADDINGS_LISTED`` of it are listed), and whatever the fixed values (``-d 1000000000``), the
+search tries a bounded number of candidates.
+
+Solutions come simplest first: dilation, kernel, stride, then floor before ceil mode, padding,
+output_padding.
 """
 
 from __future__ import annotations
 
+import math
 from itertools import product
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from ..arith import ConvRule, TransposedRule
 from ..errors import ConfigError, ConvcalcError, ShapeError
@@ -68,6 +75,7 @@ class DimSolution(NamedTuple):
     solutions: tuple[Solution, ...]
     nearest: tuple[int, ...]  # reachable sizes closest to out_size (below/above), when no solution
     dilation_widened: bool  # dilation 1 gave nothing, so 1..4 was searched
+    capped: bool = False  # some padding range held more than PADDINGS_LISTED solutions: the first are listed
 
 
 class Fixed(NamedTuple):
@@ -146,23 +154,41 @@ def solve(
 def solve_dim(in_size: int, out_size: int, fixed: Fixed, mode: str) -> DimSolution:
     """Solutions for one spatial dim; dilation widens to 1..4 only when 1 gives none."""
     dilations = [fixed.dilation] if fixed.dilation is not None else [1]
-    found, reached, rejections = _search(in_size, out_size, fixed, mode, dilations)
+    found, others, rejections, capped = _search(in_size, out_size, fixed, mode, dilations)
     widened = False
     if not found and fixed.dilation is None:
         widened = True
-        found, more, more_rejections = _search(in_size, out_size, fixed, mode, list(WIDE_DILATIONS)[1:])
-        reached |= more
+        found, more, more_rejections, capped = _search(in_size, out_size, fixed, mode, list(WIDE_DILATIONS)[1:])
+        others += more
         rejections += more_rejections
-    if not found and not reached:
-        reason = rejections[0] if rejections else "no candidate within the bounds"
-        raise ConfigError(f"the fixed values contradict each other: every candidate is rejected ({reason})")
     nearest: tuple[int, ...] = ()
     if not found:
-        below = [size for size in reached if size < out_size]
-        above = [size for size in reached if size > out_size]
-        nearest = tuple(([max(below)] if below else []) + ([min(above)] if above else []))
+        nearest = _nearest(others, in_size, out_size, mode, rejections)
+        if not nearest:
+            reason = rejections[0] if rejections else "no candidate within the bounds"
+            raise ConfigError(f"the fixed values contradict each other: every candidate is rejected ({reason})")
     found.sort(key=_simplicity)
-    return DimSolution(in_size, out_size, tuple(found), nearest, widened)
+    return DimSolution(in_size, out_size, tuple(found), nearest, widened, capped)
+
+
+def _nearest(
+    others: list[tuple[int, Solution]], in_size: int, out_size: int, mode: str, rejections: list[str]
+) -> tuple[int, ...]:
+    """The largest size below ``out_size`` and the smallest above it that a valid candidate
+    reaches: candidates are confirmed by their layer closest first, so few layers are built."""
+    nearest = []
+    below = sorted((item for item in others if item[0] < out_size), key=lambda item: -item[0])
+    above = sorted((item for item in others if item[0] > out_size), key=lambda item: item[0])
+    for side in (below, above):
+        for size, candidate in side:
+            try:
+                _checked_size(candidate, in_size, mode)
+            except ConvcalcError as exc:
+                rejections.append(str(exc))
+                continue
+            nearest.append(size)
+            break
+    return tuple(nearest)
 
 
 def _simplicity(solution: Solution) -> tuple:
@@ -173,34 +199,41 @@ def _simplicity(solution: Solution) -> tuple:
 
 def _search(
     in_size: int, out_size: int, fixed: Fixed, mode: str, dilations: list[int]
-) -> tuple[list[Solution], set[int], list[str]]:
-    """(solutions, every size a valid candidate reaches, rejection messages)."""
+) -> tuple[list[Solution], list[tuple[int, Solution]], list[str], bool]:
+    """(solutions, (size, candidate) of the other candidates, rejection messages, whether a
+    padding range was cut at PADDINGS_LISTED).
+
+    Every candidate is sized by its arith rule; those that give ``out_size`` are confirmed by
+    building their layer (the others only when they are the nearest sizes). The candidates are
+    bounded (see :func:`_candidates`), so a fixed dilation of 10**9 costs what dilation 1 does.
+    """
     found: list[Solution] = []
-    reached: set[int] = set()
+    others: list[tuple[int, Solution]] = []
     rejections: list[str] = []
+    capped = False
     kernels = [fixed.kernel_size] if fixed.kernel_size is not None else KERNELS
     strides = [fixed.stride] if fixed.stride is not None else STRIDES
     for kernel, stride, dilation in product(kernels, strides, dilations):
-        reach = dilation * (kernel - 1)
-        paddings: list[int | str] = [fixed.padding] if fixed.padding is not None else list(range(reach + 1))
-        if mode == "conv" and fixed.padding is None and stride == 1 and reach % 2:
-            paddings.append("same")
-        for candidate in _candidates(kernel, stride, paddings, dilation, mode):
+        candidates, cut = _candidates(in_size, out_size, kernel, stride, dilation, fixed.padding, mode)
+        capped |= cut
+        for candidate in candidates:
+            size = rule_for(candidate, mode).out(in_size)
+            if size != out_size:
+                others.append((size, candidate))
+                continue
             try:
-                size = _checked_size(candidate, in_size, mode)
+                _checked_size(candidate, in_size, mode)
             except ConvcalcError as exc:
                 rejections.append(str(exc))
-                continue
-            reached.add(size)
-            if size != out_size:
                 continue
             if mode == "pool" and candidate.ceil_mode:
                 if _floor_mode_also_gives(candidate, in_size, out_size):
                     continue  # ceil_mode is beside the point there
+            reach = dilation * (kernel - 1)
             same = mode == "conv" and (candidate.padding == "same" or (
                 stride == 1 and 2 * int(candidate.padding) == reach))
             found.append(candidate._replace(same=same))
-    return found, reached, rejections
+    return found, others, rejections, capped
 
 
 def _floor_mode_also_gives(candidate: Solution, in_size: int, out_size: int) -> bool:
@@ -210,18 +243,80 @@ def _floor_mode_also_gives(candidate: Solution, in_size: int, out_size: int) -> 
         return False
 
 
+# Every padding (and output_padding) up to this is tried; past it, only those the closed form
+# says reach the wanted size (the first PADDINGS_LISTED of them) and the ones either side.
+SMALL_RANGE = 48
+PADDINGS_LISTED = 64
+
+
 def _candidates(
-    kernel: int, stride: int, paddings: list[int | str], dilation: int, mode: str
-) -> Iterator[Solution]:
-    for padding in paddings:
-        if mode == "transposed":
-            for output_padding in range(max(stride, dilation)):
-                yield Solution(kernel, stride, padding, dilation, output_padding=output_padding)
-        elif mode == "pool":
-            for ceil_mode in (False, True):
-                yield Solution(kernel, stride, padding, dilation, ceil_mode=ceil_mode)
-        else:
-            yield Solution(kernel, stride, padding, dilation)
+    in_size: int, out_size: int, kernel: int, stride: int, dilation: int, padding: int | None, mode: str
+) -> tuple[list[Solution], bool]:
+    """The candidates for one (kernel, stride, dilation), and whether a range was cut.
+
+    Paddings run over 0..dilation·(kernel−1), but a range that long (a fixed dilation of 10**9)
+    is not walked: the output size is monotone in the padding, so the paddings that give
+    ``out_size`` form an interval known in closed form (for transposed convs, one padding per
+    output_padding). The candidates are every padding up to SMALL_RANGE, the first
+    PADDINGS_LISTED of that interval, its neighbours (for the nearest sizes) and the range's ends.
+    """
+    n, m, k, s, d = in_size, out_size, kernel, stride, dilation
+    reach = d * (k - 1)
+    if mode == "transposed":
+        return _transposed_candidates(n, m, k, s, d, padding)
+    cut = False
+    if padding is not None:
+        paddings: list[int | str] = [padding]
+    else:
+        # floor mode gives m for x = n + 2p − reach − 1 in [(m−1)s, ms); ceil mode for x in
+        # ((m−2)s, ms] (its last window may be dropped): two intervals of paddings
+        floor_lo, floor_hi = -(((n - reach - 1) - (m - 1) * s) // 2), (m * s - n + reach) // 2
+        ceil_lo, ceil_hi = ((m - 2) * s - n + reach + 1) // 2 + 1, (m * s - n + reach + 1) // 2
+        intervals = [(floor_lo, floor_hi)] + ([(ceil_lo, ceil_hi)] if mode == "pool" else [])
+        chosen = {*range(min(reach, SMALL_RANGE) + 1), reach, k // 2, k // 2 + 1, (reach + 1) // 2}
+        unlisted = []
+        for lo, hi in intervals:
+            lo, hi = max(lo, 0), min(hi, reach)
+            chosen.update(range(lo, min(hi, lo + PADDINGS_LISTED - 1) + 1), (lo - 1, hi + 1))
+            unlisted.append((lo + PADDINGS_LISTED, hi))
+            cut = cut or hi - lo + 1 > PADDINGS_LISTED
+        paddings = sorted(p for p in chosen if 0 <= p <= reach and not any(a <= p <= b for a, b in unlisted))
+        if mode == "conv" and s == 1 and reach % 2:
+            paddings.append("same")
+    if mode == "pool":
+        return [Solution(k, s, p, d, ceil_mode=ceil) for p in paddings for ceil in (False, True)], cut
+    return [Solution(k, s, p, d) for p in paddings], cut
+
+
+def _transposed_candidates(
+    n: int, m: int, k: int, s: int, d: int, padding: int | None
+) -> tuple[list[Solution], bool]:
+    """A transposed conv's size is ``base − 2·padding + output_padding``: the pairs that give
+    ``m`` lie on one line, walked from its first padding; small ranges are tried whole."""
+    reach = d * (k - 1)
+    limit = max(s, d)  # output_padding < max(stride, dilation)
+    base = (n - 1) * s + reach + 1
+    target = base - m  # 2·padding − output_padding
+    paddings = [padding] if padding is not None else None
+    pairs: set[tuple[int, int]] = set()
+    small_ops = range(min(limit, 16))
+    small_pads = paddings if paddings is not None else range(min(reach, SMALL_RANGE) + 1)
+    pairs.update(product(small_pads, small_ops))
+    first = max(0, -(-target // 2))
+    last = min(reach, (target + limit - 1) // 2)
+    if paddings is not None:
+        first, last = max(first, padding), min(last, padding)  # type: ignore[type-var]
+    cut = last - first + 1 > PADDINGS_LISTED
+    pairs.update((p, 2 * p - target) for p in range(first, min(last, first + PADDINGS_LISTED - 1) + 1))
+    near = max(0, min(reach, target // 2))
+    around = [near - 1, near, near + 1, 0, reach] if paddings is None else list(paddings)
+    pairs.update((p, op) for p in around for op in (0, 1, limit - 1, 2 * p - target - 1, 2 * p - target + 1))
+    valid = sorted(
+        (p, op) for p, op in pairs
+        if (paddings is not None or 0 <= p <= reach) and 0 <= op < limit
+        and not (2 * p - op == target and p >= first + PADDINGS_LISTED)  # on the line, past those listed
+    )
+    return [Solution(k, s, p, d, output_padding=op) for p, op in valid], cut
 
 
 def rule_for(solution: Solution, mode: str) -> ConvRule | TransposedRule:
@@ -276,20 +371,39 @@ def no_solution_message(result: SolveResult) -> str:
     return "; ".join(parts) + " (free -k/-s/-p/-d values, or change the sizes)"
 
 
-def combined(result: SolveResult) -> list[tuple[Solution, ...]]:
-    """Whole-layer solutions: one per-dim solution per dim, simplest first.
+COMBINATIONS_LISTED = 1000
+
+
+def combined(result: SolveResult, limit: int = COMBINATIONS_LISTED) -> list[tuple[Solution, ...]]:
+    """Whole-layer solutions: one per-dim solution per dim, simplest first, the first ``limit``.
 
     Dims with the same sizes and fixed values share one answer (a square layer for a square
-    input); otherwise every combination is listed, ordered by how simple its parts are.
+    input); otherwise combinations are ordered by how simple their parts are (the worst rank,
+    then the rank sum). Only the first ``r`` solutions of each dim are combined, the least ``r``
+    whose combinations number ``limit``: every combination ranked lower has a part past ``r``,
+    so the list is the true first ``limit`` without building the whole product.
     """
     dims = result.dims
     if not result.solved:
         return []
     if all(dim == dims[0] for dim in dims):
-        return [(solution,) * len(dims) for solution in dims[0].solutions]
-    ranked = [list(enumerate(dim.solutions)) for dim in dims]
+        return [(solution,) * len(dims) for solution in dims[0].solutions[:limit]]
+    longest = max(len(dim.solutions) for dim in dims)
+    ranks = next((r for r in range(1, longest + 1)
+                  if math.prod(min(r, len(dim.solutions)) for dim in dims) >= limit), longest)
+    ranked = [list(enumerate(dim.solutions[:ranks])) for dim in dims]
     combos = sorted(product(*ranked), key=lambda combo: (max(r for r, _ in combo), sum(r for r, _ in combo)))
-    return [tuple(solution for _, solution in combo) for combo in combos]
+    return [tuple(solution for _, solution in combo) for combo in combos[:limit]]
+
+
+def combinations(result: SolveResult) -> int:
+    """How many whole-layer solutions there are (``combined`` lists the first ones)."""
+    dims = result.dims
+    if not result.solved:
+        return 0
+    if all(dim == dims[0] for dim in dims):
+        return len(dims[0].solutions)
+    return math.prod(len(dim.solutions) for dim in dims)
 
 
 def combined_json(result: SolveResult) -> list[dict[str, Any]]:
