@@ -46,6 +46,13 @@ def net_command(
         help="Write the output to .npy, or every layer's output to .npz keyed by name; atomically.")] = None,
     force: Force = False,
     max_memory: MaxMemory = None,
+    recipes: Annotated[Optional[str], typer.Option(
+        "--recipes", metavar="FILE",
+        help="Recipes for your own classes' forwards (Python-like `class Block:` with `def forward(self, x):`).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse to assume a forward the text does not give (exit 2) instead of warning.")] = False,
+    module: Annotated[Optional[str], typer.Option(
+        "--module", metavar="PATH", help="Take one submodule as the network, e.g. backbone.body.")] = None,
 ) -> None:
     """Summarise a whole network: per-layer shapes, parameters, MACs, memory, receptive field.
 
@@ -62,11 +69,18 @@ def net_command(
     runs = wants_run(locals())
     refuse_lone_options(locals(), runs)
     network = parse_network(_read_spec(spec_file))
+    if recipes is not None:
+        network.with_recipes(_read_text(recipes, "--recipes"), recipes)
+    network.strict = strict
+    if module is not None:
+        network = network.module(module)
     stats = output_data = None
     if runs:
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
     else:
         summary = network.summary(input_shape, dtype, levels)
+    for assumption in summary.assumptions:
+        warn(f"assumed: {assumption}")
     _emit_summary(summary, stats, output_data, "json" if as_json else "csv" if as_csv else "markdown" if as_markdown else None)
 
 
@@ -128,6 +142,20 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     if options.get("as_json"):
         output_data = {"shape": list(result.output.shape), "data": tensor_to_json(result.output)}
     return summary, stats, output_data
+
+
+def _read_text(path: str, what: str) -> str:
+    from ..errors import FileError
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_SPEC_READ_LIMIT)
+    except OSError as exc:
+        raise FileError(f"{what} {path}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FileError(f"{what} {path}: not UTF-8 text") from None
 
 
 # Read at most this much: the parser refuses specs over its own limit with a clear message.

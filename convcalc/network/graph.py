@@ -104,3 +104,22 @@ class Trace:
     state: State = field(default_factory=State)
     assumptions: list[str] = field(default_factory=list)
     outputs: dict[str, Tensor] = field(default_factory=dict)  # a dict-returning model's other outputs
+    module_runs: list[Scope] = field(default_factory=list)  # every run of a container module, in order
+
+    def module_outputs(self) -> dict[str, list[Shape | None]]:
+        """Each module's output shape per call, by module path (as torch's forward hooks see
+        them): a container's from its runs, a layer's from its steps.
+
+        >>> from convcalc import parse_network
+        >>> parse_network("Net(\n  (a): ReLU()\n)").trace((1, 2)).module_outputs()
+        {'a': [(1, 2)], '': [(1, 2)]}
+        """
+        outputs: dict[str, list[Shape | None]] = {}
+        for step in self.steps:
+            if step.kind != "param" and not step.functional and (step.layer is not None or step.name.split(".")[-1] != step.kind):
+                outputs.setdefault(step.name, []).append(step.output.shape)
+        runs: dict[str, list[Shape | None]] = {}
+        for scope in self.module_runs:
+            runs.setdefault(scope.path, []).append(scope.output.shape if scope.output is not None else None)
+        outputs.update(runs)
+        return outputs

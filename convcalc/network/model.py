@@ -11,7 +11,7 @@ from ..shapes import as_shape
 from ..single.report import dtype_bytes
 from ..spec import parse_spec
 from ..recipes import RecipeBook
-from ..spec.nodes import ParsedSpec
+from ..spec.nodes import ModuleNode, ParsedSpec
 from .summary import Summary, summarize
 from .trace import Trace, trace_network
 
@@ -39,6 +39,28 @@ class Network:
         """This network with the recipes of ``text`` (a user's file) added; they take precedence."""
         self.recipes = self.recipes.adding(text, origin)
         return self
+
+    def module(self, path: str) -> "Network":
+        """The submodule at ``path`` (``backbone.body``) as a network of its own.
+
+        >>> net = parse_network("Net(\n  (body): Sequential(\n    (0): ReLU()\n  )\n)")
+        >>> [row.name for row in net.module("body").summary((1, 2)).rows]
+        ['0']
+        """
+        node = self.root
+        walked = []
+        for name in path.split("."):
+            children = dict(node.children) if isinstance(node, ModuleNode) else {}
+            if name not in children:
+                where = ".".join(walked) or "the network"
+                listed = ", ".join(list(children)[:12]) or "none"
+                raise ParseError(f"--module {path}: {where} has no child {name!r} (its children: {listed})")
+            node = children[name]
+            walked.append(name)
+        sub = Network.__new__(Network)
+        sub.__dict__.update(self.__dict__)
+        sub.root = node if isinstance(node, ModuleNode) else ModuleNode("Sequential", [(walked[-1], node)], node.source)
+        return sub
 
     def trace(self, input_shape: Sequence[int] | str | None = None) -> Trace:
         """Run the shapes through every step; raises a located ConvcalcError on a mismatch."""

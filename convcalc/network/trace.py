@@ -74,6 +74,7 @@ class _Tracer(LayerSteps):
         self.assumptions: dict[str, list[str]] = {}
         self.resolved: dict[int, Node] = {}
         self.children_of: dict[int, dict[str, Node]] = {}
+        self.module_runs: list[Scope] = []  # every run of a container, in order
 
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
         self.next_id += 1
@@ -81,7 +82,9 @@ class _Tracer(LayerSteps):
 
     def assume(self, message: str, name: str, how: str = "") -> None:
         if self.strict:
-            raise StrictError(f"--strict: {name or 'the network'}: {message}{how}")
+            error = StrictError(f"--strict: {name or 'the network'}: {message}{how}")
+            error.in_recipe = True  # type: ignore[attr-defined]  # complete as it is
+            raise error
         self.assumptions.setdefault(message, []).append(name or "the network")
 
     # -- modules --
@@ -117,6 +120,7 @@ class _Tracer(LayerSteps):
             x = args[0] = self.flatten(x, path.rsplit(".", 1)[0] if "." in path else "", depth, scopes, node.source, path)
         scope = Scope(path, node.type_name, depth, node.source, input=x if isinstance(x, Tensor) else None,
                       first_step=len(self.steps))
+        self.module_runs.append(scope)
         ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
         recipe = self.recipes.find(node.type_name)
         if recipe is None and not node.children and node.args is not None:
@@ -198,7 +202,7 @@ class _Tracer(LayerSteps):
             return self.declared[ref.path]
         declared = self.declared[ref.path] = Declared()
         interpreter = Interpreter(self, recipe, ref, {"self": ref})
-        for statement in recipe.init:
+        for statement in _unfolded(recipe.init, interpreter):
             if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
                 raise interpreter.error(statement, "__init__ holds only `self.<name> = ...` declarations")
             target = _self_path(statement.targets[0])
@@ -381,6 +385,20 @@ class _Tracer(LayerSteps):
         return out
 
 
+def _unfolded(body: list[ast.stmt], interpreter: Interpreter) -> list[ast.stmt]:
+    """An ``__init__``'s declarations, its ``if`` statements decided (on printed arguments)."""
+    statements: list[ast.stmt] = []
+    for statement in body:
+        if isinstance(statement, ast.If):
+            chosen = statement.body if interpreter.truth(statement.test) else statement.orelse
+            statements.extend(_unfolded(chosen, interpreter))
+        elif isinstance(statement, ast.Expr):
+            interpreter.eval(statement.value)  # assume("...")
+        else:
+            statements.append(statement)
+    return statements
+
+
 def _one_tensor(args: list[Any], kwargs: dict[str, Any] | None, path: str, type_name: str) -> Tensor:
     tensors = [a for a in args if isinstance(a, Tensor)]
     if len(args) != 1 or not tensors or kwargs:
@@ -448,7 +466,7 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
     state = collect_state(tracer, root, input_shape is not None)
     notes = list(parse_notes) + [_listed(names, message) for message, names in tracer.notes.items()]
     assumptions = [_listed(names, message) for message, names in tracer.assumptions.items()]
-    return Trace(x, y, tracer.steps, notes, state, assumptions, outputs)
+    return Trace(x, y, tracer.steps, notes, state, assumptions, outputs, tracer.module_runs)
 
 
 def _listed(names: list[str], message: str) -> str:

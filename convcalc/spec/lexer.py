@@ -117,8 +117,9 @@ class Lexer:
         match = OPENER.fullmatch(stripped)
         if match is None:
             return False
-        # A layer's own call continued on the next lines is a statement, not a module.
-        return not _is_layer_name(match["type"])
+        # A layer's own call continued on the next lines is a statement, not a module, unless
+        # the layer prints child modules (nn.MultiheadAttention shows its out_proj).
+        return not _is_layer_name(match["type"]) or _prints_children(match["type"])
 
     def _scan(self, line: str, number: int) -> None:
         """Character scan for lines with quotes, brackets, ``;`` or braces."""
@@ -206,6 +207,12 @@ class Lexer:
 
 
 CALL_START = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*\s*\(")
+
+
+def _prints_children(name: str) -> bool:
+    key = name.strip().lower().removeprefix("torch.").removeprefix("nn.")
+    cls = layer_classes().get(aliases().get(key, key))
+    return bool(getattr(cls, "prints_children", False))
 
 
 def _is_layer_name(name: str) -> bool:
