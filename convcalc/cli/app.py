@@ -22,7 +22,7 @@ from ..registry import aliases, layer_classes, suggestion
 from .layer import layer_command
 from .net import net_command
 from .options import PASS_THROUGH, LayerOptionsCommand
-from .output import emit_json, emit_rich, error, one_line, plain_streams, warn
+from .output import bound_widths, emit_json, emit_rich, error, one_line, plain_streams, warn
 
 _built: dict[str, Any] = {}
 
@@ -126,6 +126,7 @@ def _lazy_command(name: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
+    bound_widths()
     if sys.stdout is None:  # started with stdout closed (>&-): the answer could go nowhere
         error("standard output is closed, so the answer would be lost; send it to a file or to /dev/null")
         return EXIT_USAGE

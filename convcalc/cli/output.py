@@ -63,6 +63,23 @@ def emit_rich(renderable: Any, fit: bool = False) -> None:
 
 PIPED_WIDTH = 160
 PIPED_WIDTH_MAX = 4000
+NARROWEST = 20
+
+
+def bound_widths() -> None:
+    """``COLUMNS`` and ``TERMINAL_WIDTH`` (Typer's help) kept within NARROWEST..PIPED_WIDTH_MAX,
+    and dropped when not a whole number: at COLUMNS=1000000 every help line was a megabyte of
+    spaces (18 s), and at 0 the help was empty."""
+    for name in ("COLUMNS", "TERMINAL_WIDTH"):
+        text = os.environ.get(name)
+        if text is None:
+            continue
+        try:
+            width = int(text)
+        except ValueError:
+            del os.environ[name]
+            continue
+        os.environ[name] = str(min(max(width, NARROWEST), PIPED_WIDTH_MAX))
 
 
 def warn(message: str) -> None:
