@@ -70,7 +70,9 @@ ARG_HELP = {
 
 
 # Arguments some layer can infer from the input shape (see Layer.infer_args).
-INFERABLE = frozenset({"in_channels", "in_features", "num_features", "num_channels", "num_parameters"})
+INFERABLE = frozenset(
+    {"in_channels", "in_features", "num_features", "num_channels", "num_parameters", "embed_dim"}
+)
 
 FORWARD_ARG_HELP = {
     "output_size": "the exact output size wanted (transposed conv, max-unpool)",

@@ -249,7 +249,9 @@ def make_params(
             effective = Fill("full", (_TORCH_INIT[role],))
         elif spec.torch_default and role == "fan_in":
             module = key.rpartition(".")[0]
-            bound = _fan_in_bound(tuple(shapes[_sibling(module, "weight")]))
+            # the module's weight decides (a bias's bound is its weight's); a tensor whose module
+            # has no "weight" (MultiheadAttention's in_proj_weight) takes its own fan_in
+            bound = _fan_in_bound(tuple(shapes.get(_sibling(module, "weight"), dims)))
             if spec.kind == "uniform":
                 effective = Fill("uniform", (-bound, bound))
             else:
