@@ -152,12 +152,15 @@ def local_response_norm(x: np.ndarray, size: int, alpha: float = 1e-4, beta: flo
     beyond the ends, and is always divided by ``size``, as torch's average pooling does.
     """
     squares = np.square(x)
-    before, after = size // 2, (size - 1) // 2
-    padded = np.zeros((x.shape[0], x.shape[1] + before + after, *x.shape[2:]), dtype=x.dtype)
-    padded[:, before : before + x.shape[1]] = squares
-    total = padded[:, : x.shape[1]].copy()
-    for offset in range(1, size):
-        total += padded[:, offset : offset + x.shape[1]]
+    channels = x.shape[1]
+    # Window positions beyond the channels on either side read only the zero padding: a size
+    # over 2·channels adds nothing but zeros, so the padding stops at channels − 1 a side.
+    before, after = min(size // 2, channels - 1), min((size - 1) // 2, channels - 1)
+    padded = np.zeros((x.shape[0], channels + before + after, *x.shape[2:]), dtype=x.dtype)
+    padded[:, before : before + channels] = squares
+    total = padded[:, :channels].copy()
+    for offset in range(1, before + after + 1):
+        total += padded[:, offset : offset + channels]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return x / (total / x.dtype.type(size) * alpha + k) ** beta
 

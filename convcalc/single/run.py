@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import Layer, Shape
-from ..tensors.arrays import float_dtype, overflow_notes
+from ..tensors.arrays import check_dims, float_dtype, overflow_notes
 from ..tensors.files import load_input, load_weights
 from ..tensors.fill import make_params, make_rng, make_tensor
 from ..tensors.memory import check_memory, estimate_bytes
@@ -70,6 +70,7 @@ def run_layer(
         loaded = _as_indices(preloaded[0], input_file or "") if layer.integer_input else preloaded[0]
         shape, warnings = tuple(loaded.shape), list(preloaded[1])
     out_shape = layer.output_shape(shape, **forward_kwargs)
+    check_dims(out_shape, "the output")
     expected = {**layer.param_shapes(), **layer.buffer_shapes()}
     check_memory(estimate_bytes([shape, out_shape, *expected.values()], real), max_memory)
     x = loaded if loaded is not None else source.random(shape, rng, real, layer)
@@ -95,6 +96,8 @@ class InputSource(NamedTuple):
 
     def shape_and_file(self, real: np.dtype, integer: bool = False) -> tuple[Shape, Any, list[str]]:
         """The input's shape, the array when it comes from a file (else None), and warnings."""
+        if self.shape is not None:
+            check_dims(tuple(self.shape))
         if self.file is None:
             if self.shape is None:
                 raise ParseError("--run needs --input SHAPE (random input of that shape) or --input-file FILE")

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import ConvcalcError, FileError, ParseError
+from ..errors import ConvcalcError, FileError, ParseError, ShapeError
 
 FLOAT_DTYPES = ("float32", "float64", "float16")
 
@@ -33,6 +33,25 @@ def float_dtype(dtype: Any) -> np.dtype:
             f"dtype {dtype!r} is not usable for the forward pass; use one of: {', '.join(FLOAT_DTYPES)}"
         )
     return resolved
+
+
+# NumPy's limit on an array's dims (numpy.MAXDIMS; 32 before NumPy 2).
+MAX_DIMS = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+
+
+def check_dims(shape: tuple[int, ...], what: str = "the input") -> None:
+    """ShapeError for a tensor NumPy cannot make, ``what`` having more dims than it allows.
+
+    >>> check_dims((1,) * 65)
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ShapeError: the input has 65 dims; NumPy arrays have at most 64, so the forward pass cannot run (shapes and counts without --run still work)
+    """
+    if len(shape) > MAX_DIMS:
+        raise ShapeError(
+            f"{what} has {len(shape)} dims; NumPy arrays have at most {MAX_DIMS}, so the forward pass "
+            "cannot run (shapes and counts without --run still work)"
+        )
 
 
 def real_array(value: Any, where: str) -> np.ndarray:

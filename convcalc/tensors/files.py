@@ -9,9 +9,11 @@ only forward-pass paths import this module.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
+import stat
 import warnings
 import zipfile
 import zlib
@@ -24,6 +26,7 @@ from ..errors import FileError, ShapeError
 from ..shapes import format_shape
 from .arrays import float_dtype
 from .params import listing
+from .png import missing_rows
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -65,18 +68,19 @@ def load_input(
     """
     target = float_dtype(dtype)
     source = Path(path)
-    kind = _file_kind(source)
+    data = _read_once(source)
+    kind = _file_kind(source, data)
     if key is not None and kind != "npz":
         raise FileError(f"--key {key!r} only applies to .npz files, and {source} is not one")
     notes: list[str] = []
     if kind == "image":
-        array, notes = _read_image(source, gray)
+        array, notes = _read_image(source, gray, data)
     elif gray:
         raise FileError(f"--gray only applies to images, and {source} is not one")
     elif kind == "text":
-        return _finish_text(source, shape, target)
+        return _finish_text(source, shape, target, data)
     else:
-        array = _read_npy_or_npz(source, kind, key)
+        array = _read_npy_or_npz(source, kind, key, data)
     where = _describe(source, key)
     array, converted = _as_float(array, where, target)
     notes += converted
@@ -98,13 +102,14 @@ def load_weights(path: str | os.PathLike, dtype: Any = "float32") -> LoadedWeigh
     _check_readable(source)
     if source.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin"):
         raise FileError(_torch_checkpoint_message(source))
-    kind = _file_kind(source)
+    data = _read_once(source)
+    kind = _file_kind(source, data)
     if kind != "npz":
         raise FileError(
             f"{source} is not an .npz file; weights are an .npz of state_dict arrays, written by "
             "np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})"
         )
-    archive = _open_npz(source)
+    archive = _open_npz(source, data)
     with archive:
         names = list(archive.files)
         if any(name.endswith("data.pkl") or "/data/" in name for name in names):
@@ -155,14 +160,46 @@ def _os_error(source: Path, exc: OSError) -> FileError:
     return FileError(f"cannot read {source}: {exc.strerror or exc}")
 
 
-def _file_kind(source: Path) -> str:
-    """``npy``, ``npz``, ``image`` or ``text``: by the first bytes, else by the suffix."""
+# A pipe or other non-regular file (--input-file <(cat x.npy)) is read once, whole, up to this;
+# a regular file is read where it lies.
+SPECIAL_FILE_LIMIT = 1 << 30
+
+
+def _read_once(source: Path) -> bytes | None:
+    """The whole content of ``source`` when it is not a regular file (a pipe, a FIFO, a device),
+    which can be read only once; None for a regular file."""
     _check_readable(source)
     try:
+        if stat.S_ISREG(os.stat(source).st_mode):
+            return None
         with open(source, "rb") as handle:
-            head = handle.read(8)
+            data = handle.read(SPECIAL_FILE_LIMIT + 1)
     except OSError as exc:
         raise _os_error(source, exc) from None
+    if len(data) > SPECIAL_FILE_LIMIT:
+        raise FileError(
+            f"{source} is not a regular file and holds more than {SPECIAL_FILE_LIMIT >> 20} MiB; "
+            "save it to a file first"
+        )
+    return data
+
+
+def _opened(source: Path, data: bytes | None) -> Any:
+    """What the readers open: the path, or the bytes read once."""
+    return source if data is None else io.BytesIO(data)
+
+
+def _file_kind(source: Path, data: bytes | None = None) -> str:
+    """``npy``, ``npz``, ``image`` or ``text``: by the first bytes, else by the suffix."""
+    _check_readable(source)
+    if data is not None:
+        head = data[:8]
+    else:
+        try:
+            with open(source, "rb") as handle:
+                head = handle.read(8)
+        except OSError as exc:
+            raise _os_error(source, exc) from None
     if head.startswith(_NPY_MAGIC):
         return "npy"
     if head.startswith(_ZIP_MAGICS):
@@ -177,15 +214,17 @@ def _file_kind(source: Path) -> str:
     return "text"
 
 
-def _read_npy_or_npz(source: Path, kind: str, key: str | None) -> np.ndarray:
+def _read_npy_or_npz(source: Path, kind: str, key: str | None, data: bytes | None = None) -> np.ndarray:
     if kind == "npy":
         try:
-            return np.load(source, allow_pickle=False)
+            return np.load(_opened(source, data), allow_pickle=False)
         except OSError as exc:
             raise _os_error(source, exc) from None
         except (ValueError, EOFError) as exc:
             raise FileError(f"{source} is truncated or corrupt: {_first_line(exc)}") from None
-    archive = _open_npz(source)
+        except OverflowError as exc:  # a header's shape such as (2**64,)
+            raise FileError(f"{source} has a corrupt header: its shape is too large ({_first_line(exc)})") from None
+    archive = _open_npz(source, data)
     with archive:
         names = list(archive.files)
         if not names:
@@ -201,9 +240,9 @@ def _read_npy_or_npz(source: Path, kind: str, key: str | None) -> np.ndarray:
         return _read_member(archive, key, source)
 
 
-def _open_npz(source: Path) -> Any:
+def _open_npz(source: Path, data: bytes | None = None) -> Any:
     try:
-        return np.load(source, allow_pickle=False)
+        return np.load(_opened(source, data), allow_pickle=False)
     except OSError as exc:
         raise _os_error(source, exc) from None
     except (ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -214,7 +253,7 @@ def _open_npz(source: Path) -> Any:
 
 def _read_member(archive: Any, name: str, source: Path) -> np.ndarray:
     try:
-        return archive[name]
+        member = archive[name]
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "pickle" in str(exc):
             raise FileError(
@@ -223,6 +262,19 @@ def _read_member(archive: Any, name: str, source: Path) -> np.ndarray:
         raise FileError(f"{source}[{name!r}] is truncated or corrupt: {_first_line(exc)}") from None
     except (EOFError, OSError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise FileError(f"{source}[{name!r}] is truncated or corrupt: {_first_line(exc)}") from None
+    except OverflowError as exc:  # a member's header claims a shape such as (2**64,)
+        raise FileError(f"{source}[{name!r}] has a corrupt header: its shape is too large ({_first_line(exc)})") from None
+    except (RuntimeError, NotImplementedError) as exc:  # zipfile: encrypted, or a compression it lacks
+        raise FileError(
+            f"{source}[{name!r}] cannot be read: {_first_line(exc)}; write the archive with np.savez or "
+            "np.savez_compressed"
+        ) from None
+    if not isinstance(member, np.ndarray):  # NpzFile hands back a member that is not .npy as bytes
+        raise FileError(
+            f"{source}[{name!r}] is not a NumPy array but a {len(member)}-byte file; an .npz holds the "
+            ".npy files np.savez writes"
+        )
+    return member
 
 
 def _first_line(exc: BaseException) -> str:
@@ -285,8 +337,10 @@ def _fit_shape(
     return array.reshape(shape), notes
 
 
-def _finish_text(source: Path, shape: Sequence[int] | None, target: np.dtype) -> LoadedTensor:
-    values, row_lengths = _read_text_numbers(source)
+def _finish_text(
+    source: Path, shape: Sequence[int] | None, target: np.dtype, data: bytes | None = None
+) -> LoadedTensor:
+    values, row_lengths = _read_text_numbers(source, data)
     where = str(source)
     if shape is not None:
         dims = tuple(shape)
@@ -314,14 +368,14 @@ def _finish_text(source: Path, shape: Sequence[int] | None, target: np.dtype) ->
 _WHITESPACE = re.compile(r"\s+")
 
 
-def _read_text_numbers(source: Path) -> tuple[list[float], list[int]]:
+def _read_text_numbers(source: Path, data: bytes | None = None) -> tuple[list[float], list[int]]:
     """All numbers of a text/CSV file, and how many each non-empty line holds.
 
     Fields are split on commas, semicolons or tabs if a line has them, else on whitespace;
     ``#`` starts a comment (np.savetxt's header).
     """
     try:
-        raw = source.read_bytes()
+        raw = source.read_bytes() if data is None else data
     except OSError as exc:
         raise _os_error(source, exc) from None
     try:
@@ -355,7 +409,7 @@ def _read_text_numbers(source: Path) -> tuple[list[float], list[int]]:
     return values, row_lengths
 
 
-def _read_image(source: Path, gray: bool) -> tuple[np.ndarray, list[str]]:
+def _read_image(source: Path, gray: bool, data: bytes | None = None) -> tuple[np.ndarray, list[str]]:
     try:
         from PIL import Image
     except ImportError:
@@ -366,13 +420,16 @@ def _read_image(source: Path, gray: bool) -> tuple[np.ndarray, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with Image.open(source) as image:
+            with Image.open(_opened(source, data)) as image:
                 image.load()
+                _check_complete(source, image, data)
                 array = _image_array(image, gray)
         except OSError as exc:
             if isinstance(exc, (FileNotFoundError, PermissionError)):
                 raise _os_error(source, exc) from None
             raise FileError(f"{source} is not a readable image: {_first_line(exc)}") from None
+        except FileError:
+            raise
         except Image.DecompressionBombError as exc:
             raise FileError(f"{source} is too large an image to read safely: {_first_line(exc)}") from None
         except (ValueError, SyntaxError, EOFError) as exc:
@@ -383,6 +440,16 @@ def _read_image(source: Path, gray: bool) -> tuple[np.ndarray, list[str]]:
             raise FileError(f"{source} is too large an image to read safely: {record.message}")
         notes.append(f"{source}: {record.message}")
     return array, notes
+
+
+def _check_complete(source: Path, image: Any, data: bytes | None) -> None:
+    """FileError for a PNG whose image data ends before its last row: Pillow fills those with
+    zeros without a word."""
+    if image.format != "PNG":
+        return
+    problem = missing_rows(source.read_bytes() if data is None else data)
+    if problem is not None:
+        raise FileError(f"{source} is a truncated PNG: {problem}")
 
 
 def _image_array(image: Any, gray: bool) -> np.ndarray:

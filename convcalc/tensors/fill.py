@@ -26,8 +26,8 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import ParseError, ShapeError
-from ..shapes import format_shape
-from .arrays import float_dtype
+from ..shapes import format_shape, shown
+from .arrays import check_dims, float_dtype
 
 FILL_HELP = (
     "normal[:MEAN,STD], uniform[:LOW,HIGH], ones, zeros, full:VALUE, arange, "
@@ -90,7 +90,7 @@ def parse_fill(text: str | Fill, what: str = "fill") -> Fill:
     name, colon, rest = text.strip().partition(":")
     kind = name.strip().lower()
     if kind not in _FILL_ARITY:
-        raise ParseError(f"{what} {text!r} is not one of: {FILL_HELP}")
+        raise ParseError(f"{what} {shown(text)} is not one of: {FILL_HELP}")
     counts, written = _FILL_ARITY[kind]
     args: tuple[float, ...] = ()
     if colon:
@@ -98,25 +98,27 @@ def parse_fill(text: str | Fill, what: str = "fill") -> Fill:
         try:
             args = tuple(float(p) for p in parts)
         except ValueError:
-            raise ParseError(f"{what} {text!r}: arguments must be numbers; write {written}") from None
+            raise ParseError(f"{what} {shown(text)}: arguments must be numbers; write {written}") from None
         if not all(math.isfinite(a) for a in args):
-            raise ParseError(f"{what} {text!r}: arguments must be finite numbers; write {written}")
+            raise ParseError(f"{what} {shown(text)}: arguments must be finite numbers; write {written}")
     if len(args) not in counts:
         if counts == (0,):
-            raise ParseError(f"{what} {text!r}: {kind} takes no arguments; write {written}")
-        raise ParseError(f"{what} {text!r}: write {written}")
+            raise ParseError(f"{what} {shown(text)}: {kind} takes no arguments; write {written}")
+        raise ParseError(f"{what} {shown(text)}: write {written}")
     if kind == "randint":
         low, high = args
         if low != int(low) or high != int(high):
-            raise ParseError(f"{what} {text!r}: randint bounds must be whole numbers, e.g. randint:-1,1")
+            raise ParseError(f"{what} {shown(text)}: randint bounds must be whole numbers, e.g. randint:-1,1")
+        if low < -(2**63) or high >= 2**63:  # torch.randint's bounds are int64, and so are NumPy's
+            raise ParseError(f"{what} {shown(text)}: randint bounds must lie within ±9.2e18 (64-bit integers)")
         if low > high:
             raise ParseError(
-                f"{what} {text!r}: LOW must not exceed HIGH; write randint:{int(high)},{int(low)}"
+                f"{what} {shown(text)}: LOW must not exceed HIGH; write randint:{int(high)},{int(low)}"
             )
     if kind == "uniform" and args and args[0] > args[1]:
-        raise ParseError(f"{what} {text!r}: LOW must not exceed HIGH")
+        raise ParseError(f"{what} {shown(text)}: LOW must not exceed HIGH")
     if kind == "normal" and args and args[1] < 0:
-        raise ParseError(f"{what} {text!r}: STD must be >= 0")
+        raise ParseError(f"{what} {shown(text)}: STD must be >= 0")
     return Fill(kind, args)
 
 
@@ -191,6 +193,7 @@ def _checked_shape(shape: Sequence[int]) -> tuple[int, ...]:
     dims = tuple(shape)
     if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in dims):
         raise ShapeError(f"tensor shape {format_shape(dims)} must be whole numbers >= 1")
+    check_dims(dims, f"a tensor of shape {format_shape(dims)}" if len(dims) <= 8 else "the tensor")
     return tuple(int(n) for n in dims)
 
 # -- parameters -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConvcalcError, ParseError
-from ..shapes import format_bytes
+from ..shapes import format_bytes, shown
 from .arrays import float_dtype
 
 
@@ -41,7 +41,10 @@ def parse_memory(text: str) -> int | None:
     number, prefix, binary, byte = match.groups()
     power = _POWERS[prefix.lower()]
     base = 1024 if binary or not byte or not prefix else 1000
-    size = int(float(number) * base**power)
+    value = float(number) * base**power
+    if not math.isfinite(value) or value > 2**63:  # 5000 digits read as a float are inf
+        raise ParseError(f"memory size {shown(text)} is beyond any memory; write it like 4GiB, or 'none'")
+    size = int(value)
     if size <= 0:
         raise ParseError(f"memory size {text!r} must be positive, or 'none' for no limit")
     return size

@@ -74,6 +74,13 @@ class ConvGeometry:
         self.out_channels, self.in_per_group, *kernel = weight_shape
         self.kernel = tuple(kernel)
         self.nd = len(self.kernel)
+        # A stride past the last window start, or the dilation of a 1-tap kernel, changes no
+        # output: clamp them, so that -s 2**62 cannot overflow the byte strides of a view.
+        dilation = tuple(1 if k == 1 else d for k, d in zip(self.kernel, dilation))
+        stride = tuple(
+            min(s, max(size + left + right - d * (k - 1) - 1, 0) + 1)
+            for s, size, (left, right), d, k in zip(stride, self.spatial, pads, dilation, self.kernel)
+        )
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.out_per_group = self.out_channels // groups
         self.rules = tuple(
