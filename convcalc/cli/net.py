@@ -15,6 +15,15 @@ from .options import (
 from .output import emit_json, emit_rich, emit_text, warn
 
 
+Recipes = Annotated[Optional[str], typer.Option(
+    "--recipes", metavar="FILE",
+    help="Recipes for your own classes' forwards (Python-like `class Block:` with `def forward(self, x):`).")]
+Strict = Annotated[bool, typer.Option(
+    "--strict", help="Refuse to assume a forward the text does not give (exit 2) instead of warning.")]
+ModulePath = Annotated[Optional[str], typer.Option(
+    "--module", metavar="PATH", help="Take one submodule as the network, e.g. backbone.body.")]
+
+
 def net_command(
     spec_file: Annotated[
         Optional[str],
@@ -46,21 +55,15 @@ def net_command(
         help="Write the output to .npy, or every layer's output to .npz keyed by name; atomically.")] = None,
     force: Force = False,
     max_memory: MaxMemory = None,
-    recipes: Annotated[Optional[str], typer.Option(
-        "--recipes", metavar="FILE",
-        help="Recipes for your own classes' forwards (Python-like `class Block:` with `def forward(self, x):`).")] = None,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Refuse to assume a forward the text does not give (exit 2) instead of warning.")] = False,
-    module: Annotated[Optional[str], typer.Option(
-        "--module", metavar="PATH", help="Take one submodule as the network, e.g. backbone.body.")] = None,
+    recipes: Recipes = None,
+    strict: Strict = False,
+    module: ModulePath = None,
 ) -> None:
     """Summarise a whole network: per-layer shapes, parameters, MACs, memory, receptive field.
 
     The spec may mix the command-line form (conv2d --out 64 -k 3), the PyTorch form
     (nn.Conv2d(3, 64, 3)), the text print(model) prints, and JSON; see docs/network-spec.md.
     """
-    from ..network.model import parse_network
-
     if as_json + as_csv + as_markdown > 1:
         raise ConvcalcError("choose one of --json, --csv and --markdown")
     from ..shapes import parse_int
@@ -68,12 +71,7 @@ def net_command(
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     runs = wants_run(locals())
     refuse_lone_options(locals(), runs)
-    network = parse_network(_read_spec(spec_file))
-    if recipes is not None:
-        network.with_recipes(_read_text(recipes, "--recipes"), recipes)
-    network.strict = strict
-    if module is not None:
-        network = network.module(module)
+    network = _network(spec_file, recipes, strict, module)
     stats = output_data = None
     if runs:
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
@@ -82,6 +80,17 @@ def net_command(
     for assumption in summary.assumptions:
         warn(f"assumed: {assumption}")
     _emit_summary(summary, stats, output_data, "json" if as_json else "csv" if as_csv else "markdown" if as_markdown else None)
+
+
+def _network(spec_file: str | None, recipes: str | None, strict: bool, module: str | None) -> Any:
+    """The network of the spec, with the user's recipes, strictness and submodule applied."""
+    from ..network.model import parse_network
+
+    network = parse_network(_read_spec(spec_file))
+    if recipes is not None:
+        network.with_recipes(_read_text(recipes, "--recipes"), recipes)
+    network.strict = strict
+    return network.module(module) if module is not None else network
 
 
 def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, form: str | None) -> None:

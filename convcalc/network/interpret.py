@@ -22,14 +22,12 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ..errors import ConvcalcError, ParseError
 from ..recipes.notation import Recipe
 from .graph import Tensor
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .trace import _Tracer
 
 _MAX_STEPS = 1_000_000  # statements one recipe run may execute (loops are over children)
 
@@ -81,7 +79,7 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
 class Interpreter:
     """One run of one recipe function over the tracer's tensors."""
 
-    def __init__(self, tracer: "_Tracer", recipe: Recipe, module: ModuleRef | None, env: dict[str, Any]) -> None:
+    def __init__(self, tracer: Any, recipe: Recipe, module: ModuleRef | None, env: dict[str, Any]) -> None:
         self.tracer = tracer
         self.recipe = recipe
         self.module = module

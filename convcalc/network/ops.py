@@ -73,6 +73,7 @@ add = _binary("add", "add")
 sub = _binary("sub", "subtract")
 mul = _binary("mul", "multiply")
 div = _binary("div", "divide")
+BINARY = {"add": add, "sub": sub, "mul": mul, "div": div}
 
 
 def scalar(name: str, a: Shape, value: float) -> OpResult:

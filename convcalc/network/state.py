@@ -3,18 +3,16 @@ whether or not its forward runs, and those its recipe declares (see ``graph.Stat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import ConvcalcError
 from ..spec.nodes import LayerNode, ModuleNode, Node, build_at
 from .graph import State
 from .interpret import ModuleRef
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .trace import _Tracer
 
 
-def collect_state(tracer: "_Tracer", root: Node, traced: bool) -> State:
+def collect_state(tracer: Any, root: Node, traced: bool) -> State:
     """The state of the module tree ``root``; ``traced``: the forward ran (so modules it did
     not reach are listed in ``not_run``)."""
     state = State()
@@ -22,7 +20,7 @@ def collect_state(tracer: "_Tracer", root: Node, traced: bool) -> State:
     return state
 
 
-def _walk(tracer: "_Tracer", node: Node, path: str, state: State, traced: bool) -> None:
+def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> None:
     node = tracer.resolve(node, path)
     if isinstance(node, LayerNode):
         layer = tracer.built_layers.get(path) or node.layer

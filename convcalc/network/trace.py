@@ -35,7 +35,7 @@ from ..layers.base import Layer, Shape, prod
 from ..recipes import Recipe, RecipeBook
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
-from . import ops
+from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
 from .graph import Scope, State, Step, Tensor, Trace, call_key
 from .interpret import Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
@@ -298,7 +298,7 @@ class _Tracer(LayerSteps):
         path, depth, scopes, exact = self.context[-1]
         return (path if exact else _join(path, name)), depth, scopes
 
-    def op(self, name: str, inputs: Sequence[Tensor], result: ops.OpResult, type_name: str | None = None) -> Tensor:
+    def op(self, name: str, inputs: Sequence[Tensor], result: OpResult, type_name: str | None = None) -> Tensor:
         """A tensor operation of the running recipe as a step: ``<module>.<op>``."""
         step_name, depth, scopes = self.op_name(name)
         rf = inputs[0].rf if inputs else ()
@@ -317,8 +317,8 @@ class _Tracer(LayerSteps):
             if not isinstance(value, (int, float)):
                 raise ParseError(f"{name}: cannot combine a tensor with {type(value).__name__}")
             kind = name if isinstance(a, Tensor) or name in ("add", "mul") else "r" + name
-            return self.op(name, [tensor], ops.scalar(kind, tensor.shape, value))
-        rule = ops.matmul if name == "matmul" else getattr(ops, name)
+            return self.op(name, [tensor], scalar(kind, tensor.shape, value))
+        rule = matmul if name == "matmul" else BINARY[name]
         return self.op(name, [a, b], rule(a.shape, b.shape))
 
     def param(self, path: str, name: str, shape: tuple[int, ...]) -> Tensor:
@@ -379,7 +379,7 @@ class _Tracer(LayerSteps):
             f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, whose "
             "in_features is the product of the incoming non-batch dims (a model's forward does this with "
             "torch.flatten(x, 1), which print(model) does not show)", name)
-        result = ops.flatten(shape, 1)
+        result = flatten_op(shape, 1)
         self.append(Step("flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0,
                          compute=result.forward))
         return out

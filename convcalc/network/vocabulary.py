@@ -4,14 +4,11 @@ each bound to the tracer so that calling it adds a step to the graph.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ..errors import ParseError
-from . import ops
+from .ops import OpResult, cat, channel_shuffle, chunk_sizes, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .trace import _Tracer
 
 
 class Namespace(dict):
@@ -54,61 +51,65 @@ def _dims(args: tuple) -> list[int]:
     return list(args)
 
 
-def vocabulary(tracer: "_Tracer") -> dict[str, Any]:
-    """The global names of a recipe, bound to ``tracer``."""
+class _Steps:
+    """The operations a recipe calls, each adding its step through ``tracer``."""
 
-    def op(name: str, inputs: list[Tensor], result: ops.OpResult) -> Tensor:
-        return tracer.op(name, inputs, result)
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
 
-    def cat(tensors: Any, dim: int = 0) -> Tensor:
+    def op(self, name: str, inputs: list[Tensor], result: OpResult) -> Tensor:
+        return self.tracer.op(name, inputs, result)
+
+    def cat(self, tensors: Any, dim: int = 0) -> Tensor:
         items = _tensors(tensors)
-        return op("cat", items, ops.cat([t.shape for t in items], dim))
+        return self.op("cat", items, cat([t.shape for t in items], dim))
 
-    def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        return op("flatten", [x], ops.flatten(x.shape, start_dim, end_dim))
+    def flatten(self, x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return self.op("flatten", [x], flatten(x.shape, start_dim, end_dim))
 
-    def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def mean(self, x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
         dims = None if dim is None else ([dim] if isinstance(dim, int) else list(dim))
-        return op("mean", [x], ops.mean(x.shape, dims, keepdim))
+        return self.op("mean", [x], mean(x.shape, dims, keepdim))
 
-    def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         axis = dim % len(x.shape)
-        return pieces(x, ops.chunk_sizes(x.shape[axis], chunks), dim, "chunk")
+        return self.pieces(x, chunk_sizes(x.shape[axis], chunks), dim, "chunk")
 
-    def split(x: Tensor, size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, x: Tensor, size: Any, dim: int = 0) -> tuple[Tensor, ...]:
         axis = dim % len(x.shape)
         total = x.shape[axis]
         sizes = list(size) if isinstance(size, (list, tuple)) else [min(size, total - s) for s in range(0, total, size)]
         if sum(sizes) != total:
             raise ParseError(f"split sizes {sizes} do not add up to {total}")
-        return pieces(x, sizes, dim, "split")
+        return self.pieces(x, sizes, dim, "split")
 
-    def pieces(x: Tensor, sizes: list[int], dim: int, name: str) -> tuple[Tensor, ...]:
+    def pieces(self, x: Tensor, sizes: list[int], dim: int, name: str) -> tuple[Tensor, ...]:
         out, start = [], 0
         for length in sizes:
-            out.append(op(name, [x], ops.narrow(x.shape, dim, start, length)))
+            out.append(self.op(name, [x], narrow(x.shape, dim, start, length)))
             start += length
         return tuple(out)
 
-    def method(x: Tensor, attr: str) -> Any:
-        shape = x.shape
+    def method(self, x: Tensor, attr: str) -> Any:
+        """``x.<attr>``: a tensor's shape, or one of its methods bound to ``x``."""
+        shape, op, call = x.shape, self.op, self.tracer.functional
         table: dict[str, Any] = {
-            "permute": lambda *d: op("permute", [x], ops.permute(shape, _dims(d))),
-            "transpose": lambda a, b: op("transpose", [x], ops.transpose(shape, a, b)),
-            "reshape": lambda *d: op("reshape", [x], ops.reshape(shape, _dims(d))),
-            "view": lambda *d: op("view", [x], ops.reshape(shape, _dims(d))),
-            "flatten": lambda start_dim=0, end_dim=-1: flatten(x, start_dim, end_dim),
-            "mean": lambda dim=None, keepdim=False: mean(x, dim, keepdim),
-            "chunk": lambda chunks, dim=0: chunk(x, chunks, dim),
-            "split": lambda size, dim=0: split(x, size, dim),
-            "narrow": lambda dim, start, length: op("narrow", [x], ops.narrow(shape, dim, start, length)),
-            "unsqueeze": lambda d: op("unsqueeze", [x], ops.reshape(shape, _unsqueezed(shape, d))),
+            "permute": lambda *d: op("permute", [x], permute(shape, _dims(d))),
+            "transpose": lambda a, b: op("transpose", [x], transpose(shape, a, b)),
+            "reshape": lambda *d: op("reshape", [x], reshape(shape, _dims(d))),
+            "view": lambda *d: op("view", [x], reshape(shape, _dims(d))),
+            "flatten": lambda start_dim=0, end_dim=-1: self.flatten(x, start_dim, end_dim),
+            "mean": lambda dim=None, keepdim=False: self.mean(x, dim, keepdim),
+            "chunk": lambda chunks, dim=0: self.chunk(x, chunks, dim),
+            "split": lambda size, dim=0: self.split(x, size, dim),
+            "narrow": lambda dim, start, length: op("narrow", [x], narrow(shape, dim, start, length)),
+            "unsqueeze": lambda d: op("unsqueeze", [x], reshape(shape, _unsqueezed(shape, d))),
             "contiguous": lambda: x,
             "size": lambda d=None: shape if d is None else shape[d],
             "dim": lambda: len(shape),
-            "sigmoid": lambda: tracer.functional("sigmoid", [x], {}),
-            "relu": lambda: tracer.functional("relu", [x], {}),
-            "softmax": lambda dim: tracer.functional("softmax", [x], {"dim": dim}),
+            "sigmoid": lambda: call("sigmoid", [x], {}),
+            "relu": lambda: call("relu", [x], {}),
+            "softmax": lambda dim: call("softmax", [x], {"dim": dim}),
         }
         if attr == "shape":
             return shape
@@ -118,50 +119,41 @@ def vocabulary(tracer: "_Tracer") -> dict[str, Any]:
             raise ParseError(f"tensor.{attr} is not part of the recipe notation")
         return table[attr]
 
-    torch = Namespace(
-        "torch",
-        {
-            "cat": cat,
-            "concat": cat,
-            "flatten": flatten,
-            "mean": mean,
-            "chunk": chunk,
-            "split": split,
+    def torch(self) -> Namespace:
+        tracer = self.tracer
+        return Namespace("torch", {
+            "cat": self.cat, "concat": self.cat, "flatten": self.flatten, "mean": self.mean,
+            "chunk": self.chunk, "split": self.split,
             "matmul": lambda a, b: tracer.binary_op("matmul", a, b),
             "add": lambda a, b: tracer.binary_op("add", a, b),
             "mul": lambda a, b: tracer.binary_op("mul", a, b),
-            "permute": lambda x, dims: method(x, "permute")(dims),
-            "transpose": lambda x, a, b: method(x, "transpose")(a, b),
+            "permute": lambda x, dims: self.method(x, "permute")(dims),
+            "transpose": lambda x, a, b: self.method(x, "transpose")(a, b),
             "sigmoid": lambda x: tracer.functional("sigmoid", [x], {}),
             "relu": lambda x: tracer.functional("relu", [x], {}),
             "Tensor": Tensor,
-        },
-    )
-    functional = Namespace("F", {}, lambda name: lambda *a, **k: tracer.functional(name, list(a), k))
-    names: dict[str, Any] = {
-        "torch": torch,
-        "F": functional,
+        })
+
+
+def vocabulary(tracer: Any) -> dict[str, Any]:
+    """The global names of a recipe, bound to ``tracer``."""
+    steps = _Steps(tracer)
+    return {
+        "torch": steps.torch(),
+        "F": Namespace("F", {}, lambda name: lambda *a, **k: tracer.functional(name, list(a), k)),
         "Tensor": Tensor,
-        "channel_shuffle": lambda x, groups: op("channel_shuffle", [x], ops.channel_shuffle(x.shape, groups)),
+        "channel_shuffle": lambda x, groups: steps.op("channel_shuffle", [x], channel_shuffle(x.shape, groups)),
         "Parameter": lambda *dims: Marker("Parameter", _flat_dims(dims)),
         "Buffer": lambda *dims: Marker("Buffer", _flat_dims(dims)),
-        "len": tracer.length,
-        "range": range,
-        "list": list,
-        "tuple": tuple,
-        "int": int,
-        "min": min,
-        "max": max,
-        "enumerate": enumerate,
-        "zip": zip,
+        "len": tracer.length, "range": range, "list": list, "tuple": tuple, "int": int, "min": min, "max": max,
+        "enumerate": enumerate, "zip": zip,
         "isinstance": lambda value, kind: isinstance(value, kind) if isinstance(kind, type) else False,
-        "__tensor_method__": method,
+        "__tensor_method__": steps.method,
         "assume": lambda message: tracer.assume(str(message), tracer.context[-1][0] if tracer.context else ""),
         "stride_of": tracer.stride_of,
         "module_name": lambda module: module.path.rsplit(".", 1)[-1],
         "first_with_channels": first_with_channels,
     }
-    return names
 
 
 def first_with_channels(outputs: dict, channels: int) -> Tensor:
