@@ -29,7 +29,8 @@ from ..recipes.notation import Recipe
 from .graph import Tensor
 
 
-_MAX_STEPS = 1_000_000  # statements one recipe run may execute (loops are over children)
+_MAX_STEPS = 100_000  # statements one recipe run may execute (loops are over children)
+_MAX_ITEMS = 10_000  # the longest list, tuple or range a recipe may build or loop over
 
 
 class RecipeError(ParseError):
@@ -149,6 +150,8 @@ class Interpreter:
         if isinstance(value, ModuleRef):
             return [self.tracer.child_ref(value, name) for name, _ in getattr(value.node, "children", [])]
         if isinstance(value, (list, tuple, range)):
+            if len(value) > _MAX_ITEMS:
+                raise self.error(node, f"loops over {len(value)} items; a recipe may loop over at most {_MAX_ITEMS}")
             return list(value)
         if isinstance(value, dict):
             return list(value)
@@ -252,6 +255,12 @@ class Interpreter:
             if name is None:
                 raise self.error(node, f"{type(op).__name__} of tensors is not supported")
             return self.tracer.binary_op(name, left, right)
+        if isinstance(op, ast.Pow) and (not isinstance(right, (int, float)) or abs(right) > 64 or abs(left) > 2**64):
+            raise self.error(node, "a power in a recipe takes a base under 2**64 and an exponent up to 64")
+        if isinstance(op, ast.Mult) and (isinstance(left, (list, tuple, str)) or isinstance(right, (list, tuple, str))):
+            count = right if isinstance(right, int) else left
+            if isinstance(count, int) and count > _MAX_ITEMS:
+                raise self.error(node, f"builds a sequence of over {_MAX_ITEMS} items")
         return _BINARY[type(op)](left, right)
 
     def eval_Slice(self, node: ast.Slice) -> slice:

@@ -45,7 +45,7 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
             base = _layer(cls.__name__, node.args, node)
             if base is not None:
                 assumption = (
-                    f"{node.type_name} read as nn.{cls.__name__}: its name contains that layer's and its printed "
+                    f"{node.type_name} read as nn.{cls.__name__}: its name is like that layer's and its printed "
                     f"arguments are that layer's; declare `class {node.type_name}(nn.{cls.__name__}): pass` "
                     "(or its forward) to make this known"
                 )

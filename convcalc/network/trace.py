@@ -140,7 +140,9 @@ class _Tracer(LayerSteps):
 
     def run_chain(self, ref: ModuleRef, args: list[Any], kwargs: dict[str, Any], recipe: Recipe | None, root: bool) -> Any:
         node = ref.node
-        known = recipe is not None or node.type_name in SEQUENTIAL_TYPES or not node.children
+        # A module read as its own layer then its children (see ``resolve``) was assumed there.
+        own_layer = bool(node.children) and node.children[0][0] == ""
+        known = recipe is not None or node.type_name in SEQUENTIAL_TYPES or not node.children or own_layer
         if not known:
             self.assume(f"{node.type_name} has no recipe: its children run in order", ref.path, _declare_hint(node))
         try:

@@ -31,8 +31,8 @@ class Marker:
     """``Parameter(dims...)`` / ``Buffer(dims...)`` in a recipe's ``__init__``."""
 
     def __init__(self, kind: str, dims: tuple[int, ...]) -> None:
-        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
-            raise ParseError(f"{kind}{dims}: dims must be whole numbers >= 0")
+        if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 2**40 for d in dims) or len(dims) > 64:
+            raise ParseError(f"{kind}{dims}: dims must be whole numbers from 0 to 2**40, at most 64 of them")
         self.kind = kind
         self.dims = dims
 

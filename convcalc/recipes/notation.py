@@ -91,7 +91,7 @@ def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
         if not isinstance(node, _ALLOWED):
             line = getattr(node, "lineno", None)
             raise ParseError(
-                f"{origin}: line {line}: {type(node).__name__} is not part of the recipe notation "
+                f"{origin}: {type(node).__name__} is not part of the recipe notation "
                 "(classes with __init__ declarations and a forward of assignments, if, for, return)",
                 line=line,
             )
@@ -100,7 +100,7 @@ def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
             continue  # the file's docstring
         if not isinstance(statement, ast.ClassDef):
-            raise ParseError(f"{origin}: line {statement.lineno}: a recipe file holds only classes", line=statement.lineno)
+            raise ParseError(f"{origin}: a recipe file holds only classes", line=statement.lineno)
         recipe = _recipe(statement, origin)
         recipes[recipe.name] = recipe
     return recipes
@@ -109,12 +109,12 @@ def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
 def _recipe(node: ast.ClassDef, origin: str) -> Recipe:
     recipe = Recipe(node.name, origin, node.lineno)
     if len(node.bases) > 1:
-        raise ParseError(f"{origin}: line {node.lineno}: class {node.name} has more than one base", line=node.lineno)
+        raise ParseError(f"{origin}: class {node.name} has more than one base", line=node.lineno)
     if node.bases:
         base = _dotted(node.bases[0])
         short = base.rsplit(".", 1)[-1] if base else None
         if short is None:
-            raise ParseError(f"{origin}: line {node.lineno}: class {node.name}'s base is not a name", line=node.lineno)
+            raise ParseError(f"{origin}: class {node.name}'s base is not a name", line=node.lineno)
         if short not in ("Module", "Sequential", "ModuleList", "ModuleDict"):
             recipe.base = short
     for statement in node.body:
@@ -130,7 +130,7 @@ def _recipe(node: ast.ClassDef, origin: str) -> Recipe:
             _class_setting(recipe, statement.targets[0].id, statement.value, origin)
         else:
             raise ParseError(
-                f"{origin}: line {statement.lineno}: class {node.name} may hold a docstring, "
+                f"{origin}: class {node.name} may hold a docstring, "
                 "__init__, forward, buffers = (...) and refuse = '...'",
                 line=statement.lineno,
             )
@@ -148,7 +148,7 @@ def _class_setting(recipe: Recipe, name: str, value: ast.expr, origin: str) -> N
         recipe.refuse = literal
     else:
         raise ParseError(
-            f"{origin}: line {value.lineno}: class {recipe.name}: unknown setting {name} "
+            f"{origin}: class {recipe.name}: unknown setting {name} "
             "(buffers = ('weight', ...) or refuse = 'why')",
             line=value.lineno,
         )

@@ -59,9 +59,7 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
         if short[:1].isupper() and defaults is None:
             # A class convcalc has no layer for: kept with its printed arguments, for a recipe
             # or the network to say what it is (and an error there if nothing does).
-            printed = [ast.unparse(a) for a in call.args]
-            printed += [f"{k.arg}={ast.unparse(k.value)}" if k.arg else f"**{ast.unparse(k.value)}" for k in call.keywords]
-            return ModuleNode(short, [], where, args=", ".join(printed))
+            return _unknown_module(short, call, source, where)
         raise ParseError(
             f"{where.where()}: {exc}", line=where.line, column=where.column
         ) from None
@@ -99,6 +97,31 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
         else:
             extras[key] = value
     return layer_node(cls, {**(defaults or {}), **kwargs}, {}, extras, where)
+
+
+def _unknown_module(type_name: str, call: ast.Call, source: Source, where: Source) -> ModuleNode:
+    """A class convcalc has no layer for, printed on one line. Arguments that are layer calls
+    (``flatten=Flatten(start_dim=1, end_dim=-1)``) are its children; the rest is kept as text."""
+    printed: list[str] = []
+    children: list[tuple[str, Node]] = []
+    named = [(str(i), arg) for i, arg in enumerate(call.args)] + [(k.arg or "", k.value) for k in call.keywords]
+    for index, (name, value) in enumerate(named):
+        if isinstance(value, ast.Call) and _is_layer_call(value):
+            children.append((name if index >= len(call.args) else str(len(children)), _call_node(value, source)))
+        else:
+            printed.append(ast.unparse(value) if index < len(call.args) else f"{name}={ast.unparse(value)}")
+    return ModuleNode(type_name, children, where, args=", ".join(printed))
+
+
+def _is_layer_call(call: ast.Call) -> bool:
+    name = _dotted(call.func)
+    if name is None:
+        return False
+    try:
+        lookup(name)
+    except ConvcalcError:
+        return False
+    return True
 
 
 def _container_call(kind: str, call: ast.Call, where: Source) -> ModuleNode:

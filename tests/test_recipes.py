@@ -1,0 +1,209 @@
+"""Recipes: users' own forwards (in the spec or a --recipes file), the assumptions convcalc names
+where the text does not say what a module does, --strict, --module, and what is never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import convcalc
+from convcalc.errors import ConvcalcError, ParseError, ShapeError
+from convcalc.recipes import read_recipes, split_recipes
+
+BLOCK = """Net(
+  (stem): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  (block): Block(
+    (conv1): Conv2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+    (gate): Sigmoid()
+    (conv2): Conv2d(8, 16, kernel_size=(1, 1), stride=(1, 1))
+  )
+  (head): Linear(in_features=16, out_features=10, bias=True)
+)"""
+
+SIMPLE = """class Block:
+    def forward(self, x):
+        y = self.conv1(x) * self.gate(x)
+        return self.conv2(y + x)
+
+
+class Net:
+    def forward(self, x):
+        x = self.block(self.stem(x))
+        x = x.mean([2, 3])
+        return self.head(x)
+"""
+
+
+def test_a_users_block_in_the_spec():
+    summary = convcalc.parse_network(SIMPLE + BLOCK).summary((1, 3, 8, 8))
+    assert [(row.name, row.type) for row in summary.rows] == [
+        ("stem", "Conv2d"), ("block.conv1", "Conv2d"), ("block.gate", "Sigmoid"), ("block.mul", "mul"),
+        ("block.add", "add"), ("block.conv2", "Conv2d"), ("mean", "mean"), ("head", "Linear"),
+    ]
+    assert summary.output_shape == (1, 10)
+    assert summary.assumptions == []
+    mul = summary.rows[3]
+    assert mul.flops == 8 * 8 * 8 and mul.macs == 0
+
+
+def test_without_a_recipe_the_chain_is_an_assumption_and_fails_where_it_cannot_be_right():
+    with pytest.raises(ShapeError) as error:
+        convcalc.parse_network(BLOCK).summary((1, 3, 8, 8))
+    message = str(error.value)
+    assert "Net, whose forward convcalc does not know" in message and "class Net:" in message
+
+
+def test_strict_refuses_an_assumption_and_says_how_to_declare_it():
+    text = "Net(\n  (a): Unit(\n    (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n  )\n)"
+    network = convcalc.parse_network(text)
+    network.strict = True
+    with pytest.raises(ParseError, match=r"--strict: the network: Net has no recipe.*class Net:.*def forward"):
+        network.summary((1, 4, 6, 6))
+
+
+def test_net_warns_each_assumption_and_lists_them_in_json(cli, tmp_path):
+    spec = tmp_path / "net.txt"
+    spec.write_text("Net(\n  (a): Unit(\n    (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n  )\n)")
+    result = cli("net", str(spec), "-i", "1x4x6x6", "--json")
+    assert result.code == 0
+    data = json.loads(result.stdout)
+    assert data["assumptions"] == [
+        "the network: Net has no recipe: its children run in order",
+        "a: Unit has no recipe: its children run in order",
+    ]
+    assert result.stderr.splitlines() == [f"convcalc: warning: assumed: {a}" for a in data["assumptions"]]
+    strict = cli("net", str(spec), "-i", "1x4x6x6", "--strict")
+    strict.assert_one_error_line(["--strict", "Net has no recipe", "class Net:"])
+
+
+def test_recipes_file_option(cli, tmp_path):
+    (tmp_path / "net.txt").write_text(BLOCK)
+    (tmp_path / "blocks.py").write_text(SIMPLE)
+    result = cli("net", str(tmp_path / "net.txt"), "-i", "1x3x8x8", "--recipes", str(tmp_path / "blocks.py"), "--json")
+    assert result.code == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["output_shape"] == [1, 10]
+    (tmp_path / "bad.py").write_text("import os\n")
+    cli("net", str(tmp_path / "net.txt"), "--recipes", str(tmp_path / "bad.py")).assert_one_error_line(["Import", "recipe"])
+    cli("net", str(tmp_path / "net.txt"), "--recipes", str(tmp_path / "missing.py")).assert_one_error_line(["--recipes"])
+
+
+def test_module_option(cli, tmp_path):
+    (tmp_path / "net.txt").write_text(SIMPLE + BLOCK)
+    result = cli("net", str(tmp_path / "net.txt"), "-i", "1x8x4x4", "--module", "block", "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["output_shape"] == [1, 16, 4, 4]
+    cli("net", str(tmp_path / "net.txt"), "--module", "block.nope").assert_one_error_line(
+        ["--module block.nope", "block has no child 'nope'", "conv1, gate, conv2"])
+
+
+@pytest.mark.parametrize("recipe, words", [
+    ("class A:\n    def forward(self, x):\n        import os\n", ["Import is not part of the recipe notation"]),
+    ("class A:\n    def forward(self, x):\n        while True:\n            pass\n", ["While"]),
+    ("def f():\n    pass\n", ["only classes"]),
+    ("class A(nn.Conv2d, nn.ReLU):\n    pass\n", ["more than one base"]),
+    ("class A:\n    colour = 'red'\n", ["unknown setting colour"]),
+    ("class A:\n    def forward(self, x:\n", ["not valid"]),
+])
+def test_recipe_notation_refuses_what_it_does_not_hold(recipe, words):
+    with pytest.raises(ParseError) as error:
+        read_recipes(recipe, "recipes.py")
+    for word in words:
+        assert word in str(error.value)
+
+
+@pytest.mark.parametrize("body, words", [
+    ("return os.system('x')", ["unknown name 'os'"]),
+    ("return x.__class__", ["tensor.__class__ is not part of the recipe notation"]),
+    ("return self.nope(x)", ["not callable"]),
+    ("return x[0]", ["indexing a tensor"]),
+    ("return x if x else x", ["tensor's values are not known"]),
+    ("return x * 2 ** 100", ["power", "exponent up to 64"]),
+    ("for i in range(100000):\n            pass\n        return x", ["at most 10000"]),
+    ("y = [x] * 100000\n        return x", ["over 10000 items"]),
+    ("return torch.cat([x, x], 5)", ["dim 5 is out of range"]),
+    ("return x.reshape(3, -1)", ["not a multiple of 3"]),
+])
+def test_a_recipe_that_cannot_be_followed_is_an_error_naming_its_line(body, words):
+    text = f"class Wrap:\n    def forward(self, x):\n        {body}\nWrap(\n  (conv): Conv2d(2, 2, kernel_size=(1, 1), stride=(1, 1))\n)"
+    start = time.process_time()
+    with pytest.raises(ConvcalcError) as error:
+        convcalc.parse_network(text).summary((1, 2, 4, 4))
+    assert time.process_time() - start < 2.0
+    message = str(error.value)
+    for word in words:
+        assert word in message, message
+    assert "line 3" in message, message
+
+
+def test_split_recipes_keeps_line_numbers():
+    spec, recipes = split_recipes(SIMPLE + BLOCK)
+    assert len(spec.split("\n")) == len(recipes.split("\n")) == len((SIMPLE + BLOCK).split("\n"))
+    assert spec.splitlines()[len(SIMPLE.splitlines())].startswith("Net(")
+
+
+NOTHING_DROPPED = """Net(
+  (conv): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
+  (bn): BatchNormAct2d(
+    8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True
+    (drop): Identity()
+    (act): ReLU(inplace=True)
+  )
+  (same): Conv2dSame(8, 8, kernel_size=(3, 3), stride=(1, 1))
+  (pool): SelectAdaptivePool2d(pool_type=avg, flatten=Flatten(start_dim=1, end_dim=-1))
+)"""
+
+
+def test_nothing_printed_is_dropped_and_every_reading_is_named():
+    summary = convcalc.parse_network(NOTHING_DROPPED).summary((1, 3, 10, 10))
+    rows = [(row.name, row.type, row.params) for row in summary.rows]
+    # BatchNormAct2d prints BatchNorm2d's arguments above its children: it keeps its parameters.
+    assert ("bn", "BatchNorm2d", 16) in rows and ("bn.act", "ReLU", 0) in rows
+    # A conv subclass whose printed arguments are Conv2d's counts as a Conv2d.
+    assert ("same", "Conv2d", 8 * 8 * 9 + 8) in rows
+    # A one-line module whose arguments print a module is read as that child.
+    assert ("pool.flatten", "Flatten", 0) in rows
+    assert summary.totals.params == 224 + 16 + 584
+    readings = "\n".join(summary.assumptions)
+    assert "BatchNormAct2d read as nn.BatchNorm2d" in readings and "then its children in order" in readings
+    assert "Conv2dSame read as nn.Conv2d" in readings
+    assert "SelectAdaptivePool2d has no recipe" in readings
+
+
+def test_an_unknown_leaf_is_listed_without_input_and_refused_with_it():
+    text = "Net(\n  (conv): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))\n  (act): Swoosh(beta=2)\n)"
+    summary = convcalc.parse_network(text).summary()
+    assert summary.totals.params == 224
+    assert any("act (Swoosh: not a torch.nn layer, no recipe)" in note for note in summary.notes)
+    with pytest.raises(ParseError, match=r"Swoosh\(beta=2\) is neither a torch.nn layer nor a class with a recipe"):
+        convcalc.parse_network(text).summary((1, 3, 8, 8))
+    declared = "class Swoosh:\n    def forward(self, x):\n        return x * F.sigmoid(x)\n" + text
+    rows = convcalc.parse_network(declared).summary((1, 3, 8, 8)).rows
+    assert [row.name for row in rows] == ["conv", "act.sigmoid", "act.mul"]
+
+
+def test_declared_parameters_and_child_forwards():
+    text = """class Scale:
+    def __init__(self):
+        self.gamma = Parameter(self.conv.out_channels, 1, 1)
+        self.act = lambda x: x.permute(0, 2, 3, 1).permute(0, 3, 1, 2)
+
+    def forward(self, x):
+        return self.gamma * self.act(self.conv(x))
+Scale(
+  (conv): Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1))
+  (act): Permute()
+)"""
+    network = convcalc.parse_network(text)
+    assert network.summary().totals.params == 16 + 4
+    trace = network.trace((1, 3, 2, 2))
+    assert trace.state.params["gamma"] == (4, 1, 1)
+    assert trace.module_outputs()["act"] == [(1, 2, 2, 4), (1, 4, 2, 2)]
+    import numpy as np
+
+    params = {"conv.weight": np.ones((4, 3, 1, 1), np.float32), "conv.bias": np.zeros(4, np.float32),
+              "gamma": np.arange(4, dtype=np.float32).reshape(4, 1, 1)}
+    out = network.forward(np.ones((1, 3, 2, 2), np.float32), params)
+    assert out[0, :, 0, 0].tolist() == [0.0, 3.0, 6.0, 9.0]
