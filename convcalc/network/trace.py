@@ -303,9 +303,13 @@ class _Tracer(LayerSteps):
     def op(self, name: str, inputs: Sequence[Tensor], result: OpResult, type_name: str | None = None) -> Tensor:
         """A tensor operation of the running recipe as a step: ``<module>.<op>``."""
         step_name, depth, scopes = self.op_name(name)
-        rf = inputs[0].rf if inputs else ()
-        for other in inputs[1:]:
-            rf = rf_max(rf, other.rf) if other.shape is not None and len(other.shape) == len(result.shape) else rf
+        # The receptive field follows the input of the output's own shape (a broadcast gate's
+        # positions are not the output's); the others widen it.
+        primary = next((t for t in inputs if t.shape == result.shape), inputs[0] if inputs else None)
+        rf = primary.rf if primary is not None else ()
+        for other in inputs:
+            if other is not primary and other.shape is not None and len(other.shape) == len(result.shape):
+                rf = rf_max(rf, other.rf)
         if result.shape != (inputs[0].shape if inputs else None) and name not in ("add", "sub", "mul", "div", "cat", "narrow", "chunk", "split"):
             rf = None
         out = self.tensor(result.shape, rf, inputs[0].storage if result.view and inputs else None)
