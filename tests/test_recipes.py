@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +208,23 @@ Scale(
               "gamma": np.arange(4, dtype=np.float32).reshape(4, 1, 1)}
     out = network.forward(np.ones((1, 3, 2, 2), np.float32), params)
     assert out[0, :, 0, 0].tolist() == [0.0, 3.0, 6.0, 9.0]
+
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def test_readme_efficientnet_example_is_what_the_command_prints(cli):
+    block = README.split("$ convcalc net tests/data/torchvision/efficientnet_b0.txt -i 1x3x224x224 --depth 1\n")[1]
+    shown = block.split("```")[0].rstrip("\n").splitlines()
+    result = cli("net", str(Path(__file__).parent / "data" / "torchvision" / "efficientnet_b0.txt"),
+                 "-i", "1x3x224x224", "--depth", "1")
+    assert result.code == 0 and result.stderr == ""
+    printed = [line.rstrip() for line in result.stdout.splitlines()]
+    expected = [line.rstrip() for line in shown if line not in ("...", "")]
+    assert expected == [line for line in printed if line][: len(expected)]
+
+
+def test_readme_recipe_example_is_the_built_in_recipe():
+    shown = README.split("```python\nclass SqueezeExcitation:\n")[1].split("```")[0]
+    built_in = (Path(convcalc.__file__).parent / "recipes" / "torchvision.recipe").read_text()
+    assert "class SqueezeExcitation:\n" + shown in built_in
