@@ -111,7 +111,7 @@ class Trace:
         them): a container's from its runs, a layer's from its steps.
 
         >>> from convcalc import parse_network
-        >>> parse_network("Net(\n  (a): ReLU()\n)").trace((1, 2)).module_outputs()
+        >>> parse_network("Net(\\n  (a): ReLU()\\n)").trace((1, 2)).module_outputs()
         {'a': [(1, 2)], '': [(1, 2)]}
         """
         outputs: dict[str, list[Shape | None]] = {}

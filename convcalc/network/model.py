@@ -43,7 +43,7 @@ class Network:
     def module(self, path: str) -> "Network":
         """The submodule at ``path`` (``backbone.body``) as a network of its own.
 
-        >>> net = parse_network("Net(\n  (body): Sequential(\n    (0): ReLU()\n  )\n)")
+        >>> net = parse_network("Net(\\n  (body): Sequential(\\n    (0): ReLU()\\n  )\\n)")
         >>> [row.name for row in net.module("body").summary((1, 2)).rows]
         ['0']
         """
