@@ -355,3 +355,56 @@ def test_render_without_colour_marks_padding_and_the_maximum():
 def test_cli_unsupported_layer_is_refused_before_running():
     code, out, err = run("linear", "--out", "3", "-i", "2x4")
     assert code == 2 and out == "" and "explain cannot take Linear apart; it explains Conv1d" in err
+
+
+# -- bounded whatever the layer ---------------------------------------------------------------------
+
+
+def test_many_input_channels_list_the_first_and_sum_the_rest():
+    """1x3000x3x3 drew 3000 tables (13.5 s): 16 channels are listed, the others summed."""
+    from convcalc.teach.explain import TERMS_LISTED
+
+    rng = np.random.default_rng(0)
+    layer = convcalc.Conv2d(3000, 1, 3)
+    x, params = rng.standard_normal((1, 3000, 3, 3)), _random_params(layer, rng)
+    e = _check(layer, x, params, (0, 0, 0, 0))
+    assert [t.channel for t in e.terms] == list(range(TERMS_LISTED))
+    other = e.other_channels
+    assert (other.first, other.last, other.count) == (TERMS_LISTED, 2999, 3000 - TERMS_LISTED)
+    every = (x[0] * params["weight"][0]).reshape(3000, -1).sum(axis=1)
+    np.testing.assert_allclose(other.sum, every[TERMS_LISTED:].sum(), rtol=1e-9)
+    assert json.loads(json.dumps(e.to_json()))["other_channels"]["count"] == 3000 - TERMS_LISTED
+
+
+def test_transposed_many_channels_count_the_pairs_they_add():
+    rng = np.random.default_rng(1)
+    layer = convcalc.ConvTranspose2d(40, 1, 3)
+    e = _check(layer, rng.standard_normal((1, 40, 3, 3)), _random_params(layer, rng), (0, 0, 2, 2))
+    assert len(e.scatter) == 16 * 9 and e.other_channels.scatter == 24 * 9
+
+
+def test_windows_too_large_to_take_apart_are_refused():
+    with pytest.raises(ConvcalcError, match="at most 1,024 taps, and kernel_size=\\(300, 300\\) has 90,000"):
+        explain(convcalc.Conv2d(1, 1, 300), np.zeros((1, 1, 300, 300)), {"weight": np.zeros((1, 1, 300, 300))})
+    with pytest.raises(ConvcalcError, match="--view matmul shows .* this layer's are 40×3 over 9"):
+        explain(convcalc.Conv2d(3, 40, 3), np.zeros((1, 3, 3, 3)), {"weight": np.zeros((40, 3, 3, 3))}, view="matmul")
+
+
+def test_dilation_holes_are_listed_up_to_a_bound():
+    from convcalc.teach.explain import HOLES_LISTED
+
+    e = explain(convcalc.MaxPool1d(2, dilation=10**6), np.zeros((1, 1, 10**6 + 1)), {}, (0, 0, 0))
+    axis = e.axes[0]
+    assert axis.holes == list(range(1, HOLES_LISTED + 1)) and axis.holes_total == 10**6 - 1
+
+
+def test_large_grids_are_drawn_cut_to_their_edges():
+    from rich.console import Console
+
+    e = explain(convcalc.MaxPool2d(30), np.arange(900.0).reshape(1, 1, 30, 30), {}, (0, 0, 0, 0))
+    console = Console(width=200, force_terminal=False, no_color=True, record=True)
+    console.print(render_explain(e))
+    text = console.export_text()
+    assert "rows 0, 1, 2, 3, 4, …, 25, 26, 27, 28, 29 of 0..29" in text
+    assert "0    1    2    3    4  …   25   26   27   28     29" in text
+    assert "⋮" in text and "898  [899]" in text

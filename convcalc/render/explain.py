@@ -20,6 +20,24 @@ from ..shapes import format_shape
 
 _DIM_NAMES = {"D": "depth", "H": "row", "W": "column", "L": "position"}
 
+# Longer axes are drawn as their first and last EDGE entries around an ellipsis, as torch prints
+# a large tensor; a scatter table shows at most SCATTER_SHOWN rows.
+EDGE = 5
+SCATTER_SHOWN = 32
+DEPTH_EDGE = 2  # a 3-D kernel's depth slices
+GRID_CELLS = 1500  # channels are drawn as grids while their cells add up to this; the rest as sums
+
+
+def shown(count: int, edge: int = EDGE) -> list[int | None]:
+    """The indices of an axis to draw, None where the ellipsis goes.
+
+    >>> shown(3), shown(14), shown(7, edge=2)
+    ([0, 1, 2], [0, 1, 2, 3, 4, None, 9, 10, 11, 12, 13], [0, 1, None, 5, 6])
+    """
+    if count <= 2 * edge + 2:
+        return list(range(count))
+    return [*range(edge), None, *range(count - edge, count)]
+
 
 def number(value: float | None, digits: int = 6) -> str:
     """Whole numbers without a point (−8 as a hand calculation writes it, not −8.0); others to ``digits`` digits."""
@@ -44,7 +62,9 @@ def render_explain(e: Explanation) -> Group:
     if e.kind == "conv" and e.matmul is not None:
         parts.append(_matmul(e))
     elif e.kind == "conv":
-        parts += [_channel_grids(e, term) for term in e.terms]
+        parts += _channel_parts(e)
+        if e.other_channels is not None:
+            parts.append(_others_text(e))
     elif e.kind == "transposed":
         parts.append(_scatter(e))
     else:
@@ -86,10 +106,12 @@ def _window_text(e: Explanation) -> Text:
     lines = []
     for symbol, axis in zip(symbols, e.axes):
         noun = _DIM_NAMES.get(symbol, "position")
-        cells = ", ".join(_coordinate(axis, t) for t in range(len(axis.positions)))
+        cells = ", ".join("…" if t is None else _coordinate(axis, t) for t in shown(len(axis.positions)))
         line = f"{noun}s {cells} of 0..{axis.size - 1}"
         if axis.holes:
-            line += f" (dilation skips {', '.join(map(str, axis.holes))})"
+            more = "…" if axis.holes_total > len(axis.holes) else ""
+            line += f" (dilation skips {', '.join(map(str, axis.holes))}{more}"
+            line += f"; {axis.holes_total:,} in all)" if more else ")"
         lines.append(line)
     text.append("; ".join(lines))
     if any(kind != "input" for axis in e.axes for kind in axis.kinds):
@@ -114,30 +136,53 @@ def _tap_kinds(e: Explanation) -> list[bool]:
 
 
 def _grid(values: Sequence[float], shape: Sequence[int], outside: Sequence[bool] = (), chosen: int | None = None) -> Any:
-    """Numbers laid out as the kernel: one row for 1-D, rows × columns for 2-D, slices for 3-D."""
+    """Numbers laid out as the kernel: one row for 1-D, rows × columns for 2-D, slices for 3-D;
+    long axes cut to their edges around an ellipsis."""
     rows, cols = (shape[-2] if len(shape) > 1 else 1), shape[-1]
     per_slice = rows * cols
     slices = []
-    for start in range(0, len(values), per_slice):
+    depths = len(values) // per_slice if per_slice else 0
+    for depth in shown(depths, edge=DEPTH_EDGE):
+        if depth is None:
+            slices.append(Text("⋮", style="dim"))
+            continue
+        start = depth * per_slice
         table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
-        for _ in range(cols):
+        picked_cols = shown(cols)
+        for _ in picked_cols:
             table.add_column(justify="right")
-        for r in range(rows):
-            cells = []
-            for c in range(cols):
-                i = start + r * cols + c
-                text = cell(values[i])
-                style = ""
-                if outside and outside[i]:
-                    text, style = f"({text})", "dim"
-                if chosen is not None and i == chosen:
-                    text, style = f"[{text}]", "bold reverse"
-                cells.append(Text(text, style=style))
-            table.add_row(*cells)
-        slices.append(table)
-    if len(slices) == 1:
-        return slices[0]
-    return Group(*(Group(Text(f"depth slice {d}:", style="dim"), t) for d, t in enumerate(slices)))
+        for r in shown(rows):
+            if r is None:
+                table.add_row(*(Text("⋮", style="dim") for _ in picked_cols))
+                continue
+            table.add_row(*(_cell(values, start + r * cols + c, outside, chosen) if c is not None
+                            else Text("…", style="dim") for c in picked_cols))
+        slices.append(Group(Text(f"depth slice {depth}:", style="dim"), table) if depths > 1 else table)
+    return slices[0] if len(slices) == 1 else Group(*slices)
+
+
+def _cell(values: Sequence[float], i: int, outside: Sequence[bool], chosen: int | None) -> Text:
+    text = cell(values[i])
+    style = ""
+    if outside and outside[i]:
+        text, style = f"({text})", "dim"
+    if chosen is not None and i == chosen:
+        text, style = f"[{text}]", "bold reverse"
+    return Text(text, style=style)
+
+
+def _channel_parts(e: Explanation) -> list[Any]:
+    """A grid table per listed channel while their cells stay within GRID_CELLS; then one line
+    per channel with its sum (a wide kernel over many channels drew tens of thousands of cells)."""
+    edges = [DEPTH_EDGE] * (len(e.kernel_size) - 2) + [EDGE] * min(2, len(e.kernel_size))
+    per_channel = 3 * math.prod(len(shown(k, edge)) for k, edge in zip(e.kernel_size, edges))
+    drawn = max(1, GRID_CELLS // max(per_channel, 1))
+    parts: list[Any] = [_channel_grids(e, term) for term in e.terms[:drawn]]
+    rest = e.terms[drawn:]
+    if rest:
+        parts.append(Text("\n".join(f"input channel {t.channel}: sum {number(t.sum)} (--json lists its taps)"
+                                     for t in rest), style="italic"))
+    return parts
 
 
 def _channel_grids(e: Explanation, term: Any) -> Table:
@@ -153,8 +198,17 @@ def _channel_grids(e: Explanation, term: Any) -> Table:
     return table
 
 
+def _others_text(e: Explanation) -> Text:
+    other = e.other_channels
+    assert other is not None
+    return Text(f"input channels {other.first}–{other.last} ({other.count:,} more, not listed): "
+                f"their sums add up to {number(other.sum)}", style="italic")
+
+
 def _total_text(e: Explanation, sums: Sequence[float]) -> Text:
     parts = [number(s) for s in sums]
+    if e.other_channels is not None:
+        parts.append(f"{number(e.other_channels.sum)} (channels {e.other_channels.first}–{e.other_channels.last})")
     if e.bias is not None:
         parts.append(f"bias {number(e.bias)}")
     text = Text("total = ")
@@ -192,11 +246,17 @@ def _scatter(e: Explanation) -> Group:
                   title_justify="left", show_edge=False)
     for name in ("in channel", "input position", "kernel tap", "value", "weight", "product"):
         table.add_column(name, justify="right")
-    for s in e.scatter:
+    for s in e.scatter[:SCATTER_SHOWN]:
         table.add_row(str(s.channel), str(tuple(s.position)), str(tuple(s.tap)), number(s.value),
                       number(s.weight), number(s.product))
+    parts: list[Any] = [table]
+    hidden = len(e.scatter) - SCATTER_SHOWN + (e.other_channels.scatter if e.other_channels else 0)
+    if hidden > 0:
+        parts.append(Text(f"… and {hidden:,} more (input cell, tap) pairs", style="dim"))
     sums = Text("per input channel: " + ", ".join(f"{t.channel}: {number(t.sum)}" for t in e.terms))
-    return Group(table, sums, _total_text(e, [t.sum for t in e.terms]))
+    if e.other_channels is not None:
+        parts.append(_others_text(e))
+    return Group(*parts, sums, _total_text(e, [t.sum for t in e.terms]))
 
 
 def _pool(e: Explanation) -> Group:

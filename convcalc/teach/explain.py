@@ -29,6 +29,17 @@ from ..shapes import format_shape, parse_ints
 EXPLAINED_WINDOWS = ("conv", "transposed", "max", "avg")
 VIEWS = ("sum", "matmul")
 
+# What one explanation may hold, so that it comes in well under a second whatever the layer:
+# windows of at most MAX_TAPS taps (a 32×32 kernel) are taken apart; the first TERMS_LISTED
+# input channels are listed tap by tap and the rest summed into one figure (OtherChannels);
+# the dilation holes of an axis are listed up to HOLES_LISTED; the matmul view takes weight
+# slices of at most MATMUL_MAX_CHANNELS × MATMUL_MAX_CHANNELS over MATMUL_MAX_TAPS taps.
+MAX_TAPS = 1024
+TERMS_LISTED = 16
+HOLES_LISTED = 16
+MATMUL_MAX_CHANNELS = 16
+MATMUL_MAX_TAPS = 128
+
 
 @dataclass
 class AxisWindow:
@@ -43,7 +54,8 @@ class AxisWindow:
     positions: list[int]
     kinds: list[str]
     source: list[int | None]
-    holes: list[int]  # coordinates between taps that dilation skips
+    holes: list[int]  # coordinates between taps that dilation skips (the first HOLES_LISTED)
+    holes_total: int = 0  # how many coordinates dilation skips in all
 
 
 @dataclass
@@ -55,6 +67,17 @@ class ChannelTerm:
     weights: list[float]
     products: list[float]
     sum: float
+
+
+@dataclass
+class OtherChannels:
+    """The input channels past the first TERMS_LISTED: counted, not listed tap by tap."""
+
+    first: int
+    last: int
+    count: int
+    sum: float  # their channel sums added up
+    scatter: int = 0  # transposed convs: the (input cell, tap) pairs they add
 
 
 @dataclass
@@ -115,8 +138,9 @@ class Explanation:
     kernel_size: tuple[int, ...]
     axes: list[AxisWindow] = field(default_factory=list)
     group: GroupInfo | None = None
-    terms: list[ChannelTerm] = field(default_factory=list)
-    scatter: list[ScatterTerm] = field(default_factory=list)
+    terms: list[ChannelTerm] = field(default_factory=list)  # the first TERMS_LISTED input channels
+    other_channels: OtherChannels | None = None  # the rest, summed
+    scatter: list[ScatterTerm] = field(default_factory=list)  # of the listed channels
     matmul: list[MatmulTerm] | None = None
     matmul_channels: list[int] = field(default_factory=list)
     matmul_total: list[float] = field(default_factory=list)
@@ -193,6 +217,35 @@ def check_explainable(layer: Layer) -> str:
     return name
 
 
+def check_window(layer: Layer, view: str = "sum") -> None:
+    """Refuse, before anything runs, a window too large to take apart tap by tap (a 300×300
+    kernel took 49 s to draw), and a matmul view of weight slices too large to show.
+
+    >>> from convcalc import Conv2d
+    >>> check_window(Conv2d(1, 1, 40))
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ConvcalcError: explain takes apart windows of at most 1,024 taps, and kernel_size=(40, 40) has 1,600; use a kernel of at most 32×32 (or as many taps), or run the whole layer with --run
+    """
+    kernel = tuple(layer.kernel_size)  # type: ignore[attr-defined]
+    taps = math.prod(kernel)
+    if taps > MAX_TAPS:
+        raise ConvcalcError(
+            f"explain takes apart windows of at most {MAX_TAPS:,} taps, and kernel_size={kernel} has "
+            f"{taps:,}; use a kernel of at most 32×32 (or as many taps), or run the whole layer with --run"
+        )
+    if view != "matmul" or type(layer).window != "conv":
+        return
+    groups = layer.groups  # type: ignore[attr-defined]
+    outs, ins = layer.out_channels // groups, layer.in_channels // groups  # type: ignore[attr-defined]
+    if max(outs, ins) > MATMUL_MAX_CHANNELS or taps > MATMUL_MAX_TAPS:
+        raise ConvcalcError(
+            f"--view matmul shows a [c_out/g, c_in/g] weight slice per kernel tap, at most "
+            f"{MATMUL_MAX_CHANNELS}×{MATMUL_MAX_CHANNELS} over {MATMUL_MAX_TAPS} taps; this layer's are "
+            f"{outs}×{ins} over {taps}; use --view sum, which lists any number of channels"
+        )
+
+
 def explain(
     layer: Layer, x: Any, params: dict[str, Any] | None, at: Sequence[int] | None = None,
     *, view: str = "sum", **forward_kwargs: Any,
@@ -204,6 +257,7 @@ def explain(
     kind = type(layer).window
     if view == "matmul" and kind != "conv":
         raise ConvcalcError(f"--view matmul is for convolutions (Conv1d/2d/3d), not {name}")
+    check_window(layer, view)
     x = np.asarray(x)
     params = dict(params or {})
     out_shape = layer.output_shape(tuple(x.shape), **forward_kwargs)
@@ -259,8 +313,12 @@ def _axis_window(start: int, kernel: int, dilation: int, size: int, pad_right: i
 
         read = source_index(np.array(positions), size, mode).tolist()
         source = [int(r) if k != "input" else None for r, k in zip(read, kinds)]
-    holes = [p for a, b in zip(positions, positions[1:]) for p in range(a + 1, b)]
-    return AxisWindow(size, positions, kinds, source, holes)
+    holes: list[int] = []
+    for a, b in zip(positions, positions[1:]):
+        if len(holes) >= HOLES_LISTED:
+            break
+        holes += range(a + 1, min(b, a + 1 + HOLES_LISTED - len(holes)))
+    return AxisWindow(size, positions, kinds, source, holes, (kernel - 1) * (dilation - 1))
 
 
 def _kind(position: int, size: int, pad_right: int) -> str:
@@ -269,27 +327,34 @@ def _kind(position: int, size: int, pad_right: int) -> str:
     return "overhang" if position >= size + pad_right else "padding"
 
 
+def _window_block(planes: np.ndarray, axes: list[AxisWindow], fill: float) -> np.ndarray:
+    """The window's tap values over a stack of input planes, as float64 of shape
+    (planes, *kernel); padding reads ``fill`` unless the padding mode gives it a source cell."""
+    reads, inside = [], []
+    for axis in axes:
+        index = [p if k == "input" else (src if src is not None else -1)
+                 for p, k, src in zip(axis.positions, axis.kinds, axis.source)]
+        read = np.array(index, dtype=np.int64)
+        inside.append(read >= 0)
+        reads.append(np.maximum(read, 0))
+    block = np.asarray(planes[(slice(None), *np.ix_(*reads))], dtype=np.float64)
+    mask = inside[0]
+    for more in inside[1:]:
+        mask = np.multiply.outer(mask, more)
+    return np.where(mask, block, fill)
+
+
 def _window_values(plane: np.ndarray, axes: list[AxisWindow], fill: float) -> list[float]:
-    """The tap values of one input plane, in C order of the taps; padding reads ``fill``
-    unless the padding mode gives it a source cell."""
-    values = []
-    for taps in itertools.product(*(range(len(axis.positions)) for axis in axes)):
-        index = []
-        for axis, t in zip(axes, taps):
-            if axis.kinds[t] == "input":
-                index.append(axis.positions[t])
-            elif axis.source[t] is not None:
-                index.append(axis.source[t])
-            else:
-                index = None  # type: ignore[assignment]
-                break
-        values.append(fill if index is None else float(plane[tuple(index)]))
-    return values
+    """The tap values of one input plane, in C order of the taps."""
+    return _window_block(plane[None], axes, fill).ravel().tolist()
 
 
-def _tolerance(dtype: np.dtype, magnitudes: Sequence[float], count: int) -> float:
+def _tolerance(dtype: np.dtype, magnitudes: Any, count: int) -> float:
     eps = float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else 0.0
-    return (count + 2) * eps * math.fsum(abs(m) for m in magnitudes if math.isfinite(m))
+    values = np.abs(np.asarray(magnitudes, dtype=np.float64).ravel())
+    finite = values[np.isfinite(values)]
+    scale = math.fsum(finite.tolist()) if finite.size <= 1 << 16 else float(finite.sum())
+    return (count + 2) * eps * scale
 
 
 def _close(total: float, forward: float, tolerance: float) -> bool:
@@ -299,9 +364,35 @@ def _close(total: float, forward: float, tolerance: float) -> bool:
 
 
 def _sum(values: Sequence[float]) -> float:
+    if len(values) > 4096:  # a million channel sums: float64's rounding is far below float32's
+        return float(np.sum(np.asarray(values, dtype=np.float64)))
     if all(math.isfinite(v) for v in values):
         return math.fsum(values)  # exact, so the only rounding left is the forward pass's
     return float(sum(values))
+
+
+def _channel_sums(products: np.ndarray) -> list[float]:
+    """Each row's sum: exact (fsum) up to 4096 rows, float64 sums past them (a million channels
+    took seconds one fsum at a time; their rounding is far below the forward pass's)."""
+    if len(products) <= 4096:
+        return [_sum(row) for row in products.tolist()]
+    return products.sum(axis=1).tolist()
+
+
+def _terms(e: Explanation, channels: Sequence[int], values: np.ndarray, weights: np.ndarray,
+           bias: Any) -> np.ndarray:
+    """Fill ``e``'s terms (the first TERMS_LISTED channels), other_channels, bias and total from
+    per-channel rows of tap values and weights; returns the products (for the tolerance)."""
+    products = values * weights
+    sums = _channel_sums(products)
+    for j, ci in enumerate(channels[:TERMS_LISTED]):
+        e.terms.append(ChannelTerm(ci, values[j].tolist(), weights[j].tolist(), products[j].tolist(), sums[j]))
+    if len(channels) > TERMS_LISTED:
+        e.other_channels = OtherChannels(channels[TERMS_LISTED], channels[-1], len(channels) - TERMS_LISTED,
+                                         _sum(sums[TERMS_LISTED:]))
+    e.bias = None if bias is None else float(np.asarray(bias)[e.channel])
+    e.total = _sum(sums + ([e.bias] if e.bias is not None else []))
+    return products
 
 
 def _group_info(layer: Any, channel: int) -> GroupInfo:
@@ -327,16 +418,12 @@ def _explain_conv(e: Explanation, layer: Any, image: np.ndarray, params: dict[st
         )
     ]
     local_out = e.channel - group.out_channels[0]
-    for j, ci in enumerate(group.in_channels):
-        values = _window_values(image[ci], e.axes, 0.0)
-        weights = [float(w) for w in weight[e.channel, j].ravel()]
-        products = [v * w for v, w in zip(values, weights)]
-        e.terms.append(ChannelTerm(ci, values, weights, products, _sum(products)))
-    e.bias = None if bias is None else float(np.asarray(bias)[e.channel])
-    parts = [t.sum for t in e.terms] + ([e.bias] if e.bias is not None else [])
-    e.total = _sum(parts)
-    magnitudes = [p for t in e.terms for p in t.products] + ([e.bias] if e.bias is not None else [])
-    e.agrees = _close(e.total, e.forward, _tolerance(image.dtype, magnitudes, len(magnitudes)))
+    ins = group.in_channels
+    values = _window_block(image[ins[0] : ins[-1] + 1], e.axes, 0.0).reshape(len(ins), -1)
+    weights = np.asarray(weight[e.channel], dtype=np.float64).reshape(len(ins), -1)
+    products = _terms(e, ins, values, weights, bias)
+    magnitudes = np.concatenate([products.ravel(), [e.bias] if e.bias is not None else []])
+    e.agrees = _close(e.total, e.forward, _tolerance(image.dtype, magnitudes, magnitudes.size))
     if any(kind != "input" for axis in e.axes for kind in axis.kinds):
         mode = layer.padding_mode
         e.notes.append(
@@ -373,7 +460,6 @@ def _matmul_view(
 
 def _explain_transposed(e: Explanation, layer: Any, image: np.ndarray, params: dict[str, Any]) -> None:
     weight = np.asarray(params["weight"])
-    bias = params.get("bias")
     group = _group_info(layer, e.channel)
     e.group = group
     local_out = e.channel - group.out_channels[0]
@@ -387,26 +473,25 @@ def _explain_transposed(e: Explanation, layer: Any, image: np.ndarray, params: d
             if reach % s == 0 and 0 <= reach // s < size:
                 pairs.append((reach // s, tap))
         per_axis.append(pairs)
-    magnitudes = []
-    for ci in group.in_channels:
-        products, values, weights = [], [], []
-        for combo in itertools.product(*per_axis):
-            position = [i for i, _ in combo]
-            taps = [t for _, t in combo]
-            value = float(image[(ci, *position)])
-            w = float(weight[(ci, local_out, *taps)])
-            e.scatter.append(ScatterTerm(ci, position, taps, value, w, value * w))
-            values.append(value)
-            weights.append(w)
-            products.append(value * w)
-        magnitudes += products
-        e.terms.append(ChannelTerm(ci, values, weights, products, _sum(products)))
-    e.bias = None if bias is None else float(np.asarray(bias)[e.channel])
-    parts = [t.sum for t in e.terms] + ([e.bias] if e.bias is not None else [])
-    e.total = _sum(parts)
-    magnitudes += [e.bias] if e.bias is not None else []
-    e.agrees = _close(e.total, e.forward, _tolerance(image.dtype, magnitudes, len(magnitudes)))
-    if not e.scatter:
+    combos = list(itertools.product(*per_axis))
+    ins = group.in_channels
+    positions = tuple(np.array([c[a][0] for c in combos], dtype=np.int64) for a in range(len(per_axis)))
+    taps = tuple(np.array([c[a][1] for c in combos], dtype=np.int64) for a in range(len(per_axis)))
+    planes = image[ins[0] : ins[-1] + 1]
+    values = np.asarray(planes[(slice(None), *positions)], dtype=np.float64).reshape(len(ins), len(combos))
+    kernels = weight[ins[0] : ins[-1] + 1, local_out]
+    weights = np.asarray(kernels[(slice(None), *taps)], dtype=np.float64).reshape(len(ins), len(combos))
+    products = _terms(e, ins, values, weights, params.get("bias"))
+    for term in e.terms:
+        for (position, tap), value, w, product in zip(
+            ((list(p for p, _ in c), list(t for _, t in c)) for c in combos), term.values, term.weights, term.products
+        ):
+            e.scatter.append(ScatterTerm(term.channel, position, tap, value, w, product))
+    if e.other_channels is not None:
+        e.other_channels.scatter = e.other_channels.count * len(combos)
+    magnitudes = np.concatenate([products.ravel(), [e.bias] if e.bias is not None else []])
+    e.agrees = _close(e.total, e.forward, _tolerance(image.dtype, magnitudes, magnitudes.size))
+    if not combos:
         e.notes.append("no input cell scatters here: the element is the bias alone" if e.bias is not None
                        else "no input cell scatters here: the element is 0")
 
