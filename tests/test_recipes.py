@@ -118,7 +118,7 @@ def test_recipe_notation_refuses_what_it_does_not_hold(recipe, words):
 @pytest.mark.parametrize("body, words", [
     ("return os.system('x')", ["unknown name 'os'"]),
     ("return x.__class__", ["tensor.__class__ is not part of the recipe notation"]),
-    ("return self.nope(x)", ["not callable"]),
+    ("return self.nope(x)", ["no child 'nope' (its children: conv)"]),
     ("return x[0]", ["indexing a tensor"]),
     ("return x if x else x", ["tensor's values are not known"]),
     ("return x * 2 ** 100", ["power", "exponent up to 64"]),
@@ -228,3 +228,41 @@ def test_readme_recipe_example_is_the_built_in_recipe():
     shown = README.split("```python\nclass SqueezeExcitation:\n")[1].split("```")[0]
     built_in = (Path(convcalc.__file__).parent / "recipes" / "torchvision.recipe").read_text()
     assert "class SqueezeExcitation:\n" + shown in built_in
+
+
+def test_a_class_named_like_torchvisions_with_other_children_is_not_run_by_its_recipe():
+    # timm's ResNet: the same class name, other children (act1, global_pool).
+    text = """ResNet(
+  (conv1): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  (bn1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+  (act1): ReLU(inplace=True)
+  (global_pool): AdaptiveAvgPool2d(output_size=1)
+  (fc): Linear(in_features=8, out_features=10, bias=True)
+)"""
+    with pytest.raises(ParseError) as error:
+        convcalc.parse_network(text).summary((1, 3, 8, 8))
+    message = str(error.value)
+    assert message.startswith("the network (ResNet): no child 'relu' (its children: conv1, bn1, act1, global_pool, fc)")
+    assert "declare its forward in a recipe of your own" in message
+    assert convcalc.parse_network(text).summary().totals.params == 224 + 16 + 90
+
+
+def test_a_chain_that_fails_inside_an_unknown_block_blames_the_block_not_the_layer():
+    text = """Net(
+  (block): Dense(
+    (norm): BatchNorm2d(12, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+    (conv): Conv2d(12, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  )
+  (outer): Outer(
+    (inner): Dense(
+      (norm): BatchNorm2d(12, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+    )
+  )
+)"""
+    with pytest.raises(ShapeError) as error:
+        convcalc.parse_network(text).summary((1, 8, 4, 4))
+    message = str(error.value)
+    assert "has 8 channels at dim 1 but num_features=12" in message and "set num_features" not in message
+    assert "inside block, a Dense, whose forward convcalc does not know" in message
+    assert message.count("whose forward convcalc does not know") == 1
+    assert error.value.line == 3

@@ -60,6 +60,23 @@ class Declared:
     attributes: dict[str, Any] = field(default_factory=dict)  # self.num_heads = 12
 
 
+@dataclass
+class Absent:
+    """``self.<name>`` for a child the module does not have: ``is None`` (``self.downsample is
+    not None``), and an error naming the module's children when called."""
+
+    path: str
+    type_name: str
+    name: str
+    children: list[str]
+
+    def message(self) -> str:
+        listed = ", ".join(self.children[:12]) or "none"
+        return (f"no child {self.name!r} (its children: {listed}); a {self.type_name} "
+                f"printed with other children is not the class this recipe is for: declare its forward in a recipe "
+                "of your own, which replaces the built-in one")
+
+
 class _Return(Exception):
     def __init__(self, value: Any) -> None:
         self.value = value
@@ -144,7 +161,7 @@ class Interpreter:
         value = self.eval(node)
         if isinstance(value, Tensor):
             raise self.error(node, "a tensor's values are not known while tracing; test shapes or children instead")
-        return bool(value)
+        return False if isinstance(value, Absent) else bool(value)
 
     def iterate(self, node: ast.AST, value: Any) -> list[Any]:
         if isinstance(value, ModuleRef):
@@ -235,9 +252,9 @@ class Interpreter:
         raise self.error(node, "unsupported unary operator")
 
     def eval_Compare(self, node: ast.Compare) -> bool:
-        left = self.eval(node.left)
+        left = _none_if_absent(self.eval(node.left))
         for op, right_node in zip(node.ops, node.comparators):
-            right = self.eval(right_node)
+            right = _none_if_absent(self.eval(right_node))
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 if not isinstance(op, (ast.Is, ast.IsNot)):
                     raise self.error(node, "tensors' values are not known while tracing; compare shapes")
@@ -270,6 +287,8 @@ class Interpreter:
     def eval_Subscript(self, node: ast.Subscript) -> Any:
         value = self.eval(node.value)
         index = self.eval(node.slice)
+        if isinstance(value, Absent):
+            raise ParseError(value.message())
         if isinstance(value, ModuleRef):
             return self.tracer.index_ref(value, index)
         if isinstance(value, Tensor):
@@ -288,6 +307,8 @@ class Interpreter:
             return self.tracer.call_module(function, args, kwargs)
         if isinstance(function, _Lambda):
             return function(*args)
+        if isinstance(function, Absent):
+            raise ParseError(function.message())
         if not callable(function):
             raise self.error(node, f"{_kind(function)} is not callable")
         return function(*args, **kwargs)
@@ -333,6 +354,10 @@ class _Lambda:
             raise self.owner.error(self.node, f"lambda takes {len(names)} inputs, got {len(args)}")
         inner = Interpreter(self.owner.tracer, self.owner.recipe, self.owner.module, {**self.owner.env, **dict(zip(names, args))})
         return inner.eval(self.node.body)
+
+
+def _none_if_absent(value: Any) -> Any:
+    return None if isinstance(value, Absent) else value
 
 
 def _kind(value: Any) -> str:

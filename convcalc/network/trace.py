@@ -30,14 +30,14 @@ from __future__ import annotations
 import ast
 from typing import Any, Sequence
 
-from ..errors import ConvcalcError, ParseError, ShapeError
+from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
 from ..recipes import Recipe, RecipeBook
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
 from .graph import Scope, State, Step, Tensor, Trace, call_key
-from .interpret import Declared, Interpreter, ModuleRef, RecipeError
+from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
 from .resolve import resolve_node
@@ -150,15 +150,18 @@ class _Tracer(LayerSteps):
                 child = self.child_ref(ref, name)
                 args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
                 kwargs = {}
-        except ShapeError as exc:
-            if known:
+        except (ShapeError, ConfigError) as exc:
+            if known or getattr(exc, "forward_unknown", False):
                 raise
-            wrapped = ShapeError(
-                f"{exc}. Note: {ref.path or 'the network'} is a {node.type_name}, whose forward convcalc does not "
-                f"know; it ran its children in order, which may not be what it does: declare its forward "
-                f"({_declare_hint(node).strip('; ')})"
+            # The layer is probably right and the chain wrong: say so, without the layer's fix.
+            problem = str(exc).split("; ")[0]
+            wrapped = type(exc)(
+                f"{problem}. That is inside {ref.path or 'the network'}, a {node.type_name}, whose forward convcalc "
+                f"does not know: it ran its children in order, which is likely not what {node.type_name} does"
+                f"{_declare_hint(node)}"
             )
             wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
+            wrapped.forward_unknown = True  # type: ignore[attr-defined]  # enclosing blocks add nothing
             raise wrapped from None
         if len(args) != 1:
             raise ParseError(f"{ref.path or 'the network'} ({node.type_name}) takes one input, got {len(args)}")
@@ -253,6 +256,8 @@ class _Tracer(LayerSteps):
             return value.member(attr)
         if isinstance(value, Tensor):
             return self.vocabulary["__tensor_method__"](value, attr)
+        if isinstance(value, Absent):
+            raise ParseError(value.message())
         if not isinstance(value, ModuleRef):
             raise interpreter.error(node, f"{type(value).__name__} has no attribute {attr!r} in the recipe notation")
         module = self.resolve(value.node, value.path)
@@ -265,6 +270,7 @@ class _Tracer(LayerSteps):
             return declared.attributes[attr]
         if isinstance(module, ModuleNode) and attr in dict(module.children):
             return self.child_ref(value, attr)
+        type_name = module.cls.__name__ if isinstance(module, LayerNode) else module.type_name
         if attr == "training":
             return False
         if attr == "forward":
@@ -274,7 +280,7 @@ class _Tracer(LayerSteps):
             if layer is None:
                 layer = build_at(module.cls, module.kwargs, module.source, None, value.path)
             return getattr(layer, attr, None)
-        return None  # an absent child: `self.downsample is not None`
+        return Absent(value.path or "the network", type_name, attr, list(self.children(module)))
 
     def stride_of(self, ref: ModuleRef) -> int:
         """The stride a block applies along its first spatial dim: the product of its layers'."""
