@@ -72,7 +72,7 @@ def test_npy_header_with_a_shape_of_2_to_the_64(tmp_path, cli):
     header = ("{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }" % 2**64).ljust(118) + "\n"
     path = tmp_path / "big.npy"
     path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    cli("relu", "--input-file", str(path)).assert_one_error_line(["big.npy has a corrupt header", "too large"])
+    cli("relu", "--input-file", str(path)).assert_one_error_line(["big.npy", "header"])
 
 
 @pytest.mark.parametrize("argv, words", [
