@@ -275,8 +275,8 @@ def _totals(trace: Trace, size: int) -> Totals:
 def _activation_bytes(trace: Trace, size: int) -> int:
     total = 0
     for step in trace.steps:
-        if step.output.storage == step.output.id and step.output.shape is not None:
-            total += prod(step.output.shape) * size
+        if step.shown and step.output.storage == step.output.id and step.output.shape is not None:
+            total += prod(step.output.shape) * size  # a module's own parameter is a weight, not an activation
     return total
 
 
@@ -289,6 +289,8 @@ def _peak_bytes(trace: Trace, size: int) -> int:
         for tensor in step.inputs:
             death[tensor.storage] = max(death.get(tensor.storage, index), index)
         storage = step.output.storage
+        if not step.shown:  # a module's own parameter: counted with the weights
+            continue
         if storage not in birth:
             birth[storage] = index
             nbytes[storage] = prod(step.output.shape or ()) * size
