@@ -2,7 +2,8 @@
 gave for the real model (``tests/data/torchvision``, made by ``scripts/torchvision_fixtures.py``).
 
 For each classification, segmentation and video CNN: the output shape, the parameter total,
-the MACs (fvcore's conv + linear count) and every module's output shape equal torch's. For
+the MACs (fvcore's conv + linear count) and every module's output shape equal torch's; the
+ViTs too. For
 every model: the parameter total from the text alone is exact (all but MViT's, which holds
 parameters whose sizes print(model) does not show), and a model convcalc cannot run is refused
 with a reason, never answered wrongly.
@@ -23,9 +24,10 @@ REFERENCE = json.loads((DATA / "reference.json").read_text())
 
 # MViT's PositionalEncoding holds a class token and position embeddings sized by the input.
 PARAMS_NOT_FROM_TEXT = {"mvit_v1_b", "mvit_v2_s"}
-# Models convcalc counts but does not run: attention models, detection, optical flow.
-REFUSED_FAMILIES = ("vit_", "swin", "maxvit", "mvit")
-CONV_AND_LINEAR = ("conv", "linear", "addmm", "matmul", "bmm", "mm", "einsum")
+# Models convcalc counts but does not run: window and pooling attention, detection, optical flow.
+REFUSED_FAMILIES = ("swin", "maxvit", "mvit")
+# fvcore's conv and linear work (its attention products too, for the ViTs' MultiheadAttention).
+CONV_AND_LINEAR = ("conv", "linear", "addmm", "matmul", "bmm", "mm", "einsum", "scaled_dot_product_attention")
 
 
 def _text(name: str) -> str:
@@ -79,7 +81,7 @@ def test_output_params_macs_and_every_module(name, traces):
     assert summary.totals.params == entry["params"]
     conv_linear = sum(
         step.macs for step in trace.steps
-        if step.layer is not None and type(step.layer).__name__.lower().startswith(("conv", "linear"))
+        if step.layer is not None and type(step.layer).__name__.lower().startswith(("conv", "linear", "multihead"))
     )
     expected = sum(v for k, v in entry["macs_by_operator"].items() if k in CONV_AND_LINEAR)
     assert conv_linear == expected
@@ -95,6 +97,8 @@ def test_no_assumption_is_needed(name, traces):
     assumptions = _trace(name, traces).assumptions
     if name in ("googlenet", "inception_v3"):  # transform_input, which print(model) does not show
         assert len(assumptions) == 1 and "transform_input=False" in assumptions[0]
+    elif name.startswith("vit_"):  # the image size and num_heads, which print(model) does not show
+        assert len(assumptions) == 2 and "image_size=224" in assumptions[0] and "num_heads" in assumptions[1]
     else:
         assert assumptions == []
 

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from ..errors import ConvcalcError, ParseError
 from ..recipes.notation import Recipe
 from .graph import Tensor
+from .ops import index as tensor_index
 
 
 _MAX_STEPS = 100_000  # statements one recipe run may execute (loops are over children)
@@ -292,7 +293,7 @@ class Interpreter:
         if isinstance(value, ModuleRef):
             return self.tracer.index_ref(value, index)
         if isinstance(value, Tensor):
-            raise self.error(node, "indexing a tensor is not supported; use narrow, chunk or split")
+            return self.tracer.op("index", [value], tensor_index(value.shape, index))
         return value[index]
 
     def eval_Attribute(self, node: ast.Attribute) -> Any:

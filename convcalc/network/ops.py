@@ -225,3 +225,40 @@ def channel_shuffle(shape: Shape, groups: int) -> OpResult:
         return grouped.swapaxes(1, 2).reshape(tuple(shape)).copy()
 
     return OpResult(tuple(shape), 0, 0, forward)
+
+
+def index(shape: Shape, key: Any) -> OpResult:
+    """``x[:, 0]``, ``x[..., 1:3]``: basic indexing (ints, slices, ``...``, ``None``), a view.
+
+    >>> index((1, 197, 768), (slice(None), 0)).shape
+    (1, 768)
+    """
+    import numpy as np
+
+    items = key if isinstance(key, tuple) else (key,)
+    if not all(isinstance(k, (int, slice, type(None), type(Ellipsis))) and not isinstance(k, bool) for k in items):
+        raise ShapeError(f"indexing with {key!r}: only ints, slices, ... and None index a tensor here")
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=tuple(shape), strides=(0,) * len(shape))
+    try:
+        out = probe[key].shape
+    except IndexError as exc:
+        raise ShapeError(f"indexing {format_shape(shape)} with {key!r}: {exc}") from None
+    return OpResult(tuple(out), 0, 0, lambda x: x[key], view=True)
+
+
+def expand(shape: Shape, sizes: Sequence[int]) -> OpResult:
+    """``x.expand(sizes)``: size-1 dims repeated without copying (-1 keeps a dim)."""
+    import numpy as np
+
+    if len(sizes) < len(shape):
+        raise ShapeError(f"expand{tuple(sizes)}: fewer sizes than the tensor's {len(shape)} dims")
+    padded = (1,) * (len(sizes) - len(shape)) + tuple(shape)
+    out = []
+    for have, want in zip(padded, sizes):
+        if want == -1:
+            want = have
+        if have != want and have != 1:
+            raise ShapeError(f"expand{tuple(sizes)}: {format_shape(shape)} has {have} where {want} is asked (only 1 expands)")
+        out.append(want)
+    target = tuple(out)
+    return OpResult(target, 0, 0, lambda x: np.broadcast_to(x, target), view=True)

@@ -17,6 +17,10 @@ def collect_state(tracer: Any, root: Node, traced: bool) -> State:
     not reach are listed in ``not_run``)."""
     state = State()
     _walk(tracer, root, "", state, traced)
+    for path, declared in tracer.declared.items():  # a recipe may declare its children's too
+        prefix = f"{path}." if path else ""
+        state.params.update({prefix + k: v for k, v in declared.params.items()})
+        state.buffers.update({prefix + k: v for k, v in declared.buffers.items()})
     return state
 
 
@@ -40,10 +44,7 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
         return
     recipe = tracer.recipes.find(node.type_name)
     if recipe is not None and recipe.init:
-        declared = tracer.declare(recipe, ModuleRef(node, path, 0, ()))
-        prefix = f"{path}." if path else ""
-        state.params.update({prefix + k: v for k, v in declared.params.items()})
-        state.buffers.update({prefix + k: v for k, v in declared.buffers.items()})
+        tracer.declare(recipe, ModuleRef(node, path, 0, ()))
     elif not node.children and node.args is not None and (recipe is None or recipe.base):
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: not a torch.nn layer, no recipe)")
     for name, child in node.children:

@@ -41,7 +41,7 @@ from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
 from .resolve import resolve_node
-from .vocabulary import Marker, Namespace, vocabulary
+from .vocabulary import DeclaredLayer, Marker, Namespace, vocabulary
 
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
 
@@ -68,7 +68,8 @@ class _Tracer(LayerSteps):
         # The modules whose recipes are running: (path, depth of their steps, scopes, whether an
         # operation takes the path itself as its name: a child's forward declared by a recipe).
         self.context: list[tuple[str, int, tuple[Scope, ...], bool]] = []
-        self.declared: dict[str, Declared] = {}
+        self.declared: dict[str, Declared] = {}  # module path -> what recipes declared for it
+        self.declared_by: set[str] = set()  # paths whose recipe's __init__ has run
         self.overrides: dict[str, Any] = {}  # child path -> its forward declared by a recipe
         self.params: dict[str, Tensor] = {}
         self.assumptions: dict[str, list[str]] = {}
@@ -101,6 +102,8 @@ class _Tracer(LayerSteps):
     def run(self, node: Node, path: str, depth: int, scopes: tuple[Scope, ...], args: list[Any],
             kwargs: dict[str, Any] | None = None, root: bool = False) -> Any:
         override = self.overrides.get(path)
+        if isinstance(override, DeclaredLayer):
+            return self.run_layer(override.node, path, depth, scopes, _one_tensor(args, kwargs, path, override.node.cls.__name__))
         if override is not None:
             self.context.append((path, depth, scopes, True))
             try:
@@ -203,20 +206,29 @@ class _Tracer(LayerSteps):
 
     def declare(self, recipe: Recipe, ref: ModuleRef) -> Declared:
         """Run the recipe's ``__init__`` once per module: its parameters and child forwards."""
-        if ref.path in self.declared:
+        if ref.path in self.declared_by:
             return self.declared[ref.path]
-        declared = self.declared[ref.path] = Declared()
+        self.declared_by.add(ref.path)
+        declared = self.declared.setdefault(ref.path, Declared())
         interpreter = Interpreter(self, recipe, ref, {"self": ref})
         for statement in _unfolded(recipe.init, interpreter):
             if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
                 raise interpreter.error(statement, "__init__ holds only `self.<name> = ...` declarations")
+            if isinstance(statement.targets[0], ast.Name):  # a local name: width = ...
+                interpreter.env[statement.targets[0].id] = interpreter.eval(statement.value)
+                continue
             target = _self_path(statement.targets[0])
             if target is None:
                 raise interpreter.error(statement, "__init__ assigns only to self.<name> or self.<child>[i]")
             value = interpreter.eval(statement.value)
             if isinstance(value, Marker):
-                table = declared.params if value.kind == "Parameter" else declared.buffers
-                table[target] = value.dims
+                # self.encoder.pos_embedding: a parameter of the child, declared by its parent.
+                owner, _, name = _join(ref.path, target).rpartition(".") if "." in target else (ref.path, "", target)
+                mine = declared if owner == ref.path else self.declared.setdefault(owner, Declared())
+                table = mine.params if value.kind == "Parameter" else mine.buffers
+                table[name] = value.dims
+            elif isinstance(value, DeclaredLayer):
+                self.overrides[_join(ref.path, target)] = value
             elif callable(value) and not isinstance(value, ModuleRef):
                 self.overrides[_join(ref.path, target)] = value
                 declared.forwards[target] = value  # type: ignore[assignment]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import ParseError
-from .ops import OpResult, cat, channel_shuffle, chunk_sizes, flatten, mean, narrow, permute, reshape, transpose
+from .ops import OpResult, expand, cat, channel_shuffle, chunk_sizes, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
 
 
@@ -104,6 +104,7 @@ class _Steps:
             "split": lambda size, dim=0: self.split(x, size, dim),
             "narrow": lambda dim, start, length: op("narrow", [x], narrow(shape, dim, start, length)),
             "unsqueeze": lambda d: op("unsqueeze", [x], reshape(shape, _unsqueezed(shape, d))),
+            "expand": lambda *d: op("expand", [x], expand(shape, _dims(d))),
             "contiguous": lambda: x,
             "size": lambda d=None: shape if d is None else shape[d],
             "dim": lambda: len(shape),
@@ -135,6 +136,21 @@ class _Steps:
         })
 
 
+class DeclaredLayer:
+    """``nn.<Layer>(...)`` in a recipe's ``__init__``: the layer a printed child stands for, when
+    the text does not show its arguments (nn.MultiheadAttention's num_heads)."""
+
+    def __init__(self, name: str, args: tuple, kwargs: dict[str, Any]) -> None:
+        from ..layers.build import positional_names
+        from ..registry import lookup
+        from ..spec.nodes import LayerNode, Source, build_at
+
+        cls = lookup(name)
+        given = {**dict(zip(positional_names(cls), args)), **kwargs}
+        source = Source(1, 1, f"nn.{name}")
+        self.node = LayerNode(cls, given, source, {}, {}, build_at(cls, given, source))
+
+
 def vocabulary(tracer: Any) -> dict[str, Any]:
     """The global names of a recipe, bound to ``tracer``."""
     steps = _Steps(tracer)
@@ -142,6 +158,7 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
         "torch": steps.torch(),
         "F": Namespace("F", {}, lambda name: lambda *a, **k: tracer.functional(name, list(a), k)),
         "Tensor": Tensor,
+        "nn": Namespace("nn", {}, lambda name: lambda *a, **k: DeclaredLayer(name, a, k)),
         "channel_shuffle": lambda x, groups: steps.op("channel_shuffle", [x], channel_shuffle(x.shape, groups)),
         "Parameter": lambda *dims: Marker("Parameter", _flat_dims(dims)),
         "Buffer": lambda *dims: Marker("Buffer", _flat_dims(dims)),
