@@ -113,11 +113,22 @@ def test_what_convcalc_cannot_run_is_refused_with_the_reason(name):
     assert any(word in message for word in ("does not", "not something convcalc runs", "prints no")), message
 
 
-def test_a_detector_backbone_is_asked_for_with_module():
-    entry = REFERENCE["fasterrcnn_resnet50_fpn"]["backbone"]
-    network = convcalc.parse_network(_text("fasterrcnn_resnet50_fpn")).module("backbone.body")
-    trace = network.trace((1, 3, 800, 800))
+DETECTORS_WITH_FPN = sorted(name for name, entry in REFERENCE.items()
+                            if entry["task"] == "detection" and not name.startswith("ssd"))
+
+
+@pytest.mark.parametrize("name", DETECTORS_WITH_FPN)
+def test_a_detector_backbone_is_asked_for_with_module(name):
+    entry = REFERENCE[name]["backbone"]
+    trace = convcalc.parse_network(_text(name)).module("backbone").trace(tuple(entry["input"]))
+    assert {key: list(tensor.shape) for key, tensor in trace.outputs.items()} == entry["output"]
     outputs = trace.module_outputs()
     for module, shapes in entry["leaves"].items():
-        if module.startswith("body."):
-            assert [list(s) for s in outputs[module.removeprefix("body.")]] == shapes, module
+        assert [list(s) for s in outputs[module]] == shapes, module
+    assert trace.assumptions == []
+
+
+def test_ssd_backbones_are_refused_with_the_reason():
+    for name in ("ssd300_vgg16", "ssdlite320_mobilenet_v3_large"):
+        with pytest.raises(ConvcalcError, match="ask for --module backbone.features"):
+            convcalc.parse_network(_text(name)).module("backbone").trace((1, 3, 300, 300))

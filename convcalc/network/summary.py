@@ -109,6 +109,7 @@ class Summary:
     totals: Totals
     notes: list[str]
     assumptions: list[str] = field(default_factory=list)  # what the text did not say, and was assumed
+    outputs: dict[str, Shape | None] = field(default_factory=dict)  # every output of a dict-returning model
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON: name, type, shapes, parameters, MACs, FLOPs, plus kind/depth/memory/receptive fields."""
@@ -122,6 +123,7 @@ class Summary:
             "totals": self.totals.to_json(),
             "notes": list(self.notes),
             "assumptions": list(self.assumptions),
+            "outputs": {name: _listed(shape) for name, shape in self.outputs.items()},
         }
 
 
@@ -320,6 +322,7 @@ def summarize(trace: Trace, dtype: str, size: int, depth: int | None) -> Summary
         _totals(trace, size),
         trace.notes + _state_notes(trace),
         list(trace.assumptions),
+        {name: tensor.shape for name, tensor in trace.outputs.items()},
     )
 
 

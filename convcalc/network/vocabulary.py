@@ -163,6 +163,7 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
         "Parameter": lambda *dims: Marker("Parameter", _flat_dims(dims)),
         "Buffer": lambda *dims: Marker("Buffer", _flat_dims(dims)),
         "len": tracer.length, "range": range, "list": list, "tuple": tuple, "int": int, "min": min, "max": max,
+        "str": str, "dict": dict,
         "enumerate": enumerate, "zip": zip,
         "isinstance": lambda value, kind: isinstance(value, kind) if isinstance(kind, type) else False,
         "__tensor_method__": steps.method,
