@@ -89,7 +89,7 @@ def render_network(summary: "Summary", stats: Any = None) -> RenderableType:
         table.add_column(column.title, justify="right" if column.numeric else "left",
                          style="cyan" if column.title == "name" else None, overflow="fold")
     for row, cells in zip(summary.rows, summary_cells(summary, stats)):
-        style = "dim" if row.kind in ("add", "flatten") else None
+        style = "dim" if row.kind not in ("layer", "container") else None  # operations: add, cat, mean, ...
         table.add_row(*cells, style=style)
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold cyan")
