@@ -81,7 +81,7 @@ def test_linear_after_pooling_gets_an_implicit_flatten(cli, tmp_path):
     spec.write_text("input 1x16x5x5\nLinear(400, 10)\n")
     data = json.loads(cli("net", str(spec), "--json").stdout)
     assert [row["type"] for row in data["layers"]] == ["flatten", "Linear"]
-    assert data["output_shape"] == [1, 10] and any("flatten" in note for note in data["assumptions"])
+    assert data["output_shape"] == [1, 10] and any("flatten" in a["assumption"] for a in data["assumptions"])
 
 
 def test_rich_table_snapshot():

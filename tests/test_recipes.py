@@ -61,7 +61,7 @@ def test_strict_refuses_an_assumption_and_says_how_to_declare_it():
     text = "Net(\n  (a): Unit(\n    (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n  )\n)"
     network = convcalc.parse_network(text)
     network.strict = True
-    with pytest.raises(ParseError, match=r"--strict: the network: Net has no recipe.*class Net:.*def forward"):
+    with pytest.raises(ParseError, match=r"--strict: the network \(Net\): Net has no recipe.*class Net:.*def forward"):
         network.summary((1, 4, 6, 6))
 
 
@@ -72,10 +72,13 @@ def test_net_warns_each_assumption_and_lists_them_in_json(cli, tmp_path):
     assert result.code == 0
     data = json.loads(result.stdout)
     assert data["assumptions"] == [
-        "the network: Net has no recipe: its children run in order",
-        "a: Unit has no recipe: its children run in order",
+        {"module": "", "class": "Net", "assumption": "Net has no recipe: its children run in order"},
+        {"module": "a", "class": "Unit", "assumption": "Unit has no recipe: its children run in order"},
     ]
-    assert result.stderr.splitlines() == [f"convcalc: warning: assumed: {a}" for a in data["assumptions"]]
+    assert result.stderr.splitlines() == [  # one line, however many
+        "convcalc: warning: assumed what the text does not show: the network: Net has no recipe: its children run "
+        "in order; a: Unit has no recipe: its children run in order (--strict refuses this)"
+    ]
     strict = cli("net", str(spec), "-i", "1x4x6x6", "--strict")
     strict.assert_one_error_line(["--strict", "Net has no recipe", "class Net:"])
 
@@ -167,7 +170,7 @@ def test_nothing_printed_is_dropped_and_every_reading_is_named():
     # A one-line module whose arguments print a module is read as that child.
     assert ("pool.flatten", "Flatten", 0) in rows
     assert summary.totals.params == 224 + 16 + 584
-    readings = "\n".join(summary.assumptions)
+    readings = "\n".join(map(str, summary.assumptions))
     assert "BatchNormAct2d read as nn.BatchNorm2d" in readings and "then its children in order" in readings
     assert "Conv2dSame read as nn.Conv2d" in readings
     assert "SelectAdaptivePool2d has no recipe" in readings

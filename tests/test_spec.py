@@ -197,7 +197,7 @@ def test_print_model_nesting_and_repeated_modules():
     assert result.totals.params == 5 * 20
     # Mix has no recipe: run as its children in order, and that assumption is named (no guessed add).
     assert not [row for row in result.rows if row.kind == "add"]
-    assert any(a.startswith("tail.0, tail.1: Mix has no recipe") for a in result.assumptions)
+    assert [(a.module, a.type_name) for a in result.assumptions if "Mix" in a.message] == [("tail.0", "Mix"), ("tail.1", "Mix")]
     assert parse_spec(NESTED).root.args == "some=extra, repr=text"  # extra_repr: kept, not skipped
 
 
@@ -264,7 +264,7 @@ def test_empty_shortcut_is_the_identity():
     text = "Net(\n  (block): Res(\n    (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n    (shortcut): Sequential()\n  )\n)"
     result = summary(text, (1, 4, 6, 6))
     assert [row.name for row in result.rows] == ["block.conv"]  # an empty Sequential is the identity
-    assert any("Res has no recipe" in a for a in result.assumptions)
+    assert any("Res has no recipe" in str(a) for a in result.assumptions)
 
 
 def test_custom_module_rules():
@@ -275,7 +275,7 @@ def test_custom_module_rules():
     kinds = {text: [row.kind for row in summary(text, (1, 4, 6, 6)).rows] for text in (keeps, changes, wrapper, root)}
     # No "same shape means residual" guess: a custom module runs its children, and says so.
     assert kinds[keeps] == ["layer"]
-    assert any("a: Unit has no recipe: its children run in order" in a for a in summary(keeps, (1, 4, 6, 6)).assumptions)
+    assert any(str(a) == "a: Unit has no recipe: its children run in order" for a in summary(keeps, (1, 4, 6, 6)).assumptions)
     assert kinds[changes] == ["layer"]
     assert kinds[wrapper] == ["layer"]
     assert kinds[root] == ["layer"]
@@ -431,7 +431,7 @@ def test_implicit_flatten_is_inserted_and_noted():
     assert [(row.name, row.kind, row.output_shape) for row in result.rows] == [
         ("0", "layer", (1, 4, 3, 3)), ("flatten", "flatten", (1, 36)), ("1", "layer", (1, 5)),
     ]
-    assert any("inserted a flatten" in note for note in result.assumptions)
+    assert any("inserted a flatten" in a.message for a in result.assumptions)
     # placed where the model's forward has it: before the classifier, not before its Linear
     printed = "Net(\n  (features): Conv2d(2, 4, kernel_size=(1, 1), stride=(1, 1))\n  (classifier): Sequential(\n    (0): Dropout(p=0.5, inplace=False)\n    (1): Linear(in_features=36, out_features=5, bias=True)\n  )\n)"
     rows = summary(printed, (1, 2, 3, 3)).rows

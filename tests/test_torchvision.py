@@ -96,9 +96,10 @@ def test_output_params_macs_and_every_module(name, traces):
 def test_no_assumption_is_needed(name, traces):
     assumptions = _trace(name, traces).assumptions
     if name in ("googlenet", "inception_v3"):  # transform_input, which print(model) does not show
-        assert len(assumptions) == 1 and "transform_input=False" in assumptions[0]
+        assert len(assumptions) == 1 and "transform_input=False" in assumptions[0].message
     elif name.startswith("vit_"):  # the image size and num_heads, which print(model) does not show
-        assert len(assumptions) == 2 and "image_size=224" in assumptions[0] and "num_heads" in assumptions[1]
+        assert [a.type_name for a in assumptions][:2] == ["VisionTransformer", "EncoderBlock"]
+        assert "image_size=224" in assumptions[0].message and "num_heads" in assumptions[1].message
     else:
         assert assumptions == []
 

@@ -80,6 +80,26 @@ def call_key(name: str, call: int) -> str:
     return name if call == 1 else f"{name}#{call}"
 
 
+@dataclass(frozen=True)
+class Assumption:
+    """What a run took for granted about one module's forward, which the text does not show.
+
+    >>> a = Assumption("layer1.0", "Block", "Block has no recipe: its children run in order")
+    >>> str(a), a.to_json()["class"]
+    ('layer1.0: Block has no recipe: its children run in order', 'Block')
+    """
+
+    module: str  # its path; "" for the network itself
+    type_name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.module or 'the network'}: {self.message}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"module": self.module, "class": self.type_name, "assumption": self.message}
+
+
 @dataclass
 class State:
     """The network's state_dict as the text gives it: every printed module's parameters and
@@ -102,7 +122,7 @@ class Trace:
     steps: list[Step]
     notes: list[str]
     state: State = field(default_factory=State)
-    assumptions: list[str] = field(default_factory=list)
+    assumptions: list[Assumption] = field(default_factory=list)
     outputs: dict[str, Tensor] = field(default_factory=dict)  # a dict-returning model's other outputs
     module_runs: list[Scope] = field(default_factory=list)  # every run of a container module, in order
 

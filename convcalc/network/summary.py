@@ -9,7 +9,7 @@ from typing import Any
 
 from ..layers.base import Layer, Shape, prod
 from .receptive import ReceptiveField
-from .graph import Scope, Step, Trace, call_key
+from .graph import Assumption, Scope, Step, Trace, call_key
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Summary:
     rows: list[Row]
     totals: Totals
     notes: list[str]
-    assumptions: list[str] = field(default_factory=list)  # what the text did not say, and was assumed
+    assumptions: list[Assumption] = field(default_factory=list)  # what the text did not say, and was assumed
     outputs: dict[str, Shape | None] = field(default_factory=dict)  # every output of a dict-returning model
 
     def to_json(self) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class Summary:
             "layers": [row.to_json(memo) for row in self.rows],
             "totals": self.totals.to_json(),
             "notes": list(self.notes),
-            "assumptions": list(self.assumptions),
+            "assumptions": [assumption.to_json() for assumption in self.assumptions],
             "outputs": {name: _listed(shape) for name, shape in self.outputs.items()},
         }
 

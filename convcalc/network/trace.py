@@ -36,7 +36,7 @@ from ..recipes import Recipe, RecipeBook
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
-from .graph import Scope, State, Step, Tensor, Trace, call_key
+from .graph import Assumption, Scope, State, Step, Tensor, Trace, call_key
 from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
@@ -70,9 +70,11 @@ class _Tracer(LayerSteps):
         self.context: list[tuple[str, int, tuple[Scope, ...], bool]] = []
         self.declared: dict[str, Declared] = {}  # module path -> what recipes declared for it
         self.declared_by: set[str] = set()  # paths whose recipe's __init__ has run
+        self.recipe_modules: list[ModuleRef] = []  # the modules whose recipes are running, innermost last
+        self.root_type = "Sequential"
         self.overrides: dict[str, Any] = {}  # child path -> its forward declared by a recipe
         self.params: dict[str, Tensor] = {}
-        self.assumptions: dict[str, list[str]] = {}
+        self.assumptions: dict[Assumption, None] = {}  # in the order made
         self.resolved: dict[int, Node] = {}
         self.children_of: dict[int, dict[str, Node]] = {}
         self.module_runs: list[Scope] = []  # every run of a container, in order
@@ -81,12 +83,13 @@ class _Tracer(LayerSteps):
         self.next_id += 1
         return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf)
 
-    def assume(self, message: str, name: str, how: str = "") -> None:
+    def assume(self, message: str, name: str, type_name: str, how: str = "") -> None:
+        """Record an assumption about the module ``name`` of class ``type_name`` (each once)."""
         if self.strict:
-            error = StrictError(f"--strict: {name or 'the network'}: {message}{how}")
+            error = StrictError(f"--strict: {name or 'the network'} ({type_name}): {message}{how}")
             error.in_recipe = True  # type: ignore[attr-defined]  # complete as it is
             raise error
-        self.assumptions.setdefault(message, []).append(name or "the network")
+        self.assumptions.setdefault(Assumption(name, type_name, message), None)
 
     # -- modules --
 
@@ -96,7 +99,7 @@ class _Tracer(LayerSteps):
             resolved, assumption = resolve_node(node, self.recipes)
             self.resolved[key] = resolved
             if assumption:
-                self.assume(assumption, path)
+                self.assume(assumption, path, node.type_name if isinstance(node, ModuleNode) else node.cls.__name__)
         return self.resolved[key]
 
     def run(self, node: Node, path: str, depth: int, scopes: tuple[Scope, ...], args: list[Any],
@@ -147,7 +150,8 @@ class _Tracer(LayerSteps):
         own_layer = bool(node.children) and node.children[0][0] == ""
         known = recipe is not None or node.type_name in SEQUENTIAL_TYPES or not node.children or own_layer
         if not known:
-            self.assume(f"{node.type_name} has no recipe: its children run in order", ref.path, _declare_hint(node))
+            self.assume(f"{node.type_name} has no recipe: its children run in order", ref.path, node.type_name,
+                        _declare_hint(node))
         try:
             for name, _ in node.children:
                 child = self.child_ref(ref, name)
@@ -199,10 +203,18 @@ class _Tracer(LayerSteps):
         self.declare(recipe, ref)
         assert recipe.forward is not None
         self.context.append((ref.path, ref.depth + 1, ref.scopes, False))
+        self.recipe_modules.append(ref)
         try:
             return Interpreter(self, recipe, ref, {"self": ref}).call(recipe.forward, args, kwargs)
         finally:
             self.context.pop()
+            self.recipe_modules.pop()
+
+    def assume_in_recipe(self, message: str) -> None:
+        """A recipe's own ``assume("...")``: about the module whose recipe runs."""
+        ref = self.recipe_modules[-1] if self.recipe_modules else None
+        node = ref.node if ref is not None else None
+        self.assume(message, ref.path if ref else "", getattr(node, "type_name", self.root_type))
 
     def declare(self, recipe: Recipe, ref: ModuleRef) -> Declared:
         """Run the recipe's ``__init__`` once per module: its parameters and child forwards."""
@@ -211,6 +223,14 @@ class _Tracer(LayerSteps):
         self.declared_by.add(ref.path)
         declared = self.declared.setdefault(ref.path, Declared())
         interpreter = Interpreter(self, recipe, ref, {"self": ref})
+        self.recipe_modules.append(ref)
+        try:
+            self.run_declarations(recipe, ref, declared, interpreter)
+        finally:
+            self.recipe_modules.pop()
+        return declared
+
+    def run_declarations(self, recipe: Recipe, ref: ModuleRef, declared: Declared, interpreter: Interpreter) -> None:
         for statement in _unfolded(recipe.init, interpreter):
             if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
                 raise interpreter.error(statement, "__init__ holds only `self.<name> = ...` declarations")
@@ -231,10 +251,8 @@ class _Tracer(LayerSteps):
                 self.overrides[_join(ref.path, target)] = value
             elif callable(value) and not isinstance(value, ModuleRef):
                 self.overrides[_join(ref.path, target)] = value
-                declared.forwards[target] = value  # type: ignore[assignment]
             else:
                 declared.attributes[target] = value
-        return declared
 
     # -- what a recipe can reach --
 
@@ -402,7 +420,7 @@ class _Tracer(LayerSteps):
         self.assume(
             f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, whose "
             "in_features is the product of the incoming non-batch dims (a model's forward does this with "
-            "torch.flatten(x, 1), which print(model) does not show)", name)
+            "torch.flatten(x, 1), which print(model) does not show)", parent, scopes[-1].type_name if scopes else self.root_type)
         result = flatten_op(shape, 1)
         self.append(Step("flatten", name, "flatten", depth, scopes, (x,), out, source=source, macs=0, flops=0,
                          compute=result.forward))
@@ -470,6 +488,7 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
     flatten_at: set[str] = set()
     while True:
         tracer = _Tracer(book, frozenset(flatten_at), strict)
+        tracer.root_type = root.type_name if isinstance(root, ModuleNode) else root.cls.__name__
         x = tracer.tensor(input_shape, ())
         try:
             if input_shape is None:
@@ -489,7 +508,7 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
         raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")
     state = collect_state(tracer, root, input_shape is not None)
     notes = list(parse_notes) + [_listed(names, message) for message, names in tracer.notes.items()]
-    assumptions = [_listed(names, message) for message, names in tracer.assumptions.items()]
+    assumptions = list(tracer.assumptions)
     return Trace(x, y, tracer.steps, notes, state, assumptions, outputs, tracer.module_runs)
 
 

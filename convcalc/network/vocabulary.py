@@ -167,7 +167,7 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
         "enumerate": enumerate, "zip": zip,
         "isinstance": lambda value, kind: isinstance(value, kind) if isinstance(kind, type) else False,
         "__tensor_method__": steps.method,
-        "assume": lambda message: tracer.assume(str(message), tracer.context[-1][0] if tracer.context else ""),
+        "assume": lambda message: tracer.assume_in_recipe(str(message)),
         "stride_of": tracer.stride_of,
         "module_name": lambda module: module.path.rsplit(".", 1)[-1],
         "first_with_channels": first_with_channels,
