@@ -56,7 +56,7 @@ def explain_command(
         raise ConvcalcError(f"--view {view!r} is not one of: sum, matmul")
     shape = parse_shape(input_shape) if input_shape is not None else None
     settings = run_settings(locals())
-    source = InputSource(shape, input_file, key, False, settings.fill)
+    source = InputSource(shape, input_file, key, False, settings.fill, settings.max_memory)
     if input_file is None and shape is None:
         raise ParseError("explain needs --input SHAPE (random input of that shape) or --input-file FILE")
     real = float_dtype(dtype)

@@ -199,7 +199,8 @@ def _read_input_file(options: dict[str, Any], dtype: str) -> tuple[tuple[int, ..
     from ..single.run import InputSource
     from ..tensors.arrays import float_dtype
 
-    source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal")
+    limit = run_settings(options).max_memory
+    source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal", limit)
     shape, array, warnings = source.shape_and_file(float_dtype(dtype))
     return shape, (array, warnings)
 
@@ -211,7 +212,7 @@ def _run_layer(
     """``--run``: the forward pass on random or file input, shown with the layer's panel."""
     from ..single.report import layer_report
     from ..single.run import run_layer
-    from ..tensors.arrays import tensor_to_json
+    from ..tensors.arrays import tensors_json
     from ..tensors.save import save_array
 
     settings = run_settings(options)
@@ -219,7 +220,7 @@ def _run_layer(
         layer, input_shape, input_file=options["input_file"], key=options["key"], gray=options["gray"],
         weights=options["weights"], fill=settings.fill, fill_weights=settings.fill_weights,
         seed=settings.seed, dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs,
-        preloaded=preloaded,
+        preloaded=preloaded, show="json" if as_json else "render",
     )
     for message in result.warnings:
         warn(message)
@@ -228,8 +229,9 @@ def _run_layer(
         save_array(options["save"], output, force=options["force"])
     report = layer_report(layer, tuple(result.input.shape), dtype, forward_kwargs)
     if as_json:
-        tensors = {name: {"shape": list(array.shape), "data": tensor_to_json(array)}
-                   for name, array in result.named_tensors()}
+        tensors, notes = tensors_json(result.named_tensors())
+        for message in notes:
+            warn(message)
         emit_json({**report.to_json(), "tensors": tensors})
         return
     from rich.console import Group

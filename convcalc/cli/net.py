@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from typing import Annotated, Any, Optional
 
@@ -125,12 +127,13 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     from ..network.execute import run_spec
     from ..single.run import InputSource
     from ..shapes import parse_shape
-    from ..tensors.arrays import array_stats, tensor_to_json
+    from ..tensors.arrays import array_stats, tensors_json
     from ..tensors.save import save_array
 
     settings = run_settings(options)
     shape = parse_shape(input_shape) if input_shape is not None else None
-    source = InputSource(shape, options["input_file"], options["key"], options["gray"], settings.fill)
+    source = InputSource(shape, options["input_file"], options["key"], options["gray"], settings.fill,
+                         settings.max_memory)
     kwargs = dict(weights=options["weights"], fill_weights=settings.fill_weights, seed=settings.seed,
                   dtype=dtype, max_memory=settings.max_memory, depth=depth)
     if sys.stderr.isatty():
@@ -151,7 +154,10 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     stats = {name: array_stats(array) for name, array in result.activations.items()}
     output_data = None
     if options.get("as_json"):
-        output_data = {"shape": list(result.output.shape), "data": tensor_to_json(result.output)}
+        tensors, notes = tensors_json([("output", result.output)])
+        for message in notes:
+            warn(message)
+        output_data = tensors["output"]
     return summary, stats, output_data
 
 
@@ -159,8 +165,7 @@ def _read_text(path: str, what: str) -> str:
     from ..errors import FileError
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(_SPEC_READ_LIMIT)
+        data = _read_file(path)
     except OSError as exc:
         raise FileError(f"{what} {path}: cannot read it: {exc.strerror or exc}") from None
     try:
@@ -181,9 +186,32 @@ def _read_spec(path: str | None) -> bytes:
             raise ConvcalcError("standard input is closed, so there is no network spec to read; give a FILE")
         if path is None and sys.stdin.isatty():
             raise ConvcalcError("no network spec: give a FILE, or pipe one in (convcalc net < model.txt)")
-        return sys.stdin.buffer.read(_SPEC_READ_LIMIT)
+        return _read_stdin()
     try:
-        with open(path, "rb") as handle:
-            return handle.read(_SPEC_READ_LIMIT)
+        return _read_file(path)
     except OSError as exc:
         raise FileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_file(path: str) -> bytes:
+    """At most _SPEC_READ_LIMIT bytes of ``path``; a FIFO or pipe without bytes for a while, or
+    a device without end, is refused rather than waited on (convcalc.sources)."""
+    from ..sources import is_regular, read_special
+
+    if not is_regular(path) and os.path.exists(path) and not os.path.isdir(path):
+        return read_special(path, _SPEC_READ_LIMIT)
+    with open(path, "rb") as handle:
+        return handle.read(_SPEC_READ_LIMIT)
+
+
+def _read_stdin() -> bytes:
+    from ..sources import read_special
+
+    try:
+        descriptor = sys.stdin.fileno()
+        regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+    except (OSError, ValueError, AttributeError):  # a stand-in stream (tests): read it as it is
+        return sys.stdin.buffer.read(_SPEC_READ_LIMIT)
+    if regular:  # < model.txt
+        return sys.stdin.buffer.read(_SPEC_READ_LIMIT)
+    return read_special("standard input", _SPEC_READ_LIMIT, fd=descriptor)

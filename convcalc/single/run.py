@@ -15,7 +15,7 @@ from ..layers.base import Layer, Shape
 from ..tensors.arrays import check_dims, float_dtype, overflow_notes
 from ..tensors.files import load_input, load_weights
 from ..tensors.fill import make_params, make_rng, make_tensor
-from ..tensors.memory import check_memory, estimate_bytes
+from ..tensors.memory import check_memory, run_bytes
 from ..tensors.params import check_params
 
 
@@ -49,11 +49,14 @@ def run_layer(
     max_memory: int | None = None,
     forward_kwargs: dict[str, Any] | None = None,
     preloaded: tuple[np.ndarray, list[str]] | None = None,
+    show: str | None = None,
 ) -> RunResult:
     """Make (or read) the input and the parameters, check the memory estimate, run forward.
 
     ``preloaded``: ``input_file`` as a caller already read it (array, warnings), so that a
-    caller that needed its shape first does not read it twice.
+    caller that needed its shape first does not read it twice. ``max_memory`` bounds the file
+    reads and the run (:func:`convcalc.tensors.memory.run_bytes`), with what showing the result
+    takes (``show``: ``"json"`` or ``"render"``).
 
     >>> from convcalc import Conv2d
     >>> result = run_layer(Conv2d(1, 1, 3), (1, 1, 3, 3), fill="ones", fill_weights="ones")
@@ -63,7 +66,7 @@ def run_layer(
     forward_kwargs = dict(forward_kwargs or {})
     real = float_dtype(dtype)
     rng = make_rng(seed)
-    source = InputSource(input_shape, input_file, key, gray, fill)
+    source = InputSource(input_shape, input_file, key, gray, fill, max_memory)
     if preloaded is None:
         shape, loaded, warnings = source.shape_and_file(real, layer.integer_input)
     else:
@@ -72,9 +75,9 @@ def run_layer(
     out_shape = layer.output_shape(shape, **forward_kwargs)
     check_dims(out_shape, "the output")
     expected = {**layer.param_shapes(), **layer.buffer_shapes()}
-    check_memory(estimate_bytes([shape, out_shape, *expected.values()], real), max_memory)
+    check_memory(run_bytes(layer, shape, out_shape, expected.values(), real, show), max_memory)
     x = loaded if loaded is not None else source.random(shape, rng, real, layer)
-    params, more = parameters(expected, weights, fill_weights, rng, real, layer.state_roles())
+    params, more = parameters(expected, weights, fill_weights, rng, real, layer.state_roles(), max_memory)
     warnings += more
     if weights is not None:  # name the file in the message, before forward checks them again
         check_params(expected, params, weights)
@@ -93,6 +96,7 @@ class InputSource(NamedTuple):
     key: str | None
     gray: bool
     fill: str
+    max_memory: int | None = None  # bounds the file's read (--max-memory)
 
     def shape_and_file(self, real: np.dtype, integer: bool = False) -> tuple[Shape, Any, list[str]]:
         """The input's shape, the array when it comes from a file (else None), and warnings."""
@@ -102,7 +106,7 @@ class InputSource(NamedTuple):
             if self.shape is None:
                 raise ParseError("--run needs --input SHAPE (random input of that shape) or --input-file FILE")
             return tuple(self.shape), None, []
-        loaded = load_input(self.file, self.shape, self.key, self.gray, real)
+        loaded = load_input(self.file, self.shape, self.key, self.gray, real, max_bytes=self.max_memory)
         x = _as_indices(loaded.array, self.file) if integer else loaded.array
         return tuple(x.shape), x, list(loaded.warnings)
 
@@ -114,13 +118,14 @@ class InputSource(NamedTuple):
 
 def parameters(
     expected: dict[str, Any], weights: str | None, fill: str, rng: np.random.Generator, real: np.dtype,
-    roles: dict[str, str],
+    roles: dict[str, str], max_memory: int | None = None,
 ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """State_dict arrays from a weights file, or random ones (torch-like for normal/uniform, by
-    ``roles``: state_dict key -> the role its layer declares)."""
+    """State_dict arrays from a weights file (its read bounded by ``max_memory``), or random
+    ones (torch-like for normal/uniform, by ``roles``: state_dict key -> the role its layer
+    declares)."""
     if weights is None:
         return make_params(expected, fill, rng, real, roles=roles), []
-    loaded = load_weights(weights, real)
+    loaded = load_weights(weights, real, max_bytes=max_memory)
     return dict(loaded.arrays), list(loaded.warnings)
 
 

@@ -112,27 +112,64 @@ class ArrayStats(NamedTuple):
     size: int
 
 
+STATS_CHUNK = 1 << 20
+
+
 def array_stats(array: np.ndarray) -> ArrayStats:
-    """Min, max, mean, std (of the finite values), NaN and Inf counts.
+    """Min, max, mean, std (of the finite values), NaN and Inf counts. An array of more than
+    STATS_CHUNK values is read a chunk at a time (its float64 copy would take twice a float32
+    tensor's memory), the chunks' means and variances combined exactly as one pass would.
 
     >>> array_stats(np.array([1.0, 3.0, np.nan]))
     ArrayStats(min=1.0, max=3.0, mean=2.0, std=1.0, nan=1, inf=0, size=3)
     """
     values = np.asarray(array)
-    if values.dtype.kind in "iub":
-        finite = values.astype(np.float64).ravel()
-        nan = inf = 0
-    else:
-        flat = values.astype(np.float64, copy=False).ravel()
-        mask = np.isfinite(flat)
-        finite = flat[mask]
-        nan = int(np.isnan(flat).sum())
-        inf = int(flat.size - finite.size - nan)
-    if finite.size == 0:
+    if values.size <= STATS_CHUNK:
+        return _stats_of(values.ravel(), int(values.size))
+    flat = np.ascontiguousarray(values).reshape(-1)
+    parts = [_chunk_stats(flat[start : start + STATS_CHUNK]) for start in range(0, flat.size, STATS_CHUNK)]
+    nan, inf = sum(p[5] for p in parts), sum(p[6] for p in parts)
+    parts = [p for p in parts if p[0]]
+    if not parts:
         return ArrayStats(None, None, None, None, nan, inf, int(values.size))
+    count, mean, squares = parts[0][0], parts[0][1], parts[0][2]
+    for n, m, m2, _, _, _, _ in parts[1:]:  # Chan et al.'s pairwise combination of mean and M2
+        delta = m - mean
+        total = count + n
+        mean += delta * n / total
+        squares += m2 + delta * delta * count * n / total
+        count = total
+    low, high = min(p[3] for p in parts), max(p[4] for p in parts)
+    return ArrayStats(low, high, mean, math.sqrt(squares / count), nan, inf, int(values.size))
+
+
+def _finite_values(flat: np.ndarray) -> tuple[np.ndarray, int, int]:
+    if flat.dtype.kind in "iub":
+        return flat.astype(np.float64), 0, 0
+    wide = flat.astype(np.float64, copy=False)
+    finite = wide[np.isfinite(wide)]
+    nan = int(np.isnan(wide).sum())
+    return finite, nan, int(wide.size - finite.size - nan)
+
+
+def _stats_of(flat: np.ndarray, size: int) -> ArrayStats:
+    finite, nan, inf = _finite_values(flat)
+    if finite.size == 0:
+        return ArrayStats(None, None, None, None, nan, inf, size)
     with np.errstate(over="ignore", invalid="ignore"):
         stats = (finite.min(), finite.max(), finite.mean(), finite.std())
-    return ArrayStats(*(float(s) for s in stats), nan, inf, int(values.size))
+    return ArrayStats(*(float(s) for s in stats), nan, inf, size)
+
+
+def _chunk_stats(flat: np.ndarray) -> tuple[int, float, float, float, float, int, int]:
+    """(count, mean, sum of squared deviations, min, max, NaN, Inf) of one chunk's finite values."""
+    finite, nan, inf = _finite_values(flat)
+    if finite.size == 0:
+        return 0, 0.0, 0.0, math.inf, -math.inf, nan, inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(finite.mean())
+        squares = float(np.square(finite - mean).sum())
+        return int(finite.size), mean, squares, float(finite.min()), float(finite.max()), nan, inf
 
 
 # JSON has no NaN or Infinity; these strings are what JavaScript and Python's float() read back.
@@ -169,3 +206,47 @@ def _replace_nonfinite(value: Any) -> Any:
     if math.isfinite(value):
         return value
     return JSON_NONFINITE[repr(value)]
+# --json writes at most this many numbers in all; a larger tensor is summarised (its shape and
+# statistics, "data": null): a 600 MB output took over 30 s and 32 times its size to write.
+JSON_ELEMENTS = 1 << 20
+
+
+def tensors_json(named: list[tuple[str, Any]], limit: int = JSON_ELEMENTS) -> tuple[dict[str, Any], list[str]]:
+    """``{name: {"shape", "data"}}`` for ``--json``, with the data of the smallest tensors while
+    they total at most ``limit`` numbers; the others get ``"data": null`` and their ``"stats"``
+    (min, max, mean, std, nan, inf, size). Also the warning naming what was left out.
+
+    >>> data, notes = tensors_json([("input", np.ones(3)), ("output", np.zeros((2, 4)))], limit=5)
+    >>> data["input"], data["output"]["data"], data["output"]["stats"]["size"]
+    ({'shape': [3], 'data': [1.0, 1.0, 1.0]}, None, 8)
+    >>> notes
+    ['--json leaves out the numbers of output (8 numbers; --json writes 5 in all): its shape and statistics are given; --save FILE writes it whole']
+    """
+    budget = limit
+    written: set[str] = set()
+    for name, array in sorted(named, key=lambda item: np.asarray(item[1]).size):
+        size = np.asarray(array).size
+        if size <= budget:
+            written.add(name)
+            budget -= size
+    data: dict[str, Any] = {}
+    left_out = []
+    for name, array in named:
+        entry: dict[str, Any] = {"shape": list(np.shape(array))}
+        if name in written:
+            entry["data"] = tensor_to_json(array)
+        else:
+            entry["data"] = None
+            entry["stats"] = array_stats(array)._asdict()
+            left_out.append(f"{name} ({np.asarray(array).size:,} numbers")
+        data[name] = entry
+    if not left_out:
+        return data, []
+    what = ", ".join(part + ")" for part in left_out[:-1]) + (" and " if len(left_out) > 1 else "") + left_out[-1]
+    return data, [
+        f"--json leaves out the numbers of {what}; --json writes {limit:,} in all): "
+        f"{'their' if len(left_out) > 1 else 'its'} shape and statistics are given; --save FILE writes "
+        f"{'the output' if len(left_out) > 1 else 'it'} whole"
+    ]
+
+

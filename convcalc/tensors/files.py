@@ -13,7 +13,6 @@ import io
 import math
 import os
 import re
-import stat
 import warnings
 import zipfile
 import zlib
@@ -24,7 +23,10 @@ import numpy as np
 
 from ..errors import FileError, ShapeError
 from ..shapes import format_shape
+from ..sources import is_regular, read_special
+from . import headers
 from .arrays import float_dtype
+from .memory import check_memory
 from .params import listing
 from .png import missing_rows
 
@@ -55,6 +57,7 @@ def load_input(
     key: str | None = None,
     gray: bool = False,
     dtype: Any = "float32",
+    max_bytes: int | None = None,
 ) -> LoadedTensor:
     """Read an input tensor from ``.npy``, ``.npz`` (one array, or ``key``), text/CSV or an image.
 
@@ -65,13 +68,17 @@ def load_input(
       luma channel with ``gray``.
     - Integer and bool arrays are converted to ``dtype``; NaN and Inf are kept; both are
       reported in ``warnings``.
+    - ``max_bytes`` (``--max-memory``): a load whose estimate (from the header, the image size
+      or the text's length) exceeds it is refused before any data is read; a pipe or device is
+      read up to it and no further.
     """
     target = float_dtype(dtype)
     source = Path(path)
-    data = _read_once(source)
+    data = _read_once(source, max_bytes)
     kind = _file_kind(source, data)
     if key is not None and kind != "npz":
         raise FileError(f"--key {key!r} only applies to .npz files, and {source} is not one")
+    _check_load(source, kind, data, target, max_bytes, key=key, gray=gray)
     notes: list[str] = []
     if kind == "image":
         array, notes = _read_image(source, gray, data)
@@ -90,25 +97,27 @@ def load_input(
     return LoadedTensor(array, notes + _nonfinite_notes(array, where))
 
 
-def load_weights(path: str | os.PathLike, dtype: Any = "float32") -> LoadedWeights:
+def load_weights(path: str | os.PathLike, dtype: Any = "float32", max_bytes: int | None = None) -> LoadedWeights:
     """Read state_dict arrays from an ``.npz`` written by
     ``np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})``.
 
     Float arrays are cast to ``dtype``; integer and bool arrays are converted with a warning,
-    except ``num_batches_tracked`` counters, which stay int64.
+    except ``num_batches_tracked`` counters, which stay int64. ``max_bytes`` bounds the load as
+    :func:`load_input`'s does.
     """
     target = float_dtype(dtype)
     source = Path(path)
     _check_readable(source)
     if source.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin"):
         raise FileError(_torch_checkpoint_message(source))
-    data = _read_once(source)
+    data = _read_once(source, max_bytes)
     kind = _file_kind(source, data)
     if kind != "npz":
         raise FileError(
             f"{source} is not an .npz file; weights are an .npz of state_dict arrays, written by "
             "np.savez(f, **{k: v.numpy() for k, v in model.state_dict().items()})"
         )
+    _check_load(source, "weights", data, target, max_bytes)
     archive = _open_npz(source, data)
     with archive:
         names = list(archive.files)
@@ -160,28 +169,45 @@ def _os_error(source: Path, exc: OSError) -> FileError:
     return FileError(f"cannot read {source}: {exc.strerror or exc}")
 
 
-# A pipe or other non-regular file (--input-file <(cat x.npy)) is read once, whole, up to this;
-# a regular file is read where it lies.
+# A pipe or other non-regular file (--input-file <(cat x.npy)) is read once, whole, up to this
+# (or --max-memory, if less); a regular file is read where it lies.
 SPECIAL_FILE_LIMIT = 1 << 30
 
 
-def _read_once(source: Path) -> bytes | None:
+def _read_once(source: Path, max_bytes: int | None = None) -> bytes | None:
     """The whole content of ``source`` when it is not a regular file (a pipe, a FIFO, a device),
-    which can be read only once; None for a regular file."""
+    which can be read only once; None for a regular file. A FIFO nobody writes to is refused
+    after a wait (:func:`convcalc.sources.read_special`), /dev/zero at the limit."""
     _check_readable(source)
+    if is_regular(source):
+        return None
+    if max_bytes is not None and max_bytes // 2 < SPECIAL_FILE_LIMIT:  # held twice while read
+        return read_special(source, max_bytes // 2, what="--max-memory")
+    return read_special(source, SPECIAL_FILE_LIMIT)
+
+
+def _check_load(
+    source: Path, kind: str, data: bytes | None, target: np.dtype, max_bytes: int | None,
+    key: str | None = None, gray: bool = False,
+) -> None:
+    """Refuse a load whose estimate exceeds ``max_bytes``, before its data is read."""
+    if max_bytes is None:
+        return
     try:
-        if stat.S_ISREG(os.stat(source).st_mode):
-            return None
-        with open(source, "rb") as handle:
-            data = handle.read(SPECIAL_FILE_LIMIT + 1)
+        if kind == "npy":
+            needed = headers.npy_load_bytes(source, data, target)
+        elif kind == "npz":
+            needed = headers.npz_load_bytes(source, data, target, key)
+        elif kind == "weights":
+            needed = headers.weights_load_bytes(source, data, target)
+        elif kind == "image":
+            needed = headers.image_load_bytes(source, data, target, gray)
+        else:
+            needed = headers.text_load_bytes(source, data)
     except OSError as exc:
         raise _os_error(source, exc) from None
-    if len(data) > SPECIAL_FILE_LIMIT:
-        raise FileError(
-            f"{source} is not a regular file and holds more than {SPECIAL_FILE_LIMIT >> 20} MiB; "
-            "save it to a file first"
-        )
-    return data
+    if needed is not None:
+        check_memory(needed, max_bytes, f"reading {source}")
 
 
 def _opened(source: Path, data: bytes | None) -> Any:
