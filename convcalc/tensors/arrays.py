@@ -248,5 +248,3 @@ def tensors_json(named: list[tuple[str, Any]], limit: int = JSON_ELEMENTS) -> tu
         f"{'their' if len(left_out) > 1 else 'its'} shape and statistics are given; --save FILE writes "
         f"{'the output' if len(left_out) > 1 else 'it'} whole"
     ]
-
-
