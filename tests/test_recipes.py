@@ -269,3 +269,90 @@ def test_a_chain_that_fails_inside_an_unknown_block_blames_the_block_not_the_lay
     assert "inside block, a Dense, whose forward convcalc does not know" in message
     assert message.count("whose forward convcalc does not know") == 1
     assert error.value.line == 3
+
+
+def _wrapped(body: str, children: str = "  (conv): Conv2d(2, 2, kernel_size=(1, 1), stride=(1, 1))\n") -> str:
+    return f"class Wrap:\n    def forward(self, x):\n        {body}\nWrap(\n{children})"
+
+
+def test_a_torchvision_class_with_a_child_its_recipe_never_runs_is_refused():
+    # A BasicBlock with a `shortcut` child: torchvision's recipe would leave it out, silently.
+    text = """BasicBlock(
+  (conv1): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+  (bn1): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+  (relu): ReLU(inplace=True)
+  (conv2): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+  (bn2): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+  (shortcut): Sequential(
+    (0): Conv2d(4, 4, kernel_size=(1, 1), stride=(1, 1), bias=False)
+  )
+)"""
+    with pytest.raises(ParseError, match=r"never runs its child 'shortcut', which holds parameters"):
+        convcalc.parse_network(text).summary((1, 4, 4, 4))
+
+
+def test_multihead_attention_returns_the_pair_torch_returns():
+    text = ("class Attend:\n    def forward(self, x):\n        y, weights = self.attn(x, x, x, need_weights=False)\n"
+            "        return y if weights is None else x\n"
+            "Attend(\n  (attn): MultiheadAttention(16, 4, batch_first=True)\n)")
+    assert convcalc.parse_network(text).summary((2, 5, 16)).output_shape == (2, 5, 16)
+    indexed = text.replace("y, weights = self.attn(x, x, x, need_weights=False)", "y = self.attn(x, x, x)[0]")
+    indexed = indexed.replace("return y if weights is None else x", "return y")
+    assert convcalc.parse_network(indexed).summary((2, 5, 16)).output_shape == (2, 5, 16)
+
+
+@pytest.mark.parametrize("body, words", [
+    ("return x.narrow(1, 1, 100)", ["narrow(1, 1, 100)", "2 entries"]),
+    ("return x.split([10, -2], 1)[0]", ["split"]),
+    ("return x.unsqueeze(10)", ["dim 10 is out of range"]),
+    ("return x.chunk(2, dim=7)[0]", ["dim 7 is out of range"]),
+    ("return x[:, ::-1]", ["negative steps"]),
+    ("return Tensor(1, (1, 1000), 1, ())", ["not callable"]),
+    ("return x.expand(1, 2, -5, 3)", ["expand"]),
+    ("return x.reshape(1, 2.0, 9)", ["whole numbers"]),
+    ("return x if self.conv.__init__(3, 100, 3) else x", ["has no argument '__init__'"]),
+    ("return x * self.conv.out_channel", ["has no argument 'out_channel'", "out_channels"]),
+    ("n = 1\n        n <<= 3\n        return x", ["not supported"]),
+    ("return self(x)", ["calls itself"]),
+    ("return x * max(range(10 ** 15))", ["at most 10000"]),
+    ("n = 3\n        for i in range(100):\n            n = n * n\n        return x", ["beyond 64 bits"]),
+    ("s = [1]\n        for i in range(100):\n            s = s + s\n        return x", ["over 10000 items"]),
+])
+def test_recipe_operations_check_their_arguments(body, words):
+    start = time.process_time()
+    with pytest.raises(ConvcalcError) as error:
+        convcalc.parse_network(_wrapped(body)).summary((1, 2, 3, 3))
+    assert time.process_time() - start < 5
+    for word in words:
+        assert word in str(error.value), str(error.value)
+
+
+def test_recipes_share_one_statement_budget():
+    text = ("class A:\n    def forward(self, x):\n        for i in range(10000):\n            x = self.b(x)\n        return x\n"
+            "class B:\n    def forward(self, x):\n        for i in range(10000):\n            pass\n        return x\n"
+            "A(\n  (b): B(\n    (r): ReLU()\n  )\n)")
+    start = time.process_time()
+    with pytest.raises(ConvcalcError, match="a million statements|over 200,000 steps"):
+        convcalc.parse_network(text).summary((1, 2))
+    assert time.process_time() - start < 30
+
+
+def test_a_recipe_base_is_inherited_or_refused():
+    inherit = "class MyBlock(Fire):\n    'like Fire'\n" + """MyBlock(
+  (squeeze): Conv2d(8, 2, kernel_size=(1, 1), stride=(1, 1))
+  (squeeze_activation): ReLU(inplace=True)
+  (expand1x1): Conv2d(2, 4, kernel_size=(1, 1), stride=(1, 1))
+  (expand1x1_activation): ReLU(inplace=True)
+  (expand3x3): Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  (expand3x3_activation): ReLU(inplace=True)
+)"""
+    summary = convcalc.parse_network(inherit).summary((1, 8, 5, 5))
+    assert summary.output_shape == (1, 8, 5, 5) and summary.rows[-1].type == "cat"
+    unknown = inherit.replace("class MyBlock(Fire)", "class MyBlock(Nothing)")
+    with pytest.raises(ParseError, match="its base Nothing is neither a torch.nn layer nor a class with a recipe"):
+        convcalc.parse_network(unknown).summary((1, 8, 5, 5))
+
+
+def test_recipe_files_are_bounded():
+    with pytest.raises(ParseError, match="limited to 20,000 lines"):
+        read_recipes("\n" * 30_000, "big.py")

@@ -66,8 +66,10 @@ def test_the_fixtures_cover_torchvision():
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_parameters_from_the_text_alone(name):
     summary = convcalc.parse_network(_text(name)).summary()
-    if name in PARAMS_NOT_FROM_TEXT:
+    if name in PARAMS_NOT_FROM_TEXT:  # the total leaves them out, and says so
         assert summary.totals.params < REFERENCE[name]["params"]
+        assert any("pos_encoding (PositionalEncoding: a class token and position embeddings" in note
+                   for note in summary.notes)
         return
     assert summary.totals.params == REFERENCE[name]["params"]
 
@@ -111,7 +113,7 @@ def test_what_convcalc_cannot_run_is_refused_with_the_reason(name):
     with pytest.raises(ConvcalcError) as error:
         convcalc.parse_network(_text(name)).summary(shape)
     message = str(error.value)
-    assert any(word in message for word in ("does not", "not something convcalc runs", "prints no")), message
+    assert "(built-in torchvision.recipe, line" in message, message  # a refusal the recipes hold, not a failure
 
 
 DETECTORS_WITH_FPN = sorted(name for name, entry in REFERENCE.items()

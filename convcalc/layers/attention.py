@@ -48,6 +48,8 @@ class MultiheadAttention(Layer):
     family = "attention"
     # print(model) shows it as a module holding its out_proj, not as a call with its arguments.
     prints_children: ClassVar[bool] = True
+    # Called in a forward, torch returns (attn_output, attn_weights); the weights are not computed.
+    returns_weights: ClassVar[bool] = True
     flops_rule: ClassVar[str] = (
         "per batch item with L queries, S keys (L, +1 with add_bias_kv, +1 with add_zero_attn) "
         "and E = embed_dim: MACs are 3·L·E² (q, k, v projections) + L·S·E (q·kᵀ) + L·S·E "

@@ -30,8 +30,9 @@ from .graph import Tensor
 from .ops import index as tensor_index
 
 
-_MAX_STEPS = 100_000  # statements one recipe run may execute (loops are over children)
-_MAX_ITEMS = 10_000  # the longest list, tuple or range a recipe may build or loop over
+_MAX_ITEMS = 10_000  # the longest list, tuple, string or range a recipe may build or loop over
+# What a recipe's own mistakes raise in Python: each becomes a RecipeError naming the line.
+_UNEXPECTED = (TypeError, ValueError, LookupError, ArithmeticError, AttributeError, RecursionError, MemoryError)
 
 
 class RecipeError(ParseError):
@@ -102,7 +103,6 @@ class Interpreter:
         self.recipe = recipe
         self.module = module
         self.env = env
-        self.budget = _MAX_STEPS
 
     # -- errors --
 
@@ -115,13 +115,15 @@ class Interpreter:
 
     def run_body(self, body: list[ast.stmt]) -> None:
         for statement in body:
-            self.budget -= 1
-            if self.budget < 0:
-                raise self.error(statement, "runs too many statements (a loop that does not end?)")
+            self.tracer.statements_left -= 1
+            if self.tracer.statements_left < 0:
+                raise self.error(statement, "recipes ran a million statements (a loop that does not end?)")
             try:
                 self.statement(statement)
             except ConvcalcError as exc:
                 raise self.located(exc, statement) from None
+            except _UNEXPECTED as exc:
+                raise self.error(statement, f"{type(exc).__name__}: {exc}") from None
 
     def located(self, exc: ConvcalcError, node: ast.AST) -> ConvcalcError:
         """An operation's error (which no spec line locates) with the module and recipe line."""
@@ -196,7 +198,7 @@ class Interpreter:
             return method(node)
         except (ConvcalcError, _Return):
             raise
-        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, AttributeError) as exc:
+        except _UNEXPECTED as exc:
             raise self.error(node, f"{type(exc).__name__}: {exc}") from None
 
     def line(self, node: ast.AST) -> int | None:
@@ -278,7 +280,14 @@ class Interpreter:
             count = right if isinstance(right, int) else left
             if isinstance(count, int) and count > _MAX_ITEMS:
                 raise self.error(node, f"builds a sequence of over {_MAX_ITEMS} items")
-        return _BINARY[type(op)](left, right)
+        if type(op) not in _BINARY:
+            raise self.error(node, f"the operator {type(op).__name__} is not supported in a recipe")
+        result = _BINARY[type(op)](left, right)
+        if isinstance(result, int) and result.bit_length() > 64:
+            raise self.error(node, "computes a number beyond 64 bits")
+        if isinstance(result, (list, tuple, str, dict)) and len(result) > _MAX_ITEMS:
+            raise self.error(node, f"builds a sequence of over {_MAX_ITEMS} items")
+        return result
 
     def eval_Slice(self, node: ast.Slice) -> slice:
         part = [None if p is None else self.eval(p) for p in (node.lower, node.upper, node.step)]

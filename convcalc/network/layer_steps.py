@@ -14,6 +14,7 @@ from .graph import Scope, Step, Tensor
 from .receptive import RF, rf_through
 
 _MISSING = object()
+MAX_TRACE_STEPS = 200_000  # layers and operations one trace may hold
 
 
 class LayerSteps:
@@ -44,6 +45,8 @@ class LayerSteps:
         inserted under one parent), so every call's activation has a key of its own."""
         step.call = self.calls[step.name] = self.calls.get(step.name, 0) + 1
         self.steps.append(step)
+        if len(self.steps) > MAX_TRACE_STEPS:
+            raise ParseError(f"the forward pass has over {MAX_TRACE_STEPS:,} steps; convcalc stops there")
 
     def note(self, message: str, name: str) -> None:
         self.notes.setdefault(message, []).append(name)

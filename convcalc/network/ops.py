@@ -32,7 +32,22 @@ class OpResult(NamedTuple):
     view: bool = False
 
 
+def _whole(values: Sequence[Any], what: str) -> None:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ShapeError(f"{what}: takes whole numbers, got {tuple(values)}")
+
+
+def check_dim(dim: int, rank: int, what: str) -> int:
+    """``dim`` as torch reads it for a ``rank``-d tensor (negative from the end), or a ShapeError.
+
+    >>> check_dim(-1, 4, "mean")
+    3
+    """
+    return _dim(dim, rank, what)
+
+
 def _dim(dim: int, rank: int, what: str) -> int:
+    _whole([dim], what)
     if not -rank <= dim < max(rank, 1):
         raise ShapeError(f"{what}: dim {dim} is out of range for a {rank}-d tensor (use -{rank} to {rank - 1})")
     return dim % rank if rank else 0
@@ -112,6 +127,9 @@ def cat(shapes: Sequence[Shape], dim: int) -> OpResult:
 def narrow(shape: Shape, dim: int, start: int, length: int) -> OpResult:
     """One piece of ``chunk``/``split``: ``x.narrow(dim, start, length)``, a view."""
     axis = _dim(dim, len(shape), "split")
+    _whole([start, length], "narrow")
+    if start < 0 or length < 0 or start + length > shape[axis]:
+        raise ShapeError(f"narrow({dim}, {start}, {length}): dim {dim} has {shape[axis]} entries")
     out = list(shape)
     out[axis] = length
     index = (slice(None),) * axis + (slice(start, start + length),)
@@ -153,6 +171,7 @@ def reshape(shape: Shape, target: Sequence[int]) -> OpResult:
     """``x.reshape(...)``/``view``: one ``-1`` is inferred; the element count must agree."""
     total = prod(shape)
     wanted = list(target)
+    _whole(wanted, f"reshape{tuple(target)}")
     if wanted.count(-1) > 1 or any(d < -1 for d in wanted):
         raise ShapeError(f"reshape{tuple(target)}: only one dim may be -1, and none below it")
     known = prod(d for d in wanted if d != -1)
@@ -238,6 +257,8 @@ def index(shape: Shape, key: Any) -> OpResult:
     items = key if isinstance(key, tuple) else (key,)
     if not all(isinstance(k, (int, slice, type(None), type(Ellipsis))) and not isinstance(k, bool) for k in items):
         raise ShapeError(f"indexing with {key!r}: only ints, slices, ... and None index a tensor here")
+    if any(isinstance(k, slice) and k.step is not None and (not isinstance(k.step, int) or k.step <= 0) for k in items):
+        raise ShapeError(f"indexing with {key!r}: a step must be a whole number >= 1 (torch refuses negative steps)")
     probe = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=tuple(shape), strides=(0,) * len(shape))
     try:
         out = probe[key].shape
@@ -250,8 +271,9 @@ def expand(shape: Shape, sizes: Sequence[int]) -> OpResult:
     """``x.expand(sizes)``: size-1 dims repeated without copying (-1 keeps a dim)."""
     import numpy as np
 
-    if len(sizes) < len(shape):
-        raise ShapeError(f"expand{tuple(sizes)}: fewer sizes than the tensor's {len(shape)} dims")
+    _whole(sizes, f"expand{tuple(sizes)}")
+    if len(sizes) < len(shape) or any(s < -1 for s in sizes):
+        raise ShapeError(f"expand{tuple(sizes)}: needs a size (or -1) for each of the tensor's {len(shape)} dims")
     padded = (1,) * (len(sizes) - len(shape)) + tuple(shape)
     out = []
     for have, want in zip(padded, sizes):

@@ -108,7 +108,8 @@ def _moved(node: LayerNode, names: tuple[str, ...], type_name: str) -> LayerNode
 
     def buffer_shapes(self: Layer) -> dict:
         moved = {k: v for k, v in base.param_shapes(self).items() if k in names}
-        return {**moved, **base.buffer_shapes(self)}
+        kept = {k: v for k, v in base.buffer_shapes(self).items() if k != "num_batches_tracked"}
+        return {**moved, **kept}  # frozen statistics are never updated, so nothing counts batches
 
     cls = type(type_name, (base,), {"param_shapes": param_shapes, "buffer_shapes": buffer_shapes})
     layer = None

@@ -47,5 +47,7 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
         tracer.declare(recipe, ModuleRef(node, path, 0, ()))
     elif not node.children and node.args is not None and (recipe is None or recipe.base):
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: not a torch.nn layer, no recipe)")
+    if recipe is not None and recipe.hidden_parameters:
+        state.unknown.append(f"{path or 'the network'} ({node.type_name}: {recipe.hidden_parameters})")
     for name, child in node.children:
         _walk(tracer, child, f"{path}.{name}" if path and name else (name or path), state, traced)

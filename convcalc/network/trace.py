@@ -46,6 +46,10 @@ from .vocabulary import DeclaredLayer, Marker, Namespace, vocabulary
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
 
 
+_MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
+_MAX_STATEMENTS = 1_000_000  # recipe statements one trace may run
+
+
 class _Restart(Exception):
     """Trace again, flattening at the entry of the container ``path`` (see ``maybe_flatten``)."""
 
@@ -72,6 +76,8 @@ class _Tracer(LayerSteps):
         self.declared_by: set[str] = set()  # paths whose recipe's __init__ has run
         self.recipe_modules: list[ModuleRef] = []  # the modules whose recipes are running, innermost last
         self.root_type = "Sequential"
+        self.touched: set[str] = set()  # paths of the modules called so far
+        self.statements_left = _MAX_STATEMENTS  # shared by every recipe run of the trace
         self.overrides: dict[str, Any] = {}  # child path -> its forward declared by a recipe
         self.params: dict[str, Tensor] = {}
         self.assumptions: dict[Assumption, None] = {}  # in the order made
@@ -104,6 +110,9 @@ class _Tracer(LayerSteps):
 
     def run(self, node: Node, path: str, depth: int, scopes: tuple[Scope, ...], args: list[Any],
             kwargs: dict[str, Any] | None = None, root: bool = False) -> Any:
+        self.touched.add(path)
+        if len(self.recipe_modules) > _MAX_CALL_DEPTH:
+            raise ParseError(f"{path or 'the network'}: modules call each other more than {_MAX_CALL_DEPTH} deep")
         override = self.overrides.get(path)
         if isinstance(override, DeclaredLayer):
             return self.run_layer(override.node, path, depth, scopes, _one_tensor(args, kwargs, path, override.node.cls.__name__))
@@ -205,10 +214,38 @@ class _Tracer(LayerSteps):
         self.context.append((ref.path, ref.depth + 1, ref.scopes, False))
         self.recipe_modules.append(ref)
         try:
-            return Interpreter(self, recipe, ref, {"self": ref}).call(recipe.forward, args, kwargs)
+            result = Interpreter(self, recipe, ref, {"self": ref}).call(recipe.forward, args, kwargs)
         finally:
             self.context.pop()
             self.recipe_modules.pop()
+        self.check_children_ran(recipe, ref)
+        return result
+
+    def holds_parameters(self, node: Node) -> bool:
+        """Whether a module has parameters (unbuilt layers and unknown leaves are taken to)."""
+        if isinstance(node, LayerNode):
+            return node.layer is None or node.layer.num_params() > 0
+        if not node.children:
+            recipe = self.recipes.find(node.type_name)
+            return node.args is not None and (recipe is None or recipe.base is not None)
+        return any(self.holds_parameters(child) for _, child in node.children)
+
+    def check_children_ran(self, recipe: Recipe, ref: ModuleRef) -> None:
+        """A child with parameters that the recipe left unused means the class printed is not
+        the one the recipe is for (a torchvision name on a module of one's own)."""
+        node = ref.node
+        for name, child in node.children if isinstance(node, ModuleNode) else ():
+            path = _join(ref.path, name)
+            if name in recipe.unused or not self.holds_parameters(child):
+                continue
+            if path in self.touched or any(p.startswith(path + ".") for p in self.touched):
+                continue
+            used = ", ".join(n for n, _ in node.children if _join(ref.path, n) in self.touched) or "none"
+            raise locate(ParseError(
+                f"{ref.path or 'the network'} ({node.type_name}): its recipe ({recipe.where()}) never runs its child "
+                f"{name!r}, which holds parameters, so this {node.type_name} is not the class the recipe is for "
+                f"(it ran {used}); declare its forward in a recipe of your own, which replaces the built-in one"
+            ), node.source)
 
     def assume_in_recipe(self, message: str) -> None:
         """A recipe's own ``assume("...")``: about the module whose recipe runs."""
@@ -306,6 +343,10 @@ class _Tracer(LayerSteps):
         if attr == "forward":
             return value
         if isinstance(module, LayerNode):
+            names = [spec.name for spec in module.cls.arg_specs()]
+            if attr not in names:  # a recipe reads a layer's arguments, nothing else of the object
+                raise ParseError(f"{value.path} ({module.cls.__name__}) has no argument {attr!r}; its arguments: "
+                                 f"{', '.join(names)}")
             layer = module.layer if module.layer is not None else self.built_layers.get(value.path)
             if layer is None:
                 layer = build_at(module.cls, module.kwargs, module.source, None, value.path)
@@ -325,7 +366,17 @@ class _Tracer(LayerSteps):
         return stride
 
     def call_module(self, ref: ModuleRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self.run(ref.node, ref.path, ref.depth, ref.scopes, args, kwargs)
+        """Call a child from a recipe. A layer that torch returns with its attention weights
+        (nn.MultiheadAttention) gives ``(output, None)``, as ``x, _ = self.attn(x, x, x)`` reads."""
+        if any(running.node is ref.node for running in self.recipe_modules):
+            raise ParseError(f"{ref.path or 'the network'} calls itself: a forward runs its children, not its own module")
+        override = self.overrides.get(ref.path)
+        node = override.node if isinstance(override, DeclaredLayer) else self.resolve(ref.node, ref.path)
+        pair = isinstance(node, LayerNode) and getattr(node.cls, "returns_weights", False)
+        if pair:
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("need_weights", "average_attn_weights")}
+        result = self.run(ref.node, ref.path, ref.depth, ref.scopes, args, kwargs)
+        return (result, None) if pair else result
 
     # -- steps --
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import ParseError
-from .ops import OpResult, expand, cat, channel_shuffle, chunk_sizes, flatten, mean, narrow, permute, reshape, transpose
+from .ops import OpResult, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
 
 
@@ -72,13 +72,18 @@ class _Steps:
         return self.op("mean", [x], mean(x.shape, dims, keepdim))
 
     def chunk(self, x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-        axis = dim % len(x.shape)
+        axis = check_dim(dim, len(x.shape), "chunk")
         return self.pieces(x, chunk_sizes(x.shape[axis], chunks), dim, "chunk")
 
     def split(self, x: Tensor, size: Any, dim: int = 0) -> tuple[Tensor, ...]:
-        axis = dim % len(x.shape)
+        axis = check_dim(dim, len(x.shape), "split")
         total = x.shape[axis]
-        sizes = list(size) if isinstance(size, (list, tuple)) else [min(size, total - s) for s in range(0, total, size)]
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+            sizes = [min(size, total - s) for s in bounded_range(0, total, size)]
+        elif isinstance(size, (list, tuple)) and all(isinstance(s, int) and s >= 0 for s in size):
+            sizes = list(size)
+        else:
+            raise ParseError(f"split: the size must be a whole number >= 1 or a list of sizes >= 0, got {size!r}")
         if sum(sizes) != total:
             raise ParseError(f"split sizes {sizes} do not add up to {total}")
         return self.pieces(x, sizes, dim, "split")
@@ -132,7 +137,7 @@ class _Steps:
             "transpose": lambda x, a, b: self.method(x, "transpose")(a, b),
             "sigmoid": lambda x: tracer.functional("sigmoid", [x], {}),
             "relu": lambda x: tracer.functional("relu", [x], {}),
-            "Tensor": Tensor,
+            "Tensor": TENSOR,
         })
 
 
@@ -157,21 +162,41 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
     return {
         "torch": steps.torch(),
         "F": Namespace("F", {}, lambda name: lambda *a, **k: tracer.functional(name, list(a), k)),
-        "Tensor": Tensor,
+        "Tensor": TENSOR,
         "nn": Namespace("nn", {}, lambda name: lambda *a, **k: DeclaredLayer(name, a, k)),
         "channel_shuffle": lambda x, groups: steps.op("channel_shuffle", [x], channel_shuffle(x.shape, groups)),
         "Parameter": lambda *dims: Marker("Parameter", _flat_dims(dims)),
         "Buffer": lambda *dims: Marker("Buffer", _flat_dims(dims)),
-        "len": tracer.length, "range": range, "list": list, "tuple": tuple, "int": int, "min": min, "max": max,
+        "len": tracer.length, "range": bounded_range, "list": list, "tuple": tuple, "int": int, "min": min, "max": max,
         "str": str, "dict": dict,
         "enumerate": enumerate, "zip": zip,
-        "isinstance": lambda value, kind: isinstance(value, kind) if isinstance(kind, type) else False,
+        "isinstance": lambda value, kind: isinstance(value, Tensor) if kind is TENSOR else False,
         "__tensor_method__": steps.method,
         "assume": lambda message: tracer.assume_in_recipe(str(message)),
         "stride_of": tracer.stride_of,
         "module_name": lambda module: module.path.rsplit(".", 1)[-1],
         "first_with_channels": first_with_channels,
     }
+
+
+class _TensorType:
+    """``Tensor`` / ``torch.Tensor`` in a recipe: only for ``isinstance(x, Tensor)``."""
+
+    def __repr__(self) -> str:
+        return "Tensor"
+
+
+TENSOR = _TensorType()
+
+
+def bounded_range(*args: int) -> range:
+    """``range`` of at most 10,000 numbers (a recipe loops over children, not over data)."""
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise ParseError("range takes whole numbers")
+    values = range(*args)
+    if len(values) > 10_000:
+        raise ParseError(f"range of {len(values)} numbers; a recipe may loop over at most 10000")
+    return values
 
 
 def first_with_channels(outputs: dict, channels: int) -> Tensor:
@@ -189,5 +214,5 @@ def _flat_dims(dims: tuple) -> tuple[int, ...]:
 
 def _unsqueezed(shape: tuple[int, ...], dim: int) -> tuple[int, ...]:
     rank = len(shape) + 1
-    axis = dim % rank
+    axis = check_dim(dim, rank, "unsqueeze")
     return tuple(shape[:axis]) + (1,) + tuple(shape[axis:])

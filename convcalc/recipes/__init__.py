@@ -12,8 +12,11 @@ True
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
+
+from ..errors import ParseError
 
 from .notation import Recipe, read_recipes
 
@@ -43,12 +46,33 @@ class RecipeBook:
     def builtin(cls) -> "RecipeBook":
         return cls()
 
-    def find(self, type_name: str) -> Recipe | None:
-        return self.user.get(type_name) or _builtin().get(type_name)
+    def find(self, type_name: str, _seen: tuple[str, ...] = ()) -> Recipe | None:
+        """The recipe of a class; a base that is another recipe's class fills what it leaves out."""
+        recipe = self.user.get(type_name) or _builtin().get(type_name)
+        if recipe is None or recipe.base is None or _is_layer(recipe.base):
+            return recipe
+        parent = self.find(recipe.base, _seen + (type_name,)) if recipe.base not in _seen + (type_name,) else None
+        if parent is None:
+            raise ParseError(
+                f"recipe {type_name} ({recipe.where()}): its base {recipe.base} is neither a torch.nn layer "
+                "nor a class with a recipe"
+            )
+        return replace(
+            parent, name=recipe.name, origin=recipe.origin, line=recipe.line, init=parent.init + recipe.init,
+            forward=recipe.forward or parent.forward, buffers=recipe.buffers or parent.buffers,
+            unused=recipe.unused or parent.unused, refuse=recipe.refuse or parent.refuse,
+            hidden_parameters=recipe.hidden_parameters or parent.hidden_parameters, doc=recipe.doc or parent.doc,
+        )
 
     def adding(self, text: str, origin: str) -> "RecipeBook":
         """This book with the recipes of ``text`` added (ParseError when they are not valid)."""
         return RecipeBook({**self.user, **read_recipes(text, origin)})
+
+
+def _is_layer(name: str) -> bool:
+    from ..registry import layer_classes
+
+    return name.lower() in layer_classes()
 
 
 def split_recipes(text: str) -> tuple[str, str]:

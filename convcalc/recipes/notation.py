@@ -33,7 +33,12 @@ A recipe file holds classes::
   parameters; without a ``forward`` it runs as that layer. ``buffers = ("weight", "bias")``
   moves the named parameters to buffers (torchvision's FrozenBatchNorm2d).
 - ``refuse = "why"`` marks a class convcalc knows it cannot run; asking for its shapes is an
-  error that gives the reason (its parameters still count).
+  error that gives the reason (its parameters still count). ``hidden_parameters = "why"`` says
+  the class holds parameters the text cannot size (the totals say they leave them out), and
+  ``unused = ("aux1",)`` names children its forward does not run in eval mode (any other child
+  with parameters that a forward leaves unused is an error: the class is not the one the
+  recipe is for).
+- A base that is another recipe's class inherits what this class does not define.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ _ALLOWED = (
 )
 
 
+MAX_RECIPE_LINES = 20_000
+MAX_RECIPE_CHARACTERS = 1_000_000
+
+
 @dataclass
 class Recipe:
     """One class's recipe: its torch.nn base, declarations and forward, and where it was read."""
@@ -65,7 +74,9 @@ class Recipe:
     init: list[ast.stmt] = field(default_factory=list)
     forward: ast.FunctionDef | None = None
     buffers: tuple[str, ...] = ()
+    unused: tuple[str, ...] = ()  # children its forward never runs in eval mode (auxiliary heads)
     refuse: str | None = None
+    hidden_parameters: str | None = None  # why the text cannot give all its parameters
     doc: str = ""
 
     def where(self) -> str:
@@ -79,6 +90,10 @@ def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
     >>> recipes["Fire"].forward.args.args[1].arg
     'x'
     """
+    if len(text) > MAX_RECIPE_CHARACTERS or text.count("\n") > MAX_RECIPE_LINES:
+        raise ParseError(
+            f"{origin}: recipes are limited to {MAX_RECIPE_LINES:,} lines and {MAX_RECIPE_CHARACTERS:,} characters"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -142,14 +157,14 @@ def _class_setting(recipe: Recipe, name: str, value: ast.expr, origin: str) -> N
         literal = ast.literal_eval(value)
     except ValueError:
         literal = None
-    if name == "buffers" and isinstance(literal, (tuple, list)) and all(isinstance(v, str) for v in literal):
-        recipe.buffers = tuple(literal)
-    elif name == "refuse" and isinstance(literal, str):
-        recipe.refuse = literal
+    if name in ("buffers", "unused") and isinstance(literal, (tuple, list)) and all(isinstance(v, str) for v in literal):
+        setattr(recipe, name, tuple(literal))
+    elif name in ("refuse", "hidden_parameters") and isinstance(literal, str):
+        setattr(recipe, name, literal)
     else:
         raise ParseError(
-            f"{origin}: class {recipe.name}: unknown setting {name} "
-            "(buffers = ('weight', ...) or refuse = 'why')",
+            f"{origin}: class {recipe.name}: unknown setting {name} (buffers = ('weight', ...), "
+            "unused = ('aux1', ...), refuse = 'why' or hidden_parameters = 'why')",
             line=value.lineno,
         )
 
