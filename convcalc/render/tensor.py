@@ -378,14 +378,16 @@ class TensorView:
         groups, inner = self._slices()
         breadth = a.shape[-1]
         factor = max(1, math.ceil(breadth / width))
+        # A tall plane is shrunk more along its height: at most HEATMAP_ROWS rows of pixels.
+        vertical = max(factor, math.ceil(a.shape[-2] / HEATMAP_ROWS))
 
         def block(prefix: tuple[int, ...]) -> list[Text]:
-            plane = _shrink(np.asarray(a[prefix], dtype=np.float64), factor)
-            return self._picture(plane, colour)
+            return self._picture(_shrink(a[prefix], factor, vertical), colour)
 
         out = self._arrange(groups, inner, block, width)
-        if factor > 1:
-            out.append(Text(f"shown at 1/{factor} size (mean of {factor}×{factor} blocks)", style="dim"))
+        if vertical > 1:
+            size = f"1/{factor}" if vertical == factor else f"1/{vertical} × 1/{factor}"
+            out.append(Text(f"shown at {size} size (mean of {vertical}×{factor} blocks)", style="dim"))
         out.append(self._legend(colour))
         return out
 
@@ -461,15 +463,21 @@ def _product_with_gaps(dims: list[list[int | None]]) -> list[tuple[int | None, .
     return result
 
 
-def _shrink(plane: np.ndarray, factor: int) -> np.ndarray:
-    """Block means over factor×factor cells (fewer rows if the plane is shorter); the ragged edge is dropped."""
-    if factor == 1:
-        return plane
-    rows = min(factor, plane.shape[0])
+HEATMAP_ROWS = 256
+
+
+def _shrink(plane: np.ndarray, factor: int, vertical: int | None = None) -> np.ndarray:
+    """Float64 block means over vertical×factor cells (fewer rows if the plane is shorter); the
+    ragged edge is dropped. The means are summed in float64 as they are read: no float64 copy
+    of the whole plane (an 8000×8000 one took 512 MB)."""
+    vertical = factor if vertical is None else vertical
+    if factor == 1 and vertical == 1:
+        return np.asarray(plane, dtype=np.float64)
+    rows = min(vertical, plane.shape[0])
     height, breadth = plane.shape[0] // rows, plane.shape[1] // factor
     cropped = plane[: height * rows, : breadth * factor]
     with np.errstate(invalid="ignore", over="ignore"):
-        return cropped.reshape(height, rows, breadth, factor).mean(axis=(1, 3))
+        return cropped.reshape(height, rows, breadth, factor).mean(axis=(1, 3), dtype=np.float64)
 
 
 def _flow(blocks: list[list[Text] | None], width: int) -> list[Text]:

@@ -162,13 +162,17 @@ def _stats_of(flat: np.ndarray, size: int) -> ArrayStats:
 
 
 def _chunk_stats(flat: np.ndarray) -> tuple[int, float, float, float, float, int, int]:
-    """(count, mean, sum of squared deviations, min, max, NaN, Inf) of one chunk's finite values."""
-    finite, nan, inf = _finite_values(flat)
+    """(count, mean, sum of squared deviations, min, max, NaN, Inf) of one chunk's finite values;
+    a chunk without NaN or Inf (the usual case) is read in its own dtype, without copies."""
+    if flat.dtype.kind == "f" and not bool(np.isfinite(flat).all()):
+        finite, nan, inf = _finite_values(flat)
+    else:
+        finite, nan, inf = flat, 0, 0
     if finite.size == 0:
         return 0, 0.0, 0.0, math.inf, -math.inf, nan, inf
     with np.errstate(over="ignore", invalid="ignore"):
-        mean = float(finite.mean())
-        squares = float(np.square(finite - mean).sum())
+        mean = float(finite.mean(dtype=np.float64))
+        squares = float(finite.var(dtype=np.float64)) * finite.size
         return int(finite.size), mean, squares, float(finite.min()), float(finite.max()), nan, inf
 
 
