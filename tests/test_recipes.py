@@ -310,6 +310,8 @@ def test_multihead_attention_returns_the_pair_torch_returns():
     ("return Tensor(1, (1, 1000), 1, ())", ["not callable"]),
     ("return x.expand(1, 2, -5, 3)", ["expand"]),
     ("return x.reshape(1, 2.0, 9)", ["whole numbers"]),
+    ("return F.layer_norm(x, (3, 3))", ["F.layer_norm takes its weights as tensors"]),
+    ("return F.conv2d(x, 2, 2, 1)", ["F.conv2d takes its weights as tensors"]),
     ("return x if self.conv.__init__(3, 100, 3) else x", ["has no argument '__init__'"]),
     ("return x * self.conv.out_channel", ["has no argument 'out_channel'", "out_channels"]),
     ("n = 1\n        n <<= 3\n        return x", ["not supported"]),

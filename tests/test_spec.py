@@ -536,7 +536,7 @@ ERRORS = [
     ("Conv2d(3, 8, 3, padding=(1, 2, 3))", ConfigError, ["padding"], 1, 1),
     ("Conv2d(3, 8, 3, groups='two')", ParseError, ["groups"], 1, 24),
     ("Conv2d(3, 8, 99999999999999999999999)", ParseError, ["too large"], 1, 14),
-    ("input 1x3x8x8\nNet(\n  (conv): Conv2d(3, 8, 3)\n  (act): Swishh()\n)", ParseError, ["Swishh() is neither a torch.nn layer nor a class with a recipe", "class Swishh:"], 4, 10),
+    ("input 1x3x8x8\nNet(\n  (conv): Conv2d(3, 8, 3)\n  (act): Swishh()\n)", ParseError, ["Swishh() is neither a torch.nn layer nor a class with a recipe", "did you mean", "class Swishh:"], 4, 10),
     ("Net(\n  (a): Identity()\n  (a): Identity()\n)", ParseError, ["used twice"], 1, 1),
     ("input 1x64\nNet(\n  (attn): Attention(\n    dim=64, heads=8\n  )\n)", ParseError, ["Attention(dim=64, heads=8) is neither a torch.nn layer", "class Attention:"], 3, 3),
     ("Net(\n  (0-2): 2 x Identity()\n)", ParseError, ["names 3 modules"], 2, 3),

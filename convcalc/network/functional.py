@@ -29,11 +29,14 @@ def functional_node(name: str, args: list[Any], kwargs: dict[str, Any], shape: S
         raise ParseError(f"F.{name} is not a function convcalc knows (it needs a layer of that name)")
     positional = [n for n in positional_names(cls)]
     given = {k: v for k, v in kwargs.items() if k not in _IGNORED}
-    if name == "dropout" or name.startswith("dropout"):
-        given = {k: v for k, v in given.items() if k == "p"}
     if len(args) > len(positional):
         raise ParseError(f"F.{name}: give the arguments after {', '.join(positional)} by keyword")
     given.update(zip(positional, args))
     source = Source(1, 1, f"F.{name}")
     layer = build_at(cls, given, source, shape, f"F.{name}")
+    if layer.num_params() or layer.num_buffers():
+        raise ParseError(
+            f"F.{name} takes its weights as tensors, which a recipe does not have; call the module "
+            f"(self.<child>) or declare it in __init__ (self.norm = nn.{cls.__name__}(...))"
+        )
     return LayerNode(cls, given, source, {}, {}, layer)

@@ -1,20 +1,24 @@
 """Running a recipe (:mod:`convcalc.recipes.notation`) while tracing: the forward's statements are
 interpreted over trace tensors, so every child call, tensor operation and functional call
 becomes a step of the graph. Nothing is executed as Python: each name, attribute and call is
-looked up in the small vocabulary below, and anything else is an error naming the recipe line.
+looked up in the small vocabulary below (a layer's attributes are its constructor arguments),
+and anything else is an error naming the recipe line. Loops, numbers, sequences, nesting and the
+statements of a whole trace are bounded.
 
 The vocabulary:
 
 - children: ``self.name``, ``self.block[0]``, ``self[i]``, ``for layer in self.layers``,
-  ``len(self.convs)``, ``self.downsample is not None``, and calling them;
-- tensors: ``+ - * / @``, ``x.shape``, ``x.size(d)``, ``x.dim()``, ``permute``, ``transpose``,
-  ``reshape``/``view``, ``flatten``, ``mean``, ``chunk``, ``split``, ``contiguous``,
-  ``unsqueeze``, ``squeeze``;
+  ``len(self.convs)``, ``self.downsample is not None``, and calling them (a layer torch returns
+  with its attention weights gives ``(output, None)``);
+- tensors: ``+ - * / @``, ``x.shape``, ``x.size(d)``, ``x.dim()``, ``x[:, 0]``, ``permute``,
+  ``transpose``, ``reshape``/``view``, ``flatten``, ``mean``, ``chunk``, ``split``, ``narrow``,
+  ``expand``, ``contiguous``, ``unsqueeze``;
 - functions: ``torch.cat``, ``torch.flatten``, ``torch.matmul``, ``torch.mean``,
   ``torch.sigmoid``, ``channel_shuffle(x, groups)``, and ``F.<name>`` for every functional form
   of a convcalc layer (``F.adaptive_avg_pool2d``, ``F.max_pool2d``, ``F.relu``,
-  ``F.interpolate``, ...); plain ``len``, ``range``, ``list``, ``tuple``, ``int``, ``min``,
-  ``max``, ``isinstance``.
+  ``F.interpolate``, ...); plain ``len``, ``range``, ``list``, ``tuple``, ``dict``, ``str``,
+  ``int``, ``min``, ``max``, ``zip``, ``enumerate``, ``isinstance(x, Tensor)``; and
+  ``assume("...")``, which names an assumption the recipe makes.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
         state.params.update({prefix + k: tuple(v) for k, v in params.items()})
         state.buffers.update({prefix + k: tuple(v) for k, v in buffers.items()})
         state.roles.update({prefix + k: role for k, role in layer.state_roles().items()})
-        if traced and params and path not in tracer.ran:
+        replaced = any(path.startswith(p + ".") for p in tracer.overrides)  # a declared layer ran instead
+        if traced and params and path not in tracer.ran and not replaced:
             state.not_run.append(path)
         return
     recipe = tracer.recipes.find(node.type_name)

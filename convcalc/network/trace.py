@@ -33,6 +33,7 @@ from typing import Any, Sequence
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
 from ..recipes import Recipe, RecipeBook
+from ..registry import suggestion
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
@@ -46,6 +47,7 @@ from .vocabulary import DeclaredLayer, Marker, Namespace, vocabulary
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
 
 
+_RESHAPES = ("reshape", "view", "flatten", "unsqueeze")
 _MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
 _MAX_STATEMENTS = 1_000_000  # recipe statements one trace may run
 
@@ -141,7 +143,7 @@ class _Tracer(LayerSteps):
         if recipe is None and not node.children and node.args is not None:
             raise locate(ParseError(
                 f"{node.type_name}({node.args}) is neither a torch.nn layer nor a class with a recipe: its forward "
-                f"is unknown{_declare_hint(node)}"), node.source, path)
+                f"is unknown{suggestion(node.type_name)}{_declare_hint(node)}"), node.source, path)
         if node.residual:
             y = self.run_residual(ref, _one_tensor(args, kwargs, path, node.type_name))
         elif recipe is not None and recipe.refuse:
@@ -399,7 +401,9 @@ class _Tracer(LayerSteps):
                 rf = rf_max(rf, other.rf)
         if result.shape != (inputs[0].shape if inputs else None) and name not in ("add", "sub", "mul", "div", "cat", "narrow", "chunk", "split"):
             rf = None
-        out = self.tensor(result.shape, rf, inputs[0].storage if result.view and inputs else None)
+        # A reshape of a permuted or sliced tensor copies in torch; of one that owns its memory, not.
+        view = result.view and bool(inputs) and not (name in _RESHAPES and inputs[0].storage != inputs[0].id)
+        out = self.tensor(result.shape, rf, inputs[0].storage if view else None)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward))
         return out

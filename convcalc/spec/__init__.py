@@ -9,11 +9,15 @@ The forms, which may be mixed line by line:
   without ``nn.``/``torch.nn.``; read with :mod:`ast`, literal values only, never evaluated;
 - the text ``print(model)`` prints: ``Name(`` opens a module whose children follow as
   ``(name): Layer(...)`` lines up to the matching ``)``; ``(0-2): 3 x Linear(...)`` (torch's way
-  of printing repeated modules) is expanded; lines of a custom module's ``extra_repr`` are
-  skipped with a note; keywords torch prints that are not constructor arguments
+  of printing repeated modules) is expanded; a module of a class that is not a torch.nn layer
+  keeps what it prints besides its children (``ModuleNode.args``) for the network to read;
+  keywords torch prints that are not constructor arguments
   (``UpsamplingNearest2d(..., mode='nearest')``) are accepted (a value other than the printed
   one is ignored with a note), and any other unknown keyword is an error, as in torch;
 - JSON (see :func:`convcalc.spec.json_form.parse_json_spec` for the schema).
+
+Recipe classes (``class Block:`` with a ``def forward(self, x):``, see :mod:`convcalc.recipes`)
+may open a text spec; they are kept in ``ParsedSpec.recipes``.
 
 Statements are separated by newlines or ``;``. ``#`` starts a comment. ``input 1x3x224x224``
 sets the input shape. Any statement may be named with a ``(name):`` prefix, as print(model)

@@ -2,7 +2,7 @@
 (``sequential``/``repeat``/``residual``/``shortcut { ... }``), the ``input`` line, and the nesting
 ``print(model)`` prints (``Name(`` opens a module whose ``(name): Layer(...)`` children follow up
 to the matching ``)``; ``(0-2): 3 x Linear(...)`` is expanded; a custom module's ``extra_repr``
-lines are skipped with a note).
+lines are kept as its printed arguments).
 """
 
 from __future__ import annotations
