@@ -358,3 +358,12 @@ def test_a_recipe_base_is_inherited_or_refused():
 def test_recipe_files_are_bounded():
     with pytest.raises(ParseError, match="limited to 20,000 lines"):
         read_recipes("\n" * 30_000, "big.py")
+
+
+def test_parameters_are_listed_when_a_recipe_of_the_same_name_does_not_fit():
+    # timm's VisionTransformer: torchvision's recipe declares parameters from children it lacks.
+    text = "VisionTransformer(\n  (patch_embed): Conv2d(3, 8, kernel_size=(4, 4), stride=(4, 4))\n  (head): Linear(in_features=8, out_features=2, bias=True)\n)"
+    summary = convcalc.parse_network(text).summary()
+    assert summary.totals.params == 392 + 18
+    assert summary.assumptions == []
+    assert any("its recipe does not fit it: no child 'conv_proj'" in note for note in summary.notes)

@@ -45,7 +45,12 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
         return
     recipe = tracer.recipes.find(node.type_name)
     if recipe is not None and recipe.init:
-        tracer.declare(recipe, ModuleRef(node, path, 0, ()))
+        made = dict(tracer.assumptions)
+        try:
+            tracer.declare(recipe, ModuleRef(node, path, 0, ()))
+        except ConvcalcError as exc:  # a class of that name with other children: not the recipe's
+            tracer.assumptions = made  # what that recipe assumed is not this module's
+            state.unknown.append(f"{path or 'the network'} ({node.type_name}: its recipe does not fit it: {exc})")
     elif not node.children and node.args is not None and (recipe is None or recipe.base):
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: not a torch.nn layer, no recipe)")
     if recipe is not None and recipe.hidden_parameters:
