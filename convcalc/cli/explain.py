@@ -47,6 +47,7 @@ def explain_command(
     The layer's own options follow its name, as in `convcalc LAYER --help`
     (in_channels is inferred from the input). Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,0 --at 0,0,0,0
     """
+    from ..kernels._common import allocation_limit
     from ..teach.explain import check_explainable, check_window, explain, parse_at
     from ..single.run import InputSource, run_layer
     from ..shapes import parse_shape
@@ -62,8 +63,7 @@ def explain_command(
     real = float_dtype(dtype)
     known_shape, array, read_warnings = source.shape_and_file(real)
     built, forward_kwargs = build_layer_line(layer, list(ctx.args), known_shape)
-    check_explainable(built)
-    check_window(built, view)  # before the forward pass: a window too large to take apart is refused
+    check_explainable(built), check_window(built, view)  # a window too large is refused before any run
     result = run_layer(
         built, known_shape if input_file is None else shape, input_file=input_file, key=key,
         weights=weights, fill=settings.fill, fill_weights=settings.fill_weights, seed=settings.seed,
@@ -73,9 +73,9 @@ def explain_command(
 
     for message in result.warnings:
         warn(message)
-    output = result.output[0] if isinstance(result.output, tuple) else result.output
-    index = parse_at(at, tuple(output.shape))
-    explanation = explain(built, result.input, result.params, index, view=view, **forward_kwargs)
+    index = parse_at(at, tuple((result.output[0] if isinstance(result.output, tuple) else result.output).shape))
+    with allocation_limit(settings.max_memory):
+        explanation = explain(built, result.input, result.params, index, view=view, **forward_kwargs)
     if as_json:
         emit_json(explanation.to_json())
         return

@@ -124,6 +124,7 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
 def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:
     """``net --run``: run the forward pass (a progress bar on a terminal's stderr), save what was
     asked, and return the summary, per-layer statistics and the output as JSON data."""
+    from ..kernels._common import allocation_limit
     from ..network.execute import run_spec
     from ..single.run import InputSource
     from ..shapes import parse_shape
@@ -140,12 +141,13 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
         from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as bar:
+        with Progress(console=Console(stderr=True), transient=True) as bar, allocation_limit(settings.max_memory):
             task = bar.add_task("forward pass", total=None)
             summary, result, warnings = run_spec(
                 network, source, progress=lambda done, total: bar.update(task, completed=done, total=total), **kwargs)
     else:
-        summary, result, warnings = run_spec(network, source, **kwargs)
+        with allocation_limit(settings.max_memory):  # the kernels' buffers that the estimate cannot see
+            summary, result, warnings = run_spec(network, source, **kwargs)
     for message in warnings:
         warn(message)
     if options["save"] is not None:

@@ -120,8 +120,20 @@ def run_settings(options: Mapping[str, Any]) -> RunSettings:
         fill_weights=options.get("fill_weights") or "normal",
         seed=whole("seed", 0),
         max_memory=parse_memory(options.get("max_memory") or "4GiB"),
-        precision=whole("precision", 4),
+        precision=_precision(whole("precision", 4)),
     )
+
+
+MAX_PRECISION = 17  # a float64 needs no more digits after the point to read back
+
+
+def _precision(digits: int) -> int:
+    """--precision up to MAX_PRECISION (Python's formatting refused 999999999999: exit 1)."""
+    from ..errors import ParseError
+
+    if digits > MAX_PRECISION:
+        raise ParseError(f"--precision {digits} is more digits than a float64 holds; use at most {MAX_PRECISION}")
+    return digits
 
 
 class LayerOptionsCommand(TyperCommand):

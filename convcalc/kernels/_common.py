@@ -4,6 +4,7 @@ the scratch bound of the GEMM kernels, plane chunking, ufunc buffering."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 from typing import Iterator, Sequence
 
@@ -58,6 +59,41 @@ def in_result_dtype(result: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
 def as_planes(x: np.ndarray, nd: int) -> np.ndarray:
     """``x`` viewed as ``(planes, *spatial)``: every leading dim (batch, channels) flattened."""
     return x.reshape((-1, *x.shape[x.ndim - nd :]))
+
+
+# The most a run may allocate, set for its length from --max-memory (allocation_limit): a kernel
+# checks a buffer whose size does not follow from its input and output (a pool's padded planes:
+# maxpool2d -k 1000000000 -p 500000000 on a 4×4 input pads to 10**18 cells) before allocating it.
+_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("convcalc_allocation_limit", default=None)
+
+
+@contextlib.contextmanager
+def allocation_limit(limit: int | None) -> Iterator[None]:
+    """Within this block, :func:`check_allocation` refuses buffers over ``limit`` bytes."""
+    token = _LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def check_allocation(nbytes: int, what: str) -> None:
+    """ConvcalcError when ``nbytes`` for ``what`` exceed the run's --max-memory (if one is set).
+
+    >>> with allocation_limit(1000):
+    ...     check_allocation(4000, "the padded planes")
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ConvcalcError: the padded planes need about 3.9 KiB, more than --max-memory 1000 B; use less padding or a smaller kernel, or raise --max-memory
+    """
+    limit = _LIMIT.get()
+    if limit is not None and nbytes > limit:
+        from ..shapes import format_bytes
+
+        raise ConvcalcError(
+            f"{what} need about {format_bytes(nbytes)}, more than --max-memory {format_bytes(limit)}; "
+            "use less padding or a smaller kernel, or raise --max-memory"
+        )
 
 
 def plane_chunks(planes: int, bytes_per_plane: int, budget: int | None = None) -> Iterator[slice]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..arith import ConvRule, adaptive_window, avg_pool_cells
 from ..errors import ConvcalcError
-from ._common import as_planes, per_dim, plane_chunks
+from ._common import as_planes, check_allocation, per_dim, plane_chunks
 
 # Windows that tile a dim without overlap and are at least this long are reduced with one
 # reshape + ufunc.reduce rather than a Python loop over their taps.
@@ -135,6 +135,7 @@ class _PaddedBlocks:
         self.buffer = None
         if self.needed:
             rows = self.chunks[0].stop - self.chunks[0].start
+            check_allocation(rows * math.prod(padded) * planes.itemsize, "the pool's padded planes")
             self.buffer = np.full((rows, *padded), fill, dtype=planes.dtype)
             self.interior = tuple(slice(before, before + win.size) for (before, _), win in zip(extents, windows))
 

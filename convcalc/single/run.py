@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import ConvcalcError, ParseError
+from ..kernels._common import allocation_limit
 from ..layers.base import Layer, Shape
 from ..tensors.arrays import check_dims, float_dtype, overflow_notes
 from ..tensors.files import load_input, load_weights
@@ -83,7 +84,8 @@ def run_layer(
         check_params(expected, params, weights)
     made_up = layer.example_inputs(shape, rng, real, **forward_kwargs)
     extra = {name: tensor for name, tensor in made_up.items() if name not in forward_kwargs}
-    output = layer.forward(x, params, **forward_kwargs, **extra)
+    with allocation_limit(max_memory):  # the kernels' buffers that the estimate cannot see
+        output = layer.forward(x, params, **forward_kwargs, **extra)
     warnings += overflow_notes(output, [x, *params.values(), *extra.values()])
     return RunResult(x, params, output, warnings, extra)
 

@@ -111,6 +111,7 @@ def run_bytes(layer: Any, input_shape: Sequence[int], output_shape: Sequence[int
     if getattr(layer, "family", "") in CHUNKED_FAMILIES:
         taps = math.prod(getattr(layer, "kernel_size", None) or (1,))
         work += min(CHUNK_SCRATCH, (taps + 2) * touched)
+    work += _padded_plane(layer, input_shape, output_shape) * item
     fill = FILL_BYTES_PER_ELEMENT * min(max([n_in, *states]), FILL_CHUNK)
     extra = 0
     if type(layer).example_inputs is not _base_example_inputs():
@@ -123,6 +124,20 @@ def run_bytes(layer: Any, input_shape: Sequence[int], output_shape: Sequence[int
     elif show == "render":
         shown = RENDER_BYTES_PER_ELEMENT * min(max(n_in, n_out, *states), RENDER_CHUNK)
     return tensors + work + fill + extra + n_out + shown
+
+
+def _padded_plane(layer: Any, input_shape: Sequence[int], output_shape: Sequence[int]) -> int:
+    """Cells of one padded plane of a sliding-window pool (its kernel pads a chunk of planes at a
+    time, at least one): the padding and the windows' reach, which the output need not show
+    (maxpool2d -k 1000000000 -p 500000000 on a 4×4 input has one output and 10**18 padded cells)."""
+    if getattr(layer, "family", "") != "pooling" or not hasattr(layer, "padding") or not hasattr(layer, "stride"):
+        return 0
+    nd = len(layer.kernel_size)
+    cells = 1
+    for size, out, k, s, p, d in zip(input_shape[-nd:], output_shape[-nd:], layer.kernel_size, layer.stride,
+                                     layer.padding, getattr(layer, "dilation", (1,) * nd)):
+        cells *= max(size + 2 * p, (out - 1) * s + (k - 1) * d + 1)
+    return max(cells, 1 << 18)
 
 
 def _base_example_inputs() -> Any:
