@@ -262,7 +262,7 @@ def test_seed_is_read_the_same_everywhere(cli, command):
 def test_explain_keeps_the_memory_limit(cli):
     """explain runs the forward pass under --max-memory, 4GiB by default, like every other run."""
     # The estimate is an upper bound of the run's peak (input, output, kernel scratch, rendering):
-    # past the 6.0 GiB that the input and output alone take here.
+    # past the 11.9 GiB that the input and output alone take here.
     result = cli("explain", "conv2d", "--out", "1", "-k", "1", "-i", "1x1x40000x40000")
     result.assert_one_error_line(["GiB, more than --max-memory 4.0 GiB"])
     assert float(result.stderr.split("needs about ")[1].split(" GiB")[0]) > 11.9
