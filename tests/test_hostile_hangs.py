@@ -192,3 +192,22 @@ def test_heatmap_of_a_tall_plane_is_shrunk():
     """A 100000-row plane printed 100000 lines of pixels, per tensor; now 256 at most."""
     out = answered(convcalc("relu", "-i", "1x1x100000x40", "--run", "--heatmap", timeout=120))
     assert len(out.splitlines()) < 2 * 256 + 40 and "mean of 391×1 blocks" in out
+
+
+# -- show ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ("conv2d", "-k", "3", "-i", "1000000000x1000000000"),
+    ("conv2d", "-k", "1000000", "-d", "1000", "-i", "1000000000x1000000000"),
+    ("maxpool2d", "-k", "1000000000", "-p", "500000000", "-i", "1000000000x5"),
+    ("convtranspose1d", "-k", "3", "-s", "1000000000000", "-i", "1000000000000"),
+])
+def test_show_of_huge_grids_draws_the_cropped_part(argv):
+    """The grid was built whole: show conv2d -k 3 -i 1000000000x1000000000 took 15 GB and minutes."""
+    out = answered(convcalc("show", *argv))
+    assert "cropped" in out and len(out) < 20_000
+
+
+def test_show_frames_are_bounded():
+    refused(convcalc("show", "conv2d", "-k", "3", "-i", "1000x1000", "--frames", "1000000"), "--frames must be 1 to 32")

@@ -19,16 +19,76 @@ from ..errors import ConfigError, ShapeError
 
 MAX_CELLS = 16  # per dim of a drawn grid: two characters a cell keeps two grids within 80 columns
 DEFAULT_FRAMES = 3
+MAX_FRAMES = 32  # a grid pair per frame: more is a scroll, not a picture
 
 # Cell kinds of the input grid and of the output grid.
 INPUT, PAD, ZERO, BEYOND, TAP, TAP_PAD, HOLE = "input", "pad", "zero", "beyond", "tap", "tap_pad", "hole"
 TODO, DONE, CURRENT = "todo", "done", "current"
 
 
+class Cells(Sequence[str]):
+    """A dim's grid cells, INPUT, PAD, ZERO or BEYOND, each computed from its index: only the
+    drawn ones are ever looked at, so a grid of 10**9 cells costs what one of 9 does (it was
+    built as a tuple: 15 GB and minutes).
+
+    >>> cells = Cells([(PAD, 1), (INPUT, 3), (PAD, 1)])
+    >>> len(cells), cells[0], cells[2], PAD in cells, ZERO in cells, cells == ("pad", "input", "input", "input", "pad")
+    (5, 'pad', 'input', True, False, True)
+    """
+
+    def __init__(self, runs: Sequence[tuple[str, int]], stride: int = 1, offset: int = 0) -> None:
+        # runs of one kind; an INPUT run with ``stride`` > 1 holds an input cell at every
+        # stride-th place (from ``offset``) and inserted zeros between them
+        self.runs = [(kind, count) for kind, count in runs if count > 0]
+        self.stride, self.offset = stride, offset
+        self.length = sum(count for _, count in self.runs)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self.length)))
+        if index < 0:
+            index += self.length
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        for kind, count in self.runs:
+            if index < count:
+                if kind == INPUT and (index + self.offset) % self.stride:
+                    return ZERO
+                return kind
+            index -= count
+        raise IndexError(index)  # pragma: no cover - the runs add up to the length
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._kinds()
+
+    def _kinds(self) -> set[str]:
+        kinds = set()
+        for kind, count in self.runs:
+            if kind != INPUT or self.stride == 1:
+                kinds.add(kind)
+                continue
+            # places offset .. offset+count−1 of the zero-inserted row: input cells at multiples of stride
+            first, last = self.offset, self.offset + count - 1
+            inputs = last // self.stride - (first - 1) // self.stride
+            kinds |= ({INPUT} if inputs else set()) | ({ZERO} if inputs < count else set())
+        return kinds
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Cells, tuple, list)):
+            return len(other) == self.length and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+
 class Axis(NamedTuple):
     """One spatial dim as the window sees it."""
 
-    cells: tuple[str, ...]  # INPUT, PAD, ZERO or BEYOND per grid cell
+    cells: Cells  # INPUT, PAD, ZERO or BEYOND per grid cell
     kernel: int
     dilation: int
     step: int  # how far the window moves per output position, in grid cells
@@ -38,9 +98,9 @@ class Axis(NamedTuple):
     def reach(self) -> int:
         return self.dilation * (self.kernel - 1) + 1
 
-    def taps(self, position: int) -> tuple[int, ...]:
+    def taps(self, position: int) -> range:
         start = position * self.step
-        return tuple(start + j * self.dilation for j in range(self.kernel))
+        return range(start, start + self.reach, self.dilation)
 
 
 class Frame(NamedTuple):
@@ -66,25 +126,23 @@ class Drawing(NamedTuple):
 def conv_axis(rule: ConvRule, size: int) -> Axis:
     """A convolution's or pool's dim: padding, the input, padding (and any ceil-mode overhang)."""
     out = rule.out(size)
-    cells = [PAD] * rule.pad_left + [INPUT] * size + [PAD] * rule.pad_right
     # ceil_mode lets the last window hang past the right padding; torch ignores those cells.
-    overhang = (out - 1) * rule.stride + rule.effective_kernel - len(cells)
-    cells += [BEYOND] * max(0, overhang)
-    return Axis(tuple(cells), rule.kernel, rule.dilation, rule.stride, out)
+    overhang = (out - 1) * rule.stride + rule.effective_kernel - (rule.pad_left + size + rule.pad_right)
+    cells = Cells([(PAD, rule.pad_left), (INPUT, size), (PAD, rule.pad_right), (BEYOND, max(0, overhang))])
+    return Axis(cells, rule.kernel, rule.dilation, rule.stride, out)
 
 
 def transposed_axis(rule: TransposedRule, size: int) -> Axis:
     """A transposed conv's dim as a stride-1 conv over the zero-inserted, padded input."""
-    inserted = [ZERO] * ((size - 1) * rule.stride + 1)
-    for i in range(size):
-        inserted[i * rule.stride] = INPUT
+    inserted = (size - 1) * rule.stride + 1  # an input cell every stride-th place, zeros between
     edge = rule.dilation * (rule.kernel - 1) - rule.padding
     left, right = edge, edge + rule.output_padding
     # Padding beyond the kernel's reach makes the edge negative: the equivalent conv crops.
-    cells = [PAD] * max(left, 0) + inserted[max(-left, 0): len(inserted) - max(-right, 0)] + [PAD] * max(right, 0)
-    axis = Axis(tuple(cells), rule.kernel, rule.dilation, 1, rule.out(size))
-    if len(cells) - axis.reach + 1 != axis.out_size:  # pragma: no cover - a bug, not bad input
-        raise AssertionError(f"zero-inserted grid of {len(cells)} cells does not give {axis.out_size}")
+    kept = max(0, inserted - max(-left, 0) - max(-right, 0))
+    cells = Cells([(PAD, max(left, 0)), (INPUT, kept), (PAD, max(right, 0))], rule.stride, max(-left, 0))
+    axis = Axis(cells, rule.kernel, rule.dilation, 1, rule.out(size))
+    if cells.length - axis.reach + 1 != axis.out_size:  # pragma: no cover - a bug, not bad input
+        raise AssertionError(f"zero-inserted grid of {cells.length} cells does not give {axis.out_size}")
     return axis
 
 
@@ -114,7 +172,7 @@ def layer_axes(layer: Any, input_shape: Sequence[int]) -> tuple[Axis, ...]:
 
 def _flat_row() -> Axis:
     """The row axis of a 1-d layer: one row the window always covers."""
-    return Axis((INPUT,), 1, 1, 1, 1)
+    return Axis(Cells([(INPUT, 1)]), 1, 1, 1, 1)
 
 
 def _window(total: int, wanted: Sequence[int]) -> int:
@@ -141,19 +199,19 @@ def draw(
     rows, cols = axes
     sizes = tuple(input_shape[-layer.nd:])
     out_sizes = tuple(axis.out_size for axis in axes[-layer.nd:])
-    if frames < 1:
-        raise ConfigError(f"--frames must be at least 1, got {frames}")
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ConfigError(f"--frames must be 1 to {MAX_FRAMES}, got {frames}")
     start = _start_position(at, out_sizes, layer.nd)
     first = start[0] * cols.out_size + start[1]
     positions = [divmod(index, cols.out_size) for index in range(first, min(first + frames, rows.out_size * cols.out_size))]
 
     row_taps = [rows.taps(r) for r, _ in positions]
     col_taps = [cols.taps(c) for _, c in positions]
-    grid_origin = (_window(len(rows.cells), [t for taps in row_taps for t in taps]),
-                   _window(len(cols.cells), [t for taps in col_taps for t in taps]))
+    grid_origin = (_window(rows.cells.length, [taps[0] for taps in row_taps]),
+                   _window(cols.cells.length, [taps[0] for taps in col_taps]))
     output_origin = (_window(rows.out_size, [r for r, _ in positions]), _window(cols.out_size, [c for _, c in positions]))
-    shown_rows = range(grid_origin[0], min(len(rows.cells), grid_origin[0] + MAX_CELLS))
-    shown_cols = range(grid_origin[1], min(len(cols.cells), grid_origin[1] + MAX_CELLS))
+    shown_rows = range(grid_origin[0], min(rows.cells.length, grid_origin[0] + MAX_CELLS))
+    shown_cols = range(grid_origin[1], min(cols.cells.length, grid_origin[1] + MAX_CELLS))
     out_rows = range(output_origin[0], min(rows.out_size, output_origin[0] + MAX_CELLS))
     out_cols = range(output_origin[1], min(cols.out_size, output_origin[1] + MAX_CELLS))
 
@@ -166,8 +224,8 @@ def draw(
     if any(ZERO in axis.cells for axis in axes):
         notes.append("transposed conv drawn as a stride-1 conv over the zero-inserted input "
                      "(z: inserted zeros between input cells, p: dilation·(k−1)−padding cells each side)")
-    if len(shown_rows) < len(rows.cells) or len(shown_cols) < len(cols.cells):
-        notes.append(_crop_note("input grid (with padding)", (len(rows.cells), len(cols.cells)),
+    if len(shown_rows) < rows.cells.length or len(shown_cols) < cols.cells.length:
+        notes.append(_crop_note("input grid (with padding)", (rows.cells.length, cols.cells.length),
                                 shown_rows, shown_cols, layer.nd))
     if len(out_rows) < rows.out_size or len(out_cols) < cols.out_size:
         notes.append(_crop_note("output", (rows.out_size, cols.out_size), out_rows, out_cols, layer.nd))
