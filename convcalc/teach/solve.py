@@ -299,9 +299,9 @@ def _transposed_candidates(
     target = base - m  # 2·padding − output_padding
     paddings = [padding] if padding is not None else None
     pairs: set[tuple[int, int]] = set()
-    small_ops = range(min(limit, 16))
-    small_pads = paddings if paddings is not None else range(min(reach, SMALL_RANGE) + 1)
-    pairs.update(product(small_pads, small_ops))
+    if limit <= 8:  # the usual strides and dilations: every pair is tried; past them the line's will do
+        small_pads = paddings if paddings is not None else range(min(reach, SMALL_RANGE) + 1)
+        pairs.update(product(small_pads, range(limit)))
     first = max(0, -(-target // 2))
     last = min(reach, (target + limit - 1) // 2)
     if paddings is not None:
