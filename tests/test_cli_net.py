@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -167,3 +168,31 @@ def test_run_statistics_in_csv_and_markdown_keep_each_call(cli, form):
     else:
         assert "| min | max | mean | std |" in result.stdout
         assert "`relu`" in result.stdout and "`relu#2`" in result.stdout
+
+
+def test_net_run_stays_under_its_memory_estimate(cli, tmp_path):
+    """The estimate behind --max-memory bounds net --run's real peak: every kept activation, the
+    state and the largest step's scratch (measured with tracemalloc on a model with a residual,
+    a concatenation and a squeeze-excitation gate)."""
+    import tracemalloc
+
+    import convcalc
+    from convcalc.network.execute import run_network_bytes, state_dict_shapes
+
+    text = (Path(__file__).parent / "data" / "torchvision" / "mobilenet_v3_small.txt").read_text()
+    spec = tmp_path / "net.txt"
+    spec.write_text(text)
+    shape = (1, 3, 96, 96)
+    network = convcalc.parse_network(text)
+    trace = network.trace(shape)
+    estimate = run_network_bytes(trace, shape, state_dict_shapes(trace),
+                                 network.summary(shape).totals.activation_bytes, np.dtype("float32"))
+    cli("net", str(spec), "-i", "1x3x96x96", "--run", "--csv")  # imports and caches are not the run's
+    tracemalloc.start()
+    result = cli("net", str(spec), "-i", "1x3x96x96", "--run", "--csv")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert result.code == 0, result.stderr
+    assert peak < estimate, (peak, estimate)
+    refused = cli("net", str(spec), "-i", "1x3x96x96", "--run", "--max-memory", f"{estimate // 2}")
+    refused.assert_one_error_line(["needs about", "more than --max-memory"])

@@ -103,6 +103,29 @@ def _evaluate(step: Step, inputs: list[Any], params: dict[str, np.ndarray]) -> A
     return result
 
 
+def run_network_bytes(trace: Trace, shape: Any, state: dict[str, Any], activation_bytes: int, real: Any) -> int:
+    """Upper bound of what ``net --run`` allocates: the input and the state, every activation (all
+    are kept, for the statistics and --save), and the most any one step needs while it runs (its
+    layer's own estimate, scratch included: ``tensors.memory.run_bytes``)."""
+    from ..tensors.memory import estimate_bytes, run_bytes
+
+    step_peak = 0
+    for step in trace.steps:
+        if not step.inputs or step.inputs[0].shape is None or step.output.shape is None:
+            continue
+        layer = step.layer
+        if layer is None:  # an operation: its inputs and output, and as much again for NumPy's temporaries
+            need = 2 * estimate_bytes([t.shape for t in step.inputs] + [step.output.shape], real)
+        else:
+            own = list({**layer.param_shapes(), **layer.buffer_shapes()}.values())
+            need = run_bytes(layer, step.inputs[0].shape, step.output.shape, own, real)
+        step_peak = max(step_peak, need)
+    # Kept activations: every step's output, views and in-place results too (NumPy may copy them).
+    kept = estimate_bytes([step.output.shape for step in trace.steps if step.shown and step.output.shape], real)
+    # The state is drawn or read in float64 and cast: up to three times its size while it is made.
+    return estimate_bytes([shape], real) + 3 * estimate_bytes(list(state.values()), real) + max(kept, activation_bytes) + step_peak
+
+
 def run_spec(
     network: Any,
     source: Any,
@@ -123,7 +146,7 @@ def run_spec(
     from ..single.run import parameters
     from ..tensors.arrays import float_dtype
     from ..tensors.fill import make_rng
-    from ..tensors.memory import check_memory, estimate_bytes
+    from ..tensors.memory import check_memory
 
     real = float_dtype(dtype)
     rng = make_rng(seed)
@@ -133,10 +156,9 @@ def run_spec(
     summary = network.summary(shape, dtype, depth)
     trace = network.trace(shape)
     expected = state_dict_shapes(trace)
-    needed = estimate_bytes([shape, *expected.values()], real) + (summary.totals.activation_bytes or 0)
-    check_memory(needed, max_memory)
+    check_memory(run_network_bytes(trace, shape, expected, summary.totals.activation_bytes or 0, real), max_memory)
     x = loaded if loaded is not None else source.random(shape, rng, real)
-    params, more = parameters(expected, weights, fill_weights, rng, real, state_roles(trace))
+    params, more = parameters(expected, weights, fill_weights, rng, real, state_roles(trace), max_memory)
     where = weights or "the random weights"
     run = run_network(trace, x, params, record=True, progress=progress, where=where)
     return summary, run, warnings + more
