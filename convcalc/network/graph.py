@@ -71,6 +71,25 @@ class Step:
         return self.kind != "param"
 
 
+def join_path(path: str, name: str) -> str:
+    """A child's module path; the name "" is the module's own layer (see ``network.resolve``).
+
+    >>> join_path("layer1.0", "conv1"), join_path("", "fc"), join_path("bn", "")
+    ('layer1.0.conv1', 'fc', 'bn')
+    """
+    return f"{path}.{name}" if path and name else (name or path)
+
+
+def shown_names(names: list[str], most: int = 4) -> str:
+    """Names for a note: the first few, and how many more.
+
+    >>> shown_names(["a", "b", "c", "d", "e", "f"])
+    'a, b, c, d and 2 more'
+    """
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def call_key(name: str, call: int) -> str:
     """``name`` for a module's first call, ``name#k`` for its k-th (activations, statistics).
 

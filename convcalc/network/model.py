@@ -32,7 +32,7 @@ class Network:
         self.input_shape = spec.input_shape
         self.form = spec.form
         self.parse_notes = list(spec.notes)
-        self.recipes = RecipeBook().adding(spec.recipes, "the spec") if spec.recipes else RecipeBook()
+        self.recipes = RecipeBook(spec.recipes)
         self.strict = False
 
     def with_recipes(self, text: str, origin: str) -> "Network":

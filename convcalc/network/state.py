@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ConvcalcError
 from ..spec.nodes import LayerNode, ModuleNode, Node, build_at
-from .graph import State
+from .graph import State, join_path
 from .interpret import ModuleRef
 
 
@@ -56,4 +56,4 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
     if recipe is not None and recipe.hidden_parameters:
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: {recipe.hidden_parameters})")
     for name, child in node.children:
-        _walk(tracer, child, f"{path}.{name}" if path and name else (name or path), state, traced)
+        _walk(tracer, child, join_path(path, name), state, traced)

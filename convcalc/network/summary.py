@@ -9,7 +9,7 @@ from typing import Any
 
 from ..layers.base import Layer, Shape, prod
 from .receptive import ReceptiveField
-from .graph import Assumption, Scope, Step, Trace, call_key
+from .graph import Assumption, Scope, Step, Trace, call_key, shown_names
 
 
 @dataclass
@@ -332,6 +332,5 @@ def _state_notes(trace: Trace) -> list[str]:
     if trace.state.unknown:
         notes.append(f"parameters not known from the text (not in the totals): {', '.join(trace.state.unknown)}")
     if trace.state.not_run:
-        shown = ", ".join(trace.state.not_run[:4]) + (f" and {len(trace.state.not_run) - 4} more" if len(trace.state.not_run) > 4 else "")
-        notes.append(f"{shown}: not run by the forward in eval mode; their parameters count in the totals")
+        notes.append(f"{shown_names(trace.state.not_run)}: not run by the forward in eval mode; their parameters count in the totals")
     return notes

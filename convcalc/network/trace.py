@@ -37,7 +37,7 @@ from ..registry import suggestion
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
-from .graph import Assumption, Scope, State, Step, Tensor, Trace, call_key
+from .graph import Assumption, Scope, State, Step, Tensor, Trace, call_key, join_path, shown_names
 from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
@@ -237,12 +237,12 @@ class _Tracer(LayerSteps):
         the one the recipe is for (a torchvision name on a module of one's own)."""
         node = ref.node
         for name, child in node.children if isinstance(node, ModuleNode) else ():
-            path = _join(ref.path, name)
+            path = join_path(ref.path, name)
             if name in recipe.unused or not self.holds_parameters(child):
                 continue
             if path in self.touched or any(p.startswith(path + ".") for p in self.touched):
                 continue
-            used = ", ".join(n for n, _ in node.children if _join(ref.path, n) in self.touched) or "none"
+            used = ", ".join(n for n, _ in node.children if join_path(ref.path, n) in self.touched) or "none"
             raise locate(ParseError(
                 f"{ref.path or 'the network'} ({node.type_name}): its recipe ({recipe.where()}) never runs its child "
                 f"{name!r}, which holds parameters, so this {node.type_name} is not the class the recipe is for "
@@ -282,14 +282,12 @@ class _Tracer(LayerSteps):
             value = interpreter.eval(statement.value)
             if isinstance(value, Marker):
                 # self.encoder.pos_embedding: a parameter of the child, declared by its parent.
-                owner, _, name = _join(ref.path, target).rpartition(".") if "." in target else (ref.path, "", target)
+                owner, _, name = join_path(ref.path, target).rpartition(".") if "." in target else (ref.path, "", target)
                 mine = declared if owner == ref.path else self.declared.setdefault(owner, Declared())
                 table = mine.params if value.kind == "Parameter" else mine.buffers
                 table[name] = value.dims
-            elif isinstance(value, DeclaredLayer):
-                self.overrides[_join(ref.path, target)] = value
-            elif callable(value) and not isinstance(value, ModuleRef):
-                self.overrides[_join(ref.path, target)] = value
+            elif isinstance(value, DeclaredLayer) or (callable(value) and not isinstance(value, ModuleRef)):
+                self.overrides[join_path(ref.path, target)] = value  # the child's forward: a layer or a lambda
             else:
                 declared.attributes[target] = value
 
@@ -303,7 +301,7 @@ class _Tracer(LayerSteps):
         return table
 
     def child_ref(self, ref: ModuleRef, name: str) -> ModuleRef:
-        return ModuleRef(self.children(ref.node)[name], _join(ref.path, name), ref.depth + 1, ref.scopes)
+        return ModuleRef(self.children(ref.node)[name], join_path(ref.path, name), ref.depth + 1, ref.scopes)
 
     def index_ref(self, ref: ModuleRef, index: Any) -> Any:
         names = list(self.children(ref.node))
@@ -387,7 +385,7 @@ class _Tracer(LayerSteps):
         if not self.context:
             return name, 1, ()
         path, depth, scopes, exact = self.context[-1]
-        return (path if exact else _join(path, name)), depth, scopes
+        return (path if exact else join_path(path, name)), depth, scopes
 
     def op(self, name: str, inputs: Sequence[Tensor], result: OpResult, type_name: str | None = None) -> Tensor:
         """A tensor operation of the running recipe as a step: ``<module>.<op>``."""
@@ -419,7 +417,7 @@ class _Tracer(LayerSteps):
         return self.op(name, [a, b], rule(a.shape, b.shape))
 
     def param(self, path: str, name: str, shape: tuple[int, ...]) -> Tensor:
-        key = _join(path, name)
+        key = join_path(path, name)
         if key not in self.params:
             out = self.tensor(shape, ())
             self.params[key] = out
@@ -445,7 +443,7 @@ class _Tracer(LayerSteps):
         if isinstance(node, LayerNode):
             return self.run_layer(node, path, depth, (), x)
         for name, child in node.children:
-            self.list_modules(child, x, _join(path, name), depth + 1)
+            self.list_modules(child, x, join_path(path, name), depth + 1)
         return x
 
     # the inserted flatten before a classifier (see the module doc)
@@ -471,7 +469,7 @@ class _Tracer(LayerSteps):
         shape = x.shape
         assert shape is not None
         out = self.tensor((shape[0], prod(shape[1:])), None, x.storage)
-        name = _join(parent, "flatten")
+        name = join_path(parent, "flatten")
         self.assume(
             f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, whose "
             "in_features is the product of the incoming non-batch dims (a model's forward does this with "
@@ -527,11 +525,6 @@ def _declare_hint(node: ModuleNode) -> str:
             f"its children ({children}), in the spec or a --recipes file")
 
 
-def _join(path: str, name: str) -> str:
-    """A child's path; the name "" is the module's own layer (see ``resolve``)."""
-    return f"{path}.{name}" if path and name else (name or path)
-
-
 def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[str] = (),
                   recipes: RecipeBook | None = None, strict: bool = False) -> Trace:
     """Run the shapes of ``input_shape`` (None: unknown, the modules listed in print order)
@@ -562,12 +555,6 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
     if not isinstance(y, Tensor):
         raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")
     state = collect_state(tracer, root, input_shape is not None)
-    notes = list(parse_notes) + [_listed(names, message) for message, names in tracer.notes.items()]
+    notes = list(parse_notes) + [f"{shown_names(names)}: {message}" for message, names in tracer.notes.items()]
     assumptions = list(tracer.assumptions)
     return Trace(x, y, tracer.steps, notes, state, assumptions, outputs, tracer.module_runs)
-
-
-def _listed(names: list[str], message: str) -> str:
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    return f"{shown}: {message}"
-

@@ -80,7 +80,6 @@ def parse_spec(text: str | bytes) -> ParsedSpec:
             raise ParseError("the spec holds recipes but no network: add the network's text after them")
         spec = TextReader(text).parse()
         if recipes:
-            read_recipes(recipes, "the spec")  # refuses a recipe that is not valid, at its line
-            spec.recipes = recipes
+            spec.recipes = read_recipes(recipes, "the spec")  # refuses a recipe that is not valid, at its line
     check_size(spec.root)
     return spec

@@ -15,6 +15,7 @@ from typing import Any, Union
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import INFERABLE, Layer, Shape
 from ..layers.build import build_layer, missing_args, missing_message
+from ..recipes.notation import Recipe
 from .limits import MAX_LAYERS, MAX_REPEAT
 
 
@@ -86,7 +87,7 @@ class ParsedSpec:
     input_shape: Shape | None
     form: str  # "text" or "json"
     notes: list[str] = field(default_factory=list)
-    recipes: str = ""  # recipe classes written in the spec (see convcalc.recipes)
+    recipes: dict[str, Recipe] = field(default_factory=dict)  # recipe classes written in the spec, by name
 
 
 NAME_PREFIX = re.compile(r"\((?P<name>[^()]*)\)\s*:\s*")
