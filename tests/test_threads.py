@@ -1,0 +1,148 @@
+"""The kernels' thread pool (convcalc.kernels.threads): how many threads, that chunks really run
+on several threads, errors, context, BLAS limits. Torch-free."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from convcalc.errors import ConvcalcError
+from convcalc.kernels import threads as pool
+from convcalc.kernels.threads import (
+    ENVIRONMENT_VARIABLE,
+    available_cpus,
+    parallel_map,
+    parallel_spans,
+    thread_count,
+    use_threads,
+)
+
+
+def test_default_is_the_cpus_this_process_may_use(monkeypatch):
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    assert thread_count() == available_cpus() >= 1
+
+
+def test_environment_variable_then_explicit_setting_win(monkeypatch):
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "3")
+    assert thread_count() == 3
+    with use_threads(5):
+        assert thread_count() == 5
+        with use_threads(None):  # None keeps the environment's
+            assert thread_count() == 3
+    assert thread_count() == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5"])
+def test_bad_environment_variable_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, value)
+    with pytest.raises(ConvcalcError, match=f"{ENVIRONMENT_VARIABLE} must be a whole number of at least 1, got '{value}'"):
+        thread_count()
+
+
+@pytest.mark.parametrize("value", [0, -2, "x", True])
+def test_bad_explicit_setting_is_refused(value):
+    with pytest.raises(ConvcalcError, match="at least 1"):
+        with use_threads(value):
+            pass
+
+
+def test_setting_is_context_local():
+    seen = {}
+
+    def other() -> None:
+        seen["other"] = thread_count()
+
+    with use_threads(7):
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+        assert thread_count() == 7
+    assert seen["other"] != 7 or available_cpus() == 7
+
+
+def _slow_identity(chunk: int) -> tuple[int, int]:
+    time.sleep(0.02)  # long enough that one thread cannot take every chunk before the others start
+    return chunk, threading.get_ident()
+
+
+def test_chunks_run_on_several_threads_in_order():
+    with use_threads(4):
+        results = parallel_map(_slow_identity, list(range(8)))
+    assert [chunk for chunk, _ in results] == list(range(8))
+    assert len({ident for _, ident in results}) > 1
+    assert threading.get_ident() in {ident for _, ident in results}  # the caller works too
+
+
+def test_one_thread_or_one_chunk_runs_inline():
+    with use_threads(1):
+        results = parallel_map(_slow_identity, [0, 1, 2])
+    assert {ident for _, ident in results} == {threading.get_ident()}
+    with use_threads(4):
+        assert parallel_map(_slow_identity, [0])[0][1] == threading.get_ident()
+
+
+def test_a_chunk_sees_the_callers_context_and_runs_nested_work_inline():
+    from convcalc.kernels._common import _LIMIT, allocation_limit
+
+    def chunk(_: int) -> tuple[int | None, int, set[int]]:
+        inner = parallel_map(_slow_identity, [0, 1])
+        return _LIMIT.get(), thread_count(), {ident for _, ident in inner}
+
+    with use_threads(3), allocation_limit(1234):
+        results = parallel_map(chunk, [0, 1, 2])
+    for limit, count, inner_threads in results:
+        assert limit == 1234 and count == 1 and len(inner_threads) == 1
+
+
+class Boom(Exception):
+    pass
+
+
+def test_an_error_in_a_worker_is_raised_again_as_the_same_exception():
+    raised = Boom("chunk 5")
+    started = []
+
+    def chunk(index: int) -> int:
+        started.append(index)
+        time.sleep(0.01)
+        if index == 5:
+            raise raised
+        return index
+
+    with use_threads(3), pytest.raises(Boom) as caught:
+        parallel_map(chunk, list(range(40)))
+    assert caught.value is raised
+    assert len(started) < 40  # no new chunk starts after the failure
+    with use_threads(3):  # the pool still works afterwards
+        assert parallel_map(abs, [-1, -2, -3]) == [1, 2, 3]
+
+
+def test_parallel_spans_cover_the_range_once():
+    with use_threads(3):
+        spans = parallel_spans(10, 10 << 20)
+    assert [(s.start, s.stop) for s in spans] == [(0, 3), (3, 6), (6, 10)]
+    with use_threads(1):
+        assert parallel_spans(10, 10 << 20) == [slice(0, 10)]
+
+
+def test_blas_runs_single_threaded_in_chunks_and_with_the_thread_count_outside():
+    np = pytest.importorskip("numpy")
+    libraries = pool._blas_libraries()
+    if not libraries:
+        pytest.skip("no BLAS library that threadpoolctl can control")
+    before = [library.num_threads for library in libraries]
+
+    def chunk(_: int) -> list[int]:
+        float(np.ones((4, 4)).dot(np.ones(4)).sum())
+        return [library.num_threads for library in libraries]
+
+    with use_threads(2):
+        inside = parallel_map(chunk, [0, 1])
+    assert all(count == [1] * len(libraries) for count in inside)
+    assert [library.num_threads for library in libraries] == before
+    with use_threads(1), pool.blas_threads():
+        assert [library.num_threads for library in libraries] == [1] * len(libraries)
+    assert [library.num_threads for library in libraries] == before
