@@ -83,7 +83,8 @@ def totals_lines(totals: Totals, dtype: str) -> list[tuple[str, str]]:
         ("FLOPs", _count(totals.flops)),
         (f"input size ({dtype})", format_bytes(totals.input_bytes)),
         ("activations", format_bytes(totals.activation_bytes)),
-        ("params memory", format_bytes(totals.param_bytes + totals.buffer_bytes)),
+        ("params memory", format_bytes(totals.param_bytes)),  # as JSON's param_bytes: buffers apart
+        ("buffers memory", format_bytes(totals.buffer_bytes)),
         ("peak inference memory", format_bytes(totals.peak_memory_bytes)),
     ]
 
