@@ -14,29 +14,30 @@ import warnings
 from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import ConvcalcError
-from ..registry import aliases, layer_classes, suggestion
-from .layer import layer_command
+from ..registry import layer_classes, lookup, suggestion
+from .help import ReadableCommand, ReadableHelp
+from .layer import DrawingCommand, LayerOptionsCommand, layer_command
 from .net import net_command
-from .options import PASS_THROUGH, LayerOptionsCommand
+from .options import PASS_THROUGH
 from .output import bound_widths, emit_json, emit_rich, error, one_line, plain_streams, warn
 
 _built: dict[str, Any] = {}
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# Commands whose modules load only when invoked: (module, function, context settings).
+# Commands whose modules load only when invoked: (module, function, command class).
 _LAZY_COMMANDS = {
-    "explain": ("convcalc.cli.explain", "explain_command", PASS_THROUGH),
-    "solve": ("convcalc.cli.teach", "solve_command", {}),
-    "show": ("convcalc.cli.teach", "show_command", PASS_THROUGH),
+    "explain": ("convcalc.cli.explain", "explain_command", LayerOptionsCommand),
+    "solve": ("convcalc.cli.teach", "solve_command", ReadableCommand),
+    "show": ("convcalc.cli.teach", "show_command", DrawingCommand),
 }
 
 
-class LayerGroup(TyperGroup):
+class LayerGroup(ReadableHelp, TyperGroup):
     """The top-level group: static commands plus one lazily built command per layer."""
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -47,10 +48,10 @@ class LayerGroup(TyperGroup):
             return self.commands[cmd_name]
         if cmd_name in _LAZY_COMMANDS:
             return _lazy_command(cmd_name)
-        name = aliases().get(cmd_name, cmd_name)
-        if name in layer_classes():
-            return layer_command(name)
-        return None
+        try:  # conv2d, an alias, or torch's class name in any case: Conv2d, nn.Conv2d
+            return layer_command(lookup(cmd_name).cli_name())
+        except ConvcalcError:
+            return None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         command = self.get_command(ctx, args[0])
@@ -90,7 +91,7 @@ def _main_options(
         sys.stdout.write(ctx.get_help() + "\n")
 
 
-@app.command("layers")
+@app.command("layers", cls=ReadableCommand)
 def layers_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -103,22 +104,24 @@ def layers_command(
         emit_json([dict(zip(("command", "aliases", "class", "family", "summary"), row)) for row in rows])
         return
     from ..render.report import render_layer_list
+    from .layer import FAMILY_PANELS
 
-    emit_rich(render_layer_list(rows))
+    emit_rich(render_layer_list([(*row[:3], FAMILY_PANELS.get(row[3], row[3]), row[4]) for row in rows]))
 
 
-app.command("net")(net_command)
+app.command("net", cls=ReadableCommand)(net_command)
 
 
 def _lazy_command(name: str) -> Any:
     if name not in _built:
         import importlib
 
-        module, function, context = _LAZY_COMMANDS[name]
+        module, function, command_class = _LAZY_COMMANDS[name]
         builder = typer.Typer(add_completion=False)
-        builder.command(
-            name=name, context_settings=context or None, cls=LayerOptionsCommand if context else TyperCommand
-        )(getattr(importlib.import_module(module), function))
+        context = PASS_THROUGH if issubclass(command_class, LayerOptionsCommand) else None
+        builder.command(name=name, context_settings=context, cls=command_class)(
+            getattr(importlib.import_module(module), function)
+        )
         _built[name] = typer.main.get_command(builder)
         _built[name].name = name
     return _built[name]

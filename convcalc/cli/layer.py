@@ -11,12 +11,13 @@ import inspect
 from typing import Any, Callable
 
 import typer
-from typer.core import TyperCommand
 
 from ..errors import ConvcalcError, ShapeError
-from ..layers.base import Layer
+from ..layers.base import INFERABLE, Layer
 from ..layers.build import given_twice, no_option, option_word
-from ..registry import layer_classes
+from ..registry import aliases, layer_classes
+from .help import HelpPanel, ReadableCommand
+from .words import Spelling, flag_spelling, spellings
 from .options import (
     COMMON_DEFAULTS, COMMON_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, markup_safe, option_for, refuse_lone_options, run_settings,
     wants_run,
@@ -36,16 +37,22 @@ FAMILY_PANELS = {
 }
 
 
+LAYER_PANEL, FORWARD_PANEL = "Layer", "Forward"
+
 _built: dict[str, Any] = {}
 
 
-class _LayerCommand(TyperCommand):
+class _LayerCommand(ReadableCommand):
     """A layer's command, reading its option words as a spec line, ``explain`` and ``show`` do:
     every spelling the line form takes (``-k3``, ``--kernel_size 3``, ``--bias=false``), an
     argument given twice refused rather than the last one winning, and the same message for an
     unknown option. Click parses the rest."""
 
     layer: type[Layer]
+
+    def required_names(self, ctx: Any) -> frozenset[str]:
+        """The layer's required arguments but those inferred from --input (their text says so)."""
+        return frozenset(spec.name for spec in self.layer.arg_specs() if spec.required) - INFERABLE
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.resilient_parsing:  # shell completion: whatever is typed so far, unchecked
@@ -102,6 +109,90 @@ def _once(name: str, said: str, given: set[str]) -> None:
     given.add(name)
 
 
+class LayerOptionsCommand(ReadableCommand):
+    """``explain`` and ``show``: the layer's own options follow its name and reach the command
+    unparsed (``ctx.args``). Their help (``explain conv2d --help``) lists them after the
+    command's own; <TAB> offers them, and their choices, from the layer's argument specs, as
+    the layer's own command does; a layer's flag followed by a separate true/false is refused
+    as the command's own flags are."""
+
+    # Arguments the command fills in itself, so not marked required in the layer's help.
+    layer_defaults: frozenset[str] = frozenset()
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        layer = self._named_layer(args)
+        if layer is not None:
+            ctx.meta[_HELP_LAYER] = layer
+        return super().parse_args(ctx, args)
+
+    def _named_layer(self, args: list[str]) -> type[Layer] | None:
+        """The layer the words name: the first word that is not an option or an option's value."""
+        from ..registry import lookup
+
+        own = spellings(self.params)
+        value_next = False
+        for word in args:
+            if value_next or word.startswith("-"):
+                spelling = own.get(word) or own.get(word.replace("_", "-"))
+                value_next = not value_next and spelling is not None and spelling.takes_value
+                continue
+            try:
+                return lookup(word)
+            except ConvcalcError:
+                return None
+        return None
+
+    def spelling_table(self, args: list[str]) -> dict[str, Spelling]:
+        table = super().spelling_table(args)
+        layer = self._named_layer(args)
+        for spec in layer.arg_specs() if layer is not None else ():
+            if spec.is_flag:
+                table = {**flag_spelling(spec.flags[0], spec.spellings[-1]), **table}
+        return table
+
+    def help_panels(self, ctx: Any) -> list[HelpPanel]:
+        panels = super().help_panels(ctx)
+        layer = ctx.meta.get(_HELP_LAYER)
+        if layer is None:
+            return panels
+        command = layer_command(layer.cli_name())
+        required = command.required_names(ctx) - self.layer_defaults
+        titles = {LAYER_PANEL: f"{layer.__name__} options, after the layer name",
+                  FORWARD_PANEL: f"{layer.__name__} forward options"}
+        return panels + [
+            HelpPanel(titles[title], params, required)
+            for title in (LAYER_PANEL, FORWARD_PANEL)
+            if (params := [param for param in command.params if getattr(param, "rich_help_panel", None) == title])
+        ]
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        from typer.core import CompletionItem  # Typer's (vendored Click's) completion value
+
+        items = super().shell_complete(ctx, incomplete)
+        name = ctx.params.get("layer") or ""
+        cls = layer_classes().get(aliases().get(name, name))
+        if cls is None:
+            return items
+        specs = (*cls.arg_specs(), *cls.forward_arg_specs())
+        previous = ctx.args[-1] if ctx.args else None
+        for spec in specs:
+            if previous in spec.flags and not spec.is_flag:  # the option's value
+                return [CompletionItem(choice) for choice in spec.choices if choice.startswith(incomplete)]
+        if not incomplete.startswith("-"):
+            return items
+        words = [flag for spec in specs for flag in spec.spellings]
+        return items + [CompletionItem(flag) for flag in words if flag.startswith(incomplete)]
+
+
+class DrawingCommand(LayerOptionsCommand):
+    """``show``, which draws one output channel unless told otherwise."""
+
+    layer_defaults = frozenset({"out_channels"})
+
+
+_HELP_LAYER = "convcalc.help_layer"  # ctx.meta key: the layer named before --help
+
+
 def layer_command(name: str) -> Any:
     """The command of the layer registered as ``name``."""
     if name not in _built:
@@ -128,11 +219,11 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
     """A function whose signature Typer turns into the layer's command."""
     params = []
     for spec in cls.arg_specs():
-        annotation = option_for(spec, spec.flags, "Layer")
+        annotation = option_for(spec, spec.flags, LAYER_PANEL)
         params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
     forward_specs = cls.forward_arg_specs()
     for spec in forward_specs:
-        annotation = option_for(spec, spec.flags, "Forward")
+        annotation = option_for(spec, spec.flags, FORWARD_PANEL)
         params.append(inspect.Parameter(f"forward_{spec.name}", inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
                                         default=None))
     for options, defaults in ((COMMON_OPTIONS, COMMON_DEFAULTS), (RUN_OPTIONS, RUN_DEFAULTS)):

@@ -11,7 +11,7 @@ import typer
 
 from ..errors import ConvcalcError
 from .options import (
-    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, Run, Seed, refuse_lone_options, run_settings,
+    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, refuse_lone_options, run_settings,
     wants_run,
 )
 from .output import emit_json, emit_rich, emit_text, warn
@@ -42,7 +42,7 @@ def net_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows with exact numbers.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table and totals.")] = False,
-    run: Run = False,
+    run: NetRun = False,
     input_file: InputFile = None,
     key: Key = None,
     gray: Gray = False,

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable, Mapping, NamedTuple, Optional
 
 import typer
-from typer.core import TyperCommand
 
 from ..layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
-from ..registry import aliases, layer_classes
+from ..registry import layer_classes
 
 
 METAVARS = {
@@ -32,10 +31,15 @@ PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 RUN_PANEL = "Forward pass"
 
 
+def markup_safe(text: str) -> str:
+    """Typer renders help as Rich markup: ``[min_val, max_val]`` must not read as a style tag."""
+    return text.replace("[", "\\[")
+
+
 def _text_option(*flags: str, metavar: str, help: str, complete: Any = None) -> Any:
-    return Annotated[
-        Optional[str], typer.Option(*flags, metavar=metavar, help=help, rich_help_panel=RUN_PANEL, autocompletion=complete)
-    ]
+    return Annotated[Optional[str], typer.Option(
+        *flags, metavar=metavar, help=markup_safe(help), rich_help_panel=RUN_PANEL, autocompletion=complete
+    )]
 
 
 def complete_fill(incomplete: str) -> list[str]:
@@ -60,7 +64,10 @@ def _flag_option(flag: str, help: str) -> Any:
 
 # The forward-pass options, declared once: the layer commands take them all, `net` and
 # `explain` the ones that mean something for them.
-Run = _flag_option("--run", "Run the forward pass: show input, weights and output (implied by the options below).")
+Run = _flag_option("--run", "Run the forward pass and show the input, weights and output tensors "
+                   "(implied by the options below).")
+NetRun = _flag_option("--run", "Run the forward pass and add each layer's output min, max, mean and std as columns "
+                      "(implied by the options below).")
 InputFile = _text_option("--input-file", metavar="FILE",
                          help="Input tensor: .npy, .npz, .csv/.txt (reshaped to --input) or an image.")
 Key = _text_option("--key", metavar="NAME", help="The array to read from an .npz input file.")
@@ -136,35 +143,6 @@ def _precision(digits: int) -> int:
     return digits
 
 
-class LayerOptionsCommand(TyperCommand):
-    """``explain`` and ``show``: the layer's own options follow its name and reach the command
-    unparsed (``ctx.args``), so Click cannot complete them; this offers them, and their
-    choices, from the layer's argument specs, as the layer's own command does."""
-
-    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
-        from typer.core import CompletionItem  # Typer's (vendored Click's) completion value
-
-        items = super().shell_complete(ctx, incomplete)
-        name = ctx.params.get("layer") or ""
-        cls = layer_classes().get(aliases().get(name, name))
-        if cls is None:
-            return items
-        specs = (*cls.arg_specs(), *cls.forward_arg_specs())
-        previous = ctx.args[-1] if ctx.args else None
-        for spec in specs:
-            if previous in spec.flags and not spec.is_flag:  # the option's value
-                return [CompletionItem(choice) for choice in spec.choices if choice.startswith(incomplete)]
-        if not incomplete.startswith("-"):
-            return items
-        spellings = [flag for spec in specs for flag in spec.spellings]
-        return items + [CompletionItem(flag) for flag in spellings if flag.startswith(incomplete)]
-
-
-def markup_safe(text: str) -> str:
-    """Typer renders help as Rich markup: ``[min_val, max_val]`` must not read as a style tag."""
-    return text.replace("[", "\\[")
-
-
 def choices_completer(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
     def complete(incomplete: str) -> list[str]:
         return [choice for choice in choices if choice.startswith(incomplete)]
@@ -173,7 +151,11 @@ def choices_completer(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
 
 
 def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
+    """The Typer option of a layer's argument; its choices are listed in its text, where they
+    wrap, rather than as its value's name (``MODE``), which does not."""
     help_text = spec.help or spec.name.replace("_", " ")
+    if len(spec.choices) > 1 and not all(choice in help_text for choice in spec.choices):
+        help_text += ": " + ", ".join(spec.choices[:-1]) + " or " + spec.choices[-1]
     if not spec.required:
         help_text += f"  [default: {spec.default}]"
     help_text = markup_safe(help_text)
@@ -188,7 +170,7 @@ def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
         typer.Option(
             *flags,
             help=help_text,
-            metavar="[" + "|".join(choices) + "]" if choices else METAVARS.get(spec.annotation, "VALUE"),
+            metavar=spec.name.rsplit("_", 1)[-1].upper() if choices else METAVARS.get(spec.annotation, "VALUE"),
             autocompletion=choices_completer(choices) if choices else None,
             rich_help_panel=panel,
             show_default=False,
@@ -202,7 +184,7 @@ COMMON_OPTIONS = {
         Optional[str],
         typer.Option(
             "--input", "-i", metavar="SHAPE", rich_help_panel="Input and output",
-            help="Input shape: 1x3x32x32, 1,3,32,32 or [1, 3, 32, 32] (batch dim optional).",
+            help="Input shape, batch dim optional: 1x3x32x32, [1,3,32,32] or torch.Size([1,3,32,32]) as torch prints it.",
         ),
     ],
     "dtype": Annotated[
