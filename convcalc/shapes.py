@@ -1,6 +1,7 @@
 """Reading and writing the small integer tuples users type: shapes and tuple arguments.
 
-A shape is written ``1x3x32x32``, ``1,3,32,32``, ``[1, 3, 32, 32]`` or ``(1, 3, 32, 32)``.
+A shape is written ``1x3x32x32``, ``1,3,32,32``, ``[1, 3, 32, 32]``, ``(1, 3, 32, 32)``, or as
+torch prints one, ``torch.Size([1, 3, 32, 32])``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,36 @@ from .errors import ParseError
 _SEPARATORS = re.compile(r"\s*[xX×,]\s*|\s+")
 INT64_MAX = 2**63 - 1  # PyTorch sizes are int64
 TUPLE_EXAMPLE = "3, 3x5 or 3,5"
-SHAPE_EXAMPLE = "1x3x32x32, 1,3,32,32 or [1, 3, 32, 32]"
+SHAPE_EXAMPLE = "1x3x32x32, 1,3,32,32, [1, 3, 32, 32] or torch.Size([1, 3, 32, 32])"
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf|nan)", re.IGNORECASE)
 
 
-def _split(text: str, what: str, example: str) -> list[str]:
+# A call such as torch.Size([1, 3]) (what printing x.shape shows): its name and what is inside.
+_CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\((.*)\)", re.DOTALL)
+_SIZE_NAMES = ("torch.Size", "Size")
+
+
+def _unwrapped(text: str, what: str, example: str) -> str:
+    """``text`` stripped, and torch's ``torch.Size([...])`` reduced to its list.
+
+    >>> _unwrapped(" torch.Size([1, 3, 32, 32]) ", "input shape", "1x3")
+    '[1, 3, 32, 32]'
+    """
     stripped = text.strip()
+    call = _CALL.fullmatch(stripped)
+    if call is None:
+        return stripped
+    inner = call.group(2).strip()
+    if call.group(1) not in _SIZE_NAMES or inner[:1] not in ("[", "("):
+        raise ParseError(
+            f"{what} {shown(text)} is not a size torch prints; write it like {example}"
+        )
+    return inner
+
+
+def _split(text: str, what: str, example: str) -> list[str]:
+    stripped = _unwrapped(text, what, example)
     opening, closing = stripped[:1] in "[(", stripped[-1:] in "])"
     if opening != closing:
         raise ParseError(f"{what} {text!r} has an unclosed bracket; write it like {example}")
@@ -104,8 +128,8 @@ def parse_floats(text: str, what: str = "value") -> tuple[float, ...]:
 def parse_shape(text: str) -> tuple[int, ...]:
     """Parse an input shape; every dim must be a positive whole number.
 
-    >>> parse_shape("1x3x32x32")
-    (1, 3, 32, 32)
+    >>> parse_shape("1x3x32x32"), parse_shape("torch.Size([1, 3, 32, 32])")
+    ((1, 3, 32, 32), (1, 3, 32, 32))
     """
     shape = parse_ints(text, "input shape", example=SHAPE_EXAMPLE)
     zero = [i for i, n in enumerate(shape) if n == 0]

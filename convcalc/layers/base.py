@@ -315,6 +315,9 @@ class Layer:
     network inserts for a classifier can go before it: every activation, dropout and Identity.
     (The softmax family, GLU and a per-channel PReLU are not strictly so; they keep the flag of
     their family, as the tracer has always treated them.)"""
+    batch_optional: ClassVar[bool] = False
+    """An input of ``nd + 1`` dims is one sample without its batch dim, (C, *spatial), as torch
+    reads it (convolutions, pooling, unpooling, instance norm): the single-layer report says so."""
     window: ClassVar[str] = ""
     """The kind of sliding window that computes each output, as ``explain`` takes it apart and
     ``show`` draws it: ``"conv"``, ``"transposed"``, ``"max"``, ``"avg"`` or ``"lp"``; ``""``

@@ -13,6 +13,7 @@ class _ConvBase(Layer):
 
     family = "conv"
     transposed = False
+    batch_optional = True
     window = "conv"
     param_roles = {"weight": "fan_in", "bias": "fan_in"}
     flops_rule = "2·MACs, plus one add per output element for the bias"

@@ -249,6 +249,8 @@ class _InstanceNormNd(_ChannelNorm):
     are tracked, in which case eval mode uses those (and any spatial size works).
     """
 
+    batch_optional = True
+
     flops_rule: ClassVar[str] = (
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the affine scale "
         "and shift; with track_running_stats=True 2 per element (running statistics folded "

@@ -97,6 +97,7 @@ class PoolNd(Layer):
 
     family = "pooling"
     flops_rule: ClassVar[str] = ""
+    batch_optional = True
 
     def _spatial(self, input_shape: Sequence[int]) -> tuple[Shape, Shape]:
         shape = self._as_shape(input_shape)

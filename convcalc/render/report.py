@@ -36,7 +36,8 @@ def render_layer(report: LayerReport) -> RenderableType:
     grid.add_column(style="bold cyan", no_wrap=True)
     grid.add_column()
     if report.input_shape is not None:
-        grid.add_row("input", format_shape(report.input_shape))
+        unbatched = Text(f"  unbatched {report.input_layout}", style="italic") if report.unbatched else ""
+        grid.add_row("input", Text(format_shape(report.input_shape)) + unbatched)
         grid.add_row("output", Text(format_shape(report.output_shape), style="bold green"))
     for line in report.formulas:
         grid.add_row(line.name, line.right_side())
@@ -69,13 +70,23 @@ def render_layer(report: LayerReport) -> RenderableType:
 
 
 def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
-    """``convcalc layers``: command, aliases, torch class, family and summary of every layer."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for title in ("command", "aliases", "torch.nn", "family", "what it is"):
-        table.add_column(title, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))  # Text: summaries hold brackets, not markup
-    return table
+    """``convcalc layers``: per family (rows are command, aliases, torch class, family title,
+    summary), each command with its torch class and what it is, aliases after it. Names never
+    wrap; a description wraps as whole words in the width left."""
+    from itertools import groupby
+
+    parts: list[RenderableType] = []
+    for family, members in groupby(rows, key=lambda row: row[3]):
+        table = Table(box=None, show_header=False, expand=True, pad_edge=False, padding=(0, 1),
+                      title=Text(family, style="bold"), title_justify="left")
+        table.add_column(no_wrap=True, style="cyan")
+        table.add_column(no_wrap=True)
+        table.add_column(ratio=1)
+        for name, aliases, torch_class, _, summary in members:
+            also = Text(f" (also {aliases})", style="dim") if aliases else Text()
+            table.add_row(name, torch_class, Text(summary) + also)  # Text: summaries hold brackets, not markup
+        parts += [table, Text()]
+    return Group(*parts[:-1])
 
 
 def render_network(summary: "Summary", stats: Any = None) -> RenderableType:

@@ -66,6 +66,12 @@ class LayerReport(NamedTuple):
     flops: int | None
     formulas: tuple[FormulaLine, ...] = ()
     forward_kwargs: dict[str, Any] | None = None
+    input_layout: str | None = None  # "(C, H, W)" or "(N, C, H, W)" where the batch dim may be left out
+
+    @property
+    def unbatched(self) -> bool | None:
+        """Whether the input was read as one sample without its batch dim (None: no such reading)."""
+        return None if self.input_layout is None else not self.input_layout.startswith("(N,")
 
     @property
     def param_shapes(self) -> dict[str, Shape]:
@@ -99,6 +105,8 @@ class LayerReport(NamedTuple):
             "output_bytes": self.output_bytes,
             "formulas": [line.text() for line in self.formulas],
             "notes": layer.notes(),
+            "unbatched": self.unbatched,
+            "input_layout": self.input_layout,
         }
 
 
@@ -143,4 +151,19 @@ def layer_report(
         layer.flops(input_shape, **forward_kwargs),
         formulas,
         forward_kwargs,
+        input_layout(layer, input_shape, tuple(symbol for symbol, _ in rules)),
     )
+
+
+def input_layout(layer: Layer, input_shape: Shape, symbols: tuple[str, ...]) -> str | None:
+    """``(C, H, W)`` when a layer that takes an unbatched sample gets one, ``(N, C, H, W)`` when
+    batched; None for a layer without that choice. ``symbols`` name the spatial dims.
+
+    >>> from convcalc import Conv2d
+    >>> input_layout(Conv2d(3, 8, 3), (3, 32, 32), ("H", "W")), input_layout(Conv2d(3, 8, 3), (1, 3, 8, 8), ("H", "W"))
+    ('(C, H, W)', '(N, C, H, W)')
+    """
+    if not layer.batch_optional or len(symbols) != layer.nd or len(input_shape) not in (layer.nd + 1, layer.nd + 2):
+        return None
+    dims = ("N", "C", *symbols) if len(input_shape) == layer.nd + 2 else ("C", *symbols)
+    return "(" + ", ".join(dims) + ")"
