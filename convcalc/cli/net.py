@@ -24,6 +24,11 @@ Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse to assume a forward the text does not give (exit 2) instead of warning.")]
 ModulePath = Annotated[Optional[str], typer.Option(
     "--module", metavar="PATH", help="Take one submodule as the network, e.g. backbone.body.")]
+Train = Annotated[bool, typer.Option(
+    "--train", help="Estimate one training step's peak memory: weights, gradients, optimizer state and "
+    "the activations kept for backward (a column per layer); see docs/training-memory.md.")]
+Optimizer = Annotated[Optional[str], typer.Option(
+    "--optimizer", metavar="NAME", help="With --train: sgd, momentum, adam or adamw (default adam).")]
 
 
 def net_command(
@@ -60,6 +65,7 @@ def net_command(
     recipes: Recipes = None,
     strict: Strict = False,
     module: ModulePath = None,
+    train: Train = False, optimizer: Optimizer = None,
 ) -> None:
     """Summarise a whole network: per-layer shapes, parameters, MACs, memory, receptive field.
 
@@ -74,16 +80,39 @@ def net_command(
     runs = wants_run(locals())
     refuse_lone_options(locals(), runs)
     network = _network(spec_file, recipes, strict, module)
+    summary, training = _training(network, input_shape, dtype, levels, train, optimizer)
     stats = output_data = None
     if runs:
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
-    else:
+    elif summary is None:
         summary = network.summary(input_shape, dtype, levels)
     if summary.assumptions:  # one line, however many (--json lists them one by one)
         shown = "; ".join(str(a) for a in summary.assumptions[:3])
         more = f"; and {len(summary.assumptions) - 3} more" if len(summary.assumptions) > 3 else ""
         warn(f"assumed what the text does not show: {shown}{more} (--strict refuses this)")
-    _emit_summary(summary, stats, output_data, "json" if as_json else "csv" if as_csv else "markdown" if as_markdown else None)
+    _emit_summary(summary, stats, output_data, _form(as_json, as_csv, as_markdown), training)
+
+
+def _form(as_json: bool, as_csv: bool, as_markdown: bool) -> str | None:
+    return "json" if as_json else "csv" if as_csv else "markdown" if as_markdown else None
+
+
+def _training(network: Any, input_shape: str | None, dtype: str, depth: int | None, train: bool,
+              optimizer: str | None) -> tuple[Any, Any]:
+    """``--train``: the summary and the memory of one training step (needs an input shape);
+    ``(None, None)`` without it."""
+    from ..network.training import optimizer_name
+
+    if not train:
+        if optimizer is not None:
+            raise ConvcalcError(f"--optimizer {optimizer} needs --train (the training-memory estimate)")
+        return None, None
+
+    name = optimizer_name(optimizer or "adam")
+    summary, memory = network.training_memory(input_shape, dtype, depth, name)
+    if memory.peak_bytes is None:
+        raise ConvcalcError("--train needs an input shape: give --input SHAPE or an input line in the spec")
+    return summary, memory
 
 
 def _network(spec_file: str | None, recipes: str | None, strict: bool, module: str | None) -> Any:
@@ -97,8 +126,10 @@ def _network(spec_file: str | None, recipes: str | None, strict: bool, module: s
     return network.module(module) if module is not None else network
 
 
-def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, form: str | None) -> None:
-    """The summary on stdout as JSON, CSV, Markdown, a Rich table (terminal) or plain text (pipe)."""
+def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, form: str | None,
+                  training: Any = None) -> None:
+    """The summary on stdout as JSON, CSV, Markdown, a Rich table (terminal) or plain text (pipe);
+    with ``training`` (--train), its column and totals too."""
     if form == "json":
         data = summary.to_json()
         if stats is not None:
@@ -106,19 +137,27 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
                 found = stats.get(row.key)
                 row_data["stats"] = None if found is None else found._asdict()
             data["output"] = output_data
+        if training is not None:
+            for kept, row_data in zip(training.kept, data["layers"]):
+                row_data["kept_bytes"] = kept
+            data["training"] = training.to_json()
         emit_json(data)
-    elif form in ("csv", "markdown"):
-        from ..render.tables import csv_text, markdown_text
+        return
+    from ..render.tables import NO_EXTRAS, csv_text, markdown_text, plain_text
 
-        emit_text(csv_text(summary, stats) if form == "csv" else markdown_text(summary, stats))
+    extras = NO_EXTRAS
+    if training is not None:
+        from ..render.training import training_extras
+
+        extras = training_extras(summary, training)
+    if form in ("csv", "markdown"):
+        emit_text(csv_text(summary, stats, extras) if form == "csv" else markdown_text(summary, stats, extras))
     elif sys.stdout.isatty():
         from ..render.report import render_network
 
-        emit_rich(render_network(summary, stats))
+        emit_rich(render_network(summary, stats, extras))
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
-        from ..render.tables import plain_text
-
-        emit_text(plain_text(summary, stats))
+        emit_text(plain_text(summary, stats, extras))
 
 
 def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:

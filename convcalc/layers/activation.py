@@ -133,8 +133,10 @@ class ReLU(_InplaceActivation):
     ((1, 64, 56, 56), 200704)
     """
 
+    in_place_keeps_result = True
     flops_per_element = 1
     kernel = "relu"
+    saved_for_backward = ("output",)
     flops_rule = "1 per element: max(0, x)"
 
 
@@ -145,6 +147,7 @@ class LeakyReLU(Activation):
     LeakyReLU(negative_slope=0.2, inplace=True)
     """
 
+    in_place_keeps_result = True
     flops_per_element = 2
     kernel = "leaky_relu"
     flops_rule = "2 per element: a comparison and the multiply by negative_slope"
@@ -238,9 +241,11 @@ class RReLU(Activation):
     RReLU(lower=0.125, upper=0.3333333333333333)
     """
 
+    in_place_keeps_result = True
     flops_per_element = 2
     kernel = "leaky_relu"
     flops_rule = "2 per element: a comparison and the multiply by the slope (lower+upper)/2"
+    saved_for_backward = ("input", "input_copy")  # the random slopes drawn in training
 
     def __init__(
         self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False
@@ -411,6 +416,8 @@ class ReLU6(Hardtanh):
 class _AlphaUnit(Activation):
     """ELU and CELU: ``alpha`` scales the exponential branch."""
 
+    in_place_keeps_result = True
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         self.alpha = self._float32_arg("alpha", alpha)
         self.inplace = bool(inplace)
@@ -481,6 +488,7 @@ class SELU(_InplaceActivation):
     50
     """
 
+    in_place_keeps_result = True
     flops_per_element = 5
     kernel = "selu"
     flops_rule = (
@@ -537,6 +545,7 @@ class Sigmoid(Activation):
 
     flops_per_element = 4
     kernel = "sigmoid"
+    saved_for_backward = ("output",)
     flops_rule = "4 per element: 1 / (1 + exp(−x)) (negate, exp, add, divide)"
 
     def __init__(self) -> None:
@@ -552,6 +561,7 @@ class LogSigmoid(Activation):
 
     flops_per_element = 5
     kernel = "logsigmoid"
+    saved_for_backward = ("input", "input_copy")
     flops_rule = "5 per element: −log(1 + exp(−x)) (negate, exp, add, log, negate)"
 
     def __init__(self) -> None:
@@ -582,6 +592,7 @@ class Tanh(Activation):
 
     flops_per_element = 1
     kernel = "tanh"
+    saved_for_backward = ("output",)
     flops_rule = "1 per element: tanh(x)"
 
     def __init__(self) -> None:
@@ -668,6 +679,7 @@ class Softsign(Activation):
 
     flops_per_element = 3
     kernel = "softsign"
+    saved_for_backward = ("input", "input_copy")
     flops_rule = "3 per element: x / (1 + |x|) (abs, add, divide)"
 
     def __init__(self) -> None:
@@ -736,6 +748,7 @@ class Tanhshrink(Activation):
 
     flops_per_element = 2
     kernel = "tanhshrink"
+    saved_for_backward = ("input_copy",)  # its tanh
     flops_rule = "2 per element: x − tanh(x) (tanh, subtract)"
 
     def __init__(self) -> None:

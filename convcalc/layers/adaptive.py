@@ -9,7 +9,7 @@ import math
 from typing import Any, Sequence
 
 from ..arith import FixedRule, spatial_symbols, widest_adaptive_window
-from .base import OptionalSizes, Shape
+from .base import Kept, OptionalSizes, Shape
 from .pooling import PoolNd, is_sequence, sum_windows
 
 
@@ -103,6 +103,17 @@ class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
         "output element"
     )
 
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, except for an all-ones output, which torch computes as a mean (which
+        keeps nothing).
+
+        >>> AdaptiveAvgPool2d(1).kept_for_backward((1, 4, 7, 7), (1, 4, 1, 1))
+        ()
+        """
+        if all(size == 1 for size in output_shape[-self.nd:]):
+            return ()
+        return super().kept_for_backward(input_shape, output_shape)
+
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
@@ -145,6 +156,7 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         "as MaxPool, over each adaptive window: one comparison per window element but the "
         "first, per output element"
     )
+    saved_for_backward = ("input", "indices")
 
     def __init__(self, output_size: OptionalSizes, return_indices: bool = False) -> None:
         super().__init__(output_size)

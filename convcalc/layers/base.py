@@ -293,6 +293,27 @@ def prod(values: typing.Iterable[int]) -> int:
     return math.prod(values)
 
 
+class Kept(NamedTuple):
+    """One tensor torch's autograd keeps of a training-mode call for the backward pass:
+    ``tensor`` is ``"input"`` or ``"output"`` (the very tensor, shared with any other layer
+    that keeps it) or ``"own"`` (made for the backward alone); ``itemsize`` 0 means the
+    network's element type."""
+
+    tensor: str
+    elements: int
+    itemsize: int = 0
+
+
+# Each word of Layer.saved_for_backward: (which tensor, whose size, bytes an element).
+_SAVED_WORDS = {
+    "input": ("input", "input", 0),
+    "output": ("output", "output", 0),
+    "input_copy": ("own", "input", 0),  # a temporary the size of the input (a dropout mask, ...)
+    "output_copy": ("own", "output", 0),
+    "indices": ("own", "output", 8),  # max pooling's int64 argmax per output element
+}
+
+
 class Layer:
     """Base of every layer class. Subclasses set ``family`` and define ``__init__``.
 
@@ -322,6 +343,14 @@ class Layer:
     """The kind of sliding window that computes each output, as ``explain`` takes it apart and
     ``show`` draws it: ``"conv"``, ``"transposed"``, ``"max"``, ``"avg"`` or ``"lp"``; ``""``
     for a layer without one (padding, adaptive pools, unpooling, reshapes, ...)."""
+    saved_for_backward: ClassVar[tuple[str, ...]] = ("input",)
+    """What torch's autograd keeps of one training-mode call until the backward pass, as words
+    of ``_SAVED_WORDS``: ``"input"`` and ``"output"`` (the tensors themselves), ``"input_copy"``
+    and ``"output_copy"`` (temporaries of their size), ``"indices"`` (int64 per output
+    element). Parameters are not listed: they are kept anyway. See :meth:`kept_for_backward`."""
+    in_place_keeps_result: ClassVar[bool] = False
+    """Whether an ``inplace=True`` call keeps its result where it would keep its input (ReLU's
+    gradient follows from its output); otherwise torch copies the input before overwriting it."""
     param_roles: ClassVar[dict[str, str]] = {}
     """State_dict key suffix -> what the tensor is for, which decides its initial value under a
     bare ``--fill-weights normal|uniform`` (torch's for conv, linear and norm layers):
@@ -481,6 +510,26 @@ class Layer:
         """Whether the output takes no memory of its own: it is a view of the input
         (:attr:`output_is_view`) or the input changed in place (``inplace=True``)."""
         return self.output_is_view or getattr(self, "inplace", False) is True
+
+    def shares_input_in_training(self) -> bool:
+        """:meth:`shares_input` for a training-mode call (a dropout then makes a new tensor)."""
+        return self.shares_input()
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The tensors a training-mode call keeps for the backward pass (:attr:`saved_for_backward`;
+        a family adds its statistics).
+
+        >>> from convcalc import MaxPool2d
+        >>> MaxPool2d(2).kept_for_backward((1, 4, 8, 8), (1, 4, 4, 4))
+        (Kept(tensor='input', elements=256, itemsize=0), Kept(tensor='own', elements=64, itemsize=8))
+        """
+        shapes = {"input": input_shape, "output": output_shape}
+        copies_input = getattr(self, "inplace", False) is True and not self.in_place_keeps_result
+        kept = []
+        for word in self.saved_for_backward:
+            tensor, size_of, itemsize = _SAVED_WORDS["input_copy" if copies_input and word == "input" else word]
+            kept.append(Kept(tensor, prod(shapes[size_of]), itemsize))
+        return tuple(kept)
 
     def param_dim_names(self) -> dict[str, tuple[str, ...]]:
         """What each dim of each parameter means, e.g. ``("out", "in/groups", "kH", "kW")``."""

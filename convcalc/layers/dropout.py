@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Sequence
 
-from .base import Layer, Shape
+from .base import Kept, Layer, Shape, prod
 
 
 class _DropoutNd(Layer):
@@ -26,6 +26,8 @@ class _DropoutNd(Layer):
     flops_rule: ClassVar[str] = "0 per element: dropout is the identity in inference"
     flops_per_element: ClassVar[int] = 0
     checks_rank: ClassVar[bool] = False
+    channel_wise: ClassVar[bool] = False  # one draw per channel, not per element
+    saved_for_backward = ("input_copy",)  # the scaled mask it multiplies by (torch's CPU path)
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         if isinstance(p, bool) or not isinstance(p, (int, float)):
@@ -64,6 +66,24 @@ class _DropoutNd(Layer):
         self.output_shape(input_shape, **forward_kwargs)
         return 0
 
+    def shares_input_in_training(self) -> bool:
+        """In training the output is the input times a mask: a new tensor unless in place
+        (or p=0, where torch hands back the input)."""
+        return self.inplace or self.p == 0
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The mask: one element per input element, or per channel for a channel-wise dropout.
+
+        >>> Dropout2d(0.2).kept_for_backward((4, 16, 8, 8), (4, 16, 8, 8))
+        (Kept(tensor='own', elements=64, itemsize=0),)
+        """
+        if not 0 < self.p < 1:  # no mask to keep: the input as it is, or zeros
+            return ()
+        if not self.channel_wise:
+            return super().kept_for_backward(input_shape, output_shape)
+        unbatched = self.nd == 1 and len(input_shape) == 2
+        return (Kept("own", input_shape[0] if unbatched else prod(input_shape[:2])),)
+
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
         # torch's eval-mode dropout hands back the very input tensor; so does this.
         return x
@@ -88,6 +108,7 @@ class Dropout1d(_DropoutNd):
 
     nd = 1
     checks_rank = True
+    channel_wise = True
 
 
 class Dropout2d(_DropoutNd):
@@ -98,6 +119,7 @@ class Dropout2d(_DropoutNd):
     """
 
     nd = 2
+    channel_wise = True
 
     def notes(self) -> list[str]:
         return [
@@ -114,6 +136,7 @@ class Dropout3d(_DropoutNd):
     """
 
     nd = 3
+    channel_wise = True
 
     def notes(self) -> list[str]:
         return ["in training torch warns on inputs that are not 4-D or 5-D"]
@@ -133,6 +156,8 @@ class FeatureAlphaDropout(_DropoutNd):
     >>> FeatureAlphaDropout(p=0.25)
     FeatureAlphaDropout(p=0.25, inplace=False)
     """
+
+    channel_wise = True
 
 
 LAYERS = (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout)

@@ -373,6 +373,7 @@ class Identity(Layer):
 
     family = "linear"
     output_is_view = True
+    saved_for_backward = ()
     elementwise = True
     flops_rule: ClassVar[str] = "none: the input is returned as is"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional, Sequence
 
 from ..shapes import format_shape
-from .base import Layer, Shape, Size, divisors_text, prod
+from .base import Kept, Layer, Shape, Size, divisors_text, prod
 
 STATISTICS_FLOPS = 5  # per element: mean 1, variance 2, normalise 2
 FOLDED_FLOPS = 2  # per element: one multiply-add with per-channel constants
@@ -36,6 +36,12 @@ def _size_arg(layer: Layer, name: str, value: Any, *, sizes_tensors: bool) -> in
     if not isinstance(value, int) or isinstance(value, bool):
         raise layer._config_error(f"{name} must be a whole number: got {name}={value!r}")
     return value
+
+
+def _with_statistics(layer: Layer, input_shape: Shape, output_shape: Shape, groups: int) -> tuple[Kept, ...]:
+    """What a normalisation keeps for the backward pass: its input, and the mean and inverse
+    standard deviation of each of its ``groups`` (float32, as torch keeps them for float inputs)."""
+    return (*Layer.kept_for_backward(layer, input_shape, output_shape), Kept("own", 2 * groups, 4))
 
 
 _NORM_HELP = {
@@ -143,6 +149,14 @@ class _BatchNormNd(_ChannelNorm):
     )
     input_dims: ClassVar[tuple[int, ...]] = ()
     layout: ClassVar[str] = ""
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, and two float32 statistics per channel.
+
+        >>> BatchNorm2d(8).kept_for_backward((2, 8, 4, 4), (2, 8, 4, 4))[1]
+        Kept(tensor='own', elements=16, itemsize=4)
+        """
+        return _with_statistics(self, input_shape, output_shape, input_shape[1])
 
     def __init__(
         self,
@@ -257,6 +271,10 @@ class _InstanceNormNd(_ChannelNorm):
         "with the affine into x·a + b)"
     )
 
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, and two float32 statistics per sample and channel."""
+        return _with_statistics(self, input_shape, output_shape, prod(input_shape[: -self.nd]))
+
     def __init__(
         self,
         num_features: int,
@@ -353,6 +371,11 @@ class GroupNorm(Layer):
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the affine scale "
         "and shift"
     )
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, and two float32 statistics per sample and group."""
+        samples = input_shape[0] if len(input_shape) > 1 else 1
+        return _with_statistics(self, input_shape, output_shape, samples * self.num_groups)
 
     def __init__(
         self,
@@ -466,6 +489,11 @@ class LayerNorm(Layer):
         "affine scale and shift"
     )
 
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, and two float32 statistics per normalised row."""
+        rows = prod(input_shape[: len(input_shape) - len(self.normalized_shape)])
+        return _with_statistics(self, input_shape, output_shape, rows)
+
     def __init__(
         self,
         normalized_shape: Size,
@@ -564,6 +592,8 @@ class LocalResponseNorm(Layer):
         "size + 4 per element: square, size − 1 adds over the channel window, scale by "
         "alpha/size, add k, raise to beta, divide"
     )
+    # torch composes it from pow, pad, avg_pool, mul, add, pow and div, which keep their operands
+    saved_for_backward = ("input", "input_copy", "input_copy", "input_copy")
 
     def __init__(
         self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0

@@ -56,6 +56,7 @@ class Upsample(Layer):
     """
 
     family = "resample"
+    saved_for_backward: ClassVar[tuple[str, ...]] = ()  # the backward needs the sizes only
     flops_rule: ClassVar[str] = (
         "per output element: 0 for nearest and nearest-exact; for area its averaging window's "
         "size (window−1 adds and a divide); 3 per linear interpolation a + t·(b−a), "

@@ -23,6 +23,7 @@ class _ReshapeBase(Layer):
 
     family = "reshape"
     flops_rule: ClassVar[str] = "0: the layer only moves elements, no arithmetic"
+    saved_for_backward: ClassVar[tuple[str, ...]] = ()  # the backward only moves gradients back
 
     def _whole_number(self, name: str, value: Any) -> int:
         if not _is_whole(value):
@@ -422,10 +423,12 @@ class _ZeroPadNd(_ConstantPadNd):
 
 class _ReflectionPadNd(_PadNd):
     mode = "reflect"
+    saved_for_backward = ("input",)
 
 
 class _ReplicationPadNd(_PadNd):
     mode = "replicate"
+    saved_for_backward = ("input",)
 
 
 class _CircularPadNd(_PadNd):

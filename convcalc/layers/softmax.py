@@ -77,6 +77,8 @@ class GLU(Activation):
 class _SoftmaxBase(Activation):
     """Softmax-type normalisation along ``dim``; ``dim=None`` takes torch's implicit choice."""
 
+    saved_for_backward = ("output",)
+
     def __init__(self, dim: Optional[int] = None) -> None:
         self.dim = None if dim is None else self._dim_arg("dim", dim)
 
@@ -164,6 +166,7 @@ class Softmax2d(Activation):
 
     flops_per_element = 3
     kernel = "softmax2d"
+    saved_for_backward = ("output",)
     flops_rule = "3 per element, as Softmax over the channel dim (exp, add, divide)"
 
     def __init__(self) -> None:

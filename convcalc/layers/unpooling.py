@@ -13,6 +13,7 @@ from .pooling import PoolNd, is_sequence
 
 
 class _MaxUnpoolNd(PoolNd):
+    saved_for_backward = ()  # it keeps the indices, which the max pool that made them keeps already
     flops_rule = "none: unpooling only scatters each value to its index"
 
     def __init__(self, kernel_size: Size, stride: OptionalSize = None, padding: Size = 0) -> None:

@@ -86,6 +86,26 @@ class Network:
             raise ParseError(f"--depth must be a whole number >= 1, got {depth!r}")
         return summarize(self.trace(input_shape), dtype, size, depth)
 
+    def training_memory(
+        self,
+        input_shape: Sequence[int] | str | None = None,
+        dtype: str = "float32",
+        depth: int | None = None,
+        optimizer: str = "adam",
+    ) -> tuple[Summary, Any]:
+        """The summary and the memory of one training step with ``optimizer`` (sgd, momentum,
+        adam or adamw): see :mod:`convcalc.network.training`.
+
+        >>> net = parse_network("input 2x3x8x8\\nconv2d --out 4 -k 3\\nrelu")
+        >>> summary, memory = net.training_memory(optimizer="adam")
+        >>> memory.activation_bytes, memory.gradient_bytes, memory.optimizer_state_bytes
+        (2688, 448, 896)
+        """
+        from .training import training_memory
+
+        summary = self.summary(input_shape, dtype, depth)
+        return summary, training_memory(self.trace(input_shape), summary, dtype_bytes(dtype), optimizer)
+
     def forward(self, x: Any, params: dict[str, Any] | None = None, *, record: bool = False) -> Any:
         """The NumPy forward pass in inference mode; ``params`` are state_dict arrays.
 

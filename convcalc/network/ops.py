@@ -22,14 +22,16 @@ from ..shapes import format_shape
 
 
 class OpResult(NamedTuple):
-    """What an operation gives: output shape, MACs, FLOPs, its forward on NumPy arrays, and
-    whether the output is a view of its (first) input."""
+    """What an operation gives: output shape, MACs, FLOPs, its forward on NumPy arrays,
+    whether the output is a view of its (first) input, and whether torch's autograd keeps its
+    tensor inputs for the backward pass (a product's gradient needs the other factor)."""
 
     shape: Shape
     macs: int
     flops: int
     forward: Callable[..., Any]
     view: bool = False
+    keeps_inputs: bool = False
 
 
 def _whole(values: Sequence[Any], what: str) -> None:
@@ -72,22 +74,22 @@ def broadcast(a: Shape, b: Shape, what: str) -> Shape:
     return tuple(out)
 
 
-def _binary(name: str, ufunc: str) -> Callable[[Shape, Shape], OpResult]:
+def _binary(name: str, ufunc: str, keeps_inputs: bool) -> Callable[[Shape, Shape], OpResult]:
     def op(a: Shape, b: Shape) -> OpResult:
         import numpy as np
 
         shape = broadcast(a, b, name)
-        return OpResult(shape, 0, prod(shape), getattr(np, ufunc))
+        return OpResult(shape, 0, prod(shape), getattr(np, ufunc), keeps_inputs=keeps_inputs)
 
     op.__name__ = name
     op.__doc__ = f"Element-wise {name} with broadcasting: one FLOP per output element."
     return op
 
 
-add = _binary("add", "add")
-sub = _binary("sub", "subtract")
-mul = _binary("mul", "multiply")
-div = _binary("div", "divide")
+add = _binary("add", "add", False)
+sub = _binary("sub", "subtract", False)
+mul = _binary("mul", "multiply", True)
+div = _binary("div", "divide", True)
 BINARY = {"add": add, "sub": sub, "mul": mul, "div": div}
 
 
@@ -229,7 +231,7 @@ def matmul(a: Shape, b: Shape) -> OpResult:
     batch = broadcast(a[:-2], b[:-2], "matmul")
     shape = tuple(batch) + (a[-2], b[-1])
     macs = prod(shape) * a[-1]
-    return OpResult(shape, macs, 2 * macs, np.matmul)
+    return OpResult(shape, macs, 2 * macs, np.matmul, keeps_inputs=True)
 
 
 def channel_shuffle(shape: Shape, groups: int) -> OpResult:

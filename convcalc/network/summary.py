@@ -182,28 +182,27 @@ def _step_row(step: Step, size: int, facts: _LayerFacts) -> Row:
     )
 
 
-def _rows(steps: list[Step], depth: int | None, size: int) -> list[Row]:
-    facts = _LayerFacts()
-    rows: list[Row] = []
-    group: list[Step] = []
-    group_scope: Scope | None = None
+def row_steps(steps: list[Step], depth: int | None) -> list[tuple[Scope | None, list[Step]]]:
+    """The steps of each summary row, in order: ``(None, [step])`` for a step of its own, and
+    ``(scope, steps)`` for a module deeper than ``depth`` folded into one row."""
+    groups: list[tuple[Scope | None, list[Step]]] = []
     for step in steps:
         if not step.shown:
             continue
-        scope = None
-        if depth is not None and step.depth > depth:
-            scope = step.scopes[depth - 1]
-        if scope is not group_scope and group:
-            rows.append(_folded(group_scope, group, size))  # type: ignore[arg-type]
-            group = []
-        group_scope = scope
-        if scope is None:
-            rows.append(_step_row(step, size, facts))
+        scope = step.scopes[depth - 1] if depth is not None and step.depth > depth else None
+        if scope is not None and groups and groups[-1][0] is scope:
+            groups[-1][1].append(step)
         else:
-            group.append(step)
-    if group:
-        rows.append(_folded(group_scope, group, size))  # type: ignore[arg-type]
-    return rows
+            groups.append((scope, [step]))
+    return groups
+
+
+def _rows(steps: list[Step], depth: int | None, size: int) -> list[Row]:
+    facts = _LayerFacts()
+    return [
+        _step_row(group[0], size, facts) if scope is None else _folded(scope, group, size)
+        for scope, group in row_steps(steps, depth)
+    ]
 
 
 def _folded(scope: Scope, steps: list[Step], size: int) -> Row:

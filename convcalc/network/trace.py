@@ -403,7 +403,8 @@ class _Tracer(LayerSteps):
         view = result.view and bool(inputs) and not (name in _RESHAPES and inputs[0].storage != inputs[0].id)
         out = self.tensor(result.shape, rf, inputs[0].storage if view else None)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
-                         macs=result.macs, flops=result.flops, compute=result.forward))
+                         macs=result.macs, flops=result.flops, compute=result.forward,
+                         keeps_inputs=result.keeps_inputs))
         return out
 
     def binary_op(self, name: str, a: Any, b: Any) -> Tensor:

@@ -89,24 +89,26 @@ def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
     return Group(*parts[:-1])
 
 
-def render_network(summary: "Summary", stats: Any = None) -> RenderableType:
+def render_network(summary: "Summary", stats: Any = None, extras: Any = None) -> RenderableType:
     """``convcalc net`` on a terminal: the per-layer table (with activation statistics after
-    a run), the totals and the notes."""
-    from .tables import columns, summary_cells, totals_lines
+    a run, and the columns and totals of ``extras``, a tables.Extras), the totals and the notes."""
+    from .tables import NO_EXTRAS, columns, summary_cells, totals_lines
+
+    extras = extras or NO_EXTRAS
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in columns(stats):
+    for column in columns(stats, extras):
         # Numbers fold onto a second line rather than being cut short when the terminal is narrow.
         table.add_column(column.title, justify="right" if column.numeric else "left",
                          style="cyan" if column.title == "name" else None, overflow="fold")
-    for row, cells in zip(summary.rows, summary_cells(summary, stats)):
+    for row, cells in zip(summary.rows, summary_cells(summary, stats, extras)):
         style = "dim" if row.kind not in ("layer", "container") else None  # operations: add, cat, mean, ...
         table.add_row(*cells, style=style)
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold cyan")
     totals.add_column()
     totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
-    for label, value in totals_lines(summary.totals, summary.dtype):
+    for label, value in [*totals_lines(summary.totals, summary.dtype), *extras.totals]:
         totals.add_row(label, value)
     parts: list[RenderableType] = [table, Panel(totals, title="totals", title_align="left", expand=False)]
     if summary.notes:
