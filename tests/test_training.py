@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from readme_blocks import check_readme_block
 
 import convcalc
 
@@ -180,22 +181,7 @@ def test_the_estimate_matches_torchs_measured_training_step(spec, optimizer):
 
 # -- the README's example ---------------------------------------------------------------------
 
-README = TESTS.parent / "README.md"
-
-
-def readme_example(command: str, printed: str) -> None:
-    """The console block under ``$ command`` in the README is what the command prints
-    (CONVCALC_UPDATE_README=1 rewrites it)."""
-    text = README.read_text()
-    head = f"$ {command}\n"
-    shown = text.split(head, 1)[1].split("```", 1)[0]
-    if os.environ.get("CONVCALC_UPDATE_README"):
-        README.write_text(text.replace(head + shown, head + printed, 1))
-        return
-    assert shown == printed
-
-
 def test_readme_train_example_is_what_the_command_prints(cli):
     result = cli("net", LENET, "--train", "--optimizer", "adam")
     assert result.code == 0 and result.stderr == ""
-    readme_example("convcalc net tests/data/lenet_lines.txt --train --optimizer adam", result.stdout)
+    check_readme_block("convcalc net tests/data/lenet_lines.txt --train --optimizer adam", result.stdout)

@@ -34,6 +34,7 @@ _LAZY_COMMANDS = {
     "explain": ("convcalc.cli.explain", "explain_command", LayerOptionsCommand),
     "solve": ("convcalc.cli.teach", "solve_command", ReadableCommand),
     "show": ("convcalc.cli.teach", "show_command", DrawingCommand),
+    "diff": ("convcalc.cli.diff", "diff_command", ReadableCommand),
 }
 
 

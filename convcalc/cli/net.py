@@ -79,18 +79,23 @@ def net_command(
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     runs = wants_run(locals())
     refuse_lone_options(locals(), runs)
-    network = _network(spec_file, recipes, strict, module)
+    network = load_network(spec_file, recipes, strict, module)
     summary, training = _training(network, input_shape, dtype, levels, train, optimizer)
     stats = output_data = None
     if runs:
         summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
     elif summary is None:
         summary = network.summary(input_shape, dtype, levels)
-    if summary.assumptions:  # one line, however many (--json lists them one by one)
-        shown = "; ".join(str(a) for a in summary.assumptions[:3])
-        more = f"; and {len(summary.assumptions) - 3} more" if len(summary.assumptions) > 3 else ""
-        warn(f"assumed what the text does not show: {shown}{more} (--strict refuses this)")
+    warn_assumptions(summary.assumptions)
     _emit_summary(summary, stats, output_data, _form(as_json, as_csv, as_markdown), training)
+
+
+def warn_assumptions(assumptions: list[Any]) -> None:
+    """One stderr line for what a run assumed, however many (--json lists them one by one)."""
+    if assumptions:
+        shown = "; ".join(str(a) for a in assumptions[:3])
+        more = f"; and {len(assumptions) - 3} more" if len(assumptions) > 3 else ""
+        warn(f"assumed what the text does not show: {shown}{more} (--strict refuses this)")
 
 
 def _form(as_json: bool, as_csv: bool, as_markdown: bool) -> str | None:
@@ -115,7 +120,7 @@ def _training(network: Any, input_shape: str | None, dtype: str, depth: int | No
     return summary, memory
 
 
-def _network(spec_file: str | None, recipes: str | None, strict: bool, module: str | None) -> Any:
+def load_network(spec_file: str | None, recipes: str | None, strict: bool, module: str | None) -> Any:
     """The network of the spec, with the user's recipes, strictness and submodule applied."""
     from ..network.model import parse_network
 

@@ -1,0 +1,128 @@
+"""``convcalc diff``: the rows that change and the totals' deltas, as plain text (a pipe) or a
+Rich renderable (a terminal), from the same cells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..network.diff import ROW_FIELDS, TOTAL_FIELDS, NetworkDiff, RowDiff, TotalDiff
+from ..shapes import format_bytes, format_shape
+
+MARKS = {"changed": "~", "only_a": "-", "only_b": "+"}
+_BYTES = ("output_bytes", "activation_bytes", "param_bytes", "buffer_bytes", "peak_memory_bytes")
+_SHAPES = ("input_shape", "output_shape")
+
+
+def value_text(field: str, value: Any) -> str:
+    """A row's or total's value as the summary shows it.
+
+    >>> value_text("macs", 117600), value_text("output_shape", (1, 6, 28, 28)), value_text("output_bytes", 2048)
+    ('117,600', '[1, 6, 28, 28]', '2.0 KiB')
+    """
+    if value is None:
+        return "-"
+    if field in _SHAPES:
+        return format_shape(value)
+    if field in _BYTES:
+        return format_bytes(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def change_text(total: TotalDiff) -> str:
+    """``+12,345 (+3.0 %)``: the change, absolute and relative to A.
+
+    >>> change_text(TotalDiff("macs", 200, 250)), change_text(TotalDiff("params", 0, 5)), change_text(TotalDiff("buffers", 3, 3))
+    ('+50 (+25.0 %)', '+5', '0')
+    """
+    delta = total.delta
+    if delta is None:
+        return "-"
+    if delta == 0:
+        return "0"
+    shown = f"{delta:+,}" if total.name not in _BYTES else ("+" if delta >= 0 else "-") + format_bytes(abs(delta))
+    return shown if total.relative is None else f"{shown} ({total.relative * 100:+.1f} %)"
+
+
+def row_cells(row: RowDiff) -> list[str]:
+    """Mark (``~`` changed, ``-`` only in A, ``+`` only in B), name, type and what changed."""
+    if row.status == "changed":
+        assert row.a is not None and row.b is not None
+        parts = [f"{ROW_FIELDS[field]} {value_text(field, getattr(row.a, field))} → "
+                 f"{value_text(field, getattr(row.b, field))}" for field in row.changes if field != "layer"]
+        if "layer" in row.changes:
+            parts.append(f"{row.a.layer} → {row.b.layer}")
+        return [MARKS[row.status], row.name, row.b.type, "; ".join(parts)]
+    only = row.a if row.a is not None else row.b
+    assert only is not None
+    side = "a" if row.status == "only_a" else "b"
+    what = (f"only in {side}: output {value_text('output_shape', only.output_shape)}, "
+            f"{only.params:,} params, {value_text('macs', only.macs)} MACs")
+    return [MARKS[row.status], row.name, only.type, what]
+
+
+def header_lines(diff: NetworkDiff, labels: tuple[str, str]) -> list[str]:
+    """The two sides, as ``diff -u`` heads them, and how the rows were matched."""
+    counts = {status: sum(row.status == status for row in diff.rows) for status in MARKS}
+    return [
+        *(f"{mark} {name}: {label}, input {format_shape(side.input_shape)} → output {format_shape(side.output_shape)}"
+          for mark, name, label, side in (("---", "a", labels[0], diff.a), ("+++", "b", labels[1], diff.b))),
+        f"rows matched by name: {diff.unchanged} unchanged, {counts['changed']} changed, "
+        f"{counts['only_a']} only in a, {counts['only_b']} only in b",
+    ]
+
+
+def total_cells(diff: NetworkDiff) -> list[list[str]]:
+    return [[TOTAL_FIELDS[t.name], value_text(t.name, t.a), value_text(t.name, t.b), change_text(t)]
+            for t in diff.totals]
+
+
+def _aligned(rows: list[list[str]], right: tuple[int, ...] = ()) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
+
+
+def diff_text(diff: NetworkDiff, labels: tuple[str, str]) -> str:
+    """The whole comparison as plain text: heads, the rows that differ, the totals.
+
+    >>> from convcalc import parse_network
+    >>> from convcalc.network.diff import diff_summaries
+    >>> net = parse_network("conv2d --in 3 --out 8 -k 3")
+    >>> text = diff_text(diff_summaries(net.summary((1, 3, 8, 8)), net.summary((2, 3, 8, 8))), ("1x3x8x8", "2x3x8x8"))
+    >>> print(text.splitlines()[0])
+    --- a: 1x3x8x8, input [1, 3, 8, 8] → output [1, 8, 6, 6]
+    >>> print(text.splitlines()[5])
+    ~  0     Conv2d  input [1, 3, 8, 8] → [2, 3, 8, 8]; output [1, 8, 6, 6] → [2, 8, 6, 6]; MACs 7,776 → 15,552; memory 1.1 KiB → 2.2 KiB
+    """
+    out = header_lines(diff, labels) + [""]
+    if diff.rows:
+        out += _aligned([["", "name", "type", "change"], *(row_cells(row) for row in diff.rows)])
+        out.append("")
+    out += _aligned([["total", "a", "b", "change"], *total_cells(diff)], right=(1, 2, 3))
+    return "\n".join(out) + "\n"
+
+
+def render_diff(diff: NetworkDiff, labels: tuple[str, str]) -> Any:
+    """The comparison for a terminal: the heads, a table of the rows that differ, the totals."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = [Text("\n".join(header_lines(diff, labels)))]
+    styles = {"~": "yellow", "-": "red", "+": "green"}
+    if diff.rows:
+        rows = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for title in ("", "name", "type", "change"):
+            rows.add_column(title, no_wrap=title != "change", style="cyan" if title == "name" else None)
+        for row in diff.rows:
+            cells = row_cells(row)
+            rows.add_row(Text(cells[0], style=styles[cells[0]]), *(Text(cell) for cell in cells[1:]))
+        parts.append(rows)
+    totals = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for title in ("total", "a", "b", "change"):
+        totals.add_column(title, justify="left" if title == "total" else "right", no_wrap=True)
+    for cells in total_cells(diff):
+        totals.add_row(*cells)
+    parts.append(totals)
+    return Group(*parts)
