@@ -72,6 +72,15 @@ def batch_norm(
         # centre first: x·α + β would cancel when the batch mean is large next to its spread
         y = _normalise(x, (0, *range(2, x.ndim)), eps)
         return _apply_affine(y, weight, bias, _channel_shape(x))
+    return _affine_per_channel(x, *batch_norm_affine(running_mean, running_var, weight, bias, eps))
+
+
+def batch_norm_affine(running_mean, running_var, weight=None, bias=None, eps: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """Inference batch norm as ``x·scale + shift`` per channel: ``(scale, shift)`` in float64.
+
+    >>> [v.tolist() for v in batch_norm_affine(np.array([1.0]), np.array([4.0]), np.array([2.0]), None, 0.0)]
+    [[1.0], [-1.0]]
+    """
     mean = np.asarray(running_mean, dtype=np.float64)
     var = np.asarray(running_var, dtype=np.float64)
     with _silent():
@@ -81,7 +90,7 @@ def batch_norm(
         shift = -mean * scale
         if bias is not None:
             shift = shift + np.asarray(bias, dtype=np.float64)
-    return _affine_per_channel(x, scale, shift)
+    return scale, shift
 
 
 def _normalise(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:

@@ -553,6 +553,40 @@ class Layer:
         """
         import numpy as np
 
+        x, arrays = self._checked(x, params, forward_kwargs)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and NaN, as torch gives
+            return self._forward(x, arrays, **forward_kwargs)
+
+    def prepare(self, x: Any, params: dict[str, Any] | None = None, **forward_kwargs: Any) -> Callable[[Any], Any]:
+        """:meth:`forward` specialised once to inputs of ``x``'s shape and dtype and to these
+        ``params``: the checks and conversions are done here, so that each call of the function
+        returned pays only the computation (a network's prepared plan calls it on every run).
+        The function leaves NumPy's floating-point warnings to its caller, who runs it under
+        ``np.errstate`` as :meth:`forward` does.
+
+        >>> import numpy as np
+        >>> from convcalc import ReLU
+        >>> ReLU().prepare(np.zeros(2))(np.array([-1.0, 2.0]))
+        array([0., 2.])
+        """
+        given = getattr(x, "dtype", None)
+        x, arrays = self._checked(x, params, forward_kwargs)
+        return self._prepared(x, arrays, forward_kwargs, cast=x.dtype if x.dtype != given else None)
+
+    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any) -> Callable[[Any], Any]:
+        """The function :meth:`prepare` returns, for checked arguments; ``cast`` is the dtype a
+        non-float input becomes (None: the input is taken as it comes). A family that can do
+        more once (a convolution's weight laid out for its kernel) overrides this."""
+        forward = self._forward
+        if cast is None:
+            return lambda x: forward(x, params, **forward_kwargs)
+        return lambda x: forward(x.astype(cast), params, **forward_kwargs)
+
+    def _checked(self, x: Any, params: dict[str, Any] | None, forward_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """``x`` as the array ``_forward`` takes and ``params`` as arrays, both checked against
+        this layer (ConvcalcError naming what does not fit)."""
+        import numpy as np
+
         from ..tensors.arrays import real_array
 
         name = type(self).__name__
@@ -566,8 +600,34 @@ class Layer:
             from ..tensors.params import check_params
 
             check_params(expected, arrays, f"the parameters of {name}")
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and NaN, as torch gives
-            return self._forward(x, arrays, **forward_kwargs)
+        return x, arrays
+
+    # -- what a network's prepared plan may fold -------------------------------------------
+
+    def channel_affine(self, params: dict[str, Any]) -> tuple[Any, Any] | None:
+        """``(scale, shift)`` when this layer computes ``x·scale + shift`` per channel of dim 1
+        with constants (an eval-mode BatchNorm with running statistics), float64 vectors; None
+        for any other layer. A plan folds such a layer into the affine map before it.
+
+        >>> from convcalc import ReLU
+        >>> ReLU().channel_affine({}) is None
+        True
+        """
+        return None
+
+    def absorb_channel_affine(
+        self, params: dict[str, Any], scale: Any, shift: Any, output_shape: Shape
+    ) -> tuple["Layer", dict[str, Any]] | None:
+        """This layer followed by ``y·scale + shift`` per channel of dim 1 of its output (of
+        ``output_shape``), as one layer of the same kind and its parameters, computed once in
+        float64; None when this layer is not an affine map whose output channels sit at dim 1
+        (convolutions and Linear are).
+
+        >>> from convcalc import ReLU
+        >>> ReLU().absorb_channel_affine({}, None, None, (1, 2)) is None
+        True
+        """
+        return None
 
     def example_inputs(self, input_shape: Shape, rng: Any, dtype: Any, **forward_kwargs: Any) -> dict[str, Any]:
         """Random stand-ins, for a run on made-up data, for the tensors ``forward`` takes
@@ -687,6 +747,35 @@ class Layer:
             raise self._shape_error(
                 shape, f"expected a {wanted} input{what}, got {len(shape)}-D"
             )
+
+
+def scaled_channels(
+    layer: Layer, params: dict[str, Any], grouped: Shape, factor: Shape, scale: Any, shift: Any
+) -> tuple[Layer, dict[str, Any]]:
+    """An affine ``layer`` (weight and optional bias) followed by ``y·scale + shift`` per output
+    channel, as ``layer`` with a bias and new parameters: the weight viewed as ``grouped`` is
+    multiplied by ``scale`` viewed as ``factor``, and the bias becomes ``bias·scale + shift``;
+    computed in float64, kept in the weight's dtype (see :meth:`Layer.absorb_channel_affine`).
+
+    >>> import numpy as np
+    >>> from convcalc import Linear
+    >>> layer, params = scaled_channels(Linear(1, 2, bias=False), {"weight": np.ones((2, 1))},
+    ...                                 (2, -1), (2, 1), np.array([2.0, 3.0]), np.array([1.0, 0.0]))
+    >>> layer.bias, params["weight"].ravel().tolist(), params["bias"].tolist()
+    (True, [2.0, 3.0], [1.0, 0.0])
+    """
+    import copy
+
+    import numpy as np
+
+    weight = np.asarray(params["weight"])
+    multiplied = weight.reshape(grouped).astype(np.float64) * np.asarray(scale).reshape(factor)
+    bias = params.get("bias")
+    shifted = shift if bias is None else np.asarray(bias, dtype=np.float64) * scale + shift
+    folded = copy.copy(layer)
+    folded.bias = True  # type: ignore[attr-defined]  # an affine layer's flag: it now has one
+    return folded, {"weight": multiplied.reshape(weight.shape).astype(weight.dtype),
+                    "bias": np.asarray(shifted).astype(weight.dtype)}
 
 
 def _show(values: tuple[int, ...]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 from ..arith import ConvRule, TransposedRule, spatial_symbols
-from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod
+from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod, scaled_channels
 
 
 class _ConvBase(Layer):
@@ -97,6 +97,17 @@ class _ConvBase(Layer):
         out = self.output_shape(input_shape, **forward_kwargs)
         bias_adds = prod(out) if self.bias else 0
         return 2 * self.macs(input_shape, **forward_kwargs) + bias_adds
+
+    def absorb_channel_affine(
+        self, params: dict[str, Any], scale: Any, shift: Any, output_shape: Shape
+    ) -> tuple[Layer, dict[str, Any]] | None:
+        if len(output_shape) != self.nd + 2:  # unbatched: the channels are at dim 0
+            return None
+        per_group = self.out_channels // self.groups
+        if self.transposed:  # (in, out/groups, *kernel): output channel g·out/groups + j
+            grouped = (self.groups, self.in_channels // self.groups, per_group, -1)
+            return scaled_channels(self, params, grouped, (self.groups, 1, per_group, 1), scale, shift)
+        return scaled_channels(self, params, (self.out_channels, -1), (self.out_channels, 1), scale, shift)
 
     def _repr_tail(self) -> str:
         tail = ""

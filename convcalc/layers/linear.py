@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional, Sequence
 
 from ..shapes import format_shape
-from .base import ArgSpec, Layer, Shape, prod
+from .base import ArgSpec, Layer, Shape, prod, scaled_channels
 
 
 class _Dense(Layer):
@@ -104,6 +104,13 @@ class Linear(_Dense):
         from ..kernels.linear import linear
 
         return linear(x, params["weight"], params.get("bias"))
+
+    def absorb_channel_affine(
+        self, params: dict[str, Any], scale: Any, shift: Any, output_shape: Shape
+    ) -> tuple[Layer, dict[str, Any]] | None:
+        if len(output_shape) != 2:  # the features are at dim 1 only for (N, features)
+            return None
+        return scaled_channels(self, params, (self.out_features, -1), (self.out_features, 1), scale, shift)
 
 
 class Bilinear(_Dense):

@@ -219,6 +219,15 @@ class _BatchNormNd(_ChannelNorm):
             params.get("weight"), params.get("bias"), float(self.eps),
         )
 
+    def channel_affine(self, params: dict[str, Any]) -> tuple[Any, Any] | None:
+        if not self.track_running_stats:  # the batch's own statistics: not constants
+            return None
+        from ..kernels.elementwise import batch_norm_affine
+
+        return batch_norm_affine(
+            params["running_mean"], params["running_var"], params.get("weight"), params.get("bias"), float(self.eps)
+        )
+
 
 class BatchNorm1d(_BatchNormNd):
     """Batch normalisation over (N, C) or (N, C, L), using running statistics.

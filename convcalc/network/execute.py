@@ -7,18 +7,16 @@ so memory follows the summary's peak estimate unless every activation is recorde
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import ParseError
 from ..tensors.params import check_params
 from .graph import Step, Trace
+from .plan import NetworkRun, prepare_plan
 
-
-class NetworkRun(NamedTuple):
-    output: np.ndarray
-    activations: dict[str, np.ndarray]  # step key (name, name#2 for a second call) -> output, when recorded
+__all__ = ["NetworkRun", "run_network", "run_network_bytes", "run_spec", "state_dict_shapes", "state_roles"]
 
 
 def state_dict_shapes(trace: Trace) -> dict[str, tuple[int, ...]]:
@@ -50,14 +48,24 @@ def run_network(
     record: bool = False,
     progress: Callable[[int, int], None] | None = None,
     where: str = "the weights",
+    prepared: bool = True,
+    fold: bool = True,
 ) -> NetworkRun:
     """Evaluate the trace on ``x`` with state_dict ``params``; ``progress(done, total)`` after each step.
+
+    By default through a prepared plan (:mod:`convcalc.network.plan`), with its folds unless
+    ``fold=False``; ``prepared=False`` calls each step's layer as :meth:`Layer.forward` does,
+    checks included, and folds nothing.
 
     >>> from convcalc import parse_network
     >>> trace = parse_network("input 1x3\\nIdentity()\\nFlatten()").trace()
     >>> run_network(trace, np.ones((1, 3)), {}).output.tolist()
     [[1.0, 1.0, 1.0]]
+    >>> run_network(trace, np.ones((1, 3)), {}, prepared=False).output.tolist()
+    [[1.0, 1.0, 1.0]]
     """
+    if prepared:
+        return prepare_plan(trace, x, params, record=record, fold=fold, progress=progress, where=where)[1]
     if trace.state.unknown:
         raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
     check_params(state_dict_shapes(trace), params, where)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 from ..errors import ParseError
@@ -34,10 +35,12 @@ class Network:
         self.parse_notes = list(spec.notes)
         self.recipes = RecipeBook(spec.recipes)
         self.strict = False
+        self._plans: dict[tuple, _CachedPlan] = {}  # see forward
 
     def with_recipes(self, text: str, origin: str) -> "Network":
         """This network with the recipes of ``text`` (a user's file) added; they take precedence."""
         self.recipes = self.recipes.adding(text, origin)
+        self._plans = {}
         return self
 
     def module(self, path: str) -> "Network":
@@ -59,6 +62,7 @@ class Network:
             walked.append(name)
         sub = Network.__new__(Network)
         sub.__dict__.update(self.__dict__)
+        sub._plans = {}
         sub.root = node if isinstance(node, ModuleNode) else ModuleNode("Sequential", [(walked[-1], node)], node.source)
         return sub
 
@@ -106,25 +110,49 @@ class Network:
         summary = self.summary(input_shape, dtype, depth)
         return summary, training_memory(self.trace(input_shape), summary, dtype_bytes(dtype), optimizer)
 
-    def forward(self, x: Any, params: dict[str, Any] | None = None, *, record: bool = False) -> Any:
+    def forward(
+        self, x: Any, params: dict[str, Any] | None = None, *, record: bool = False, prepared: bool = True,
+        fold: bool = True,
+    ) -> Any:
         """The NumPy forward pass in inference mode; ``params`` are state_dict arrays.
 
         Returns the output, or ``(output, {step key: activation})`` with ``record`` (a module that
         runs twice, as BasicBlock's relu, has ``name`` and ``name#2``).
 
+        The first call for an input shape and dtype and a ``params`` dict prepares a plan (see
+        :mod:`convcalc.network.plan`), which later calls with that dict, holding the same arrays,
+        reuse: they pay only the kernels. The plan keeps what it derived from the arrays (a
+        BatchNorm folded into the convolution before it), so an array changed in place after a
+        call is not seen: pass a new dict, or ``prepared=False``, which runs each layer as
+        :meth:`Layer.forward` does, checks included, every call. ``fold=False`` keeps the plan
+        but folds nothing; with ``record`` nothing is folded either, so every activation shown is
+        its own layer's output.
+
         >>> import numpy as np
         >>> parse_network("Identity()").forward(np.zeros((2, 3))).shape
         (2, 3)
         """
-        import numpy as np
-
         from ..tensors.arrays import real_array
         from .execute import run_network
+        from .plan import prepare_plan
 
         x = real_array(x, "Network.forward: the input")
-        params = {key: real_array(value, f"Network.forward: the state_dict entry {key!r}")
+        key = (tuple(x.shape), x.dtype.str, bool(record), bool(fold), self.strict)
+        cached = self._plans.get(key) if prepared else None
+        if cached is not None and cached.holds(params):
+            run = cached.plan.run(x)
+            return (run.output, run.activations) if record else run.output
+        arrays = {key: real_array(value, f"Network.forward: the state_dict entry {key!r}")
                   for key, value in (params or {}).items()}
-        run = run_network(self.trace(tuple(x.shape)), x, params, record=record)
+        trace = self.trace(tuple(x.shape))
+        if not prepared:
+            run = run_network(trace, x, arrays, record=record, prepared=False)
+            return (run.output, run.activations) if record else run.output
+        plan, run = prepare_plan(trace, x, arrays, record=record, fold=fold)
+        self._plans.pop(key, None)
+        self._plans[key] = _CachedPlan(plan, params)
+        while len(self._plans) > _PLANS_KEPT:
+            del self._plans[next(iter(self._plans))]
         return (run.output, run.activations) if record else run.output
 
     def to_json(
@@ -135,6 +163,27 @@ class Network:
     ) -> dict[str, Any]:
         """The summary as JSON-ready data: input and output shapes, one row per layer or step, totals."""
         return self.summary(input_shape, dtype, depth).to_json()
+
+
+_PLANS_KEPT = 4  # prepared plans a network keeps (input shapes, dtypes, options), the latest
+
+
+class _CachedPlan:
+    """A plan with the ``params`` it was prepared for: the dict itself and its arrays are held,
+    so that their identities cannot be reused by other objects while the plan is kept."""
+
+    def __init__(self, plan: Any, params: dict[str, Any] | None) -> None:
+        self.plan = plan
+        self.params = params
+        self.keys = tuple(params or ())
+        self.values = tuple((params or {}).values())
+
+    def holds(self, params: dict[str, Any] | None) -> bool:
+        """Whether ``params`` is the dict the plan was prepared for, with the same arrays."""
+        if params is None or self.params is None:
+            return params is None and self.params is None
+        return (params is self.params and len(params) == len(self.values) and tuple(params) == self.keys
+                and all(map(operator.is_, params.values(), self.values)))
 
 
 def parse_network(text: str | bytes) -> Network:

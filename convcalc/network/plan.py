@@ -1,0 +1,265 @@
+"""A network's forward pass prepared once, then run as a flat list of kernel calls.
+
+Preparing walks the trace once, running it: every layer step's checks and conversions are done
+then (``Layer.prepare``), each state_dict entry is looked up once, and the values are given
+numbered slots freed after their last use. A run of the plan then pays only the kernels and a
+loop over ``(function, input slots, output slot, slots to free)``.
+
+Folds, which change how a result is computed but not what it is (within float32 round-off):
+
+- a layer that is ``x·scale + shift`` per channel with constants (``Layer.channel_affine``:
+  eval-mode BatchNorm with running statistics) right after an affine map that can absorb it
+  (``Layer.absorb_channel_affine``: convolutions, Linear) becomes part of that map's weight and
+  bias, computed once. Only when the map's output goes nowhere else (no other step, not the
+  network's output, not an activation asked for) and the map's input, weight and the norm's
+  statistics share one float dtype.
+
+What a caller asks to see is never folded away: with ``record`` every shown step's own output
+is kept, so nothing is folded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from ..errors import ParseError
+from ..tensors.params import check_params
+from .graph import Step, Trace
+
+
+class NetworkRun(NamedTuple):
+    output: np.ndarray
+    activations: dict[str, np.ndarray]  # step key (name, name#2 for a second call) -> output, when recorded
+
+
+class _Op(NamedTuple):
+    """One call of a plan: ``values[output] = run(*values[inputs])``, then ``values[s] = None``
+    for every ``s`` in ``release``; ``key`` names the recorded activation (None: not recorded)."""
+
+    run: Callable[..., Any]
+    inputs: tuple[int, ...]
+    output: int
+    release: tuple[int, ...]
+    key: str | None
+    step: int  # the trace step it runs, for progress
+
+
+@dataclass
+class Plan:
+    """The prepared forward pass of one network for one input shape and dtype and one set of
+    parameters (see the module doc). ``run`` takes an input of that shape and dtype."""
+
+    ops: list[_Op]
+    initial: list[Any]  # the slots before a run: the parameters a step reads as a tensor, else None
+    input_slot: int
+    output_slot: int
+    steps: int  # steps of the trace, for progress
+    folded: list[str] = field(default_factory=list)  # keys of the steps folded into the one before
+
+    def run(self, x: np.ndarray, progress: Callable[[int, int], None] | None = None) -> NetworkRun:
+        """The forward pass on ``x``; ``progress(done, total)`` after each step."""
+        values = list(self.initial)
+        values[self.input_slot] = x
+        activations: dict[str, np.ndarray] = {}
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and NaN, as torch gives
+            for op in self.ops:
+                values[op.output] = op.run(*[values[slot] for slot in op.inputs])
+                if op.key is not None:
+                    activations[op.key] = values[op.output]
+                for slot in op.release:
+                    values[slot] = None
+                if progress is not None:
+                    progress(op.step + 1, self.steps)
+        return NetworkRun(values[self.output_slot], activations)
+
+
+def prepare_plan(
+    trace: Trace,
+    x: np.ndarray,
+    params: dict[str, np.ndarray],
+    *,
+    record: bool = False,
+    fold: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    where: str = "the weights",
+) -> tuple[Plan, NetworkRun]:
+    """Prepare the trace's forward pass on ``x`` with state_dict ``params`` and run it once:
+    the plan, and that run's result. ``record`` keeps every shown step's output (and then
+    folds nothing); ``fold=False`` folds nothing either.
+
+    >>> from convcalc import parse_network
+    >>> trace = parse_network("input 1x3\\nLinear(3, 2, bias=False)\\nBatchNorm1d(2)").trace()
+    >>> params = {"0.weight": np.ones((2, 3)), "1.weight": np.full(2, 2.0), "1.bias": np.zeros(2),
+    ...           "1.running_mean": np.zeros(2), "1.running_var": np.full(2, 1 - 1e-5)}
+    >>> plan, first = prepare_plan(trace, np.ones((1, 3)), params)
+    >>> plan.folded, first.output.tolist(), plan.run(np.ones((1, 3))).output.tolist()
+    (['1'], [[6.0, 6.0]], [[6.0, 6.0]])
+    """
+    if trace.state.unknown:
+        raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
+    check_params({**trace.state.params, **trace.state.buffers}, params, where)
+    builder = _Builder(trace, params, record, _fold_pairs(trace, record) if fold else {})
+    first = builder.run(x, progress)
+    return builder.plan(), first
+
+
+def _exposed(trace: Trace, record: bool) -> set[int]:
+    """Ids of the tensors a caller gets: the output, a dict-returning model's other outputs and,
+    with ``record``, every shown step's."""
+    exposed = {trace.output.id, *(t.id for t in trace.outputs.values())}
+    if record:
+        exposed.update(step.output.id for step in trace.steps if step.shown)
+    return exposed
+
+
+def _fold_pairs(trace: Trace, record: bool) -> dict[int, int]:
+    """Step index of a layer -> index of the layer step right after it that reads its output,
+    where that output goes nowhere else: the candidates for a fold (the layers and the arrays
+    decide, when the plan is prepared)."""
+    uses: dict[int, int] = {}
+    for step in trace.steps:
+        for tensor in step.inputs:
+            uses[tensor.id] = uses.get(tensor.id, 0) + 1
+    exposed = _exposed(trace, record)
+    producer = {step.output.id: index for index, step in enumerate(trace.steps) if _own_layer(step)}
+    pairs: dict[int, int] = {}
+    for index, step in enumerate(trace.steps):
+        if not _own_layer(step) or step.forward_kwargs:
+            continue
+        tensor = step.inputs[0]
+        before = producer.get(tensor.id)
+        if before is not None and uses[tensor.id] == 1 and tensor.id not in exposed and tensor.storage == tensor.id:
+            pairs[before] = index
+    return pairs
+
+
+def _own_layer(step: Step) -> bool:
+    """A module's layer with its own state (not an operation, not ``F.<name>``)."""
+    return step.kind == "layer" and step.layer is not None and not step.functional
+
+
+class _Builder:
+    """Runs the trace once, step by step, recording each step's prepared call."""
+
+    def __init__(self, trace: Trace, params: dict[str, np.ndarray], record: bool, pairs: dict[int, int]) -> None:
+        self.trace = trace
+        self.params = params
+        self.record = record
+        self.pairs = pairs
+        self.alias: dict[int, int] = {}  # tensor id -> the tensor id whose value it is (a folded step's output)
+        self.constants: dict[int, Any] = {}  # tensor id -> a parameter read as a tensor
+        self.calls: list[tuple[Callable[..., Any], tuple[int, ...], int, str | None, int]] = []
+        self.skip: set[int] = set()
+        self.folded: list[str] = []
+
+    def own(self, step: Step) -> dict[str, np.ndarray]:
+        """The step's layer's state_dict entries, by suffix."""
+        layer = step.layer
+        assert layer is not None
+        prefix = f"{step.name}." if step.name else ""
+        return {suffix: self.params[prefix + suffix] for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
+                if not step.functional and prefix + suffix in self.params}
+
+    def run(self, x: np.ndarray, progress: Callable[[int, int], None] | None) -> NetworkRun:
+        trace = self.trace
+        last_use: dict[int, int] = {trace.output.id: len(trace.steps)}
+        for index, step in enumerate(trace.steps):
+            for tensor in step.inputs:
+                last_use[tensor.id] = index
+        values: dict[int, Any] = {trace.input.id: x}
+        activations: dict[str, np.ndarray] = {}
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for index, step in enumerate(trace.steps):
+                if index in self.skip:
+                    self.alias[step.output.id] = self.source(step.inputs[0].id)
+                    values[step.output.id] = values[step.inputs[0].id]
+                else:
+                    inputs = [values[tensor.id] for tensor in step.inputs]
+                    values[step.output.id] = self.prepare(index, step, inputs)
+                if self.record and step.shown:
+                    activations[step.key] = values[step.output.id]
+                for tensor in step.inputs:
+                    if last_use.get(tensor.id) == index and tensor.id != step.output.id:
+                        values.pop(tensor.id, None)
+                if progress is not None:
+                    progress(index + 1, len(trace.steps))
+        return NetworkRun(values[trace.output.id], activations)
+
+    def source(self, tensor_id: int) -> int:
+        return self.alias.get(tensor_id, tensor_id)
+
+    def prepare(self, index: int, step: Step, inputs: list[Any]) -> Any:
+        """Prepare the step's call, record it, and return its result on ``inputs``."""
+        if step.kind == "param":
+            assert step.state_key is not None
+            self.constants[step.output.id] = self.params[step.state_key]
+            return self.constants[step.output.id]
+        if step.layer is None:
+            assert step.compute is not None
+            call: Callable[..., Any] = step.compute
+        else:
+            call = self.prepare_layer(index, step, inputs[0])
+        key = step.key if self.record and step.shown else None
+        self.calls.append((call, tuple(self.source(t.id) for t in step.inputs), step.output.id, key, index))
+        return call(*inputs)
+
+    def prepare_layer(self, index: int, step: Step, x: Any) -> Callable[[Any], Any]:
+        layer, own = step.layer, self.own(step)
+        assert layer is not None
+        folded = self.fold(index, step, x, own)
+        if folded is not None:
+            layer, own = folded
+        call = layer.prepare(x, own, **step.forward_kwargs)
+        if getattr(layer, "return_indices", False) is True:  # max-pool's indices: the values flow on
+            prepared = call
+            return lambda x: prepared(x)[0]
+        return call
+
+    def fold(self, index: int, step: Step, x: Any, own: dict[str, np.ndarray]) -> tuple[Any, dict[str, Any]] | None:
+        """The layer with the next step folded in, when the arrays allow it (else None)."""
+        after = self.pairs.get(index)
+        if after is None:
+            return None
+        norm = self.trace.steps[after]
+        assert norm.layer is not None and step.layer is not None and step.output.shape is not None
+        norm_own = self.own(norm)
+        dtype = getattr(x, "dtype", None)
+        floats = [a for a in (*own.values(), *norm_own.values()) if a.dtype.kind == "f"]
+        if dtype is None or dtype.kind != "f" or any(a.dtype != dtype for a in floats):
+            return None
+        affine = norm.layer.channel_affine(norm_own)
+        if affine is None:
+            return None
+        absorbed = step.layer.absorb_channel_affine(own, affine[0], affine[1], step.output.shape)
+        if absorbed is not None:
+            self.skip.add(after)
+            self.folded.append(norm.key)
+        return absorbed
+
+    def plan(self) -> Plan:
+        """The calls recorded, with slots numbered and freed after their last use."""
+        slots: dict[int, int] = {self.trace.input.id: 0}
+        for tensor_id in self.constants:
+            slots.setdefault(tensor_id, len(slots))
+        for _, inputs, output, _, _ in self.calls:
+            for tensor_id in (*inputs, output):
+                slots.setdefault(tensor_id, len(slots))
+        output_slot = slots[self.source(self.trace.output.id)]
+        last: dict[int, int] = {}
+        for position, (_, inputs, output, _, _) in enumerate(self.calls):
+            last[slots[output]] = position  # a result no later step reads is freed at once
+            for tensor_id in inputs:
+                last[slots[tensor_id]] = position
+        keep = {output_slot, *(slots[t] for t in self.constants)}
+        ops = []
+        for position, (call, inputs, output, key, index) in enumerate(self.calls):
+            used = {slots[t] for t in inputs} | {slots[output]}
+            release = tuple(sorted(s for s in used if last.get(s) == position and s not in keep))
+            ops.append(_Op(call, tuple(slots[t] for t in inputs), slots[output], release, key, index))
+        initial: list[Any] = [None] * len(slots)
+        for tensor_id, value in self.constants.items():
+            initial[slots[tensor_id]] = value
+        return Plan(ops, initial, 0, output_slot, len(self.trace.steps), self.folded)
