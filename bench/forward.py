@@ -77,6 +77,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="time only the layers whose name contains TEXT (case-insensitive); the median and "
         "memory bars are then not judged",
     )
+    parser.add_argument(
+        "--part", choices=("all", "layers", "networks"), default="all",
+        help="the per-layer table, the whole-network table (bench/networks.py), or both (default)",
+    )
     parser.add_argument("--memory-child", choices=("convcalc", "torch"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -105,6 +109,7 @@ from convcalc.kernels.elementwise import batch_norm  # noqa: E402
 from convcalc.kernels.linear import linear  # noqa: E402
 from convcalc.kernels.pooling import adaptive_avg_pool_nd, avg_pool_nd, max_pool_nd  # noqa: E402
 from convcalc.kernels.resample import interpolate  # noqa: E402
+from networks import network_table  # noqa: E402
 
 torch.set_num_threads(args.threads)
 
@@ -380,6 +385,8 @@ def main() -> int:
     rounds, budget = (3, 0.05) if args.quick else (5, 0.15)
     print(f"numpy {np.__version__}, torch {torch.__version__}; torch threads {torch.get_num_threads()}, "
           f"{blas_threads_report(args.threads)}")
+    if args.part == "networks":
+        return report(network_table(measure, check, rounds, budget, args.threads, args.only))
     header = f"{'layer':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11}"
     print(header)
     print("-" * len(header))
@@ -426,6 +433,12 @@ def main() -> int:
               f"ratio {ratio:.2f} (bar {MEMORY_BAR})")
         if ratio > MEMORY_BAR:
             failures.append(f"peak memory ratio {ratio:.2f} > {MEMORY_BAR}")
+    if args.part == "all":
+        failures += network_table(measure, check, rounds, budget, args.threads, args.only)
+    return report(failures)
+
+
+def report(failures: list[str]) -> int:
     for failure in failures:
         print(f"FAIL: {failure}")
     return 1 if failures else 0
