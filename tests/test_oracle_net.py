@@ -530,6 +530,32 @@ def test_forward_with_the_models_own_weights(model_case):
         assert float(np.abs(got_layers[key] - value).max()) <= 1e-4 * layer_scale, key
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_forward_with_and_without_the_plan(model_case, threads):
+    """The output on torch's weights within 1e-5 of torch's largest, through the prepared plan
+    with its folds (BatchNorm into the conv before it), the plan without them and the
+    step-by-step path; at one thread and on the thread pool."""
+    from convcalc.kernels.threads import use_threads
+
+    name, model, shape, calls, out = model_case
+    torch.manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(shape)
+    with torch.no_grad():
+        want = model.eval()(x).numpy()
+    params = {key: value.numpy() for key, value in model.state_dict().items()}
+    network = convcalc.parse_network(str(model))
+    with use_threads(threads):
+        for prepared, fold in ((True, True), (True, False), (False, False)):
+            for call in ("first", "again"):  # the second call runs the plan the first prepared
+                got = network.forward(x.numpy(), params, prepared=prepared, fold=fold)
+                error = float(np.abs(got - want).max())
+                assert error <= 1e-5 * float(np.abs(want).max()), (prepared, fold, call, error)
+
+
 def test_two_inserted_flattens_keep_their_own_activations():
     """Two flattens convcalc inserts under one parent are two steps, keyed flatten and flatten#2."""
     net = convcalc.parse_network("input 1x3x4x4\nLinear(48, 48)\nUnflatten(1, (3, 4, 4))\nReLU()\nLinear(48, 10)")

@@ -1,0 +1,161 @@
+"""The prepared plan of a network's forward pass (convcalc.network.plan): the same outputs as
+the step-by-step path with and without its folds and on one or more threads; what it folds and
+when it must not; what it keeps between calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import convcalc
+from convcalc.kernels.threads import use_threads
+from convcalc.network.plan import prepare_plan
+from forward_compare import assert_close
+
+# Each way of running a network: (prepared, fold).
+WAYS = [(True, True), (True, False), (False, False)]
+
+
+def _bn_params(rng: np.random.Generator, prefix: str, channels: int) -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}.weight": rng.uniform(0.5, 1.5, channels).astype(np.float32),
+        f"{prefix}.bias": rng.normal(0, 0.1, channels).astype(np.float32),
+        f"{prefix}.running_mean": rng.normal(0, 0.5, channels).astype(np.float32),
+        f"{prefix}.running_var": rng.uniform(0.5, 2.0, channels).astype(np.float32),
+        f"{prefix}.num_batches_tracked": np.array(0, np.int64),
+    }
+
+
+def _random_params(network: convcalc.Network, shape: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:
+    """Every state_dict entry of the network for ``shape``, random, BatchNorm's statistics
+    non-trivial (float32)."""
+    from convcalc.network.execute import state_dict_shapes
+
+    rng = np.random.default_rng(seed)
+    shapes = state_dict_shapes(network.trace(shape))
+    params = {key: rng.standard_normal(s).astype(np.float32) * 0.3 for key, s in shapes.items()}
+    for key in [k for k in shapes if k.endswith("running_var")]:
+        prefix = key.rsplit(".", 1)[0]
+        params.update({k: v for k, v in _bn_params(rng, prefix, shapes[key][0]).items() if k in shapes})
+    return params
+
+
+SPECS = {
+    "conv-bn-relu": ("input 2x3x12x12\nconv2d --out 8 -k 3 -p 1\nbatchnorm2d\nrelu\nconv2d --out 4 -k 3 -s 2 --no-bias"
+                     "\nbatchnorm2d\nrelu6\nmaxpool2d -k 2"),
+    "transposed-bn": "input 1x6x5x5\nconvtranspose2d --out 4 -k 4 -s 2 -p 1 -g 2\nbatchnorm2d\nrelu",
+    "linear-bn": "input 4x10\nlinear --out 6 --no-bias\nbatchnorm1d\nrelu\nlinear --out 3",
+    "conv1d-bn": "input 2x5x20\nconv1d --out 6 -k 3 -d 2\nbatchnorm1d\ntanh",
+    "conv3d-bn": "input 1x2x4x6x6\nconv3d --out 3 -k 3 -p 1\nbatchnorm3d\nsigmoid",
+    "residual": ("input 1x4x8x8\nresidual {\n  conv2d --out 4 -k 3 -p 1\n  batchnorm2d\n  relu\n  conv2d --out 4 -k 3 -p 1\n"
+                 "  batchnorm2d\n}\nrelu"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_every_way_gives_the_same_output(name, threads):
+    """Plan with folds, plan without, step by step: within float32 round-off of each other, at
+    one thread and on the thread pool; the plan's second call (the one that reuses it) too."""
+    network = convcalc.parse_network(SPECS[name])
+    shape = network.input_shape
+    params = _random_params(network, shape)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    with use_threads(1):
+        want = network.forward(x, params, prepared=False)
+    with use_threads(threads):
+        for prepared, fold in WAYS:
+            first = network.forward(x, params, prepared=prepared, fold=fold)
+            again = network.forward(x, params, prepared=prepared, fold=fold)
+            assert_close(first, want, f"{name} prepared={prepared} fold={fold}", scale_floor=0)
+            np.testing.assert_array_equal(again, first)
+
+
+def test_batchnorm_folds_into_the_conv_before_it():
+    network = convcalc.parse_network(SPECS["conv-bn-relu"])
+    params = _random_params(network, network.input_shape)
+    x = np.ones(network.input_shape, np.float32)
+    plan, first = prepare_plan(network.trace(), x, params)
+    assert plan.folded == ["1", "4"]
+    assert len(plan.ops) == 5  # 7 layers, 2 BatchNorms folded away
+    unfolded, _ = prepare_plan(network.trace(), x, params, fold=False)
+    assert unfolded.folded == [] and len(unfolded.ops) == 7
+    assert_close(first.output, unfolded.run(x).output, "folded against not", scale_floor=0)
+
+
+def test_nothing_is_folded_when_the_activations_are_recorded():
+    """What a caller asks to see is each layer's own output: the conv's before its BatchNorm."""
+    network = convcalc.parse_network(SPECS["conv-bn-relu"])
+    params = _random_params(network, network.input_shape)
+    x = np.random.default_rng(2).standard_normal(network.input_shape).astype(np.float32)
+    plan, run = prepare_plan(network.trace(), x, params, record=True)
+    assert plan.folded == []
+    _, want = network.forward(x, params, record=True, prepared=False)
+    output, got = network.forward(x, params, record=True)
+    assert list(got) == list(want) == ["0", "1", "2", "3", "4", "5", "6"]
+    for key in want:
+        assert_close(got[key], want[key], key, scale_floor=0)
+    assert_close(output, run.output, "output", scale_floor=0)
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("input 1x3x6x6\nNet(\n  (conv): Conv2d(3, 4, 3)\n  (bn): BatchNorm2d(4)\n)\nclass Net:\n  def forward(self, x):\n"
+     "    y = self.conv(x)\n    return self.bn(y) + y", "the conv's output is read twice"),
+    ("input 1x3x6x6\nconv2d --out 4 -k 3\nBatchNorm2d(4, track_running_stats=False)", "no running statistics"),
+    ("input 1x3x6x6\nconv2d --out 4 -k 3\nInstanceNorm2d(4, track_running_stats=True)", "not a BatchNorm"),
+    ("input 3x6\nConv1d(3, 4, 3)\nBatchNorm1d(4)", "the conv is unbatched: its channels are at dim 0"),
+    ("input 1x3x6x6\nconv2d --out 4 -k 3\nrelu\nbatchnorm2d", "the BatchNorm does not follow the conv"),
+])
+def test_what_is_not_folded(spec, why):
+    network = convcalc.parse_network(spec)
+    params = _random_params(network, network.input_shape)
+    x = np.random.default_rng(3).standard_normal(network.input_shape).astype(np.float32)
+    plan, run = prepare_plan(network.trace(), x, params)
+    assert plan.folded == [], why
+    assert_close(run.output, network.forward(x, params, prepared=False), why, scale_floor=0)
+
+
+def test_no_fold_across_dtypes():
+    """A float64 input through float32 weights computes in float64: folding the statistics into
+    the float32 weight would round them to float32, so the plan leaves them apart."""
+    network = convcalc.parse_network(SPECS["conv-bn-relu"])
+    params = _random_params(network, network.input_shape)
+    x = np.random.default_rng(4).standard_normal(network.input_shape)
+    plan, run = prepare_plan(network.trace(), x, params)
+    assert plan.folded == [] and run.output.dtype == np.float64
+    assert_close(run.output, network.forward(x, params, prepared=False), "float64", scale_floor=0)
+
+
+def test_the_plan_is_kept_for_the_same_params_and_made_again_for_new_ones():
+    network = convcalc.parse_network("input 1x4\nlinear --out 2 --no-bias")
+    x = np.ones((1, 4), np.float32)
+    params = {"0.weight": np.ones((2, 4), np.float32)}
+    assert network.forward(x, params).tolist() == [[4.0, 4.0]]
+    plans = list(network._plans.values())
+    assert network.forward(x, params).tolist() == [[4.0, 4.0]]
+    assert list(network._plans.values()) == plans  # reused, not prepared again
+    params["0.weight"] = np.full((2, 4), 2.0, np.float32)  # a new array under the same key
+    assert network.forward(x, params).tolist() == [[8.0, 8.0]]
+    assert network.forward(x, {"0.weight": np.zeros((2, 4), np.float32)}).tolist() == [[0.0, 0.0]]
+    assert network.forward(np.ones((3, 4), np.float32), params).shape == (3, 2)  # another shape
+    assert network.forward(x, params, prepared=False).tolist() == [[8.0, 8.0]]
+
+
+def test_a_submodule_has_plans_of_its_own():
+    network = convcalc.parse_network("Net(\n  (a): Linear(2, 2, bias=False)\n  (b): ReLU()\n)")
+    x = np.array([[1.0, -1.0]], np.float32)
+    params = {"a.weight": -np.eye(2, dtype=np.float32)}
+    assert network.forward(x, params).tolist() == [[0.0, 1.0]]
+    assert network.module("b").forward(x).tolist() == [[1.0, 0.0]]
+
+
+def test_progress_is_reported_for_every_step():
+    network = convcalc.parse_network(SPECS["conv-bn-relu"])
+    params = _random_params(network, network.input_shape)
+    x = np.ones(network.input_shape, np.float32)
+    seen: list[tuple[int, int]] = []
+    plan, _ = prepare_plan(network.trace(), x, params, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 7) for i in range(1, 8)]
+    seen.clear()
+    plan.run(x, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 7), (3, 7), (4, 7), (6, 7), (7, 7)]  # the folded BatchNorms run with their conv
