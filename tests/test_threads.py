@@ -140,7 +140,7 @@ def test_blas_runs_single_threaded_in_chunks_and_with_the_thread_count_outside()
         return [library.num_threads for library in libraries]
 
     with use_threads(2):
-        inside = parallel_map(chunk, [0, 1])
+        inside = parallel_map(chunk, [0, 1], gemm=True)
     assert all(count == [1] * len(libraries) for count in inside)
     assert [library.num_threads for library in libraries] == before
     with use_threads(1), pool.blas_threads():

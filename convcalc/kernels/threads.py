@@ -35,7 +35,12 @@ ENVIRONMENT_VARIABLE = "CONVCALC_THREADS"
 ChunkT = TypeVar("ChunkT")
 ResultT = TypeVar("ResultT")
 
+LEAST_CHUNK_BYTES = 1 << 20
+"""The least work (bytes read and written) worth handing to another thread: waking a pool
+thread and waiting for it costs tens of µs, and far more on a loaded machine."""
+
 _EXPLICIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("convcalc_threads", default=None)
+_LEAST: contextvars.ContextVar[int] = contextvars.ContextVar("convcalc_least_chunk", default=LEAST_CHUNK_BYTES)
 # True inside a chunk run by parallel_map: a kernel called from a chunk runs inline, so a pool
 # thread never waits on the pool it belongs to.
 _IN_REGION: contextvars.ContextVar[bool] = contextvars.ContextVar("convcalc_in_region", default=False)
@@ -47,6 +52,8 @@ _POOL_WORKERS = 0
 _BLAS_LOCK = threading.Lock()
 _REGIONS = 0  # parallel_map calls running now, in any thread: BLAS stays at 1 while any runs
 _BLAS_BEFORE: list[tuple[Any, int]] = []  # BLAS libraries' thread counts before the regions
+# True inside a blas_threads block (see _blas_single_threaded).
+_BLAS_BLOCK: contextvars.ContextVar[bool] = contextvars.ContextVar("convcalc_blas_block", default=False)
 _BLAS_LIBRARIES: list[Any] | None = None
 
 
@@ -100,10 +107,21 @@ def thread_count() -> int:
     return available_cpus()
 
 
+def least_chunk_bytes() -> int:
+    """The least work, in bytes, that a kernel hands to a thread of its own (see ``use_threads``).
+
+    >>> least_chunk_bytes() == LEAST_CHUNK_BYTES
+    True
+    """
+    return _LEAST.get()
+
+
 @contextlib.contextmanager
-def use_threads(threads: int | None) -> Iterator[None]:
+def use_threads(threads: int | None, *, least_chunk_bytes: int | None = None) -> Iterator[None]:
     """Within this block (in this context only: other threads and tasks keep theirs), the
     kernels use ``threads`` threads; None keeps the environment's or the default.
+    ``least_chunk_bytes`` changes the least work worth a thread of its own (0: split even
+    tiny inputs, as the tests do to run every kernel's threaded path).
 
     >>> with use_threads(1):
     ...     parallel_map(lambda n: n * n, [1, 2, 3])
@@ -111,9 +129,11 @@ def use_threads(threads: int | None) -> Iterator[None]:
     """
     checked = None if threads is None else parse_threads(threads, "the thread count")
     token = _EXPLICIT.set(checked)
+    least = _LEAST.set(LEAST_CHUNK_BYTES if least_chunk_bytes is None else max(0, least_chunk_bytes))
     try:
         yield
     finally:
+        _LEAST.reset(least)
         _EXPLICIT.reset(token)
 
 
@@ -128,10 +148,11 @@ def even_spans(total: int, pieces: int) -> list[slice]:
     return [slice(total * i // pieces, total * (i + 1) // pieces) for i in range(pieces)]
 
 
-def parallel_spans(total: int, work_bytes: int, least_bytes: int = 1 << 18) -> list[slice]:
-    """``range(total)`` cut for ``parallel_map``: one slice per thread, but no slice with less
-    than about ``least_bytes`` of the ``work_bytes`` (below that, handing a chunk to another
-    thread costs more than it saves). One thread, or little work, gives one slice.
+def parallel_spans(total: int, work_bytes: int) -> list[slice]:
+    """``range(total)`` (planes, rows, elements) cut for ``parallel_map``: a slice per thread,
+    but none with less than ``least_chunk_bytes()`` of the ``work_bytes`` (below that, handing
+    a chunk to another thread costs more than it saves). One thread, or little work, gives the
+    whole range as one slice.
 
     >>> with use_threads(4):
     ...     parallel_spans(8, 8 << 20), parallel_spans(8, 1000)
@@ -140,15 +161,19 @@ def parallel_spans(total: int, work_bytes: int, least_bytes: int = 1 << 18) -> l
     threads = thread_count()
     if threads == 1:
         return [slice(0, total)]
-    return even_spans(total, min(threads, max(1, work_bytes // max(1, least_bytes))))
+    return even_spans(total, min(threads, max(1, work_bytes // max(1, least_chunk_bytes()))))
 
 
-def parallel_map(function: Callable[[ChunkT], ResultT], chunks: Sequence[ChunkT]) -> list[ResultT]:
+def parallel_map(
+    function: Callable[[ChunkT], ResultT], chunks: Sequence[ChunkT], *, gemm: bool = False
+) -> list[ResultT]:
     """``[function(chunk) for chunk in chunks]``, the chunks run side by side on the pool and
     the calling thread; inline when there is one thread or one chunk. Each chunk runs in a copy
-    of the caller's context (``use_threads``, ``allocation_limit``, NumPy's buffer size) with
-    BLAS single-threaded. An exception raised by a chunk is raised again here, the same object,
-    once the chunks already started have finished; no new chunk starts after it.
+    of the caller's context (``use_threads``, ``allocation_limit``, NumPy's buffer size and
+    error state); when they multiply matrices (``gemm``), BLAS runs single-threaded in them,
+    so the pool's threads and BLAS's do not compete for the cores. An exception raised by a chunk is raised again
+    here, the same object, once the chunks already started have finished; no new chunk starts
+    after it.
 
     >>> with use_threads(2):
     ...     parallel_map(len, ["a", "bb", "ccc"])
@@ -157,44 +182,56 @@ def parallel_map(function: Callable[[ChunkT], ResultT], chunks: Sequence[ChunkT]
     threads = min(thread_count(), len(chunks))
     if threads <= 1:
         return [function(chunk) for chunk in chunks]
-    results: list[Any] = [None] * len(chunks)
-    failures: list[BaseException] = []
-    claim = _Counter()
-
-    def work() -> None:
-        _IN_REGION.set(True)
-        while not failures:
-            index = claim.next()
-            if index >= len(chunks):
-                return
-            try:
-                results[index] = function(chunks[index])
-            except BaseException as error:  # noqa: BLE001 - raised again by the caller
-                failures.append(error)
-
+    region = _Region(function, chunks, gemm)
     pool = _pool(threads - 1)
-    with _blas_single_threaded():
-        helpers = [pool.submit(contextvars.copy_context().run, work) for _ in range(threads - 1)]
-        contextvars.copy_context().run(work)
-        for helper in helpers:
-            helper.result()
-    if failures:
-        raise failures[0]
-    return results
+    with _blas_single_threaded(gemm):
+        for _ in range(threads - 1):
+            pool.submit(contextvars.copy_context().run, region.work)
+        contextvars.copy_context().run(region.work)
+        region.wait()
+    if region.failures:
+        raise region.failures[0]
+    return region.results
 
 
-class _Counter:
-    """Hands out 0, 1, 2, ... to threads, each number once."""
+class _Region:
+    """One ``parallel_map`` call: threads claim its chunks one at a time until none is left
+    (or one failed); the caller then waits only for the chunks claimed, not for pool threads
+    that woke too late to get one."""
 
-    def __init__(self) -> None:
-        self._next = 0
-        self._lock = threading.Lock()
+    def __init__(self, function: Callable[[Any], Any], chunks: Sequence[Any], gemm: bool) -> None:
+        self.function, self.chunks, self.gemm = function, chunks, gemm
+        self.results: list[Any] = [None] * len(chunks)
+        self.failures: list[BaseException] = []
+        self.claimed = self.finished = 0
+        self.changed = threading.Condition(threading.Lock())
 
-    def next(self) -> int:
-        with self._lock:
-            value = self._next
-            self._next += 1
-            return value
+    def work(self) -> None:
+        _IN_REGION.set(True)
+        if self.gemm:
+            _one_blas_thread_here()
+        while True:
+            with self.changed:
+                if self.failures or self.claimed == len(self.chunks):
+                    return
+                index = self.claimed
+                self.claimed += 1
+            try:
+                self.results[index] = self.function(self.chunks[index])
+            except BaseException as error:  # noqa: BLE001 - raised again by the caller
+                with self.changed:
+                    self.failures.append(error)
+            finally:
+                with self.changed:
+                    self.finished += 1
+                    self.changed.notify_all()
+
+    def wait(self) -> None:
+        """Until every claimed chunk has finished (called once the caller's own claims ran out,
+        when no chunk can be claimed any more)."""
+        with self.changed:
+            while self.finished < self.claimed:
+                self.changed.wait()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
@@ -205,19 +242,25 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     with _POOL_LOCK:
         if _POOL is None or _POOL_WORKERS < workers:
             old = _POOL
-            _POOL = ThreadPoolExecutor(workers, "convcalc-kernel", initializer=_start_worker)
+            _POOL = ThreadPoolExecutor(workers, "convcalc-kernel")
             _POOL_WORKERS = workers
             if old is not None:
                 old.shutdown(wait=False)
         return _POOL
 
 
-def _start_worker() -> None:
-    """Give a new pool thread one BLAS thread where the limit is per thread (OpenMP BLAS);
-    a process-wide limit is set by ``parallel_map`` around each run instead."""
+_PER_THREAD = threading.local()
+
+
+def _one_blas_thread_here() -> None:
+    """Give this pool thread one BLAS thread where the limit is per thread (OpenMP BLAS), once;
+    a process-wide limit is set by ``parallel_map`` around the region instead."""
+    if getattr(_PER_THREAD, "blas_limited", False):
+        return
     for library in _blas_libraries():
         if getattr(library, "threading_layer", None) == "openmp":
             library.set_num_threads(1)
+    _PER_THREAD.blas_limited = True
 
 
 def _forget_pool() -> None:
@@ -253,30 +296,40 @@ def _set_blas(library: Any, threads: int) -> None:
 
 
 @contextlib.contextmanager
-def _blas_single_threaded() -> Iterator[None]:
-    """BLAS at one thread while any ``parallel_map`` runs, as it was once the last one ends."""
+def _blas_single_threaded(gemm: bool) -> Iterator[None]:
+    """BLAS at one thread while a ``parallel_map`` whose chunks multiply (``gemm``) runs.
+
+    Changing BLAS's threads costs up to tens of µs (OpenBLAS waits for its threads), so
+    within a ``blas_threads`` block the limit is left at 1 for the next region, and that
+    block's end puts back what was there; outside one, the last region to end puts it back.
+    """
     global _REGIONS
+    if not gemm:
+        yield
+        return
     with _BLAS_LOCK:
-        if _REGIONS == 0:
+        if _REGIONS == 0 and not _BLAS_BLOCK.get():
             _BLAS_BEFORE[:] = [(library, library.num_threads) for library in _blas_libraries()]
-            for library, _ in _BLAS_BEFORE:
-                _set_blas(library, 1)
+        for library in _blas_libraries():
+            _set_blas(library, 1)
         _REGIONS += 1
     try:
         yield
     finally:
         with _BLAS_LOCK:
             _REGIONS -= 1
-            if _REGIONS == 0:
+            if _REGIONS == 0 and not _BLAS_BLOCK.get():
                 for library, threads in _BLAS_BEFORE:
                     _set_blas(library, threads)
+                _BLAS_BEFORE.clear()
 
 
 @contextlib.contextmanager
 def blas_threads() -> Iterator[None]:
-    """Within this block BLAS uses ``thread_count()`` threads (at most what it started with),
-    then what it used before; inside a ``parallel_map`` chunk, or while one runs, it stays at 1.
-    Kernels whose GEMMs may run outside the pool call their work in this block.
+    """Within this block a lone BLAS call uses ``thread_count()`` threads (at most what BLAS
+    allows), and ``parallel_map`` regions one each; the outermost block's end puts back what
+    BLAS had before it. Kernels whose GEMMs may run outside the pool run in this block; a
+    caller running many kernels may wrap them all in one, saving the changes between them.
 
     >>> import numpy as np
     >>> with use_threads(1), blas_threads():
@@ -284,19 +337,21 @@ def blas_threads() -> Iterator[None]:
     6.0
     """
     threads = thread_count()
-    changed: list[tuple[Any, int]] = []
+    outermost = not _BLAS_BLOCK.get()
+    before: list[tuple[Any, int]] = []
     with _BLAS_LOCK:
         if _REGIONS == 0:
             for library in _blas_libraries():
-                before = library.num_threads
-                if before is not None and before != threads:
-                    changed.append((library, before))
-                    _set_blas(library, threads)
+                if outermost:
+                    before.append((library, library.num_threads))
+                _set_blas(library, threads)
+    token = _BLAS_BLOCK.set(True)
     try:
         yield
     finally:
-        if changed:
+        _BLAS_BLOCK.reset(token)
+        if outermost:
             with _BLAS_LOCK:
                 if _REGIONS == 0:
-                    for library, before in changed:
-                        _set_blas(library, before)
+                    for library, count in before:
+                        _set_blas(library, count)

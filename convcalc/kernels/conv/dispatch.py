@@ -19,7 +19,8 @@ from typing import Literal
 import numpy as np
 
 from .._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype, row_buffering
-from .chunks import conv_chunks
+from ..threads import blas_threads, least_chunk_bytes, parallel_map, thread_count
+from .chunks import chunk_bytes, conv_chunks
 from .fma import conv_fma
 from .gemm import conv_gemm
 from .geometry import ConvGeometry, pad_pairs, spatial_dims, spatial_tuple
@@ -159,23 +160,53 @@ def _run_chunks(
     out: np.ndarray,
 ) -> None:
     """Compute ``out`` chunk by chunk with ``method``'s kernel, each chunk's scratch under
-    ``bound`` bytes."""
-    compute = KERNELS[method]
-    parts = {geo.groups: geo}  # the geometry of a chunk of g groups, by g: chunks are mostly alike
-    with Scratch.kept(out.dtype) as scratch, row_buffering(math.prod(geo.out_spatial)):
-        for n0, n1, g0, g1, r0, r1 in conv_chunks(geo, method, out.dtype.itemsize, bound):
-            if g1 - g0 not in parts:
-                parts[g1 - g0] = geo.subset(g1 - g0)
-            part = parts[g1 - g0]
-            if part is not geo and geo.prepared_weight is not None:
-                part.prepared_weight = geo.prepared_weight[g0:g1]
-            in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
-            out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
-            chunk_bias = None if bias is None else bias[out_rows]
-            dest = out[n0:n1, out_rows, r0:r1]
-            if geo.narrow:  # reads x itself: no padded copy
-                conv_rows_narrow(x[n0:n1, in_rows], part, r0, r1, dest, scratch)
-                add_bias(dest, chunk_bias)  # when no tap could carry it (see rows.prepare_rows)
-                continue
-            slab = padded_slab(x, part, n0, n1, in_rows, r0, r1, padding_mode, scratch, method)
-            compute(slab, weight[out_rows], chunk_bias, part, r1 - r0, dest, scratch)
+    ``bound`` bytes; with several threads, the chunks run on the pool, at least one per thread
+    when the work is large enough (a lone chunk runs inline, its GEMM on BLAS's threads)."""
+    threads = thread_count()
+    if threads > 1:
+        whole = chunk_bytes(geo, method, geo.batch, geo.groups, geo.out_spatial[0], out.dtype.itemsize)
+        bound = max(min(bound, whole // threads), least_chunk_bytes())
+    chunks = list(conv_chunks(geo, method, out.dtype.itemsize, bound))
+    run = _ChunkRun(method, x, weight, bias, geo, padding_mode, out)
+    with blas_threads():
+        parallel_map(run, [chunks] if threads == 1 else [[chunk] for chunk in chunks], gemm=True)
+
+
+class _ChunkRun:
+    """Runs a list of chunks of one ``conv_nd`` call, on whichever thread calls it, with that
+    thread's scratch."""
+
+    def __init__(
+        self,
+        method: str,
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        geo: ConvGeometry,
+        padding_mode: str,
+        out: np.ndarray,
+    ) -> None:
+        self.method, self.x, self.weight, self.bias, self.geo = method, x, weight, bias, geo
+        self.padding_mode, self.out = padding_mode, out
+
+    def __call__(self, chunks: list[tuple[int, int, int, int, int, int]]) -> None:
+        geo, out, bias = self.geo, self.out, self.bias
+        compute = KERNELS[self.method]
+        parts = {geo.groups: geo}  # the geometry of a chunk of g groups, by g: chunks are mostly alike
+        with Scratch.kept(out.dtype) as scratch, row_buffering(math.prod(geo.out_spatial)):
+            for n0, n1, g0, g1, r0, r1 in chunks:
+                if g1 - g0 not in parts:
+                    parts[g1 - g0] = geo.subset(g1 - g0)
+                part = parts[g1 - g0]
+                if part is not geo and geo.prepared_weight is not None:
+                    part.prepared_weight = geo.prepared_weight[g0:g1]
+                in_rows = slice(g0 * geo.in_per_group, g1 * geo.in_per_group)
+                out_rows = slice(g0 * geo.out_per_group, g1 * geo.out_per_group)
+                chunk_bias = None if bias is None else bias[out_rows]
+                dest = out[n0:n1, out_rows, r0:r1]
+                if geo.narrow:  # reads x itself: no padded copy
+                    conv_rows_narrow(self.x[n0:n1, in_rows], part, r0, r1, dest, scratch)
+                    add_bias(dest, chunk_bias)  # when no tap could carry it (see rows.prepare_rows)
+                    continue
+                slab = padded_slab(self.x, part, n0, n1, in_rows, r0, r1, self.padding_mode, scratch, self.method)
+                compute(slab, self.weight[out_rows], chunk_bias, part, r1 - r0, dest, scratch)

@@ -8,14 +8,17 @@ the output (``_crop_into``). ``_TransposedGeometry`` holds the sizes of both.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 from itertools import product
 
 import numpy as np
 
 from ...arith import TransposedRule
 from .._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype, row_buffering
+from ..threads import blas_threads, even_spans, least_chunk_bytes, parallel_map, thread_count
 from .geometry import spatial_dims, spatial_tuple
 from .scratch import Scratch
 
@@ -78,14 +81,55 @@ class _TransposedGeometry:
         self.plane_pixels = math.prod(self.plane_shape)
         self.row_step = [math.prod(plane[i + 1 :]) for i in range(self.nd)]
 
-    def images_per_chunk(self, itemsize: int, bound: int) -> int:
-        """Images whose scratch (widened input, GEMM output, canvas) fits in ``bound`` bytes."""
-        per_image = (
+    def image_bytes(self, itemsize: int) -> int:
+        """Scratch of one image (widened input, GEMM output, canvas)."""
+        return (
             self.in_channels * self.wide_pixels
             + self.out_channels * self.taps * self.wide_pixels
             + self.out_channels * math.prod(self.stride) * self.plane_pixels
         ) * itemsize
-        return max(1, min(self.batch, bound // max(per_image, 1)))
+
+    def images_per_chunk(self, itemsize: int, bound: int) -> int:
+        """Images whose scratch fits in ``bound`` bytes (at least one)."""
+        return max(1, min(self.batch, bound // max(self.image_bytes(itemsize), 1)))
+
+    def parts(self, images: int, threads: int) -> list[_Part]:
+        """The channel parts a chunk of ``images`` images is cut into for ``threads`` threads:
+        whole groups, or with one group, ranges of output channels (each reads every input
+        channel); one part (everything) when the chunks of images already keep the threads
+        busy or the work is too small to share."""
+        chunks = -(-self.batch // images)
+        work = images * self.image_bytes(4)
+        pieces = 1 if chunks >= threads else min(-(-threads // chunks), max(1, work // max(1, least_chunk_bytes())))
+        if self.groups > 1:
+            return [self._part(span, slice(None)) for span in even_spans(self.groups, pieces)]
+        return [self._part(slice(0, 1), span) for span in even_spans(self.out_per_group, pieces)]
+
+    def _part(self, groups: slice, outputs: slice) -> _Part:
+        part = copy.copy(self)
+        part.groups = groups.stop - groups.start
+        o0, o1 = (0, self.out_per_group) if outputs.start is None else (outputs.start, outputs.stop)
+        part.out_per_group = o1 - o0
+        part.in_channels, part.out_channels = part.groups * self.in_per_group, part.groups * part.out_per_group
+        channels = slice(groups.start * self.in_per_group, groups.stop * self.in_per_group)
+        if part.groups == self.groups and o1 - o0 == self.out_per_group:
+            targets = slice(None)
+        elif outputs.start is None:
+            targets = slice(groups.start * self.out_per_group, groups.stop * self.out_per_group)
+        else:
+            targets = slice(o0, o1)
+        return _Part(part, groups, slice(o0 * self.taps, o1 * self.taps), channels, targets)
+
+
+class _Part(NamedTuple):
+    """A chunk's channels: its geometry, groups, rows of the (group, row, input) weight, input
+    channels and output channels."""
+
+    geo: _TransposedGeometry
+    groups: slice
+    rows: slice
+    in_channels: slice
+    out_channels: slice
 
 
 def conv_transpose_nd(
@@ -127,13 +171,23 @@ def conv_transpose_nd(
     if bias is not None:
         bias_view = np.asarray(bias, dtype=dtype).reshape((geo.out_channels,) + (1,) * geo.nd)
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
+    threads = thread_count()
+    if threads > 1:  # a chunk per thread, each under its share of the bound
+        bound = max(min(bound, geo.image_bytes(dtype.itemsize) * geo.batch // threads), 1)
     images = geo.images_per_chunk(dtype.itemsize, bound)
-    with Scratch.kept(dtype) as scratch, row_buffering(geo.wide_pixels):
-        for n0 in range(0, geo.batch, images):
-            n1 = min(geo.batch, n0 + images)
-            source = _widened_input(x_given[n0:n1], geo, dtype, scratch)
-            planes = _scatter(weight_t, source, geo, scratch)
-            _crop_into(out[n0:n1], planes, geo, bias_view)
+    parts = geo.parts(images, threads)
+    chunks = [(n0, min(geo.batch, n0 + images), part) for n0 in range(0, geo.batch, images) for part in parts]
+
+    def run(chunk: tuple[int, int, _Part]) -> None:
+        n0, n1, part = chunk
+        with Scratch.kept(dtype) as scratch, row_buffering(geo.wide_pixels):
+            source = _widened_input(x_given[n0:n1, part.in_channels], part.geo, dtype, scratch)
+            planes = _scatter(weight_t[part.groups, part.rows], source, part.geo, scratch)
+            bias_part = None if bias_view is None else bias_view[part.out_channels]
+            _crop_into(out[n0:n1, part.out_channels], planes, part.geo, bias_part)
+
+    with blas_threads():
+        parallel_map(run, chunks, gemm=True)
     return in_result_dtype(out, x_given, weight_given)
 
 
