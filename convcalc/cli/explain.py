@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .options import Fill, FillWeights, InputFile, Key, MaxMemory, Seed, Weights, layer_completer, run_settings
+from .options import Fill, FillWeights, InputFile, Key, MaxMemory, Seed, Threads, Weights, layer_completer, run_settings
 from ..errors import ConvcalcError, ParseError
 
 
@@ -35,6 +35,7 @@ def explain_command(
     fill_weights: FillWeights = None,
     seed: Seed = None,
     max_memory: MaxMemory = None,
+    threads: Threads = None,
     at: Annotated[Optional[str], typer.Option("--at", metavar="INDEX",
                                               help="The output element, one index per output dim: 0,1,2,3  [default: the first]")] = None,
     view: Annotated[str, typer.Option("--view", metavar="sum|matmul",
@@ -48,6 +49,7 @@ def explain_command(
     (in_channels is inferred from the input). Example: convcalc explain conv2d --out 4 -k 2 -s 2 --no-bias -i 1x2x4x4 --fill randint:-1,0 --at 0,0,0,0
     """
     from ..kernels._common import allocation_limit
+    from ..kernels.threads import use_threads
     from ..teach.explain import check_explainable, check_window, explain, parse_at
     from ..single.run import InputSource, run_layer
     from ..shapes import parse_shape
@@ -64,18 +66,26 @@ def explain_command(
     known_shape, array, read_warnings = source.shape_and_file(real)
     built, forward_kwargs = build_layer_line(layer, list(ctx.args), known_shape)
     check_explainable(built), check_window(built, view)  # a window too large is refused before any run
-    result = run_layer(
-        built, known_shape if input_file is None else shape, input_file=input_file, key=key,
-        weights=weights, fill=settings.fill, fill_weights=settings.fill_weights, seed=settings.seed,
-        dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs, preloaded=None if array is None else (array, read_warnings),
-    )
-    from .output import emit_json, emit_rich, warn
+    with use_threads(settings.threads):
+        result = run_layer(
+            built, known_shape if input_file is None else shape, input_file=input_file, key=key,
+            weights=weights, fill=settings.fill, fill_weights=settings.fill_weights, seed=settings.seed,
+            dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs, preloaded=None if array is None else (array, read_warnings),
+        )
+    from .output import warn
 
     for message in result.warnings:
         warn(message)
     index = parse_at(at, tuple((result.output[0] if isinstance(result.output, tuple) else result.output).shape))
-    with allocation_limit(settings.max_memory):
+    with allocation_limit(settings.max_memory), use_threads(settings.threads):
         explanation = explain(built, result.input, result.params, index, view=view, **forward_kwargs)
+    _emit_explanation(explanation, as_json)
+
+
+def _emit_explanation(explanation: Any, as_json: bool) -> None:
+    """The explanation on stdout, as JSON or drawn with Rich."""
+    from .output import emit_json, emit_rich
+
     if as_json:
         emit_json(explanation.to_json())
         return

@@ -306,13 +306,16 @@ def _run_layer(
     from ..tensors.arrays import tensors_json
     from ..tensors.save import save_array
 
+    from ..kernels.threads import use_threads
+
     settings = run_settings(options)
-    result = run_layer(
-        layer, input_shape, input_file=options["input_file"], key=options["key"], gray=options["gray"],
-        weights=options["weights"], fill=settings.fill, fill_weights=settings.fill_weights,
-        seed=settings.seed, dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs,
-        preloaded=preloaded, show="json" if as_json else "render",
-    )
+    with use_threads(settings.threads):
+        result = run_layer(
+            layer, input_shape, input_file=options["input_file"], key=options["key"], gray=options["gray"],
+            weights=options["weights"], fill=settings.fill, fill_weights=settings.fill_weights,
+            seed=settings.seed, dtype=dtype, max_memory=settings.max_memory, forward_kwargs=forward_kwargs,
+            preloaded=preloaded, show="json" if as_json else "render",
+        )
     for message in result.warnings:
         warn(message)
     if options["save"] is not None:

@@ -11,7 +11,8 @@ import typer
 
 from ..errors import ConvcalcError
 from .options import (
-    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, refuse_lone_options, run_settings,
+    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, Threads, refuse_lone_options,
+    run_settings,
     wants_run,
 )
 from .output import emit_json, emit_rich, emit_text, warn
@@ -62,6 +63,7 @@ def net_command(
         help="Write the output to .npy, or every layer's output to .npz keyed by name; atomically.")] = None,
     force: Force = False,
     max_memory: MaxMemory = None,
+    threads: Threads = None,
     recipes: Recipes = None,
     strict: Strict = False,
     module: ModulePath = None,
@@ -169,6 +171,7 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     """``net --run``: run the forward pass (a progress bar on a terminal's stderr), save what was
     asked, and return the summary, per-layer statistics and the output as JSON data."""
     from ..kernels._common import allocation_limit
+    from ..kernels.threads import use_threads
     from ..network.execute import run_spec
     from ..single.run import InputSource
     from ..shapes import parse_shape
@@ -185,12 +188,14 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
         from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as bar, allocation_limit(settings.max_memory):
+        with Progress(console=Console(stderr=True), transient=True) as bar, allocation_limit(settings.max_memory), \
+                use_threads(settings.threads):
             task = bar.add_task("forward pass", total=None)
             summary, result, warnings = run_spec(
                 network, source, progress=lambda done, total: bar.update(task, completed=done, total=total), **kwargs)
     else:
-        with allocation_limit(settings.max_memory):  # the kernels' buffers that the estimate cannot see
+        # the limit: the kernels' buffers that the estimate cannot see
+        with allocation_limit(settings.max_memory), use_threads(settings.threads):
             summary, result, warnings = run_spec(network, source, **kwargs)
     for message in warnings:
         warn(message)

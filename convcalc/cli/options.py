@@ -83,12 +83,14 @@ Heatmap = _flag_option("--heatmap", "Draw feature maps as pictures (half-block c
 Save = _text_option("--save", metavar="FILE", help="Write the output to .npy (or .npz), atomically.")
 Force = _flag_option("--force", "Overwrite an existing --save file.")
 MaxMemory = _text_option("--max-memory", metavar="SIZE", help="Refuse runs estimated above this  [default: 4GiB]")
+Threads = _text_option("--threads", metavar="N",
+                       help="Threads of the forward pass's kernels  [default: $CONVCALC_THREADS, else the CPUs this process may use]")
 
 # The layer commands' run options, after the common ones.
 RUN_OPTIONS = {
     "run": Run, "input_file": InputFile, "key": Key, "gray": Gray, "weights": Weights, "fill": Fill,
     "fill_weights": FillWeights, "seed": Seed, "precision": Precision, "heatmap": Heatmap, "save": Save,
-    "force": Force, "max_memory": MaxMemory,
+    "force": Force, "max_memory": MaxMemory, "threads": Threads,
 }
 RUN_DEFAULTS = {name: False if name in ("run", "gray", "heatmap", "force") else None for name in RUN_OPTIONS}
 
@@ -101,6 +103,7 @@ class RunSettings(NamedTuple):
     seed: int
     max_memory: int | None
     precision: int
+    threads: int | None  # None: the environment's CONVCALC_THREADS, else every CPU
 
 
 def run_settings(options: Mapping[str, Any]) -> RunSettings:
@@ -113,6 +116,7 @@ def run_settings(options: Mapping[str, Any]) -> RunSettings:
     ...
     convcalc.errors.ParseError: --seed '3x5' must be a single whole number
     """
+    from ..kernels.threads import parse_threads
     from ..shapes import parse_int
     from ..tensors.memory import parse_memory
 
@@ -128,6 +132,7 @@ def run_settings(options: Mapping[str, Any]) -> RunSettings:
         seed=whole("seed", 0),
         max_memory=parse_memory(options.get("max_memory") or "4GiB"),
         precision=_precision(whole("precision", 4)),
+        threads=None if options.get("threads") is None else parse_threads(options["threads"], "--threads"),
     )
 
 
@@ -222,7 +227,8 @@ _NEEDS = (
 
 def refuse_lone_options(options: Mapping[str, Any], runs: bool = True) -> None:
     """Refuse an option given without the one it works with (``--key`` without
-    ``--input-file``, ``--force`` without ``--save``), and ``--max-memory`` when nothing runs:
+    ``--input-file``, ``--force`` without ``--save``), and ``--max-memory`` or ``--threads``
+    when nothing runs:
     silently ignoring them would hide a mistake.
 
     >>> refuse_lone_options({"force": True, "save": None})
@@ -236,8 +242,10 @@ def refuse_lone_options(options: Mapping[str, Any], runs: bool = True) -> None:
         if options.get(name) not in (None, False) and options.get(needs) is None:
             flag, needed = "--" + name.replace("_", "-"), "--" + needs.replace("_", "-")
             raise ConvcalcError(f"{what}, but no {needed} was given; add {needed} FILE or drop {flag}")
-    if not runs and options.get("max_memory") is not None:
-        raise ConvcalcError(
-            "--max-memory bounds a forward pass, and none runs here; add --run (or an option that implies "
-            "it: --input-file, --weights, --fill, --save, ...) or drop --max-memory"
-        )
+    for name, what in (("max_memory", "bounds"), ("threads", "sets the threads of")):
+        if not runs and options.get(name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise ConvcalcError(
+                f"{flag} {what} a forward pass, and none runs here; add --run (or an option that implies "
+                f"it: --input-file, --weights, --fill, --save, ...) or drop {flag}"
+            )

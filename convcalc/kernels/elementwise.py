@@ -19,6 +19,11 @@ import numpy as np
 from ..arith import ConvRule
 from ..errors import ConvcalcError
 from ._common import per_dim, row_buffering
+from .threads import even_spans, parallel_map, parallel_spans
+
+# Pieces of an element-wise function on the thread pool: at most this many bytes each, so that
+# a piece's temporaries stay in the core's cache until its result is copied out.
+_PIECE_BYTES = 1 << 18
 
 
 def _silent() -> np.errstate:
@@ -29,17 +34,54 @@ def _silent() -> np.errstate:
 # ----------------------------------------------------------------------------- normalisation
 
 
+def _in_pieces(function):
+    """Run an element-wise ``function(x, *scalars)`` on pieces of a large contiguous float
+    ``x`` on the thread pool, each piece's result copied into the output (one piece: the
+    function itself, on ``x``)."""
+
+    @functools.wraps(function)
+    def run(x, *args, **kwargs):
+        if not (isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" and x.flags.c_contiguous):
+            return function(x, *args, **kwargs)
+        threads = len(parallel_spans(x.size, 2 * x.nbytes))
+        if threads == 1:
+            return function(x, *args, **kwargs)
+        flat = x.reshape(-1)
+        out = np.empty_like(flat)
+
+        def piece(span: slice) -> None:
+            out[span] = function(flat[span], *args, **kwargs)
+
+        parallel_map(piece, even_spans(x.size, max(threads, x.nbytes // _PIECE_BYTES)))
+        return out.reshape(x.shape)
+
+    return run
+
+
 def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
     """Shape that broadcasts a per-channel vector over ``x`` (channels at dim 1)."""
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
 def _affine_per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """``x·scale + shift`` with per-channel (dim 1) vectors, in two in-place passes."""
+    """``x·scale + shift`` with per-channel (dim 1) vectors, in two in-place passes (on the
+    thread pool, channel ranges side by side, when ``x`` is large)."""
     shape = _channel_shape(x)
+    scale, shift = scale.astype(x.dtype).reshape(shape), shift.astype(x.dtype).reshape(shape)
+    spans = parallel_spans(x.shape[1], 2 * x.nbytes) if x.ndim >= 2 else [slice(None)]
     with row_buffering(math.prod(x.shape[2:])), _silent():
-        out = np.multiply(x, scale.astype(x.dtype).reshape(shape))
-        out += shift.astype(x.dtype).reshape(shape)
+        if len(spans) == 1:
+            out = np.multiply(x, scale)
+            out += shift
+            return out
+        out = np.empty(x.shape, np.result_type(x, scale))
+
+        def channels(span: slice) -> None:
+            part = out[:, span]
+            np.multiply(x[:, span], scale[:, span], out=part)
+            part += shift[:, span]
+
+        parallel_map(channels, spans)
     return out
 
 
@@ -243,6 +285,7 @@ def _exponential_linear(x: np.ndarray, alpha: float, scale: float = 1.0, input_s
     return out
 
 
+@_in_pieces
 def relu(x: np.ndarray) -> np.ndarray:
     """``F.relu`` (NaN stays NaN).
 
@@ -252,14 +295,17 @@ def relu(x: np.ndarray) -> np.ndarray:
     return _positive_part(x)
 
 
+@_in_pieces
 def hardtanh(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
     return np.clip(x, min_val, max_val)
 
 
+@_in_pieces
 def relu6(x: np.ndarray) -> np.ndarray:
     return hardtanh(x, 0.0, 6.0)
 
 
+@_in_pieces
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     return _piecewise_linear(x, float(negative_slope))
 
@@ -274,11 +320,13 @@ def prelu(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return _piecewise_linear(x, weight)
 
 
+@_in_pieces
 def rrelu(x: np.ndarray, lower: float = 1.0 / 8, upper: float = 1.0 / 3) -> np.ndarray:
     """``F.rrelu`` in eval mode: a leaky ReLU with the mean slope ``(lower + upper)/2``."""
     return leaky_relu(x, (lower + upper) / 2)
 
 
+@_in_pieces
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return _exponential_linear(x, float(alpha))
 
@@ -287,14 +335,17 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@_in_pieces
 def selu(x: np.ndarray) -> np.ndarray:
     return _exponential_linear(x, SELU_ALPHA, SELU_SCALE)
 
 
+@_in_pieces
 def celu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return _exponential_linear(x, float(alpha), input_scale=1.0 / alpha)
 
 
+@_in_pieces
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function as torch computes it, ``1/(1 + exp(−x))``.
 
@@ -309,11 +360,13 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         return np.reciprocal(denominator, out=denominator)
 
 
+@_in_pieces
 def logsigmoid(x: np.ndarray) -> np.ndarray:
     """``log σ(x) = min(x, 0) − log1p(exp(−|x|))``, exact for large |x|."""
     return _negative_part(x) - np.log1p(np.exp(-np.abs(x)))
 
 
+@_in_pieces
 def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """``log1p(exp(β·x))/β``, and ``x`` itself where ``β·x > threshold`` (torch's switch)."""
     with _silent():  # exp overflows harmlessly in the branch where the switch picks x
@@ -326,29 +379,35 @@ def _softplus_stable(x: np.ndarray) -> np.ndarray:
     return _positive_part(x) + np.log1p(np.exp(-np.abs(x)))
 
 
+@_in_pieces
 def silu(x: np.ndarray) -> np.ndarray:
     with _silent():  # −inf · 0 is NaN, as in torch
         return x * sigmoid(x)
 
 
+@_in_pieces
 def mish(x: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return x * np.tanh(_softplus_stable(x))
 
 
+@_in_pieces
 def tanh(x: np.ndarray) -> np.ndarray:
     return np.tanh(x)
 
 
+@_in_pieces
 def hardsigmoid(x: np.ndarray) -> np.ndarray:
     return np.clip(x + 3, 0, 6) / 6
 
 
+@_in_pieces
 def hardswish(x: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return x * np.clip(x + 3, 0, 6) / 6
 
 
+@_in_pieces
 def hardshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
     """0 where ``−λ <= x <= λ``, else x (NaN stays NaN: NaN·0 is NaN).
 
@@ -359,21 +418,25 @@ def hardshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
     return x * (np.abs(x) > lambd)
 
 
+@_in_pieces
 def softshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
     """``x − λ`` above λ, ``x + λ`` below −λ, 0 between: ``x − clip(x, −λ, λ)`` (NaN stays NaN)."""
     with np.errstate(invalid="ignore"):
         return x - np.clip(x, -lambd, lambd)
 
 
+@_in_pieces
 def tanhshrink(x: np.ndarray) -> np.ndarray:
     return x - np.tanh(x)
 
 
+@_in_pieces
 def softsign(x: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return x / (1 + np.abs(x))
 
 
+@_in_pieces
 def threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
     """``F.threshold``: ``value`` where ``x <= threshold`` (NaN is kept)."""
     return np.where(x <= threshold, np.asarray(value, dtype=x.dtype), x)
@@ -437,6 +500,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return out
 
 
+@_in_pieces
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """``F.gelu``: ``x·Φ(x)`` exactly (``'none'``) or with torch's tanh approximation.
 

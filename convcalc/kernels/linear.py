@@ -1,5 +1,7 @@
 """Fully connected forward passes: ``F.linear`` and ``F.bilinear``.
 
+Their GEMMs run on BLAS's own threads, as many as the kernels' thread count (``blas_threads``).
+
 Both take inputs of any leading shape (..., features), as torch does, and return the inputs'
 float type (float16 is computed in float32).
 """
@@ -11,8 +13,10 @@ import math
 import numpy as np
 
 from ._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype
+from .threads import blas_threads
 
 
+@blas_threads()
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``x @ weight.T + bias`` over the last dim: (..., in) → (..., out).
 
@@ -35,6 +39,7 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     return in_result_dtype(out, x_given, weight_given)
 
 
+@blas_threads()
 def bilinear(
     x1: np.ndarray,
     x2: np.ndarray,

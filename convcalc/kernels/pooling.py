@@ -22,6 +22,7 @@ import numpy as np
 from ..arith import ConvRule, adaptive_window, avg_pool_cells
 from ..errors import ConvcalcError
 from ._common import as_planes, check_allocation, per_dim, plane_chunks
+from .threads import parallel_map, parallel_spans
 
 # Windows that tile a dim without overlap and are at least this long are reduced with one
 # reshape + ufunc.reduce rather than a Python loop over their taps.
@@ -175,15 +176,20 @@ def _reduce_along(a: np.ndarray, axis: int, win: _Windows, ufunc: np.ufunc, out:
 
 
 def _reduce_windows(planes: np.ndarray, windows: Sequence[_Windows], ufunc: np.ufunc, fill: float) -> np.ndarray:
-    """Reduce every window of every plane; padding holds ``fill``. Returns ``(planes, *out)``."""
+    """Reduce every window of every plane; padding holds ``fill``. Returns ``(planes, *out)``.
+    Ranges of planes run side by side on the thread pool when there is enough work."""
     out = np.empty((len(planes), *(win.count for win in windows)), dtype=planes.dtype)
-    # Outer dims first: their taps are whole rows, so only the smallest intermediate pays for
-    # strided access along the innermost dim.
-    with np.errstate(invalid="ignore", over="ignore"):  # inf − inf and overflow: as torch, silently
-        for chunk, block in _PaddedBlocks(planes, windows, fill):
-            for dim, win in enumerate(windows):
-                last = dim == len(windows) - 1
-                block = _reduce_along(block, dim + 1, win, ufunc, out=out[chunk] if last else None)
+
+    def reduce_planes(span: slice) -> None:
+        # Outer dims first: their taps are whole rows, so only the smallest intermediate pays
+        # for strided access along the innermost dim.
+        with np.errstate(invalid="ignore", over="ignore"):  # inf − inf and overflow: as torch, silently
+            for chunk, block in _PaddedBlocks(planes[span], windows, fill):
+                for dim, win in enumerate(windows):
+                    last = dim == len(windows) - 1
+                    block = _reduce_along(block, dim + 1, win, ufunc, out=out[span][chunk] if last else None)
+
+    parallel_map(reduce_planes, parallel_spans(len(planes), planes.nbytes + out.nbytes))
     return out
 
 
@@ -239,12 +245,16 @@ def _argmax_windows(planes: np.ndarray, windows: Sequence[_Windows]) -> tuple[np
     values = np.empty(out_shape, dtype=planes.dtype)
     indices = np.empty(out_shape, dtype=np.int64)
     sizes = [win.size for win in windows]
-    for chunk, block in _PaddedBlocks(planes, windows, -np.inf):
-        nan = bool(np.isnan(planes[chunk]).any())
-        index = None
-        for dim in reversed(range(len(windows))):
-            block, index = _argmax_along(block, index, dim + 1, windows[dim], math.prod(sizes[dim + 1 :]), nan)
-        values[chunk], indices[chunk] = block, index
+
+    def argmax_planes(span: slice) -> None:
+        for chunk, block in _PaddedBlocks(planes[span], windows, -np.inf):
+            nan = bool(np.isnan(planes[span][chunk]).any())
+            index = None
+            for dim in reversed(range(len(windows))):
+                block, index = _argmax_along(block, index, dim + 1, windows[dim], math.prod(sizes[dim + 1 :]), nan)
+            values[span][chunk], indices[span][chunk] = block, index
+
+    parallel_map(argmax_planes, parallel_spans(len(planes), planes.nbytes + values.nbytes + indices.nbytes))
     return values, indices
 
 

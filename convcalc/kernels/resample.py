@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConvcalcError
 from ._common import as_planes, plane_chunks
+from .threads import parallel_map, parallel_spans
 from .pooling import adaptive_avg_pool_nd
 
 LINEAR_MODES = ("linear", "bilinear", "trilinear")
@@ -247,9 +248,13 @@ def interpolate(
     planes = as_planes(x, nd)
     result = np.empty((len(planes), *out_spatial), dtype=x.dtype)
     largest = max(math.prod(out_spatial[:d] + sizes[d:]) for d in range(nd + 1))
-    with np.errstate(invalid="ignore", over="ignore"):  # inf·0 and inf − inf give NaN, as in torch
-        for chunk in plane_chunks(len(planes), largest * x.itemsize * 2):
-            block = planes[chunk]
-            for dim in reversed(range(nd)):
-                block = steps[dim](block, dim + 1, out=result[chunk] if dim == 0 else None)
+
+    def resample_planes(span: slice) -> None:
+        with np.errstate(invalid="ignore", over="ignore"):  # inf·0 and inf − inf give NaN, as in torch
+            for chunk in plane_chunks(span.stop - span.start, largest * x.itemsize * 2):
+                block = planes[span][chunk]
+                for dim in reversed(range(nd)):
+                    block = steps[dim](block, dim + 1, out=result[span][chunk] if dim == 0 else None)
+
+    parallel_map(resample_planes, parallel_spans(len(planes), planes.nbytes + result.nbytes))
     return result.reshape(x.shape[:2] + out_spatial)
