@@ -12,8 +12,7 @@ import typer
 from ..errors import ConvcalcError
 from .options import (
     RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, Threads, refuse_lone_options,
-    run_settings,
-    wants_run,
+    run_settings, wants_run,
 )
 from .output import emit_json, emit_rich, emit_text, warn
 
@@ -62,8 +61,7 @@ def net_command(
         "--save", metavar="FILE", rich_help_panel=RUN_PANEL,
         help="Write the output to .npy, or every layer's output to .npz keyed by name; atomically.")] = None,
     force: Force = False,
-    max_memory: MaxMemory = None,
-    threads: Threads = None,
+    max_memory: MaxMemory = None, threads: Threads = None,
     recipes: Recipes = None,
     strict: Strict = False,
     module: ModulePath = None,
