@@ -4,10 +4,11 @@ Usage: python bench/forward.py [--quick] [--threads N] [--only TEXT]
 
 Threads. Both engines get the same number of threads, N (default: the CPUs this process may run
 on, which is what OpenBLAS uses by default). Before numpy or torch is imported the script sets
-OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS to N and re-executes itself if they
-were not already so (BLAS libraries read them once, at load time); it then calls
-``torch.set_num_threads(N)`` and, when threadpoolctl is installed, also limits every BLAS
-thread pool to N with it and prints what the pools report.
+CONVCALC_THREADS (convcalc's kernels: their thread pool and BLAS's threads), OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS and MKL_NUM_THREADS to N and re-executes itself if they were not already so
+(BLAS libraries read them once, at load time); it then calls ``torch.set_num_threads(N)`` and,
+when threadpoolctl is installed, also limits every BLAS thread pool to N with it and prints what
+the pools report, and the thread count convcalc's kernels use.
 
 Allocation. Before re-executing, the script also sets glibc's ``MALLOC_MMAP_THRESHOLD_`` and
 ``MALLOC_TRIM_THRESHOLD_`` high, so that a buffer freed by one call is reused by the next instead
@@ -62,7 +63,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIAN_BAR, MAX_BAR, MEMORY_BAR = 1.5, 3.0, 2.0
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARIABLES = ("CONVCALC_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # glibc keeps freed buffers for reuse instead of returning them to the kernel (see the docstring).
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**31)}
 MEMORY_SHAPE = (32, 64, 56, 56)
@@ -109,6 +110,7 @@ from convcalc.kernels.elementwise import batch_norm  # noqa: E402
 from convcalc.kernels.linear import linear  # noqa: E402
 from convcalc.kernels.pooling import adaptive_avg_pool_nd, avg_pool_nd, max_pool_nd  # noqa: E402
 from convcalc.kernels.resample import interpolate  # noqa: E402
+from convcalc.kernels.threads import thread_count  # noqa: E402
 from networks import network_table  # noqa: E402
 
 torch.set_num_threads(args.threads)
@@ -384,7 +386,7 @@ def main() -> int:
         return 0
     rounds, budget = (3, 0.05) if args.quick else (5, 0.15)
     print(f"numpy {np.__version__}, torch {torch.__version__}; torch threads {torch.get_num_threads()}, "
-          f"{blas_threads_report(args.threads)}")
+          f"convcalc threads {thread_count()} (CONVCALC_THREADS), {blas_threads_report(args.threads)}")
     if args.part == "networks":
         return report(network_table(measure, check, rounds, budget, args.threads, args.only))
     header = f"{'layer':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +94,14 @@ def test_net_run_and_explain_take_threads(cli, tmp_path):
     cli("explain", "conv2d", "--out", "2", "-k", "3", "-i", "1x2x6x6", "--threads", "x").assert_one_error_line(
         ["--threads"]
     )
+
+
+def test_readme_example_is_what_the_command_prints(cli):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("<!-- threads-error: checked by tests/test_cli_threads.py -->\n```console\n")[1]
+    command, expected = block.split("```")[0].strip().splitlines()
+    words = shlex.split(command.removeprefix("$ "))
+    assert words[0] == "convcalc"
+    result = cli(*words[1:])
+    result.assert_one_error_line()
+    assert result.stderr.strip() == expected

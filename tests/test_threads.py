@@ -130,7 +130,8 @@ def test_parallel_spans_cover_the_range_once():
 
 def test_blas_runs_single_threaded_in_chunks_and_with_the_thread_count_outside():
     np = pytest.importorskip("numpy")
-    libraries = pool._blas_libraries()
+    pool._Blas.now()
+    libraries = pool._Blas.libraries
     if not libraries:
         pytest.skip("no BLAS library that threadpoolctl can control")
     before = [library.num_threads for library in libraries]

@@ -14,10 +14,10 @@ import numpy as np
 from ._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype
 from .elementwise import softmax
 from .linear import linear
-from .threads import blas_threads
+from .threads import on_blas_threads
 
 
-@blas_threads()
+@on_blas_threads
 def self_attention(
     x: np.ndarray,
     num_heads: int,

@@ -13,10 +13,10 @@ import math
 import numpy as np
 
 from ._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype
-from .threads import blas_threads
+from .threads import on_blas_threads
 
 
-@blas_threads()
+@on_blas_threads
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``x @ weight.T + bias`` over the last dim: (..., in) → (..., out).
 
@@ -39,7 +39,7 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     return in_result_dtype(out, x_given, weight_given)
 
 
-@blas_threads()
+@on_blas_threads
 def bilinear(
     x1: np.ndarray,
     x2: np.ndarray,

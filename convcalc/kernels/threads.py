@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -51,10 +52,10 @@ _POOL_WORKERS = 0
 
 _BLAS_LOCK = threading.Lock()
 _REGIONS = 0  # parallel_map calls running now, in any thread: BLAS stays at 1 while any runs
-_BLAS_BEFORE: list[tuple[Any, int]] = []  # BLAS libraries' thread counts before the regions
+_BLAS_BEFORE: int | None = None  # BLAS's thread count before the regions running now
 # True inside a blas_threads block (see _blas_single_threaded).
 _BLAS_BLOCK: contextvars.ContextVar[bool] = contextvars.ContextVar("convcalc_blas_block", default=False)
-_BLAS_LIBRARIES: list[Any] | None = None
+_CPUS: int | None = None  # available_cpus(), read once per process
 
 
 def parse_threads(value: object, source: str) -> int:
@@ -77,15 +78,18 @@ def parse_threads(value: object, source: str) -> int:
 
 
 def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one).
+    """The CPUs this process may run on (its affinity mask where the OS has one), read once.
 
     >>> available_cpus() >= 1
     True
     """
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    global _CPUS
+    if _CPUS is None:
+        try:
+            _CPUS = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            _CPUS = os.cpu_count() or 1
+    return _CPUS
 
 
 def thread_count() -> int:
@@ -101,10 +105,15 @@ def thread_count() -> int:
     explicit = _EXPLICIT.get()
     if explicit is not None:
         return explicit
-    from_environment = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
-    if from_environment:
-        return parse_threads(from_environment, f"the environment variable {ENVIRONMENT_VARIABLE}")
-    return available_cpus()
+    return _from_environment(os.environ.get(ENVIRONMENT_VARIABLE, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _from_environment(text: str) -> int:
+    """The thread count ``CONVCALC_THREADS`` holding ``text`` asks for (blank: every CPU)."""
+    if not text.strip():
+        return available_cpus()
+    return parse_threads(text, f"the environment variable {ENVIRONMENT_VARIABLE}")
 
 
 def least_chunk_bytes() -> int:
@@ -252,66 +261,75 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 _PER_THREAD = threading.local()
 
 
-def _one_blas_thread_here() -> None:
-    """Give this pool thread one BLAS thread where the limit is per thread (OpenMP BLAS), once;
-    a process-wide limit is set by ``parallel_map`` around the region instead."""
-    if getattr(_PER_THREAD, "blas_limited", False):
-        return
-    for library in _blas_libraries():
-        if getattr(library, "threading_layer", None) == "openmp":
-            library.set_num_threads(1)
-    _PER_THREAD.blas_limited = True
-
-
 def _forget_pool() -> None:
     """In a forked child the pool's threads do not exist: start a new pool when needed."""
-    global _POOL, _POOL_WORKERS, _REGIONS
-    _POOL, _POOL_WORKERS, _REGIONS = None, 0, 0
-    _BLAS_BEFORE.clear()
+    global _POOL, _POOL_WORKERS, _REGIONS, _CPUS
+    _POOL, _POOL_WORKERS, _REGIONS, _CPUS = None, 0, 0, None
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _blas_libraries() -> list[Any]:
-    """threadpoolctl's controllers of the BLAS libraries loaded (NumPy's), found once."""
-    global _BLAS_LIBRARIES
-    if _BLAS_LIBRARIES is None:
-        import numpy  # noqa: F401 - loads the BLAS library the scan must find
-        from threadpoolctl import ThreadpoolController
+class _Blas:
+    """The BLAS libraries loaded (threadpoolctl's controllers, found on first use) and the
+    thread count they were last given. Changing it costs microseconds through threadpoolctl
+    and up to tens of µs in OpenBLAS (it waits for its threads), so it is changed only when it
+    differs from the count recorded; callers hold ``_BLAS_LOCK``."""
 
-        _BLAS_LIBRARIES = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-    return _BLAS_LIBRARIES
+    libraries: list[Any] | None = None
+    threads: int | None = None  # what they use now, as far as convcalc knows
+
+    @classmethod
+    def now(cls) -> int | None:
+        if cls.libraries is None:
+            import numpy  # noqa: F401 - loads the BLAS library the scan must find
+            from threadpoolctl import ThreadpoolController
+
+            cls.libraries = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+            counts = [library.num_threads for library in cls.libraries]
+            cls.threads = max(counts) if counts else None
+        return cls.threads
+
+    @classmethod
+    def use(cls, threads: int | None) -> None:
+        if threads is None or cls.now() == threads:
+            return
+        for library in cls.libraries or ():
+            # threadpoolctl lets only one Python thread change a process-wide limit: any may.
+            clear = getattr(library, "clear_controlling_thread", None)
+            if clear is not None:
+                clear(force=True)
+            library.set_num_threads(threads)
+        cls.threads = threads
 
 
-def _set_blas(library: Any, threads: int) -> None:
-    """Set a library's threads from whichever Python thread asks (threadpoolctl lets only one
-    thread change a process-wide limit; callers hold ``_BLAS_LOCK``)."""
-    if library.num_threads != threads:
-        clear = getattr(library, "clear_controlling_thread", None)
-        if clear is not None:
-            clear(force=True)
-        library.set_num_threads(threads)
+def _one_blas_thread_here() -> None:
+    """Give this pool thread one BLAS thread where the limit is per thread (OpenMP BLAS), once;
+    a process-wide limit is set by ``parallel_map`` around the region instead."""
+    if getattr(_PER_THREAD, "blas_limited", False):
+        return
+    for library in _Blas.libraries or ():
+        if getattr(library, "threading_layer", None) == "openmp":
+            library.set_num_threads(1)
+    _PER_THREAD.blas_limited = True
 
 
 @contextlib.contextmanager
 def _blas_single_threaded(gemm: bool) -> Iterator[None]:
     """BLAS at one thread while a ``parallel_map`` whose chunks multiply (``gemm``) runs.
 
-    Changing BLAS's threads costs up to tens of µs (OpenBLAS waits for its threads), so
-    within a ``blas_threads`` block the limit is left at 1 for the next region, and that
-    block's end puts back what was there; outside one, the last region to end puts it back.
+    Within a ``blas_threads`` block the limit is left at 1 for the next region (that block's
+    end puts back what was there); outside one, the last region to end puts it back.
     """
-    global _REGIONS
+    global _REGIONS, _BLAS_BEFORE
     if not gemm:
         yield
         return
     with _BLAS_LOCK:
         if _REGIONS == 0 and not _BLAS_BLOCK.get():
-            _BLAS_BEFORE[:] = [(library, library.num_threads) for library in _blas_libraries()]
-        for library in _blas_libraries():
-            _set_blas(library, 1)
+            _BLAS_BEFORE = _Blas.now()
+        _Blas.use(1)
         _REGIONS += 1
     try:
         yield
@@ -319,39 +337,50 @@ def _blas_single_threaded(gemm: bool) -> Iterator[None]:
         with _BLAS_LOCK:
             _REGIONS -= 1
             if _REGIONS == 0 and not _BLAS_BLOCK.get():
-                for library, threads in _BLAS_BEFORE:
-                    _set_blas(library, threads)
-                _BLAS_BEFORE.clear()
+                _Blas.use(_BLAS_BEFORE)
 
 
-@contextlib.contextmanager
-def blas_threads() -> Iterator[None]:
+class blas_threads:
     """Within this block a lone BLAS call uses ``thread_count()`` threads (at most what BLAS
     allows), and ``parallel_map`` regions one each; the outermost block's end puts back what
-    BLAS had before it. Kernels whose GEMMs may run outside the pool run in this block; a
-    caller running many kernels may wrap them all in one, saving the changes between them.
+    BLAS had before it. Kernels whose GEMMs may run outside the pool run in this block (or
+    are decorated with ``on_blas_threads``); a caller running many kernels may wrap them all
+    in one.
 
     >>> import numpy as np
     >>> with use_threads(1), blas_threads():
     ...     float((np.ones((2, 3)) @ np.ones(3)).sum())
     6.0
     """
-    threads = thread_count()
-    outermost = not _BLAS_BLOCK.get()
-    before: list[tuple[Any, int]] = []
-    with _BLAS_LOCK:
-        if _REGIONS == 0:
-            for library in _blas_libraries():
-                if outermost:
-                    before.append((library, library.num_threads))
-                _set_blas(library, threads)
-    token = _BLAS_BLOCK.set(True)
-    try:
-        yield
-    finally:
-        _BLAS_BLOCK.reset(token)
-        if outermost:
+
+    def __enter__(self) -> None:
+        threads = thread_count()
+        before = _Blas.now()
+        if before != threads:  # else nothing to change: no lock (the common case, every call)
             with _BLAS_LOCK:
                 if _REGIONS == 0:
-                    for library, count in before:
-                        _set_blas(library, count)
+                    _Blas.use(threads)
+        self._restore = None if _BLAS_BLOCK.get() else before
+        self._token = _BLAS_BLOCK.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _BLAS_BLOCK.reset(self._token)
+        if self._restore is not None and self._restore != _Blas.threads:
+            with _BLAS_LOCK:
+                if _REGIONS == 0:
+                    _Blas.use(self._restore)
+
+
+def on_blas_threads(function: Callable[..., ResultT]) -> Callable[..., ResultT]:
+    """``function`` run inside a ``blas_threads`` block (a kernel made of lone GEMMs).
+
+    >>> on_blas_threads(abs)(-2)
+    2
+    """
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> ResultT:
+        with blas_threads():
+            return function(*args, **kwargs)
+
+    return run
