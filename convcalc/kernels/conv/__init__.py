@@ -27,12 +27,10 @@ Where things are:
 
 - ``transposed``: ``conv_transpose_nd``, the col2im scatter of one GEMM.
 
-BLAS uses every core in the GEMMs; NumPy's own passes run on one. (Python threads over
-cache-sized chunks, or over halves of single big passes, were tried on the 2-core benchmark
-machine: no faster, and slower under load, so the kernels stay single-threaded outside BLAS.
-Two threads each running "rows" on half the channels of a depthwise conv took longer than one
-thread doing both halves: their small GEMMs contend inside OpenBLAS and their passes share the
-L3 cache.)
+Threads (``convcalc.kernels.threads``): with more than one, a call's chunks run on the thread
+pool, cut so that each thread gets at least one (no chunk under ``least_chunk_bytes``), each
+chunk with its thread's own scratch and BLAS single-threaded; a call too small to share runs
+inline, its GEMM on BLAS's threads. One thread runs the chunks in a plain loop.
 """
 
 from .dispatch import METHODS, Method, conv_nd

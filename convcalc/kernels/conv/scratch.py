@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -22,6 +23,20 @@ calls of other shapes and methods use them; a call that ends with more than this
 them all."""
 
 _KEPT = threading.local()
+
+
+class _Shelf:
+    """One thread's kept scratch, by dtype (held weakly by ``_SHELVES``)."""
+
+    __slots__ = ("by_dtype", "__weakref__")
+
+    def __init__(self) -> None:
+        self.by_dtype: dict[np.dtype, Scratch] = {}
+
+
+# Every living thread's shelf, so that release_scratch can free the pool threads' scratch too.
+_SHELVES: weakref.WeakSet[_Shelf] = weakref.WeakSet()
+_SHELVES_LOCK = threading.Lock()
 
 
 class Scratch:
@@ -60,17 +75,24 @@ class Scratch:
         runs on the same thread (from a signal handler) gets buffers of its own.
         """
         if not hasattr(_KEPT, "shelf"):
-            _KEPT.shelf = {}
-        scratch = _KEPT.shelf.pop(dtype) if dtype in _KEPT.shelf else Scratch(dtype)
+            _KEPT.shelf = _Shelf()
+            with _SHELVES_LOCK:
+                _SHELVES.add(_KEPT.shelf)
+        shelf = _KEPT.shelf.by_dtype
+        scratch = shelf.pop(dtype) if dtype in shelf else Scratch(dtype)
         yield scratch
         if sum(flat.nbytes for flat in scratch.buffers.values()) <= KEEP_BYTES:
-            _KEPT.shelf[dtype] = scratch
+            shelf[dtype] = scratch
 
 
 def release_scratch() -> None:
-    """Free the scratch buffers the calling thread keeps between calls (each thread keeps its
-    own, up to ``KEEP_BYTES`` per dtype).
+    """Free the scratch buffers that threads keep between calls (each thread, the kernels' pool
+    threads included, keeps its own, up to ``KEEP_BYTES`` per dtype); buffers in use by a call
+    running now are kept by it until it ends.
 
     >>> release_scratch()
     """
-    getattr(_KEPT, "shelf", {}).clear()
+    with _SHELVES_LOCK:
+        shelves = list(_SHELVES)
+    for shelf in shelves:
+        shelf.by_dtype.clear()
