@@ -43,8 +43,8 @@ def _in_pieces(function):
     def run(x, *args, **kwargs):
         if not (isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" and x.flags.c_contiguous):
             return function(x, *args, **kwargs)
-        threads = len(parallel_spans(x.size, 2 * x.nbytes))
-        if threads == 1:
+        pieces = len(parallel_spans(x.size, 2 * x.nbytes))
+        if pieces == 1:
             return function(x, *args, **kwargs)
         flat = x.reshape(-1)
         out = np.empty_like(flat)
@@ -52,7 +52,7 @@ def _in_pieces(function):
         def piece(span: slice) -> None:
             out[span] = function(flat[span], *args, **kwargs)
 
-        parallel_map(piece, even_spans(x.size, max(threads, x.nbytes // _PIECE_BYTES)))
+        parallel_map(piece, even_spans(x.size, max(pieces, x.nbytes // _PIECE_BYTES)))
         return out.reshape(x.shape)
 
     return run

@@ -158,19 +158,20 @@ def even_spans(total: int, pieces: int) -> list[slice]:
 
 
 def parallel_spans(total: int, work_bytes: int) -> list[slice]:
-    """``range(total)`` (planes, rows, elements) cut for ``parallel_map``: a slice per thread,
-    but none with less than ``least_chunk_bytes()`` of the ``work_bytes`` (below that, handing
-    a chunk to another thread costs more than it saves). One thread, or little work, gives the
-    whole range as one slice.
+    """``range(total)`` (planes, rows, elements) cut for ``parallel_map``: two slices per thread
+    (a thread held up by another process leaves its second one to the others), but none with
+    less than ``least_chunk_bytes()`` of the ``work_bytes`` (below that, handing a chunk to
+    another thread costs more than it saves). One thread, or little work, gives the whole range
+    as one slice.
 
-    >>> with use_threads(4):
+    >>> with use_threads(2):
     ...     parallel_spans(8, 8 << 20), parallel_spans(8, 1000)
     ([slice(0, 2, None), slice(2, 4, None), slice(4, 6, None), slice(6, 8, None)], [slice(0, 8, None)])
     """
     threads = thread_count()
     if threads == 1:
         return [slice(0, total)]
-    return even_spans(total, min(threads, max(1, work_bytes // max(1, least_chunk_bytes()))))
+    return even_spans(total, min(2 * threads, max(1, work_bytes // max(1, least_chunk_bytes()))))
 
 
 def parallel_map(

@@ -160,12 +160,13 @@ def _run_chunks(
     out: np.ndarray,
 ) -> None:
     """Compute ``out`` chunk by chunk with ``method``'s kernel, each chunk's scratch under
-    ``bound`` bytes; with several threads, the chunks run on the pool, at least one per thread
-    when the work is large enough (a lone chunk runs inline, its GEMM on BLAS's threads)."""
+    ``bound`` bytes; with several threads, the chunks run on the pool, about two per thread
+    when the work is large enough (so that a thread held up by another process leaves its
+    second chunk to the others; a lone chunk runs inline, its GEMM on BLAS's threads)."""
     threads = thread_count()
     if threads > 1:
         whole = chunk_bytes(geo, method, geo.batch, geo.groups, geo.out_spatial[0], out.dtype.itemsize)
-        bound = max(min(bound, whole // threads), least_chunk_bytes())
+        bound = max(min(bound, whole // (2 * threads)), least_chunk_bytes())
     chunks = list(conv_chunks(geo, method, out.dtype.itemsize, bound))
     run = _ChunkRun(method, x, weight, bias, geo, padding_mode, out)
     with blas_threads():
