@@ -132,6 +132,8 @@ FLAG_CASES = [  # (argv before the flag, flag, argv after)
     (["conv2d", "--out", "2", "-k", "3", "-i", "1x1x4x4", "--json"], "--bias", []),
     (["net", "tests/data/lenet_lines.txt"], "--json", []),
     (["explain", "conv2d", "--out", "2", "-k", "3", "-i", "1x1x4x4"], "--json", []),
+    (["explain", "conv2d", "--out", "2", "-k", "3", "-i", "1x1x4x4", "--json"], "--bias", []),  # the layer's flag
+    (["show", "maxpool2d", "-k", "3", "-i", "5x5"], "--ceil-mode", []),
 ]
 
 

@@ -9,17 +9,24 @@ from typing import Annotated, Any, Callable, Mapping, NamedTuple, Optional
 
 import typer
 
-from ..layers.base import ArgSpec, IntTuple, Layer, OptionalSize, PaddingArg, Size
+from ..layers.base import (
+    ArgSpec, Floats, IntTuple, Layer, OptionalFloats, OptionalSize, OptionalSizes, PaddingArg, Size,
+)
 from ..registry import layer_classes
 
 
 METAVARS = {
     int: "INT",
+    Optional[int]: "INT",
     float: "FLOAT",
+    Optional[float]: "FLOAT",
     Size: "N[xN..]",
     OptionalSize: "N[xN..]",
+    OptionalSizes: "N[xN..]",
     PaddingArg: "N[xN..]|same|valid",
     IntTuple: "N[xN..]",
+    Floats: "X[xX..]",
+    OptionalFloats: "X[xX..]",
 }
 
 
