@@ -168,7 +168,9 @@ def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
     help_text = spec.help or spec.name.replace("_", " ")
     if len(spec.choices) > 1 and not all(choice in help_text for choice in spec.choices):
         help_text += ": " + ", ".join(spec.choices[:-1]) + " or " + spec.choices[-1]
-    if not spec.required:
+    if spec.is_flag and isinstance(spec.default, bool):  # the spelling in effect, as Typer shows a flag pair's
+        help_text += f"  [default: {(spec.spellings[0] if spec.default else spec.spellings[-1]).lstrip('-')}]"
+    elif not spec.required:
         help_text += f"  [default: {spec.default}]"
     help_text = markup_safe(help_text)
     if spec.is_flag:
