@@ -159,3 +159,55 @@ def test_progress_is_reported_for_every_step():
     seen.clear()
     plan.run(x, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 7), (3, 7), (4, 7), (6, 7), (7, 7)]  # the folded BatchNorms run with their conv
+
+
+def test_activations_run_in_place_on_a_fresh_output():
+    """ReLU after a conv (its BatchNorm folded) and ReLU6 after one write over the conv's
+    output; the result is the step-by-step one, and neither the input nor a weight changes."""
+    network = convcalc.parse_network(SPECS["conv-bn-relu"])
+    params = _random_params(network, network.input_shape)
+    kept = {key: value.copy() for key, value in params.items()}
+    x = np.random.default_rng(5).standard_normal(network.input_shape).astype(np.float32)
+    x_before = x.copy()
+    plan, run = prepare_plan(network.trace(), x, params)
+    assert plan.in_place == ["2", "5"]
+    again = plan.run(x)
+    want = network.forward(x, params, prepared=False)
+    assert_close(run.output, want, "first", scale_floor=0)
+    assert_close(again.output, want, "again", scale_floor=0)
+    np.testing.assert_array_equal(x, x_before)
+    for key, value in kept.items():
+        np.testing.assert_array_equal(params[key], value, key)
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("input 1x3x4\nrelu", "the network's input is the caller's"),
+    ("input 1x3x4\nIdentity()\nrelu", "Identity's output is its input"),
+    ("input 1x3x4\nflatten\nrelu", "a flatten's output is a view of its input"),
+    ("input 1x3x6x6\nNet(\n  (conv): Conv2d(3, 4, 3)\n  (act): ReLU()\n)\nclass Net:\n  def forward(self, x):\n"
+     "    y = self.conv(x)\n    return self.act(y) + y", "the conv's output is read twice"),
+    ("input 1x3x6x6\nconv2d --out 4 -k 3\nmaxpool2d -k 2\nrelu", "a max-pool is not declared fresh"),
+    ("input 1x3x6x6\nconv2d --out 4 -k 3\nleakyrelu", "LeakyReLU's kernel does not write over its input"),
+])
+def test_what_does_not_run_in_place(spec, why):
+    network = convcalc.parse_network(spec)
+    params = _random_params(network, network.input_shape)
+    x = np.random.default_rng(6).standard_normal(network.input_shape).astype(np.float32)
+    x_before = x.copy()
+    plan, run = prepare_plan(network.trace(), x, params)
+    assert plan.in_place == [], why
+    assert_close(plan.run(x).output, network.forward(x, params, prepared=False), why, scale_floor=0)
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_nothing_runs_in_place_when_the_activations_are_recorded():
+    network = convcalc.parse_network(SPECS["residual"])
+    params = _random_params(network, network.input_shape)
+    x = np.random.default_rng(7).standard_normal(network.input_shape).astype(np.float32)
+    plan, _ = prepare_plan(network.trace(), x, params)
+    assert plan.in_place == ["0.2", "1"]  # the ReLU after the add too
+    recorded, run = prepare_plan(network.trace(), x, params, record=True)
+    assert recorded.in_place == [] and recorded.folded == []
+    _, want = network.forward(x, params, record=True, prepared=False)
+    for key, value in want.items():
+        assert_close(run.activations[key], value, key, scale_floor=0)

@@ -37,23 +37,28 @@ def _silent() -> np.errstate:
 def _in_pieces(function):
     """Run an element-wise ``function(x, *scalars)`` on pieces of a large contiguous float
     ``x`` on the thread pool, each piece's result copied into the output (one piece: the
-    function itself, on ``x``)."""
+    function itself, on ``x``); a function that takes ``out=`` writes each piece there."""
 
     @functools.wraps(function)
-    def run(x, *args, **kwargs):
+    def run(x, *args, out=None, **kwargs):
+        if out is not None:  # a function that takes out= (x itself: in place), given it
+            kwargs["out"] = out
         if not (isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" and x.flags.c_contiguous):
             return function(x, *args, **kwargs)
         pieces = len(parallel_spans(x.size, 2 * x.nbytes))
-        if pieces == 1:
+        if pieces == 1 or not (out is None or out.flags.c_contiguous):
             return function(x, *args, **kwargs)
         flat = x.reshape(-1)
-        out = np.empty_like(flat)
+        result = np.empty_like(flat) if out is None else out.reshape(-1)
 
         def piece(span: slice) -> None:
-            out[span] = function(flat[span], *args, **kwargs)
+            if out is None:
+                result[span] = function(flat[span], *args, **kwargs)
+            else:
+                function(flat[span], *args, **{**kwargs, "out": result[span]})
 
         parallel_map(piece, even_spans(x.size, max(pieces, x.nbytes // _PIECE_BYTES)))
-        return out.reshape(x.shape)
+        return result.reshape(x.shape) if out is None else out
 
     return run
 
@@ -235,9 +240,9 @@ def _zeros_for(x: np.ndarray) -> np.ndarray:
     return np.zeros(x.shape[start:], dtype=x.dtype)
 
 
-def _positive_part(x: np.ndarray) -> np.ndarray:
+def _positive_part(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """max(x, 0): NaN stays NaN."""
-    return np.maximum(x, _zeros_for(x))
+    return np.maximum(x, _zeros_for(x), out=out)
 
 
 def _negative_part(x: np.ndarray) -> np.ndarray:
@@ -286,18 +291,18 @@ def _exponential_linear(x: np.ndarray, alpha: float, scale: float = 1.0, input_s
 
 
 @_in_pieces
-def relu(x: np.ndarray) -> np.ndarray:
-    """``F.relu`` (NaN stays NaN).
+def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``F.relu`` (NaN stays NaN); into ``out`` when given (``x`` itself: in place).
 
     >>> relu(np.array([-1.0, 2.0]))
     array([0., 2.])
     """
-    return _positive_part(x)
+    return _positive_part(x, out)
 
 
 @_in_pieces
-def hardtanh(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
-    return np.clip(x, min_val, max_val)
+def hardtanh(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+    return np.clip(x, min_val, max_val, out=out)
 
 
 @_in_pieces
@@ -346,7 +351,7 @@ def celu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
 
 
 @_in_pieces
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function as torch computes it, ``1/(1 + exp(−x))``.
 
     Far below zero exp(−x) overflows to inf and the result is 0, never NaN, so the plain
@@ -354,7 +359,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """
     with _silent():
         # explicit out=: on a 0-d input a ufunc would return a scalar, which out= cannot take
-        denominator = np.negative(x, out=np.empty_like(x))
+        denominator = np.negative(x, out=np.empty_like(x) if out is None else out)
         np.exp(denominator, out=denominator)
         denominator += 1
         return np.reciprocal(denominator, out=denominator)
@@ -392,8 +397,8 @@ def mish(x: np.ndarray) -> np.ndarray:
 
 
 @_in_pieces
-def tanh(x: np.ndarray) -> np.ndarray:
-    return np.tanh(x)
+def tanh(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.tanh(x, out=out)
 
 
 @_in_pieces

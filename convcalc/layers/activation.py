@@ -14,7 +14,7 @@ the count does not depend on the data. MACs are 0.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal, Optional, Sequence
+from typing import Any, Callable, ClassVar, Literal, Optional, Sequence
 
 from .base import Layer, Shape, prod
 
@@ -68,6 +68,15 @@ class Activation(Layer):
     def _kernel_args(self, x: Any, params: dict[str, Any]) -> tuple[Any, ...]:
         """The kernel's arguments after the input: this layer's constructor values."""
         return ()
+
+    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
+                  in_place: bool = False) -> Callable[[Any], Any]:
+        if not in_place:
+            return super()._prepared(x, params, forward_kwargs, cast)
+        from ..kernels import elementwise
+
+        kernel, args = getattr(elementwise, self.kernel), self._kernel_args(x, params)
+        return lambda x: kernel(x, *args, out=x)  # the kernels return their out= array
 
     @classmethod
     def _arg_help(cls) -> dict[str, str]:
@@ -136,6 +145,7 @@ class ReLU(_InplaceActivation):
     in_place_keeps_result = True
     flops_per_element = 1
     kernel = "relu"
+    writes_in_place = True
     saved_for_backward = ("output",)
     flops_rule = "1 per element: max(0, x)"
 
@@ -347,6 +357,7 @@ class Hardtanh(Activation):
 
     flops_per_element = 2
     kernel = "hardtanh"
+    writes_in_place = True
     flops_rule = "2 per element: the comparisons with min_val and max_val"
 
     def __init__(
@@ -545,6 +556,7 @@ class Sigmoid(Activation):
 
     flops_per_element = 4
     kernel = "sigmoid"
+    writes_in_place = True
     saved_for_backward = ("output",)
     flops_rule = "4 per element: 1 / (1 + exp(−x)) (negate, exp, add, divide)"
 
@@ -592,6 +604,7 @@ class Tanh(Activation):
 
     flops_per_element = 1
     kernel = "tanh"
+    writes_in_place = True
     saved_for_backward = ("output",)
     flops_rule = "1 per element: tanh(x)"
 

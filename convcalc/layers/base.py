@@ -328,6 +328,12 @@ class Layer:
     integer_input: ClassVar[bool] = False  # Embedding takes indices; others get floats
 
     # What the rest of convcalc asks of a layer, declared here so that a family file says it all.
+    fresh_output: ClassVar[bool] = False
+    """``forward`` returns an array of its own, never its input, a view of it or a parameter:
+    a network's plan may let the next step write over it (:attr:`writes_in_place`)."""
+    writes_in_place: ClassVar[bool] = False
+    """An element-wise layer that can write its result over its input (``prepare(...,
+    in_place=True)``): a plan runs it so on a fresh output that nothing else reads."""
     output_is_view: ClassVar[bool] = False
     """The output is the input itself or a view of it (Identity, Flatten, dropout in inference):
     the network's memory figures count no new tensor for it (see :meth:`shares_input`)."""
@@ -557,26 +563,35 @@ class Layer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and NaN, as torch gives
             return self._forward(x, arrays, **forward_kwargs)
 
-    def prepare(self, x: Any, params: dict[str, Any] | None = None, **forward_kwargs: Any) -> Callable[[Any], Any]:
+    def prepare(
+        self, x: Any, params: dict[str, Any] | None = None, *, in_place: bool = False, **forward_kwargs: Any
+    ) -> Callable[[Any], Any]:
         """:meth:`forward` specialised once to inputs of ``x``'s shape and dtype and to these
         ``params``: the checks and conversions are done here, so that each call of the function
         returned pays only the computation (a network's prepared plan calls it on every run).
         The function leaves NumPy's floating-point warnings to its caller, who runs it under
-        ``np.errstate`` as :meth:`forward` does.
+        ``np.errstate`` as :meth:`forward` does. With ``in_place`` (a class that declares
+        :attr:`writes_in_place`, a float input) it writes the result over its input and returns
+        that input: for an array that no one else reads (a network's plan checks that).
 
         >>> import numpy as np
         >>> from convcalc import ReLU
-        >>> ReLU().prepare(np.zeros(2))(np.array([-1.0, 2.0]))
-        array([0., 2.])
+        >>> x = np.array([-1.0, 2.0])
+        >>> ReLU().prepare(x)(x), ReLU().prepare(x, in_place=True)(x) is x, x
+        (array([0., 2.]), True, array([0., 2.]))
         """
         given = getattr(x, "dtype", None)
         x, arrays = self._checked(x, params, forward_kwargs)
-        return self._prepared(x, arrays, forward_kwargs, cast=x.dtype if x.dtype != given else None)
+        if in_place and not (self.writes_in_place and x.dtype == given and x.dtype.kind == "f" and x.ndim):
+            raise self._config_error(f"cannot write its result over a {x.dtype} input of {x.ndim} dims")
+        return self._prepared(x, arrays, forward_kwargs, x.dtype if x.dtype != given else None, in_place)
 
-    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any) -> Callable[[Any], Any]:
+    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
+                  in_place: bool = False) -> Callable[[Any], Any]:
         """The function :meth:`prepare` returns, for checked arguments; ``cast`` is the dtype a
-        non-float input becomes (None: the input is taken as it comes). A family that can do
-        more once (a convolution's weight laid out for its kernel) overrides this."""
+        non-float input becomes (None: the input is taken as it comes); ``in_place`` only where
+        the class declares :attr:`writes_in_place`. A family that can do more once (a
+        convolution's weight laid out for its kernel) overrides this."""
         forward = self._forward
         if cast is None:
             return lambda x: forward(x, params, **forward_kwargs)
@@ -747,35 +762,6 @@ class Layer:
             raise self._shape_error(
                 shape, f"expected a {wanted} input{what}, got {len(shape)}-D"
             )
-
-
-def scaled_channels(
-    layer: Layer, params: dict[str, Any], grouped: Shape, factor: Shape, scale: Any, shift: Any
-) -> tuple[Layer, dict[str, Any]]:
-    """An affine ``layer`` (weight and optional bias) followed by ``y·scale + shift`` per output
-    channel, as ``layer`` with a bias and new parameters: the weight viewed as ``grouped`` is
-    multiplied by ``scale`` viewed as ``factor``, and the bias becomes ``bias·scale + shift``;
-    computed in float64, kept in the weight's dtype (see :meth:`Layer.absorb_channel_affine`).
-
-    >>> import numpy as np
-    >>> from convcalc import Linear
-    >>> layer, params = scaled_channels(Linear(1, 2, bias=False), {"weight": np.ones((2, 1))},
-    ...                                 (2, -1), (2, 1), np.array([2.0, 3.0]), np.array([1.0, 0.0]))
-    >>> layer.bias, params["weight"].ravel().tolist(), params["bias"].tolist()
-    (True, [2.0, 3.0], [1.0, 0.0])
-    """
-    import copy
-
-    import numpy as np
-
-    weight = np.asarray(params["weight"])
-    multiplied = weight.reshape(grouped).astype(np.float64) * np.asarray(scale).reshape(factor)
-    bias = params.get("bias")
-    shifted = shift if bias is None else np.asarray(bias, dtype=np.float64) * scale + shift
-    folded = copy.copy(layer)
-    folded.bias = True  # type: ignore[attr-defined]  # an affine layer's flag: it now has one
-    return folded, {"weight": multiplied.reshape(weight.shape).astype(weight.dtype),
-                    "bias": np.asarray(shifted).astype(weight.dtype)}
 
 
 def _show(values: tuple[int, ...]) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 from ..arith import ConvRule, TransposedRule, spatial_symbols
-from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod, scaled_channels
+from .affine import scaled_channels
+from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod
 
 
 class _ConvBase(Layer):
@@ -13,6 +14,7 @@ class _ConvBase(Layer):
 
     family = "conv"
     transposed = False
+    fresh_output = True
     batch_optional = True
     window = "conv"
     param_roles = {"weight": "fan_in", "bias": "fan_in"}

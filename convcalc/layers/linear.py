@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional, Sequence
 
 from ..shapes import format_shape
-from .base import ArgSpec, Layer, Shape, prod, scaled_channels
+from .affine import scaled_channels
+from .base import ArgSpec, Layer, Shape, prod
 
 
 class _Dense(Layer):
@@ -62,6 +63,8 @@ class Linear(_Dense):
     ...
     convcalc.errors.ShapeError: Linear: input [1, 16, 5, 5]: expects 400 features in the last dim (in_features=400) but has 5; flatten first (Flatten() gives [1, 400]) or set in_features=5
     """
+
+    fresh_output = True
 
     def __init__(
         self,

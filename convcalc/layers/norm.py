@@ -149,6 +149,7 @@ class _BatchNormNd(_ChannelNorm):
     )
     input_dims: ClassVar[tuple[int, ...]] = ()
     layout: ClassVar[str] = ""
+    fresh_output = True
 
     def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
         """The input, and two float32 statistics per channel.

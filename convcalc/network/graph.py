@@ -59,6 +59,7 @@ class Step:
     compute: Callable[..., Any] | None = None  # an operation's NumPy forward
     state_key: str | None = None  # a "param" step: its state_dict key
     functional: bool = False  # a layer called as a function (F.max_pool2d): no module, no state
+    fresh_output: bool = False  # an operation whose forward always returns a new array (OpResult.fresh)
     keeps_inputs: bool = False  # an operation whose backward needs its inputs (mul, matmul)
 
     @property

@@ -32,6 +32,7 @@ class OpResult(NamedTuple):
     forward: Callable[..., Any]
     view: bool = False
     keeps_inputs: bool = False
+    fresh: bool = False  # forward always returns a new array (never an input or a view of one)
 
 
 def _whole(values: Sequence[Any], what: str) -> None:
@@ -79,7 +80,7 @@ def _binary(name: str, ufunc: str, keeps_inputs: bool) -> Callable[[Shape, Shape
         import numpy as np
 
         shape = broadcast(a, b, name)
-        return OpResult(shape, 0, prod(shape), getattr(np, ufunc), keeps_inputs=keeps_inputs)
+        return OpResult(shape, 0, prod(shape), getattr(np, ufunc), keeps_inputs=keeps_inputs, fresh=True)
 
     op.__name__ = name
     op.__doc__ = f"Element-wise {name} with broadcasting: one FLOP per output element."

@@ -14,8 +14,13 @@ Folds, which change how a result is computed but not what it is (within float32 
   network's output, not an activation asked for) and the map's input, weight and the norm's
   statistics share one float dtype.
 
+- an element-wise layer that can write over its input (``Layer.writes_in_place``: ReLU, ReLU6,
+  Hardtanh, Sigmoid, Tanh) runs in place on the output of the step before it when that output
+  is fresh (``Layer.fresh_output``: a convolution's, Linear's, BatchNorm's; an add's) and goes
+  nowhere else.
+
 What a caller asks to see is never folded away: with ``record`` every shown step's own output
-is kept, so nothing is folded.
+is kept, so nothing is folded or overwritten.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class Plan:
     output_slot: int
     steps: int  # steps of the trace, for progress
     folded: list[str] = field(default_factory=list)  # keys of the steps folded into the one before
+    in_place: list[str] = field(default_factory=list)  # keys of the steps run over their input
 
     def run(self, x: np.ndarray, progress: Callable[[int, int], None] | None = None) -> NetworkRun:
         """The forward pass on ``x``; ``progress(done, total)`` after each step."""
@@ -101,7 +107,8 @@ def prepare_plan(
     if trace.state.unknown:
         raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
     check_params({**trace.state.params, **trace.state.buffers}, params, where)
-    builder = _Builder(trace, params, record, _fold_pairs(trace, record) if fold else {})
+    pairs, in_place = _fold_pairs(trace, record) if fold else ({}, set())
+    builder = _Builder(trace, params, record, pairs, in_place)
     first = builder.run(x, progress)
     return builder.plan(), first
 
@@ -115,25 +122,32 @@ def _exposed(trace: Trace, record: bool) -> set[int]:
     return exposed
 
 
-def _fold_pairs(trace: Trace, record: bool) -> dict[int, int]:
-    """Step index of a layer -> index of the layer step right after it that reads its output,
-    where that output goes nowhere else: the candidates for a fold (the layers and the arrays
-    decide, when the plan is prepared)."""
+def _fold_pairs(trace: Trace, record: bool) -> tuple[dict[int, int], set[int]]:
+    """The candidates for a fold (the layers and the arrays decide, when the plan is prepared):
+    step index of a layer -> index of the layer step right after it that reads its output, and
+    the steps that may write over their input; both where that output goes nowhere else."""
     uses: dict[int, int] = {}
     for step in trace.steps:
         for tensor in step.inputs:
             uses[tensor.id] = uses.get(tensor.id, 0) + 1
     exposed = _exposed(trace, record)
-    producer = {step.output.id: index for index, step in enumerate(trace.steps) if _own_layer(step)}
+    producer = {step.output.id: index for index, step in enumerate(trace.steps)}
     pairs: dict[int, int] = {}
+    in_place: set[int] = set()
     for index, step in enumerate(trace.steps):
-        if not _own_layer(step) or step.forward_kwargs:
+        if step.kind != "layer" or step.layer is None or step.forward_kwargs:
             continue
         tensor = step.inputs[0]
         before = producer.get(tensor.id)
-        if before is not None and uses[tensor.id] == 1 and tensor.id not in exposed and tensor.storage == tensor.id:
+        if before is None or uses[tensor.id] != 1 or tensor.id in exposed or tensor.storage != tensor.id:
+            continue
+        previous = trace.steps[before]
+        if _own_layer(step) and _own_layer(previous):
             pairs[before] = index
-    return pairs
+        fresh = previous.fresh_output or (previous.layer is not None and previous.layer.fresh_output)
+        if step.layer.writes_in_place and fresh:
+            in_place.add(index)
+    return pairs, in_place
 
 
 def _own_layer(step: Step) -> bool:
@@ -144,16 +158,19 @@ def _own_layer(step: Step) -> bool:
 class _Builder:
     """Runs the trace once, step by step, recording each step's prepared call."""
 
-    def __init__(self, trace: Trace, params: dict[str, np.ndarray], record: bool, pairs: dict[int, int]) -> None:
+    def __init__(self, trace: Trace, params: dict[str, np.ndarray], record: bool, pairs: dict[int, int],
+                 in_place: set[int]) -> None:
         self.trace = trace
         self.params = params
         self.record = record
         self.pairs = pairs
+        self.in_place = in_place
         self.alias: dict[int, int] = {}  # tensor id -> the tensor id whose value it is (a folded step's output)
         self.constants: dict[int, Any] = {}  # tensor id -> a parameter read as a tensor
         self.calls: list[tuple[Callable[..., Any], tuple[int, ...], int, str | None, int]] = []
         self.skip: set[int] = set()
         self.folded: list[str] = []
+        self.overwritten: list[str] = []
 
     def own(self, step: Step) -> dict[str, np.ndarray]:
         """The step's layer's state_dict entries, by suffix."""
@@ -203,7 +220,8 @@ class _Builder:
         else:
             call = self.prepare_layer(index, step, inputs[0])
         key = step.key if self.record and step.shown else None
-        self.calls.append((call, tuple(self.source(t.id) for t in step.inputs), step.output.id, key, index))
+        output = self.source(step.output.id)
+        self.calls.append((call, tuple(self.source(t.id) for t in step.inputs), output, key, index))
         return call(*inputs)
 
     def prepare_layer(self, index: int, step: Step, x: Any) -> Callable[[Any], Any]:
@@ -212,6 +230,10 @@ class _Builder:
         folded = self.fold(index, step, x, own)
         if folded is not None:
             layer, own = folded
+        if index in self.in_place and x.dtype.kind == "f" and x.ndim and x.flags.writeable:
+            self.alias[step.output.id] = self.source(step.inputs[0].id)
+            self.overwritten.append(step.key)
+            return layer.prepare(x, own, in_place=True)
         call = layer.prepare(x, own, **step.forward_kwargs)
         if getattr(layer, "return_indices", False) is True:  # max-pool's indices: the values flow on
             prepared = call
@@ -262,4 +284,4 @@ class _Builder:
         initial: list[Any] = [None] * len(slots)
         for tensor_id, value in self.constants.items():
             initial[slots[tensor_id]] = value
-        return Plan(ops, initial, 0, output_slot, len(self.trace.steps), self.folded)
+        return Plan(ops, initial, 0, output_slot, len(self.trace.steps), self.folded, self.overwritten)

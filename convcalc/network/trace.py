@@ -404,7 +404,7 @@ class _Tracer(LayerSteps):
         out = self.tensor(result.shape, rf, inputs[0].storage if view else None)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward,
-                         keeps_inputs=result.keeps_inputs))
+                         keeps_inputs=result.keeps_inputs, fresh_output=result.fresh))
         return out
 
     def binary_op(self, name: str, a: Any, b: Any) -> Tensor:
