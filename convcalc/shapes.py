@@ -200,6 +200,17 @@ def format_shape(shape: tuple[int, ...] | None) -> str:
     return "[" + ", ".join(str(n) for n in shape) + "]"
 
 
+def compact_shape(shape: tuple[int, ...] | None) -> str:
+    """A shape in the fewest columns, for a narrow terminal; a scalar's stays ``[]``.
+
+    >>> compact_shape((1, 64, 56, 56)), compact_shape((10,)), compact_shape(())
+    ('1×64×56×56', '10', '[]')
+    """
+    if shape is None:
+        return "-"
+    return "×".join(str(n) for n in shape) if shape else "[]"
+
+
 def format_bytes(count: int | None) -> str:
     """``24.5 KiB``: a binary-prefixed size; ``-`` when unknown.
 

@@ -39,12 +39,37 @@ class TerminalResult:
 
 
 def strip_escapes(raw: str) -> str:
-    """``raw`` terminal output without escape codes and carriage returns.
+    """``raw`` terminal output as the screen shows it, line by line: escape codes removed, a
+    carriage return going back to the line's start, an erase-line code clearing it (what a
+    progress bar on stderr does before the table is printed).
 
     >>> strip_escapes("\\x1b[1mMACs\\x1b[0m\\r\\n")
     'MACs\\n'
+    >>> strip_escapes("forward 50%\\rforward 100%\\r\\x1b[2Kname\\r\\n")
+    'name\\n'
     """
-    return _ESCAPE.sub("", raw).replace("\r", "")
+    return "\n".join(_screen_line(line) for line in raw.split("\n"))
+
+
+_ERASE_LINE = re.compile(r"\x1b\[[02]?K")
+
+
+def _screen_line(raw: str) -> str:
+    cells: list[str] = []
+    cursor = 0
+    for piece in re.split(r"(\r|\x1b\[[02]?K)", raw):
+        if piece == "\r":
+            cursor = 0
+        elif _ERASE_LINE.fullmatch(piece):
+            cells = cells[:cursor] if piece in ("\x1b[K", "\x1b[0K") else []
+        else:
+            for char in _ESCAPE.sub("", piece):
+                if cursor < len(cells):
+                    cells[cursor] = char
+                else:
+                    cells.append(char)
+                cursor += 1
+    return "".join(cells)
 
 
 def run_in_terminal(

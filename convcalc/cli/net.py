@@ -22,6 +22,8 @@ Recipes = Annotated[Optional[str], typer.Option(
     help="Recipes for your own classes' forwards (Python-like `class Block:` with `def forward(self, x):`).")]
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse to assume a forward the text does not give (exit 2) instead of warning.")]
+Wide = Annotated[bool, typer.Option(
+    "--wide", help="On a terminal, every column in full however narrow it is (a pipe always gets them all).")]
 ModulePath = Annotated[Optional[str], typer.Option(
     "--module", metavar="PATH", help="Take one submodule as the network, e.g. backbone.body.")]
 Train = Annotated[bool, typer.Option(
@@ -47,6 +49,7 @@ def net_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows with exact numbers.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table and totals.")] = False,
+    wide: Wide = False,
     run: NetRun = False,
     input_file: InputFile = None,
     key: Key = None,
@@ -87,7 +90,7 @@ def net_command(
     elif summary is None:
         summary = network.summary(input_shape, dtype, levels)
     warn_assumptions(summary.assumptions)
-    _emit_summary(summary, stats, output_data, _form(as_json, as_csv, as_markdown), training)
+    _emit_summary(summary, stats, output_data, _form(as_json, as_csv, as_markdown), training, wide)
 
 
 def warn_assumptions(assumptions: list[Any]) -> None:
@@ -132,9 +135,9 @@ def load_network(spec_file: str | None, recipes: str | None, strict: bool, modul
 
 
 def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, form: str | None,
-                  training: Any = None) -> None:
-    """The summary on stdout as JSON, CSV, Markdown, a Rich table (terminal) or plain text (pipe);
-    with ``training`` (--train), its column and totals too."""
+                  training: Any = None, wide: bool = False) -> None:
+    """The summary on stdout as JSON, CSV, Markdown, a Rich table (terminal: fitted to its width
+    unless ``wide``) or plain text (pipe); with ``training`` (--train), its column and totals too."""
     if form == "json":
         data = summary.to_json()
         if stats is not None:
@@ -159,8 +162,9 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
         emit_text(csv_text(summary, stats, extras) if form == "csv" else markdown_text(summary, stats, extras))
     elif sys.stdout.isatty():
         from ..render.report import render_network
+        from .output import output_width
 
-        emit_rich(render_network(summary, stats, extras))
+        emit_rich(render_network(summary, stats, extras, None if wide else output_width()), wide=wide)
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
         emit_text(plain_text(summary, stats, extras))
 

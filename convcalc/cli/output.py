@@ -32,12 +32,23 @@ def emit_text(text: str) -> None:
     sys.stdout.write(printable(text))
 
 
-def emit_rich(renderable: Any, fit: bool = False) -> None:
+def output_width(fit: bool = False) -> int | None:
+    """The columns a renderer may fill on stdout: the terminal's (COLUMNS first); piped,
+    COLUMNS or PIPED_WIDTH; None (no limit) for a ``fit`` output piped without COLUMNS."""
+    import shutil
+
+    if fit and not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
+
+
+def emit_rich(renderable: Any, fit: bool = False, wide: bool = False) -> None:
     """Print on stdout: colour on a terminal; plain text when piped or NO_COLOR is set.
 
     ``fit``: when piped without COLUMNS, print at the width the output needs rather than at
     PIPED_WIDTH, for tables whose cells must never be cut short (explain's numbers). Layouts
-    that spread to the width they are given (tensor grids) keep PIPED_WIDTH.
+    that spread to the width they are given (tensor grids) keep PIPED_WIDTH. ``wide``: never
+    narrower than the output needs, even on a terminal (its lines may run past the edge).
     """
     import shutil
 
@@ -50,11 +61,13 @@ def emit_rich(renderable: Any, fit: bool = False) -> None:
         console = Console(force_terminal=False, width=width, highlight=False)
     else:
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else width)
-    if fit and not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+    if wide or (fit and output_width(fit) is None):
         from rich.measure import Measurement
 
+        shown = console.width
         console.width = PIPED_WIDTH_MAX
-        console.width = max(80, min(Measurement.get(console, console.options, renderable).maximum, PIPED_WIDTH_MAX))
+        needed = min(Measurement.get(console, console.options, renderable).maximum, PIPED_WIDTH_MAX)
+        console.width = max(shown, needed) if wide else max(80, needed)
     encoding = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
     if not encoding.startswith("utf"):  # respell before Rich lays out, so that columns still align
         renderable = _respelled(renderable, encoding)

@@ -89,28 +89,34 @@ def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
     return Group(*parts[:-1])
 
 
-def render_network(summary: "Summary", stats: Any = None, extras: Any = None) -> RenderableType:
+# Columns of the network table are this far apart: one space of padding and the rule's blank.
+NETWORK_GAP = 2
+
+
+def render_network(summary: "Summary", stats: Any = None, extras: Any = None, width: int | None = None) -> RenderableType:
     """``convcalc net`` on a terminal: the per-layer table (with activation statistics after
-    a run, and the columns and totals of ``extras``, a tables.Extras), the totals and the notes."""
-    from .tables import NO_EXTRAS, columns, summary_cells, totals_lines
+    a run, and the columns and totals of ``extras``, a tables.Extras), the totals and the notes.
+    The table fits ``width`` columns (None: every column in full) by the layout of
+    render.tables.fitted_table; no cell is ever wrapped or cut."""
+    from .tables import NO_EXTRAS, fitted_table, totals_lines
 
     extras = extras or NO_EXTRAS
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in columns(stats, extras):
-        # Numbers fold onto a second line rather than being cut short when the terminal is narrow.
-        table.add_column(column.title, justify="right" if column.numeric else "left",
-                         style="cyan" if column.title == "name" else None, overflow="fold")
-    for row, cells in zip(summary.rows, summary_cells(summary, stats, extras)):
+    fitted = fitted_table(summary, stats, width, NETWORK_GAP, extras)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for column in fitted.columns:
+        table.add_column(column.title, justify="right" if column.numeric else "left", no_wrap=True,
+                         style="cyan" if column.title == "name" else None)
+    for row, cells in zip(summary.rows, fitted.rows):
         style = "dim" if row.kind not in ("layer", "container") else None  # operations: add, cat, mean, ...
-        table.add_row(*cells, style=style)
+        table.add_row(*(Text(cell) for cell in cells), style=style)
     totals = Table.grid(padding=(0, 2))
-    totals.add_column(style="bold cyan")
+    totals.add_column(style="bold cyan", no_wrap=True)
     totals.add_column()
     totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
     for label, value in [*totals_lines(summary.totals, summary.dtype), *extras.totals]:
         totals.add_row(label, value)
     parts: list[RenderableType] = [table, Panel(totals, title="totals", title_align="left", expand=False)]
-    if summary.notes:
-        parts.append(Text("\n".join(f"note: {note}" for note in summary.notes), style="italic"))
+    notes = [*([fitted.note] if fitted.note else []), *summary.notes]
+    if notes:
+        parts.append(Text("\n".join(f"note: {note}" for note in notes), style="italic"))
     return Group(*parts)

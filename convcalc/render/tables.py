@@ -11,27 +11,49 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..network.receptive import format_receptive_field
 from ..network.summary import Row, Summary, Totals
-from ..shapes import format_bytes, format_shape
+from ..shapes import compact_shape, format_bytes, format_shape
+from ..units import human_count
+from .layout import ColumnFit, Layout, choose_layout
 
 
 def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _weight(row: Row) -> str:
+def _weight_shape(row: Row) -> tuple[int, ...] | None:
     if row.kind == "container":  # a folded module has many weights: its params column says it
-        return ""
+        return None
     shape = row.param_shapes.get("weight")
     if shape is None and row.param_shapes:
         shape = next(iter(row.param_shapes.values()))
+    return shape
+
+
+def _weight(row: Row) -> str:
+    shape = _weight_shape(row)
     return format_shape(shape) if shape is not None else ""
 
 
+def _compact_weight(row: Row) -> str:
+    shape = _weight_shape(row)
+    return compact_shape(shape) if shape is not None else ""
+
+
+def _compact_count(value: int | None) -> str:
+    return "-" if value is None else human_count(value)
+
+
 class Column(NamedTuple):
+    """A column of the summary: its cell, and on a narrow terminal its compact cell (from
+    layout step ``compact_at`` on) and the step from which it is left out (render.layout)."""
+
     title: str
     cell: Callable[[Row], str]
     numeric: bool = False
     exact: Callable[[Row], Any] | None = None  # CSV's value, where it differs from the cell
+    compact: Callable[[Row], str] | None = None
+    compact_at: int | None = None
+    drop_at: int | None = None
 
 
 class Extras(NamedTuple):
@@ -44,20 +66,30 @@ class Extras(NamedTuple):
 NO_EXTRAS = Extras()
 
 
+# The order in which a table too wide for the terminal gives up detail (render.layout).
+(SHAPES_COMPACT, RECEPTIVE_OUT, WEIGHT_OUT, MEMORY_OUT, MIN_MAX_OUT, COUNTS_COMPACT, INPUT_OUT, STD_OUT,
+ TYPE_OUT) = range(9)
+LOSSLESS = ("input", "output", "weight")  # their compact form (1×64×56×56) says all the full one does
+
 COLUMNS = (
     Column("name", lambda row: row.key),  # a module's second call reads name#2
-    Column("type", lambda row: row.type),
-    Column("input", lambda row: format_shape(row.input_shape)),
-    Column("output", lambda row: format_shape(row.output_shape)),
-    Column("weight", _weight),
-    Column("params", lambda row: _count(row.params), numeric=True),
-    Column("MACs", lambda row: _count(row.macs), numeric=True),
-    Column("memory", lambda row: format_bytes(row.output_bytes), numeric=True),
-    Column("receptive field", lambda row: format_receptive_field(row.receptive_field)),
+    Column("type", lambda row: row.type, drop_at=TYPE_OUT),
+    Column("input", lambda row: format_shape(row.input_shape), compact=lambda row: compact_shape(row.input_shape),
+           compact_at=SHAPES_COMPACT, drop_at=INPUT_OUT),
+    Column("output", lambda row: format_shape(row.output_shape),
+           compact=lambda row: compact_shape(row.output_shape), compact_at=SHAPES_COMPACT),
+    Column("weight", _weight, compact=_compact_weight, compact_at=SHAPES_COMPACT, drop_at=WEIGHT_OUT),
+    Column("params", lambda row: _count(row.params), numeric=True, compact=lambda row: _compact_count(row.params),
+           compact_at=COUNTS_COMPACT),
+    Column("MACs", lambda row: _count(row.macs), numeric=True, compact=lambda row: _compact_count(row.macs),
+           compact_at=COUNTS_COMPACT),
+    Column("memory", lambda row: format_bytes(row.output_bytes), numeric=True, drop_at=MEMORY_OUT),
+    Column("receptive field", lambda row: format_receptive_field(row.receptive_field), drop_at=RECEPTIVE_OUT),
 )
 
 
 STAT_TITLES = ("min", "max", "mean", "std")
+_STAT_DROP = {"min": MIN_MAX_OUT, "max": MIN_MAX_OUT, "std": STD_OUT}
 
 
 def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS) -> list[Column]:
@@ -70,7 +102,8 @@ def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS) -> list
             value = None if found is None else found[index]
             return "-" if value is None else f"{value:.4g}"
         return cell
-    return [*COLUMNS, *extras.columns, *(Column(title, stat(i), numeric=True) for i, title in enumerate(STAT_TITLES))]
+    return [*COLUMNS, *extras.columns, *(Column(title, stat(i), numeric=True, drop_at=_STAT_DROP.get(title))
+                                         for i, title in enumerate(STAT_TITLES))]
 
 
 def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS) -> list[list[str]]:
@@ -79,9 +112,62 @@ def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None, extr
     chosen = columns(stats, extras)
     for row in summary.rows:
         cells = [column.cell(row) for column in chosen]
-        cells[0] = "  " * max(row.depth - 1, 0) + cells[0]
+        cells[0] = _indent(row) + cells[0]
         rows.append(cells)
     return rows
+
+
+def _indent(row: Row) -> str:
+    return "  " * max(row.depth - 1, 0)
+
+
+class FittedTable(NamedTuple):
+    """The summary's table as it fits a width: its columns, cells, and a note on what it left out."""
+
+    columns: list[Column]
+    rows: list[list[str]]
+    note: str | None
+
+
+def fitted_table(summary: Summary, stats: Mapping[str, Any] | None, width: int | None, gap: int,
+                 extras: Extras = NO_EXTRAS) -> FittedTable:
+    """The columns and cells that fit ``width`` (None: all, in full), ``gap`` apart: shapes
+    compact first, then optional columns left out, then counts rounded (render.layout).
+    ``extras``' columns are kept whole.
+
+    >>> from convcalc.network import parse_network
+    >>> fitted = fitted_table(parse_network("input 1x3x224x224\\nconv2d --out 64 -k 7").summary(), None, 60, 2)
+    >>> [column.title for column in fitted.columns], fitted.rows[0][2]
+    (['name', 'type', 'input', 'output', 'params', 'MACs'], '1×3×224×224')
+    >>> fitted.note
+    '3 columns left out to fit 60 columns: see --wide'
+    """
+    chosen = columns(stats, extras)
+    full = summary_cells(summary, stats, extras)
+    compact = [[(column.compact or column.cell)(row) for column in chosen] for row in summary.rows]
+    for cells, row in zip(compact, summary.rows):
+        cells[0] = _indent(row) + cells[0]
+    fits = [ColumnFit.measured(column.title, [cells[i] for cells in full],
+                               [cells[i] for cells in compact] if column.compact else None,
+                               column.compact_at, column.drop_at) for i, column in enumerate(chosen)]
+    layout = choose_layout(fits, width, gap)
+    rows = [[(compact_cells if i in layout.compact else full_cells)[i] for i in layout.shown]
+            for full_cells, compact_cells in zip(full, compact)]
+    return FittedTable([chosen[i] for i in layout.shown], rows, _fit_note(layout, fits, width))
+
+
+def _fit_note(layout: Layout, fits: list[ColumnFit], width: int | None) -> str | None:
+    """One line on what was left out or rounded and how to see it: the most said that fits ``width``."""
+    left_out, rounded = layout.left_out(fits), layout.rounded(fits, LOSSLESS)
+    if width is None or not (left_out or rounded):
+        return None
+    rounding = [" and ".join(rounded) + " rounded"] if rounded else []
+    named = ", ".join([*([f"{', '.join(left_out)} left out"] if left_out else []), *rounding])
+    counted = ", ".join([*([f"{len(left_out)} column{'s' * (len(left_out) > 1)} left out"] if left_out else []),
+                         *rounding])
+    notes = [f"{named} to fit {width} columns: --wide shows all, as do a pipe and --json",
+             f"{named} to fit {width} columns: see --wide", f"{counted} to fit {width} columns: see --wide"]
+    return next((note for note in notes if len(note) + len("note: ") <= width), notes[-1])
 
 
 def totals_lines(totals: Totals, dtype: str) -> list[tuple[str, str]]:

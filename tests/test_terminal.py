@@ -1,0 +1,76 @@
+"""convcalc on a real pseudo-terminal at 80, 120 and 200 columns: every table fits, and no
+number, shape or name is split across lines or cut short with an ellipsis."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from terminal import REPO_ROOT, assert_unbroken, run_in_terminal
+
+DATA = Path(__file__).parent / "data"
+RESNET50 = "tests/data/torchvision/resnet50.txt"
+BASIC_BLOCK = "tests/data/basic_block.txt"
+WIDTHS = (80, 120, 200)
+
+
+def _piped(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "convcalc", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _names_and_types(*args: str) -> tuple[list[str], list[str]]:
+    layers = json.loads(_piped(*args, "--json"))["layers"]
+    names = [layer["name"] + (f"#{layer['call']}" if layer.get("call", 1) > 1 else "") for layer in layers]
+    return names, sorted({layer["type"] for layer in layers})
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_net_resnet50_fits(columns):
+    args = ("net", RESNET50, "-i", "1x3x224x224")
+    names, types = _names_and_types(*args)
+    shown = run_in_terminal(args, columns)
+    assert shown.code == 0, shown.text
+    assert_unbroken(shown.text, columns, names=[*names, *types])
+    lines = shown.text.splitlines()
+    assert sum(1 for line in lines if line.split()[:1] and line.split()[0] in names) == len(names)
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_net_run_statistics_fit(columns):
+    args = ("net", BASIC_BLOCK, "-i", "1x8x6x6", "--run", "--seed", "0")
+    names, types = _names_and_types(*args)
+    rows = list(csv.DictReader(io.StringIO(_piped(*args, "--csv"))))
+    means = [f"{float(row['mean']):.4g}" for row in rows if row["mean"]]  # the last row is the total
+    shown = run_in_terminal(args, columns)
+    assert shown.code == 0, shown.text
+    assert_unbroken(shown.text, columns, names=[*names, *types, *means])
+    assert "mean" in shown.text and "std" in shown.text
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_explain_wide_kernel_fits(columns):
+    args = ("explain", "conv2d", "--in", "2", "--out", "4", "-k", "7", "-i", "1x2x8x8", "--seed", "0")
+    data = json.loads(_piped(*args, "--json"))
+    shown = run_in_terminal(args, columns)
+    assert shown.code == 0, shown.text
+    assert_unbroken(shown.text, columns)
+    assert "input window" in shown.text and "products" in shown.text
+    assert "-0.…" not in shown.text and "…" in shown.text or columns >= 200
+    total = shown.text.split("total = ")[1].split("\n")[0]
+    assert total.endswith(f"= {data['total']:.6g}"), total
+
+
+@pytest.mark.parametrize("columns", (80, 120))
+def test_explain_small_kernel_fits(columns):
+    shown = run_in_terminal(("explain", "conv2d", "--in", "2", "--out", "4", "-k", "3", "-i", "1x2x8x8"), columns)
+    assert shown.code == 0, shown.text
+    assert_unbroken(shown.text, columns)
