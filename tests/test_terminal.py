@@ -64,7 +64,9 @@ def test_explain_wide_kernel_fits(columns):
     assert shown.code == 0, shown.text
     assert_unbroken(shown.text, columns)
     assert "input window" in shown.text and "products" in shown.text
-    assert "-0.…" not in shown.text and "…" in shown.text or columns >= 200
+    window = data["terms"][0]["values"]
+    first, last = (f"{value:.4g}" for value in (window[0], window[-1]))  # corners are always drawn
+    assert_unbroken(shown.text, columns, names=[first, last])
     total = shown.text.split("total = ")[1].split("\n")[0]
     assert total.endswith(f"= {data['total']:.6g}"), total
 
@@ -74,3 +76,17 @@ def test_explain_small_kernel_fits(columns):
     shown = run_in_terminal(("explain", "conv2d", "--in", "2", "--out", "4", "-k", "3", "-i", "1x2x8x8"), columns)
     assert shown.code == 0, shown.text
     assert_unbroken(shown.text, columns)
+
+
+def test_net_wide_shows_every_column_in_full_on_a_narrow_terminal():
+    shown = run_in_terminal(("net", RESNET50, "-i", "1x3x224x224", "--wide"), 80)
+    assert shown.code == 0, shown.text
+    header = shown.text.splitlines()[0].split()
+    assert header == ["name", "type", "input", "output", "weight", "params", "MACs", "memory", "receptive", "field"]
+    assert "[1, 64, 112, 112]" in shown.text and "118,013,952" in shown.text and "see --wide" not in shown.text
+
+
+def test_a_narrow_terminal_says_what_it_left_out():
+    shown = run_in_terminal(("net", RESNET50, "-i", "1x3x224x224"), 80)
+    assert "note: 4 columns left out, params and MACs rounded to fit 80 columns: see --wide" in shown.text
+    assert shown.text.splitlines()[0].split() == ["name", "type", "output", "params", "MACs"]

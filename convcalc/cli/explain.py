@@ -22,6 +22,12 @@ def _explainable(cls: type) -> bool:
     return explainable(cls)
 
 
+MOST_DIGITS = 17  # a float64 is written exactly in 17 significant digits
+Precision = Annotated[Optional[str], typer.Option(
+    "--precision", metavar="N",
+    help=f"Significant digits of every number, 1 to {MOST_DIGITS}  [default: 4 in grids, 6 in sums]")]
+
+
 def explain_command(
     ctx: typer.Context,
     layer: Annotated[str, typer.Argument(metavar="LAYER", autocompletion=layer_completer(_explainable),
@@ -42,6 +48,7 @@ def explain_command(
                                       help="sum: per input channel; matmul: per kernel tap, weight slice @ pixel vector.")] = "sum",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type of the tensors.")] = "float32",
+    precision: Precision = None,
 ) -> None:
     """Take one output element apart: windows, kernel slices, products, sums, bias, total.
 
@@ -57,6 +64,7 @@ def explain_command(
 
     if view not in ("sum", "matmul"):
         raise ConvcalcError(f"--view {view!r} is not one of: sum, matmul")
+    digits = None if precision is None else parse_precision(precision)
     shape = parse_shape(input_shape) if input_shape is not None else None
     settings = run_settings(locals())
     source = InputSource(shape, input_file, key, False, settings.fill, settings.max_memory)
@@ -79,19 +87,35 @@ def explain_command(
     index = parse_at(at, tuple((result.output[0] if isinstance(result.output, tuple) else result.output).shape))
     with allocation_limit(settings.max_memory), use_threads(settings.threads):
         explanation = explain(built, result.input, result.params, index, view=view, **forward_kwargs)
-    _emit_explanation(explanation, as_json)
+    _emit_explanation(explanation, as_json, digits)
 
 
-def _emit_explanation(explanation: Any, as_json: bool) -> None:
-    """The explanation on stdout, as JSON or drawn with Rich."""
-    from .output import emit_json, emit_rich
+def _emit_explanation(explanation: Any, as_json: bool, digits: int | None) -> None:
+    """The explanation on stdout, as JSON or drawn with Rich to the width it has (numbers to
+    ``digits`` significant digits)."""
+    from .output import emit_json, emit_rich, output_width
 
     if as_json:
         emit_json(explanation.to_json())
         return
     from ..render.explain import render_explain
 
-    emit_rich(render_explain(explanation), fit=True)
+    emit_rich(render_explain(explanation, output_width(fit=True), digits), fit=True)
+
+
+def parse_precision(text: str) -> int:
+    """``--precision``'s value: a whole number of digits from 1 to MOST_DIGITS.
+
+    >>> parse_precision("3")
+    3
+    >>> parse_precision("0")
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ParseError: --precision 0: give a whole number of significant digits from 1 to 17
+    """
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MOST_DIGITS):
+        raise ParseError(f"--precision {text}: give a whole number of significant digits from 1 to {MOST_DIGITS}")
+    return int(text)
 
 
 def build_layer_line(name: str, options: list[str], input_shape: Any) -> tuple[Any, dict[str, Any]]:

@@ -6,15 +6,17 @@ Padding cells are written in parentheses (and dimmed), the chosen maximum in squ
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from ..arith import spatial_symbols
+from .layout import entries_that_fit
 from ..teach.explain import AxisWindow, Explanation
 from ..shapes import format_shape
 
@@ -39,7 +41,31 @@ def shown(count: int, edge: int = EDGE) -> list[int | None]:
     return [*range(edge), None, *range(count - edge, count)]
 
 
-def number(value: float | None, digits: int = 6) -> str:
+CELL_DIGITS, SUM_DIGITS = 4, 6  # 4 significant digits keep three grids side by side at 100 columns
+
+
+class Shown(NamedTuple):
+    """How numbers are written (significant digits in grids and in sums) and the width to fit
+    (None: no limit)."""
+
+    cells: int = CELL_DIGITS
+    sums: int = SUM_DIGITS
+    width: int | None = None
+
+    @classmethod
+    def at(cls, precision: int | None, width: int | None) -> "Shown":
+        """``--precision N`` writes every number to N digits; without it grids take 4 and sums 6.
+
+        >>> Shown.at(None, 80), Shown.at(3, None)
+        (Shown(cells=4, sums=6, width=80), Shown(cells=3, sums=3, width=None))
+        """
+        return cls(width=width) if precision is None else cls(precision, precision, width)
+
+    def sum(self, value: float | None) -> str:
+        return number(value, self.sums)
+
+
+def number(value: float | None, digits: int = SUM_DIGITS) -> str:
     """Whole numbers without a point (−8 as a hand calculation writes it, not −8.0); others to ``digits`` digits."""
     if value is None:
         return "-"
@@ -48,30 +74,47 @@ def number(value: float | None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
-def cell(value: float) -> str:
-    """A number inside a grid: 4 significant digits keep three grids side by side at 100 columns."""
-    return number(value, 4)
+def cell(value: float, digits: int = CELL_DIGITS) -> str:
+    """A number inside a grid."""
+    return number(value, digits)
 
 
-def render_explain(e: Explanation) -> Group:
+def render_explain(e: Explanation, width: int | None = None, precision: int | None = None) -> Group:
+    """The explanation, its grids fitted to ``width`` columns (None: drawn whole): a grid too
+    wide shows its first and last columns around ``…``; numbers to ``precision`` digits."""
+    shown = Shown.at(precision, width)
     parts: list[Any] = [_header(e)]
     if e.group is not None and e.group.groups > 1:
         parts.append(_group_text(e))
     if e.axes:
         parts.append(_window_text(e))
     if e.kind == "conv" and e.matmul is not None:
-        parts.append(_matmul(e))
+        parts.append(_matmul(e, shown))
     elif e.kind == "conv":
-        parts += _channel_parts(e)
+        parts += _channel_parts(e, shown)
         if e.other_channels is not None:
-            parts.append(_others_text(e))
+            parts.append(_others_text(e, shown))
     elif e.kind == "transposed":
-        parts.append(_scatter(e))
+        parts.append(_scatter(e, shown))
     else:
-        parts.append(_pool(e))
+        parts.append(_pool(e, shown))
     parts += [Text(note, style="italic") for note in e.notes]
-    parts.append(_verdict(e))
+    parts.append(_verdict(e, shown))
     return Group(*parts)
+
+
+def _measured(renderable: Any) -> int:
+    """The columns ``renderable`` takes when given all it wants."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(width=4000, file=io.StringIO(), color_system=None)
+    return Measurement.get(console, console.options, renderable).maximum
+
+
+def _fitted_columns(count: int, draw: Any, width: int | None) -> list[int | None]:
+    """The kernel columns to draw so that ``draw(columns)`` fits ``width``."""
+    return entries_that_fit(count, lambda columns: _measured(draw(columns)), width, start=shown(count))
 
 
 def _header(e: Explanation) -> Text:
@@ -135,9 +178,10 @@ def _tap_kinds(e: Explanation) -> list[bool]:
     ]
 
 
-def _grid(values: Sequence[float], shape: Sequence[int], outside: Sequence[bool] = (), chosen: int | None = None) -> Any:
+def _grid(values: Sequence[float], shape: Sequence[int], outside: Sequence[bool] = (), chosen: int | None = None,
+          columns: list[int | None] | None = None, digits: int = CELL_DIGITS) -> Any:
     """Numbers laid out as the kernel: one row for 1-D, rows × columns for 2-D, slices for 3-D;
-    long axes cut to their edges around an ellipsis."""
+    long axes cut to their edges around an ellipsis (``columns``: those of the last axis drawn)."""
     rows, cols = (shape[-2] if len(shape) > 1 else 1), shape[-1]
     per_slice = rows * cols
     slices = []
@@ -148,21 +192,21 @@ def _grid(values: Sequence[float], shape: Sequence[int], outside: Sequence[bool]
             continue
         start = depth * per_slice
         table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
-        picked_cols = shown(cols)
+        picked_cols = shown(cols) if columns is None else columns
         for _ in picked_cols:
-            table.add_column(justify="right")
+            table.add_column(justify="right", no_wrap=True)
         for r in shown(rows):
             if r is None:
                 table.add_row(*(Text("⋮", style="dim") for _ in picked_cols))
                 continue
-            table.add_row(*(_cell(values, start + r * cols + c, outside, chosen) if c is not None
+            table.add_row(*(_cell(values, start + r * cols + c, outside, chosen, digits) if c is not None
                             else Text("…", style="dim") for c in picked_cols))
         slices.append(Group(Text(f"depth slice {depth}:", style="dim"), table) if depths > 1 else table)
     return slices[0] if len(slices) == 1 else Group(*slices)
 
 
-def _cell(values: Sequence[float], i: int, outside: Sequence[bool], chosen: int | None) -> Text:
-    text = cell(values[i])
+def _cell(values: Sequence[float], i: int, outside: Sequence[bool], chosen: int | None, digits: int) -> Text:
+    text = cell(values[i], digits)
     style = ""
     if outside and outside[i]:
         text, style = f"({text})", "dim"
@@ -171,54 +215,79 @@ def _cell(values: Sequence[float], i: int, outside: Sequence[bool], chosen: int 
     return Text(text, style=style)
 
 
-def _channel_parts(e: Explanation) -> list[Any]:
+def _channel_parts(e: Explanation, shown_as: Shown) -> list[Any]:
     """A grid table per listed channel while their cells stay within GRID_CELLS; then one line
     per channel with its sum (a wide kernel over many channels drew tens of thousands of cells)."""
     edges = [DEPTH_EDGE] * (len(e.kernel_size) - 2) + [EDGE] * min(2, len(e.kernel_size))
     per_channel = 3 * math.prod(len(shown(k, edge)) for k, edge in zip(e.kernel_size, edges))
     drawn = max(1, GRID_CELLS // max(per_channel, 1))
-    parts: list[Any] = [_channel_grids(e, term) for term in e.terms[:drawn]]
+    parts: list[Any] = [_channel_grids(e, term, shown_as) for term in e.terms[:drawn]]
     rest = e.terms[drawn:]
     if rest:
-        parts.append(Text("\n".join(f"input channel {t.channel}: sum {number(t.sum)} (--json lists its taps)"
+        parts.append(Text("\n".join(f"input channel {t.channel}: sum {shown_as.sum(t.sum)} (--json lists its taps)"
                                      for t in rest), style="italic"))
     return parts
 
 
-def _channel_grids(e: Explanation, term: Any) -> Table:
+def _channel_grids(e: Explanation, term: Any, shown_as: Shown) -> Table:
+    """Input window, kernel and products side by side, and their sum; as many of the kernel's
+    columns as fit the width, the same ones in each grid. Grids stand one above the other
+    when that draws more of them than side by side would."""
     outside = _tap_kinds(e)
-    table = Table(title=f"input channel {term.channel}", title_justify="left", show_edge=False)
-    for name in ("input window", "kernel", "products"):
-        table.add_column(name, justify="center")
-    table.add_column("sum", justify="right")
-    table.add_row(
-        _grid(term.values, e.kernel_size, outside), _grid(term.weights, e.kernel_size),
-        _grid(term.products, e.kernel_size, outside), Text(number(term.sum), style="bold"),
-    )
+    digits = shown_as.cells
+
+    def grids(columns: list[int | None]) -> list[tuple[str, Any]]:
+        return [("input window", _grid(term.values, e.kernel_size, outside, columns=columns, digits=digits)),
+                ("kernel", _grid(term.weights, e.kernel_size, columns=columns, digits=digits)),
+                ("products", _grid(term.products, e.kernel_size, outside, columns=columns, digits=digits)),
+                ("sum", Text(shown_as.sum(term.sum), style="bold"))]
+
+    def side_by_side(columns: list[int | None]) -> Table:
+        table = Table(title=f"input channel {term.channel}", title_justify="left", show_edge=False)
+        for name, _ in grids(columns):
+            table.add_column(name, justify="right" if name == "sum" else "center", no_wrap=True)
+        table.add_row(*(grid for _, grid in grids(columns)))
+        return table
+
+    def stacked(columns: list[int | None]) -> Table:
+        table = Table(title=f"input channel {term.channel}", title_justify="left", show_edge=False,
+                      show_header=False, show_lines=True)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        for name, grid in grids(columns):
+            table.add_row(name, grid)
+        return table
+
+    count, width = e.kernel_size[-1], shown_as.width
+    every = shown(count)
+    for draw, columns in ((side_by_side, every), (stacked, every), (side_by_side, None), (stacked, None)):
+        table = draw(columns or _fitted_columns(count, draw, width))
+        if width is None or _measured(table) <= width:
+            break
     return table
 
 
-def _others_text(e: Explanation) -> Text:
+def _others_text(e: Explanation, shown_as: Shown) -> Text:
     other = e.other_channels
     assert other is not None
     return Text(f"input channels {other.first}–{other.last} ({other.count:,} more, not listed): "
-                f"their sums add up to {number(other.sum)}", style="italic")
+                f"their sums add up to {shown_as.sum(other.sum)}", style="italic")
 
 
-def _total_text(e: Explanation, sums: Sequence[float]) -> Text:
-    parts = [number(s) for s in sums]
+def _total_text(e: Explanation, sums: Sequence[float], shown_as: Shown) -> Text:
+    parts = [shown_as.sum(s) for s in sums]
     if e.other_channels is not None:
-        parts.append(f"{number(e.other_channels.sum)} (channels {e.other_channels.first}–{e.other_channels.last})")
+        parts.append(f"{shown_as.sum(e.other_channels.sum)} (channels {e.other_channels.first}–{e.other_channels.last})")
     if e.bias is not None:
-        parts.append(f"bias {number(e.bias)}")
+        parts.append(f"bias {shown_as.sum(e.bias)}")
     text = Text("total = ")
     text.append(" + ".join(parts) if parts else "0")
     text.append(" = ")
-    text.append(number(e.total), style="bold")
+    text.append(shown_as.sum(e.total), style="bold")
     return text
 
 
-def _matmul(e: Explanation) -> Group:
+def _matmul(e: Explanation, shown_as: Shown) -> Group:
     assert e.matmul is not None
     ins = e.group.in_channels if e.group else []
     table = Table(title=f"per kernel tap: weight[{_span(e.matmul_channels)}, {_span(ins)}, tap] @ pixel",
@@ -229,64 +298,68 @@ def _matmul(e: Explanation) -> Group:
         position = ", ".join(map(str, term.position))
         table.add_row(
             ", ".join(map(str, term.tap)), f"({position})" if term.padding else position,
-            "\n".join(" ".join(cell(v) for v in row) for row in term.weight),
-            " ".join(cell(v) for v in term.pixel), " ".join(cell(v) for v in term.product),
+            "\n".join(" ".join(cell(v, shown_as.cells) for v in row) for row in term.weight),
+            " ".join(cell(v, shown_as.cells) for v in term.pixel), " ".join(cell(v, shown_as.cells) for v in term.product),
         )
     bias = "" if e.bias is None else " + bias"
     lines = Text(f"sum over taps{bias}, output channels {_span(e.matmul_channels)}: ")
-    lines.append(" ".join(number(v) for v in e.matmul_total), style="bold")
-    lines.append(f"\nforward pass:                 {' '.join(number(v) for v in e.matmul_forward)}")
+    lines.append(" ".join(shown_as.sum(v) for v in e.matmul_total), style="bold")
+    lines.append(f"\nforward pass:                 {' '.join(shown_as.sum(v) for v in e.matmul_forward)}")
     chosen = e.matmul_channels.index(e.channel)
-    lines.append(f"\noutput channel {e.channel} is entry {chosen}: {number(e.matmul_total[chosen])}")
+    lines.append(f"\noutput channel {e.channel} is entry {chosen}: {shown_as.sum(e.matmul_total[chosen])}")
     return Group(table, lines)
 
 
-def _scatter(e: Explanation) -> Group:
+def _scatter(e: Explanation, shown_as: Shown) -> Group:
     table = Table(title=f"input cells that scatter into output position {tuple(e.spatial)}",
                   title_justify="left", show_edge=False)
     for name in ("in channel", "input position", "kernel tap", "value", "weight", "product"):
         table.add_column(name, justify="right")
     for s in e.scatter[:SCATTER_SHOWN]:
-        table.add_row(str(s.channel), str(tuple(s.position)), str(tuple(s.tap)), number(s.value),
-                      number(s.weight), number(s.product))
+        table.add_row(str(s.channel), str(tuple(s.position)), str(tuple(s.tap)), shown_as.sum(s.value),
+                      shown_as.sum(s.weight), shown_as.sum(s.product))
     parts: list[Any] = [table]
     hidden = len(e.scatter) - SCATTER_SHOWN + (e.other_channels.scatter if e.other_channels else 0)
     if hidden > 0:
         parts.append(Text(f"… and {hidden:,} more (input cell, tap) pairs", style="dim"))
-    sums = Text("per input channel: " + ", ".join(f"{t.channel}: {number(t.sum)}" for t in e.terms))
+    sums = Text("per input channel: " + ", ".join(f"{t.channel}: {shown_as.sum(t.sum)}" for t in e.terms))
     if e.other_channels is not None:
-        parts.append(_others_text(e))
-    return Group(*parts, sums, _total_text(e, [t.sum for t in e.terms]))
+        parts.append(_others_text(e, shown_as))
+    return Group(*parts, sums, _total_text(e, [t.sum for t in e.terms], shown_as))
 
 
-def _pool(e: Explanation) -> Group:
+def _pool(e: Explanation, shown_as: Shown) -> Group:
     pool = e.pool
     assert pool is not None
     outside = _tap_kinds(e)
-    grid = _grid(pool.values, e.kernel_size, outside, pool.chosen)
+
+    def draw(columns: list[int | None]) -> Any:
+        return _grid(pool.values, e.kernel_size, outside, pool.chosen, columns, shown_as.cells)
+
+    grid = draw(_fitted_columns(e.kernel_size[-1], draw, shown_as.width))
     lines = Text()
     if pool.kind == "max":
         if pool.chosen is None:
             lines.append("every cell is outside the input: −inf")
         else:
-            lines.append(f"max = {number(pool.values[pool.chosen])} [in brackets], tap {pool.chosen} of the window, ")
+            lines.append(f"max = {shown_as.sum(pool.values[pool.chosen])} [in brackets], tap {pool.chosen} of the window, ")
             lines.append(f"flat index {pool.flat_index} in the plane (the forward pass's index: {pool.forward_index})")
         return Group(Text("window (cells outside the input read −inf and are never chosen):"), grid, lines)
-    lines.append(f"sum = {number(pool.sum)}\n")
+    lines.append(f"sum = {shown_as.sum(pool.sum)}\n")
     lines.append("divisor: " + "\n         ".join(pool.divisor_reason) + "\n")
-    lines.append(f"average = {number(pool.sum)} / {pool.divisor} = ")
-    lines.append(number(e.total), style="bold")
+    lines.append(f"average = {shown_as.sum(pool.sum)} / {pool.divisor} = ")
+    lines.append(shown_as.sum(e.total), style="bold")
     return Group(Text("window (padding reads 0):"), grid, lines)
 
 
-def _verdict(e: Explanation) -> Text:
+def _verdict(e: Explanation, shown_as: Shown) -> Text:
     if e.kind == "conv" and e.matmul is None:
-        text = _total_text(e, [t.sum for t in e.terms])
+        text = _total_text(e, [t.sum for t in e.terms], shown_as)
         text.append("\n")
     else:
         text = Text()
     if e.agrees:
-        text.append(f"✓ the forward pass gives {number(e.forward)} at {list(e.at)}", style="green")
+        text.append(f"✓ the forward pass gives {shown_as.sum(e.forward)} at {list(e.at)}", style="green")
     else:
-        text.append(f"✗ the forward pass gives {number(e.forward)} at {list(e.at)}: they differ", style="bold red")
+        text.append(f"✗ the forward pass gives {shown_as.sum(e.forward)} at {list(e.at)}: they differ", style="bold red")
     return text

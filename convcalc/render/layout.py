@@ -113,12 +113,17 @@ def entries_that_fit(count: int, width_of: Callable[[list[int | None]], int], wi
     [0, 1, None, 8, 9]
     >>> entries_that_fit(10, lambda shown: 4 * len(shown), 3)
     [0, None, 9]
+    >>> entries_that_fit(100, lambda shown: 4 * len(shown), 300, start=[0, 1, None, 98, 99])
+    [0, 1, None, 98, 99]
+    >>> entries_that_fit(100, lambda shown: 4 * len(shown), 20, start=[0, 1, 2, None, 97, 98, 99])
+    [0, 1, None, 98, 99]
     """
     shown = list(range(count)) if start is None else start
     if width is None or count <= 2 or width_of(shown) <= width:
         return shown
+    most = shown.index(None) if None in shown else (count - 1) // 2  # never more than ``start`` drew
     keep = 1
-    while 2 * (keep + 1) < count and width_of(_edges(count, keep + 1)) <= width:
+    while keep < most and width_of(_edges(count, keep + 1)) <= width:
         keep += 1
     return _edges(count, keep)
 
