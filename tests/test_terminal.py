@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +92,22 @@ def test_a_narrow_terminal_says_what_it_left_out():
     shown = run_in_terminal(("net", RESNET50, "-i", "1x3x224x224"), 80)
     assert "note: 4 columns left out, params and MACs rounded to fit 80 columns: see --wide" in shown.text
     assert shown.text.splitlines()[0].split() == ["name", "type", "output", "params", "MACs"]
+
+
+README_EXAMPLE = re.compile(r"^\$ convcalc ([^\n]+?) +# on an? (\d+)-column terminal\n(.*?)^```", re.M | re.S)
+README_EXAMPLES = README_EXAMPLE.findall((REPO_ROOT / "README.md").read_text())
+
+
+def test_the_readme_has_terminal_examples():
+    assert len(README_EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize("command, columns, block", README_EXAMPLES, ids=[e[0][:40] for e in README_EXAMPLES])
+def test_readme_terminal_example_is_what_the_terminal_shows(command, columns, block):
+    """Each README block marked `# on an N-column terminal`: its lines, in order ("..." skips
+    some), are lines the command shows on a pseudo-terminal that wide."""
+    shown = run_in_terminal(shlex.split(command), int(columns))
+    assert shown.code == 0, shown.text
+    printed = iter(line.rstrip() for line in shown.text.splitlines())
+    for line in (line.rstrip() for line in block.splitlines() if line not in ("...", "")):
+        assert any(line == candidate for candidate in printed), (line, shown.text)
