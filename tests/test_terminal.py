@@ -111,3 +111,15 @@ def test_readme_terminal_example_is_what_the_terminal_shows(command, columns, bl
     printed = iter(line.rstrip() for line in shown.text.splitlines())
     for line in (line.rstrip() for line in block.splitlines() if line not in ("...", "")):
         assert any(line == candidate for candidate in printed), (line, shown.text)
+
+
+@pytest.mark.parametrize("columns", (80, 120))
+def test_explain_matmul_keeps_each_weight_row_on_one_line(columns):
+    """The weight slice is a matrix: its rows were wrapped two numbers a line at 80 columns."""
+    args = ("explain", "conv2d", "--out", "16", "-k", "3", "-g", "2", "-i", "1x16x8x8", "--view", "matmul")
+    weight = json.loads(_piped(*args, "--json"))["matmul"][0]["weight"]
+    shown = run_in_terminal(args, columns)
+    assert shown.code == 0, shown.text
+    assert_unbroken(shown.text, columns)
+    first, last = f"{weight[0][0]:.4g}", f"{weight[0][-1]:.4g}"
+    assert any(f" {first} " in line and f" {last} " in line for line in shown.text.splitlines()), shown.text

@@ -288,19 +288,30 @@ def _total_text(e: Explanation, sums: Sequence[float], shown_as: Shown) -> Text:
 
 
 def _matmul(e: Explanation, shown_as: Shown) -> Group:
+    """Per kernel tap, the weight slice as a matrix times the pixel column: as many of the
+    matrix's columns as fit the width."""
     assert e.matmul is not None
     ins = e.group.in_channels if e.group else []
-    table = Table(title=f"per kernel tap: weight[{_span(e.matmul_channels)}, {_span(ins)}, tap] @ pixel",
-                  title_justify="left", show_edge=False)
-    for name in ("tap", "at", "weight [c_out/g, c_in/g]", "pixel [c_in/g]", "product [c_out/g]"):
-        table.add_column(name)
-    for term in e.matmul:
-        position = ", ".join(map(str, term.position))
-        table.add_row(
-            ", ".join(map(str, term.tap)), f"({position})" if term.padding else position,
-            "\n".join(" ".join(cell(v, shown_as.cells) for v in row) for row in term.weight),
-            " ".join(cell(v, shown_as.cells) for v in term.pixel), " ".join(cell(v, shown_as.cells) for v in term.product),
-        )
+    digits = shown_as.cells
+
+    def draw(columns: list[int | None]) -> Table:
+        table = Table(title=f"per kernel tap: weight[{_span(e.matmul_channels)}, {_span(ins)}, tap] (c_out/g × c_in/g)"
+                            " @ pixel (c_in/g) = product (c_out/g)", title_justify="left", show_edge=False, show_lines=True)
+        for name in ("tap", "at", "weight", "pixel", "product"):
+            table.add_column(name, no_wrap=True)
+        for term in e.matmul:
+            position = ", ".join(map(str, term.position))
+            rows, cols = len(term.weight), len(term.weight[0]) if term.weight else 0
+            table.add_row(
+                ", ".join(map(str, term.tap)), f"({position})" if term.padding else position,
+                _grid([v for row in term.weight for v in row], (rows, cols), columns=columns, digits=digits),
+                _grid(term.pixel, (len(term.pixel), 1), digits=digits),
+                _grid(term.product, (len(term.product), 1), digits=digits),
+            )
+        return table
+
+    count = len(e.matmul[0].weight[0]) if e.matmul and e.matmul[0].weight else 0
+    table = draw(_fitted_columns(count, draw, shown_as.width))
     bias = "" if e.bias is None else " + bias"
     lines = Text(f"sum over taps{bias}, output channels {_span(e.matmul_channels)}: ")
     lines.append(" ".join(shown_as.sum(v) for v in e.matmul_total), style="bold")
