@@ -98,3 +98,42 @@ def test_explain_precision_writes_every_number_to_n_digits(cli, digits):
 @pytest.mark.parametrize("bad", ["0", "18", "x", "-1", "2.5", ""])
 def test_explain_precision_refuses_what_is_not_a_digit_count(cli, bad):
     cli(*EXPLAIN, "--precision", bad).assert_one_error_line(["--precision", "1 to 17"])
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def _snapshot(name: str, text: str) -> None:
+    """Compare with snapshots/NAME (regenerate: CONVCALC_UPDATE_SNAPSHOTS=1)."""
+    import os
+
+    path = SNAPSHOTS / name
+    if os.environ.get("CONVCALC_UPDATE_SNAPSHOTS"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_fitted_network_table_snapshot(width):
+    import io
+
+    from rich.console import Console
+
+    from convcalc.network import parse_network
+    from convcalc.render.report import render_network
+
+    summary = parse_network((DATA / "lenet_lines.txt").read_text()).summary()
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(render_network(summary, None, width))
+    text = console.export_text()
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+    _snapshot(f"net_lenet_rich_{width}.txt", text)
+
+
+def test_fitted_explain_snapshot_at_80_columns(cli, monkeypatch):
+    """Piped with COLUMNS set, explain fits that width as on a terminal."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("explain", "conv2d", "--in", "2", "--out", "4", "-k", "7", "-i", "1x2x8x8", "--precision", "3")
+    assert result.code == 0, result.stderr
+    assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= 80
+    _snapshot("explain_k7_80.txt", result.stdout)

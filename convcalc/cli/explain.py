@@ -25,7 +25,7 @@ def _explainable(cls: type) -> bool:
 MOST_DIGITS = 17  # a float64 is written exactly in 17 significant digits
 Precision = Annotated[Optional[str], typer.Option(
     "--precision", metavar="N",
-    help=f"Significant digits of every number, 1 to {MOST_DIGITS}  [default: 4 in grids, 6 in sums]")]
+    help=f"Significant digits of every number, 1 to {MOST_DIGITS} (without it: 4 in grids, 6 in sums).")]
 
 
 def explain_command(
