@@ -59,7 +59,7 @@ def test_the_network_table_rich_draws_is_as_wide_as_the_layout_says(resnet50_sum
     from convcalc.render.tables import fitted_table
 
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    console.print(render_network(resnet50_summary, None, width))
+    console.print(render_network(resnet50_summary, None, width=width))
     lines = console.export_text().splitlines()
     table_width = max(len(line.rstrip()) for line in lines[: len(resnet50_summary.rows) + 2])
     fitted = fitted_table(resnet50_summary, None, width, NETWORK_GAP)
@@ -124,7 +124,7 @@ def test_fitted_network_table_snapshot(width):
 
     summary = parse_network((DATA / "lenet_lines.txt").read_text()).summary()
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    console.print(render_network(summary, None, width))
+    console.print(render_network(summary, None, width=width))
     text = console.export_text()
     assert max(len(line.rstrip()) for line in text.splitlines()) <= width
     _snapshot(f"net_lenet_rich_{width}.txt", text)
