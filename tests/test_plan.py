@@ -232,3 +232,19 @@ def test_only_a_declared_layer_writes_over_its_input():
         convcalc.LeakyReLU().prepare(np.zeros(3), in_place=True)
     with pytest.raises(convcalc.ConvcalcError, match="ReLU: cannot write its result over a float32 input of 0 dims"):
         convcalc.ReLU().prepare(np.float32(1.0), in_place=True)
+
+
+@pytest.mark.parametrize("spec, dtype", [
+    ("input 3x8x8\nconv2d --out 4 -k 3 -p 1\nrelu", np.float32),  # unbatched
+    ("input 2x3x8\nconv1d --out 4 -k 3 --padding-mode reflect -p 1\nrelu", np.int64),  # integers become float32
+    ("input 2x3x8x8\nconv2d --out 4 -k 3 -g 1\nbatchnorm2d", np.float16),  # float16 comes back float16
+])
+def test_the_prepared_conv_takes_what_conv_nd_takes(spec, dtype):
+    network = convcalc.parse_network(spec)
+    params = _random_params(network, network.input_shape)
+    x = (np.random.default_rng(9).standard_normal(network.input_shape) * 3).astype(dtype)
+    want = network.forward(x, params, prepared=False)
+    for call in range(2):
+        got = network.forward(x, params)
+        assert got.dtype == want.dtype
+        assert_close(got, want, f"call {call}", tolerance=1e-3 if dtype == np.float16 else None, scale_floor=0)

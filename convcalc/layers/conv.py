@@ -227,6 +227,22 @@ class _ConvNd(_ConvBase):
                     self.groups, self.padding_mode)
         return y[0] if added else y
 
+    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
+                  in_place: bool = False) -> Any:
+        from ..kernels.prepared import prepared_conv
+
+        batch, added = self._batched(x)
+        conv = prepared_conv(batch.shape, batch.dtype, params["weight"], params.get("bias"), self.stride, self.pads,
+                             self.dilation, self.groups, self.padding_mode)
+        if cast is None and not added:
+            return conv
+
+        def run(x: Any) -> Any:
+            x = x if cast is None else x.astype(cast)
+            return conv(x[None])[0] if added else conv(x)
+
+        return run
+
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
         batch = out[0] if len(out) == self.nd + 2 else 1
