@@ -1,6 +1,6 @@
 """Time convcalc's NumPy forward kernels against torch, layer by layer, and compare peak memory.
 
-Usage: python bench/forward.py [--quick] [--threads N] [--only TEXT]
+Usage: python bench/forward.py [--quick] [--threads N] [--only TEXT] [--part all|layers|networks]
 
 Threads. Both engines get the same number of threads, N (default: the CPUs this process may run
 on, which is what OpenBLAS uses by default). Before numpy or torch is imported the script sets
@@ -44,8 +44,14 @@ included. (tracemalloc cannot be used for the comparison: it sees NumPy's buffer
 torch's; for convcalc its peak is printed as a cross-check.) Without /proc (not Linux) memory is
 reported as unmeasured and does not count.
 
+Whole networks (bench/networks.py), after the layers: each network built in torch and read by
+convcalc from its print(model) text with the same weights, run through ``Network.forward``'s
+prepared plan (prepared by a first call, outside the timing), checked and timed as the layers
+are. ``--part layers`` or ``--part networks`` runs one of the two tables.
+
 Exit status: 0 when the median ratio is <= 1.5, no ratio is above 3, convcalc's peak memory is
-at most 2× torch's and every output matches; 1 otherwise.
+at most 2× torch's, the networks' median ratio is <= 1.3 and none above 2.0 at one thread (1.5
+and 2.5 with more threads), and every output matches; 1 otherwise.
 """
 
 from __future__ import annotations

@@ -248,3 +248,16 @@ def test_the_prepared_conv_takes_what_conv_nd_takes(spec, dtype):
         got = network.forward(x, params)
         assert got.dtype == want.dtype
         assert_close(got, want, f"call {call}", tolerance=1e-3 if dtype == np.float16 else None, scale_floor=0)
+
+
+def test_the_readme_example():
+    from readme_blocks import README
+
+    block = README.read_text().split("<!-- plan-example: run by tests/test_plan.py -->\n```python\n")[1].split("```")[0]
+    names = {"convcalc": convcalc, "np": np}
+    exec(block, names)
+    y, unfused = names["y"], names["unfused"]
+    plan, _ = prepare_plan(names["net"].trace(), names["x"], names["state"])
+    assert plan.folded == ["1"] and plan.in_place == ["2"]
+    assert_close(y, unfused, "folded against unfolded", scale_floor=0)
+    assert_close(names["net"].forward(names["x"], names["state"], prepared=False), unfused, "step by step", scale_floor=0)
