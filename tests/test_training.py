@@ -77,6 +77,13 @@ def test_views_upsampling_constant_pads_and_a_global_average_keep_nothing():
     assert average.kept == [128]  # a pool to 2×2 keeps its input; to 1×1 torch takes a mean
 
 
+def test_multihead_attention_keeps_its_projections_and_weights_as_torch_does():
+    # torch 2.13 saves 4,240 bytes (batch_first: the input transposed) and 4,000 (the input itself)
+    for batch_first, saved in (("True", 4240), ("False", 4000)):
+        _, memory = _memory(f"MultiheadAttention(16, 2, batch_first={batch_first})", (2, 5, 16))
+        assert memory.activation_bytes == saved
+
+
 def test_optimizer_state_and_gradients_follow_the_trainable_parameters():
     for optimizer, states in (("sgd", 0), ("momentum", 1), ("adam", 2), ("adamw", 2)):
         summary, memory = _memory("linear --out 10", (4, 20), optimizer)
@@ -144,6 +151,46 @@ def test_train_without_an_input_shape_is_refused(cli, tmp_path):
     cli("net", str(spec), "--train").assert_one_error_line(["--train needs an input shape"])
 
 
+# -- each family against torch's saved tensors ------------------------------------------------
+
+FAMILIES = [  # (the module as the spec writes it, the input shape)
+    *((text, (2, 4, 8, 8)) for text in (
+        "nn.Conv2d(4, 6, 3)", "nn.ConvTranspose2d(4, 6, 3, stride=2)", "nn.Linear(8, 3)", "nn.BatchNorm2d(4)",
+        "nn.InstanceNorm2d(4, affine=True)", "nn.GroupNorm(2, 4)", "nn.LayerNorm(8)", "nn.LocalResponseNorm(3)",
+        "nn.ReLU()", "nn.ReLU(inplace=True)", "nn.ReLU6(inplace=True)", "nn.ReLU6()", "nn.LeakyReLU(0.1, inplace=True)",
+        "nn.ELU(inplace=True)", "nn.SELU()", "nn.CELU()", "nn.GELU()", "nn.SiLU(inplace=True)", "nn.Hardswish()",
+        "nn.Hardsigmoid(inplace=True)", "nn.Mish()", "nn.Sigmoid()", "nn.Tanh()", "nn.Softplus()", "nn.Softsign()",
+        "nn.LogSigmoid()", "nn.Tanhshrink()", "nn.Hardshrink()", "nn.Threshold(0.1, 0.0)", "nn.PReLU()", "nn.GLU()",
+        "nn.Softmax(dim=1)", "nn.LogSoftmax(dim=1)", "nn.Softmin(dim=1)", "nn.Softmax2d()", "nn.MaxPool2d(2)",
+        "nn.AvgPool2d(2)", "nn.LPPool2d(2, 2)", "nn.AdaptiveAvgPool2d(1)", "nn.AdaptiveAvgPool2d(3)",
+        "nn.AdaptiveMaxPool2d(2)", "nn.Dropout(0.3)", "nn.Dropout2d(0.3)", "nn.AlphaDropout(0.3)",
+        "nn.Upsample(scale_factor=2)", "nn.Upsample(scale_factor=2, mode='bilinear')", "nn.Flatten()",
+        "nn.Identity()", "nn.ZeroPad2d(1)", "nn.ReflectionPad2d(1)", "nn.ReplicationPad2d(1)", "nn.PixelShuffle(2)")),
+    ("nn.Conv1d(4, 6, 3)", (2, 4, 8)), ("nn.BatchNorm1d(4)", (2, 4, 8)), ("nn.MaxPool1d(3, stride=2)", (2, 4, 9)),
+    ("nn.Dropout1d(0.3)", (2, 4, 8)), ("nn.MultiheadAttention(16, 2, batch_first=True)", (2, 5, 16)),
+]
+
+
+@pytest.mark.parametrize("text, shape", FAMILIES, ids=[text for text, _ in FAMILIES])
+def test_what_each_layer_keeps_is_what_torch_saves(text, shape):
+    torch = pytest.importorskip("torch")
+    module = eval(text, {"nn": torch.nn}).train()
+    x = torch.randn(shape, requires_grad=True) * 1.0  # an activation, as inside a network
+    weights = {t.untyped_storage().data_ptr() for t in [*module.parameters(), *module.buffers()]}
+    saved: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        module(x, x, x) if isinstance(module, torch.nn.MultiheadAttention) else module(x)
+    _, memory = convcalc.parse_network(text).training_memory(shape)
+    assert memory.activation_bytes == sum(saved.values())
+
+
 # -- against torch's measured training step ---------------------------------------------------
 
 SMALL_CNN = ("nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True), "
@@ -185,3 +232,17 @@ def test_readme_train_example_is_what_the_command_prints(cli):
     result = cli("net", LENET, "--train", "--optimizer", "adam")
     assert result.code == 0 and result.stderr == ""
     check_readme_block("convcalc net tests/data/lenet_lines.txt --train --optimizer adam", result.stdout)
+
+
+def test_the_terminal_table_has_the_kept_column_and_the_training_totals():
+    from rich.console import Console
+
+    from convcalc.render.report import render_network
+    from convcalc.render.training import training_extras
+
+    summary, memory = convcalc.parse_network(Path(LENET).read_text()).training_memory(optimizer="adamw")
+    console = Console(width=250, record=True, color_system=None)
+    console.print(render_network(summary, None, training_extras(summary, memory)))
+    text = console.export_text()
+    assert "kept for backward" in text.splitlines()[0]
+    assert "optimizer state (adamw)" in text and "peak training memory" in text

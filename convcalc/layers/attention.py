@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Optional, Sequence
 
-from .base import Layer, Shape, divisors_text
+from .base import Kept, Layer, Shape, divisors_text
 
 SOFTMAX_FLOPS = 3  # per score, as convcalc.layers.softmax.Softmax counts: exp, add, divide
 
@@ -213,6 +213,21 @@ class MultiheadAttention(Layer):
         self._no_forward_options(forward_kwargs)
         self._dims(input_shape)
         return tuple(input_shape)
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """What torch's MultiheadAttention keeps called with ``need_weights=True`` (the
+        module's default): the input (a transposed copy with batch_first), the in-projection's q,
+        k and v, q scaled, the attention weights (and their dropout mask) and the heads' output
+        before the out-projection.
+
+        >>> [kept.elements for kept in MultiheadAttention(16, 2, batch_first=True).kept_for_backward((2, 5, 16), (2, 5, 16))]
+        [160, 800, 100]
+        """
+        length, batch, e = self._dims(input_shape)
+        tokens = length * batch * e
+        weights = batch * self.num_heads * length * self.keys(length) * (2 if self.dropout > 0 else 1)
+        first = Kept("own" if self.batch_first and len(input_shape) == 3 else "input", tokens)
+        return first, Kept("own", 5 * tokens), Kept("own", weights)
 
     def keys(self, length: int) -> int:
         """S: the keys each query attends to, for a sequence of ``length``.

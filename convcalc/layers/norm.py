@@ -282,8 +282,11 @@ class _InstanceNormNd(_ChannelNorm):
     )
 
     def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
-        """The input, and two float32 statistics per sample and channel."""
-        return _with_statistics(self, input_shape, output_shape, prod(input_shape[: -self.nd]))
+        """The input, and two float32 statistics per sample and channel; with the affine scale,
+        that scale repeated for every sample (torch runs it as one batch norm over N·C channels)."""
+        planes = prod(input_shape[: -self.nd])
+        scale = (Kept("own", planes),) if self.affine else ()
+        return (*_with_statistics(self, input_shape, output_shape, planes), *scale)
 
     def __init__(
         self,
@@ -603,7 +606,12 @@ class LocalResponseNorm(Layer):
         "alpha/size, add k, raise to beta, divide"
     )
     # torch composes it from pow, pad, avg_pool, mul, add, pow and div, which keep their operands
-    saved_for_backward = ("input", "input_copy", "input_copy", "input_copy")
+    saved_for_backward = ("input", "input_copy", "input_copy")
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """Its input, two temporaries of its size, and the squares padded by size − 1 channels."""
+        padded = prod(input_shape) // input_shape[1] * (input_shape[1] + self.size - 1)
+        return (*super().kept_for_backward(input_shape, output_shape), Kept("own", padded))
 
     def __init__(
         self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0

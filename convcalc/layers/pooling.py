@@ -389,8 +389,8 @@ class _AvgPoolNd23(_AvgPoolNd):
 
 class _LPPoolNd(_SlidingPoolNd):
     window = "lp"
-    # torch builds it from pow, avg_pool, sign, relu, mul and pow, each keeping its operands
-    saved_for_backward = ("input", "input_copy", *("output_copy",) * 5)
+    # torch builds it from pow, avg_pool, sign, relu, mul and pow, which keep their operands
+    saved_for_backward = ("input", "input_copy", *("output_copy",) * 4)
     flops_rule = (
         "two per input element a window covers, per output element: a power and an add each "
         "(the last add standing for the root)"
