@@ -142,6 +142,20 @@ def test_the_terminal_rendering_holds_the_same_rows_and_totals():
     console = Console(width=200, record=True, color_system=None)
     console.print(render_diff(diff_summaries(_summary(LENET), _summary(WIDE)), ("a.txt", "b.txt")))
     text = console.export_text()
-    assert "--- a: a.txt, input [1, 1, 32, 32] → output [1, 10]" in text
-    assert "only in a: output [1, 84], 0 params, 0 MACs" in text
+    assert "--- a: a.txt, input 1×1×32×32 → output 1×10" in text  # shapes a terminal cannot break
+    assert "only in a: output 1×84, 0 params, 0 MACs" in text
     assert "+13,872 (+22.5 %)" in text
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+def test_on_a_terminal_no_number_shape_or_name_is_split_or_cut(columns):
+    from terminal import assert_unbroken, run_in_terminal
+
+    resnet50 = str(DATA / "torchvision" / "resnet50.txt")
+    result = run_in_terminal(["diff", resnet50, "-i", "1x3x224x224", "-i", "8x3x320x320"], columns=columns)
+    assert result.code == 0
+    assert "rows matched by name: 0 unchanged, 175 changed" in result.text
+    assert_unbroken(result.text, columns, names=["layer4.2.relu#3", "layer1.0.downsample.0"])
+    two = run_in_terminal(["diff", LENET, WIDE], columns=columns)
+    assert two.code == 0 and "only in a: output 1×84, 0 params, 0 MACs" in two.text
+    assert_unbroken(two.text, columns, names=["MaxPool2d"])

@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..network.diff import ROW_FIELDS, TOTAL_FIELDS, NetworkDiff, RowDiff, TotalDiff
-from ..shapes import format_bytes, format_shape
+from ..shapes import compact_shape, format_bytes, format_shape
 
 MARKS = {"changed": "~", "only_a": "-", "only_b": "+"}
 _BYTES = ("output_bytes", "activation_bytes", "param_bytes", "buffer_bytes", "peak_memory_bytes")
 _SHAPES = ("input_shape", "output_shape")
 
 
-def value_text(field: str, value: Any) -> str:
-    """A row's or total's value as the summary shows it.
+def value_text(field: str, value: Any, compact: bool = False) -> str:
+    """A row's or total's value as the summary shows it (``compact``: shapes as ``1×6×28×28``,
+    which a terminal never breaks).
 
     >>> value_text("macs", 117600), value_text("output_shape", (1, 6, 28, 28)), value_text("output_bytes", 2048)
     ('117,600', '[1, 6, 28, 28]', '2.0 KiB')
@@ -22,7 +23,7 @@ def value_text(field: str, value: Any) -> str:
     if value is None:
         return "-"
     if field in _SHAPES:
-        return format_shape(value)
+        return compact_shape(value) if compact else format_shape(value)
     if field in _BYTES:
         return format_bytes(value)
     return f"{value:,}" if isinstance(value, int) else str(value)
@@ -43,28 +44,30 @@ def change_text(total: TotalDiff) -> str:
     return shown if total.relative is None else f"{shown} ({total.relative * 100:+.1f} %)"
 
 
-def row_cells(row: RowDiff) -> list[str]:
-    """Mark (``~`` changed, ``-`` only in A, ``+`` only in B), name, type and what changed."""
+def row_cells(row: RowDiff, compact: bool = False) -> list[str]:
+    """Mark (``~`` changed, ``-`` only in A, ``+`` only in B), name, type and what changed: its
+    parts joined by ``; ``, or one a line when ``compact`` (a terminal's narrow column)."""
     if row.status == "changed":
         assert row.a is not None and row.b is not None
-        parts = [f"{ROW_FIELDS[field]} {value_text(field, getattr(row.a, field))} → "
-                 f"{value_text(field, getattr(row.b, field))}" for field in row.changes if field != "layer"]
+        parts = [f"{ROW_FIELDS[field]} {value_text(field, getattr(row.a, field), compact)} → "
+                 f"{value_text(field, getattr(row.b, field), compact)}" for field in row.changes if field != "layer"]
         if "layer" in row.changes:
-            parts.append(f"{row.a.layer} → {row.b.layer}")
-        return [MARKS[row.status], row.name, row.b.type, "; ".join(parts)]
+            parts += [row.a.layer, f"→ {row.b.layer}"] if compact else [f"{row.a.layer} → {row.b.layer}"]
+        return [MARKS[row.status], row.name, row.b.type, ("\n" if compact else "; ").join(parts)]
     only = row.a if row.a is not None else row.b
     assert only is not None
     side = "a" if row.status == "only_a" else "b"
-    what = (f"only in {side}: output {value_text('output_shape', only.output_shape)}, "
+    what = (f"only in {side}: output {value_text('output_shape', only.output_shape, compact)}, "
             f"{only.params:,} params, {value_text('macs', only.macs)} MACs")
     return [MARKS[row.status], row.name, only.type, what]
 
 
-def header_lines(diff: NetworkDiff, labels: tuple[str, str]) -> list[str]:
+def header_lines(diff: NetworkDiff, labels: tuple[str, str], compact: bool = False) -> list[str]:
     """The two sides, as ``diff -u`` heads them, and how the rows were matched."""
     counts = {status: sum(row.status == status for row in diff.rows) for status in MARKS}
+    shape = compact_shape if compact else format_shape
     return [
-        *(f"{mark} {name}: {label}, input {format_shape(side.input_shape)} → output {format_shape(side.output_shape)}"
+        *(f"{mark} {name}: {label}, input {shape(side.input_shape)} → output {shape(side.output_shape)}"
           for mark, name, label, side in (("---", "a", labels[0], diff.a), ("+++", "b", labels[1], diff.b))),
         f"rows matched by name: {diff.unchanged} unchanged, {counts['changed']} changed, "
         f"{counts['only_a']} only in a, {counts['only_b']} only in b",
@@ -109,19 +112,19 @@ def render_diff(diff: NetworkDiff, labels: tuple[str, str]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[Any] = [Text("\n".join(header_lines(diff, labels)))]
+    parts: list[Any] = [Text("\n".join(header_lines(diff, labels, compact=True)))]
     styles = {"~": "yellow", "-": "red", "+": "green"}
     if diff.rows:
         rows = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for title in ("", "name", "type", "change"):
             rows.add_column(title, no_wrap=title != "change", style="cyan" if title == "name" else None)
         for row in diff.rows:
-            cells = row_cells(row)
+            cells = row_cells(row, compact=True)
             rows.add_row(Text(cells[0], style=styles[cells[0]]), *(Text(cell) for cell in cells[1:]))
         parts.append(rows)
     totals = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for title in ("total", "a", "b", "change"):
-        totals.add_column(title, justify="left" if title == "total" else "right", no_wrap=True)
+    for title in ("total", "a", "b", "change"):  # a narrow terminal puts the relative change under the absolute
+        totals.add_column(title, justify="left" if title == "total" else "right", no_wrap=title != "change")
     for cells in total_cells(diff):
         totals.add_row(*cells)
     parts.append(totals)
