@@ -29,6 +29,12 @@ def test_a_network_against_itself_has_no_rows_and_zero_deltas():
     assert all(total.delta == 0 for total in diff.totals)
 
 
+def test_a_spec_without_an_input_shape_against_itself_is_the_same():
+    net = convcalc.parse_network("Conv2d(3, 8, 3)")
+    diff = diff_summaries(net.summary(), net.summary())
+    assert diff.same and diff.totals[3].a is None and diff.totals[3].relative is None
+
+
 def test_two_sizes_change_every_shape_but_no_parameter():
     diff = diff_summaries(_summary(LENET, (1, 1, 32, 32)), _summary(LENET, (4, 1, 32, 32)))
     assert not diff.same and [row.status for row in diff.rows] == ["changed"] * 12

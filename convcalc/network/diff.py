@@ -88,7 +88,7 @@ class NetworkDiff:
     @property
     def same(self) -> bool:
         """Whether no row and no total differs (the outputs' shapes included)."""
-        return (not self.rows and all(total.delta == 0 for total in self.totals)
+        return (not self.rows and all(total.a == total.b for total in self.totals)
                 and self.a.output_shape == self.b.output_shape)
 
     def to_json(self) -> dict[str, Any]:
