@@ -36,6 +36,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ..errors import ParseError
+from .layout import entries_that_fit
 from ..shapes import format_shape
 from ..tensors.arrays import array_stats, tensor_to_json
 
@@ -318,12 +319,12 @@ class TensorView:
         return out
 
     def _fit_columns(self, shown: list[int | None], size: int, width: int) -> list[int | None]:
-        """Elide middle columns too when the grid would be wider than ``width``."""
-        cell = self.format.width + CELL_GAP
-        if len(shown) * cell - CELL_GAP <= width:
-            return shown
-        keep = max(1, (width - 1) // (2 * cell))
-        return [*range(keep), None, *range(size - keep, size)]
+        """Elide middle columns too when the grid would be wider than ``width`` (render.layout)."""
+        def grid_width(columns: list[int | None]) -> int:
+            cells = sum(1 if column is None else self.format.width for column in columns)
+            return cells + CELL_GAP * (len(columns) - 1)
+
+        return entries_that_fit(size, grid_width, width, start=shown)
 
     def _wrapped_vector(self, width: int, colour: bool) -> list[Text]:
         cell = self.format.width + CELL_GAP
