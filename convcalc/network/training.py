@@ -13,10 +13,13 @@ What a step holds at its peak, as PyTorch's autograd and optimizers hold it:
   as its input) is counted once, at the first layer that keeps it; views and in-place results
   share their tensor's memory.
 
-The peak is their sum: at the end of the forward pass every kept activation is alive; the
-backward frees them as it fills the gradients, and a steady-state step (the optimizer's state
-made by the first) holds the state throughout. Not estimated: autograd's temporaries (the
-gradient of the layer being differentiated), the loss, allocator slack and library scratch.
+A steady-state step (the optimizer's state made by an earlier one, the gradients set to None
+by ``zero_grad``) holds the weights and the state throughout; its peak adds the larger of the
+backward pass at its fullest (walked in reverse: what the layers up to the current one keep,
+the gradients made so far, and the current layer's output and input gradients) and the
+optimizer's update (every gradient, and Adam's two temporaries the size of the largest
+parameter). Not estimated: the loss, autograd's other temporaries, allocator slack and library
+scratch.
 """
 
 from __future__ import annotations
