@@ -47,6 +47,7 @@ SPECS = {
     "linear-bn": "input 4x10\nlinear --out 6 --no-bias\nbatchnorm1d\nrelu\nlinear --out 3",
     "conv1d-bn": "input 2x5x20\nconv1d --out 6 -k 3 -d 2\nbatchnorm1d\ntanh",
     "conv3d-bn": "input 1x2x4x6x6\nconv3d --out 3 -k 3 -p 1\nbatchnorm3d\nsigmoid",
+    "maxpool-indices": "input 1x2x6x6\nconv2d --out 3 -k 3\nMaxPool2d(2, return_indices=True)\nrelu",
     "residual": ("input 1x4x8x8\nresidual {\n  conv2d --out 4 -k 3 -p 1\n  batchnorm2d\n  relu\n  conv2d --out 4 -k 3 -p 1\n"
                  "  batchnorm2d\n}\nrelu"),
 }

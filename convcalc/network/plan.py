@@ -219,10 +219,14 @@ class _Builder:
             call: Callable[..., Any] = step.compute
         else:
             call = self.prepare_layer(index, step, inputs[0])
+        result = call(*inputs)
+        if step.layer is not None and isinstance(result, tuple):  # max-pool's indices: the values flow on
+            whole, result = call, result[0]
+            call = lambda x: whole(x)[0]  # noqa: E731
         key = step.key if self.record and step.shown else None
         output = self.source(step.output.id)
         self.calls.append((call, tuple(self.source(t.id) for t in step.inputs), output, key, index))
-        return call(*inputs)
+        return result
 
     def prepare_layer(self, index: int, step: Step, x: Any) -> Callable[[Any], Any]:
         layer, own = step.layer, self.own(step)
@@ -234,11 +238,7 @@ class _Builder:
             self.alias[step.output.id] = self.source(step.inputs[0].id)
             self.overwritten.append(step.key)
             return layer.prepare(x, own, in_place=True)
-        call = layer.prepare(x, own, **step.forward_kwargs)
-        if getattr(layer, "return_indices", False) is True:  # max-pool's indices: the values flow on
-            prepared = call
-            return lambda x: prepared(x)[0]
-        return call
+        return layer.prepare(x, own, **step.forward_kwargs)
 
     def fold(self, index: int, step: Step, x: Any, own: dict[str, np.ndarray]) -> tuple[Any, dict[str, Any]] | None:
         """The layer with the next step folded in, when the arrays allow it (else None)."""
