@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal import REPO_ROOT, assert_unbroken, run_in_terminal
+from terminal import REPO_ROOT, assert_unbroken, broken_pieces, run_in_terminal
 
 DATA = Path(__file__).parent / "data"
 RESNET50 = "tests/data/torchvision/resnet50.txt"
@@ -123,3 +123,15 @@ def test_explain_matmul_keeps_each_weight_row_on_one_line(columns):
     assert_unbroken(shown.text, columns)
     first, last = f"{weight[0][0]:.4g}", f"{weight[0][-1]:.4g}"
     assert any(f" {first} " in line and f" {last} " in line for line in shown.text.splitlines()), shown.text
+
+
+def test_a_terminal_narrower_than_the_leanest_table_gets_whole_cells():
+    """At 40 columns even name, output, params and MACs do not fit: the lines run past the
+    edge (the terminal wraps them) rather than cells cut short with an ellipsis."""
+    args = ("net", RESNET50, "-i", "1x3x224x224")
+    names, _ = _names_and_types(*args)
+    shown = run_in_terminal(args, 40)
+    assert shown.code == 0, shown.text
+    cut = [problem for problem in broken_pieces(shown.text, 40, names=names) if "columns wide" not in problem]
+    assert cut == [] and "…" not in shown.text
+    assert shown.text.splitlines()[2].split() == ["conv1", "1×64×112×112", "9.41", "k", "118", "M"]

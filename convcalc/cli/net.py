@@ -164,7 +164,7 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
         from ..render.report import render_network
         from .output import output_width
 
-        emit_rich(render_network(summary, stats, extras, None if wide else output_width()), wide=wide)
+        emit_rich(render_network(summary, stats, extras, None if wide else output_width()), wide=wide, whole=True)
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
         emit_text(plain_text(summary, stats, extras))
 

@@ -42,13 +42,15 @@ def output_width(fit: bool = False) -> int | None:
     return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
 
 
-def emit_rich(renderable: Any, fit: bool = False, wide: bool = False) -> None:
+def emit_rich(renderable: Any, fit: bool = False, wide: bool = False, whole: bool = False) -> None:
     """Print on stdout: colour on a terminal; plain text when piped or NO_COLOR is set.
 
     ``fit``: when piped without COLUMNS, print at the width the output needs rather than at
     PIPED_WIDTH, for tables whose cells must never be cut short (explain's numbers). Layouts
     that spread to the width they are given (tensor grids) keep PIPED_WIDTH. ``wide``: never
     narrower than the output needs, even on a terminal (its lines may run past the edge).
+    ``whole``: never narrower than the output's narrowest form, so that a terminal too narrow
+    for a table gets lines that run past its edge rather than cells cut short.
     """
     import shutil
 
@@ -61,13 +63,16 @@ def emit_rich(renderable: Any, fit: bool = False, wide: bool = False) -> None:
         console = Console(force_terminal=False, width=width, highlight=False)
     else:
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else width)
-    if wide or (fit and output_width(fit) is None):
+    if wide or whole or (fit and output_width(fit) is None):
         from rich.measure import Measurement
 
         shown = console.width
         console.width = PIPED_WIDTH_MAX
-        needed = min(Measurement.get(console, console.options, renderable).maximum, PIPED_WIDTH_MAX)
-        console.width = max(shown, needed) if wide else max(80, needed)
+        measured = Measurement.get(console, console.options, renderable)
+        if wide or whole:
+            console.width = max(shown, min(measured.maximum if wide else measured.minimum, PIPED_WIDTH_MAX))
+        else:
+            console.width = max(80, min(measured.maximum, PIPED_WIDTH_MAX))
     encoding = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
     if not encoding.startswith("utf"):  # respell before Rich lays out, so that columns still align
         renderable = _respelled(renderable, encoding)

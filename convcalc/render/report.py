@@ -102,7 +102,8 @@ def render_network(summary: "Summary", stats: Any = None, extras: Any = None, wi
 
     extras = extras or NO_EXTRAS
     fitted = fitted_table(summary, stats, width, NETWORK_GAP, extras)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    # min_width: a terminal narrower than the leanest layout widens to it (emit_rich's whole) rather than cut cells
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), min_width=fitted.width)
     for column in fitted.columns:
         table.add_column(column.title, justify="right" if column.numeric else "left", no_wrap=True,
                          style="cyan" if column.title == "name" else None)

@@ -127,6 +127,7 @@ class FittedTable(NamedTuple):
     columns: list[Column]
     rows: list[list[str]]
     note: str | None
+    width: int  # the table's, gaps included: over the width asked for when even the leanest layout is wider
 
 
 def fitted_table(summary: Summary, stats: Mapping[str, Any] | None, width: int | None, gap: int,
@@ -153,7 +154,7 @@ def fitted_table(summary: Summary, stats: Mapping[str, Any] | None, width: int |
     layout = choose_layout(fits, width, gap)
     rows = [[(compact_cells if i in layout.compact else full_cells)[i] for i in layout.shown]
             for full_cells, compact_cells in zip(full, compact)]
-    return FittedTable([chosen[i] for i in layout.shown], rows, _fit_note(layout, fits, width))
+    return FittedTable([chosen[i] for i in layout.shown], rows, _fit_note(layout, fits, width), layout.width)
 
 
 def _fit_note(layout: Layout, fits: list[ColumnFit], width: int | None) -> str | None:
