@@ -394,7 +394,9 @@ def main() -> int:
     print(f"numpy {np.__version__}, torch {torch.__version__}; torch threads {torch.get_num_threads()}, "
           f"convcalc threads {thread_count()} (CONVCALC_THREADS), {blas_threads_report(args.threads)}")
     if args.part == "networks":
-        return report(network_table(measure, check, rounds, budget, args.threads, args.only))
+        failures = network_table(measure, check, rounds, budget, args.threads, args.only)
+        print(load_line())
+        return report(failures)
     header = f"{'layer':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11}"
     print(header)
     print("-" * len(header))
@@ -420,9 +422,7 @@ def main() -> int:
     print("-" * len(header))
     print(f"median ratio {median:.2f} (bar {MEDIAN_BAR}), max ratio {worst:.2f} (bar {MAX_BAR}), "
           f"{len(ratios)} layers timed")
-    print(f"timed blocks: {LOAD_LOG['blocks']}; {LOAD_LOG['retried']} repeated because other processes "
-          f"used over {LOAD_THRESHOLD:.0%} of the CPUs meanwhile, {LOAD_LOG['kept_loaded']} still loaded "
-          "after 3 attempts (kept)")
+    print(load_line())
     if median > MEDIAN_BAR and not args.only:
         failures.append(f"median ratio {median:.2f} > {MEDIAN_BAR}")
     if worst > MAX_BAR:
@@ -444,6 +444,12 @@ def main() -> int:
     if args.part == "all":
         failures += network_table(measure, check, rounds, budget, args.threads, args.only)
     return report(failures)
+
+
+def load_line() -> str:
+    return (f"timed blocks: {LOAD_LOG['blocks']}; {LOAD_LOG['retried']} repeated because other processes "
+            f"used over {LOAD_THRESHOLD:.0%} of the CPUs meanwhile, {LOAD_LOG['kept_loaded']} still loaded "
+            "after 3 attempts (kept)")
 
 
 def report(failures: list[str]) -> int:

@@ -31,6 +31,7 @@ class NetworkCase:
     run_torch: Callable[[], Any]
     run_convcalc: Callable[[], Any]
     folded: int  # steps the prepared plan folded into the one before
+    in_place: int  # steps it runs over their input
 
 
 class LeNet(nn.Module):
@@ -236,7 +237,8 @@ def network_case(name: str, seed: int = 0) -> NetworkCase:
     network = convcalc.parse_network(str(model))
     network.forward(x, params)  # prepares the plan the timed calls reuse
     plan, _ = prepare_plan(network.trace(shape), x, params)  # the same plan, to count its folds
-    return NetworkCase(name, shape, lambda: model(tx), lambda: network.forward(x, params), len(plan.folded))
+    return NetworkCase(name, shape, lambda: model(tx), lambda: network.forward(x, params), len(plan.folded),
+                       len(plan.in_place))
 
 
 def network_cases(only: str | None = None) -> list[NetworkCase]:
@@ -259,7 +261,9 @@ def network_table(
     """Time every network with bench/forward.py's ``measure`` (alternating rounds, median of
     the round ratios), check its output with ``check``, print the table; the failures."""
     median_bar, worst_bar = BARS["one thread" if threads == 1 else "more threads"]
-    header = f"{'network':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11} {'folds':>5}"
+    # "folded": BatchNorms folded into the conv or Linear before them; "in place": activations
+    # written over the fresh output before them (see convcalc.network.plan).
+    header = f"{'network':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11} {'folded':>6} {'in place':>8}"
     print(f"\nwhole networks, {threads} thread{'s' if threads > 1 else ''} in both engines")
     print(header)
     print("-" * len(header))
@@ -275,7 +279,7 @@ def network_table(
         shape = "x".join(map(str, case.shape))
         spread = f"{min(round_ratios):.2f}-{max(round_ratios):.2f}"
         print(f"{case.name:32} {shape:>18} {torch_time * 1e3:9.3f} {convcalc_time * 1e3:11.3f} {ratio:6.2f} "
-              f"{spread:>11} {case.folded:5}" + (f"  MISMATCH: {problem}" if problem else ""), flush=True)
+              f"{spread:>11} {case.folded:6} {case.in_place:8}" + (f"  MISMATCH: {problem}" if problem else ""), flush=True)
     if not ratios:
         return [f"no network's name contains {only!r}"]
     median, worst = statistics.median(ratios), max(ratios)
