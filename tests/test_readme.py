@@ -9,6 +9,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from convcalc.registry import layer_classes
 
 README = Path(__file__).parent.parent / "README.md"
@@ -65,3 +67,40 @@ def test_readme_commands_table_is_current():
 def test_every_layer_states_its_flops_rule():
     missing = [name for name, cls in layer_classes().items() if not cls.flops_rule or cls.flops_rule == "2·MACs"]
     assert missing == []
+
+
+NUMBERS_START, NUMBERS_END = "## Numbers: units, totals, batch", "## Shell completion"
+
+
+def _numbers_examples() -> list[tuple[str, str]]:
+    """``(command line, what it prints)`` of each console block of the README's sections on
+    numbers and counting conventions."""
+    text = README.read_text()
+    section = text[text.index(NUMBERS_START) : text.index(NUMBERS_END)]
+    examples = []
+    for block in section.split("```console\n")[1:]:
+        lines = block.split("```")[0].rstrip("\n").split("\n")
+        assert lines[0].startswith("$ convcalc "), lines[0]
+        examples.append((lines[0][len("$ convcalc "):], "\n".join(lines[1:]) + "\n"))
+    return examples
+
+
+def test_the_numbers_examples_are_there():
+    commands = " ".join(command for command, _ in _numbers_examples())
+    for option in ("--totals", "--units", "--batch", "--count", "-i 1x3x224x224 -i 1x3x320x320"):
+        assert option in commands, option
+
+
+@pytest.mark.parametrize("command, printed", _numbers_examples(), ids=lambda value: value[:60])
+def test_readme_numbers_example_is_what_the_command_prints(cli, monkeypatch, command, printed):
+    import shlex
+
+    monkeypatch.chdir(README.parent)
+    result = cli(*shlex.split(command))
+    assert result.code == 0 and result.stderr == "", result.stderr
+    shown = [line.rstrip() for line in result.stdout.splitlines()]
+    if os.environ.get("CONVCALC_UPDATE_README"):
+        old = f"$ convcalc {command}\n{printed}"
+        README.write_text(README.read_text().replace(old, f"$ convcalc {command}\n" + "\n".join(shown) + "\n"))
+        printed = "\n".join(shown) + "\n"
+    assert shown == printed.rstrip("\n").split("\n")

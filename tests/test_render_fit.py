@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from convcalc.shapes import format_bytes
+from convcalc.units import bytes_text
 
 DATA = Path(__file__).parent / "data"
 RESNET50 = DATA / "torchvision" / "resnet50.txt"
@@ -21,9 +22,9 @@ def test_params_memory_is_the_params_alone_as_in_json(cli):
     data = json.loads(cli("net", str(RESNET50), "-i", "1x3x224x224", "--json").stdout)["totals"]
     text = cli("net", str(RESNET50), "-i", "1x3x224x224").stdout
     values = dict(re.findall(r"^(params memory|buffers memory)\s+(.+)$", text, re.MULTILINE))
-    assert values == {"params memory": format_bytes(data["param_bytes"]),
-                      "buffers memory": format_bytes(data["buffer_bytes"])}
-    assert values["params memory"] == "97.5 MiB"
+    assert values == {"params memory": bytes_text(data["param_bytes"]),  # exact (binary-prefixed)
+                      "buffers memory": bytes_text(data["buffer_bytes"])}
+    assert values["params memory"] == "102,228,128 B (97.5 MiB)"
 
 
 def test_notes_that_count_runs_agree_with_the_rows(cli):

@@ -8,7 +8,7 @@ values are parsed by those specs and the layer is built by the one builder,
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import typer
 
@@ -237,14 +237,10 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
         from ..shapes import parse_shape
         from ..single.report import layer_report
 
-        input_text = values.pop("input_shape")
-        as_json = values.pop("as_json")
-        dtype = values.pop("dtype")
-        forward_kwargs = {
-            spec.name: spec.parse(text)
-            for spec in forward_specs
-            if (text := values.pop(f"forward_{spec.name}")) is not None
-        }
+        input_text, as_json, dtype = values.pop("input_shape"), values.pop("as_json"), values.pop("dtype")
+        numbers = _Numbers.read(values, input_text)
+        forward_kwargs = {spec.name: spec.parse(text) for spec in forward_specs
+                          if (text := values.pop(f"forward_{spec.name}")) is not None}
         run_options = {name: values.pop(name) for name in RUN_OPTIONS}
         refuse_lone_options(run_options, wants_run(run_options))
         input_shape = parse_shape(input_text) if input_text is not None else None
@@ -260,21 +256,59 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
                 raise _table_hint(exc, run_options["input_file"], known_shape) from None
             return
         layer = build_layer(cls, cls.parse_options(values), known_shape)
+        input_shape = numbers.batched(layer, input_shape)
         if wants_run(run_options):
-            _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options)
+            _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options, numbers=numbers)
             return
-        report = layer_report(layer, input_shape, dtype, forward_kwargs)
+        report = numbers.counted(layer_report(layer, input_shape, dtype, forward_kwargs))
         if as_json:
-            emit_json(report.to_json())
+            emit_json({**report.to_json(), "count": numbers.count})
             return
         from ..render.report import render_layer
 
-        emit_rich(render_layer(report))
+        emit_rich(render_layer(report, numbers.units, numbers.count))
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in params}
     run.__name__ = cls.cli_name()
     return run
+
+
+class _Numbers(NamedTuple):
+    """``--batch``, ``--units`` and ``--count``, read and checked."""
+
+    batch: int | None
+    units: str
+    count: str
+
+    @classmethod
+    def read(cls, values: dict[str, Any], input_text: str | None) -> "_Numbers":
+        from ..batch import parse_batch
+        from ..network.counting import parse_count
+        from ..units import parse_units
+
+        batch_text = values.pop("batch")
+        if batch_text is not None and input_text is None:
+            raise ConvcalcError("--batch sets the batch dim of --input; give --input SHAPE too")
+        batch = None if batch_text is None else parse_batch(batch_text)
+        return cls(batch, parse_units(values.pop("units")), parse_count(values.pop("count")))
+
+    def batched(self, layer: Layer, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """``shape`` with the batch dim set to ``--batch``, as ``layer`` reads its input."""
+        from ..batch import with_batch
+
+        if self.batch is None or shape is None:
+            return shape
+        return with_batch(shape, self.batch, layer.batch_dim(shape), type(layer).__name__)
+
+    def counted(self, report: Any) -> Any:
+        """``report`` with its MACs in the ``--count`` convention."""
+        from ..network.counting import layer_macs
+
+        if self.count == "convcalc" or report.macs is None:
+            return report
+        return report._replace(macs=layer_macs(report.layer, report.input_shape, report.output_shape, report.macs,
+                                               self.count, report.forward_kwargs))
 
 
 def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeError:
@@ -298,7 +332,7 @@ def _read_input_file(options: dict[str, Any], dtype: str) -> tuple[tuple[int, ..
 
 def _run_layer(
     layer: Layer, input_shape: Any, dtype: str, forward_kwargs: dict[str, Any], as_json: bool,
-    options: dict[str, Any], preloaded: tuple[Any, list[str]] | None = None,
+    options: dict[str, Any], preloaded: tuple[Any, list[str]] | None = None, numbers: _Numbers | None = None,
 ) -> None:
     """``--run``: the forward pass on random or file input, shown with the layer's panel."""
     from ..single.report import layer_report
@@ -321,12 +355,13 @@ def _run_layer(
     if options["save"] is not None:
         output = result.output[0] if isinstance(result.output, tuple) else result.output
         save_array(options["save"], output, force=options["force"])
-    report = layer_report(layer, tuple(result.input.shape), dtype, forward_kwargs)
+    numbers = numbers or _Numbers(None, "both", "convcalc")
+    report = numbers.counted(layer_report(layer, tuple(result.input.shape), dtype, forward_kwargs))
     if as_json:
         tensors, notes = tensors_json(result.named_tensors())
         for message in notes:
             warn(message)
-        emit_json({**report.to_json(), "tensors": tensors})
+        emit_json({**report.to_json(), "count": numbers.count, "tensors": tensors})
         return
     from rich.console import Group
 
@@ -335,4 +370,4 @@ def _run_layer(
 
     views = render_tensors(result.named_tensors(), precision=settings.precision,
                            mode="heatmap" if options["heatmap"] else "grid")
-    emit_rich(Group(render_layer(report), views))
+    emit_rich(Group(render_layer(report, numbers.units, numbers.count), views))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NamedTuple, Optional
 
 import typer
 
 from ..errors import ConvcalcError
 from .options import (
-    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, Threads, refuse_lone_options,
-    run_settings, wants_run,
+    RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, Threads, batch_option,
+    count_option, refuse_lone_options, run_settings, units_option, wants_run,
 )
 from .output import emit_json, emit_rich, emit_text, warn
 
@@ -39,9 +39,14 @@ def net_command(
         typer.Argument(metavar="[FILE]", help="Network spec; '-' or nothing reads standard input."),
     ] = None,
     input_shape: Annotated[
-        Optional[str],
-        typer.Option("--input", "-i", metavar="SHAPE", help="Input shape; overrides the spec's input line."),
+        Optional[list[str]],
+        typer.Option("--input", "-i", metavar="SHAPE",
+                     help="Input shape; overrides the spec's input line. Give it again for more sizes (a column set each)."),
     ] = None,
+    batch: batch_option() = None,
+    units: units_option() = "both",
+    count: count_option() = "convcalc",
+    totals_only: Annotated[bool, typer.Option("--totals", help="Only the totals, no per-layer table.")] = False,
     depth: Annotated[
         Optional[str], typer.Option("--depth", metavar="N", help="Fold modules deeper than N into one row.")
     ] = None,
@@ -82,15 +87,114 @@ def net_command(
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     runs = wants_run(locals())
     refuse_lone_options(locals(), runs)
+    form = _form(as_json, as_csv, as_markdown)
+    sizes = _Sizes.read(input_shape, batch, units, count, "--run" if runs else "--train" if train else None, form, wide)
     network = load_network(spec_file, recipes, strict, module)
-    summary, training = _training(network, input_shape, dtype, levels, train, optimizer)
+    _answer(network, sizes, dtype, levels, form, totals_only, (train, optimizer), locals() if runs else None)
+
+
+def _answer(network: Any, sizes: "_Sizes", dtype: str, levels: int | None, form: str | None, totals_only: bool,
+            training_options: tuple[bool, str | None], run_options: dict[str, Any] | None) -> None:
+    """Summarise the network (and run it with ``run_options``; estimate training memory with
+    --train) at each input size, and print it."""
+    summary, training = _training(network, sizes.shape(network, 0), dtype, levels, *training_options)
+    if len(sizes.texts) > 1:
+        _emit_sizes(network, sizes, dtype, levels, totals_only, form == "json")
+        return
     stats = output_data = None
-    if runs:
-        summary, stats, output_data = _run_network(network, input_shape, levels, dtype, locals())
+    if run_options is not None:
+        summary, stats, output_data = _run_network(network, sizes.shape(network, 0), levels, dtype, run_options)
     elif summary is None:
-        summary = network.summary(input_shape, dtype, levels)
+        summary = network.summary(sizes.shape(network, 0), dtype, levels)
+    summary = _recounted(network, summary, sizes.count)
     warn_assumptions(summary.assumptions)
-    _emit_summary(summary, stats, output_data, _form(as_json, as_csv, as_markdown), training, wide)
+    if totals_only:
+        _emit_totals(summary, sizes.units, form, training)
+    else:
+        _emit_summary(summary, stats, output_data, form, training, sizes.wide, sizes.units)
+
+
+class _Sizes(NamedTuple):
+    """The input sizes (--input, any number), --batch, --units and --count, read and checked."""
+
+    texts: list[str | None]
+    batch: int | None
+    units: str
+    count: str
+    wide: bool
+
+    @classmethod
+    def read(cls, inputs: list[str] | None, batch: str | None, units: str, count: str, one_input: str | None,
+             form: str | None, wide: bool) -> "_Sizes":
+        """``one_input`` names the option that takes a single input (--run, --train), if given."""
+        from ..batch import parse_batch
+        from ..network.counting import parse_count
+        from ..units import parse_units
+
+        texts: list[str | None] = list(inputs) if inputs else [None]
+        if len(texts) > 1 and one_input:
+            raise ConvcalcError(f"{one_input} takes one input, and {len(texts)} --input sizes were given; "
+                                "ask for each size on its own")
+        if len(texts) > 1 and form in ("csv", "markdown"):
+            raise ConvcalcError(f"--{form} takes one input size, and {len(texts)} were given; "
+                                "use --json for several, or one call per size")
+        return cls(texts, None if batch is None else parse_batch(batch), parse_units(units), parse_count(count), wide)
+
+    def shape(self, network: Any, index: int) -> Any:
+        """The index-th input shape (None: the spec's input line), with --batch applied."""
+        from ..batch import trace_batch_dim, with_batch
+        from ..shapes import parse_shape
+
+        text = self.texts[index]
+        shape = parse_shape(text) if text is not None else None
+        if self.batch is None:
+            return shape
+        shape = shape or network.input_shape
+        if shape is None:
+            raise ConvcalcError("--batch sets the input's batch dim, and no input shape is known: "
+                                "give --input SHAPE or an input line in the spec")
+        dim, reader = trace_batch_dim(network.trace(shape))
+        return with_batch(shape, self.batch, dim, reader)
+
+
+def _recounted(network: Any, summary: Any, count: str) -> Any:
+    """``summary`` with its MACs in the --count convention (a run's and --train's count convcalc's)."""
+    if count == summary.count:
+        return summary
+    recounted = network.summary(summary.input_shape, summary.dtype, summary.depth, count)
+    summary.rows, summary.totals, summary.count = recounted.rows, recounted.totals, count
+    return summary
+
+
+def _emit_totals(summary: Any, units: str, form: str | None, training: Any) -> None:
+    """``--totals``: the totals object as JSON, or the totals block (Rich on a terminal)."""
+    from ..render.totals import render_totals, totals_json, totals_text
+
+    if form not in (None, "json"):
+        raise ConvcalcError(f"--totals prints the totals as text or --json, not as --{form}; drop one of them")
+    if training is not None:
+        raise ConvcalcError("--totals shows the inference totals; drop it for --train's training totals")
+    if form == "json":
+        emit_json(totals_json(summary))
+    elif sys.stdout.isatty():
+        emit_rich(render_totals([summary], units))
+    else:
+        emit_text(totals_text([summary], units))
+
+
+def _emit_sizes(network: Any, sizes: _Sizes, dtype: str, levels: int | None, totals_only: bool, as_json: bool) -> None:
+    """Several input sizes: JSON ``{"inputs": [one size's JSON, ...]}``, or one table."""
+    from ..render.sizes import render_sizes, sizes_text
+    from ..render.totals import totals_json
+
+    summaries = [network.summary(sizes.shape(network, i), dtype, levels, sizes.count) for i in range(len(sizes.texts))]
+    warn_assumptions(summaries[0].assumptions)
+    if as_json:
+        emit_json({"inputs": [totals_json(s) if totals_only else s.to_json() for s in summaries]})
+    elif sys.stdout.isatty():
+        emit_rich(render_sizes(summaries, sizes.units, totals_only))
+    else:
+        emit_text(sizes_text(summaries, sizes.units, totals_only))
 
 
 def warn_assumptions(assumptions: list[Any]) -> None:
@@ -105,7 +209,7 @@ def _form(as_json: bool, as_csv: bool, as_markdown: bool) -> str | None:
     return "json" if as_json else "csv" if as_csv else "markdown" if as_markdown else None
 
 
-def _training(network: Any, input_shape: str | None, dtype: str, depth: int | None, train: bool,
+def _training(network: Any, input_shape: Any, dtype: str, depth: int | None, train: bool,
               optimizer: str | None) -> tuple[Any, Any]:
     """``--train``: the summary and the memory of one training step (needs an input shape);
     ``(None, None)`` without it."""
@@ -135,7 +239,7 @@ def load_network(spec_file: str | None, recipes: str | None, strict: bool, modul
 
 
 def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, form: str | None,
-                  training: Any = None, wide: bool = False) -> None:
+                  training: Any = None, wide: bool = False, units: str = "both") -> None:
     """The summary on stdout as JSON, CSV, Markdown, a Rich table (terminal: fitted to its width
     unless ``wide``) or plain text (pipe); with ``training`` (--train), its column and totals too."""
     if form == "json":
@@ -159,14 +263,15 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
 
         extras = training_extras(summary, training)
     if form in ("csv", "markdown"):
-        emit_text(csv_text(summary, stats, extras) if form == "csv" else markdown_text(summary, stats, extras))
+        emit_text(csv_text(summary, stats, extras) if form == "csv" else markdown_text(summary, stats, extras, units))
     elif sys.stdout.isatty():
         from ..render.report import render_network
         from .output import output_width
 
-        emit_rich(render_network(summary, stats, extras, None if wide else output_width()), wide=wide, whole=True)
+        emit_rich(render_network(summary, stats, extras, None if wide else output_width(), units), wide=wide,
+                  whole=True)
     else:  # a pipe gets plain text, formatted without Rich: fast even for thousands of layers
-        emit_text(plain_text(summary, stats, extras))
+        emit_text(plain_text(summary, stats, extras, units))
 
 
 def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options: dict[str, Any]) -> tuple:
@@ -176,12 +281,11 @@ def _run_network(network: Any, input_shape: Any, depth: Any, dtype: str, options
     from ..kernels.threads import use_threads
     from ..network.execute import run_spec
     from ..single.run import InputSource
-    from ..shapes import parse_shape
     from ..tensors.arrays import array_stats, tensors_json
     from ..tensors.save import save_array
 
     settings = run_settings(options)
-    shape = parse_shape(input_shape) if input_shape is not None else None
+    shape = input_shape  # parsed, with --batch applied
     source = InputSource(shape, options["input_file"], options["key"], options["gray"], settings.fill,
                          settings.max_memory)
     kwargs = dict(weights=options["weights"], fill_weights=settings.fill_weights, seed=settings.seed,

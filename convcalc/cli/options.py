@@ -192,6 +192,26 @@ def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
     ]
 
 
+# How numbers read, shared by `net` and the layer commands (each puts them in its own help panel).
+def units_option(panel: str | None = None) -> Any:
+    return Annotated[str, typer.Option(
+        "--units", metavar="[both|exact|human]", rich_help_panel=panel,
+        autocompletion=choices_completer(("both", "exact", "human")),
+        help="Counts and sizes: exact (4,089,184,256), human (4.09 G, 24.5 KiB) or both side by side.")]
+
+
+def count_option(panel: str | None = None) -> Any:
+    return Annotated[str, typer.Option(
+        "--count", metavar="[convcalc|torchinfo|fvcore]", rich_help_panel=panel,
+        autocompletion=choices_completer(("convcalc", "torchinfo", "fvcore")),
+        help="MACs in convcalc's, torchinfo's or fvcore's convention (FLOPs stay convcalc's).")]
+
+
+def batch_option(panel: str | None = None) -> Any:
+    return Annotated[Optional[str], typer.Option(
+        "--batch", metavar="N", rich_help_panel=panel, help="Set the input's batch dim to N (the input needs one).")]
+
+
 # Options every layer command has, after the layer's own.
 COMMON_OPTIONS = {
     "input_shape": Annotated[
@@ -214,8 +234,12 @@ COMMON_OPTIONS = {
     "as_json": Annotated[
         bool, typer.Option("--json", rich_help_panel="Input and output", help="Machine-readable output.")
     ],
+    "batch": batch_option("Input and output"),
+    "units": units_option("Input and output"),
+    "count": count_option("Input and output"),
 }
-COMMON_DEFAULTS = {"input_shape": None, "dtype": "float32", "as_json": False}
+COMMON_DEFAULTS = {"input_shape": None, "dtype": "float32", "as_json": False, "batch": None, "units": "both",
+                   "count": "convcalc"}
 
 
 # Options that only mean something for a forward pass, so giving one asks for the run.

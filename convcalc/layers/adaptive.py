@@ -114,6 +114,9 @@ class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
             return ()
         return super().kept_for_backward(input_shape, output_shape)
 
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return f"adaptive_avg_pool{self.nd}d"
+
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)

@@ -240,8 +240,26 @@ class MultiheadAttention(Layer):
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         self._no_forward_options(forward_kwargs)
         length, batch, e = self._dims(input_shape)
-        keys = self.keys(length)
-        return batch * (4 * length * e * e + 2 * length * keys * e)
+        return batch * 4 * length * e * e + self.product_macs(input_shape)
+
+    def product_macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        """The MACs of q·kᵀ and of the weights times v, without the four projections.
+
+        >>> MultiheadAttention(8, 2).product_macs((5, 1, 8))
+        400
+        """
+        self._no_forward_options(forward_kwargs)
+        length, batch, e = self._dims(input_shape)
+        return batch * 2 * length * self.keys(length) * e
+
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return "multi_head_attention"
+
+    def batch_dim(self, input_shape: Shape) -> int | None:
+        """(L, N, E) has its batch second; (N, L, E) with batch_first, first; (L, E) none."""
+        if len(input_shape) != 3:
+            return None
+        return 0 if self.batch_first else 1
 
     def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         """2·MACs, bias adds, the scaling of q, and the softmax over every score.

@@ -663,6 +663,18 @@ class Layer:
         """The family's computation on a validated input; ``params`` match ``param_shapes``."""
         raise NotImplementedError(f"{type(self).__name__} has no forward pass yet")
 
+    def batch_dim(self, input_shape: Shape) -> int | None:
+        """The batch dim of ``input_shape`` (``--batch`` sets it; examples in convcalc.batch): 0, or
+        None for an unbatched (C, *spatial) where the batch may be left out, or a single dim."""
+        if self.batch_optional and len(input_shape) == self.nd + 1:
+            return None
+        return 0 if len(input_shape) >= 2 else None
+
+    def traced_op(self, input_shape: Shape) -> str | None:
+        """The aten operator fvcore's trace counts for this forward (a key of the handles in
+        convcalc.network.counting), or None where fvcore counts nothing."""
+        return None
+
     def _batched(self, x: Any) -> tuple[Any, bool]:
         """``(x with a batch dim, whether one was added)``: kernels take (N, C, *spatial)."""
         if x.ndim == self.nd + 1:

@@ -20,6 +20,9 @@ class _ConvBase(Layer):
     param_roles = {"weight": "fan_in", "bias": "fan_in"}
     flops_rule = "2·MACs, plus one add per output element for the bias"
 
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return "convolution"
+
     def _check_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:
         self.groups = self._positive_int("groups", groups)
         self.in_channels = self._positive_int("in_channels", in_channels)
@@ -170,6 +173,17 @@ class _ConvNd(_ConvBase):
         else:
             self.padding = self._tuple("padding", padding, nd, minimum=0)
             self.pads = tuple((p, p) for p in self.padding)
+
+    def traced_op(self, input_shape: Shape) -> str | None:
+        """A padding string with zero padding runs as ``_convolution_mode``, which fvcore's
+        handles do not count; other padding modes pad first and run a plain convolution.
+
+        >>> Conv2d(3, 8, 3, padding="same").traced_op((1, 3, 8, 8))
+        'convolution_mode'
+        """
+        if isinstance(self.padding, str) and self.padding_mode == "zeros":
+            return "convolution_mode"
+        return "convolution"
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -66,6 +66,9 @@ class Linear(_Dense):
 
     fresh_output = True
 
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return "linear"
+
     def __init__(
         self,
         in_features: int,

@@ -66,6 +66,9 @@ class _ChannelNorm(Layer):
         "num_batches_tracked": "count",
     }
 
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return "batch_norm" if isinstance(self, _BatchNormNd) else "instance_norm"
+
     def _setup(
         self,
         num_features: Any,
@@ -390,6 +393,9 @@ class GroupNorm(Layer):
         samples = input_shape[0] if len(input_shape) > 1 else 1
         return _with_statistics(self, input_shape, output_shape, samples * self.num_groups)
 
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return "group_norm"
+
     def __init__(
         self,
         num_groups: int,
@@ -506,6 +512,9 @@ class LayerNorm(Layer):
         """The input, and two float32 statistics per normalised row."""
         rows = prod(input_shape[: len(input_shape) - len(self.normalized_shape)])
         return _with_statistics(self, input_shape, output_shape, rows)
+
+    def traced_op(self, input_shape: Shape) -> str | None:
+        return "layer_norm"
 
     def __init__(
         self,

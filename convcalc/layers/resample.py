@@ -66,6 +66,17 @@ class Upsample(Layer):
     # Spatial dims to show formulas for when neither the arguments nor an input tell.
     default_dims: ClassVar[Optional[int]] = None
 
+    def traced_op(self, input_shape: Shape) -> str | None:
+        """F.interpolate's operator: ``upsample_<mode><n>d``; area is adaptive average pooling.
+
+        >>> Upsample(scale_factor=2, mode="bilinear").traced_op((1, 3, 4, 4))
+        'upsample_bilinear2d'
+        """
+        dims = len(input_shape) - 2
+        if self.mode == "area":
+            return f"adaptive_avg_pool{dims}d"
+        return f"upsample_{self.mode.replace('-', '_')}{dims}d"
+
     def __init__(
         self,
         size: OptionalSize = None,

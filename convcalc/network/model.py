@@ -13,6 +13,7 @@ from ..single.report import dtype_bytes
 from ..spec import parse_spec
 from ..recipes import RecipeBook
 from ..spec.nodes import ModuleNode, ParsedSpec
+from .counting import OWN
 from .summary import Summary, summarize
 from .trace import Trace, trace_network
 
@@ -80,15 +81,26 @@ class Network:
         input_shape: Sequence[int] | str | None = None,
         dtype: str = "float32",
         depth: int | None = None,
+        count: str = OWN,
     ) -> Summary:
         """Rows in execution order (folded to ``depth`` levels of modules, as torchinfo does:
-        a module at that depth becomes one row aggregating its children) and totals."""
+        a module at that depth becomes one row aggregating its children) and totals; MACs in
+        the ``count`` convention: convcalc's own, ``"torchinfo"`` or ``"fvcore"`` (see counting.py).
+
+        >>> net = parse_network("Conv2d(3, 8, 3)\\nBatchNorm2d(8)")
+        >>> [net.summary((1, 3, 8, 8), count=count).totals.macs for count in ("torchinfo", "fvcore")]
+        [8080, 8352]
+        """
+        from .counting import parse_count, recount
+
         size = dtype_bytes(dtype)
         if depth is not None and (
             isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
         ):
             raise ParseError(f"--depth must be a whole number >= 1, got {depth!r}")
-        return summarize(self.trace(input_shape), dtype, size, depth)
+        summary = summarize(recount(self.trace(input_shape), parse_count(count)), dtype, size, depth)
+        summary.count = count
+        return summary
 
     def training_memory(
         self,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layers.base import Layer, Shape, prod
+from .counting import OWN
 from .receptive import ReceptiveField
 from .graph import Assumption, Scope, Step, Trace, call_key, shown_names
 
@@ -110,6 +111,7 @@ class Summary:
     notes: list[str]
     assumptions: list[Assumption] = field(default_factory=list)  # what the text did not say, and was assumed
     outputs: dict[str, Shape | None] = field(default_factory=dict)  # every output of a dict-returning model
+    count: str = OWN  # the convention the MACs follow (see counting.py)
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON: name, type, shapes, parameters, MACs, FLOPs, plus kind/depth/memory/receptive fields."""
@@ -124,6 +126,7 @@ class Summary:
             "notes": list(self.notes),
             "assumptions": [assumption.to_json() for assumption in self.assumptions],
             "outputs": {name: _listed(shape) for name, shape in self.outputs.items()},
+            "count": self.count,
         }
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..single.report import LayerReport
+from ..units import bytes_text, count_text
 
 if TYPE_CHECKING:
     from ..network.summary import Summary
@@ -23,14 +24,12 @@ def exact_bytes(count: int) -> str:
     >>> exact_bytes(25088)
     '25,088 B (24.5 KiB)'
     """
-    from ..shapes import format_bytes
-
-    short = format_bytes(count)
-    return f"{count:,} B" if short.endswith(" B") else f"{count:,} B ({short})"
+    return bytes_text(count, "both")
 
 
-def render_layer(report: LayerReport) -> RenderableType:
-    """The single-layer panel: shapes, formulas, parameters and counts."""
+def render_layer(report: LayerReport, units: str = "both", count: str = "convcalc") -> RenderableType:
+    """The single-layer panel: shapes, formulas, parameters and counts (in ``units``; MACs in
+    the ``count`` convention)."""
     layer = report.layer
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold cyan", no_wrap=True)
@@ -45,15 +44,15 @@ def render_layer(report: LayerReport) -> RenderableType:
     for key, shape in report.param_shapes.items():
         dims = " × ".join(names.get(key, ()))
         grid.add_row(key, Text(format_shape(shape)) + Text(f"  {dims}" if dims else "", style="dim"))
-    grid.add_row("params", f"{layer.num_params():,}")
+    grid.add_row("params", count_text(layer.num_params(), units))
     for key, shape in report.buffer_shapes.items():
         grid.add_row(key, Text(format_shape(shape)) + Text("  buffer", style="dim"))
     if report.buffer_shapes:
-        grid.add_row("buffers", f"{layer.num_buffers():,}")
+        grid.add_row("buffers", count_text(layer.num_buffers(), units))
     if report.macs is not None:
-        grid.add_row("MACs", f"{report.macs:,}")
-        grid.add_row("FLOPs", f"{report.flops:,}")
-        grid.add_row("memory", f"{exact_bytes(report.output_bytes or 0)} output at {report.dtype}")
+        grid.add_row("MACs" if count == "convcalc" else f"MACs ({count})", count_text(report.macs, units))
+        grid.add_row("FLOPs", count_text(report.flops, units))
+        grid.add_row("memory", f"{bytes_text(report.output_bytes or 0, units)} output at {report.dtype}")
     parts: list[RenderableType] = [Text(repr(layer), style="bold"), grid]
     notes = layer.notes()
     if report.input_shape is None:
@@ -93,15 +92,18 @@ def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
 NETWORK_GAP = 2
 
 
-def render_network(summary: "Summary", stats: Any = None, extras: Any = None, width: int | None = None) -> RenderableType:
+def render_network(summary: "Summary", stats: Any = None, extras: Any = None, width: int | None = None,
+                   units: str = "both") -> RenderableType:
     """``convcalc net`` on a terminal: the per-layer table (with activation statistics after
-    a run, and the columns and totals of ``extras``, a tables.Extras), the totals and the notes.
+    a run, and the columns and totals of ``extras``, a tables.Extras), the totals (counts and
+    sizes in ``units``) and the notes.
     The table fits ``width`` columns (None: every column in full) by the layout of
     render.tables.fitted_table; no cell is ever wrapped or cut."""
     from .tables import NO_EXTRAS, fitted_table, totals_lines
+    from .totals import FirstThatFits
 
     extras = extras or NO_EXTRAS
-    fitted = fitted_table(summary, stats, width, NETWORK_GAP, extras)
+    fitted = fitted_table(summary, stats, width, NETWORK_GAP, extras, units)
     # min_width: a terminal narrower than the leanest layout widens to it (emit_rich's whole) rather than cut cells
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), min_width=fitted.width)
     for column in fitted.columns:
@@ -110,13 +112,18 @@ def render_network(summary: "Summary", stats: Any = None, extras: Any = None, wi
     for row, cells in zip(summary.rows, fitted.rows):
         style = "dim" if row.kind not in ("layer", "container") else None  # operations: add, cat, mean, ...
         table.add_row(*(Text(cell) for cell in cells), style=style)
-    totals = Table.grid(padding=(0, 2))
-    totals.add_column(style="bold cyan", no_wrap=True)
-    totals.add_column()
-    totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
-    for label, value in [*totals_lines(summary.totals, summary.dtype), *extras.totals]:
-        totals.add_row(label, value)
-    parts: list[RenderableType] = [table, Panel(totals, title="totals", title_align="left", expand=False)]
+
+    def totals_panel(units: str) -> Panel:
+        totals = Table.grid(padding=(0, 2))
+        totals.add_column(style="bold cyan", no_wrap=True)
+        totals.add_column()
+        totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
+        for label, value in [*totals_lines(summary.totals, summary.dtype, units, summary.count), *extras.totals]:
+            totals.add_row(label, value)
+        return Panel(totals, title="totals", title_align="left", expand=False)
+
+    # Exact and human side by side where they fit, human alone where not.
+    parts: list[RenderableType] = [table, FirstThatFits(totals_panel(units), totals_panel("human"))]
     notes = [*([fitted.note] if fitted.note else []), *summary.notes]
     if notes:
         parts.append(Text("\n".join(f"note: {note}" for note in notes), style="italic"))

@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 from ..network.receptive import format_receptive_field
 from ..network.summary import Row, Summary, Totals
 from ..shapes import compact_shape, format_bytes, format_shape
-from ..units import human_count
+from ..units import cell_bytes, cell_count, human_count
 from .layout import ColumnFit, Layout, choose_layout
 
 
@@ -90,26 +90,39 @@ COLUMNS = (
 
 STAT_TITLES = ("min", "max", "mean", "std")
 _STAT_DROP = {"min": MIN_MAX_OUT, "max": MIN_MAX_OUT, "std": STD_OUT}
+_UNIT_FIELDS = {"params": ("params", cell_count), "MACs": ("macs", cell_count), "memory": ("output_bytes", cell_bytes)}
 
 
-def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS) -> list[Column]:
-    """The summary's columns, plus ``extras``' and activation statistics after a run."""
+def _in_units(column: Column, units: str) -> Column:
+    """``column`` with its counts and sizes in ``units`` (``--units human``: 118 k, 18.4 KiB)."""
+    field = _UNIT_FIELDS.get(column.title)
+    if field is None or units == "both":
+        return column
+    attribute, form = field
+    return column._replace(cell=lambda row: form(getattr(row, attribute), units))
+
+
+def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS, units: str = "both") -> list[Column]:
+    """The summary's columns (counts and sizes in ``units``), plus ``extras``' and activation
+    statistics after a run."""
+    shown = [_in_units(column, units) for column in COLUMNS]
     if not stats:
-        return [*COLUMNS, *extras.columns]
+        return [*shown, *extras.columns]
     def stat(index: int) -> Callable[[Row], str]:
         def cell(row: Row) -> str:
             found = stats.get(row.key)
             value = None if found is None else found[index]
             return "-" if value is None else f"{value:.4g}"
         return cell
-    return [*COLUMNS, *extras.columns, *(Column(title, stat(i), numeric=True, drop_at=_STAT_DROP.get(title))
-                                         for i, title in enumerate(STAT_TITLES))]
+    return [*shown, *extras.columns, *(Column(title, stat(i), numeric=True, drop_at=_STAT_DROP.get(title))
+                                       for i, title in enumerate(STAT_TITLES))]
 
 
-def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS) -> list[list[str]]:
-    """One list of cells per row, in ``columns(stats, extras)`` order; names indented by module depth."""
+def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
+                  units: str = "both") -> list[list[str]]:
+    """One list of cells per row, in ``columns(stats, extras, units)`` order; names indented by module depth."""
     rows = []
-    chosen = columns(stats, extras)
+    chosen = columns(stats, extras, units)
     for row in summary.rows:
         cells = [column.cell(row) for column in chosen]
         cells[0] = _indent(row) + cells[0]
@@ -131,7 +144,7 @@ class FittedTable(NamedTuple):
 
 
 def fitted_table(summary: Summary, stats: Mapping[str, Any] | None, width: int | None, gap: int,
-                 extras: Extras = NO_EXTRAS) -> FittedTable:
+                 extras: Extras = NO_EXTRAS, units: str = "both") -> FittedTable:
     """The columns and cells that fit ``width`` (None: all, in full), ``gap`` apart: shapes
     compact first, then optional columns left out, then counts rounded (render.layout).
     ``extras``' columns are kept whole.
@@ -143,8 +156,8 @@ def fitted_table(summary: Summary, stats: Mapping[str, Any] | None, width: int |
     >>> fitted.note
     '3 columns left out to fit 60 columns: see --wide'
     """
-    chosen = columns(stats, extras)
-    full = summary_cells(summary, stats, extras)
+    chosen = columns(stats, extras, units)
+    full = summary_cells(summary, stats, extras, units)
     compact = [[(column.compact or column.cell)(row) for column in chosen] for row in summary.rows]
     for cells, row in zip(compact, summary.rows):
         cells[0] = _indent(row) + cells[0]
@@ -171,27 +184,19 @@ def _fit_note(layout: Layout, fits: list[ColumnFit], width: int | None) -> str |
     return next((note for note in notes if len(note) + len("note: ") <= width), notes[-1])
 
 
-def totals_lines(totals: Totals, dtype: str) -> list[tuple[str, str]]:
-    """``(label, value)`` pairs for the totals block."""
-    untrainable = totals.params - totals.trainable_params
-    return [
-        ("params", f"{totals.params:,}" + (f" ({totals.trainable_params:,} trainable)" if untrainable else "")),
-        ("buffers", f"{totals.buffers:,}"),
-        ("MACs", _count(totals.macs)),
-        ("FLOPs", _count(totals.flops)),
-        (f"input size ({dtype})", format_bytes(totals.input_bytes)),
-        ("activations", format_bytes(totals.activation_bytes)),
-        ("params memory", format_bytes(totals.param_bytes)),  # as JSON's param_bytes: buffers apart
-        ("buffers memory", format_bytes(totals.buffer_bytes)),
-        ("peak inference memory", format_bytes(totals.peak_memory_bytes)),
-    ]
+def totals_lines(totals: Totals, dtype: str, units: str = "both", count: str = "convcalc") -> list[tuple[str, str]]:
+    """``(label, value)`` pairs for the totals block (see :func:`convcalc.render.totals.total_pairs`)."""
+    from .totals import total_pairs
+
+    return total_pairs(totals, dtype, units, count)
 
 
-def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS) -> str:
+def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
+               units: str = "both") -> str:
     """A fixed-width text table, totals and notes: what a pipe gets (fast for huge specs)."""
-    chosen = columns(stats, extras)
+    chosen = columns(stats, extras, units)
     titles = [column.title for column in chosen]
-    rows = summary_cells(summary, stats, extras)
+    rows = summary_cells(summary, stats, extras, units)
     widths = [max([len(t), *(len(r[i]) for r in rows)]) for i, t in enumerate(titles)]
 
     def line(cells: list[str]) -> str:
@@ -202,7 +207,7 @@ def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras:
 
     out = [line(titles), "  ".join("-" * w for w in widths), *(line(r) for r in rows), ""]
     out.append(f"input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}")
-    lines = [*totals_lines(summary.totals, summary.dtype), *extras.totals]
+    lines = [*totals_lines(summary.totals, summary.dtype, units, summary.count), *extras.totals]
     label_width = max(len(label) for label, _ in lines)
     out += [f"{label.ljust(label_width)}  {value}" for label, value in lines]
     out += [f"note: {note}" for note in summary.notes]
@@ -236,15 +241,17 @@ def _blank(value: int | None) -> str | int:
     return "" if value is None else value
 
 
-def markdown_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS) -> str:
+def markdown_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
+                  units: str = "both") -> str:
     """A GitHub-flavoured Markdown table plus the totals, for issues and papers."""
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
-    chosen = columns(stats, extras)
+    chosen = columns(stats, extras, units)
     out = [line([c.title for c in chosen]),
            "|" + "|".join("---:" if c.numeric else "---" for c in chosen) + "|"]
-    out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary, stats, extras)]
+    out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary, stats, extras, units)]
     out += ["", f"Input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}.", ""]
-    out += [f"- {label}: {value}" for label, value in [*totals_lines(summary.totals, summary.dtype), *extras.totals]]
+    totals = [*totals_lines(summary.totals, summary.dtype, units, summary.count), *extras.totals]
+    out += [f"- {label}: {value}" for label, value in totals]
     return "\n".join(out) + "\n"

@@ -1,0 +1,141 @@
+"""Totals as people say them (``4,089,184,256 (4.09 G)``), the totals-only view of ``net
+--totals``, and the table of a network at several input sizes (one column set per size).
+
+Plain-text functions return strings (what a pipe gets); ``render_*`` return Rich renderables and
+import Rich only when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..shapes import format_shape
+from ..units import bytes_text, cell_bytes, cell_count, count_text
+
+if TYPE_CHECKING:
+    from ..network.summary import Summary, Totals
+
+
+def total_pairs(totals: "Totals", dtype: str, units: str = "both", count: str = "convcalc") -> list[tuple[str, str]]:
+    """``(label, value)`` pairs of the totals block, counts and sizes in ``units``; the MACs
+    label names a counting convention other than convcalc's own.
+
+    >>> from convcalc.network import parse_network
+    >>> pairs = dict(total_pairs(parse_network("Conv2d(3, 64, 7)").summary((1, 3, 224, 224)).totals, "float32"))
+    >>> pairs["MACs"], pairs["params"]
+    ('447,105,792 (447 M)', '9,472 (9.47 k)')
+    """
+    untrainable = totals.params - totals.trainable_params
+    params = count_text(totals.params, units)
+    if untrainable:
+        params += f", {count_text(totals.trainable_params, units)} trainable"
+    pairs = [
+        ("params", params),
+        ("buffers", count_text(totals.buffers, units)),
+        ("MACs" if count == "convcalc" else f"MACs ({count})", count_text(totals.macs, units)),
+        ("FLOPs", count_text(totals.flops, units)),
+        (f"input size ({dtype})", bytes_text(totals.input_bytes, units)),
+        ("activations", bytes_text(totals.activation_bytes, units)),
+        ("params memory", bytes_text(totals.param_bytes, units)),  # as JSON's param_bytes: buffers apart
+        ("buffers memory", bytes_text(totals.buffer_bytes, units)),
+        ("peak inference memory", bytes_text(totals.peak_memory_bytes, units)),
+    ]
+    return pairs
+
+
+_ROOMY = 100_000
+
+
+class FirstThatFits:
+    """A Rich renderable showing the first of its candidates that fits the width it is given
+    (the last when none does): the wide layout where there is room, compact ones where not."""
+
+    def __init__(self, *candidates: Any) -> None:
+        self.candidates = candidates
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        roomy = options.update(max_width=_ROOMY)  # measured at the width it would take, not clamped
+        for candidate in self.candidates:
+            if Measurement.get(console, roomy, candidate).maximum <= options.max_width:
+                yield candidate
+                return
+        yield self.candidates[-1]
+
+
+def _size_title(summary: "Summary") -> str:
+    return f"input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}"
+
+
+def totals_text(summaries: Sequence["Summary"], units: str = "both") -> str:
+    """``net --totals`` as plain text: for each input size, its shapes line and its totals.
+
+    >>> from convcalc.network import parse_network
+    >>> net = parse_network("Linear(512, 1000)")
+    >>> print(totals_text([net.summary((1, 512)), net.summary((8, 512))], "human"), end="")
+    input [1, 512] → output [1, 1000]
+    params                 513 k
+    buffers                0
+    MACs                   512 k
+    FLOPs                  1.02 M
+    input size (float32)   2.0 KiB
+    activations            3.9 KiB
+    params memory          2.0 MiB
+    buffers memory         0 B
+    peak inference memory  5.9 KiB
+    <BLANKLINE>
+    input [8, 512] → output [8, 1000]
+    params                 513 k
+    buffers                0
+    MACs                   4.10 M
+    FLOPs                  8.20 M
+    input size (float32)   16.0 KiB
+    activations            31.2 KiB
+    params memory          2.0 MiB
+    buffers memory         0 B
+    peak inference memory  47.2 KiB
+    """
+    blocks = []
+    for summary in summaries:
+        pairs = total_pairs(summary.totals, summary.dtype, units, summary.count)
+        width = max(len(label) for label, _ in pairs)
+        lines = [_size_title(summary), *(f"{label.ljust(width)}  {value}" for label, value in pairs)]
+        blocks.append("\n".join(lines) + "\n")
+    notes = [f"note: {note}" for note in summaries[0].notes] if summaries else []
+    return "\n".join(blocks) + "".join(f"{line}\n" for line in notes)
+
+
+def render_totals(summaries: Sequence["Summary"], units: str = "both", notes: bool = True) -> Any:
+    """``net --totals`` on a terminal: one totals panel per input size, and the notes."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    for summary in summaries:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold cyan", no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_row("input → output",
+                     f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
+        for label, value in total_pairs(summary.totals, summary.dtype, units, summary.count):
+            grid.add_row(label, value)
+        parts.append(Panel(grid, title="totals", title_align="left", expand=False))
+    if notes and summaries and summaries[0].notes:
+        parts.append(Text("\n".join(f"note: {note}" for note in summaries[0].notes), style="italic"))
+    return Group(*parts)
+
+
+def totals_json(summary: "Summary") -> dict[str, Any]:
+    """``net --totals --json``: the full JSON's keys without its rows (``layers``).
+
+    >>> from convcalc.network import parse_network
+    >>> data = totals_json(parse_network("Linear(4, 2)").summary((3, 4)))
+    >>> sorted(data), data["totals"]["macs"]
+    (['count', 'dtype', 'input_shape', 'output_shape', 'totals'], 24)
+    """
+    data = summary.to_json()
+    return {"input_shape": data["input_shape"], "output_shape": data["output_shape"], "dtype": data["dtype"],
+            "totals": data["totals"], "count": data["count"]}
