@@ -195,16 +195,16 @@ def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
 # How numbers read, shared by `net` and the layer commands (each puts them in its own help panel).
 def units_option(panel: str | None = None) -> Any:
     return Annotated[str, typer.Option(
-        "--units", metavar="[both|exact|human]", rich_help_panel=panel,
+        "--units", metavar="FORM", rich_help_panel=panel,
         autocompletion=choices_completer(("both", "exact", "human")),
-        help="Counts and sizes: exact (4,089,184,256), human (4.09 G, 24.5 KiB) or both side by side.")]
+        help="Counts and sizes: exact, human (three digits and a prefix) or both.")]
 
 
 def count_option(panel: str | None = None) -> Any:
     return Annotated[str, typer.Option(
-        "--count", metavar="[convcalc|torchinfo|fvcore]", rich_help_panel=panel,
+        "--count", metavar="TOOL", rich_help_panel=panel,
         autocompletion=choices_completer(("convcalc", "torchinfo", "fvcore")),
-        help="MACs in convcalc's, torchinfo's or fvcore's convention (FLOPs stay convcalc's).")]
+        help="MACs as convcalc, torchinfo or fvcore count them (FLOPs stay convcalc's).")]
 
 
 def batch_option(panel: str | None = None) -> Any:
