@@ -176,3 +176,14 @@ def test_sizes_and_totals_fit_a_real_terminal(columns):
     totals = run_in_terminal(["net", resnet50, "-i", "1x3x224x224", "--totals"], columns)
     assert totals.code == 0 and "4,089,184,256 (4.09 G)" in totals.text
     assert_unbroken(totals.text, columns)
+
+
+@pytest.mark.parametrize("columns, macs", [(40, "4.09 G"), (60, "4,089,184,256 (4.09 G)")])
+def test_totals_on_a_narrow_terminal_go_human_rather_than_cut(columns, macs):
+    from terminal import assert_unbroken, run_in_terminal
+
+    result = run_in_terminal(["net", str(DATA / "torchvision" / "resnet50.txt"), "-i", "1x3x224x224", "--totals"],
+                             columns)
+    assert result.code == 0
+    assert_unbroken(result.text, columns)
+    assert f"MACs                   {macs} " in result.text

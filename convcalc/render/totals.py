@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..shapes import format_shape
+from ..shapes import compact_shape, format_shape
 from ..units import bytes_text, cell_bytes, cell_count, count_text
 
 if TYPE_CHECKING:
@@ -107,25 +107,35 @@ def totals_text(summaries: Sequence["Summary"], units: str = "both") -> str:
 
 
 def render_totals(summaries: Sequence["Summary"], units: str = "both", notes: bool = True) -> Any:
-    """``net --totals`` on a terminal: one totals panel per input size, and the notes."""
+    """``net --totals`` on a terminal: one totals panel per input size (human alone where exact
+    and human side by side do not fit), and the notes."""
     from rich.console import Group
-    from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
-    parts: list[Any] = []
-    for summary in summaries:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold cyan", no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_row("input → output",
-                     f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
-        for label, value in total_pairs(summary.totals, summary.dtype, units, summary.count):
-            grid.add_row(label, value)
-        parts.append(Panel(grid, title="totals", title_align="left", expand=False))
+    parts: list[Any] = [FirstThatFits(_totals_panel(summary, units), _totals_panel(summary, "human"),
+                                      _totals_panel(summary, "human", boxed=False))
+                        for summary in summaries]
     if notes and summaries and summaries[0].notes:
         parts.append(Text("\n".join(f"note: {note}" for note in summaries[0].notes), style="italic"))
     return Group(*parts)
+
+
+def _totals_panel(summary: "Summary", units: str, boxed: bool = True) -> Any:
+    """The totals in a panel, or (``boxed`` False, for the narrowest terminals) under a title."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_row("input", compact_shape(summary.input_shape))
+    grid.add_row("output", compact_shape(summary.output_shape))
+    for label, value in total_pairs(summary.totals, summary.dtype, units, summary.count):
+        grid.add_row(label, value)
+    if boxed:
+        return Panel(grid, title="totals", title_align="left", expand=False)
+    grid.title, grid.title_justify, grid.title_style = "totals", "left", "bold"
+    return grid
 
 
 def totals_json(summary: "Summary") -> dict[str, Any]:
