@@ -75,10 +75,17 @@ STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_":
 MEMORY_SHAPE = (32, 64, 56, 56)
 
 
+def thread_count_argument(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=thread_count_argument, default=len(os.sched_getaffinity(0)),
+                        help="threads of both engines (default: the CPUs this process may run on)")
     parser.add_argument(
         "--only", metavar="TEXT",
         help="time only the layers whose name contains TEXT (case-insensitive); the median and "
