@@ -181,9 +181,9 @@ def parallel_map(
     the calling thread; inline when there is one thread or one chunk. Each chunk runs in a copy
     of the caller's context (``use_threads``, ``allocation_limit``, NumPy's buffer size and
     error state); when they multiply matrices (``gemm``), BLAS runs single-threaded in them,
-    so the pool's threads and BLAS's do not compete for the cores. An exception raised by a chunk is raised again
-    here, the same object, once the chunks already started have finished; no new chunk starts
-    after it.
+    so that the pool's threads and BLAS's do not compete for the cores. An exception raised by
+    a chunk is raised again here, the same object, once the chunks already started have
+    finished; no new chunk starts after it (nor after Ctrl-C in the caller).
 
     >>> with use_threads(2):
     ...     parallel_map(len, ["a", "bb", "ccc"])
@@ -197,8 +197,12 @@ def parallel_map(
     with _blas_single_threaded(gemm):
         for _ in range(threads - 1):
             pool.submit(contextvars.copy_context().run, region.work)
-        contextvars.copy_context().run(region.work)
-        region.wait()
+        try:
+            contextvars.copy_context().run(region.work)
+            region.wait()
+        except BaseException as error:  # Ctrl-C while waiting: the pool threads start no more chunks
+            region.fail(error)
+            raise
     if region.failures:
         raise region.failures[0]
     return region.results
@@ -229,12 +233,16 @@ class _Region:
             try:
                 self.results[index] = self.function(self.chunks[index])
             except BaseException as error:  # noqa: BLE001 - raised again by the caller
-                with self.changed:
-                    self.failures.append(error)
+                self.fail(error)
             finally:
                 with self.changed:
                     self.finished += 1
                     self.changed.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """Record ``error``: no chunk is claimed after it."""
+        with self.changed:
+            self.failures.append(error)
 
     def wait(self) -> None:
         """Until every claimed chunk has finished (called once the caller's own claims ran out,
