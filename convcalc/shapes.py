@@ -7,6 +7,7 @@ torch prints one, ``torch.Size([1, 3, 32, 32])``.
 from __future__ import annotations
 
 import re
+from typing import Callable, Sequence
 
 from .errors import ParseError
 
@@ -212,16 +213,31 @@ def compact_shape(shape: tuple[int, ...] | None) -> str:
 
 
 def format_bytes(count: int | None) -> str:
-    """``24.5 KiB``: a binary-prefixed size; ``-`` when unknown.
+    """``24.5 KiB``: a binary-prefixed size to one decimal; ``-`` when unknown.
 
     >>> format_bytes(25088), format_bytes(512), format_bytes(6_657_199_309), format_bytes(None)
     ('24.5 KiB', '512 B', '6.2 GiB', '-')
+    >>> format_bytes(1_048_575)   # 1023.999 KiB rounds to 1024.0: a MiB
+    '1.0 MiB'
     """
     if count is None:
         return "-"
-    value, unit = float(count), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
+    value, unit = prefixed(count, 1024, ("B", "KiB", "MiB", "GiB", "TiB"), lambda scaled: round(scaled, 1))
     return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def prefixed(count: float, base: int, units: Sequence[str], rounded: Callable[[float], float]) -> tuple[float, str]:
+    """``count`` divided by ``base`` until, once ``rounded``, it is under ``base`` (or the last
+    of ``units`` is reached): the rounded value and its unit. Rounding comes first, so that a
+    value that rounds up to ``base`` takes the next unit.
+
+    >>> prefixed(999_960, 1000, ("", "k", "M"), lambda value: float(f"{value:.3g}"))
+    (1.0, 'M')
+    """
+    value = float(count)
+    for unit in units:
+        value_rounded = rounded(value)
+        if abs(value_rounded) < base or unit == units[-1]:
+            return value_rounded, unit
+        value /= base
+    raise ValueError("prefixed needs at least one unit")

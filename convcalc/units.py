@@ -9,7 +9,7 @@ parameters; bytes always take binary ones (KiB, MiB, GiB, TiB), as memory is siz
 from __future__ import annotations
 
 from .errors import ParseError
-from .shapes import format_bytes
+from .shapes import format_bytes, prefixed
 
 UNITS = ("both", "exact", "human")
 UNITS_HELP = "Numbers as exact, human (4.09 G, 24.5 KiB) or both side by side"
@@ -39,17 +39,14 @@ def human_count(count: int) -> str:
     ('4.09 G', '25.6 M', '470 k', '608')
     >>> human_count(999_960), human_count(-1_500)
     ('1.00 M', '-1.50 k')
+    >>> human_count(9_996), human_count(99_960), human_count(9_999_999)   # rounded, then prefixed
+    ('10.0 k', '100 k', '10.0 M')
     """
-    if abs(count) < 1000:
+    value, prefix = prefixed(count, 1000, ("", *_PREFIXES), lambda scaled: float(f"{scaled:.3g}"))
+    if not prefix:
         return str(count)
-    scaled = float(count)
-    for prefix in _PREFIXES:
-        scaled /= 1000
-        digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
-        text = f"{scaled:.{digits}f}"
-        if abs(float(text)) < 1000 or prefix == _PREFIXES[-1]:
-            return f"{text} {prefix}"
-    raise AssertionError("unreachable: the last prefix always returns")
+    digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+    return f"{value:.{digits}f} {prefix}"
 
 
 def count_text(count: int | None, units: str = "both") -> str:

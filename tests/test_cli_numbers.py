@@ -187,3 +187,34 @@ def test_totals_on_a_narrow_terminal_go_human_rather_than_cut(columns, macs):
     assert result.code == 0
     assert_unbroken(result.text, columns)
     assert f"MACs                   {macs} " in result.text
+
+
+@pytest.mark.parametrize("count, human", [
+    (9_996, "10.0 k"), (99_960, "100 k"), (9_999_999, "10.0 M"), (999_499, "999 k"), (999_500, "1.00 M"),
+    (999, "999"), (1_000, "1.00 k"), (-9_996, "-10.0 k"), (10**21, "1000 E"),
+])
+def test_human_count_rounds_to_three_digits_before_choosing_the_prefix(count, human):
+    from convcalc.units import human_count
+
+    assert human_count(count) == human
+
+
+@pytest.mark.parametrize("count, human", [
+    (1_048_575, "1.0 MiB"), (1_048_524, "1023.9 KiB"), (1_023, "1023 B"), (1_024, "1.0 KiB"),
+    (1024**3 - 1, "1.0 GiB"),
+])
+def test_format_bytes_rounds_before_choosing_the_prefix(count, human):
+    from convcalc.shapes import format_bytes
+
+    assert format_bytes(count) == human
+
+
+def test_input_file_without_input_keeps_units_and_count(cli, tmp_path):
+    np = pytest.importorskip("numpy")
+    np.save(tmp_path / "x.npy", np.ones((1, 3, 8, 8), dtype=np.float32))
+    words = ["conv2d", "--out", "4", "-k", "3", "--input-file", str(tmp_path / "x.npy")]
+    result = cli(*words, "--units", "human", "--count", "torchinfo")
+    assert result.code == 0, result.stderr
+    assert "MACs (torchinfo)  4.03 k" in result.stdout  # (4·27 + 4)·36, not convcalc's 3,888
+    data = json.loads(cli(*words, "--count", "fvcore", "--json").stdout)
+    assert data["count"] == "fvcore"
