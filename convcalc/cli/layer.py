@@ -251,7 +251,7 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             known_shape, preloaded = _read_input_file(run_options, dtype)  # channel counts come from it
             try:
                 layer = build_layer(cls, cls.parse_options(values), known_shape)
-                _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options, preloaded)
+                _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options, preloaded, numbers)
             except ShapeError as exc:  # the input does not fit the layer
                 raise _table_hint(exc, run_options["input_file"], known_shape) from None
             return
