@@ -140,6 +140,8 @@ def test_net_train_csv_has_exact_kept_bytes(cli):
 @pytest.mark.parametrize("argv, words", [
     (("--optimizer", "sgd"), ["--optimizer sgd needs --train"]),
     (("--train", "--optimizer", "rmsprop"), ["'rmsprop'", "sgd, momentum, adam, adamw"]),
+    (("--train", "--dtype", "int8"), ["--dtype int8", "floating-point tensors only", "use --dtype float32"]),
+    (("--train", "--dtype", "int64", "--json"), ["--dtype int64", "use --dtype float32"]),
 ])
 def test_bad_training_options_are_one_clean_error_line(cli, argv, words):
     cli("net", LENET, *argv).assert_one_error_line(words)

@@ -37,6 +37,8 @@ OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 # Temporaries the size of one parameter while the optimizer updates it (Adam's denominator is
 # computed out of place: sqrt, then a divide); torch's per-parameter update, its CPU default.
 STEP_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 2, "adamw": 2}
+# The element types autograd can make gradients of (an integer tensor cannot require grad).
+_TRAINABLE_DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 
 @dataclass
@@ -89,6 +91,9 @@ def training_memory(trace: Trace, summary: Summary, size: int, optimizer: str = 
     ([768, 1024, 512], 2304)
     """
     optimizer = optimizer_name(optimizer)
+    if not summary.dtype.startswith(_TRAINABLE_DTYPES):
+        raise ConfigError(f"--train with --dtype {summary.dtype}: torch's autograd trains floating-point tensors "
+                          f"only; use --dtype {', '.join(_TRAINABLE_DTYPES[:-1])} or {_TRAINABLE_DTYPES[-1]}")
     totals = summary.totals
     weights = totals.param_bytes + totals.buffer_bytes
     gradients = totals.trainable_params * size
