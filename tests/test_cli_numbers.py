@@ -124,6 +124,13 @@ def test_batch_given_with_the_same_batch_is_accepted(cli):
     (["net", LENET, "--train", "--totals"], ["--totals shows the inference totals; drop it for --train"]),
     (["net", LENET, "-i", "1x1x32x32", "-i", "1x1x64x64", "--csv"], ["--csv takes one input size, and 2 were given"]),
     (["net", LENET, "--totals", "--csv"], ["--totals prints the totals as text or --json, not as --csv"]),
+    (["net", LENET, "--totals", "--run"], ["--totals prints the totals alone", "drop --totals or --run"]),
+    (["net", LENET, "--totals", "--seed", "3"], ["--totals prints the totals alone", "drop --totals or --run"]),
+    (["net", LENET, "--totals", "--wide"], ["--wide widens the per-layer table", "drop --wide or --totals"]),
+    (["net", LENET, "--wide", "--json"], ["--json writes none", "drop --wide or --json"]),
+    (["net", LENET, "--wide", "--csv"], ["--csv writes none", "drop --wide or --csv"]),
+    (["net", LENET, "--wide", "--markdown"], ["--markdown writes none", "drop --wide or --markdown"]),
+    (["net", LENET, "-i", "1x1x32x32", "-i", "1x1x64x64", "--wide"], ["drop --wide or several --input"]),
 ])
 def test_bad_values_are_one_line_and_exit_2(cli, argv, words):
     cli(*argv).assert_one_error_line(words)

@@ -12,7 +12,7 @@ import typer
 from ..errors import ConvcalcError
 from .options import (
     RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, Threads, batch_option,
-    count_option, refuse_lone_options, run_settings, units_option, wants_run,
+    count_option, refuse_idle_pairs, refuse_lone_options, run_settings, units_option, wants_run,
 )
 from .output import emit_json, emit_rich, emit_text, warn
 
@@ -31,6 +31,17 @@ Train = Annotated[bool, typer.Option(
     "the activations kept for backward (a column per layer); see docs/training-memory.md.")]
 Optimizer = Annotated[Optional[str], typer.Option(
     "--optimizer", metavar="NAME", help="With --train: sgd, momentum, adam or adamw (default adam).")]
+
+
+_WIDE = "--wide widens the per-layer table on a terminal"
+# Options that do nothing beside another: (option, other, why).
+_IDLE_PAIRS = (
+    ("--totals", "--run", "--totals prints the totals alone, so the forward pass --run (or --input-file, --weights, "
+     "--fill, --save, ...) asks for would be thrown away"),
+    ("--wide", "--totals", f"{_WIDE}, and --totals prints none"),
+    *(("--wide", form, f"{_WIDE}, and {form} writes none") for form in ("--json", "--csv", "--markdown")),
+    ("--wide", "several --input", f"{_WIDE}, and several --input sizes are fitted to the terminal together"),
+)
 
 
 def net_command(
@@ -87,6 +98,8 @@ def net_command(
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
     runs = wants_run(locals())
     refuse_lone_options(locals(), runs)
+    refuse_idle_pairs({"--totals": totals_only, "--run": runs, "--wide": wide, "--json": as_json, "--csv": as_csv,
+                       "--markdown": as_markdown, "several --input": len(input_shape or ()) > 1}, _IDLE_PAIRS)
     form = _form(as_json, as_csv, as_markdown)
     sizes = _Sizes.read(input_shape, batch, units, count, "--run" if runs else "--train" if train else None, form, wide)
     network = load_network(spec_file, recipes, strict, module)

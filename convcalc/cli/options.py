@@ -282,3 +282,19 @@ def refuse_lone_options(options: Mapping[str, Any], runs: bool = True) -> None:
                 f"{flag} {what} a forward pass, and none runs here; add --run (or an option that implies "
                 f"it: --input-file, --weights, --fill, --save, ...) or drop {flag}"
             )
+
+
+def refuse_idle_pairs(given: Mapping[str, Any], pairs: tuple[tuple[str, str, str], ...]) -> None:
+    """Refuse two options given together where one does nothing beside the other (``pairs``:
+    option, other option, why): silently ignoring one would hide a mistake.
+
+    >>> refuse_idle_pairs({"--wide": True, "--json": True}, (("--wide", "--json", "--wide widens the table"),))
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ConvcalcError: --wide widens the table; drop --wide or --json
+    """
+    from ..errors import ConvcalcError
+
+    for option, other, why in pairs:
+        if given.get(option) and given.get(other):
+            raise ConvcalcError(f"{why}; drop {option} or {other}")
