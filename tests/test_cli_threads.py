@@ -11,7 +11,7 @@ import pytest
 
 from convcalc.kernels import threads
 
-CONV = ["conv2d", "--in", "16", "--out", "16", "-k", "3", "-p", "1", "-i", "1x16x96x96"]
+CONV = ["conv2d", "--in", "16", "--out", "16", "-k", "3", "-p", "1", "-i", "4x16x96x96"]
 NOT_A_COUNT = ["0", "-1", "x", "1.5", ""]
 
 

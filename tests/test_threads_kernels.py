@@ -31,7 +31,7 @@ def _array(*shape: int) -> np.ndarray:
 X = _array(2, 8, 13, 11)
 W_DENSE, W_GROUPED, W_DEPTHWISE = _array(6, 8, 3, 3), _array(8, 2, 3, 3), _array(16, 1, 3, 3)
 W_T, W_T_GROUPED, B = _array(8, 5, 4, 4), _array(8, 3, 3, 3), _array(16)
-X3, W3 = _array(1, 4, 6, 7, 5), _array(3, 4, 3, 3, 3)
+X3, W3 = _array(2, 4, 6, 7, 5), _array(3, 4, 3, 3, 3)
 STATS = (_array(8), np.abs(_array(8)) + 0.5, _array(8), _array(8))
 LIN_X, LIN_W, LIN_B = _array(3, 5, 64), _array(32, 64), _array(32)
 
