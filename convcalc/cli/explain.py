@@ -100,7 +100,8 @@ def _emit_explanation(explanation: Any, as_json: bool, digits: int | None) -> No
         return
     from ..render.explain import render_explain
 
-    emit_rich(render_explain(explanation, output_width(fit=True), digits), fit=True)
+    # whole: a grid too wide even stacked and elided runs past the edge rather than lose digits
+    emit_rich(render_explain(explanation, output_width(fit=True), digits), fit=True, whole=True)
 
 
 def parse_precision(text: str) -> int:

@@ -274,7 +274,7 @@ def _emit_summary(summary: Any, stats: dict[str, Any] | None, output_data: Any, 
     if training is not None:
         from ..render.training import training_extras
 
-        extras = training_extras(summary, training)
+        extras = training_extras(summary, training, units)
     if form in ("csv", "markdown"):
         emit_text(csv_text(summary, stats, extras) if form == "csv" else markdown_text(summary, stats, extras, units))
     elif sys.stdout.isatty():

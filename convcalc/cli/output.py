@@ -15,6 +15,7 @@ import unicodedata
 from typing import Any
 
 from ..errors import printable
+from ..render.layout import ROOMY
 
 
 def emit_json(data: Any) -> None:
@@ -63,24 +64,25 @@ def emit_rich(renderable: Any, fit: bool = False, wide: bool = False, whole: boo
         console = Console(force_terminal=False, width=width, highlight=False)
     else:
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else width)
-    if wide or whole or (fit and output_width(fit) is None):
+    piped_fit = fit and output_width(fit) is None
+    if wide or whole or piped_fit:
         from rich.measure import Measurement
 
         shown = console.width
         console.width = PIPED_WIDTH_MAX
         measured = Measurement.get(console, console.options, renderable)
-        if wide or whole:
-            console.width = max(shown, min(measured.maximum if wide else measured.minimum, PIPED_WIDTH_MAX))
-        else:
+        if piped_fit:
             console.width = max(80, min(measured.maximum, PIPED_WIDTH_MAX))
+        else:
+            console.width = max(shown, min(measured.maximum if wide else measured.minimum, PIPED_WIDTH_MAX))
     encoding = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
     if not encoding.startswith("utf"):  # respell before Rich lays out, so that columns still align
         renderable = _respelled(renderable, encoding)
-    console.print(renderable)
+    console.print(renderable, crop=False)  # a form too wide for any width runs past the edge, whole
 
 
 PIPED_WIDTH = 160
-PIPED_WIDTH_MAX = 4000
+PIPED_WIDTH_MAX = ROOMY  # the one roomy width: renderers measure their forms at it too
 NARROWEST = 20
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from ..network.diff import ROW_FIELDS, TOTAL_FIELDS, NetworkDiff, RowDiff, TotalDiff
 from ..shapes import compact_shape, format_bytes, format_shape
+from ..units import count_text
+from .layout import aligned_lines
 
 MARKS = {"changed": "~", "only_a": "-", "only_b": "+"}
 _BYTES = ("output_bytes", "activation_bytes", "param_bytes", "buffer_bytes", "peak_memory_bytes")
@@ -26,7 +28,7 @@ def value_text(field: str, value: Any, compact: bool = False) -> str:
         return compact_shape(value) if compact else format_shape(value)
     if field in _BYTES:
         return format_bytes(value)
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    return count_text(value, "exact") if isinstance(value, int) else str(value)
 
 
 def change_text(total: TotalDiff) -> str:
@@ -79,12 +81,6 @@ def total_cells(diff: NetworkDiff) -> list[list[str]]:
             for t in diff.totals]
 
 
-def _aligned(rows: list[list[str]], right: tuple[int, ...] = ()) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
-
-
 def diff_text(diff: NetworkDiff, labels: tuple[str, str]) -> str:
     """The whole comparison as plain text: heads, the rows that differ, the totals.
 
@@ -99,9 +95,9 @@ def diff_text(diff: NetworkDiff, labels: tuple[str, str]) -> str:
     """
     out = header_lines(diff, labels) + [""]
     if diff.rows:
-        out += _aligned([["", "name", "type", "change"], *(row_cells(row) for row in diff.rows)])
+        out += aligned_lines([["", "name", "type", "change"], *(row_cells(row) for row in diff.rows)])
         out.append("")
-    out += _aligned([["total", "a", "b", "change"], *total_cells(diff)], right=(1, 2, 3))
+    out += aligned_lines([["total", "a", "b", "change"], *total_cells(diff)], right=(False, True, True, True))
     return "\n".join(out) + "\n"
 
 

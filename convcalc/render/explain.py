@@ -6,6 +6,7 @@ Padding cells are written in parentheses (and dimmed), the chosen maximum in squ
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -16,9 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..arith import spatial_symbols
-from .layout import entries_that_fit
+from .layout import ROOMY, entries_that_fit, first_that_fits
 from ..teach.explain import AxisWindow, Explanation
-from ..shapes import format_shape
+from ..shapes import compact_shape, format_shape
 
 _DIM_NAMES = {"D": "depth", "H": "row", "W": "column", "L": "position"}
 
@@ -83,7 +84,7 @@ def render_explain(e: Explanation, width: int | None = None, precision: int | No
     """The explanation, its grids fitted to ``width`` columns (None: drawn whole): a grid too
     wide shows its first and last columns around ``…``; numbers to ``precision`` digits."""
     shown = Shown.at(precision, width)
-    parts: list[Any] = [_header(e)]
+    parts: list[Any] = [_header(e, width)]
     if e.group is not None and e.group.groups > 1:
         parts.append(_group_text(e))
     if e.axes:
@@ -108,8 +109,16 @@ def _measured(renderable: Any) -> int:
     from rich.console import Console
     from rich.measure import Measurement
 
-    console = Console(width=4000, file=io.StringIO(), color_system=None)
+    console = Console(width=ROOMY, file=io.StringIO(), color_system=None)
     return Measurement.get(console, console.options, renderable).maximum
+
+
+def _whole(grid: Any) -> Any:
+    """``grid`` never drawn narrower than it needs: where it is wider than the terminal, its
+    lines run past the edge (the CLI's whole output) rather than its numbers lose digits."""
+    if isinstance(grid, Table):
+        grid.min_width = _measured(grid)
+    return grid
 
 
 def _fitted_columns(count: int, draw: Any, width: int | None) -> list[int | None]:
@@ -117,10 +126,13 @@ def _fitted_columns(count: int, draw: Any, width: int | None) -> list[int | None
     return entries_that_fit(count, lambda columns: _measured(draw(columns)), width, start=shown(count))
 
 
-def _header(e: Explanation) -> Text:
+def _header(e: Explanation, width: int | None) -> Text:
+    """The layer, its shapes (compact, 1×2×16×16, where the full ones would wrap), the output picked."""
     text = Text()
     text.append(e.layer, style="bold")
-    text.append(f"\ninput {format_shape(e.input_shape)} → output {format_shape(e.output_shape)}\n")
+    shapes = first_that_fits([f"input {form(e.input_shape)} → output {form(e.output_shape)}"
+                              for form in (format_shape, compact_shape)], len, width)
+    text.append(f"\n{shapes}\n")
     what = "output" if e.kind in ("conv", "transposed") else "pooled"
     text.append(f"{what}[{', '.join(map(str, e.at))}]", style="bold cyan")
     where = f"batch {e.batch}, " if e.batch is not None else ""
@@ -260,11 +272,14 @@ def _channel_grids(e: Explanation, term: Any, shown_as: Shown) -> Table:
 
     count, width = e.kernel_size[-1], shown_as.width
     every = shown(count)
-    for draw, columns in ((side_by_side, every), (stacked, every), (side_by_side, None), (stacked, None)):
-        table = draw(columns or _fitted_columns(count, draw, width))
-        if width is None or _measured(table) <= width:
-            break
-    return table
+    recipes = ((side_by_side, every), (stacked, every), (side_by_side, None), (stacked, None))
+
+    @functools.cache
+    def drawn(index: int) -> Table:
+        draw, columns = recipes[index]
+        return draw(columns or _fitted_columns(count, draw, width))
+
+    return _whole(drawn(first_that_fits(range(len(recipes)), lambda index: _measured(drawn(index)), width)))
 
 
 def _others_text(e: Explanation, shown_as: Shown) -> Text:
@@ -311,7 +326,7 @@ def _matmul(e: Explanation, shown_as: Shown) -> Group:
         return table
 
     count = len(e.matmul[0].weight[0]) if e.matmul and e.matmul[0].weight else 0
-    table = draw(_fitted_columns(count, draw, shown_as.width))
+    table = _whole(draw(_fitted_columns(count, draw, shown_as.width)))
     bias = "" if e.bias is None else " + bias"
     lines = Text(f"sum over taps{bias}, output channels {_span(e.matmul_channels)}: ")
     lines.append(" ".join(shown_as.sum(v) for v in e.matmul_total), style="bold")
@@ -347,7 +362,7 @@ def _pool(e: Explanation, shown_as: Shown) -> Group:
     def draw(columns: list[int | None]) -> Any:
         return _grid(pool.values, e.kernel_size, outside, pool.chosen, columns, shown_as.cells)
 
-    grid = draw(_fitted_columns(e.kernel_size[-1], draw, shown_as.width))
+    grid = _whole(draw(_fitted_columns(e.kernel_size[-1], draw, shown_as.width)))
     lines = Text()
     if pool.kind == "max":
         if pool.chosen is None:
@@ -369,8 +384,9 @@ def _verdict(e: Explanation, shown_as: Shown) -> Text:
         text.append("\n")
     else:
         text = Text()
-    if e.agrees:
-        text.append(f"✓ the forward pass gives {shown_as.sum(e.forward)} at {list(e.at)}", style="green")
-    else:
-        text.append(f"✗ the forward pass gives {shown_as.sum(e.forward)} at {list(e.at)}: they differ", style="bold red")
+    said = "✓ the forward pass gives {} at{}{}" if e.agrees else "✗ the forward pass gives {} at{}{}: they differ"
+    # the index on a line of its own where the sentence would wrap inside it
+    line = first_that_fits([said.format(shown_as.sum(e.forward), gap, list(e.at)) for gap in (" ", "\n")],
+                           len, shown_as.width)
+    text.append(line, style="green" if e.agrees else "bold red")
     return text

@@ -6,14 +6,78 @@ for ``[1, 64, 56, 56]``, ``4.09 G`` for ``4,089,184,256``) taken at a given step
 out at a given step; the first step at which the table fits wins. A grid too wide for the
 terminal shows its first and last entries around an ellipsis, as many as fit.
 
-Pure functions of cell widths: no Rich, no terminal.
+One rule picks among forms everywhere (tables, totals, grids): :func:`first_that_fits`, the
+first form no wider than the terminal, else the leanest, whose lines then run past the edge
+rather than lose characters. :class:`FirstThatFits` applies it to Rich renderables, measured at
+ROOMY columns (the widest any output is drawn).
+
+Pure functions of cell widths; Rich is imported only when a FirstThatFits is drawn.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+ROOMY = 4000  # the widest any output is drawn or measured at, in columns
+
+Form = TypeVar("Form")
+
+
+def first_that_fits(forms: Sequence[Form], width_of: Callable[[Form], int], width: int | None) -> Form:
+    """The first of ``forms`` (fullest first, leanest last) whose ``width_of`` is within
+    ``width`` (None: no limit); the leanest when none is.
+
+    >>> first_that_fits(["wide table", "lean", "x"], len, 5), first_that_fits(["wide table", "lean"], len, 2)
+    ('lean', 'lean')
+    >>> first_that_fits(["wide table", "lean"], len, None)
+    'wide table'
+    """
+    for form in forms:
+        if width is None or width_of(form) <= width:
+            return form
+    return forms[-1]
+
+
+class FirstThatFits:
+    """A Rich renderable drawing the first of its forms that fits the width it is given
+    (:func:`first_that_fits`); where none does, the leanest is drawn whole, its lines running
+    past the edge (the console prints with ``crop=False``) rather than cut with an ellipsis."""
+
+    def __init__(self, *forms: Any) -> None:
+        self.forms = forms
+
+    def _widths(self, console: Any, options: Any, form: Any) -> Any:
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options.update(max_width=ROOMY), form)  # unclamped
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        chosen = first_that_fits(self.forms, lambda form: self._widths(console, options, form).maximum,
+                                 options.max_width)
+        needed = self._needed(console, options, chosen)
+        if needed > options.max_width:
+            yield from console.render(chosen, options.update(width=needed))
+        else:
+            yield chosen
+
+    def _needed(self, console: Any, options: Any, form: Any) -> int:
+        """The width ``form`` takes with no cell cut: a table's full width, a paragraph's longest
+        word (it wraps), a group's widest part."""
+        from rich.console import Group
+        from rich.text import Text
+
+        if isinstance(form, Group):
+            return max((self._needed(console, options, part) for part in form.renderables), default=0)
+        measured = self._widths(console, options, form)
+        return measured.minimum if isinstance(form, Text) else measured.maximum
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        return Measurement(self._needed(console, options, self.forms[-1]),
+                           self._widths(console, options, self.forms[0]).maximum)
 
 
 def text_width(text: str) -> int:
@@ -23,6 +87,24 @@ def text_width(text: str) -> int:
     (10, 2)
     """
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def aligned_lines(rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> list[str]:
+    """Plain-text rows in columns two spaces apart, those marked in ``right`` right-aligned
+    (numbers), each line without trailing blanks.
+
+    >>> aligned_lines([["name", "MACs"], ["conv1", "118,013,952"]], right=[False, True])
+    ['name          MACs', 'conv1  118,013,952']
+    """
+    widths = [max(text_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def padded(cell: str, width: int, to_right: bool) -> str:
+        blank = " " * (width - text_width(cell))
+        return blank + cell if to_right else cell + blank
+
+    flags = [*right, *[False] * (len(widths) - len(right))]
+    return ["  ".join(padded(cell, width, to_right) for cell, width, to_right in zip(row, widths, flags)).rstrip()
+            for row in rows]
 
 
 @dataclass(frozen=True)
@@ -83,12 +165,8 @@ def choose_layout(columns: Sequence[ColumnFit], width: int | None, gap: int) -> 
     ((0, 1), frozenset({1}), ['rf'])
     """
     steps = sorted({step for column in columns for step in (column.compact_at, column.drop_at) if step is not None})
-    layout = _layout_at(columns, None, gap)
-    for step in steps:
-        if width is None or layout.width <= width:
-            break
-        layout = _layout_at(columns, step, gap)
-    return layout
+    layouts = [_layout_at(columns, step, gap) for step in (None, *steps)]
+    return first_that_fits(layouts, lambda layout: layout.width, width)
 
 
 def _layout_at(columns: Sequence[ColumnFit], step: int | None, gap: int) -> Layout:

@@ -18,15 +18,6 @@ if TYPE_CHECKING:
 from ..shapes import format_shape
 
 
-def exact_bytes(count: int) -> str:
-    """``25,088 B (24.5 KiB)``: exact bytes, then a binary-prefixed size.
-
-    >>> exact_bytes(25088)
-    '25,088 B (24.5 KiB)'
-    """
-    return bytes_text(count, "both")
-
-
 def render_layer(report: LayerReport, units: str = "both", count: str = "convcalc") -> RenderableType:
     """The single-layer panel: shapes, formulas, parameters and counts (in ``units``; MACs in
     the ``count`` convention)."""
@@ -99,8 +90,8 @@ def render_network(summary: "Summary", stats: Any = None, extras: Any = None, wi
     sizes in ``units``) and the notes.
     The table fits ``width`` columns (None: every column in full) by the layout of
     render.tables.fitted_table; no cell is ever wrapped or cut."""
-    from .tables import NO_EXTRAS, fitted_table, totals_lines
-    from .totals import FirstThatFits
+    from .tables import NO_EXTRAS, fitted_table
+    from .totals import totals_panel
 
     extras = extras or NO_EXTRAS
     fitted = fitted_table(summary, stats, width, NETWORK_GAP, extras, units)
@@ -113,17 +104,7 @@ def render_network(summary: "Summary", stats: Any = None, extras: Any = None, wi
         style = "dim" if row.kind not in ("layer", "container") else None  # operations: add, cat, mean, ...
         table.add_row(*(Text(cell) for cell in cells), style=style)
 
-    def totals_panel(units: str) -> Panel:
-        totals = Table.grid(padding=(0, 2))
-        totals.add_column(style="bold cyan", no_wrap=True)
-        totals.add_column()
-        totals.add_row("input → output", f"{format_shape(summary.input_shape)} → {format_shape(summary.output_shape)}")
-        for label, value in [*totals_lines(summary.totals, summary.dtype, units, summary.count), *extras.totals]:
-            totals.add_row(label, value)
-        return Panel(totals, title="totals", title_align="left", expand=False)
-
-    # Exact and human side by side where they fit, human alone where not.
-    parts: list[RenderableType] = [table, FirstThatFits(totals_panel(units), totals_panel("human"))]
+    parts: list[RenderableType] = [table, totals_panel(summary, units, extras.totals)]
     notes = [*([fitted.note] if fitted.note else []), *summary.notes]
     if notes:
         parts.append(Text("\n".join(f"note: {note}" for note in notes), style="italic"))

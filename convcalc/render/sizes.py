@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 from ..errors import ConvcalcError
 from ..shapes import compact_shape, format_shape
 from ..units import cell_bytes, cell_count
-from .totals import FirstThatFits, total_pairs
+from .layout import FirstThatFits, aligned_lines, text_width
+from .totals import total_pairs
 
 if TYPE_CHECKING:
     from ..network.summary import Summary
@@ -92,9 +93,8 @@ def sizes_totals(summaries: Sequence["Summary"], units: str = "both") -> list[li
 def _text_lines(rows: list[list[str]], numeric: list[bool], groups: list[str] | None = None) -> list[str]:
     """Aligned lines; ``groups`` labels go above their column set, starting at its first
     column, without widening it."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(w) if right else cell.ljust(w)
-                       for cell, w, right in zip(row, widths, numeric)).rstrip() for row in rows]
+    widths = [max(text_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = aligned_lines(rows, numeric)
     if groups is None:
         return lines
     line, offset = "", 0
@@ -110,7 +110,7 @@ def sizes_text(summaries: Sequence["Summary"], units: str = "both", totals_only:
     out: list[str] = []
     if not totals_only:
         table = sizes_table(summaries, units)
-        dashes = ["-" * max(len(t), *(len(r[i]) for r in table.rows)) for i, t in enumerate(table.titles)]
+        dashes = ["-" * max(text_width(t), *(text_width(r[i]) for r in table.rows)) for i, t in enumerate(table.titles)]
         lines = _text_lines([table.titles, dashes, *table.rows], [False, *table.numeric[1:]], table.groups)
         out += [*lines, ""]
     totals = sizes_totals(summaries, units)
@@ -156,18 +156,19 @@ def render_sizes(summaries: Sequence["Summary"], units: str = "both", totals_onl
     from rich.console import Group
     from rich.text import Text
 
-    from .totals import render_totals
+    from .totals import render_totals, rounded_units
 
+    rounded = rounded_units(units)
     parts: list[Any] = []
     if not totals_only:
         without_memory = Text("the memory column is left out for width: widen the terminal or pipe the output",
                               style="italic")
         parts.append(FirstThatFits(
-            _rich_table(summaries, units, False), _rich_table(summaries, "human", True),
-            Group(*(_rich_table([summary], "human", True) for summary in summaries)),
-            Group(*(_rich_table([summary], "human", True, memory=False) for summary in summaries), without_memory)))
-    parts.append(FirstThatFits(_rich_totals(summaries, units), _rich_totals(summaries, "human"),
-                               render_totals(summaries, units, notes=False), render_totals(summaries, "human", notes=False)))
+            _rich_table(summaries, units, False), _rich_table(summaries, rounded, True),
+            Group(*(_rich_table([summary], rounded, True) for summary in summaries)),
+            Group(*(_rich_table([summary], rounded, True, memory=False) for summary in summaries), without_memory)))
+    parts.append(FirstThatFits(_rich_totals(summaries, units), _rich_totals(summaries, rounded),
+                               render_totals(summaries, units, notes=False)))
     if summaries[0].notes:
         parts.append(Text("\n".join(f"note: {note}" for note in summaries[0].notes), style="italic"))
     return Group(*parts)

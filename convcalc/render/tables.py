@@ -12,12 +12,9 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 from ..network.receptive import format_receptive_field
 from ..network.summary import Row, Summary, Totals
 from ..shapes import compact_shape, format_bytes, format_shape
-from ..units import cell_bytes, cell_count, human_count
-from .layout import ColumnFit, Layout, choose_layout
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
+from ..units import cell_bytes, cell_count, count_text
+from .layout import ColumnFit, Layout, aligned_lines, choose_layout, text_width
+from .totals import total_pairs
 
 
 def _weight_shape(row: Row) -> tuple[int, ...] | None:
@@ -37,10 +34,6 @@ def _weight(row: Row) -> str:
 def _compact_weight(row: Row) -> str:
     shape = _weight_shape(row)
     return compact_shape(shape) if shape is not None else ""
-
-
-def _compact_count(value: int | None) -> str:
-    return "-" if value is None else human_count(value)
 
 
 class Column(NamedTuple):
@@ -68,7 +61,7 @@ NO_EXTRAS = Extras()
 
 # The order in which a table too wide for the terminal gives up detail (render.layout).
 (SHAPES_COMPACT, RECEPTIVE_OUT, WEIGHT_OUT, MEMORY_OUT, MIN_MAX_OUT, COUNTS_COMPACT, INPUT_OUT, STD_OUT,
- TYPE_OUT) = range(9)
+ TYPE_OUT, KEPT_OUT) = range(10)
 LOSSLESS = ("input", "output", "weight")  # their compact form (1×64×56×56) says all the full one does
 
 COLUMNS = (
@@ -79,10 +72,10 @@ COLUMNS = (
     Column("output", lambda row: format_shape(row.output_shape),
            compact=lambda row: compact_shape(row.output_shape), compact_at=SHAPES_COMPACT),
     Column("weight", _weight, compact=_compact_weight, compact_at=SHAPES_COMPACT, drop_at=WEIGHT_OUT),
-    Column("params", lambda row: _count(row.params), numeric=True, compact=lambda row: _compact_count(row.params),
-           compact_at=COUNTS_COMPACT),
-    Column("MACs", lambda row: _count(row.macs), numeric=True, compact=lambda row: _compact_count(row.macs),
-           compact_at=COUNTS_COMPACT),
+    Column("params", lambda row: count_text(row.params, "exact"), numeric=True,
+           compact=lambda row: count_text(row.params, "human"), compact_at=COUNTS_COMPACT),
+    Column("MACs", lambda row: count_text(row.macs, "exact"), numeric=True,
+           compact=lambda row: count_text(row.macs, "human"), compact_at=COUNTS_COMPACT),
     Column("memory", lambda row: format_bytes(row.output_bytes), numeric=True, drop_at=MEMORY_OUT),
     Column("receptive field", lambda row: format_receptive_field(row.receptive_field), drop_at=RECEPTIVE_OUT),
 )
@@ -94,12 +87,15 @@ _UNIT_FIELDS = {"params": ("params", cell_count), "MACs": ("macs", cell_count), 
 
 
 def _in_units(column: Column, units: str) -> Column:
-    """``column`` with its counts and sizes in ``units`` (``--units human``: 118 k, 18.4 KiB)."""
+    """``column`` with its counts and sizes in ``units`` (``--units human``: 118 k, 18.4 KiB);
+    ``exact`` never rounds, not even on a narrow terminal (other columns give way first, then
+    lines run long)."""
     field = _UNIT_FIELDS.get(column.title)
     if field is None or units == "both":
         return column
     attribute, form = field
-    return column._replace(cell=lambda row: form(getattr(row, attribute), units))
+    rounds = {} if units != "exact" else {"compact": None, "compact_at": None}
+    return column._replace(cell=lambda row: form(getattr(row, attribute), units), **rounds)
 
 
 def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS, units: str = "both") -> list[Column]:
@@ -147,7 +143,7 @@ def fitted_table(summary: Summary, stats: Mapping[str, Any] | None, width: int |
                  extras: Extras = NO_EXTRAS, units: str = "both") -> FittedTable:
     """The columns and cells that fit ``width`` (None: all, in full), ``gap`` apart: shapes
     compact first, then optional columns left out, then counts rounded (render.layout).
-    ``extras``' columns are kept whole.
+    ``extras``' columns give way as they declare.
 
     >>> from convcalc.network import parse_network
     >>> fitted = fitted_table(parse_network("input 1x3x224x224\\nconv2d --out 64 -k 7").summary(), None, 60, 2)
@@ -184,30 +180,17 @@ def _fit_note(layout: Layout, fits: list[ColumnFit], width: int | None) -> str |
     return next((note for note in notes if len(note) + len("note: ") <= width), notes[-1])
 
 
-def totals_lines(totals: Totals, dtype: str, units: str = "both", count: str = "convcalc") -> list[tuple[str, str]]:
-    """``(label, value)`` pairs for the totals block (see :func:`convcalc.render.totals.total_pairs`)."""
-    from .totals import total_pairs
-
-    return total_pairs(totals, dtype, units, count)
-
-
 def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
                units: str = "both") -> str:
     """A fixed-width text table, totals and notes: what a pipe gets (fast for huge specs)."""
     chosen = columns(stats, extras, units)
     titles = [column.title for column in chosen]
     rows = summary_cells(summary, stats, extras, units)
-    widths = [max([len(t), *(len(r[i]) for r in rows)]) for i, t in enumerate(titles)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if column.numeric else cell.ljust(width)
-            for cell, width, column in zip(cells, widths, chosen)
-        ).rstrip()
-
-    out = [line(titles), "  ".join("-" * w for w in widths), *(line(r) for r in rows), ""]
+    widths = [max([text_width(t), *(text_width(r[i]) for r in rows)]) for i, t in enumerate(titles)]
+    dashes = ["-" * width for width in widths]
+    out = [*aligned_lines([titles, dashes, *rows], [column.numeric for column in chosen]), ""]
     out.append(f"input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}")
-    lines = [*totals_lines(summary.totals, summary.dtype, units, summary.count), *extras.totals]
+    lines = [*total_pairs(summary.totals, summary.dtype, units, summary.count), *extras.totals]
     label_width = max(len(label) for label, _ in lines)
     out += [f"{label.ljust(label_width)}  {value}" for label, value in lines]
     out += [f"note: {note}" for note in summary.notes]
@@ -252,6 +235,6 @@ def markdown_text(summary: Summary, stats: Mapping[str, Any] | None = None, extr
            "|" + "|".join("---:" if c.numeric else "---" for c in chosen) + "|"]
     out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary, stats, extras, units)]
     out += ["", f"Input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}.", ""]
-    totals = [*totals_lines(summary.totals, summary.dtype, units, summary.count), *extras.totals]
+    totals = [*total_pairs(summary.totals, summary.dtype, units, summary.count), *extras.totals]
     out += [f"- {label}: {value}" for label, value in totals]
     return "\n".join(out) + "\n"

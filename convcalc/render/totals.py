@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..shapes import compact_shape, format_shape
-from ..units import bytes_text, cell_bytes, cell_count, count_text
+from ..units import bytes_text, count_text
+from .layout import FirstThatFits
 
 if TYPE_CHECKING:
     from ..network.summary import Summary, Totals
@@ -41,27 +42,6 @@ def total_pairs(totals: "Totals", dtype: str, units: str = "both", count: str = 
         ("peak inference memory", bytes_text(totals.peak_memory_bytes, units)),
     ]
     return pairs
-
-
-_ROOMY = 100_000
-
-
-class FirstThatFits:
-    """A Rich renderable showing the first of its candidates that fits the width it is given
-    (the last when none does): the wide layout where there is room, compact ones where not."""
-
-    def __init__(self, *candidates: Any) -> None:
-        self.candidates = candidates
-
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.measure import Measurement
-
-        roomy = options.update(max_width=_ROOMY)  # measured at the width it would take, not clamped
-        for candidate in self.candidates:
-            if Measurement.get(console, roomy, candidate).maximum <= options.max_width:
-                yield candidate
-                return
-        yield self.candidates[-1]
 
 
 def _size_title(summary: "Summary") -> str:
@@ -106,21 +86,47 @@ def totals_text(summaries: Sequence["Summary"], units: str = "both") -> str:
     return "\n".join(blocks) + "".join(f"{line}\n" for line in notes)
 
 
+def rounded_units(units: str) -> str:
+    """The units of a form short of room: human, but ``--units exact`` never rounds.
+
+    >>> rounded_units("both"), rounded_units("exact")
+    ('human', 'exact')
+    """
+    return "exact" if units == "exact" else "human"
+
+
+def totals_panel(summary: "Summary", units: str = "both", extra: Sequence[tuple[str, str]] = ()) -> Any:
+    """The totals panel of one input size on a terminal (and ``extra`` lines, --train's): exact and
+    human side by side where they fit, human alone where not, and unboxed on the narrowest.
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> from convcalc.network import parse_network
+    >>> panel = totals_panel(parse_network("Linear(512, 1000)").summary((1, 512)))
+    >>> for width in (80, 40):
+    ...     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    ...     console.print(panel)
+    ...     print(console.export_text().splitlines()[3])
+    │ params                 513,000 (513 k)       │
+    │ params                 513 k   │
+    """
+    rounded = rounded_units(units)
+    return FirstThatFits(_totals_panel(summary, units, extra=extra), _totals_panel(summary, rounded, extra=extra),
+                         _totals_panel(summary, rounded, boxed=False, extra=extra))
+
+
 def render_totals(summaries: Sequence["Summary"], units: str = "both", notes: bool = True) -> Any:
-    """``net --totals`` on a terminal: one totals panel per input size (human alone where exact
-    and human side by side do not fit), and the notes."""
+    """``net --totals`` on a terminal: one totals panel per input size (:func:`totals_panel`), and the notes."""
     from rich.console import Group
     from rich.text import Text
 
-    parts: list[Any] = [FirstThatFits(_totals_panel(summary, units), _totals_panel(summary, "human"),
-                                      _totals_panel(summary, "human", boxed=False))
-                        for summary in summaries]
+    parts: list[Any] = [totals_panel(summary, units) for summary in summaries]
     if notes and summaries and summaries[0].notes:
         parts.append(Text("\n".join(f"note: {note}" for note in summaries[0].notes), style="italic"))
     return Group(*parts)
 
 
-def _totals_panel(summary: "Summary", units: str, boxed: bool = True) -> Any:
+def _totals_panel(summary: "Summary", units: str, boxed: bool = True, extra: Sequence[tuple[str, str]] = ()) -> Any:
     """The totals in a panel, or (``boxed`` False, for the narrowest terminals) under a title."""
     from rich.panel import Panel
     from rich.table import Table
@@ -130,7 +136,7 @@ def _totals_panel(summary: "Summary", units: str, boxed: bool = True) -> Any:
     grid.add_column(no_wrap=True)
     grid.add_row("input", compact_shape(summary.input_shape))
     grid.add_row("output", compact_shape(summary.output_shape))
-    for label, value in total_pairs(summary.totals, summary.dtype, units, summary.count):
+    for label, value in [*total_pairs(summary.totals, summary.dtype, units, summary.count), *extra]:
         grid.add_row(label, value)
     if boxed:
         return Panel(grid, title="totals", title_align="left", expand=False)
