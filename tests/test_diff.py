@@ -132,6 +132,7 @@ def test_an_unparsable_spec_is_one_clean_error_line(cli, tmp_path):
 @pytest.mark.parametrize("argv", [
     ("tests/data/lenet_lines.txt", "tests/data/lenet_wide.txt"),
     ("tests/data/lenet_lines.txt", "--input", "1x1x32x32", "--input", "8x1x32x32"),
+    ("tests/data/lenet_lines.txt", "tests/data/lenet_lines.txt", "--exit-code"),
 ])
 def test_readme_diff_examples_are_what_the_command_prints(cli, monkeypatch, argv):
     monkeypatch.chdir(Path(__file__).parent.parent)
@@ -165,3 +166,10 @@ def test_on_a_terminal_no_number_shape_or_name_is_split_or_cut(columns):
     two = run_in_terminal(["diff", LENET, WIDE], columns=columns)
     assert two.code == 0 and "only in a: output 1×84, 0 params, 0 MACs" in two.text
     assert_unbroken(two.text, columns, names=["MaxPool2d"])
+
+
+def test_readme_exit_code_example_says_1_when_the_specs_differ(cli, monkeypatch):
+    """The README's --exit-code example is 0 for a spec against itself; the same call on two
+    different specs (the README's first example) is 1."""
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    assert cli("diff", "tests/data/lenet_lines.txt", "tests/data/lenet_wide.txt", "--exit-code").code == 1
