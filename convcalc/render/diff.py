@@ -48,7 +48,15 @@ def change_text(total: TotalDiff) -> str:
 
 def row_cells(row: RowDiff, compact: bool = False) -> list[str]:
     """Mark (``~`` changed, ``-`` only in A, ``+`` only in B), name, type and what changed: its
-    parts joined by ``; ``, or one a line when ``compact`` (a terminal's narrow column)."""
+    parts joined by ``; ``, or one a line when ``compact`` (a terminal's narrow column).
+
+    >>> from convcalc import parse_network
+    >>> from convcalc.network.diff import diff_summaries
+    >>> net = parse_network("conv2d --in 3 --out 8 -k 3")
+    >>> diff = diff_summaries(net.summary((1, 3, 8, 8)), net.summary((2, 3, 8, 8)))
+    >>> row_cells(diff.rows[0], compact=True)
+    ['~', '0', 'Conv2d', 'input 1×3×8×8 → 2×3×8×8\\noutput 1×8×6×6 → 2×8×6×6\\nMACs 7,776 → 15,552\\nmemory 1.1 KiB → 2.2 KiB']
+    """
     if row.status == "changed":
         assert row.a is not None and row.b is not None
         parts = [f"{ROW_FIELDS[field]} {value_text(field, getattr(row.a, field), compact)} → "
@@ -65,7 +73,15 @@ def row_cells(row: RowDiff, compact: bool = False) -> list[str]:
 
 
 def header_lines(diff: NetworkDiff, labels: tuple[str, str], compact: bool = False) -> list[str]:
-    """The two sides, as ``diff -u`` heads them, and how the rows were matched."""
+    """The two sides, as ``diff -u`` heads them, and how the rows were matched.
+
+    >>> from convcalc import parse_network
+    >>> from convcalc.network.diff import diff_summaries
+    >>> net = parse_network("conv2d --in 3 --out 8 -k 3")
+    >>> diff = diff_summaries(net.summary((1, 3, 8, 8)), net.summary((2, 3, 8, 8)))
+    >>> header_lines(diff, ("1x3x8x8", "2x3x8x8"), compact=True)[1]
+    '+++ b: 2x3x8x8, input 2×3×8×8 → output 2×8×6×6'
+    """
     counts = {status: sum(row.status == status for row in diff.rows) for status in MARKS}
     shape = compact_shape if compact else format_shape
     return [
@@ -77,6 +93,15 @@ def header_lines(diff: NetworkDiff, labels: tuple[str, str], compact: bool = Fal
 
 
 def total_cells(diff: NetworkDiff) -> list[list[str]]:
+    """Per total: its label, A's and B's values and the change.
+
+    >>> from convcalc import parse_network
+    >>> from convcalc.network.diff import diff_summaries
+    >>> net = parse_network("conv2d --in 3 --out 8 -k 3")
+    >>> diff = diff_summaries(net.summary((1, 3, 8, 8)), net.summary((2, 3, 8, 8)))
+    >>> total_cells(diff)[3]
+    ['MACs', '7,776', '15,552', '+7,776 (+100.0 %)']
+    """
     return [[TOTAL_FIELDS[t.name], value_text(t.name, t.a), value_text(t.name, t.b), change_text(t)]
             for t in diff.totals]
 
@@ -102,7 +127,19 @@ def diff_text(diff: NetworkDiff, labels: tuple[str, str]) -> str:
 
 
 def render_diff(diff: NetworkDiff, labels: tuple[str, str]) -> Any:
-    """The comparison for a terminal: the heads, a table of the rows that differ, the totals."""
+    """The comparison for a terminal: the heads, a table of the rows that differ, the totals.
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> from convcalc import parse_network
+    >>> from convcalc.network.diff import diff_summaries
+    >>> net = parse_network("conv2d --in 3 --out 8 -k 3")
+    >>> diff = diff_summaries(net.summary((1, 3, 8, 8)), net.summary((2, 3, 8, 8)))
+    >>> console = Console(width=60, file=io.StringIO(), record=True, color_system=None)
+    >>> console.print(render_diff(diff, ("1x3x8x8", "2x3x8x8")))
+    >>> console.export_text().splitlines()[6].split()[:3]
+    ['~', '0', 'Conv2d']
+    """
     from rich import box
     from rich.console import Group
     from rich.table import Table

@@ -67,7 +67,11 @@ class Shown(NamedTuple):
 
 
 def number(value: float | None, digits: int = SUM_DIGITS) -> str:
-    """Whole numbers without a point (−8 as a hand calculation writes it, not −8.0); others to ``digits`` digits."""
+    """Whole numbers without a point (−8 as a hand calculation writes it, not −8.0); others to ``digits`` digits.
+
+    >>> number(-8.0), number(0.1234567891), number(0.1234567891, 3), number(None)
+    ('-8', '0.123457', '0.123', '-')
+    """
     if value is None:
         return "-"
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
@@ -76,7 +80,11 @@ def number(value: float | None, digits: int = SUM_DIGITS) -> str:
 
 
 def cell(value: float, digits: int = CELL_DIGITS) -> str:
-    """A number inside a grid."""
+    """A number inside a grid.
+
+    >>> cell(-0.00060123), cell(3.0)
+    ('-0.0006012', '3')
+    """
     return number(value, digits)
 
 

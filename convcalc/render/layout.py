@@ -43,7 +43,15 @@ def first_that_fits(forms: Sequence[Form], width_of: Callable[[Form], int], widt
 class FirstThatFits:
     """A Rich renderable drawing the first of its forms that fits the width it is given
     (:func:`first_that_fits`); where none does, the leanest is drawn whole, its lines running
-    past the edge (the console prints with ``crop=False``) rather than cut with an ellipsis."""
+    past the edge (the console prints with ``crop=False``) rather than cut with an ellipsis.
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> console = Console(width=12, file=io.StringIO(), record=True)
+    >>> console.print(FirstThatFits("a wide form", "lean"), FirstThatFits("much too wide"), crop=False)
+    >>> console.export_text()
+    'a wide form\\nmuch too wide\\n'
+    """
 
     def __init__(self, *forms: Any) -> None:
         self.forms = forms

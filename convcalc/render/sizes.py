@@ -106,7 +106,13 @@ def _text_lines(rows: list[list[str]], numeric: list[bool], groups: list[str] | 
 
 
 def sizes_text(summaries: Sequence["Summary"], units: str = "both", totals_only: bool = False) -> str:
-    """Plain text for a pipe: the table (unless ``totals_only``), the totals side by side, notes."""
+    """Plain text for a pipe: the table (unless ``totals_only``), the totals side by side, notes.
+
+    >>> from convcalc.network import parse_network
+    >>> net = parse_network("Conv2d(3, 8, 3)")
+    >>> print(sizes_text([net.summary((1, 3, 8, 8)), net.summary((1, 3, 16, 16))], "human").splitlines()[3])
+    0     Conv2d     224  [1, 8, 6, 6]  7.78 k  1.1 KiB  [1, 8, 14, 14]  42.3 k  6.1 KiB
+    """
     out: list[str] = []
     if not totals_only:
         table = sizes_table(summaries, units)
@@ -152,7 +158,17 @@ def _rich_totals(summaries: Sequence["Summary"], units: str) -> Any:
 
 def render_sizes(summaries: Sequence["Summary"], units: str = "both", totals_only: bool = False) -> Any:
     """The same on a terminal, as Rich renderables: where the sizes side by side do not fit,
-    counts go human and shapes compact, and then each size gets a table of its own."""
+    counts go human and shapes compact, and then each size gets a table of its own.
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> from convcalc.network import parse_network
+    >>> net = parse_network("Conv2d(3, 8, 3)")
+    >>> console = Console(width=100, file=io.StringIO(), record=True, color_system=None)
+    >>> console.print(render_sizes([net.summary((1, 3, 8, 8)), net.summary((1, 3, 16, 16))]))
+    >>> console.export_text().splitlines()[3].split()
+    ['0', 'Conv2d', '224', '[1,', '8,', '6,', '6]', '7,776', '1.1', 'KiB', '[1,', '8,', '14,', '14]', '42,336', '6.1', 'KiB']
+    """
     from rich.console import Group
     from rich.text import Text
 

@@ -100,7 +100,11 @@ def _in_units(column: Column, units: str) -> Column:
 
 def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS, units: str = "both") -> list[Column]:
     """The summary's columns (counts and sizes in ``units``), plus ``extras``' and activation
-    statistics after a run."""
+    statistics after a run.
+
+    >>> [column.title for column in columns(None)][:4], [column.title for column in columns({"0": None})][-4:]
+    (['name', 'type', 'input', 'output'], ['min', 'max', 'mean', 'std'])
+    """
     shown = [_in_units(column, units) for column in COLUMNS]
     if not stats:
         return [*shown, *extras.columns]
@@ -116,7 +120,12 @@ def columns(stats: Mapping[str, Any] | None, extras: Extras = NO_EXTRAS, units: 
 
 def summary_cells(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
                   units: str = "both") -> list[list[str]]:
-    """One list of cells per row, in ``columns(stats, extras, units)`` order; names indented by module depth."""
+    """One list of cells per row, in ``columns(stats, extras, units)`` order; names indented by module depth.
+
+    >>> from convcalc.network import parse_network
+    >>> summary_cells(parse_network("input 1x3x8x8\\nconv2d --out 4 -k 3").summary(), units="human")[0][:7]
+    ['0', 'Conv2d', '[1, 3, 8, 8]', '[1, 4, 6, 6]', '[4, 3, 3, 3]', '112', '3.89 k']
+    """
     rows = []
     chosen = columns(stats, extras, units)
     for row in summary.rows:
@@ -182,7 +191,12 @@ def _fit_note(layout: Layout, fits: list[ColumnFit], width: int | None) -> str |
 
 def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
                units: str = "both") -> str:
-    """A fixed-width text table, totals and notes: what a pipe gets (fast for huge specs)."""
+    """A fixed-width text table, totals and notes: what a pipe gets (fast for huge specs).
+
+    >>> from convcalc.network import parse_network
+    >>> print(plain_text(parse_network("input 1x3x8x8\\nconv2d --out 4 -k 3").summary()).splitlines()[2])
+    0     Conv2d  [1, 3, 8, 8]  [1, 4, 6, 6]  [4, 3, 3, 3]     112  3,888   576 B  3×3 (jump 1)
+    """
     chosen = columns(stats, extras, units)
     titles = [column.title for column in chosen]
     rows = summary_cells(summary, stats, extras, units)
@@ -199,7 +213,12 @@ def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras:
 
 def csv_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS) -> str:
     """CSV with exact numbers (no thousands separators), for spreadsheets and papers; after a
-    run, each layer's activation statistics too."""
+    run, each layer's activation statistics too.
+
+    >>> from convcalc.network import parse_network
+    >>> print(csv_text(parse_network("input 1x3x8x8\\nconv2d --out 4 -k 3").summary()).splitlines()[1])
+    0,Conv2d,"[1, 3, 8, 8]","[1, 4, 6, 6]","[4, 3, 3, 3]",112,3888,7920,576,3×3 (jump 1)
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     stat_titles = list(STAT_TITLES) if stats else []
@@ -226,7 +245,12 @@ def _blank(value: int | None) -> str | int:
 
 def markdown_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras: Extras = NO_EXTRAS,
                   units: str = "both") -> str:
-    """A GitHub-flavoured Markdown table plus the totals, for issues and papers."""
+    """A GitHub-flavoured Markdown table plus the totals, for issues and papers.
+
+    >>> from convcalc.network import parse_network
+    >>> print(markdown_text(parse_network("input 1x3x8x8\\nconv2d --out 4 -k 3").summary()).splitlines()[2])
+    | `0` | Conv2d | [1, 3, 8, 8] | [1, 4, 6, 6] | [4, 3, 3, 3] | 112 | 3,888 | 576 B | 3×3 (jump 1) |
+    """
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 

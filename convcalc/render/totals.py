@@ -116,7 +116,17 @@ def totals_panel(summary: "Summary", units: str = "both", extra: Sequence[tuple[
 
 
 def render_totals(summaries: Sequence["Summary"], units: str = "both", notes: bool = True) -> Any:
-    """``net --totals`` on a terminal: one totals panel per input size (:func:`totals_panel`), and the notes."""
+    """``net --totals`` on a terminal: one totals panel per input size (:func:`totals_panel`), and the notes.
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> from convcalc.network import parse_network
+    >>> net = parse_network("Linear(512, 1000)")
+    >>> console = Console(width=60, file=io.StringIO(), record=True, color_system=None)
+    >>> console.print(render_totals([net.summary((1, 512)), net.summary((8, 512))], "human"))
+    >>> [line for line in console.export_text().splitlines() if "MACs" in line]
+    ['│ MACs                   512 k   │', '│ MACs                   4.10 M   │']
+    """
     from rich.console import Group
     from rich.text import Text
 
