@@ -54,27 +54,23 @@ def test_net_several_sizes_never_cut_cells(columns):
     assert "1×64×112×112" in shown.text and "1×64×160×160" in shown.text and "25.6 M" in shown.text
 
 
+EXPLAINED = [
+    # before: -0.00060… at 40 columns
+    ((*SMALL_CONV, "-k", "7", "-i", "1x2x16x16"), 4),
+    # before: -0.141934469342231… at 60 columns: even the stacked, elided grid is too wide there,
+    # so its lines run past the edge
+    ((*SMALL_CONV, "-k", "3", "--precision", "17"), 17),
+]
+
+
 @pytest.mark.parametrize("columns", NARROW)
-def test_explain_wide_kernel_never_cuts_numbers(columns):
-    """Before: ``-0.00060…`` at 40 columns."""
-    args = (*SMALL_CONV, "-k", "7", "-i", "1x2x16x16")
+@pytest.mark.parametrize("args, digits", EXPLAINED, ids=["k7", "precision17"])
+def test_explain_never_cuts_numbers(columns, args, digits):
     weights = _piped_json(*args)["terms"][0]["weights"]
     shown = run_in_terminal(args, columns)
     assert shown.code == 0, shown.text
     assert _cut(shown.text, columns) == []
-    assert f"{weights[0]:.4g}" in shown.text and f"{weights[-1]:.4g}" in shown.text
-
-
-@pytest.mark.parametrize("columns", NARROW)
-def test_explain_seventeen_digits_never_cut(columns):
-    """Before: ``-0.141934469342231…`` at 60 columns: even the stacked, elided grid is too wide,
-    so its lines run past the edge."""
-    args = (*SMALL_CONV, "-k", "3", "--precision", "17")
-    weights = _piped_json(*args)["terms"][0]["weights"]
-    shown = run_in_terminal(args, columns)
-    assert shown.code == 0, shown.text
-    assert _cut(shown.text, columns) == []
-    assert f"{weights[0]:.17g}" in shown.text and f"{weights[-1]:.17g}" in shown.text
+    assert f"{weights[0]:.{digits}g}" in shown.text and f"{weights[-1]:.{digits}g}" in shown.text
 
 
 @pytest.mark.parametrize("columns", (*NARROW, 80))
