@@ -108,3 +108,14 @@ def test_units_exact_never_rounds_on_a_terminal(sizes):
     assert "9,408" in shown.text and "118,013,952" in shown.text
     assert not re.search(r"\d [kMG]\b|KiB|MiB", shown.text), shown.text
     assert _cut(shown.text, 80) == []
+
+
+@pytest.mark.parametrize("columns", (40, 60))
+def test_layers_keep_words_whole(columns):
+    """Before: ``align_corner…`` at 60 columns; where the description column would be narrower
+    than its words, descriptions go under their command."""
+    shown = run_in_terminal(("layers",), columns, lines=500)
+    assert shown.code == 0, shown.text
+    words = ["upsamplingbilinear2d", "nn.UpsamplingBilinear2d", "align_corners=True", "(bi/tri)linear,",
+             "multiheadattention", "nn.MultiheadAttention"]
+    assert _cut(shown.text, columns, words) == [] and "…" not in shown.text

@@ -53,8 +53,9 @@ class FirstThatFits:
     'a wide form\\nmuch too wide\\n'
     """
 
-    def __init__(self, *forms: Any) -> None:
+    def __init__(self, *forms: Any, measure: str = "maximum") -> None:
         self.forms = forms
+        self.measure = measure  # "minimum" for forms that wrap their words: the narrowest they draw whole
 
     def _widths(self, console: Any, options: Any, form: Any) -> Any:
         from rich.measure import Measurement
@@ -62,7 +63,7 @@ class FirstThatFits:
         return Measurement.get(console, options.update(max_width=ROOMY), form)  # unclamped
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        chosen = first_that_fits(self.forms, lambda form: self._widths(console, options, form).maximum,
+        chosen = first_that_fits(self.forms, lambda form: getattr(self._widths(console, options, form), self.measure),
                                  options.max_width)
         needed = self._needed(console, options, chosen)
         if needed > options.max_width:
@@ -79,7 +80,7 @@ class FirstThatFits:
         if isinstance(form, Group):
             return max((self._needed(console, options, part) for part in form.renderables), default=0)
         measured = self._widths(console, options, form)
-        return measured.minimum if isinstance(form, Text) else measured.maximum
+        return measured.minimum if isinstance(form, Text) else getattr(measured, self.measure)
 
     def __rich_measure__(self, console: Any, options: Any) -> Any:
         from rich.measure import Measurement

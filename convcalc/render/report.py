@@ -62,21 +62,48 @@ def render_layer(report: LayerReport, units: str = "both", count: str = "convcal
 def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
     """``convcalc layers``: per family (rows are command, aliases, torch class, family title,
     summary), each command with its torch class and what it is, aliases after it. Names never
-    wrap; a description wraps as whole words in the width left."""
+    wrap; a description wraps as whole words in the width left, or, where that is narrower
+    than its longest word, goes on the lines under its command."""
     from itertools import groupby
+
+    from .layout import FirstThatFits
 
     parts: list[RenderableType] = []
     for family, members in groupby(rows, key=lambda row: row[3]):
-        table = Table(box=None, show_header=False, expand=True, pad_edge=False, padding=(0, 1),
-                      title=Text(family, style="bold"), title_justify="left")
-        table.add_column(no_wrap=True, style="cyan")
-        table.add_column(no_wrap=True)
-        table.add_column(ratio=1)
-        for name, aliases, torch_class, _, summary in members:
-            also = Text(f" (also {aliases})", style="dim") if aliases else Text()
-            table.add_row(name, torch_class, Text(summary) + also)  # Text: summaries hold brackets, not markup
-        parts += [table, Text()]
+        listed = list(members)
+        title = Text(family, style="bold")
+        # measured by its narrowest (every word whole), as a table whose description wraps
+        parts += [FirstThatFits(_layer_table(title, listed), _layer_lines(title, listed), measure="minimum"), Text()]
     return Group(*parts[:-1])
+
+
+def _described(summary: str, aliases: str) -> Text:
+    also = Text(f" (also {aliases})", style="dim") if aliases else Text()
+    return Text(summary) + also  # Text: summaries hold brackets, not markup
+
+
+DESCRIPTION_WIDTH = 24  # narrower, a description reads a word or two a line: it goes under its command
+
+
+def _layer_table(title: Text, members: list[tuple[str, ...]]) -> Table:
+    table = Table(box=None, show_header=False, expand=True, pad_edge=False, padding=(0, 1),
+                  title=title, title_justify="left")
+    table.add_column(no_wrap=True, style="cyan")
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1, min_width=DESCRIPTION_WIDTH)
+    for name, aliases, torch_class, _, summary in members:
+        table.add_row(name, torch_class, _described(summary, aliases))
+    return table
+
+
+def _layer_lines(title: Text, members: list[tuple[str, ...]]) -> Group:
+    """A narrow terminal's form: the command and its torch class, the description indented below."""
+    from rich.padding import Padding
+
+    lines: list[RenderableType] = [title]
+    for name, aliases, torch_class, _, summary in members:
+        lines += [Text(name, style="cyan") + Text(f"  {torch_class}"), Padding(_described(summary, aliases), (0, 0, 0, 4))]
+    return Group(*lines)
 
 
 # Columns of the network table are this far apart: one space of padding and the rule's blank.
