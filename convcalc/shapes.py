@@ -112,6 +112,22 @@ def parse_int(text: str, what: str, minimum: int | None = None) -> int:
     return values[0]
 
 
+def parse_choice(text: str, option: str, choices: Sequence[str]) -> str:
+    """``text`` as one of ``choices`` (lower-case words), in any case: ``ADAM`` is ``adam``.
+
+    >>> parse_choice("FVCore", "--count", ("convcalc", "torchinfo", "fvcore"))
+    'fvcore'
+    >>> parse_choice("si", "--units", ("both", "exact", "human"))
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.ParseError: --units 'si' is not one of: both, exact, human
+    """
+    lowered = text.strip().lower()
+    if lowered not in choices:
+        raise ParseError(f"{option} {shown(text)} is not one of: {', '.join(choices)}")
+    return lowered
+
+
 def parse_floats(text: str, what: str = "value") -> tuple[float, ...]:
     """Parse ``2``, ``2.5x1.5`` or ``(2.0, 2.0)`` into a tuple of floats.
 

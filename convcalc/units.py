@@ -8,28 +8,12 @@ parameters; bytes always take binary ones (KiB, MiB, GiB, TiB), as memory is siz
 
 from __future__ import annotations
 
-from .errors import ParseError
 from .shapes import format_bytes, prefixed
 
 UNITS = ("both", "exact", "human")
 UNITS_HELP = "Numbers as exact, human (4.09 G, 24.5 KiB) or both side by side"
 
 _PREFIXES = ("k", "M", "G", "T", "P", "E")
-
-
-def parse_units(text: str) -> str:
-    """The ``--units`` value, checked.
-
-    >>> parse_units("human")
-    'human'
-    >>> parse_units("si")
-    Traceback (most recent call last):
-    ...
-    convcalc.errors.ParseError: --units 'si' is not one of: both, exact, human
-    """
-    if text not in UNITS:
-        raise ParseError(f"--units {text!r} is not one of: {', '.join(UNITS)}")
-    return text
 
 
 def human_count(count: int) -> str:

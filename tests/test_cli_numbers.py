@@ -225,3 +225,21 @@ def test_input_file_without_input_keeps_units_and_count(cli, tmp_path):
     assert "MACs (torchinfo)  4.03 k" in result.stdout  # (4·27 + 4)·36, not convcalc's 3,888
     data = json.loads(cli(*words, "--count", "fvcore", "--json").stdout)
     assert data["count"] == "fvcore"
+
+
+def test_choices_are_read_in_any_case_alike(cli):
+    result = cli(*CONV, "-i", "1x3x224x224", "--units", "HUMAN", "--count", "FVCORE")
+    assert result.code == 0, result.stderr
+    assert "MACs (fvcore)  118 M" in result.stdout
+    train = json.loads(cli("net", LENET, "--train", "--optimizer", "ADAM", "--units", "Exact", "--json").stdout)
+    assert train["training"]["optimizer"] == "adam"
+
+
+def test_bad_choices_raise_one_error_class():
+    import convcalc
+    from convcalc.errors import ParseError
+
+    net = convcalc.parse_network("input 1x3x8x8\nconv2d --out 4 -k 3")
+    for call in (lambda: net.summary(count="thop"), lambda: net.training_memory(optimizer="rmsprop")):
+        with pytest.raises(ParseError, match="is not one of"):
+            call()

@@ -248,3 +248,43 @@ def test_the_terminal_table_has_the_kept_column_and_the_training_totals():
     text = console.export_text()
     assert "kept for backward" in text.splitlines()[0]
     assert "optimizer state (adamw)" in text and "peak training memory" in text
+
+
+# -- a module called twice ----------------------------------------------------------------------
+
+SHARED_FC = """class Net:
+    def forward(self, x):
+        return self.fc(self.act(self.fc(x)))
+Net(
+  (fc): Linear(in_features=512, out_features=512, bias=True)
+  (act): ReLU()
+)"""
+
+
+def test_a_shared_module_makes_its_gradients_at_its_last_call():
+    _, memory = convcalc.parse_network(SHARED_FC).training_memory((4096, 512), optimizer="sgd")
+    activation, params = 4096 * 512 * 4, (512 * 512 + 512) * 4
+    assert memory.activation_bytes == 2 * activation  # fc's input, and act's output (fc#2's input)
+    assert memory.gradient_bytes == params  # once, however many calls
+    # the backward's fullest: at fc#2 (the first step back) both activations are kept, fc#2's output
+    # and input gradients are in flight, and fc's gradients are made there; plus the weights
+    assert memory.peak_bytes == params + (2 * activation + params + 2 * activation)
+
+
+def test_torch_makes_a_shared_modules_gradients_at_its_last_call():
+    """The backward of fc's second call makes a weight-sized gradient before the backward reaches
+    act; autograd holds it until fc's first call adds its own, then the sum becomes .grad."""
+    torch = pytest.importorskip("torch")
+    fc, act = torch.nn.Linear(8, 8), torch.nn.ReLU()
+    events: list[str] = []
+    act.register_full_backward_hook(lambda *_: events.append("act backward"))
+    fc.weight.register_post_accumulate_grad_hook(lambda _: events.append("fc.weight.grad set"))
+    out = fc(act(fc(torch.randn(2, 8, requires_grad=True))))
+
+    def second_call_backward(grad_inputs, grad_outputs):
+        if any(grad is not None and grad.numel() == fc.weight.numel() for grad in grad_inputs):
+            events.append("fc#2 weight gradient")
+
+    out.grad_fn.register_hook(second_call_backward)
+    out.sum().backward()
+    assert events == ["fc#2 weight gradient", "act backward", "fc.weight.grad set"]

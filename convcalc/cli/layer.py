@@ -284,14 +284,16 @@ class _Numbers(NamedTuple):
     @classmethod
     def read(cls, values: dict[str, Any], input_text: str | None) -> "_Numbers":
         from ..batch import parse_batch
-        from ..network.counting import parse_count
-        from ..units import parse_units
+        from ..network.counting import COUNTS
+        from ..shapes import parse_choice
+        from ..units import UNITS
 
         batch_text = values.pop("batch")
         if batch_text is not None and input_text is None:
             raise ConvcalcError("--batch sets the batch dim of --input; give --input SHAPE too")
         batch = None if batch_text is None else parse_batch(batch_text)
-        return cls(batch, parse_units(values.pop("units")), parse_count(values.pop("count")))
+        return cls(batch, parse_choice(values.pop("units"), "--units", UNITS),
+                   parse_choice(values.pop("count"), "--count", COUNTS))
 
     def batched(self, layer: Layer, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
         """``shape`` with the batch dim set to ``--batch``, as ``layer`` reads its input."""

@@ -141,8 +141,9 @@ class _Sizes(NamedTuple):
              form: str | None, wide: bool) -> "_Sizes":
         """``one_input`` names the option that takes a single input (--run, --train), if given."""
         from ..batch import parse_batch
-        from ..network.counting import parse_count
-        from ..units import parse_units
+        from ..network.counting import COUNTS
+        from ..shapes import parse_choice
+        from ..units import UNITS
 
         texts: list[str | None] = list(inputs) if inputs else [None]
         if len(texts) > 1 and one_input:
@@ -151,7 +152,8 @@ class _Sizes(NamedTuple):
         if len(texts) > 1 and form in ("csv", "markdown"):
             raise ConvcalcError(f"--{form} takes one input size, and {len(texts)} were given; "
                                 "use --json for several, or one call per size")
-        return cls(texts, None if batch is None else parse_batch(batch), parse_units(units), parse_count(count), wide)
+        return cls(texts, None if batch is None else parse_batch(batch), parse_choice(units, "--units", UNITS),
+                   parse_choice(count, "--count", COUNTS), wide)
 
     def shape(self, network: Any, index: int) -> Any:
         """The index-th input shape (None: the spec's input line), with --batch applied."""
@@ -226,14 +228,15 @@ def _training(network: Any, input_shape: Any, dtype: str, depth: int | None, tra
               optimizer: str | None) -> tuple[Any, Any]:
     """``--train``: the summary and the memory of one training step (needs an input shape);
     ``(None, None)`` without it."""
-    from ..network.training import optimizer_name
+    from ..network.training import OPTIMIZER_STATES
+    from ..shapes import parse_choice
 
     if not train:
         if optimizer is not None:
             raise ConvcalcError(f"--optimizer {optimizer} needs --train (the training-memory estimate)")
         return None, None
 
-    name = optimizer_name(optimizer or "adam")
+    name = parse_choice(optimizer or "adam", "--optimizer", tuple(OPTIMIZER_STATES))
     summary, memory = network.training_memory(input_shape, dtype, depth, name)
     if memory.peak_bytes is None:
         raise ConvcalcError("--train needs an input shape: give --input SHAPE or an input line in the spec")

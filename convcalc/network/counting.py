@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from ..errors import ParseError
 from ..layers.base import Layer, Shape, prod
 from .graph import Step, Trace
 
@@ -40,21 +39,6 @@ from .graph import Step, Trace
 OWN = __name__.partition(".")[0]
 COUNTS = (OWN, "torchinfo", "fvcore")
 COUNT_HELP = "MACs as convcalc, torchinfo or fvcore count them"
-
-
-def parse_count(text: str) -> str:
-    """The ``--count`` value, checked.
-
-    >>> parse_count("fvcore")
-    'fvcore'
-    >>> parse_count("thop")
-    Traceback (most recent call last):
-    ...
-    convcalc.errors.ParseError: --count 'thop' is not one of: convcalc, torchinfo, fvcore
-    """
-    if text not in COUNTS:
-        raise ParseError(f"--count {text!r} is not one of: {', '.join(COUNTS)}")
-    return text
 
 
 def _torchinfo(layer: Layer, step: Step) -> int:

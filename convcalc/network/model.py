@@ -91,14 +91,15 @@ class Network:
         >>> [net.summary((1, 3, 8, 8), count=count).totals.macs for count in ("torchinfo", "fvcore")]
         [8080, 8352]
         """
-        from .counting import parse_count, recount
+        from ..shapes import parse_choice
+        from .counting import COUNTS, recount
 
         size = dtype_bytes(dtype)
         if depth is not None and (
             isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
         ):
             raise ParseError(f"--depth must be a whole number >= 1, got {depth!r}")
-        summary = summarize(recount(self.trace(input_shape), parse_count(count)), dtype, size, depth)
+        summary = summarize(recount(self.trace(input_shape), parse_choice(count, "--count", COUNTS)), dtype, size, depth)
         summary.count = count
         return summary
 

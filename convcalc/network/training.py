@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..layers.base import prod
+from ..shapes import parse_choice
 from .graph import Step, Tensor, Trace
 from .summary import Summary, row_steps
 
@@ -67,18 +68,6 @@ class TrainingMemory:
         return data
 
 
-def optimizer_name(name: str) -> str:
-    """``name`` checked against the optimizers convcalc knows.
-
-    >>> optimizer_name("AdamW")
-    'adamw'
-    """
-    lowered = name.strip().lower()
-    if lowered not in OPTIMIZER_STATES:
-        raise ConfigError(f"--optimizer {name!r} is not one of: {', '.join(OPTIMIZER_STATES)}")
-    return lowered
-
-
 def training_memory(trace: Trace, summary: Summary, size: int, optimizer: str = "adam") -> TrainingMemory:
     """The memory of a training step of ``trace`` with ``optimizer``; ``summary`` is the
     trace's summary (its rows get their kept bytes), ``size`` the bytes of an element.
@@ -90,7 +79,7 @@ def training_memory(trace: Trace, summary: Summary, size: int, optimizer: str = 
     >>> memory.kept, memory.activation_bytes   # the input; relu's output; the pool's indices
     ([768, 1024, 512], 2304)
     """
-    optimizer = optimizer_name(optimizer)
+    optimizer = parse_choice(optimizer, "--optimizer", tuple(OPTIMIZER_STATES))
     if not summary.dtype.startswith(_TRAINABLE_DTYPES):
         raise ConfigError(f"--train with --dtype {summary.dtype}: torch's autograd trains floating-point tensors "
                           f"only; use --dtype {', '.join(_TRAINABLE_DTYPES[:-1])} or {_TRAINABLE_DTYPES[-1]}")
@@ -112,20 +101,27 @@ def _backward_peak(trace: Trace, per_step: dict[int, int], size: int, gradients:
     """The most the kept activations and the gradients take at once in the backward pass. It
     runs the steps in reverse: a step makes its parameters' gradients and the gradients of its
     input from those of its output (both alive while it runs), then frees what it was the first
-    to keep. Parameters no step reaches count as made from the start."""
+    to keep. A module called more than once makes its gradients at its last call, the first the
+    backward reaches (later calls add to them). Parameters no step reaches count as made from
+    the start."""
     def own(step: Step) -> int:
         if step.kind == "param":
             return prod(step.output.shape or ()) * size
         layer = step.layer
-        if layer is None or not step.first_call or step.functional or getattr(layer, "frozen", False):
+        if layer is None or step.functional or getattr(layer, "frozen", False):
             return 0
         return layer.num_params() * size
 
-    made = max(gradients - sum(map(own, trace.steps)), 0)
+    made = max(gradients - sum(own(step) for step in trace.steps if step.first_call or step.kind == "param"), 0)
     alive = sum(per_step.values())
     peak = alive + made
+    reached: set[str] = set()  # the modules whose gradients the walk has made
     for step in reversed(trace.steps):
-        made += own(step)
+        if step.kind == "param" or step.name not in reached:
+            gradient = own(step)
+            made += gradient
+            if gradient:
+                reached.add(step.name)
         if step.shown and step.output.shape is not None and step.inputs and step.inputs[0].shape is not None:
             in_flight = (prod(step.output.shape) + prod(step.inputs[0].shape)) * size
             peak = max(peak, alive + made + in_flight)
