@@ -71,3 +71,17 @@ def test_convcalc_count_is_the_default_and_flops_do_not_change():
 def test_an_unknown_count_is_refused():
     with pytest.raises(convcalc.ConvcalcError, match="--count 'thop' is not one of: convcalc, torchinfo, fvcore"):
         convcalc.parse_network("Linear(4, 2)").summary((1, 4), count="thop")
+
+
+@pytest.mark.parametrize("text, per_element", [
+    ("BatchNorm2d(4)", 2), ("BatchNorm2d(4, affine=False)", 1), ("BatchNorm2d(4, track_running_stats=False)", 5),
+    ("InstanceNorm2d(4)", 4), ("InstanceNorm2d(4, affine=True)", 5), ("GroupNorm(2, 4)", 5),
+    ("GroupNorm(2, 4, affine=False)", 4), ("LayerNorm(8, elementwise_affine=False)", 4),
+])
+def test_fvcore_counts_a_norm_as_its_class_declares(text, per_element, monkeypatch):
+    network = convcalc.parse_network(text)
+    macs = network.summary((2, 4, 8, 8), count="fvcore").totals.macs
+    assert macs == per_element * 2 * 4 * 8 * 8
+    layer_class = type(network.trace((2, 4, 8, 8)).steps[0].layer)
+    monkeypatch.setattr(layer_class, "fvcore_per_element", lambda self: 7)  # the declaration is what counts
+    assert network.summary((2, 4, 8, 8), count="fvcore").totals.macs == 7 * 2 * 4 * 8 * 8

@@ -675,6 +675,11 @@ class Layer:
         convcalc.network.counting), or None where fvcore counts nothing."""
         return None
 
+    def fvcore_per_element(self) -> int | None:
+        """The MACs fvcore's handle for this layer's norm operator counts per input element;
+        None for a layer that is no norm."""
+        return None
+
     def _batched(self, x: Any) -> tuple[Any, bool]:
         """``(x with a batch dim, whether one was added)``: kernels take (N, C, *spatial)."""
         if x.ndim == self.nd + 1:

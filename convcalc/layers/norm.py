@@ -138,6 +138,15 @@ class _ChannelNorm(Layer):
         )
 
 
+def _normalising_cost(affine: bool) -> int:
+    """fvcore's norm handles per element: mean, variance and normalise (4), and the affine's 1.
+
+    >>> _normalising_cost(True), _normalising_cost(False)
+    (5, 4)
+    """
+    return 5 if affine else 4
+
+
 class _BatchNormNd(_ChannelNorm):
     """Eval-mode BatchNorm: with running statistics any batch works, a batch of 1 included
     (torch's "more than 1 value per channel" rule is a training rule). Without them
@@ -161,6 +170,15 @@ class _BatchNormNd(_ChannelNorm):
         Kept(tensor='own', elements=16, itemsize=4)
         """
         return _with_statistics(self, input_shape, output_shape, input_shape[1])
+
+    def fvcore_per_element(self) -> int:
+        """With running statistics fvcore counts 1 per element and 1 for the affine; without them
+        (normalised by the batch) as the other norms.
+
+        >>> BatchNorm2d(8).fvcore_per_element(), BatchNorm2d(8, track_running_stats=False).fvcore_per_element()
+        (2, 5)
+        """
+        return (2 if self.affine else 1) if self.track_running_stats else _normalising_cost(self.affine)
 
     def __init__(
         self,
@@ -277,6 +295,9 @@ class _InstanceNormNd(_ChannelNorm):
     """
 
     batch_optional = True
+
+    def fvcore_per_element(self) -> int:
+        return _normalising_cost(self.affine)
 
     flops_rule: ClassVar[str] = (
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the affine scale "
@@ -395,6 +416,9 @@ class GroupNorm(Layer):
 
     def traced_op(self, input_shape: Shape) -> str | None:
         return "group_norm"
+
+    def fvcore_per_element(self) -> int:
+        return _normalising_cost(self.affine)
 
     def __init__(
         self,
@@ -515,6 +539,9 @@ class LayerNorm(Layer):
 
     def traced_op(self, input_shape: Shape) -> str | None:
         return "layer_norm"
+
+    def fvcore_per_element(self) -> int:
+        return _normalising_cost(self.elementwise_affine)
 
     def __init__(
         self,

@@ -21,7 +21,8 @@ attention, matmul), as fvcore counts conv, linear and matmul. The other conventi
   nothing for modules with children (MultiheadAttention, whose out_proj is a child), functional
   calls, operations, pooling and activations.
 
-A layer declares what these need: ``traced_op`` (the aten operator fvcore's trace sees) and
+A layer declares what these need: ``traced_op`` (the aten operator fvcore's trace sees),
+``fvcore_per_element`` (what fvcore's norm handles count per element) and
 ``prints_children`` (torch's module has children); its ``family`` says "conv" where torchinfo's
 class-name test ("Conv" in the name) does.
 """
@@ -64,16 +65,8 @@ def _per_element(scale: int, of_output: bool = False) -> Callable[[Layer, Step, 
     return count
 
 
-def _batch_norm(layer: Layer, step: Step, macs: int) -> int:
-    affine = bool(getattr(layer, "affine", False))
-    by_batch = not getattr(layer, "track_running_stats", True)  # eval mode normalises by the batch
-    per_element = (5 if affine else 4) if by_batch else (2 if affine else 1)
-    return per_element * prod(step.inputs[0].shape or ())
-
-
 def _norm(layer: Layer, step: Step, macs: int) -> int:
-    affine = bool(getattr(layer, "affine", getattr(layer, "elementwise_affine", False)))
-    return (5 if affine else 4) * prod(step.inputs[0].shape or ())
+    return (layer.fvcore_per_element() or 0) * prod(step.inputs[0].shape or ())
 
 
 def _projections(layer: Any, step: Step, macs: int) -> int:
@@ -84,7 +77,7 @@ def _projections(layer: Any, step: Step, macs: int) -> int:
 _FVCORE: dict[str, Callable[[Any, Step, int], int]] = {
     "convolution": lambda layer, step, macs: macs,
     "linear": lambda layer, step, macs: macs,
-    "batch_norm": _batch_norm,
+    "batch_norm": _norm,
     "group_norm": _norm,
     "layer_norm": _norm,
     "instance_norm": _norm,
