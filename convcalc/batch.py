@@ -57,7 +57,12 @@ def with_batch(shape: tuple[int, ...], batch: int, dim: int | None, reader: str)
 
 def trace_batch_dim(trace: Any) -> tuple[int | None, str]:
     """The batch dim of a traced network's input, as the first layer reading the input takes it
-    (dim 0 when operations read it first), and that layer's name for messages."""
+    (dim 0 when operations read it first), and that layer's name for messages.
+
+    >>> from convcalc import parse_network
+    >>> trace_batch_dim(parse_network("Conv2d(3, 8, 3)").trace((3, 8, 8)))
+    (None, '0 (Conv2d)')
+    """
     shape = trace.input.shape
     for step in trace.steps:
         if any(tensor is trace.input for tensor in step.inputs):

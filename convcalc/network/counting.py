@@ -111,7 +111,13 @@ def step_macs(step: Step, count: str) -> int | None:
 
 
 def recount(trace: Trace, count: str) -> Trace:
-    """``trace`` with every step's MACs in the ``count`` convention (FLOPs stay convcalc's)."""
+    """``trace`` with every step's MACs in the ``count`` convention (FLOPs stay convcalc's).
+
+    >>> from convcalc import parse_network
+    >>> trace = parse_network("Conv2d(3, 8, 3)\\nBatchNorm2d(8)").trace((1, 3, 8, 8))
+    >>> [(step.macs, step.flops) for step in recount(trace, "fvcore").steps]
+    [(7776, 15840), (576, 576)]
+    """
     if count == OWN:
         return trace
     steps = [dataclasses.replace(step, macs=step_macs(step, count)) for step in trace.steps]

@@ -47,7 +47,12 @@ class TrainingMemory:
     """One training step's memory, in bytes of the summary's element type.
 
     ``kept`` holds each summary row's activations kept for the backward pass (a tensor
-    counted at the first row keeping it, so that they add up to ``activation_bytes``)."""
+    counted at the first row keeping it, so that they add up to ``activation_bytes``).
+
+    >>> memory = TrainingMemory("momentum", [64, 32], 96, 40, 40, 40, 256)
+    >>> memory.activation_bytes == sum(memory.kept)
+    True
+    """
 
     optimizer: str
     kept: list[int | None]
