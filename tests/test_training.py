@@ -288,3 +288,16 @@ def test_torch_makes_a_shared_modules_gradients_at_its_last_call():
     out.grad_fn.register_hook(second_call_backward)
     out.sum().backward()
     assert events == ["fc#2 weight gradient", "act backward", "fc.weight.grad set"]
+
+
+def test_the_docs_checked_rows_are_the_cases_the_test_runs():
+    doc = (TESTS.parent / "docs" / "training-memory.md").read_text()
+    checked = set()
+    for line in doc.splitlines():
+        cell = line.split("|")[1].strip() if line.startswith("|") else ""
+        if cell.endswith("✓"):
+            name, shape, optimizer = (part.strip() for part in cell[:-1].rsplit(",", 2))
+            name = "small_cnn" if name.startswith("small CNN") else name
+            checked.add((name, tuple(int(n) for n in shape.split("×")), optimizer))
+    assert checked == {(spec.get("torchvision", "small_cnn"), tuple(spec["input"]), optimizer)
+                       for spec, optimizer in ORACLE_CASES}
