@@ -57,16 +57,23 @@ def with_batch(shape: tuple[int, ...], batch: int, dim: int | None, reader: str)
 
 def trace_batch_dim(trace: Any) -> tuple[int | None, str]:
     """The batch dim of a traced network's input, as the first layer reading the input takes it
-    (dim 0 when operations read it first), and that layer's name for messages.
+    (dim 0 when operations read it first), and that layer's name for messages. An element-wise
+    layer has no batch dim of its own: the layer reading its output decides.
 
     >>> from convcalc import parse_network
     >>> trace_batch_dim(parse_network("Conv2d(3, 8, 3)").trace((3, 8, 8)))
     (None, '0 (Conv2d)')
+    >>> trace_batch_dim(parse_network("ReLU()\\nDropout()\\nConv2d(3, 8, 3)").trace((2, 3, 8, 8)))
+    (0, '2 (Conv2d)')
     """
     shape = trace.input.shape
+    read = {trace.input.id}  # the input, and element-wise layers' outputs of its shape
     for step in trace.steps:
-        if any(tensor is trace.input for tensor in step.inputs):
-            if step.layer is not None:
-                return step.layer.batch_dim(shape), f"{step.key} ({step.type_name})"
-            break
+        if any(tensor.id in read for tensor in step.inputs):
+            if step.layer is None:
+                break
+            if step.layer.elementwise and step.output.shape == shape:
+                read.add(step.output.id)
+                continue
+            return step.layer.batch_dim(shape), f"{step.key} ({step.type_name})"
     return (0 if len(shape) >= 2 else None), "the network"

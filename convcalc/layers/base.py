@@ -665,7 +665,11 @@ class Layer:
 
     def batch_dim(self, input_shape: Shape) -> int | None:
         """The batch dim of ``input_shape`` (``--batch`` sets it; examples in convcalc.batch): 0, or
-        None for an unbatched (C, *spatial) where the batch may be left out, or a single dim."""
+        None for an unbatched (C, *spatial) where the batch may be left out, or a single dim.
+        An element-wise layer reads any layout, so that none of its dims is the batch: refused."""
+        if self.elementwise:
+            raise self._shape_error(input_shape, "acts on each element of any layout, so no dim is its batch dim "
+                                    "for --batch to set; give the whole shape, batch included, in --input")
         if self.batch_optional and len(input_shape) == self.nd + 1:
             return None
         return 0 if len(input_shape) >= 2 else None

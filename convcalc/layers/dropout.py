@@ -51,6 +51,23 @@ class _DropoutNd(Layer):
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
 
+    def batch_dim(self, input_shape: Shape) -> int | None:
+        """Dim 0 of a channel-wise dropout's batched input (FeatureAlphaDropout's (N, C, *));
+        an element-wise dropout has no batch dim (refused, as for any element-wise layer).
+
+        >>> Dropout1d().batch_dim((2, 4, 8)), Dropout3d().batch_dim((4, 3, 8, 8)), FeatureAlphaDropout().batch_dim((2, 4))
+        (0, None, 0)
+        """
+        if not self.channel_wise:
+            return super().batch_dim(input_shape)
+        if self.nd and len(input_shape) == self.nd + 1 and not self.batch_optional:
+            raise self._shape_error(input_shape, f"torch reads a {self.nd + 1}-D input as batched (N, C, L) and warns "
+                                    "it will read it as unbatched, so its batch dim is ambiguous; give --input "
+                                    f"with {self.nd + 2} dims (N, C, *spatial)")
+        if self.nd and len(input_shape) <= self.nd + 1:
+            return None
+        return 0 if len(input_shape) >= 2 else None
+
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
@@ -109,6 +126,7 @@ class Dropout1d(_DropoutNd):
     nd = 1
     checks_rank = True
     channel_wise = True
+    batch_optional = True
 
 
 class Dropout2d(_DropoutNd):
@@ -119,7 +137,7 @@ class Dropout2d(_DropoutNd):
     """
 
     nd = 2
-    channel_wise = True
+    channel_wise = True  # not batch_optional: torch reads a 3-D input as (N, C, L), not (C, H, W)
 
     def notes(self) -> list[str]:
         return [
@@ -137,6 +155,7 @@ class Dropout3d(_DropoutNd):
 
     nd = 3
     channel_wise = True
+    batch_optional = True
 
     def notes(self) -> list[str]:
         return ["in training torch warns on inputs that are not 4-D or 5-D"]

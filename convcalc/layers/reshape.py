@@ -271,6 +271,16 @@ class _PadNd(_ReshapeBase):
 
     mode: ClassVar[str] = "constant"
     flops_rule: ClassVar[str] = "0: the layer copies the input and fills the border, no arithmetic"
+    batch_optional = True  # (N, C, *spatial) or an unbatched (C, *spatial), as torch documents
+
+    def batch_dim(self, input_shape: Shape) -> int | None:
+        """Dim 0 where the input has a batch (nd + 2 dims or more): None for (C, *spatial) and
+        anything smaller, whose first dim is no batch.
+
+        >>> ZeroPad2d(1).batch_dim((1, 3, 8, 8)), ZeroPad2d(1).batch_dim((3, 8, 8)), ZeroPad2d(1).batch_dim((8, 8))
+        (0, None, None)
+        """
+        return 0 if len(input_shape) >= self.nd + 2 else None
 
     def __init__(self, padding: Size) -> None:
         self._set_padding(padding)
