@@ -85,7 +85,9 @@ Fill = _text_option("--fill", metavar="SPEC", complete=complete_fill,
 FillWeights = _text_option("--fill-weights", metavar="SPEC", complete=complete_fill,
                            help="Random parameters, same choices; normal/uniform mimic torch's init  [default: normal]")
 Seed = _text_option("--seed", metavar="INT", help="Seed of the random tensors  [default: 0]")
-Precision = _text_option("--precision", metavar="INT", help="Digits after the point  [default: 4]")
+Precision = _text_option(
+    "--precision", metavar="INT",
+    help="Digits after the decimal point of each value shown (not significant digits)  [default: 4]")
 Heatmap = _flag_option("--heatmap", "Draw feature maps as pictures (half-block characters).")
 Save = _text_option("--save", metavar="FILE", help="Write the output to .npy (or .npz), atomically.")
 Force = _flag_option("--force", "Overwrite an existing --save file.")
