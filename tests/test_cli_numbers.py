@@ -243,3 +243,37 @@ def test_bad_choices_raise_one_error_class():
     for call in (lambda: net.summary(count="thop"), lambda: net.training_memory(optimizer="rmsprop")):
         with pytest.raises(ParseError, match="is not one of"):
             call()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["zeropad2d", "--padding", "1", "-i", "3x8x8"], ["no batch dim for ZeroPad2d", "--input 4x3x8x8"]),
+    (["reflectionpad1d", "--padding", "1", "-i", "3x8"], ["no batch dim for ReflectionPad1d"]),
+    (["dropout2d", "-i", "3x8x8"], ["Dropout2d", "(N, C, L)", "ambiguous", "4 dims"]),
+    (["dropout1d", "-i", "4x8"], ["no batch dim for Dropout1d"]),
+    (["dropout", "-i", "3x8x8"], ["Dropout", "acts on each element", "in --input"]),
+    (["relu", "-i", "1x3x8x8"], ["ReLU", "acts on each element"]),
+])
+def test_batch_is_refused_where_the_layer_has_no_batch_dim_in_that_input(cli, argv, words):
+    cli(*argv, "--batch", "4").assert_one_error_line(words)
+
+
+def test_batch_on_padding_and_channel_dropout_sets_torchs_batch_dim(cli):
+    pad = json.loads(cli("zeropad2d", "--padding", "1", "-i", "1x3x8x8", "--batch", "4", "--json").stdout)
+    assert pad["input_shape"] == [4, 3, 8, 8] and pad["output_shape"] == [4, 3, 10, 10]
+    drop = json.loads(cli("dropout2d", "-i", "1x3x8x8", "--batch", "4", "--json").stdout)
+    assert drop["input_shape"] == [4, 3, 8, 8]
+
+
+def test_batch_on_a_network_read_first_by_an_element_wise_layer(cli, tmp_path):
+    spec = tmp_path / "net.txt"
+    spec.write_text("input 3x8x8\nrelu\nconv2d --in 3 --out 4 -k 3\n")
+    cli("net", str(spec), "--batch", "2").assert_one_error_line(["no batch dim for 1 (Conv2d)"])
+    spec.write_text("input 1x3x8x8\nrelu\nconv2d --in 3 --out 4 -k 3\n")
+    assert json.loads(cli("net", str(spec), "--batch", "2", "--json").stdout)["input_shape"] == [2, 3, 8, 8]
+
+
+def test_layer_precision_help_says_digits_after_the_point(cli):
+    result = cli("conv2d", "--help")
+    assert result.code == 0
+    help_text = " ".join(result.stdout.replace("│", " ").split())
+    assert "--precision INT Digits after the decimal point of each value shown (not significant digits)" in help_text
