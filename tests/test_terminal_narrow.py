@@ -119,3 +119,11 @@ def test_layers_keep_words_whole(columns):
     words = ["upsamplingbilinear2d", "nn.UpsamplingBilinear2d", "align_corners=True", "(bi/tri)linear,",
              "multiheadattention", "nn.MultiheadAttention"]
     assert _cut(shown.text, columns, words) == [] and "…" not in shown.text
+
+
+def test_single_layer_panel_keeps_each_argument_on_one_line():
+    """Before: ``stride=(2,`` / ``2)`` at 50 columns; the layer's arguments go one a line instead."""
+    shown = run_in_terminal(("conv2d", "--in", "3", "--out", "8", "-k", "3", "-s", "2", "-i", "1x3x32x32"), 50)
+    assert shown.code == 0, shown.text
+    assert "kernel_size=(3, 3)," in shown.text and "stride=(2, 2))" in shown.text
+    assert_unbroken(shown.text.split("input")[0], 50)

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..single.report import LayerReport
+from .layout import FirstThatFits
 from ..units import bytes_text, count_text
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ def render_layer(report: LayerReport, units: str = "both", count: str = "convcal
         grid.add_row("MACs" if count == "convcalc" else f"MACs ({count})", count_text(report.macs, units))
         grid.add_row("FLOPs", count_text(report.flops, units))
         grid.add_row("memory", f"{bytes_text(report.output_bytes or 0, units)} output at {report.dtype}")
-    parts: list[RenderableType] = [Text(repr(layer), style="bold"), grid]
+    # the layer's repr on one line, else one argument a line: never wrapped inside stride=(2, 2)
+    heading = FirstThatFits(Text(repr(layer), style="bold"), Text(_one_argument_a_line(repr(layer)), style="bold"))
+    parts: list[RenderableType] = [heading, grid]
     notes = layer.notes()
     if report.input_shape is None:
         notes = [*notes, "give --input SHAPE for the output shape, MACs and FLOPs"]
@@ -59,14 +62,30 @@ def render_layer(report: LayerReport, units: str = "both", count: str = "convcal
     )
 
 
+def _one_argument_a_line(call: str) -> str:
+    """``Conv2d(3, 8, stride=(2, 2))`` with each top-level argument on a line of its own.
+
+    >>> print(_one_argument_a_line("Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2))"))
+    Conv2d(3,
+      8,
+      kernel_size=(3, 3),
+      stride=(2, 2))
+    """
+    pieces, depth, start = [], 0, 0
+    for at, char in enumerate(call):
+        depth += (char in "([{") - (char in ")]}")
+        if char == "," and depth == 1:
+            pieces.append(call[start:at + 1])
+            start = at + 2  # past ", "
+    return "\n  ".join([*pieces, call[start:]])
+
+
 def render_layer_list(rows: list[tuple[str, ...]]) -> RenderableType:
     """``convcalc layers``: per family (rows are command, aliases, torch class, family title,
     summary), each command with its torch class and what it is, aliases after it. Names never
     wrap; a description wraps as whole words in the width left, or, where that is narrower
     than its longest word, goes on the lines under its command."""
     from itertools import groupby
-
-    from .layout import FirstThatFits
 
     parts: list[RenderableType] = []
     for family, members in groupby(rows, key=lambda row: row[3]):
