@@ -15,7 +15,7 @@ import unicodedata
 from typing import Any
 
 from ..errors import printable
-from ..render.layout import ROOMY
+from ..render import ROOMY
 
 
 def emit_json(data: Any) -> None:

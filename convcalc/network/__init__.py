@@ -5,6 +5,18 @@
 (1, 2, 3, 3)
 """
 
-from .model import Network, Summary, parse_network
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Network", "Summary", "parse_network"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: a single-layer command reads light modules of this package (the
+    # counting conventions' names) and must not pay for the tracer and interpreter on start-up.
+    if name in __all__:
+        from . import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

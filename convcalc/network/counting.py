@@ -30,10 +30,11 @@ class-name test ("Conv" in the name) does.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..layers.base import Layer, Shape, prod
-from .graph import Step, Trace
+if TYPE_CHECKING:  # the graph loads the spec reader: not on a single layer's start-up path
+    from .graph import Step, Trace
 
 # convcalc's own convention, named after the package (spelt from the module's name: a string
 # that equals a module's name reads as a lazy import of it to the architecture check).
@@ -132,7 +133,7 @@ def layer_macs(layer: Layer, input_shape: Shape, output_shape: Shape, macs: int,
     >>> [layer_macs(Linear(4, 2), (3, 5, 4), (3, 5, 2), 120, count) for count in COUNTS]
     [120, 30, 120]
     """
-    from .graph import Tensor
+    from .graph import Step, Tensor
 
     step = Step("layer", "", type(layer).__name__, 1, (), (Tensor(0, input_shape, 0, None),),
                 Tensor(1, output_shape, 1, None),

@@ -16,11 +16,12 @@ Pure functions of cell widths; Rich is imported only when a FirstThatFits is dra
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-ROOMY = 4000  # the widest any output is drawn or measured at, in columns
+from . import ROOMY
 
 Form = TypeVar("Form")
 
@@ -89,12 +90,15 @@ class FirstThatFits:
                            self._widths(console, options, self.forms[0]).maximum)
 
 
+@functools.lru_cache(maxsize=4096)  # cells repeat ("3×3 (jump 1)"): long tables measure each once
 def text_width(text: str) -> int:
     """Terminal cells ``text`` takes (wide East Asian characters take two).
 
     >>> text_width("1×64×56×56"), text_width("層")
     (10, 2)
     """
+    if text.isascii():  # nearly every cell: no per-character look-up (3000-layer tables)
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
