@@ -11,10 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ParseError
-from ..tensors.params import check_params
 from .graph import Step, Trace
-from .plan import NetworkRun, prepare_plan
+from .plan import NetworkRun, check_state, own_state, prepare_plan, walk
 
 __all__ = ["NetworkRun", "run_network", "run_network_bytes", "run_spec", "state_dict_shapes", "state_roles"]
 
@@ -66,28 +64,8 @@ def run_network(
     """
     if prepared:
         return prepare_plan(trace, x, params, record=record, fold=fold, progress=progress, where=where)[1]
-    if trace.state.unknown:
-        raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
-    check_params(state_dict_shapes(trace), params, where)
-    last_use: dict[int, int] = {}
-    for index, step in enumerate(trace.steps):
-        for tensor in step.inputs:
-            last_use[tensor.id] = index
-    last_use[trace.output.id] = len(trace.steps)
-    values: dict[int, Any] = {trace.input.id: x}
-    activations: dict[str, np.ndarray] = {}
-    for index, step in enumerate(trace.steps):
-        inputs = [values[tensor.id] for tensor in step.inputs]
-        result = _evaluate(step, inputs, params)
-        values[step.output.id] = result
-        if record and step.shown:
-            activations[step.key] = result
-        for tensor in step.inputs:
-            if last_use.get(tensor.id) == index and tensor.id != step.output.id:
-                values.pop(tensor.id, None)
-        if progress is not None:
-            progress(index + 1, len(trace.steps))
-    return NetworkRun(values[trace.output.id], activations)
+    check_state(trace, params, where)
+    return walk(trace, x, lambda index, step, inputs: _evaluate(step, inputs, params), record, progress)
 
 
 def _evaluate(step: Step, inputs: list[Any], params: dict[str, np.ndarray]) -> Any:
@@ -98,14 +76,7 @@ def _evaluate(step: Step, inputs: list[Any], params: dict[str, np.ndarray]) -> A
     if step.layer is None:
         assert step.compute is not None
         return step.compute(*inputs)
-    layer = step.layer
-    prefix = f"{step.name}." if step.name else ""
-    own = {
-        suffix: params[prefix + suffix]
-        for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
-        if not step.functional and prefix + suffix in params
-    }
-    result = layer.forward(inputs[0], own, **step.forward_kwargs)
+    result = step.layer.forward(inputs[0], own_state(step, params), **step.forward_kwargs)
     if isinstance(result, tuple):  # max-pool with return_indices: the values flow on
         result = result[0]
     return result

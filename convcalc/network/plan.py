@@ -104,13 +104,61 @@ def prepare_plan(
     >>> plan.folded, first.output.tolist(), plan.run(np.ones((1, 3))).output.tolist()
     (['1'], [[6.0, 6.0]], [[6.0, 6.0]])
     """
-    if trace.state.unknown:
-        raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
-    check_params({**trace.state.params, **trace.state.buffers}, params, where)
+    check_state(trace, params, where)
     pairs, in_place = _fold_pairs(trace, record) if fold else ({}, set())
     builder = _Builder(trace, params, record, pairs, in_place)
     first = builder.run(x, progress)
     return builder.plan(), first
+
+
+def check_state(trace: Trace, params: dict[str, np.ndarray], where: str) -> None:
+    """ParseError unless the text gives every parameter and ``params`` holds each state_dict
+    entry in its shape (``where`` names the dict in the message)."""
+    if trace.state.unknown:
+        raise ParseError(f"cannot run: the parameters of {', '.join(trace.state.unknown)} are not known from the text")
+    check_params({**trace.state.params, **trace.state.buffers}, params, where)
+
+
+def own_state(step: Step, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The state_dict entries of the step's layer, by suffix (none for an ``F.<name>`` call)."""
+    layer = step.layer
+    assert layer is not None
+    prefix = f"{step.name}." if step.name else ""
+    return {suffix: params[prefix + suffix] for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
+            if not step.functional and prefix + suffix in params}
+
+
+def walk(
+    trace: Trace,
+    x: np.ndarray,
+    evaluate: Callable[[int, Step, list[Any]], Any],
+    record: bool,
+    progress: Callable[[int, int], None] | None,
+) -> NetworkRun:
+    """The trace run step by step: ``evaluate(index, step, inputs)`` gives each step's value, and
+    each value is dropped after its last use (kept when ``record`` and the step is shown).
+
+    >>> from convcalc import parse_network
+    >>> trace = parse_network("input 1x3\\nIdentity()\\nFlatten()").trace()
+    >>> walk(trace, np.ones((1, 3)), lambda index, step, inputs: inputs[0] * 2, True, None).activations["0"]
+    array([[2., 2., 2.]])
+    """
+    last_use: dict[int, int] = {trace.output.id: len(trace.steps)}
+    for index, step in enumerate(trace.steps):
+        for tensor in step.inputs:
+            last_use[tensor.id] = index
+    values: dict[int, Any] = {trace.input.id: x}
+    activations: dict[str, np.ndarray] = {}
+    for index, step in enumerate(trace.steps):
+        values[step.output.id] = evaluate(index, step, [values[tensor.id] for tensor in step.inputs])
+        if record and step.shown:
+            activations[step.key] = values[step.output.id]
+        for tensor in step.inputs:
+            if last_use.get(tensor.id) == index and tensor.id != step.output.id:
+                values.pop(tensor.id, None)
+        if progress is not None:
+            progress(index + 1, len(trace.steps))
+    return NetworkRun(values[trace.output.id], activations)
 
 
 def _exposed(trace: Trace, record: bool) -> set[int]:
@@ -174,36 +222,18 @@ class _Builder:
 
     def own(self, step: Step) -> dict[str, np.ndarray]:
         """The step's layer's state_dict entries, by suffix."""
-        layer = step.layer
-        assert layer is not None
-        prefix = f"{step.name}." if step.name else ""
-        return {suffix: self.params[prefix + suffix] for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
-                if not step.functional and prefix + suffix in self.params}
+        return own_state(step, self.params)
 
     def run(self, x: np.ndarray, progress: Callable[[int, int], None] | None) -> NetworkRun:
-        trace = self.trace
-        last_use: dict[int, int] = {trace.output.id: len(trace.steps)}
-        for index, step in enumerate(trace.steps):
-            for tensor in step.inputs:
-                last_use[tensor.id] = index
-        values: dict[int, Any] = {trace.input.id: x}
-        activations: dict[str, np.ndarray] = {}
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for index, step in enumerate(trace.steps):
-                if index in self.skip:
-                    self.alias[step.output.id] = self.source(step.inputs[0].id)
-                    values[step.output.id] = values[step.inputs[0].id]
-                else:
-                    inputs = [values[tensor.id] for tensor in step.inputs]
-                    values[step.output.id] = self.prepare(index, step, inputs)
-                if self.record and step.shown:
-                    activations[step.key] = values[step.output.id]
-                for tensor in step.inputs:
-                    if last_use.get(tensor.id) == index and tensor.id != step.output.id:
-                        values.pop(tensor.id, None)
-                if progress is not None:
-                    progress(index + 1, len(trace.steps))
-        return NetworkRun(values[trace.output.id], activations)
+            return walk(self.trace, x, self.value, self.record, progress)
+
+    def value(self, index: int, step: Step, inputs: list[Any]) -> Any:
+        """The step's value on ``inputs``: a folded step passes its input on, as its alias."""
+        if index in self.skip:
+            self.alias[step.output.id] = self.source(step.inputs[0].id)
+            return inputs[0]
+        return self.prepare(index, step, inputs)
 
     def source(self, tensor_id: int) -> int:
         return self.alias.get(tensor_id, tensor_id)
