@@ -3,6 +3,7 @@ on several threads, errors, context, BLAS limits. Torch-free."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -149,3 +150,87 @@ def test_blas_runs_single_threaded_in_chunks_and_with_the_thread_count_outside()
     with use_threads(1), pool.blas_threads():
         assert [library.num_threads for library in libraries] == [1] * len(libraries)
     assert [library.num_threads for library in libraries] == before
+
+
+def test_an_interruption_in_the_caller_stops_the_region_and_the_pool_recovers():
+    started = []
+
+    def chunk(index: int) -> int:
+        started.append(index)
+        time.sleep(0.01)
+        if threading.current_thread() is threading.main_thread() and index > 0:
+            raise KeyboardInterrupt  # as Ctrl-C would, in the calling thread
+        return index
+
+    with use_threads(2), pytest.raises(KeyboardInterrupt):
+        parallel_map(chunk, list(range(40)))
+    assert len(started) < 40
+    with use_threads(2):
+        assert parallel_map(abs, [-1, -2, -3, -4]) == [1, 2, 3, 4]
+
+
+def test_every_chunk_starts_from_the_callers_context():
+    import contextvars
+
+    mark: contextvars.ContextVar[int | None] = contextvars.ContextVar("mark", default=None)
+
+    def chunk(index: int) -> int | None:
+        seen = mark.get()
+        mark.set(index)  # must not leak into the next chunk run by the same thread
+        time.sleep(0.002)
+        return seen
+
+    token = mark.set(-1)
+    try:
+        with use_threads(2):
+            assert parallel_map(chunk, list(range(12))) == [-1] * 12
+        assert mark.get() == -1
+    finally:
+        mark.reset(token)
+
+
+def _kernel_threads() -> set[int]:
+    return {t.ident for t in threading.enumerate() if t.name == "convcalc-kernel"}
+
+
+def test_the_pool_keeps_its_threads_between_calls():
+    with use_threads(3):
+        parallel_map(_slow_identity, list(range(6)))
+        before = _kernel_threads()
+        for _ in range(50):
+            parallel_map(abs, [-1, -2, -3])
+        seen = {ident for _, ident in parallel_map(_slow_identity, list(range(6)))}
+    assert len(before) >= 2 and _kernel_threads() == before
+    assert seen - {threading.get_ident()} <= before
+
+
+def test_calls_from_several_threads_at_once_each_get_their_results():
+    answers: dict[int, list[int]] = {}
+
+    def caller(offset: int) -> None:
+        with use_threads(2):
+            answers[offset] = parallel_map(lambda n: (time.sleep(0.001), n + offset)[1], list(range(20)))
+
+    callers = [threading.Thread(target=caller, args=(100 * k,)) for k in range(4)]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join()
+    assert answers == {100 * k: [n + 100 * k for n in range(20)] for k in range(4)}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_a_pool_of_its_own():
+    with use_threads(2):
+        parallel_map(_slow_identity, list(range(4)))  # the parent's pool threads exist
+    pid = os.fork()
+    if pid == 0:  # the child: its pool must start afresh and split the work again
+        try:
+            with use_threads(2):
+                results = parallel_map(_slow_identity, list(range(8)))
+            good = [c for c, _ in results] == list(range(8)) and len({i for _, i in results}) > 1
+        except BaseException:  # noqa: BLE001 - any failure is the child's exit status
+            good = False
+        os._exit(0 if good else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -24,12 +24,9 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import ConvcalcError
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
 
 ENVIRONMENT_VARIABLE = "CONVCALC_THREADS"
 
@@ -48,8 +45,8 @@ _LEAST: contextvars.ContextVar[int] = contextvars.ContextVar("convcalc_least_chu
 _IN_REGION: contextvars.ContextVar[bool] = contextvars.ContextVar("convcalc_in_region", default=False)
 
 _POOL_LOCK = threading.Lock()
-_POOL: ThreadPoolExecutor | None = None
-_POOL_WORKERS = 0
+_IDLE: list[_Worker] = []  # pool threads waiting for a region, the last to finish at the end
+_STARTED = 0  # pool threads started in this process
 
 _BLAS_LOCK = threading.Lock()
 _REGIONS = 0  # parallel_map calls running now, in any thread: BLAS stays at 1 while any runs
@@ -194,12 +191,11 @@ def parallel_map(
     if threads <= 1:
         return [function(chunk) for chunk in chunks]
     region = _Region(function, chunks, gemm)
-    pool = _pool(threads - 1)
     with _blas_single_threaded(gemm):
-        for _ in range(threads - 1):
-            pool.submit(contextvars.copy_context().run, region.work)
+        for worker in _recruit(threads - 1):
+            worker.start(region)
         try:
-            contextvars.copy_context().run(region.work)
+            region.work()
             region.wait()
         except BaseException as error:  # Ctrl-C while waiting: the pool threads start no more chunks
             region.fail(error)
@@ -219,62 +215,101 @@ class _Region:
         self.results: list[Any] = [None] * len(chunks)
         self.failures: list[BaseException] = []
         self.claimed = self.finished = 0
-        self.changed = threading.Condition(threading.Lock())
+        self.waiting = False
+        self.lock = threading.Lock()
+        self.all_finished = threading.Lock()  # held until the last claimed chunk finishes
+        self.all_finished.acquire()
+        # The context every chunk starts from, a fresh copy each: the caller's, inside a region.
+        self.context = contextvars.copy_context()
+        self.context.run(_IN_REGION.set, True)
 
     def work(self) -> None:
-        _IN_REGION.set(True)
+        """Claim and run chunks until none is left or one failed (any thread, the caller too)."""
         if self.gemm:
             _one_blas_thread_here()
         while True:
-            with self.changed:
+            with self.lock:
                 if self.failures or self.claimed == len(self.chunks):
                     return
                 index = self.claimed
                 self.claimed += 1
             try:
-                self.results[index] = self.function(self.chunks[index])
+                self.results[index] = self.context.copy().run(self.function, self.chunks[index])
             except BaseException as error:  # noqa: BLE001 - raised again by the caller
                 self.fail(error)
             finally:
-                with self.changed:
+                with self.lock:
                     self.finished += 1
-                    self.changed.notify_all()
+                    if self.waiting and self.finished == self.claimed:
+                        self.all_finished.release()
 
     def fail(self, error: BaseException) -> None:
         """Record ``error``: no chunk is claimed after it."""
-        with self.changed:
+        with self.lock:
             self.failures.append(error)
 
     def wait(self) -> None:
         """Until every claimed chunk has finished (called once the caller's own claims ran out,
         when no chunk can be claimed any more)."""
-        with self.changed:
-            while self.finished < self.claimed:
-                self.changed.wait()
+        with self.lock:
+            if self.finished == self.claimed:
+                return
+            self.waiting = True
+        self.all_finished.acquire()
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The persistent pool, with at least ``workers`` threads (a larger one replaces it)."""
-    global _POOL, _POOL_WORKERS
-    from concurrent.futures import ThreadPoolExecutor
+class _Worker:
+    """A pool thread. It sleeps on a lock of its own, released by the caller that hands it a
+    region: one futex wake, no queue, future or condition (``ThreadPoolExecutor.submit`` cost
+    about 15 µs of the caller's time a chunk on the 2-core development VM; this, under 1 µs).
+    No spinning before sleeping: a Python loop holds the GIL, which the caller's chunks need."""
 
+    def __init__(self) -> None:
+        self.region: _Region | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.thread = threading.Thread(target=self.serve, name="convcalc-kernel", daemon=True)
+        self.thread.start()
+
+    def start(self, region: _Region) -> None:
+        """Run ``region``'s chunks (the worker is idle: off the idle list, waiting on ``wake``)."""
+        self.region = region
+        self.wake.release()
+
+    def serve(self) -> None:
+        while True:
+            self.wake.acquire()
+            region, self.region = self.region, None
+            if region is not None:
+                region.work()
+            del region  # the chunks' arrays are not kept alive while the worker sleeps
+            with _POOL_LOCK:
+                _IDLE.append(self)
+
+
+def _recruit(workers: int) -> list[_Worker]:
+    """Up to ``workers`` idle pool threads, taken off the idle list; threads are started until
+    the pool has ``workers`` of them. Fewer when other calls (other threads, or chunks still
+    running after an interruption) hold the rest: the caller then runs more chunks itself."""
+    global _STARTED
     with _POOL_LOCK:
-        if _POOL is None or _POOL_WORKERS < workers:
-            old = _POOL
-            _POOL = ThreadPoolExecutor(workers, "convcalc-kernel")
-            _POOL_WORKERS = workers
-            if old is not None:
-                old.shutdown(wait=False)
-        return _POOL
+        taken = _IDLE[len(_IDLE) - min(workers, len(_IDLE)) :]
+        del _IDLE[len(_IDLE) - len(taken) :]
+        while len(taken) < workers and _STARTED < workers:
+            taken.append(_Worker())
+            _STARTED += 1
+        return taken
 
 
 _PER_THREAD = threading.local()
 
 
 def _forget_pool() -> None:
-    """In a forked child the pool's threads do not exist: start a new pool when needed."""
-    global _POOL, _POOL_WORKERS, _REGIONS, _CPUS
-    _POOL, _POOL_WORKERS, _REGIONS, _CPUS = None, 0, 0, None
+    """In a forked child the pool's threads do not exist, and a lock another thread held at the
+    fork stays held: new locks, and a new pool when needed."""
+    global _POOL_LOCK, _BLAS_LOCK, _IDLE, _STARTED, _REGIONS, _CPUS
+    _POOL_LOCK, _BLAS_LOCK = threading.Lock(), threading.Lock()
+    _IDLE, _STARTED, _REGIONS, _CPUS = [], 0, 0, None
 
 
 if hasattr(os, "register_at_fork"):
