@@ -262,3 +262,27 @@ def test_the_readme_example():
     assert plan.folded == ["1"] and plan.in_place == ["2"]
     assert_close(y, unfused, "folded against unfolded", scale_floor=0)
     assert_close(names["net"].forward(names["x"], names["state"], prepared=False), unfused, "step by step", scale_floor=0)
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (convcalc.MaxPool2d(2), (1, 6, 28, 28)),
+    (convcalc.MaxPool2d(3, stride=2, padding=1), (2, 3, 9, 9)),  # padded: blocks of planes
+    (convcalc.MaxPool2d(3, stride=2, dilation=2, ceil_mode=True), (3, 11, 10)),  # unbatched
+    (convcalc.MaxPool1d(4, stride=1), (2, 3, 40)),
+    (convcalc.MaxPool3d(2), (1, 2, 4, 6, 6)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_prepared_max_pool_gives_what_forward_gives(layer, shape, dtype, threads):
+    """Its windows worked out once, then every call (on the pool's spans too) exactly as
+    ``forward``: NaN and ±inf where torch puts them, the dtype kept, integers in float32."""
+    x = (np.random.default_rng(10).standard_normal(shape) * 5).astype(dtype)
+    if dtype != np.int64:
+        x.reshape(-1)[:3] = [np.nan, np.inf, -np.inf]
+    with use_threads(threads, least_chunk_bytes=0 if threads > 1 else None):
+        want = layer.forward(x)
+        pool = layer.prepare(x)
+        for call in range(2):
+            got = pool(x)
+            assert got.dtype == want.dtype and got.shape == want.shape, call
+            np.testing.assert_array_equal(got, want)

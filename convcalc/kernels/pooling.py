@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -175,22 +175,46 @@ def _reduce_along(a: np.ndarray, axis: int, win: _Windows, ufunc: np.ufunc, out:
     return result
 
 
-def _reduce_windows(planes: np.ndarray, windows: Sequence[_Windows], ufunc: np.ufunc, fill: float) -> np.ndarray:
-    """Reduce every window of every plane; padding holds ``fill``. Returns ``(planes, *out)``.
+class _WindowReduction:
+    """Every window of ``(planes, *spatial)`` arrays of one shape reduced with ``ufunc``, the
+    padding holding ``fill``; returns ``(planes, *out)``. What does not depend on the values
+    is worked out once, so that a prepared pool (a network's plan) pays only the passes.
     Ranges of planes run side by side on the thread pool when there is enough work."""
-    out = np.empty((len(planes), *(win.count for win in windows)), dtype=planes.dtype)
 
-    def reduce_planes(span: slice) -> None:
+    def __init__(self, planes: int, windows: Sequence[_Windows], ufunc: np.ufunc, fill: float, itemsize: int):
+        self.planes, self.windows, self.ufunc, self.fill = planes, list(windows), ufunc, fill
+        self.out_tail = tuple(win.count for win in windows)
+        cells = math.prod(win.size for win in windows)
+        self.work = planes * (cells + math.prod(self.out_tail)) * itemsize
+        self.padded = any(before or after for before, after in map(_padded_extent, windows))
+        # Unpadded planes that make one chunk are reduced as they are: no blocks to cut.
+        self.whole = not self.padded and len(list(plane_chunks(planes, cells * itemsize))) == 1
+
+    def __call__(self, planes: np.ndarray) -> np.ndarray:
+        out = np.empty((len(planes), *self.out_tail), dtype=planes.dtype)
+        spans = parallel_spans(len(planes), self.work)
+        if len(spans) == 1:
+            self.reduce(planes, out)
+        else:
+            parallel_map(lambda span: self.reduce(planes[span], out[span]), spans)
+        return out
+
+    def reduce(self, planes: np.ndarray, out: np.ndarray) -> None:
+        """``out`` = the reduction of ``planes``, one block of planes at a time."""
         # Outer dims first: their taps are whole rows, so only the smallest intermediate pays
         # for strided access along the innermost dim.
+        whole = self.whole and len(planes) == self.planes
+        blocks = [(slice(None), planes)] if whole else _PaddedBlocks(planes, self.windows, self.fill)
+        last = len(self.windows) - 1
         with np.errstate(invalid="ignore", over="ignore"):  # inf − inf and overflow: as torch, silently
-            for chunk, block in _PaddedBlocks(planes[span], windows, fill):
-                for dim, win in enumerate(windows):
-                    last = dim == len(windows) - 1
-                    block = _reduce_along(block, dim + 1, win, ufunc, out=out[span][chunk] if last else None)
+            for chunk, block in blocks:
+                for dim, win in enumerate(self.windows):
+                    block = _reduce_along(block, dim + 1, win, self.ufunc, out=out[chunk] if dim == last else None)
 
-    parallel_map(reduce_planes, parallel_spans(len(planes), planes.nbytes + out.nbytes))
-    return out
+
+def _reduce_windows(planes: np.ndarray, windows: Sequence[_Windows], ufunc: np.ufunc, fill: float) -> np.ndarray:
+    """Reduce every window of every plane; padding holds ``fill``. Returns ``(planes, *out)``."""
+    return _WindowReduction(len(planes), windows, ufunc, fill, planes.itemsize)(planes)
 
 
 def _argmax_along(values: np.ndarray, index: np.ndarray | None, axis: int, win: _Windows, plane_stride: int, nan: bool):
@@ -301,6 +325,30 @@ def max_pool_nd(
         values, indices = _argmax_windows(planes, windows)
         return _finish(x, nd, values), _finish(x, nd, indices)
     return _finish(x, nd, _reduce_windows(planes, windows, np.maximum, -np.inf))
+
+
+def prepared_max_pool(
+    shape: Sequence[int],
+    dtype: np.dtype,
+    kernel: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``lambda x: max_pool_nd(x, kernel, stride, padding, dilation, ceil_mode)`` for batched
+    inputs of ``shape`` and ``dtype``, its windows worked out once (a network's plan calls it).
+
+    >>> pool = prepared_max_pool((1, 1, 4, 4), np.dtype(np.float64), 2)
+    >>> pool(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0].tolist()
+    [[5.0, 7.0], [13.0, 15.0]]
+    """
+    nd = len(shape) - 2
+    windows = _pool_windows(tuple(shape[2:]), _pool_rules(nd, kernel, stride, padding, dilation, ceil_mode))
+    planes_shape = (math.prod(shape[:2]), *shape[2:])
+    reduction = _WindowReduction(planes_shape[0], windows, np.maximum, -np.inf, np.dtype(dtype).itemsize)
+    out_shape = (*shape[:2], *reduction.out_tail)
+    return lambda x: reduction(x.reshape(planes_shape)).reshape(out_shape)
 
 
 def _avg_divisor(windows: Sequence[_Windows], rules: Sequence[ConvRule], count_include_pad: bool, dtype):

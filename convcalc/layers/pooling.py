@@ -137,6 +137,15 @@ class PoolNd(Layer):
             return tuple(part[0] for part in out)
         return out[0]
 
+    def _prepared_on_batch(self, x: Any, cast: Any, prepare: Callable[[Any, Any], Callable[[Any], Any]]) -> Callable[[Any], Any]:
+        """What :meth:`Layer.prepare` returns for a kernel that ``prepare(batch_shape, dtype)``
+        specialises to (N, C, *spatial) inputs: run on inputs like ``x``, batched or not."""
+        batch, added = self._batched(x)
+        pool = prepare(batch.shape, batch.dtype)
+        if cast is None and not added:
+            return pool
+        return lambda x: self._on_batch(x if cast is None else x.astype(cast), pool)
+
 
 class _SlidingPoolNd(PoolNd):
     """Pools whose windows slide by a stride: max, average and power-average."""
@@ -290,6 +299,15 @@ class _MaxPoolNd(_SlidingPoolNd):
                 self.ceil_mode, self.return_indices,
             ),
         )
+
+    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
+                  in_place: bool = False) -> Callable[[Any], Any]:
+        if self.return_indices:
+            return super()._prepared(x, params, forward_kwargs, cast)
+        from ..kernels.pooling import prepared_max_pool
+
+        return self._prepared_on_batch(x, cast, lambda shape, dtype: prepared_max_pool(
+            shape, dtype, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode))
 
 
 class _AvgPoolNd(_SlidingPoolNd):
