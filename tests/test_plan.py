@@ -286,3 +286,56 @@ def test_a_prepared_max_pool_gives_what_forward_gives(layer, shape, dtype, threa
             got = pool(x)
             assert got.dtype == want.dtype and got.shape == want.shape, call
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [
+    ((3, 10), (4, 10)),
+    ((10,), (4, 10)),  # one vector
+    ((2, 5, 10), (6, 10)),  # leading dims
+    ((16, 1024), (512, 1024)),  # few rows, big weight: W·xᵀ
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+def test_a_prepared_linear_gives_what_linear_gives(x_shape, w_shape, dtype):
+    from convcalc.kernels.linear import linear, prepared_linear
+
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(x_shape) * 3).astype(dtype)
+    weight, bias = rng.standard_normal(w_shape).astype(np.float32), rng.standard_normal(w_shape[0]).astype(np.float32)
+    for b in (bias, None):
+        want = linear(x, weight, b)
+        fc = prepared_linear(x.shape, x.dtype, weight, b)
+        for call in range(2):
+            got = fc(x)
+            assert got.dtype == want.dtype and got.shape == want.shape, call
+            np.testing.assert_array_equal(got, want)
+
+
+def test_a_prepared_conv_cuts_its_chunks_once_per_thread_count(monkeypatch):
+    """The chunk lists are worked out on the first call at a thread count and reused after it;
+    another thread count gets its own, and every call gives conv_nd's result."""
+    from convcalc.kernels import prepared
+    from convcalc.kernels.conv import conv_nd
+
+    cuts = []
+    original = prepared.chunk_lists
+    monkeypatch.setattr(prepared, "chunk_lists", lambda *args: cuts.append(args[-1]) or original(*args))
+    rng = np.random.default_rng(12)
+    x, weight = rng.standard_normal((4, 3, 9, 9)).astype(np.float32), rng.standard_normal((6, 3, 3, 3)).astype(np.float32)
+    conv = prepared.prepared_conv(x.shape, x.dtype, weight, None, 1, 1, 1, 1)
+    want = conv_nd(x, weight, pads=1)
+    for threads in (1, 1, 2, 2, 1):
+        with use_threads(threads, least_chunk_bytes=0 if threads > 1 else None):
+            np.testing.assert_array_equal(conv(x), want)
+    assert cuts == [1, 2]
+
+
+def test_a_new_input_shape_gets_a_plan_of_its_own():
+    network = convcalc.parse_network("input 1x1x12x12\nconv2d --out 3 -k 3\nrelu\nmaxpool2d -k 2\nflatten")
+    params = _random_params(network, network.input_shape)
+    rng = np.random.default_rng(13)
+    for shape in [(1, 1, 12, 12), (2, 1, 10, 10), (1, 1, 12, 12)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        want = network.forward(x, params, prepared=False)
+        for call in range(2):
+            np.testing.assert_array_equal(network.forward(x, params), want)
+    assert sorted(key[0] for key in network._plans) == [(1, 1, 12, 12), (2, 1, 10, 10)]

@@ -9,6 +9,7 @@ float type (float16 is computed in float32).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,20 +24,45 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     >>> linear(np.array([1.0, 2.0]), np.array([[1.0, 1.0], [0.0, 3.0]]), np.array([0.5, 0.0])).tolist()
     [3.5, 6.0]
     """
-    x_given, weight_given = np.asarray(x), np.asarray(weight)
-    weight = weight_given.astype(float_dtype(x_given, weight_given), copy=False)
-    x = x_given.astype(weight.dtype, copy=False)
-    rows = math.prod(x.shape[:-1])
-    if x.ndim > 1 and rows < 128 and weight.size >= 2**18:
-        # Few rows against a big weight: the GEMM streams the weight, and OpenBLAS does that
-        # faster as W·xᵀ than as x·Wᵀ (1.7× at 16 rows of 4096 → 4096); one small transpose back.
-        flat = x.reshape(rows, x.shape[-1])
-        out = np.ascontiguousarray((weight @ flat.T).T).reshape(*x.shape[:-1], weight.shape[0])
-    else:
-        out = np.matmul(x, weight.T)  # BLAS reads the transposed view: no copy of the weight
+    x_given = np.asarray(x)
+    return prepared_linear(x_given.shape, x_given.dtype, weight, bias, threads=False)(x_given)
+
+
+def prepared_linear(
+    x_shape: tuple[int, ...], x_dtype: np.dtype, weight: np.ndarray, bias: np.ndarray | None = None,
+    *, threads: bool = True,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``lambda x: linear(x, weight, bias)`` for inputs of ``x_shape`` and ``x_dtype``, the
+    weight and bias cast and the GEMM's form chosen once (a network's plan calls it);
+    ``threads=False`` leaves BLAS's threads to the caller (``linear`` sets them).
+
+    >>> fc = prepared_linear((1, 2), np.dtype(np.float64), np.array([[1.0, 1.0], [0.0, 3.0]]), np.array([0.5, 0.0]))
+    >>> fc(np.array([[1.0, 2.0]])).tolist()
+    [[3.5, 6.0]]
+    """
+    weight_given = np.asarray(weight)
+    weight = weight_given.astype(float_dtype(np.empty(0, x_dtype), weight_given), copy=False)
     if bias is not None:
-        np.add(out, np.asarray(bias, dtype=out.dtype), out=out)
-    return in_result_dtype(out, x_given, weight_given)
+        bias = np.asarray(bias, dtype=weight.dtype)
+    common = np.result_type(x_dtype, weight_given.dtype)
+    result = common if common.kind == "f" and common != weight.dtype else None  # float16 comes back float16
+    rows = math.prod(x_shape[:-1])
+    # Few rows against a big weight: the GEMM streams the weight, and OpenBLAS does that faster
+    # as W·xᵀ than as x·Wᵀ (1.7× at 16 rows of 4096 → 4096); one small transpose back.
+    streamed = len(x_shape) > 1 and rows < 128 and weight.size >= 2**18
+    out_shape = (*x_shape[:-1], weight.shape[0])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        x = x.astype(weight.dtype, copy=False)
+        if streamed:
+            out = np.ascontiguousarray((weight @ x.reshape(rows, x.shape[-1]).T).T).reshape(out_shape)
+        else:
+            out = np.matmul(x, weight.T)  # BLAS reads the transposed view: no copy of the weight
+        if bias is not None:
+            np.add(out, bias, out=out)
+        return out if result is None else out.astype(result)
+
+    return on_blas_threads(run) if threads else run
 
 
 @on_blas_threads

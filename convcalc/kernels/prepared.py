@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ._common import DEFAULT_BUFFER_BYTES, float_dtype
-from .conv.dispatch import _check_fit, _prepare_weight, _run_chunks, choose_method
+from .conv.dispatch import _check_fit, _prepare_weight, _run_chunks, choose_method, chunk_lists
 from .conv.geometry import ConvGeometry, pad_pairs, spatial_dims, spatial_tuple
 from .conv.padding import PADDING_MODES
+from .threads import least_chunk_bytes, thread_count
 
 
 def prepared_conv(
@@ -53,11 +54,17 @@ def prepared_conv(
     out_shape = (geo.batch, geo.out_channels, *geo.out_spatial)
     common = np.result_type(x_dtype, weight.dtype)
     result = common if common.kind == "f" and common != dtype else None  # float16 comes back float16
+    schedules: dict[tuple[int, int], list] = {}  # (threads, least chunk bytes) -> chunk_lists's
 
     def conv(x: np.ndarray) -> np.ndarray:
         out = np.empty(out_shape, dtype)
+        threads = thread_count()
+        key = (threads, least_chunk_bytes())
+        lists = schedules.get(key)
+        if lists is None:
+            lists = schedules[key] = chunk_lists(method, geo, dtype.itemsize, DEFAULT_BUFFER_BYTES, threads)
         _run_chunks(method, np.ascontiguousarray(x, dtype=dtype), weight, bias, geo, padding_mode,
-                    DEFAULT_BUFFER_BYTES, out)
+                    DEFAULT_BUFFER_BYTES, out, lists)
         return out if result is None else out.astype(result)
 
     return conv

@@ -111,6 +111,13 @@ class Linear(_Dense):
 
         return linear(x, params["weight"], params.get("bias"))
 
+    def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
+                  in_place: bool = False) -> Any:
+        from ..kernels.linear import prepared_linear
+
+        fc = prepared_linear(x.shape, x.dtype, params["weight"], params.get("bias"))
+        return fc if cast is None else lambda x: fc(x.astype(cast))
+
     def absorb_channel_affine(
         self, params: dict[str, Any], scale: Any, shift: Any, output_shape: Shape
     ) -> tuple[Layer, dict[str, Any]] | None:

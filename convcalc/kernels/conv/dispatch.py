@@ -32,6 +32,7 @@ from .taps import conv_taps
 from .winograd import conv_winograd, winograd_fits, winograd_weight
 
 Method = Literal["auto", "gemm", "rows", "taps", "fma", "winograd"]
+Chunk = tuple[int, int, int, int, int, int]  # (n0, n1, g0, g1, r0, r1): see chunks.conv_chunks
 METHODS = ("gemm", "rows", "taps", "fma", "winograd")
 
 KERNELS: dict[str, Callable[..., None]] = {
@@ -149,6 +150,26 @@ def _prepare_weight(
     return bias
 
 
+def chunk_lists(method: str, geo: ConvGeometry, itemsize: int, bound: int, threads: int) -> list[list[Chunk]]:
+    """The chunks of a call at ``threads`` threads, each one's scratch under ``bound`` bytes,
+    as ``parallel_map``'s items: one list of them all at one thread, else one chunk an item.
+
+    With several threads, about two chunks per thread when the work is large enough and splits
+    into images or groups (so that a thread held up by another process leaves its second chunk
+    to the others; a lone chunk runs inline, its GEMM on BLAS's threads).
+    """
+    if threads > 1:
+        rows = geo.out_spatial[0]
+        whole = chunk_bytes(geo, method, geo.batch, geo.groups, rows, itemsize)
+        # Images and groups split cleanly; bands of rows would each recompute the rows their
+        # kernel overlaps (40% more GEMM for 5-row bands of a 14-row image): a single image
+        # of one group stays whole, its GEMM on BLAS's threads.
+        whole_group = chunk_bytes(geo, method, 1, 1, rows, itemsize)
+        bound = max(min(bound, whole // (2 * threads)), least_chunk_bytes(), min(bound, whole_group))
+    chunks = list(conv_chunks(geo, method, itemsize, bound))
+    return [chunks] if threads == 1 else [[chunk] for chunk in chunks]
+
+
 def _run_chunks(
     method: str,
     x: np.ndarray,
@@ -158,25 +179,15 @@ def _run_chunks(
     padding_mode: str,
     bound: int,
     out: np.ndarray,
+    lists: list[list[Chunk]] | None = None,
 ) -> None:
-    """Compute ``out`` chunk by chunk with ``method``'s kernel, each chunk's scratch under
-    ``bound`` bytes; with several threads, the chunks run on the pool, about two per thread
-    when the work is large enough and splits into images or groups (so that a thread held up
-    by another process leaves its second chunk to the others; a lone chunk runs inline, its
-    GEMM on BLAS's threads)."""
-    threads = thread_count()
-    if threads > 1:
-        itemsize, rows = out.dtype.itemsize, geo.out_spatial[0]
-        whole = chunk_bytes(geo, method, geo.batch, geo.groups, rows, itemsize)
-        # Images and groups split cleanly; bands of rows would each recompute the rows their
-        # kernel overlaps (40% more GEMM for 5-row bands of a 14-row image): a single image
-        # of one group stays whole, its GEMM on BLAS's threads.
-        whole_group = chunk_bytes(geo, method, 1, 1, rows, itemsize)
-        bound = max(min(bound, whole // (2 * threads)), least_chunk_bytes(), min(bound, whole_group))
-    chunks = list(conv_chunks(geo, method, out.dtype.itemsize, bound))
+    """Compute ``out`` chunk by chunk with ``method``'s kernel: ``lists`` (``chunk_lists``'s,
+    worked out here when None), on the pool when there are several."""
+    if lists is None:
+        lists = chunk_lists(method, geo, out.dtype.itemsize, bound, thread_count())
     run = _ChunkRun(method, x, weight, bias, geo, padding_mode, out)
     with blas_threads():
-        parallel_map(run, [chunks] if threads == 1 else [[chunk] for chunk in chunks], gemm=True)
+        parallel_map(run, lists, gemm=True)
 
 
 class _ChunkRun:
@@ -196,11 +207,11 @@ class _ChunkRun:
         self.method, self.x, self.weight, self.bias, self.geo = method, x, weight, bias, geo
         self.padding_mode, self.out = padding_mode, out
 
-    def __call__(self, chunks: list[tuple[int, int, int, int, int, int]]) -> None:
+    def __call__(self, chunks: list[Chunk]) -> None:
         geo, out, bias = self.geo, self.out, self.bias
         compute = KERNELS[self.method]
         parts = {geo.groups: geo}  # the geometry of a chunk of g groups, by g: chunks are mostly alike
-        with Scratch.kept(out.dtype) as scratch, row_buffering(math.prod(geo.out_spatial)):
+        with Scratch.kept(out.dtype) as scratch, row_buffering(math.prod(geo.out_spatial), out.size):
             for n0, n1, g0, g1, r0, r1 in chunks:
                 if g1 - g0 not in parts:
                     parts[g1 - g0] = geo.subset(g1 - g0)
