@@ -47,7 +47,7 @@ def applicable_methods(stride, in_per_group, groups, kernel=(), dilation=()):
         if all(k == 3 for k in kernel) and all(d == 1 for d in dilation):
             methods.append("winograd")
     if in_per_group == 1 and groups > 1:
-        methods.append("fma")
+        methods.append("depthwise")
     return methods
 
 
@@ -137,11 +137,11 @@ def test_chunking_changes_nothing(method):
 
     BLAS may sum in another order for another matrix width, hence integer-valued data.
     """
-    groups = 12 if method == "fma" else 2
+    groups = 12 if method == "depthwise" else 2
     weight = small_integers((12, 12 // groups, 3, 3), 2)
     x = small_integers((3, 12, 9, 11), 3)
     bias = small_integers((12,), 4)
-    stride = 2 if method in ("gemm", "fma") else 1
+    stride = 2 if method in ("gemm", "depthwise") else 1
     if method == "winograd":  # its transforms halve: keep the values exact with even weights
         weight *= 2
     whole = conv_nd(x, weight, bias, stride, 1, 1, groups, method=method)
@@ -301,11 +301,11 @@ def test_non_finite_weights_and_inputs_spread_as_in_torch(method, bad):
 def test_same_convs_take_the_narrow_grid(kernel, dilation, groups):
     """The case the narrow grid exists for is taken (so the tests above check it), exactly."""
     from convcalc.kernels.conv.geometry import ConvGeometry
-    from convcalc.kernels.conv.rows import _narrow_fits
+    from convcalc.kernels.conv.grid import narrow_fits
 
     pads = kernel_pads(2, kernel, "same", dilation)
     geo = ConvGeometry((1, 8, 7, 9), (8, 8 // groups, *kernel), (1, 1), pads, dilation, groups)
-    assert _narrow_fits(geo)
+    assert narrow_fits(geo)
     x, weight = small_integers((2, 8, 7, 9), 1), small_integers((8, 8 // groups, *kernel), 2)
     bias = small_integers((8,), 3)
     want = conv_nd(x, weight, bias, 1, pads, dilation, groups, method="gemm")
@@ -382,12 +382,12 @@ def test_scratch_kept_between_calls_changes_no_result():
     want2 = F.conv2d(torch.from_numpy(x2), torch.from_numpy(w2), padding=(0, 1), groups=4).numpy()
     w3 = random((4, 1, 3, 3), np.float32, 6)
     want3 = F.conv2d(torch.from_numpy(x1), torch.from_numpy(w3), torch.from_numpy(b1), padding=1, groups=4).numpy()
-    for method in ("rows", "rows", "gemm", "rows", "taps", "winograd", "rows", "fma", "rows"):
+    for method in ("rows", "rows", "gemm", "rows", "taps", "winograd", "rows", "depthwise", "rows"):
         if method == "winograd":  # 1×3 kernels do not fit it
             assert_close(conv_nd(x1, w3, b1, 1, 1, 1, 4, method=method), want3)
             continue
         assert_close(conv_nd(x1, w1, b1, 1, pads, 1, 4, method=method), want1)
-        if method != "fma":
+        if method != "depthwise":
             assert_close(conv_nd(x2, w2, None, 1, pads, 1, 4, method=method), want2)
 
 
@@ -433,3 +433,41 @@ def test_a_call_made_during_another_on_the_same_thread_has_its_own_scratch(monke
     assert inner
     for got in inner:
         assert_close(got, want2)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
+def test_depthwise_method_every_stride_dilation_and_padding(nd, mode):
+    """Method "depthwise" against torch: strides 1-3 (its stride phases, read from the input
+    itself with zero padding or from the padded slab otherwise), dilations 1-2 (a phase read by
+    every tap), channel multipliers 1-2, with and without bias, whole and cut into chunks of
+    rows."""
+    import itertools
+
+    spatial = (9, 11, 7)[:nd] if nd < 3 else (6, 7, 5)
+    kernel = 3 if nd < 3 else 2
+    rng = np.random.default_rng(nd)
+    for stride, dilation, multiplier, pad, bias in itertools.product((1, 2, 3), (1, 2), (1, 2), (0, 1, 2), (True, False)):
+        x = rng.standard_normal((2, 4, *spatial)).astype(np.float32)
+        weight = rng.standard_normal((4 * multiplier, 1, *(kernel,) * nd)).astype(np.float32)
+        b = rng.standard_normal(4 * multiplier).astype(np.float32) if bias else None
+        tx = torch.from_numpy(x) if mode == "zeros" else F.pad(torch.from_numpy(x), (pad,) * 2 * nd, mode=mode)
+        torch_conv = getattr(F, f"conv{nd}d")
+        want = torch_conv(tx, torch.from_numpy(weight), None if b is None else torch.from_numpy(b), stride,
+                          pad if mode == "zeros" else 0, dilation, 4).numpy()
+        for bound in (None, 1):
+            got = conv_nd(x, weight, b, stride, pad, dilation, 4, mode, method="depthwise", max_buffer_bytes=bound)
+            assert_close(got, want)
+
+
+def test_depthwise_stride_far_past_the_kernel_makes_only_the_phases_read():
+    """A stride of 1000 over a 3-tap kernel reads 3 phases along that dim, not 1000, and is
+    exact."""
+    from convcalc.kernels.conv.depthwise import phase_layout
+
+    assert phase_layout((2002, 7), (3, 3), (1000, 1), (1, 1)).phases == 3
+    x = random((1, 2, 2000, 5), np.float32, 1)
+    weight = random((2, 1, 3, 3), np.float32, 2)
+    got = conv_nd(x, weight, None, (1000, 1), 1, 1, 2, method="depthwise")
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), None, (1000, 1), 1, 1, 2).numpy()
+    assert_close(got, want)

@@ -46,7 +46,7 @@ def methods_for(weight_shape, stride, dilation, groups) -> list[str]:
         "gemm": True,
         "rows": unit_stride,
         "taps": unit_stride,
-        "fma": in_per_group == 1,
+        "depthwise": in_per_group == 1,
         "winograd": unit_stride and all(k == 3 for k in kernel) and all(d == 1 for d in dilation),
     }
     assert set(takes) == set(METHODS), f"a conv method without a rule here: {set(METHODS) ^ set(takes)}"

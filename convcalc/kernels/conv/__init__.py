@@ -22,7 +22,8 @@ Where things are:
     the input's own (*narrow*) grid for "same" zero padding. "auto" picks it for most stride-1
     2-D convs.
   - ``taps``: stride 1, a GEMM per kernel tap on shifted runs of the input; thin groups.
-  - ``fma``: depthwise convs, a multiply-add per kernel tap.
+  - ``depthwise``: one input channel per group, any stride: a column matrix per channel (from
+    the input's stride phases) and its product with the channel's taps.
   - ``winograd``: F(2, 3) for kernels of size 3, on request only.
 
 - ``transposed``: ``conv_transpose_nd``, the col2im scatter of one GEMM.

@@ -21,25 +21,29 @@ import numpy as np
 from .._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype, row_buffering
 from ..threads import blas_threads, least_chunk_bytes, parallel_map, thread_count
 from .chunks import chunk_bytes, conv_chunks
-from .fma import conv_fma
+from .depthwise import conv_depthwise, conv_depthwise_input, depthwise_weight
 from .gemm import conv_gemm
 from .geometry import ConvGeometry, pad_pairs, spatial_dims, spatial_tuple
-from .grid import add_bias
+from .grid import add_bias, narrow_fits
 from .padding import PADDING_MODES, padded_slab
 from .rows import conv_rows, conv_rows_narrow, prepare_rows
 from .scratch import Scratch
 from .taps import conv_taps
 from .winograd import conv_winograd, winograd_fits, winograd_weight
 
-Method = Literal["auto", "gemm", "rows", "taps", "fma", "winograd"]
+Method = Literal["auto", "gemm", "rows", "taps", "depthwise", "winograd"]
 Chunk = tuple[int, int, int, int, int, int]  # (n0, n1, g0, g1, r0, r1): see chunks.conv_chunks
-METHODS = ("gemm", "rows", "taps", "fma", "winograd")
+METHODS = ("gemm", "rows", "taps", "depthwise", "winograd")
 
 KERNELS: dict[str, Callable[..., None]] = {
-    "gemm": conv_gemm, "rows": conv_rows, "taps": conv_taps, "fma": conv_fma, "winograd": conv_winograd
+    "gemm": conv_gemm, "rows": conv_rows, "taps": conv_taps, "depthwise": conv_depthwise, "winograd": conv_winograd
 }
 """Each method's kernel: ``kernel(slab, weight, bias, geo, rows, dest, scratch)`` writes the
 output rows of one chunk (``dest``) from its padded input (``slab``, see ``padded_slab``)."""
+
+NARROW_KERNELS: dict[str, Callable[..., None]] = {"rows": conv_rows_narrow, "depthwise": conv_depthwise_input}
+"""The methods that may run on the narrow grid (``geo.narrow``, see ``grid``): ``kernel(x,
+geo, r0, r1, dest, scratch)`` writes output rows [r0, r1) of a chunk from its input itself."""
 
 
 def conv_nd(
@@ -106,8 +110,8 @@ def _checked_method(method: str, geo: ConvGeometry) -> str:
         return choose_method(geo)
     if method in ("taps", "rows") and any(s != 1 for s in geo.stride):
         raise ValueError(f"method={method!r} needs stride 1")
-    if method == "fma" and geo.in_per_group != 1:
-        raise ValueError("method='fma' is for depthwise convs (one input channel per group)")
+    if method == "depthwise" and geo.in_per_group != 1:
+        raise ValueError("method='depthwise' is for depthwise convs (one input channel per group)")
     if method == "winograd" and not winograd_fits(geo):
         raise ValueError("method='winograd' needs kernel size 3, stride 1 and dilation 1 in every dim")
     return method
@@ -116,22 +120,24 @@ def _checked_method(method: str, geo: ConvGeometry) -> str:
 def choose_method(geo: ConvGeometry) -> str:
     """The fastest formulation for this shape, from timings on the benchmark machine.
 
-    "rows" wins every stride-1 2-D conv measured (dense, dilated, grouped, depthwise 3×3 to
-    7×7) except where its overheads grow: a tap sum over many taps (3-D kernels: the GEMM's
-    output is that many times the output) or narrow images (the wide grid's extra columns).
-    Otherwise thin groups make im2col's GEMMs tiny and its copy dominant: depthwise convs
-    multiply-add per tap, thin groups sum per-tap GEMMs. Winograd, the fastest for large 3×3
-    convs with one BLAS thread, lost to im2col with two (its transforms are NumPy passes on
-    one core), so it is never picked automatically.
+    Depthwise convs (one input channel per group) take "depthwise", any stride: on stride 1 it
+    matched "rows" on one thread and beat it on two (its chunks split over channels), and on
+    stride 2 it takes half the time of a multiply-add per tap on strided views. "rows" wins
+    every other stride-1 2-D conv measured (dense, dilated, grouped) except where its
+    overheads grow: a tap sum over many taps (3-D kernels: the GEMM's output is that many
+    times the output) or narrow images (the wide grid's extra columns). Otherwise thin groups
+    make im2col's GEMMs tiny and its copy dominant: they sum per-tap GEMMs. Winograd, the
+    fastest for large 3×3 convs with one BLAS thread, lost to im2col with two (its transforms
+    are NumPy passes on one core), so it is never picked automatically.
     """
+    if geo.in_per_group == 1 and geo.groups > 1:
+        return "depthwise"
     unit_stride = all(s == 1 for s in geo.stride)
     if unit_stride and geo.nd >= 2 and geo.taps > 1:
         tap_sum = geo.taps // geo.kernel[0]
         wide_grid = geo.slab_row_pixels() / geo.row_pixels()
         if tap_sum <= 7 and wide_grid <= 1.25:
             return "rows"
-    if geo.in_per_group == 1 and geo.groups > 1:
-        return "fma"
     if unit_stride and geo.taps > 1 and geo.groups > 1 and geo.in_per_group < 16:
         return "taps"
     return "gemm"
@@ -147,6 +153,9 @@ def _prepare_weight(
         geo.prepared_weight = winograd_weight(weight, geo)
     elif method == "rows":
         bias = prepare_rows(weight, bias, geo, padding_mode)
+    elif method == "depthwise":
+        geo.narrow = padding_mode == "zeros" and (any(s > 1 for s in geo.stride) or narrow_fits(geo))
+        bias = depthwise_weight(weight, bias, geo)
     return bias
 
 
@@ -223,7 +232,7 @@ class _ChunkRun:
                 chunk_bias = None if bias is None else bias[out_rows]
                 dest = out[n0:n1, out_rows, r0:r1]
                 if geo.narrow:  # reads x itself: no padded copy
-                    conv_rows_narrow(self.x[n0:n1, in_rows], part, r0, r1, dest, scratch)
+                    NARROW_KERNELS[self.method](self.x[n0:n1, in_rows], part, r0, r1, dest, scratch)
                     add_bias(dest, chunk_bias)  # when no tap could carry it (see rows.prepare_rows)
                     continue
                 slab = padded_slab(self.x, part, n0, n1, in_rows, r0, r1, self.padding_mode, scratch, self.method)

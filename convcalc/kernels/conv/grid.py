@@ -1,9 +1,14 @@
 """How the methods address a padded slab and write their results.
 
-The stride-1 methods ("rows", "taps", "fma") read each kernel tap as one contiguous run of the
-flattened slab (``flat_runs``, ``tap_offsets``) and so compute on the *wide* grid: every column
+The stride-1 methods ("rows", "taps", and "depthwise" on a stride's phases) read each kernel
+tap as one contiguous run of the flattened slab (``flat_runs``, ``tap_offsets``) and so compute on the *wide* grid: every column
 of the padded input's rows, the few past the last valid column dropped at the end (``unwide``).
 Every method then writes its chunk of the output with the bias (``store``, ``add_bias``).
+
+Zero padding that keeps every dim but the first ("same") lets "rows" and "depthwise" compute on
+the *narrow* grid instead, the input's own, with no padded copy: a tap's shift then makes the
+pixels near an edge read the neighbouring row's pixels instead of padding, and the values that
+cross an edge are zeroed (``narrow_fits``, ``narrow_taps``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from itertools import product
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -67,3 +73,52 @@ def store(dest: np.ndarray, result: np.ndarray, bias: np.ndarray | None) -> None
         np.copyto(dest, result)
     else:
         np.add(result, bias.reshape((-1,) + (1,) * (dest.ndim - 2)), out=dest)
+
+
+def narrow_fits(geo: ConvGeometry) -> bool:
+    """Whether every dim but the first keeps its size and its shifts stay within one slice of
+    the first dim (the narrow grid's slack)."""
+    other = geo.spatial[1:]
+    if geo.out_spatial[1:] != other:
+        return False
+    reach = sum(max(left, right) * math.prod(other[d + 1 :]) for d, (left, right) in enumerate(geo.pads[1:]))
+    return reach <= math.prod(other)
+
+
+def narrow_shifts(
+    kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
+) -> tuple[tuple[int, ...], ...]:
+    """Per tap of the dims after the first (weight order; their kernel, dilation and pads
+    given): how far, along each of those dims, the input it reads lies from the output pixel
+    on the narrow grid (negative: before it)."""
+    return tuple(
+        tuple(t * dil - left for t, dil, (left, _) in zip(taps, dilation, pads))
+        for taps in product(*map(range, kernel))
+    )
+
+
+class NarrowTap(NamedTuple):
+    """One tap of the dims after the first, on the narrow grid."""
+
+    edges: tuple[tuple[slice, ...], ...]  # index (from the grid's row dim on) of each band to zero
+    start: int  # where the tap's term starts on the flat grid
+
+
+@functools.lru_cache(maxsize=64)
+def narrow_taps(
+    other: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
+) -> tuple[NarrowTap, ...]:
+    """Per tap of the dims after the first (sizes ``other``): the edge bands whose sums would
+    cross an edge, and where its term starts. Cached: every chunk of every call of this
+    geometry asks again."""
+    steps = [math.prod(other[d + 1 :]) for d in range(len(other))]
+    taps = []
+    for shifts in narrow_shifts(kernel, dilation, pads):
+        edges = []
+        for axis, (shift, size) in enumerate(zip(shifts, other)):
+            if shift:
+                band = slice(0, min(shift, size)) if shift > 0 else slice(max(size + shift, 0), size)
+                edges.append((slice(None),) * (axis + 1) + (band,))
+        start = math.prod(other) + sum(shift * step for shift, step in zip(shifts, steps))
+        taps.append(NarrowTap(tuple(edges), start))
+    return tuple(taps)

@@ -63,7 +63,7 @@ def padded_slab(
         start + extent <= size for start, extent, size in zip(starts, extents, geo.spatial)
     ):
         # The tap sums address the slab as one flat run per channel: only whole rows will do.
-        flat = method in ("taps", "rows") or (method == "fma" and all(s == 1 for s in geo.stride))
+        flat = method in ("taps", "rows") or (method == "depthwise" and all(s == 1 for s in geo.stride))
         if not flat or all(extent == size for extent, size in zip(extents[1:], geo.spatial[1:])):
             return x[(slice(n0, n1), channels, *(slice(a, a + e) for a, e in zip(starts, extents)))]
     shape = (n1 - n0, geo.in_channels, *extents)

@@ -15,16 +15,13 @@ Zero padding that keeps every dim but the first (3×3 with padding 1, "same") ru
 
 from __future__ import annotations
 
-import functools
 import math
-from itertools import product
-from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
-from .grid import flat_runs, tap_offsets, unwide, wide_length
+from .grid import flat_runs, narrow_fits, narrow_shifts, narrow_taps, tap_offsets, unwide, wide_length
 from .scratch import Scratch
 
 
@@ -36,7 +33,7 @@ def prepare_rows(
     None when the prepared weight carries it."""
     # Torch multiplies the zero padding by the weights: 0·inf and 0·NaN give NaN there, which
     # the narrow grid's zeroed edges would not (it never multiplies padding along the other dims).
-    geo.narrow = padding_mode == "zeros" and _narrow_fits(geo) and bool(np.isfinite(weight).all())
+    geo.narrow = padding_mode == "zeros" and narrow_fits(geo) and bool(np.isfinite(weight).all())
     bias_tap = _unshifted_tap(geo) if geo.narrow else 0
     geo.prepared_weight = _rows_weight(weight, None if bias_tap is None else bias, geo, bias_tap)
     return bias if bias_tap is None else None
@@ -168,7 +165,7 @@ def conv_rows_narrow(
     per_tap = per_tap.reshape(n, geo.out_channels, rest, rows + 2, *other)
     flat_taps = per_tap.reshape(n, geo.out_channels, rest, -1)
     terms = []
-    for index, tap in enumerate(_narrow_taps(other, geo.kernel[1:], geo.dilation[1:], geo.pads[1:])):
+    for index, tap in enumerate(narrow_taps(other, geo.kernel[1:], geo.dilation[1:], geo.pads[1:])):
         for edge in tap.edges:  # the sums that feed an output across an edge of the other dims
             per_tap[(slice(None), slice(None), index) + edge] = 0
         terms.append(flat_taps[:, :, index, tap.start : tap.start + rows * plane])
@@ -177,59 +174,10 @@ def conv_rows_narrow(
     _sum_into(total, terms)
 
 
-def _narrow_fits(geo: ConvGeometry) -> bool:
-    """Whether every dim but the first keeps its size and its shifts stay within one slice of
-    the first dim (the narrow grid's slack)."""
-    other = geo.spatial[1:]
-    if geo.out_spatial[1:] != other:
-        return False
-    reach = sum(max(left, right) * math.prod(other[d + 1 :]) for d, (left, right) in enumerate(geo.pads[1:]))
-    return reach <= math.prod(other)
-
-
-def _narrow_shifts(
-    kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
-) -> tuple[tuple[int, ...], ...]:
-    """Per tap of the dims after the first (weight order; their kernel, dilation and pads
-    given): how far, along each of those dims, the input it reads lies from the output pixel
-    on the narrow grid (negative: before it)."""
-    return tuple(
-        tuple(t * dil - left for t, dil, (left, _) in zip(taps, dilation, pads))
-        for taps in product(*map(range, kernel))
-    )
-
-
-class _NarrowTap(NamedTuple):
-    """One tap of the dims after the first, on the narrow grid."""
-
-    edges: tuple[tuple[slice, ...], ...]  # index (from the grid's row dim on) of each band to zero
-    start: int  # where the tap's term starts on the flat grid
-
-
-@functools.lru_cache(maxsize=64)
-def _narrow_taps(
-    other: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...]
-) -> tuple[_NarrowTap, ...]:
-    """Per tap of the dims after the first (sizes ``other``): the edge bands whose sums would
-    cross an edge, and where its term starts. Cached: every chunk of every call of this
-    geometry asks again."""
-    steps = [math.prod(other[d + 1 :]) for d in range(len(other))]
-    taps = []
-    for shifts in _narrow_shifts(kernel, dilation, pads):
-        edges = []
-        for axis, (shift, size) in enumerate(zip(shifts, other)):
-            if shift:
-                band = slice(0, min(shift, size)) if shift > 0 else slice(max(size + shift, 0), size)
-                edges.append((slice(None),) * (axis + 1) + (band,))
-        start = math.prod(other) + sum(shift * step for shift, step in zip(shifts, steps))
-        taps.append(_NarrowTap(tuple(edges), start))
-    return tuple(taps)
-
-
 def _unshifted_tap(geo: ConvGeometry) -> int | None:
     """The tap of the other dims that no narrow-grid edge zeroing touches (its shift is 0 in
     every dim), which carries the bias; None when there is none."""
-    shifts = _narrow_shifts(geo.kernel[1:], geo.dilation[1:], geo.pads[1:])
+    shifts = narrow_shifts(geo.kernel[1:], geo.dilation[1:], geo.pads[1:])
     return shifts.index((0,) * (geo.nd - 1)) if (0,) * (geo.nd - 1) in shifts else None
 
 
