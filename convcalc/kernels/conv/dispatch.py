@@ -42,8 +42,10 @@ KERNELS: dict[str, Callable[..., None]] = {
 output rows of one chunk (``dest``) from its padded input (``slab``, see ``padded_slab``)."""
 
 NARROW_KERNELS: dict[str, Callable[..., None]] = {"rows": conv_rows_narrow, "depthwise": conv_depthwise_input}
-"""The methods that may run on the narrow grid (``geo.narrow``, see ``grid``): ``kernel(x,
-geo, r0, r1, dest, scratch)`` writes output rows [r0, r1) of a chunk from its input itself."""
+"""The methods that may read the input itself, with no padded slab (``geo.narrow``: "rows" and
+stride-1 "depthwise" on the narrow grid, see ``grid``; strided "depthwise" splitting the input
+into its stride phases): ``kernel(x, geo, r0, r1, dest, scratch)`` writes output rows [r0, r1)
+of a chunk."""
 
 
 def conv_nd(

@@ -104,7 +104,8 @@ class ConvGeometry:
         return part
 
     narrow: bool = False
-    """Whether "rows" runs on the input's own grid (see ``rows.prepare_rows``)."""
+    """Whether the chunks read the input itself, with no padded slab (see
+    ``dispatch.NARROW_KERNELS``)."""
 
     prepared_weight: np.ndarray | None = None
     """The weight as the "rows" and "winograd" methods multiply it, groups first: made once per
