@@ -11,10 +11,9 @@ import math
 from itertools import product
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
-from .grid import add_bias
+from .grid import add_bias, strided
 from .scratch import Scratch
 
 
@@ -67,7 +66,7 @@ def _im2col(slab: np.ndarray, geo: ConvGeometry, sizes: tuple[int, ...], cols: n
     everything = (slice(None),) * len(lead)
     strides = slab.strides[-nd:]
     if all(s == 1 for s in geo.stride) or geo.taps == 1:  # phases pay off when taps share them
-        window = as_strided(
+        window = strided(
             slab,
             (*lead, *geo.kernel, *sizes),
             (

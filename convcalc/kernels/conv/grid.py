@@ -42,23 +42,30 @@ def wide_length(geo: ConvGeometry, slab: np.ndarray, rows: int) -> int:
     return 1 + sum((o - 1) * st // slab.itemsize for o, st in zip(sizes, slab.strides[2:]))
 
 
+def strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...], start: int = 0) -> np.ndarray:
+    """``as_strided(a[..., start:], shape, strides)``. For a C-contiguous ``a`` (scratch, most
+    inputs) the view is made on its buffer instead, 4× cheaper (3.7 → 0.9 µs: a small conv
+    makes several a call), and NumPy checks that it stays inside ``a``."""
+    if a.flags.c_contiguous:
+        return np.ndarray(shape, a.dtype, buffer=a, offset=start * a.itemsize, strides=strides)
+    return as_strided(a[..., start:] if start else a, shape, strides)
+
+
 def flat_runs(slab: np.ndarray) -> np.ndarray:
     """(n, C, L) view of a slab whose spatial block is C-contiguous (rows may be a slice)."""
     n, channels = slab.shape[:2]
     length = math.prod(slab.shape[2:])
-    return as_strided(slab, (n, channels, length), (slab.strides[0], slab.strides[1], slab.itemsize))
+    return strided(slab, (n, channels, length), (slab.strides[0], slab.strides[1], slab.itemsize))
 
 
-def unwide(wide: np.ndarray, geo: ConvGeometry, slab: np.ndarray, rows: int) -> np.ndarray:
-    """The valid outputs (n, C_out, rows, *out[1:]) as a strided view of the wide output."""
+def unwide(wide: np.ndarray, geo: ConvGeometry, slab: np.ndarray, rows: int, start: int = 0) -> np.ndarray:
+    """The valid outputs (n, C_out, rows, *out[1:]) as a strided view of the wide output
+    ((n, C_out, length), the first output pixel ``start`` elements into each channel's run)."""
     n, channels = wide.shape[0], wide.shape[1]
     item = wide.itemsize
     pixel_strides = tuple(st // slab.itemsize * item for st in slab.strides[2:])
-    return as_strided(
-        wide,
-        (n, channels, rows, *geo.out_spatial[1:]),
-        (wide.strides[0], wide.strides[1], *pixel_strides),
-    )
+    return strided(wide, (n, channels, rows, *geo.out_spatial[1:]), (wide.strides[0], wide.strides[1], *pixel_strides),
+                   start)
 
 
 def add_bias(dest: np.ndarray, bias: np.ndarray | None) -> None:

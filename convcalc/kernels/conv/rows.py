@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
-from .grid import flat_runs, narrow_fits, narrow_shifts, narrow_taps, tap_offsets, unwide, wide_length
+from .grid import flat_runs, narrow_fits, narrow_shifts, narrow_taps, strided, tap_offsets, unwide, wide_length
 from .scratch import Scratch
 
 
@@ -73,7 +72,7 @@ def conv_rows(
     row_step = offsets[rest] if first > 1 else 0  # one step along the first kernel dim
     np.copyto(
         columns[:, :, : geo.in_per_group * first].reshape(n, geo.groups, geo.in_per_group, first, run),
-        as_strided(
+        strided(
             flat,
             (n, geo.groups, geo.in_per_group, first, run),
             (flat.strides[0], geo.in_per_group * flat.strides[1], flat.strides[1], row_step * flat.itemsize, flat.itemsize),
@@ -82,10 +81,10 @@ def conv_rows(
     _constant_rows(columns, geo.in_per_group * first, scratch)
     per_tap = scratch.get("per_tap", (n, geo.groups, geo.out_per_group * rest, run))
     np.matmul(weights, columns, out=per_tap)
-    per_tap = per_tap.reshape(n, geo.out_channels, rest, run)
+    per_tap = per_tap.reshape(n, geo.out_channels, rest * run)
     # The sum runs on the compact grid, straight into the destination: a pass on the wide grid
     # followed by a compacting copy was slower.
-    _sum_into(dest, [unwide(per_tap[:, :, tap, offset:], geo, slab, rows) for tap, offset in enumerate(rest_offsets)])
+    _sum_into(dest, [unwide(per_tap, geo, slab, rows, tap * run + offset) for tap, offset in enumerate(rest_offsets)])
 
 
 def _constant_rows(

@@ -7,11 +7,10 @@ for its next calls while they total at most ``KEEP_BYTES`` per dtype (``Scratch.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -63,26 +62,41 @@ class Scratch:
         return array
 
     @staticmethod
-    @contextlib.contextmanager
-    def kept(dtype: np.dtype) -> Iterator[Scratch]:
-        """This thread's scratch for ``dtype``, as its last call left it: the buffers and the
-        constant parts written into them (zero padding, a row of ones) survive from call to
-        call, as oneDNN keeps its scratchpad. A layer run on a batch of small inputs otherwise
-        pays for allocating and filling them on every call (a depthwise 3×3 conv at 56²: 8%).
+    def kept(dtype: np.dtype) -> _Kept:
+        """This thread's scratch for ``dtype``, as its last call left it (``with Scratch.kept(dtype)
+        as scratch``): the buffers and the constant parts written into them (zero padding, a row
+        of ones) survive from call to call, as oneDNN keeps its scratchpad. A layer run on a batch
+        of small inputs otherwise pays for allocating and filling them on every call (a depthwise
+        3×3 conv at 56²: 8%).
 
         The scratch is taken off the thread's shelf for the call and put back after it, unless
         the call failed or its buffers outgrew ``KEEP_BYTES``: a call that starts while another
         runs on the same thread (from a signal handler) gets buffers of its own.
         """
-        if not hasattr(_KEPT, "shelf"):
-            _KEPT.shelf = _Shelf()
+        return _Kept(dtype)
+
+
+class _Kept:
+    """``Scratch.kept``'s block (a class, not a generator: a small conv enters one per call)."""
+
+    __slots__ = ("dtype", "scratch", "shelf")
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+
+    def __enter__(self) -> Scratch:
+        shelf = getattr(_KEPT, "shelf", None)
+        if shelf is None:
+            shelf = _KEPT.shelf = _Shelf()
             with _SHELVES_LOCK:
-                _SHELVES.add(_KEPT.shelf)
-        shelf = _KEPT.shelf.by_dtype
-        scratch = shelf.pop(dtype) if dtype in shelf else Scratch(dtype)
-        yield scratch
-        if sum(flat.nbytes for flat in scratch.buffers.values()) <= KEEP_BYTES:
-            shelf[dtype] = scratch
+                _SHELVES.add(shelf)
+        self.shelf = shelf.by_dtype
+        self.scratch = self.shelf.pop(self.dtype, None) or Scratch(self.dtype)
+        return self.scratch
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None and sum(flat.nbytes for flat in self.scratch.buffers.values()) <= KEEP_BYTES:
+            self.shelf[self.dtype] = self.scratch
 
 
 def release_scratch() -> None:
