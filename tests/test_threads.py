@@ -126,7 +126,7 @@ def test_parallel_spans_cover_the_range_once():
         spans = parallel_spans(10, 40 << 20)
     assert [(s.start, s.stop) for s in spans] == [(0, 1), (1, 3), (3, 5), (5, 6), (6, 8), (8, 10)]
     with use_threads(3):
-        assert len(parallel_spans(10, 12 << 20)) == 3  # no piece under least_chunk_bytes
+        assert len(parallel_spans(10, 3 * pool.LEAST_CHUNK_BYTES)) == 3  # no piece under least_chunk_bytes
     with use_threads(1):
         assert parallel_spans(10, 10 << 20) == [slice(0, 10)]
 

@@ -10,6 +10,7 @@ one, silently: no NumPy warning escapes.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import math
 from typing import Sequence
@@ -19,11 +20,7 @@ import numpy as np
 from ..arith import ConvRule
 from ..errors import ConvcalcError
 from ._common import per_dim, row_buffering
-from .threads import even_spans, parallel_map, parallel_spans
-
-# Pieces of an element-wise function on the thread pool: at most this many bytes each, so that
-# a piece's temporaries stay in the core's cache until its result is copied out.
-_PIECE_BYTES = 1 << 18
+from .threads import in_region, parallel_map, parallel_spans
 
 
 def _silent() -> np.errstate:
@@ -35,9 +32,14 @@ def _silent() -> np.errstate:
 
 
 def _in_pieces(function):
-    """Run an element-wise ``function(x, *scalars)`` on pieces of a large contiguous float
-    ``x`` on the thread pool, each piece's result copied into the output (one piece: the
-    function itself, on ``x``); a function that takes ``out=`` writes each piece there."""
+    """Run an element-wise ``function(x, *scalars)`` on a large contiguous float ``x`` in
+    ranges of rows side by side on the thread pool (one range: the function itself, on ``x``),
+    each range in one call: a function that takes ``out=`` writes there, any other's result is
+    copied into place. One call a range, not a loop over cache-sized pieces: each NumPy call of
+    a thread hands the GIL over to the other threads and back, about 10 µs each way on the
+    2-core development VM, which small pieces pay many times over. Rows are long (see
+    ``_row_length``): NumPy's loops lose their speed on short inner dims."""
+    takes_out = "out" in inspect.signature(function).parameters
 
     @functools.wraps(function)
     def run(x, *args, out=None, **kwargs):
@@ -45,22 +47,43 @@ def _in_pieces(function):
             kwargs["out"] = out
         if not (isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" and x.flags.c_contiguous):
             return function(x, *args, **kwargs)
-        pieces = len(parallel_spans(x.size, 2 * x.nbytes))
-        if pieces == 1 or not (out is None or out.flags.c_contiguous):
+        row = _row_length(x)
+        spans = parallel_spans(x.size // row, 2 * x.nbytes) if row >= _SHORTEST_ROW else [slice(None)]
+        if len(spans) == 1 or not (out is None or out.flags.c_contiguous):
             return function(x, *args, **kwargs)
-        flat = x.reshape(-1)
-        result = np.empty_like(flat) if out is None else out.reshape(-1)
+        rows = x.reshape(-1, row)
+        result = np.empty_like(rows) if out is None else out.reshape(rows.shape)
 
-        def piece(span: slice) -> None:
-            if out is None:
-                result[span] = function(flat[span], *args, **kwargs)
+        def range_of_rows(span: slice) -> None:
+            if takes_out:
+                function(rows[span], *args, **{**kwargs, "out": result[span]})
             else:
-                function(flat[span], *args, **{**kwargs, "out": result[span]})
+                result[span] = function(rows[span], *args, **kwargs)
 
-        parallel_map(piece, even_spans(x.size, max(pieces, x.nbytes // _PIECE_BYTES)))
+        parallel_map(range_of_rows, spans)
         return result.reshape(x.shape) if out is None else out
 
     return run
+
+
+_SHORTEST_ROW = 256
+
+
+def _row_length(x: np.ndarray) -> int:
+    """The length of the rows ``_in_pieces`` cuts ``x`` into: its trailing dims but the first
+    while they fit the zeros block (``_zeros_for``: a range of flat cells would turn max(x, 0)
+    into NumPy's slow loop against a scalar), or, when that makes short rows (a 1-d input), the
+    largest power of two up to 4096 that divides the size.
+
+    >>> _row_length(np.zeros((2, 64, 112, 112))), _row_length(np.zeros(10 ** 6))
+    (12544, 64)
+    """
+    row = 1
+    for size in reversed(x.shape[1:]):
+        if row * size > _ZEROS_BLOCK:
+            break
+        row *= size
+    return max(row, math.gcd(x.size, 4096))
 
 
 def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
@@ -459,6 +482,10 @@ def glu(x: np.ndarray, dim: int = -1) -> np.ndarray:
 # Degrees reach about 1e-15 (float64) and, evaluated in float32, ~2e-7 (float32) absolute error.
 _ERF_SPLIT, _ERF_END = 2.0, 6.0
 _ERF_CHUNK = 1 << 14  # 128 KB of float64: larger temporaries are mmap-ed and page-faulted afresh
+# Beside other threads (a range of a threaded gelu), 8× longer pieces: each NumPy call passes the
+# GIL to the other thread and back, and 2^14 cells a call made 2 threads twice as slow as one
+# (a 64×112×112 float32 gelu on the 2-core VM: 1 thread 11.3 ms, 2 threads 22.3, with 2^17: 8.1).
+_ERF_CHUNK_BESIDE_OTHERS = 1 << 17
 _ERF_DEGREES = {np.dtype(np.float64): (18, 28), np.dtype(np.float32): (9, 14)}
 
 
@@ -521,9 +548,10 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         out = np.empty(x.shape, dtype=x.dtype)
         flat, flat_out = x.reshape(-1), out.reshape(-1)
         # cache-sized pieces: the erf's ~30 float64 temporaries then never leave the cache
-        for start in range(0, flat.size, _ERF_CHUNK):
-            piece = flat[start : start + _ERF_CHUNK]
-            flat_out[start : start + _ERF_CHUNK] = piece * 0.5 * (1.0 + _erf(piece * math.sqrt(0.5)))
+        step = _ERF_CHUNK_BESIDE_OTHERS if in_region() else _ERF_CHUNK
+        for start in range(0, flat.size, step):
+            piece = flat[start : start + step]
+            flat_out[start : start + step] = piece * 0.5 * (1.0 + _erf(piece * math.sqrt(0.5)))
         # gelu(+inf) is +inf, as torch's scalar path and its AVX2 kernel give; its AVX-512
         # float32 kernel gives NaN there, a backend difference not worth copying
         return out
