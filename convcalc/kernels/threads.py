@@ -33,18 +33,22 @@ ENVIRONMENT_VARIABLE = "CONVCALC_THREADS"
 ChunkT = TypeVar("ChunkT")
 ResultT = TypeVar("ResultT")
 
-LEAST_CHUNK_BYTES = 1 << 19
-"""The least work (bytes read and written) worth handing to another thread: 512 KiB, 30-60 µs
-of a streaming kernel (batch norm, pooling, resampling). Measured on the 2-core development VM
-(KVM) with ``python bench/threads.py --threads 2`` (``parallel_map`` over 2 to 8 trivial chunks
-at 1 and 2 threads; the kernels with ``use_threads(2, least_chunk_bytes=L)``): a hand-off costs the
-caller about 6 µs, the woken thread 7.5 µs of wake-up when it slept under 0.1 ms (40 µs after
-10 ms), and each NumPy call beside another thread about 10 µs of GIL hand-over. At 2 threads a
-64×112×112 batch norm took 0.244 ms inline, 0.231 ms with 2 MiB chunks, 0.199 with 1 MiB, 0.183
-with 512 KiB and 0.179 with 256 KiB; a bilinear ×2 of 64×56×56 1.31, 1.32, 1.08, 0.79, 0.80; a
-3/2 max pool of 64×112×112 0.89, 0.88, 0.78, 0.64, 0.64 (4 MiB, the former figure, split none
-of them). Below 512 KiB nothing more was gained. The figure is a per-chunk cost, not a count
-of cores: with more cores the same work is cut into more chunks of at least this size."""
+LEAST_CHUNK_BYTES = 1 << 20
+"""The least work (bytes read and written) worth handing to another thread: 1 MiB, 40-250 µs
+of one core's work in a streaming kernel (batch norm, activations, pooling, resampling), which
+a hand-off costs a fraction of. Measured on the 2-core development VM (KVM) with
+``python bench/threads.py --threads 2``: a hand-off costs the caller about 6 µs, the woken
+thread 5-10 µs of wake-up when it slept under 0.1 ms (35-40 µs after 10 ms), and each NumPy
+call made beside another thread about 10 µs of GIL hand-over. Its kernel table at 2 threads
+(ms; inline at 1 thread, then least chunk 4 MiB, 2, 1, 0.5 and 0.25 MiB): bilinear ×2 of
+64×56×56 1.32; 1.34, 1.45, 1.13, 0.91, 0.85; 3/2 max pool of 64×112×112 0.99; 0.98, 0.99, 0.83,
+0.73, 0.72; batch norm of 64×112×112 0.29; 0.28, 0.25, 0.21, 0.28, 0.21 (4 MiB, the former
+figure, split none of them). Calls of 1 and 2 threads interleaved put the gain of 512 KiB and
+1 MiB within noise of each other (bilinear 1.15-1.3×, max pool 1.0-1.2×), and a lone batch norm
+or ReLU at 0.75-1.0×: on this VM two cores share one core's memory bandwidth (torch's batch
+norm gains 1.15× from the second core). The figure is a per-chunk cost, not a count of cores:
+more cores cut the same work into more chunks, each at least this size, and on machines whose
+bandwidth grows with the cores the streaming kernels gain too."""
 
 _EXPLICIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("convcalc_threads", default=None)
 _LEAST: contextvars.ContextVar[int] = contextvars.ContextVar("convcalc_least_chunk", default=LEAST_CHUNK_BYTES)
