@@ -225,7 +225,12 @@ def test_an_activation_written_over_its_input(name, threads):
         want = layer.forward(x)
         over = x.copy()
         assert layer.prepare(over, in_place=True)(over) is over
+        # an input of that shape that is not contiguous: the kernel as it comes
+        strided = np.random.default_rng(8).standard_normal((3, 50, 4)).astype(np.float32).transpose(0, 2, 1) * 4
+        want_strided = layer.forward(strided)
+        assert layer.prepare(over, in_place=True)(strided) is strided
     np.testing.assert_array_equal(over, want)
+    np.testing.assert_array_equal(strided, want_strided)
 
 
 def test_only_a_declared_layer_writes_over_its_input():

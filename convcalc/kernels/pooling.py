@@ -56,10 +56,21 @@ class _Windows:
     def tap(self, a: np.ndarray, axis: int, t: int) -> np.ndarray:
         if self.positions is not None:
             return np.take(a, self.positions[t], axis=axis, mode="clip")
+        return a[self.tap_index(a.ndim, axis, t)]
+
+    def tap_index(self, ndim: int, axis: int, t: int) -> tuple[slice, ...]:
+        """The index of tap ``t`` of regular windows along ``axis`` of an ``ndim``-dim array."""
         start = t * self.dilation
-        index = [slice(None)] * a.ndim
+        index = [slice(None)] * ndim
         index[axis] = slice(start, start + (self.count - 1) * self.stride + 1, self.stride)
-        return a[tuple(index)]
+        return tuple(index)
+
+    def plain_taps(self, ndim: int, axis: int) -> list[tuple[slice, ...]] | None:
+        """Every tap's index when ``_taps`` gives them as plain strided views (regular windows
+        that need no regrouping), else None: a prepared pool works them out once."""
+        if self.positions is not None or (axis == ndim - 1 and 1 < self.stride < self.taps):
+            return None
+        return [self.tap_index(ndim, axis, t) for t in range(self.taps)]
 
     def first_valid(self) -> np.ndarray:
         """Coordinate of each window's first tap inside the input: torch's initial max index."""
@@ -150,15 +161,19 @@ class _PaddedBlocks:
             yield chunk, block
 
 
-def _reduce_along(a: np.ndarray, axis: int, win: _Windows, ufunc: np.ufunc, out: np.ndarray | None = None) -> np.ndarray:
-    """``ufunc``-reduce every window of ``win`` along ``axis``."""
+def _reduce_along(
+    a: np.ndarray, axis: int, win: _Windows, ufunc: np.ufunc, out: np.ndarray | None = None,
+    index: list[tuple[slice, ...]] | None = None,
+) -> np.ndarray:
+    """``ufunc``-reduce every window of ``win`` along ``axis`` (``index``: the taps'
+    ``plain_taps``, when worked out already)."""
     if win.tiles and win.taps >= _RESHAPE_MIN_TAPS:
         index = [slice(None)] * a.ndim
         index[axis] = slice(0, win.count * win.taps)
         split = a[tuple(index)].reshape(a.shape[:axis] + (win.count, win.taps) + a.shape[axis + 1 :])
         return ufunc.reduce(split, axis=axis + 1, out=out)
     masked = ufunc is np.add and win.beyond is not None
-    taps = _taps(a, axis, win)
+    taps = _taps(a, axis, win) if index is None else (a[tap] for tap in index)
     result = next(taps)
     if win.taps == 1:
         if out is None:
@@ -189,6 +204,7 @@ class _WindowReduction:
         self.padded = any(before or after for before, after in map(_padded_extent, windows))
         # Unpadded planes that make one chunk are reduced as they are: no blocks to cut.
         self.whole = not self.padded and len(list(plane_chunks(planes, cells * itemsize))) == 1
+        self.taps = [win.plain_taps(len(self.windows) + 1, dim + 1) for dim, win in enumerate(self.windows)]
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         out = np.empty((len(planes), *self.out_tail), dtype=planes.dtype)
@@ -208,8 +224,8 @@ class _WindowReduction:
         last = len(self.windows) - 1
         with np.errstate(invalid="ignore", over="ignore"):  # inf − inf and overflow: as torch, silently
             for chunk, block in blocks:
-                for dim, win in enumerate(self.windows):
-                    block = _reduce_along(block, dim + 1, win, self.ufunc, out=out[chunk] if dim == last else None)
+                for dim, (win, taps) in enumerate(zip(self.windows, self.taps)):
+                    block = _reduce_along(block, dim + 1, win, self.ufunc, out[chunk] if dim == last else None, taps)
 
 
 def _reduce_windows(planes: np.ndarray, windows: Sequence[_Windows], ufunc: np.ufunc, fill: float) -> np.ndarray:

@@ -75,8 +75,7 @@ class Activation(Layer):
             return super()._prepared(x, params, forward_kwargs, cast)
         from ..kernels import elementwise
 
-        kernel, args = getattr(elementwise, self.kernel), self._kernel_args(x, params)
-        return lambda x: kernel(x, *args, out=x)  # the kernels return their out= array
+        return elementwise.prepared_in_place(getattr(elementwise, self.kernel), x, self._kernel_args(x, params))
 
     @classmethod
     def _arg_help(cls) -> dict[str, str]:
