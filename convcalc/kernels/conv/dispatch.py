@@ -22,7 +22,7 @@ from .._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype, row_bu
 from ..threads import blas_threads, least_chunk_bytes, parallel_map, thread_count
 from .chunks import chunk_bytes, conv_chunks
 from .depthwise import conv_depthwise, conv_depthwise_input, depthwise_weight
-from .gemm import conv_gemm
+from .gemm import conv_gemm, gemm_weight
 from .geometry import ConvGeometry, pad_pairs, spatial_dims, spatial_tuple
 from .grid import add_bias, narrow_fits
 from .padding import PADDING_MODES, padded_slab
@@ -155,6 +155,8 @@ def _prepare_weight(
         geo.prepared_weight = winograd_weight(weight, geo)
     elif method == "rows":
         bias = prepare_rows(weight, bias, geo, padding_mode)
+    elif method == "gemm" and bias is not None and (geo.taps > 1 or any(s > 1 for s in geo.stride)):
+        geo.prepared_weight = gemm_weight(weight, bias, geo)  # 1×1: x itself is im2col, no ones row
     elif method == "depthwise":
         geo.narrow = padding_mode == "zeros" and (any(s > 1 for s in geo.stride) or narrow_fits(geo))
         bias = depthwise_weight(weight, bias, geo)

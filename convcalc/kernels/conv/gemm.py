@@ -17,6 +17,15 @@ from .grid import add_bias, strided
 from .scratch import Scratch
 
 
+def gemm_weight(weight: np.ndarray, bias: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """(groups, C_out/groups, C_in/groups·taps + 1): the weight with the bias as its last
+    column, which the column matrix's row of ones multiplies. Made once per call (a prepared
+    conv: once) into ``geo.prepared_weight`` where every chunk runs im2col (a copy of the
+    weight per chunk was 0.5 ms for a 512→512 3×3 conv)."""
+    weights = weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group * geo.taps)
+    return np.concatenate((weights, bias.reshape(geo.groups, geo.out_per_group, 1)), axis=2)
+
+
 def conv_gemm(
     slab: np.ndarray,
     weight: np.ndarray,
@@ -44,7 +53,9 @@ def conv_gemm(
         _im2col(grouped_slab, geo, sizes, taps_part, scratch)
         if bias is not None:
             cols[:, :, -1] = 1
-            weights = np.concatenate((weights, bias.reshape(geo.groups, geo.out_per_group, 1)), axis=2)
+            weights = geo.prepared_weight
+            if weights is None:
+                weights = gemm_weight(weight, bias, geo)
             bias = None
     grouped = (n, geo.groups, geo.out_per_group, pixels)
     if dest.flags.c_contiguous:
