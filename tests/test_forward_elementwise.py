@@ -19,6 +19,7 @@ F = torch.nn.functional
 torch.set_num_threads(1)
 
 from convcalc.kernels import elementwise as E  # noqa: E402
+from convcalc.kernels import slices as S  # noqa: E402
 from convcalc.layers.softmax import implicit_softmax_dim  # noqa: E402
 
 # a NumPy warning escaping a kernel (overflow, inf − inf) is a bug: torch is silent
@@ -201,7 +202,7 @@ def test_group_norm(inputs, groups, affine):
     bias = rng.standard_normal(x.shape[1]).astype(x.dtype) if affine else None
     expected = reference(F.group_norm, x, groups, weight, bias, 1e-5)
     assume(expected is not None)
-    assert_norm_close(E.group_norm(x, groups, weight, bias), expected)
+    assert_norm_close(S.group_norm(x, groups, weight, bias), expected)
 
 
 @SETTINGS
@@ -212,7 +213,7 @@ def test_layer_and_rms_norm(inputs, count, affine, with_bias):
     normalized = x.shape[x.ndim - count :]
     weight = rng.standard_normal(normalized).astype(x.dtype) if affine else None
     bias = rng.standard_normal(normalized).astype(x.dtype) if affine and with_bias else None
-    assert_norm_close(E.layer_norm(x, normalized, weight, bias), reference(F.layer_norm, x, normalized, weight, bias))
+    assert_norm_close(S.layer_norm(x, normalized, weight, bias), reference(F.layer_norm, x, normalized, weight, bias))
     # rms_norm's default eps is the input dtype's, so torch must see the real dtype here
     as_t = lambda a: None if a is None else T(a)  # noqa: E731
     assert_norm_close(E.rms_norm(x, normalized, weight), F.rms_norm(T(x), normalized, as_t(weight)).numpy(), "rms")
@@ -227,8 +228,8 @@ def test_norms_match_torch_in_its_own_dtype(dtype):
     w, b = rng.standard_normal(6).astype(dtype), rng.standard_normal(6).astype(dtype)
     assert_norm_close(E.batch_norm(x, None, None, w, b), F.batch_norm(T(x), None, None, T(w), T(b), True).numpy())
     assert_norm_close(E.instance_norm(x, weight=w, bias=b), F.instance_norm(T(x), weight=T(w), bias=T(b)).numpy())
-    assert_norm_close(E.group_norm(x, 3, w, b), F.group_norm(T(x), 3, T(w), T(b)).numpy())
-    assert_norm_close(E.layer_norm(x, (5, 7)), F.layer_norm(T(x), (5, 7)).numpy())
+    assert_norm_close(S.group_norm(x, 3, w, b), F.group_norm(T(x), 3, T(w), T(b)).numpy())
+    assert_norm_close(S.layer_norm(x, (5, 7)), F.layer_norm(T(x), (5, 7)).numpy())
 
 
 @SETTINGS
@@ -325,8 +326,8 @@ def test_inputs_are_never_written():
     E.batch_norm(x, stats, stats, stats, stats)
     E.batch_norm(x, None, None)
     E.instance_norm(x, weight=stats, bias=stats)
-    E.group_norm(x, 2, stats, stats)
-    E.layer_norm(x, (6, 6))
+    S.group_norm(x, 2, stats, stats)
+    S.layer_norm(x, (6, 6))
     E.rms_norm(x, 6)
     E.local_response_norm(x, 3)
     for mode in E.PAD_MODES:

@@ -20,6 +20,8 @@ from convcalc.kernels.pooling import (
     max_pool_nd,
 )
 from convcalc.kernels.resample import interpolate
+from convcalc.kernels.slices import group_norm, layer_norm, log_softmax, softmax
+from convcalc.kernels.elementwise import instance_norm
 
 RNG = np.random.default_rng(12)
 
@@ -34,6 +36,7 @@ W_T, W_T_GROUPED, B = _array(8, 5, 4, 4), _array(8, 3, 3, 3), _array(16)
 X3, W3 = _array(2, 4, 6, 7, 5), _array(3, 4, 3, 3, 3)
 STATS = (_array(8), np.abs(_array(8)) + 0.5, _array(8), _array(8))
 LIN_X, LIN_W, LIN_B = _array(3, 5, 64), _array(32, 64), _array(32)
+NORM_W, NORM_B = _array(13, 11), _array(13, 11)
 
 # name -> (convcalc, the same in torch: F is torch.nn.functional, t() makes a tensor)
 CASES: dict[str, tuple[Callable[[], np.ndarray], Callable]] = {
@@ -107,9 +110,32 @@ CASES: dict[str, tuple[Callable[[], np.ndarray], Callable]] = {
     ),
     "nearest": (lambda: interpolate(X, (30, 5), "nearest"), lambda F, t: F.interpolate(t(X), size=(30, 5))),
     "linear": (lambda: linear(LIN_X, LIN_W, LIN_B), lambda F, t: F.linear(t(LIN_X), t(LIN_W), t(LIN_B))),
+    "relu in place": (lambda: (lambda y: relu(y, out=y))(X.copy()), lambda F, t: F.relu(t(X))),
 }
-# Kernels whose work is one GEMM (BLAS's own threads), not split over the pool.
-UNSPLIT = {"linear"}
+# The kernels over independent slices (planes, groups, rows), also checked at 2 threads.
+SLICE_CASES: dict[str, tuple[Callable[[], np.ndarray], Callable]] = {
+    "instance norm": (
+        lambda: instance_norm(X, weight=STATS[2], bias=STATS[3]),
+        lambda F, t: F.instance_norm(t(X), weight=t(STATS[2]), bias=t(STATS[3])),
+    ),
+    "group norm": (
+        lambda: group_norm(X, 4, STATS[2], STATS[3]),
+        lambda F, t: F.group_norm(t(X), 4, t(STATS[2]), t(STATS[3])),
+    ),
+    "layer norm": (
+        lambda: layer_norm(X, (13, 11), NORM_W, NORM_B),
+        lambda F, t: F.layer_norm(t(X), (13, 11), t(NORM_W), t(NORM_B)),
+    ),
+    "softmax last dim": (lambda: softmax(X, -1), lambda F, t: F.softmax(t(X), -1)),
+    "softmax channels": (lambda: softmax(X, 1), lambda F, t: F.softmax(t(X), 1)),  # cut after the dim
+    "softmax first dim": (lambda: softmax(X, 0), lambda F, t: F.softmax(t(X), 0)),
+    "log softmax": (lambda: log_softmax(X, -1), lambda F, t: F.log_softmax(t(X), -1)),
+    "log softmax channels": (lambda: log_softmax(X, 1), lambda F, t: F.log_softmax(t(X), 1)),
+}
+CASES.update(SLICE_CASES)
+CASES["global average"] = (lambda: adaptive_avg_pool_nd(X, 1), lambda F, t: F.adaptive_avg_pool2d(t(X), 1))
+# Kernels whose work is one GEMM or GEMV (BLAS's own threads), not split over the pool.
+UNSPLIT = {"linear", "global average"}
 
 
 @pytest.fixture
@@ -159,3 +185,20 @@ def test_one_and_four_threads_match_torch(name):
     for count, least in ((1, None), (4, 0)):
         with threads.use_threads(count, least_chunk_bytes=least):
             _close(run(), want)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", sorted(SLICE_CASES))
+def test_slices_at_one_and_two_threads_match_torch_and_split(name, regions):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    run, in_torch = SLICE_CASES[name]
+    with torch.inference_mode():
+        want = in_torch(F, torch.from_numpy).numpy()
+    with threads.use_threads(1):
+        _close(run(), want)
+    assert regions == []  # one thread never reaches the pool
+    with threads.use_threads(2, least_chunk_bytes=0):
+        _close(run(), want)
+    assert regions and max(regions) > 1, regions

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype
-from .elementwise import softmax
+from .slices import softmax
 from .linear import linear
 from .threads import on_blas_threads
 

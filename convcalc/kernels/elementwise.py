@@ -20,12 +20,10 @@ import numpy as np
 from ..arith import ConvRule
 from ..errors import ConvcalcError
 from ._common import per_dim, row_buffering
+from ._common import silent as _silent
+from .slices import apply_affine, instance_planes, normalise, softmax
+from .slices import log_softmax  # noqa: F401 - the activation layers look their kernel up here by name
 from .threads import in_region, parallel_map, parallel_spans
-
-
-def _silent() -> np.errstate:
-    """inf − inf, 0·inf and overflow give NaN/inf silently in torch; NumPy would warn."""
-    return np.errstate(invalid="ignore", over="ignore", divide="ignore")
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -141,15 +139,6 @@ def _affine_per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> 
     return out
 
 
-def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance over ``axes`` (kept), accumulated in float64."""
-    with _silent():
-        mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-    return mean, var
-
-
 def batch_norm(
     x: np.ndarray,
     running_mean: np.ndarray | None,
@@ -168,8 +157,8 @@ def batch_norm(
     """
     if running_mean is None or running_var is None:
         # centre first: x·α + β would cancel when the batch mean is large next to its spread
-        y = _normalise(x, (0, *range(2, x.ndim)), eps)
-        return _apply_affine(y, weight, bias, _channel_shape(x))
+        y = normalise(x, (0, *range(2, x.ndim)), eps)
+        return apply_affine(y, weight, bias, _channel_shape(x))
     return _affine_per_channel(x, *batch_norm_affine(running_mean, running_var, weight, bias, eps))
 
 
@@ -191,21 +180,6 @@ def batch_norm_affine(running_mean, running_var, weight=None, bias=None, eps: fl
     return scale, shift
 
 
-def _normalise(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
-    mean, var = _moments(x, axes)
-    with _silent():
-        return ((x - mean) / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-
-
-def _apply_affine(y: np.ndarray, weight, bias, shape) -> np.ndarray:
-    with _silent():
-        if weight is not None:
-            y = y * np.asarray(weight, dtype=y.dtype).reshape(shape)
-        if bias is not None:
-            y = y + np.asarray(bias, dtype=y.dtype).reshape(shape)
-    return y
-
-
 def instance_norm(
     x: np.ndarray,
     running_mean: np.ndarray | None = None,
@@ -222,23 +196,7 @@ def instance_norm(
     """
     if not use_input_stats:
         return batch_norm(x, running_mean, running_var, weight, bias, eps)
-    y = _normalise(x, tuple(range(2, x.ndim)), eps)
-    return _apply_affine(y, weight, bias, _channel_shape(x))
-
-
-def group_norm(x: np.ndarray, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> np.ndarray:
-    """``F.group_norm``: channels split into groups, each normalised with its sample's values."""
-    grouped = x.reshape(x.shape[0], num_groups, -1)
-    y = _normalise(grouped, (2,), eps).reshape(x.shape)
-    return _apply_affine(y, weight, bias, _channel_shape(x))
-
-
-def layer_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None, bias=None, eps: float = 1e-5) -> np.ndarray:
-    """``F.layer_norm``: normalise over the trailing ``normalized_shape`` dims."""
-    count = 1 if isinstance(normalized_shape, (int, np.integer)) else len(normalized_shape)
-    axes = tuple(range(x.ndim - count, x.ndim))
-    y = _normalise(x, axes, eps)
-    return _apply_affine(y, weight, bias, x.shape[x.ndim - count :])
+    return instance_planes(x, weight, bias, eps)
 
 
 def rms_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None, eps: float | None = None) -> np.ndarray:
@@ -249,7 +207,7 @@ def rms_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None, 
     with _silent():
         mean_square = np.mean(np.square(x, dtype=np.float64), axis=axes, keepdims=True)
         y = (x / np.sqrt(mean_square + eps)).astype(x.dtype, copy=False)
-    return _apply_affine(y, weight, None, x.shape[x.ndim - count :])
+    return apply_affine(y, weight, None, x.shape[x.ndim - count :])
 
 
 def local_response_norm(x: np.ndarray, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> np.ndarray:
@@ -585,26 +543,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         return out
 
 
-def softmax(x: np.ndarray, dim: int) -> np.ndarray:
-    """``F.softmax`` along ``dim``, shifted by the maximum so nothing overflows.
-
-    The layers resolve torch's legacy ``dim=None`` before calling
-    (:func:`convcalc.layers.softmax.implicit_softmax_dim`).
-    """
-    with np.errstate(invalid="ignore"):
-        shifted = x - np.max(x, axis=dim, keepdims=True)
-        e = np.exp(shifted)
-        return e / np.sum(e, axis=dim, keepdims=True)
-
-
 def softmin(x: np.ndarray, dim: int) -> np.ndarray:
     return softmax(-x, dim)
-
-
-def log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shifted = x - np.max(x, axis=dim, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 
 def softmax2d(x: np.ndarray) -> np.ndarray:

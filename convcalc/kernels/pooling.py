@@ -22,7 +22,7 @@ import numpy as np
 from ..arith import ConvRule, adaptive_window, avg_pool_cells
 from ..errors import ConvcalcError
 from ._common import as_planes, check_allocation, per_dim, plane_chunks
-from .threads import parallel_map, parallel_spans
+from .threads import on_blas_threads, parallel_map, parallel_spans
 
 # Windows that tile a dim without overlap and are at least this long are reduced with one
 # reshape + ufunc.reduce rather than a Python loop over their taps.
@@ -488,6 +488,16 @@ def _ones(cells: int, dtype: np.dtype) -> np.ndarray:
     return ones
 
 
+@on_blas_threads
+def _plane_sums(planes: np.ndarray) -> np.ndarray:
+    """Each row's sum of a (planes, cells) array, as one matrix-vector product with ones (an
+    inf or NaN spreads exactly as in a plain sum) on BLAS's threads, which split its rows.
+    Not on the pool: at 2 threads a 32×2048×7×7 global average took 0.25 ms this way, 0.56
+    split over the pool (BLAS single-threaded in each range) and 0.52 on one thread."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return planes @ _ones(planes.shape[1], planes.dtype)
+
+
 def adaptive_avg_pool_nd(x: np.ndarray, output_size) -> np.ndarray:
     """``F.adaptive_avg_pool{1,2,3}d``: means over windows ``⌊i·L/O⌋ .. ⌈(i+1)·L/O⌉``.
 
@@ -507,8 +517,7 @@ def adaptive_avg_pool_nd(x: np.ndarray, output_size) -> np.ndarray:
         # spreads exactly as in a plain sum), then one divide as torch does; weights of 1/cells
         # would round every product, leaving e.g. 5.6e-17 where torch's mean is exactly 0
         cells = math.prod(x.shape[2:])
-        with np.errstate(invalid="ignore", over="ignore"):
-            sums = planes.reshape(len(planes), cells) @ _ones(cells, x.dtype)
+        sums = _plane_sums(planes.reshape(len(planes), cells))
         np.divide(sums, x.dtype.type(cells), out=sums)
         return sums.reshape(lead + outs)
     windows = [_adaptive_windows(size, out) for size, out in zip(x.shape[2:], outs)]

@@ -505,7 +505,7 @@ class GroupNorm(Layer):
         return shape
 
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
-        from ..kernels.elementwise import group_norm
+        from ..kernels.slices import group_norm
 
         return group_norm(
             x, self.num_groups, params.get("weight"), params.get("bias"), float(self.eps)
@@ -614,7 +614,7 @@ class LayerNorm(Layer):
         return shape
 
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
-        from ..kernels.elementwise import layer_norm
+        from ..kernels.slices import layer_norm
 
         return layer_norm(
             x, self.normalized_shape, params.get("weight"), params.get("bias"), float(self.eps)
