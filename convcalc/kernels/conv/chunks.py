@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from .geometry import ConvGeometry
 
-CACHE_BYTES = {"depthwise": 2**26, "taps": 2**21, "rows": 2**23}
+CACHE_BYTES = {"depthwise": 2**22, "taps": 2**21, "rows": 2**23}
 """Chunk size for the methods made of many whole-array passes (per method, in bytes), measured
 best on a core with 1 MiB of L2 and a shared 32 MiB L3: "taps" chunks stay in L2 between
 passes; "depthwise" (4 MiB) and "rows" make few passes, and smaller chunks lost more to

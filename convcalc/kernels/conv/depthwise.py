@@ -22,10 +22,9 @@ from itertools import product
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
-from .grid import flat_runs, narrow_shifts, store
+from .grid import flat_runs, narrow_shifts, store, strided
 from .scratch import Scratch
 
 
@@ -187,16 +186,17 @@ def _wide_products(
     row = 0
     for taps in layout.taps:
         count = math.prod(taps.counts)
-        runs = as_strided(
-            flat[:, :, taps.phase * plane + taps.start :],
+        runs = strided(
+            flat,
             (n, groups, *taps.counts, length),
             (flat.strides[0], flat.strides[1], *(step * item for step in taps.steps), item),
+            taps.phase * plane + taps.start,
         )
         np.copyto(columns[:, :, row : row + count].reshape(runs.shape), runs)
         row += count
     wide = scratch.get("depthwise_wide", (n, groups, geo.out_per_group, length))
     np.matmul(geo.prepared_weight, columns, out=wide)
-    compact = as_strided(
+    compact = strided(
         wide,
         (n, groups * geo.out_per_group, *out_sizes),
         (wide.strides[0], wide.strides[2], *(step * wide.itemsize for step in steps)),
@@ -215,7 +215,7 @@ def _phases(
     pixels): phase p holds padded pixel s·i + p (per dim) at i. Padded pixel j is ``source``'s pixel
     ranges[d][0] + j, zero outside ``source``; places past a phase's end (its size rounded up)
     are zero too, read only by the wide grid's dropped columns. The zeros stay from chunk to
-    chunk of one layout: only the copies are made again."""
+    chunk of one layout."""
     n, channels = source.shape[:2]
     shape = (n, channels, layout.phases, *layout.extents)
     phases = scratch.get("depthwise_phases", shape)
@@ -231,7 +231,13 @@ def _phases(
         copies.append((tuple(into), tuple(take)))
     key = (shape, tuple(into for into, _ in copies))
     if scratch.filled.get("depthwise_phases") != key:
-        phases.fill(0)
+        # Zero what the copies leave (a pass over all of the buffer cost as much as the copies
+        # when a network's depthwise layers take turns with it).
+        for into, _ in copies:
+            for axis, part in enumerate(into[3:]):
+                lead = into[:3] + (slice(None),) * axis
+                phases[lead + (slice(0, part.start),)] = 0
+                phases[lead + (slice(part.stop, None),)] = 0
         scratch.filled["depthwise_phases"] = key
     for into, take in copies:
         if all(part.stop > part.start for part in into[3:]):
@@ -259,10 +265,8 @@ def conv_depthwise_narrow(
     reach = sum((k - 1) * d * step for k, d, step in zip(geo.kernel, geo.dilation, steps))
     padded = scratch.get("depthwise_source", (n, groups, reach + size))
     lo, hi = min(max(first, 0), total), max(min(first + reach + size, total), 0)
-    layout = (padded.shape, lo - first, hi - first)
-    if scratch.filled.get("depthwise_source") != layout:
-        padded.fill(0)  # the zeros around the copy stay from chunk to chunk of this layout
-        scratch.filled["depthwise_source"] = layout
+    padded[..., : lo - first] = 0
+    padded[..., max(hi, lo) - first :] = 0
     if hi > lo:
         np.copyto(padded[..., lo - first : hi - first], x.reshape(n, groups, total)[..., lo:hi])
     weights = geo.prepared_weight
@@ -271,7 +275,7 @@ def conv_depthwise_narrow(
         columns[:, :, -1] = 1  # the bias column's row: stays from chunk to chunk of this shape
         scratch.filled["depthwise_columns"] = columns.shape
     item = padded.itemsize
-    runs = as_strided(
+    runs = strided(
         padded,
         (n, groups, *geo.kernel, size),
         (padded.strides[0], padded.strides[1], *(d * step * item for d, step in zip(geo.dilation, steps)), item),
