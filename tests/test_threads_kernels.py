@@ -202,3 +202,19 @@ def test_slices_at_one_and_two_threads_match_torch_and_split(name, regions):
     with threads.use_threads(2, least_chunk_bytes=0):
         _close(run(), want)
     assert regions and max(regions) > 1, regions
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", sorted(name for name in SLICE_CASES if "norm" in name))
+def test_normalisations_a_few_slices_at_a_time_match_torch(name, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from convcalc.kernels import slices
+
+    monkeypatch.setattr(slices, "_BLOCK_BYTES", X.itemsize * 11)  # one slice a block
+    run, in_torch = SLICE_CASES[name]
+    with torch.inference_mode():
+        want = in_torch(F, torch.from_numpy).numpy()
+    with threads.use_threads(1):
+        _close(run(), want)

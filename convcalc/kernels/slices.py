@@ -21,30 +21,26 @@ from .threads import parallel_map, parallel_spans
 # and sum, divide), each reading and writing.
 _NORMALISE_TRAFFIC = 16
 _SOFTMAX_TRAFFIC = 8
-
-
-def moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance over ``axes`` (kept), accumulated in float64.
-
-    >>> [m.tolist() for m in moments(np.array([[1.0, 3.0]]), (1,))]
-    [[[2.0]], [[1.0]]]
-    """
-    with silent():
-        mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-    return mean, var
+# Input bytes normalised at a time on one thread: large float64 temporaries are mmap-ed and
+# page-faulted afresh on every call (a 64×112×112 instance norm at one thread: 7.2 ms as one
+# block, 2.9 in 256 KiB blocks; an 8×197×768 layer norm 7.2 and 4.7).
+_BLOCK_BYTES = 1 << 18
 
 
 def normalise(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
-    """``(x − mean)/√(var + ε)`` over ``axes``, in ``x``'s dtype.
+    """``(x − mean)/√(var + ε)`` over ``axes`` (biased variance), computed in float64 and
+    returned in ``x``'s dtype. One float64 buffer holds x − mean and then the result: fewer
+    large temporaries to allocate and fault in.
 
     >>> normalise(np.array([[1.0, 3.0]]), (1,), 0.0)
     array([[-1.,  1.]])
     """
-    mean, var = moments(x, axes)
     with silent():
-        return ((x - mean) / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
+        centred = np.subtract(x, mean)
+        var = np.mean(np.square(centred), axis=axes, keepdims=True)
+        np.divide(centred, np.sqrt(var + eps), out=centred)
+    return centred.astype(x.dtype, copy=False)
 
 
 def apply_affine(y: np.ndarray, weight, bias, shape: Sequence[int]) -> np.ndarray:
@@ -63,14 +59,22 @@ def apply_affine(y: np.ndarray, weight, bias, shape: Sequence[int]) -> np.ndarra
 
 def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice], tuple], shape) -> np.ndarray:
     """Each of ``slices`` (the first dim) normalised over its other dims, then scaled and
-    shifted by ``affine(span)``'s (weight, bias) for those slices, reshaped to ``shape``."""
+    shifted by ``affine(span)``'s (weight, bias) for those slices, reshaped to ``shape``.
+    On one thread a few slices at a time (``_BLOCK_BYTES``), so that the float64 temporaries
+    come from the heap and stay in cache; on several, ranges of slices side by side on the
+    thread pool, each in one go (each NumPy call beside another thread waits for the GIL:
+    64 KiB blocks made 2 threads 1.4-1.9× slower than one)."""
     out = np.empty(slices.shape, slices.dtype)
     axes = tuple(range(1, slices.ndim))
+    spans = parallel_spans(len(slices), _NORMALISE_TRAFFIC * slices.nbytes)
+    step = max(1, _BLOCK_BYTES // max(1, slices[:1].nbytes)) if len(spans) == 1 else len(slices)
 
     def normalise_span(span: slice) -> None:
-        out[span] = apply_affine(normalise(slices[span], axes, eps), *affine(span), shape)
+        for start in range(span.start, span.stop, step):
+            block = slice(start, min(start + step, span.stop))
+            out[block] = apply_affine(normalise(slices[block], axes, eps), *affine(block), shape)
 
-    parallel_map(normalise_span, parallel_spans(len(slices), _NORMALISE_TRAFFIC * slices.nbytes))
+    parallel_map(normalise_span, spans)
     return out
 
 
