@@ -219,17 +219,8 @@ def _phases(
     n, channels = source.shape[:2]
     shape = (n, channels, layout.phases, *layout.extents)
     phases = scratch.get("depthwise_phases", shape)
-    copies = []
-    for index, offsets in enumerate(product(*layout.used)):
-        into, take = [slice(None), slice(None), index], [slice(None), slice(None)]
-        for p, s, (origin, stop), size in zip(offsets, stride, ranges, source.shape[2:]):
-            # index i reads source pixel origin + s·i + p: copied where that lies in the source
-            lo = max(0, -(-(max(0, origin) - origin - p) // s))
-            hi = max(lo, -(-(min(size, stop) - origin - p) // s))
-            into.append(slice(lo, hi))
-            take.append(slice(origin + s * lo + p, origin + s * (hi - 1) + p + 1 if hi > lo else 0, s))
-        copies.append((tuple(into), tuple(take)))
-    key = (shape, tuple(into for into, _ in copies))
+    copies = _phase_copies(ranges, stride, layout.used, source.shape[2:])
+    key = (shape, copies)
     if scratch.filled.get("depthwise_phases") != key:
         # Zero what the copies leave (a pass over all of the buffer cost as much as the copies
         # when a network's depthwise layers take turns with it).
@@ -243,6 +234,30 @@ def _phases(
         if all(part.stop > part.start for part in into[3:]):
             phases[into] = source[take]
     return phases.reshape(n, channels, -1)
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_copies(
+    ranges: tuple[tuple[int, int], ...],
+    stride: tuple[int, ...],
+    used: tuple[tuple[int, ...], ...],
+    sizes: tuple[int, ...],
+) -> tuple[tuple[tuple[slice, ...], tuple[slice, ...]], ...]:
+    """Per phase read (see ``_phases``): where its copy goes in the phase buffer (from the
+    phase dim on) and what it takes from the source (from the spatial dims on). Cached: every
+    chunk of a call asks again."""
+    copies = []
+    for index, offsets in enumerate(product(*used)):
+        into: list[slice | int] = [slice(None), slice(None), index]
+        take = [slice(None), slice(None)]
+        for p, s, (origin, stop), size in zip(offsets, stride, ranges, sizes):
+            # index i reads source pixel origin + s·i + p: copied where that lies in the source
+            lo = max(0, -(-(max(0, origin) - origin - p) // s))
+            hi = max(lo, -(-(min(size, stop) - origin - p) // s))
+            into.append(slice(lo, hi))
+            take.append(slice(origin + s * lo + p, origin + s * (hi - 1) + p + 1 if hi > lo else 0, s))
+        copies.append((tuple(into), tuple(take)))
+    return tuple(copies)
 
 
 def conv_depthwise_narrow(
