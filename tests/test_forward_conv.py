@@ -391,6 +391,19 @@ def test_scratch_kept_between_calls_changes_no_result():
             assert_close(conv_nd(x2, w2, None, 1, pads, 1, 4, method=method), want2)
 
 
+def test_depthwise_bias_row_survives_a_call_without_bias():
+    """The stride-1 depthwise kernel keeps its column matrix's row of ones (the bias column's)
+    from call to call; a call without a bias whose taps fill the same buffer overwrites it,
+    and the next call with a bias must write it again."""
+    x = random((1, 8, 14, 14), np.float32, 1)
+    weight, bias = random((8, 1, 3, 3), np.float32, 2), random((8,), np.float32, 3)
+    tx, tw, tb = torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias)
+    for with_bias in (True, False, True, False, True):
+        b, tb_ = (bias, tb) if with_bias else (None, None)
+        want = F.conv2d(tx, tw, tb_, 1, 1, 1, 8).numpy()
+        assert_close(conv_nd(x, weight, b, 1, 1, 1, 8, method="depthwise"), want, f"bias={with_bias}")
+
+
 def test_scratch_past_the_keep_bound_is_freed(monkeypatch):
     """A call that needed more scratch than KEEP_BYTES frees it; release_scratch frees it all."""
     from convcalc.kernels.conv import scratch as kept

@@ -308,6 +308,10 @@ def test_a_prepared_linear_gives_what_linear_gives(x_shape, w_shape, dtype):
     weight, bias = rng.standard_normal(w_shape).astype(np.float32), rng.standard_normal(w_shape[0]).astype(np.float32)
     for b in (bias, None):
         want = linear(x, weight, b)
+        # linear runs the prepared code too: check the shared result against plain arithmetic
+        exact = x.astype(np.float64) @ weight.T.astype(np.float64) + (0 if b is None else b)
+        tolerance = 2e-2 if dtype == np.float16 else 1e-4
+        np.testing.assert_allclose(want.astype(np.float64), exact, rtol=tolerance, atol=tolerance * np.abs(exact).max())
         fc = prepared_linear(x.shape, x.dtype, weight, b)
         for call in range(2):
             got = fc(x)

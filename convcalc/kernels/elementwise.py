@@ -46,7 +46,7 @@ def _in_pieces(function):
         if not (isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" and x.flags.c_contiguous):
             return function(x, *args, **kwargs)
         row = _row_length(x)
-        spans = parallel_spans(x.size // row, 2 * x.nbytes) if row >= _SHORTEST_ROW else [slice(None)]
+        spans = _row_spans(x, row)
         if len(spans) == 1 or not (out is None or out.flags.c_contiguous):
             return function(x, *args, **kwargs)
         rows = x.reshape(-1, row)
@@ -65,6 +65,16 @@ def _in_pieces(function):
 
 
 _SHORTEST_ROW = 256
+
+
+def _row_spans(x: np.ndarray, row: int) -> list[slice]:
+    """The ranges of ``row``-long rows of ``x`` that ``_in_pieces`` runs side by side (one
+    range, the whole: the function runs as it is).
+
+    >>> _row_spans(np.zeros((4, 100)), 100)
+    [slice(None, None, None)]
+    """
+    return parallel_spans(x.size // row, 2 * x.nbytes) if row >= _SHORTEST_ROW else [slice(None)]
 
 
 def _row_length(x: np.ndarray) -> int:
@@ -101,11 +111,10 @@ def prepared_in_place(kernel, x: np.ndarray, args: tuple = ()):
         zeros = _zeros_for(x)
         zeros.flags.writeable = False
         whole = lambda x, out: np.maximum(x, zeros, out=out)  # noqa: E731
-    row, work = _row_length(x), 2 * x.nbytes
-    rows = x.size // row
+    row = _row_length(x)
 
-    def run(x: np.ndarray) -> np.ndarray:  # _in_pieces's choice, its sizes worked out once
-        if not x.flags.c_contiguous or row < _SHORTEST_ROW or len(parallel_spans(rows, work)) == 1:
+    def run(x: np.ndarray) -> np.ndarray:  # _in_pieces's choice, its row length worked out once
+        if not x.flags.c_contiguous or len(_row_spans(x, row)) == 1:
             return whole(x, *args, out=x)
         return kernel(x, *args, out=x)
 

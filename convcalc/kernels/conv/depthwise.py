@@ -111,7 +111,12 @@ def phase_layout(
 def depthwise_weight(weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry) -> np.ndarray | None:
     """Lay the weight out as the column matrix's rows are (``geo.prepared_weight``: (G, C_out/G,
     taps), taps in ``tap_order``); on the narrow grid of stride 1, with the bias as one more
-    column (the column matrix then has a row of ones). Returns the bias the chunks must still add."""
+    column (the column matrix then has a row of ones). Returns the bias the chunks must still add.
+
+    >>> geo = ConvGeometry((1, 2, 5, 5), (2, 1, 3, 1), (2, 1), ((1, 1), (0, 0)), (1, 1), 2)
+    >>> depthwise_weight(np.arange(6.0).reshape(2, 1, 3, 1), None, geo), geo.prepared_weight.tolist()
+    (None, [[[0.0, 2.0, 1.0]], [[3.0, 5.0, 4.0]]])
+    """
     per_tap = weight.reshape(geo.groups, geo.out_per_group, geo.taps)
     if geo.narrow and bias is not None and all(s == 1 for s in geo.stride):
         prepared = np.empty((geo.groups, geo.out_per_group, geo.taps + 1), weight.dtype)
@@ -286,7 +291,9 @@ def conv_depthwise_narrow(
         np.copyto(padded[..., lo - first : hi - first], x.reshape(n, groups, total)[..., lo:hi])
     weights = geo.prepared_weight
     columns = scratch.get("depthwise_columns", (n, groups, weights.shape[-1], size))
-    if weights.shape[-1] > geo.taps and scratch.filled.get("depthwise_columns") != columns.shape:
+    if weights.shape[-1] == geo.taps:  # no bias: the copies overwrite where a row of ones was
+        scratch.filled.pop("depthwise_columns", None)
+    elif scratch.filled.get("depthwise_columns") != columns.shape:
         columns[:, :, -1] = 1  # the bias column's row: stays from chunk to chunk of this shape
         scratch.filled["depthwise_columns"] = columns.shape
     item = padded.itemsize

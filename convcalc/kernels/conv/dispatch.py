@@ -170,6 +170,10 @@ def chunk_lists(method: str, geo: ConvGeometry, itemsize: int, bound: int, threa
     With several threads, about two chunks per thread when the work is large enough and splits
     into images or groups (so that a thread held up by another process leaves its second chunk
     to the others; a lone chunk runs inline, its GEMM on BLAS's threads).
+
+    >>> geo = ConvGeometry((2, 4, 8, 8), (4, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    >>> chunk_lists("gemm", geo, 4, 1 << 24, 1)
+    [[(0, 2, 0, 1, 0, 8)]]
     """
     if threads > 1:
         rows = geo.out_spatial[0]

@@ -21,7 +21,12 @@ def gemm_weight(weight: np.ndarray, bias: np.ndarray, geo: ConvGeometry) -> np.n
     """(groups, C_out/groups, C_in/groups·taps + 1): the weight with the bias as its last
     column, which the column matrix's row of ones multiplies. Made once per call (a prepared
     conv: once) into ``geo.prepared_weight`` where every chunk runs im2col (a copy of the
-    weight per chunk was 0.5 ms for a 512→512 3×3 conv)."""
+    weight per chunk was 0.5 ms for a 512→512 3×3 conv).
+
+    >>> geo = ConvGeometry((1, 1, 4), (2, 1, 2), (1,), ((0, 0),), (1,), 1)
+    >>> gemm_weight(np.ones((2, 1, 2)), np.array([5.0, 6.0]), geo).tolist()
+    [[[1.0, 1.0, 5.0], [1.0, 1.0, 6.0]]]
+    """
     weights = weight.reshape(geo.groups, geo.out_per_group, geo.in_per_group * geo.taps)
     return np.concatenate((weights, bias.reshape(geo.groups, geo.out_per_group, 1)), axis=2)
 

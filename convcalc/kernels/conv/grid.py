@@ -45,7 +45,11 @@ def wide_length(geo: ConvGeometry, slab: np.ndarray, rows: int) -> int:
 def strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...], start: int = 0) -> np.ndarray:
     """``as_strided(a[..., start:], shape, strides)``. For a C-contiguous ``a`` (scratch, most
     inputs) the view is made on its buffer instead, 4× cheaper (3.7 → 0.9 µs: a small conv
-    makes several a call), and NumPy checks that it stays inside ``a``."""
+    makes several a call), and NumPy checks that it stays inside ``a``.
+
+    >>> strided(np.arange(6.0), (2, 3), (8, 8), 1).tolist()
+    [[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]]
+    """
     if a.flags.c_contiguous:
         return np.ndarray(shape, a.dtype, buffer=a, offset=start * a.itemsize, strides=strides)
     return as_strided(a[..., start:] if start else a, shape, strides)
@@ -84,7 +88,13 @@ def store(dest: np.ndarray, result: np.ndarray, bias: np.ndarray | None) -> None
 
 def narrow_fits(geo: ConvGeometry) -> bool:
     """Whether every dim but the first keeps its size and its shifts stay within one slice of
-    the first dim (the narrow grid's slack)."""
+    the first dim (the narrow grid's slack).
+
+    >>> same = ConvGeometry((1, 1, 5, 5), (1, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    >>> valid = ConvGeometry((1, 1, 5, 5), (1, 1, 3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    >>> narrow_fits(same), narrow_fits(valid)
+    (True, False)
+    """
     other = geo.spatial[1:]
     if geo.out_spatial[1:] != other:
         return False
@@ -97,7 +107,11 @@ def narrow_shifts(
 ) -> tuple[tuple[int, ...], ...]:
     """Per tap of the dims after the first (weight order; their kernel, dilation and pads
     given): how far, along each of those dims, the input it reads lies from the output pixel
-    on the narrow grid (negative: before it)."""
+    on the narrow grid (negative: before it).
+
+    >>> narrow_shifts((3,), (1,), ((1, 1),))
+    ((-1,), (0,), (1,))
+    """
     return tuple(
         tuple(t * dil - left for t, dil, (left, _) in zip(taps, dilation, pads))
         for taps in product(*map(range, kernel))
@@ -117,7 +131,11 @@ def narrow_taps(
 ) -> tuple[NarrowTap, ...]:
     """Per tap of the dims after the first (sizes ``other``): the edge bands whose sums would
     cross an edge, and where its term starts. Cached: every chunk of every call of this
-    geometry asks again."""
+    geometry asks again.
+
+    >>> narrow_taps((4,), (3,), (1,), ((1, 1),))[0]
+    NarrowTap(edges=((slice(None, None, None), slice(3, 4, None)),), start=3)
+    """
     steps = [math.prod(other[d + 1 :]) for d in range(len(other))]
     taps = []
     for shifts in narrow_shifts(kernel, dilation, pads):
