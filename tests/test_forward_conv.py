@@ -450,12 +450,18 @@ def test_a_call_made_during_another_on_the_same_thread_has_its_own_scratch(monke
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
-def test_depthwise_method_every_stride_dilation_and_padding(nd, mode):
+@pytest.mark.parametrize("block_bytes", [None, 1])
+def test_depthwise_method_every_stride_dilation_and_padding(nd, mode, block_bytes, monkeypatch):
     """Method "depthwise" against torch: strides 1-3 (its stride phases, read from the input
     itself with zero padding or from the padded slab otherwise), dilations 1-2 (a phase read by
     every tap), channel multipliers 1-2, with and without bias, whole and cut into chunks of
-    rows."""
+    rows; and with stride 1 in blocks of one channel (``BLOCK_BYTES``) as well as whole."""
     import itertools
+
+    from convcalc.kernels.conv import depthwise
+
+    if block_bytes is not None:
+        monkeypatch.setattr(depthwise, "BLOCK_BYTES", block_bytes)
 
     spatial = (9, 11, 7)[:nd] if nd < 3 else (6, 7, 5)
     kernel = 3 if nd < 3 else 2

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 
 from .geometry import ConvGeometry
 
-CACHE_BYTES = {"depthwise": 2**22, "taps": 2**21, "rows": 2**23}
+CACHE_BYTES = {"taps": 2**21, "rows": 2**23}
 """Chunk size for the methods made of many whole-array passes (per method, in bytes), measured
 best on a core with 1 MiB of L2 and a shared 32 MiB L3: "taps" chunks stay in L2 between
-passes; "depthwise" (4 MiB) and "rows" make few passes, and smaller chunks lost more to
-per-chunk overhead than they won in cache (larger "depthwise" chunks also outgrow the scratch
-a thread keeps between calls)."""
+passes; "rows" makes few passes, and smaller chunks lost more to per-chunk overhead than they
+won in cache. ("depthwise" keeps its own passes in cache by blocks of channels within a
+chunk: ``depthwise.BLOCK_BYTES``.)"""
 
 
 def chunk_bytes(geo: ConvGeometry, method: str, images: int, groups: int, rows: int, itemsize: int) -> int:
@@ -41,11 +41,11 @@ def chunk_bytes(geo: ConvGeometry, method: str, images: int, groups: int, rows: 
         tiles = math.prod(-(-o // 2) for o in (rows, *geo.out_spatial[1:]))
         values = 4**geo.nd * tiles
         work = 2 * in_channels * values + out_channels * (values + 2**geo.nd * tiles)
-    else:  # depthwise: the stride phases, a column per tap and the products, on the phases' grid
+    else:  # depthwise: its input split into stride phases (stride 1: copied between zeros), and
+        # one block of channels' column matrix and products at a time (depthwise.BLOCK_BYTES more)
         phase_pixels = math.prod(-(-e // s) for e, s in zip((geo.slab_rows(rows),) + geo.extents[1:], geo.stride))
         read = math.prod(min(s, k) for s, k in zip(geo.stride, geo.kernel))  # at most this many phases
-        phases = 0 if all(s == 1 for s in geo.stride) else in_channels * read * phase_pixels
-        work = phases + (in_channels * geo.taps + out_channels) * phase_pixels
+        work = in_channels * read * phase_pixels
     return images * (slab + work) * itemsize
 
 
@@ -57,7 +57,7 @@ def conv_chunks(
     Whole images when they fit, else whole groups of one image, else bands of output rows of
     one group. Methods made of many passes aim at ``CACHE_BYTES`` when that is smaller.
     """
-    if method in ("depthwise", "rows") or (method == "taps" and geo.groups > 1):
+    if method == "rows" or (method == "taps" and geo.groups > 1):
         bound = min(bound, CACHE_BYTES[method])
     rows, groups = geo.out_spatial[0], geo.groups
     per_image = chunk_bytes(geo, method, 1, groups, rows, itemsize)
