@@ -234,12 +234,12 @@ def _wide_products(
     store(dest, compact, bias)
 
 
-BLOCK_BYTES = 1 << 21
+BLOCK_BYTES = 1 << 22
 """The most scratch a block of channels takes in a stride-1 depthwise conv (its input's copy,
 column matrix and products): what stays in cache between the copy that writes it and the
-product that reads it. On the 2-core development VM (1 MiB of L2 a core, 32 MiB of L3) a
-144-channel 56² conv took 1.2-1.3 ms in 2 MiB blocks, 1.4-1.6 in 512 KiB or 1 MiB ones (more
-calls), and 1.7-2.4 ms in one piece, at one thread (chunks of the whole input)."""
+product that reads it. On the 2-core development VM (1 MiB of L2 a core, 32 MiB of L3), 144
+channels at 56², one thread: 1.07 ms in 4 MiB blocks, 1.09 in 2 MiB, 1.21 in 8 MiB, 1.4-1.6 in
+512 KiB or 1 MiB ones (more calls), 1.7-2.4 in one piece; the same order at two threads."""
 
 
 def channel_blocks(channels: int, per_channel: int) -> list[slice]:
