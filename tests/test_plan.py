@@ -244,10 +244,14 @@ def test_only_a_declared_layer_writes_over_its_input():
     ("input 3x8x8\nconv2d --out 4 -k 3 -p 1\nrelu", np.float32),  # unbatched
     ("input 2x3x8\nconv1d --out 4 -k 3 --padding-mode reflect -p 1\nrelu", np.int64),  # integers become float32
     ("input 2x3x8x8\nconv2d --out 4 -k 3 -g 1\nbatchnorm2d", np.float16),  # float16 comes back float16
+    ("input 2x3x8x8\nconv2d --out 4 -k 3\nlinear --out 2", "float16 params"),  # so do float16 weights
 ])
 def test_the_prepared_conv_takes_what_conv_nd_takes(spec, dtype):
     network = convcalc.parse_network(spec)
     params = _random_params(network, network.input_shape)
+    if dtype == "float16 params":
+        params = {name: value.astype(np.float16) for name, value in params.items()}
+        dtype = np.float16
     x = (np.random.default_rng(9).standard_normal(network.input_shape) * 3).astype(dtype)
     want = network.forward(x, params, prepared=False)
     for call in range(2):
@@ -322,16 +326,16 @@ def test_a_prepared_linear_gives_what_linear_gives(x_shape, w_shape, dtype):
 def test_a_prepared_conv_cuts_its_chunks_once_per_thread_count(monkeypatch):
     """The chunk lists are worked out on the first call at a thread count and reused after it;
     another thread count gets its own, and every call gives conv_nd's result."""
-    from convcalc.kernels import prepared
-    from convcalc.kernels.conv import conv_nd
+    from convcalc.kernels.conv import conv_nd, dispatch
 
     cuts = []
-    original = prepared.chunk_lists
-    monkeypatch.setattr(prepared, "chunk_lists", lambda *args: cuts.append(args[-1]) or original(*args))
+    original = dispatch.chunk_lists
+    monkeypatch.setattr(dispatch, "chunk_lists", lambda *args: cuts.append(args[-1]) or original(*args))
     rng = np.random.default_rng(12)
     x, weight = rng.standard_normal((4, 3, 9, 9)).astype(np.float32), rng.standard_normal((6, 3, 3, 3)).astype(np.float32)
-    conv = prepared.prepared_conv(x.shape, x.dtype, weight, None, 1, 1, 1, 1)
     want = conv_nd(x, weight, pads=1)
+    cuts.clear()
+    conv = dispatch.prepared_conv(x.shape, x.dtype, weight, None, 1, 1, 1, 1)
     for threads in (1, 1, 2, 2, 1):
         with use_threads(threads, least_chunk_bytes=0 if threads > 1 else None):
             np.testing.assert_array_equal(conv(x), want)

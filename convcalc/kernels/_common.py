@@ -49,21 +49,37 @@ def per_dim(value: int | Sequence[int], nd: int, name: str) -> tuple[int, ...]:
     return values
 
 
-def float_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The dtype to compute in: float32 stays float32, float64 stays float64; float16 computes
-    in float32 (BLAS has no half precision) and integers in float64.
+def float_dtype(*operands: np.ndarray | np.dtype) -> np.dtype:
+    """The dtype to compute in, for operands given as arrays or dtypes: float32 stays float32,
+    float64 stays float64; float16 computes in float32 (BLAS has no half precision) and
+    integers in float64.
 
-    >>> float_dtype(np.zeros(1, np.float16)), float_dtype(np.zeros(1, np.int64))
+    >>> float_dtype(np.zeros(1, np.float16)), float_dtype(np.dtype(np.int64))
     (dtype('float32'), dtype('float64'))
     """
-    return np.result_type(*(a.dtype for a in arrays), np.float32)
+    return np.result_type(*_dtypes(operands), np.float32)
 
 
-def in_result_dtype(result: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
-    """``result`` in the dtype torch returns for these operands: their common float type, so
-    float16 comes back float16; integers (which torch refuses) give the computing dtype."""
-    common = np.result_type(*(a.dtype for a in arrays))
-    return result.astype(common, copy=False) if common.kind == "f" else result
+def result_dtype(*operands: np.ndarray | np.dtype) -> np.dtype | None:
+    """The dtype torch returns for these operands (arrays or dtypes): their common float type,
+    so float16 comes back float16; None for integers (which torch refuses): the computing
+    dtype stays.
+
+    >>> result_dtype(np.dtype(np.float16), np.zeros(1, np.float16)), result_dtype(np.dtype(np.int64))
+    (dtype('float16'), None)
+    """
+    common = np.result_type(*_dtypes(operands))
+    return common if common.kind == "f" else None
+
+
+def in_result_dtype(result: np.ndarray, *operands: np.ndarray | np.dtype) -> np.ndarray:
+    """``result`` in ``result_dtype(*operands)`` (no copy when it is in it already)."""
+    common = result_dtype(*operands)
+    return result if common is None else result.astype(common, copy=False)
+
+
+def _dtypes(operands: tuple[np.ndarray | np.dtype, ...]) -> list[np.dtype]:
+    return [np.dtype(getattr(operand, "dtype", operand)) for operand in operands]
 
 
 def as_planes(x: np.ndarray, nd: int) -> np.ndarray:

@@ -243,7 +243,7 @@ class _ConvNd(_ConvBase):
 
     def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
                   in_place: bool = False) -> Any:
-        from ..kernels.prepared import prepared_conv
+        from ..kernels.conv import prepared_conv
 
         batch, added = self._batched(x)
         conv = prepared_conv(batch.shape, batch.dtype, params["weight"], params.get("bias"), self.stride, self.pads,

@@ -6,8 +6,10 @@ take batched arrays (N, C, *spatial) and already-validated arguments.
 
 Where things are:
 
-- ``dispatch``: ``conv_nd`` itself, its argument checks, the choice of method for "auto"
-  (``choose_method``) and the loop over chunks.
+- ``dispatch``: ``conv_nd`` itself, and ``prepared_conv``, which does everything but the
+  kernels once for inputs of one shape (a network's plan keeps it; ``conv_nd`` makes one a
+  call): the argument checks, the choice of method for "auto" (``choose_method``), the weight
+  laid out for it, the chunks per thread count, and the loop over chunks.
 - ``chunks``: how a call is cut into chunks of images, groups and output rows whose scratch
   fits the bound, and each method's scratch formula.
 - ``geometry``: the sizes of a convolution (``ConvGeometry``) and its per-dim arguments.
@@ -34,9 +36,9 @@ chunk with its thread's own scratch and BLAS single-threaded; a call too small t
 inline, its GEMM on BLAS's threads. One thread runs the chunks in a plain loop.
 """
 
-from .dispatch import METHODS, Method, conv_nd
+from .dispatch import METHODS, Method, conv_nd, prepared_conv
 from .padding import PADDING_MODES
 from .scratch import release_scratch
 from .transposed import conv_transpose_nd
 
-__all__ = ["METHODS", "Method", "PADDING_MODES", "conv_nd", "conv_transpose_nd", "release_scratch"]
+__all__ = ["METHODS", "Method", "PADDING_MODES", "conv_nd", "conv_transpose_nd", "prepared_conv", "release_scratch"]

@@ -1,8 +1,9 @@
 """``conv_nd``, the convolution's entry point, and the choice of method.
 
-``conv_nd`` checks its arguments, picks a method (``choose_method`` for "auto"), prepares the
-weight once per call for the methods that rearrange it, and runs the method's kernel
-(``KERNELS``) on every chunk that ``chunks.conv_chunks`` cuts. A new method needs a kernel with
+``prepared_conv`` checks the arguments, picks a method (``choose_method`` for "auto") and
+prepares the weight for the methods that rearrange it, once for inputs of one shape; each call
+then runs the method's kernel (``KERNELS``) on every chunk that ``chunks.conv_chunks`` cuts
+(``chunk_lists``, once per thread count). ``conv_nd`` is one such call. A new method needs a kernel with
 the same signature in a module of its own, an entry in ``KERNELS`` and ``METHODS``, and its
 scratch formula in ``chunks.chunk_bytes``.
 
@@ -18,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from .._common import DEFAULT_BUFFER_BYTES, float_dtype, in_result_dtype, row_buffering
+from .._common import DEFAULT_BUFFER_BYTES, float_dtype, result_dtype, row_buffering
 from ..threads import blas_threads, least_chunk_bytes, parallel_map, thread_count
 from .chunks import chunk_bytes, conv_chunks
 from .depthwise import conv_depthwise, conv_depthwise_input, depthwise_weight
@@ -73,26 +74,66 @@ def conv_nd(
     >>> conv_nd(x, np.ones((1, 1, 3)), pads=((1, 1),), padding_mode="circular").tolist()
     [[[5.0, 3.0, 6.0, 9.0, 7.0]]]
     """
-    x_given, weight_given = np.asarray(x), np.asarray(weight)
-    nd = spatial_dims(x_given, weight_given, "conv_nd")
+    x = np.asarray(x)
+    conv = prepared_conv(x.shape, x.dtype, weight, bias, stride, pads, dilation, groups, padding_mode,
+                         max_buffer_bytes=max_buffer_bytes, method=method)
+    return conv(x)
+
+
+def prepared_conv(
+    x_shape: Sequence[int],
+    x_dtype: np.dtype,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int | Sequence[int] = 1,
+    pads: int | Sequence[int] | Sequence[Sequence[int]] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    *,
+    max_buffer_bytes: int | None = None,
+    method: Method = "auto",
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``lambda x: conv_nd(x, weight, bias, ...)`` for inputs of ``x_shape`` and ``x_dtype``,
+    with everything that does not depend on the values of ``x`` done once: the checks, the
+    geometry, the method, the weight laid out for it, and each thread count's chunks. A
+    network's plan keeps it; ``conv_nd`` makes one per call.
+
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> conv = prepared_conv(x.shape, x.dtype, np.ones((1, 1, 3)), np.array([0.5]), 1, ((1, 1),))
+    >>> conv(x).tolist(), conv(2 * x).tolist()
+    ([[[1.5, 3.5, 6.5, 9.5, 7.5]]], [[[2.5, 6.5, 12.5, 18.5, 14.5]]])
+    """
+    weight_given = np.asarray(weight)
+    nd = spatial_dims(x_shape, weight_given.shape, "conv_nd")
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode={padding_mode!r} is not one of {PADDING_MODES}")
-    dtype = float_dtype(x_given, weight_given)
+    dtype = float_dtype(x_dtype, weight_given)
     geo = ConvGeometry(
-        x_given.shape, weight_given.shape, spatial_tuple(stride, nd), pad_pairs(pads, nd), spatial_tuple(dilation, nd), groups
+        x_shape, weight_given.shape, spatial_tuple(stride, nd), pad_pairs(pads, nd), spatial_tuple(dilation, nd), groups
     )
     _check_fit(geo, weight_given.shape)
     method = _checked_method(method, geo)
-
-    x = np.ascontiguousarray(x_given, dtype=dtype)
     weight = np.ascontiguousarray(weight_given, dtype=dtype)
-    out = np.empty((geo.batch, geo.out_channels, *geo.out_spatial), dtype)
     if bias is not None:
         bias = np.asarray(bias, dtype=dtype)
     bias = _prepare_weight(method, weight, bias, geo, padding_mode)
     bound = DEFAULT_BUFFER_BYTES if max_buffer_bytes is None else max_buffer_bytes
-    _run_chunks(method, x, weight, bias, geo, padding_mode, bound, out)
-    return in_result_dtype(out, x_given, weight_given)
+    out_shape = (geo.batch, geo.out_channels, *geo.out_spatial)
+    result = result_dtype(x_dtype, weight_given)  # float16 comes back float16
+    schedules: dict[tuple[int, int], list[list[Chunk]]] = {}  # (threads, least chunk bytes) -> chunk_lists's
+
+    def conv(x: np.ndarray) -> np.ndarray:
+        out = np.empty(out_shape, dtype)
+        threads = thread_count()
+        key = (threads, least_chunk_bytes())
+        lists = schedules.get(key)
+        if lists is None:
+            lists = schedules[key] = chunk_lists(method, geo, dtype.itemsize, bound, threads)
+        _run_chunks(method, np.ascontiguousarray(x, dtype=dtype), weight, bias, geo, padding_mode, out, lists)
+        return out if result is None else out.astype(result, copy=False)
+
+    return conv
 
 
 def _check_fit(geo: ConvGeometry, weight_shape: tuple[int, ...]) -> None:
@@ -194,14 +235,11 @@ def _run_chunks(
     bias: np.ndarray | None,
     geo: ConvGeometry,
     padding_mode: str,
-    bound: int,
     out: np.ndarray,
-    lists: list[list[Chunk]] | None = None,
+    lists: list[list[Chunk]],
 ) -> None:
-    """Compute ``out`` chunk by chunk with ``method``'s kernel: ``lists`` (``chunk_lists``'s,
-    worked out here when None), on the pool when there are several."""
-    if lists is None:
-        lists = chunk_lists(method, geo, out.dtype.itemsize, bound, thread_count())
+    """Compute ``out`` chunk by chunk with ``method``'s kernel: ``lists`` (``chunk_lists``'s),
+    on the pool when there are several."""
     run = _ChunkRun(method, x, weight, bias, geo, padding_mode, out)
     with blas_threads():
         parallel_map(run, lists, gemm=True)

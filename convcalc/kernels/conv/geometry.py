@@ -16,11 +16,15 @@ import numpy as np
 from ...arith import ConvRule
 
 
-def spatial_dims(x: np.ndarray, weight: np.ndarray, caller: str) -> int:
-    """The number of spatial dims of ``x`` (N, C, *spatial), checked against the weight's
-    kernel dims (C, C, *kernel)."""
-    nd = x.ndim - 2
-    if nd < 1 or weight.ndim != nd + 2:
+def spatial_dims(x_shape: Sequence[int], weight_shape: Sequence[int], caller: str) -> int:
+    """The number of spatial dims of an input of ``x_shape`` (N, C, *spatial), checked against
+    the weight's kernel dims (C, C, *kernel).
+
+    >>> spatial_dims((1, 3, 8, 8), (4, 3, 3, 3), "conv_nd")
+    2
+    """
+    nd = len(x_shape) - 2
+    if nd < 1 or len(weight_shape) != nd + 2:
         raise ValueError(f"{caller} needs x (N, C, *spatial) and a weight with {nd} kernel dims")
     return nd
 

@@ -156,7 +156,7 @@ def conv_transpose_nd(
     [[[1.0, 10.0, 102.0, 20.0, 200.0]]]
     """
     x_given, weight_given = np.asarray(x), np.asarray(weight)
-    spatial_dims(x_given, weight_given, "conv_transpose_nd")
+    spatial_dims(x_given.shape, weight_given.shape, "conv_transpose_nd")
     dtype = float_dtype(x_given, weight_given)
     geo = _TransposedGeometry(x_given.shape, weight_given.shape, stride, padding, output_padding, dilation, groups)
     # (G, C_out/g · taps, C_in/g): row (o, tap) gathers what input channel i sends to output o at
