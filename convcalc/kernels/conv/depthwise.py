@@ -3,15 +3,17 @@
 Each channel gets a column matrix of its own (one row per kernel tap, one column per output
 pixel) and one matrix-vector product with its taps' weights: a GEMM with K = taps and M = the
 channel multiplier, per channel. The rows are contiguous copies, not gathers: with stride 1
-each tap is a run of the flattened padded input (the *wide* grid, see ``grid``); with a larger
-stride the input is first split into its stride *phases* (every s-th pixel from offset p, per
-dim), on whose grid each tap is again a contiguous run of one phase. So a stride-2 conv pays
-one de-interleaving pass over its input and then works on output-sized runs, where strided
-views would make every tap's pass a gather.
+each tap is a run of the flattened input (on the input's own *narrow* grid for "same" zero
+padding, else the *wide* grid of a padded slab, see ``grid``); with a larger stride the input
+is first split into its stride *phases* (every s-th pixel from offset p, per dim), on whose
+grid each tap is again a contiguous run of one phase. So a stride-2 conv pays one
+de-interleaving pass over its input and then works on output-sized runs, where strided views
+would make every tap's pass a gather.
 
 Measured against a multiply-add per tap on the same runs (9 multiplies and 8 additions for
 3×3, each a pass over the output): the copies and the products make fewer passes, and BLAS's
-products run at memory speed; see ``chunks.CACHE_BYTES`` for the chunk size.
+products run at memory speed. Stride 1 goes a block of channels at a time, so that a block's
+copies are still in cache for its product (``BLOCK_BYTES``).
 """
 
 from __future__ import annotations

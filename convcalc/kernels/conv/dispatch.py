@@ -279,7 +279,7 @@ class _ChunkRun:
                 dest = out[n0:n1, out_rows, r0:r1]
                 if geo.narrow:  # reads x itself: no padded copy
                     NARROW_KERNELS[self.method](self.x[n0:n1, in_rows], part, r0, r1, dest, scratch)
-                    add_bias(dest, chunk_bias)  # when no tap could carry it (see rows.prepare_rows)
+                    add_bias(dest, chunk_bias)  # when the prepared weight does not carry it
                     continue
                 slab = padded_slab(self.x, part, n0, n1, in_rows, r0, r1, self.padding_mode, scratch, self.method)
                 compute(slab, self.weight[out_rows], chunk_bias, part, r1 - r0, dest, scratch)

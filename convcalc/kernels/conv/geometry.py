@@ -112,8 +112,9 @@ class ConvGeometry:
     ``dispatch.NARROW_KERNELS``)."""
 
     prepared_weight: np.ndarray | None = None
-    """The weight as the "rows" and "winograd" methods multiply it, groups first: made once per
-    call, not once per chunk."""
+    """The weight as the "rows", "winograd", "depthwise" and (with a bias) "gemm" methods
+    multiply it, groups first: made once per call (``dispatch._prepare_weight``), not once per
+    chunk."""
 
     def slab_rows(self, rows: int) -> int:
         """Padded input rows (first spatial dim) that ``rows`` output rows read."""

@@ -1,8 +1,9 @@
 """How the methods address a padded slab and write their results.
 
 The stride-1 methods ("rows", "taps", and "depthwise" on a stride's phases) read each kernel
-tap as one contiguous run of the flattened slab (``flat_runs``, ``tap_offsets``) and so compute on the *wide* grid: every column
-of the padded input's rows, the few past the last valid column dropped at the end (``unwide``).
+tap as one contiguous run of the flattened slab (``flat_runs``, ``tap_offsets``) and so
+compute on the *wide* grid: every column of the padded input's rows, the few past the last
+valid column dropped at the end (``unwide``).
 Every method then writes its chunk of the output with the bias (``store``, ``add_bias``).
 
 Zero padding that keeps every dim but the first ("same") lets "rows" and "depthwise" compute on
