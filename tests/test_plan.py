@@ -40,6 +40,13 @@ def _random_params(network: convcalc.Network, shape: tuple[int, ...], seed: int 
     return params
 
 
+def _network_case(spec: str, seed: int) -> tuple[convcalc.Network, dict[str, np.ndarray], np.ndarray]:
+    """The network a spec describes, random params for its input shape and a float32 input."""
+    network = convcalc.parse_network(spec)
+    params = _random_params(network, network.input_shape)
+    return network, params, np.random.default_rng(seed).standard_normal(network.input_shape).astype(np.float32)
+
+
 SPECS = {
     "conv-bn-relu": ("input 2x3x12x12\nconv2d --out 8 -k 3 -p 1\nbatchnorm2d\nrelu\nconv2d --out 4 -k 3 -s 2 --no-bias"
                      "\nbatchnorm2d\nrelu6\nmaxpool2d -k 2"),
@@ -86,9 +93,7 @@ def test_batchnorm_folds_into_the_conv_before_it():
 
 def test_nothing_is_folded_when_the_activations_are_recorded():
     """What a caller asks to see is each layer's own output: the conv's before its BatchNorm."""
-    network = convcalc.parse_network(SPECS["conv-bn-relu"])
-    params = _random_params(network, network.input_shape)
-    x = np.random.default_rng(2).standard_normal(network.input_shape).astype(np.float32)
+    network, params, x = _network_case(SPECS["conv-bn-relu"], 2)
     plan, run = prepare_plan(network.trace(), x, params, record=True)
     assert plan.folded == []
     _, want = network.forward(x, params, record=True, prepared=False)
@@ -108,9 +113,7 @@ def test_nothing_is_folded_when_the_activations_are_recorded():
     ("input 1x3x6x6\nconv2d --out 4 -k 3\nrelu\nbatchnorm2d", "the BatchNorm does not follow the conv"),
 ])
 def test_what_is_not_folded(spec, why):
-    network = convcalc.parse_network(spec)
-    params = _random_params(network, network.input_shape)
-    x = np.random.default_rng(3).standard_normal(network.input_shape).astype(np.float32)
+    network, params, x = _network_case(spec, 3)
     plan, run = prepare_plan(network.trace(), x, params)
     assert plan.folded == [], why
     assert_close(run.output, network.forward(x, params, prepared=False), why, scale_floor=0)
@@ -191,9 +194,7 @@ def test_activations_run_in_place_on_a_fresh_output():
     ("input 1x3x6x6\nconv2d --out 4 -k 3\nleakyrelu", "LeakyReLU's kernel does not write over its input"),
 ])
 def test_what_does_not_run_in_place(spec, why):
-    network = convcalc.parse_network(spec)
-    params = _random_params(network, network.input_shape)
-    x = np.random.default_rng(6).standard_normal(network.input_shape).astype(np.float32)
+    network, params, x = _network_case(spec, 6)
     x_before = x.copy()
     plan, run = prepare_plan(network.trace(), x, params)
     assert plan.in_place == [], why
@@ -202,9 +203,7 @@ def test_what_does_not_run_in_place(spec, why):
 
 
 def test_nothing_runs_in_place_when_the_activations_are_recorded():
-    network = convcalc.parse_network(SPECS["residual"])
-    params = _random_params(network, network.input_shape)
-    x = np.random.default_rng(7).standard_normal(network.input_shape).astype(np.float32)
+    network, params, x = _network_case(SPECS["residual"], 7)
     plan, _ = prepare_plan(network.trace(), x, params)
     assert plan.in_place == ["0.2", "1"]  # the ReLU after the add too
     recorded, run = prepare_plan(network.trace(), x, params, record=True)
