@@ -89,7 +89,10 @@ def assert_values_agree(torch, args, kwargs, shape, dtype="float32", seed=0):
     params = {k: v.numpy() for k, v in module.state_dict().items()}
     got = convcalc.MultiheadAttention(*args, **kwargs).forward(x, params)
     tolerance = 1e-5 if dtype == "float32" else 1e-9
-    assert_close(got, expected, f"MultiheadAttention(*{args}, **{kwargs}) on {shape}", tolerance, scale_floor=1e-30)
+    # relative to the largest output, but not below 1e-2: with unit-scale inputs and weights a
+    # smaller largest output is the projection's terms cancelling, and float32 rounding of the
+    # terms is not relative to it (one feature, one head, seed 97: 3.3e-4, off by 7e-9)
+    assert_close(got, expected, f"MultiheadAttention(*{args}, **{kwargs}) on {shape}", tolerance, scale_floor=1e-2)
 
 
 RULES = [
