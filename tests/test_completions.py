@@ -71,9 +71,11 @@ def test_install_completion_writes_the_bash_script(tmp_path):
     if exe is None or shutil.which("bash") is None:
         pytest.skip("needs bash and the installed convcalc script")
     env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(exe).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(["bash", "-c", "convcalc --install-completion"], capture_output=True, text=True,
-                          env=env, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    # "; exit $?" keeps bash as convcalc's parent (bash execs a lone command in its place), so
+    # that the shell is found from the parent even where no shell runs pytest (a detached job)
+    proc = subprocess.run(["bash", "-c", "convcalc --install-completion; exit $?"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     script = tmp_path / ".bash_completions" / "convcalc.sh"
     assert "_CONVCALC_COMPLETE=complete_bash" in script.read_text()
     assert str(script) in (tmp_path / ".bashrc").read_text()
