@@ -29,7 +29,10 @@ TEMP_NAME = re.compile(r"\..+\.convcalc-\d+-[a-z0-9_]+\.tmp")
 
 # The console entry point, with the save's writer slowed down so that a signal can arrive while
 # the temporary file exists: it writes the data, says so on stdout, then waits.
-SLOW_SAVE = """
+# Python's own SIGINT handler back first: a job started in the background by a shell without
+# job control inherits SIGINT ignored, and these tests send it one
+RESTORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+SLOW_SAVE = RESTORE_SIGINT + """
 import sys, time
 from convcalc.tensors import save
 write = save._write
@@ -189,7 +192,7 @@ def test_only_files_named_as_temporaries_are_removed(tmp_path):
 def test_ctrl_c_says_interrupted(tmp_path):
     """Reproducer: Ctrl-C printed nothing and exited 130."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from convcalc.cli.app import run; run()", "net", "-"],
+        [sys.executable, "-c", RESTORE_SIGINT + "from convcalc.cli.app import run; run()", "net", "-"],
         env=_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _wait_for_handlers(proc.pid)
