@@ -123,6 +123,7 @@ from convcalc.kernels.elementwise import batch_norm  # noqa: E402
 from convcalc.kernels.linear import linear  # noqa: E402
 from convcalc.kernels.pooling import adaptive_avg_pool_nd, avg_pool_nd, max_pool_nd  # noqa: E402
 from convcalc.kernels.resample import interpolate  # noqa: E402
+from convcalc.kernels.slices import group_norm, layer_norm  # noqa: E402
 from convcalc.kernels.threads import thread_count  # noqa: E402
 from networks import network_table  # noqa: E402
 
@@ -214,6 +215,16 @@ def build_cases() -> list[Case]:
         "BatchNorm2d 64 (eval)", x4.shape,
         lambda: F.batch_norm(t(x4), t(mean), t(var), t(scale), t(shift), False, 0.1, 1e-5),
         lambda: batch_norm(x4, mean, var, scale, shift, eps=1e-5),
+    ))
+    x7, scale7, shift7 = array(1, 256, 56, 56), array(256), array(256)
+    cases.append(Case(
+        "GroupNorm 32 groups 256 ch @56", x7.shape,
+        lambda: F.group_norm(t(x7), 32, t(scale7), t(shift7)), lambda: group_norm(x7, 32, scale7, shift7),
+    ))
+    x8, scale8, shift8 = array(8, 197, 768), array(768), array(768)
+    cases.append(Case(
+        "LayerNorm 768 (ViT tokens)", x8.shape,
+        lambda: F.layer_norm(t(x8), (768,), t(scale8), t(shift8)), lambda: layer_norm(x8, 768, scale8, shift8),
     ))
     x5, w5, b5 = array(16, 4096), array(4096, 4096), array(4096)
     cases.append(Case("Linear 4096->4096", x5.shape, lambda: F.linear(t(x5), t(w5), t(b5)), lambda: linear(x5, w5, b5)))

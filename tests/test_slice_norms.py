@@ -1,0 +1,73 @@
+"""The slice norms' float32 arithmetic on long slices, against float64 on the same values:
+the run sums, the x·a + b form for slices near 0, the centred form for slices far from it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from convcalc.kernels import slices
+from convcalc.kernels.slices import group_norm, instance_planes, layer_norm, row_sums
+
+RNG = np.random.default_rng(21)
+
+
+@pytest.mark.parametrize("length", [1, 768, 2047, 10007, 25088, 100352])
+@pytest.mark.parametrize("squared", [False, True])
+def test_row_sums_keep_float32_precision(length, squared):
+    rows = (RNG.standard_normal((3, length)) * 2 + 5).astype(np.float32)
+    expected = [math.fsum(float(v) ** 2 if squared else float(v) for v in row) for row in rows]
+    got = row_sums(rows, squared=squared)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=1e-6)  # a few float32 ulps
+    np.testing.assert_allclose(row_sums(rows, squared=squared, exact=True), expected, rtol=1e-13)
+
+
+def test_run_lengths_divide_the_row_where_they_can():
+    for length in (768, 2047, 25088, 100352, 3 * 5 * 7 * 11 * 13):
+        run = slices._run_length(length)
+        assert length % run == 0 and (run == length or slices._RUN // 2 <= run < 2 * slices._RUN)
+    assert slices._run_length(10007) == slices._RUN  # prime: the last 791 values are added alone
+
+
+def _reference(x: np.ndarray, axes: tuple[int, ...], eps: float = 1e-5) -> np.ndarray:
+    wide = x.astype(np.float64)
+    mean = wide.mean(axis=axes, keepdims=True)
+    return (wide - mean) / np.sqrt(((wide - mean) ** 2).mean(axis=axes, keepdims=True) + eps)
+
+
+# |mean| / spread: 0 and 1.9 take the x·a + b form, 2.1, 50 and 1000 are centred first
+@pytest.mark.parametrize("offset", [0.0, 1.9, 2.1, 50.0, 1000.0])
+def test_long_slices_agree_with_float64(offset):
+    x = (RNG.standard_normal((2, 8, 40, 40)) * 0.5 + 0.5 * offset).astype(np.float32)
+    checks = [
+        (group_norm(x, 2), _reference(x.reshape(2, 2, -1), (2,)).reshape(x.shape)),
+        (instance_planes(x), _reference(x, (2, 3))),
+        (layer_norm(x, (40, 40)), _reference(x, (2, 3))),
+        (layer_norm(x.reshape(-1, 40), 40), _reference(x.reshape(-1, 40), (1,))),
+    ]
+    for got, expected in checks:
+        assert got.dtype == np.float32
+        assert np.abs(got - expected).max() <= 2e-6 * np.abs(expected).max()
+
+
+def test_affine_per_slice_and_per_position():
+    x = (RNG.standard_normal((3, 6, 50)) + 0.3).astype(np.float32)
+    weight, bias = RNG.standard_normal(6).astype(np.float32), RNG.standard_normal(6).astype(np.float32)
+    expected = _reference(x.reshape(3, 3, -1), (2,)).reshape(x.shape) * weight[:, None] + bias[:, None]
+    assert np.abs(group_norm(x, 3, weight, bias) - expected).max() < 1e-5
+    weight2, bias2 = RNG.standard_normal((6, 50)).astype(np.float32), RNG.standard_normal((6, 50)).astype(np.float32)
+    expected = _reference(x, (1, 2)) * weight2 + bias2
+    assert np.abs(layer_norm(x, (6, 50), weight2, bias2) - expected).max() < 1e-5
+
+
+def test_a_negative_eps_adds_the_squares_in_float64():
+    """var + ε cancels for ε near −var: float32 squares would be off by 1e-3 here."""
+    x = RNG.standard_normal((1, 4096)).astype(np.float32)
+    variance = float(np.var(x.astype(np.float64)))
+    eps = -variance * (1 - 1e-4)
+    expected = _reference(x, (1,), eps)
+    got = layer_norm(x, 4096, eps=eps)
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
