@@ -61,6 +61,11 @@ def test_affine_per_slice_and_per_position():
     weight2, bias2 = RNG.standard_normal((6, 50)).astype(np.float32), RNG.standard_normal((6, 50)).astype(np.float32)
     expected = _reference(x, (1, 2)) * weight2 + bias2
     assert np.abs(layer_norm(x, (6, 50), weight2, bias2) - expected).max() < 1e-5
+    # 200 rows of 40: 153 of them joined into each inner loop of the weight and bias, 47 alone
+    rows = (RNG.standard_normal((200, 40)) - 0.2).astype(np.float32)
+    weight3, bias3 = RNG.standard_normal(40).astype(np.float32), RNG.standard_normal(40).astype(np.float32)
+    expected = _reference(rows, (1,)) * weight3 + bias3
+    assert np.abs(layer_norm(rows, 40, weight3, bias3) - expected).max() < 1e-5
 
 
 def test_a_negative_eps_adds_the_squares_in_float64():

@@ -38,6 +38,8 @@ _RUN = 1024
 # from the input (float32 rounding of x·a stays near ε there, as in torch); the rest are
 # centred first, two passes more, so that a spread of 0.1 about a mean of 5 stays exact.
 _WELL_CENTRED = 2.0
+# Values an inner loop of a per-position scale or shift runs over at least (see _per_position).
+_JOINED_LENGTH = 6144
 
 
 @functools.lru_cache(maxsize=256)
@@ -183,9 +185,26 @@ def _scale_and_shift(source: np.ndarray, block: np.ndarray, inverse_std, mean, w
     if shift.any():
         np.add(block, shift.astype(block.dtype), out=block)
     if weight is not None:
-        np.multiply(block, weight.astype(block.dtype), out=block)
+        _per_position(np.multiply, block, weight.astype(block.dtype))
     if bias is not None:
-        np.add(block, bias.astype(block.dtype), out=block)
+        _per_position(np.add, block, bias.astype(block.dtype))
+
+
+def _per_position(operation: np.ufunc, block: np.ndarray, values: np.ndarray) -> None:
+    """``operation(block, values)`` in place, ``values`` one per position of a slice (the same
+    for every slice). Short slices are joined ``k`` at a time against ``values`` repeated ``k``
+    times: NumPy pays for each inner loop, and a 768-long row made 1.7× the time of one
+    ~6,000 long (the slices past a multiple of ``k`` go on their own)."""
+    rows = block.reshape(len(block), -1)
+    length = rows.shape[1]
+    joined = min(len(rows), max(1, _JOINED_LENGTH // max(1, length)))
+    if joined == 1 or values.size != length:
+        operation(block, values, out=block)
+        return
+    whole = len(rows) - len(rows) % joined
+    long_rows = rows[:whole].reshape(-1, joined * length)
+    operation(long_rows, np.tile(values.reshape(-1), joined), out=long_rows)
+    operation(rows[whole:], values.reshape(1, -1), out=rows[whole:])
 
 
 def _every_slice(weight, bias) -> Callable[[slice], tuple]:
