@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar, Literal, NamedTuple, Optional, Tuple
 
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..shapes import INT64_MAX, format_shape, parse_floats, parse_int, parse_ints, shown, too_many_elements
+from .argument_help import ARG_HELP, FORWARD_ARG_HELP, SHORT_FLAGS
 
 Shape = Tuple[int, ...]
 
@@ -30,53 +31,10 @@ IntTuple = Tuple[int, ...]  # a tuple even when one value is given: Unflatten's 
 
 PADDING_MODES = Literal["zeros", "reflect", "replicate", "circular"]
 
-# torch argument name -> short CLI flag (the documented short forms); long flags are kebab-case names.
-SHORT_FLAGS = {
-    "in_channels": "--in",
-    "in_features": "--in",
-    "out_channels": "--out",
-    "out_features": "--out",
-    "kernel_size": "-k",
-    "stride": "-s",
-    "padding": "-p",
-    "dilation": "-d",
-    "groups": "-g",
-}
-
-# One-line help per torch argument name, shared by every layer that takes it.
-ARG_HELP = {
-    "in_channels": "channels of the input (inferred from --input when left out)",
-    "out_channels": "channels the layer produces",
-    "in_features": "size of the input's last dim (inferred from --input when left out)",
-    "out_features": "size of the output's last dim",
-    "kernel_size": "window size: 3, 3x5 or 3,5",
-    "stride": "step between windows: 2 or 2x1",
-    "padding": "implicit padding per side: 1 or 1x2",
-    "dilation": "spacing between kernel taps",
-    "groups": "split channels into this many independent groups",
-    "bias": "add a learnable bias",
-    "padding_mode": "how padded cells are filled",
-    "output_padding": "extra size added to one side of the output",
-    "ceil_mode": "round the output size up instead of down",
-    "count_include_pad": "count padded cells in the average's divisor",
-    "divisor_override": "divide every window's sum by this instead",
-    "return_indices": "also return the max positions (for MaxUnpool)",
-    "num_features": "channels C of the input (inferred from --input when left out)",
-    "eps": "added to the variance for numerical stability",
-    "momentum": "running-statistics update factor (training only)",
-    "affine": "learnable per-channel scale and shift",
-    "track_running_stats": "keep running mean and variance buffers",
-}
-
-
 # Arguments some layer can infer from the input shape (see Layer.infer_args).
 INFERABLE = frozenset(
     {"in_channels", "in_features", "num_features", "num_channels", "num_parameters", "embed_dim"}
 )
-
-FORWARD_ARG_HELP = {
-    "output_size": "the exact output size wanted (transposed conv, max-unpool)",
-}
 
 
 class ArgSpec(NamedTuple):
@@ -689,6 +647,25 @@ class Layer:
         if x.ndim == self.nd + 1:
             return x[None], True
         return x, False
+
+    def _on_batch(self, x: Any, kernel: Callable[[Any], Any]) -> Any:
+        """``kernel`` (on (N, C, *spatial) arrays) applied to ``x``, batched or not: an
+        unbatched input gets a batch dim of 1, removed from every output (values and indices
+        alike), as torch does."""
+        batch, added = self._batched(x)
+        out = kernel(batch)
+        if not added:
+            return out
+        return tuple(part[0] for part in out) if isinstance(out, tuple) else out[0]
+
+    def _prepared_on_batch(self, x: Any, cast: Any, prepare: Callable[[Any, Any], Callable[[Any], Any]]) -> Callable[[Any], Any]:
+        """What :meth:`prepare` returns for a kernel that ``prepare(batch_shape, dtype)``
+        specialises to (N, C, *spatial) inputs: run on inputs like ``x``, batched or not."""
+        batch, added = self._batched(x)
+        kernel = prepare(batch.shape, batch.dtype)
+        if cast is None and not added:
+            return kernel
+        return lambda x: self._on_batch(x if cast is None else x.astype(cast), kernel)
 
     # -- helpers for subclasses ----------------------------------------------------------
 

@@ -236,26 +236,17 @@ class _ConvNd(_ConvBase):
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
         from ..kernels.conv import conv_nd
 
-        batch, added = self._batched(x)
-        y = conv_nd(batch, params["weight"], params.get("bias"), self.stride, self.pads, self.dilation,
-                    self.groups, self.padding_mode)
-        return y[0] if added else y
+        return self._on_batch(x, lambda batch: conv_nd(
+            batch, params["weight"], params.get("bias"), self.stride, self.pads, self.dilation, self.groups,
+            self.padding_mode))
 
     def _prepared(self, x: Any, params: dict[str, Any], forward_kwargs: dict[str, Any], cast: Any,
                   in_place: bool = False) -> Any:
         from ..kernels.conv import prepared_conv
 
-        batch, added = self._batched(x)
-        conv = prepared_conv(batch.shape, batch.dtype, params["weight"], params.get("bias"), self.stride, self.pads,
-                             self.dilation, self.groups, self.padding_mode)
-        if cast is None and not added:
-            return conv
-
-        def run(x: Any) -> Any:
-            x = x if cast is None else x.astype(cast)
-            return conv(x[None])[0] if added else conv(x)
-
-        return run
+        return self._prepared_on_batch(x, cast, lambda shape, dtype: prepared_conv(
+            shape, dtype, params["weight"], params.get("bias"), self.stride, self.pads, self.dilation, self.groups,
+            self.padding_mode))
 
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         out = self.output_shape(input_shape, **forward_kwargs)
@@ -387,11 +378,9 @@ class _ConvTransposeNd(_ConvBase):
     def _forward(self, x: Any, params: dict[str, Any], output_size: OptionalSize = None, **forward_kwargs: Any) -> Any:
         from ..kernels.conv import conv_transpose_nd
 
-        batch, added = self._batched(x)
         ops = self._output_padding_for(tuple(x.shape), tuple(x.shape[-self.nd :]), output_size)
-        y = conv_transpose_nd(batch, params["weight"], params.get("bias"), self.stride, self.padding, ops,
-                              self.dilation, self.groups)
-        return y[0] if added else y
+        return self._on_batch(x, lambda batch: conv_transpose_nd(
+            batch, params["weight"], params.get("bias"), self.stride, self.padding, ops, self.dilation, self.groups))
 
     def macs(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
         self.output_shape(input_shape, **forward_kwargs)

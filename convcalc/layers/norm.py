@@ -352,13 +352,10 @@ class _InstanceNormNd(_ChannelNorm):
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
         from ..kernels.elementwise import instance_norm
 
-        batch, unbatched = self._batched(x)
-        out = instance_norm(
-            batch, params.get("running_mean"), params.get("running_var"),
-            params.get("weight"), params.get("bias"),
+        return self._on_batch(x, lambda batch: instance_norm(
+            batch, params.get("running_mean"), params.get("running_var"), params.get("weight"), params.get("bias"),
             use_input_stats=not self.track_running_stats, eps=float(self.eps),
-        )
-        return out[0] if unbatched else out
+        ))
 
 
 class InstanceNorm1d(_InstanceNormNd):

@@ -123,29 +123,6 @@ class PoolNd(Layer):
             )
         return self._tuple(name, value, self.nd, minimum=minimum)
 
-    def _on_batch(self, x: Any, pool: Callable[[Any], Any]) -> Any:
-        """``pool`` (a kernel on (N, C, *spatial)) applied to ``x``, batched or not.
-
-        An unbatched input gets a batch dim of 1 for the kernel, removed from every output
-        (values and indices alike), which is what torch does.
-        """
-        batch, added = self._batched(x)
-        out = pool(batch)
-        if not added:
-            return out
-        if isinstance(out, tuple):
-            return tuple(part[0] for part in out)
-        return out[0]
-
-    def _prepared_on_batch(self, x: Any, cast: Any, prepare: Callable[[Any, Any], Callable[[Any], Any]]) -> Callable[[Any], Any]:
-        """What :meth:`Layer.prepare` returns for a kernel that ``prepare(batch_shape, dtype)``
-        specialises to (N, C, *spatial) inputs: run on inputs like ``x``, batched or not."""
-        batch, added = self._batched(x)
-        pool = prepare(batch.shape, batch.dtype)
-        if cast is None and not added:
-            return pool
-        return lambda x: self._on_batch(x if cast is None else x.astype(cast), pool)
-
 
 class _SlidingPoolNd(PoolNd):
     """Pools whose windows slide by a stride: max, average and power-average."""
