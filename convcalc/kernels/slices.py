@@ -38,6 +38,10 @@ _RUN = 1024
 # from the input (float32 rounding of x·a stays near ε there, as in torch); the rest are
 # centred first, two passes more, so that a spread of 0.1 about a mean of 5 stays exact.
 _WELL_CENTRED = 2.0
+# A softmax block's largest value up to which its rows' exps are taken unshifted, and the least
+# sum of a row's exps that keeps the block's shift for the row (see _softmax_rows).
+_UNSHIFTED_TOP = 80.0
+_SHARED_SHIFT_FLOOR = math.exp(-30.0)
 # Values an inner loop of a per-position scale or shift runs over at least (see _per_position).
 _JOINED_LENGTH = 6144
 
@@ -266,10 +270,13 @@ def layer_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None
 
 def _along(x: np.ndarray, dim: int, function: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
     """``function(x, dim)`` (independent along every other dim) on ranges of ``x`` side by
-    side: ``x`` seen as (before, along, after) and cut along the longer of before and after."""
+    side: ``x`` seen as (before, along, after) and cut along the longer of before and after.
+    A softmax along the last dim of a float32 or float64 ``x`` goes by rows (_softmax_rows)."""
     if x.ndim == 0 or x.dtype.kind != "f":
         return function(x, dim)
     dim %= x.ndim
+    if function is _softmax and dim == x.ndim - 1 and x.size and x.dtype in (np.float32, np.float64):
+        return _softmax_rows(np.ascontiguousarray(x).reshape(-1, x.shape[-1])).reshape(x.shape)
     before, after = math.prod(x.shape[:dim]), math.prod(x.shape[dim + 1 :])
     spans = parallel_spans(max(before, after), _SOFTMAX_TRAFFIC * x.nbytes)
     if len(spans) == 1:
@@ -283,6 +290,45 @@ def _along(x: np.ndarray, dim: int, function: Callable[[np.ndarray, int], np.nda
 
     parallel_map(along_span, spans)
     return out.reshape(x.shape)
+
+
+def _softmax_rows(rows: np.ndarray) -> np.ndarray:
+    """Softmax of each row of a 2-D C-contiguous ``rows``: ranges of rows side by side on the
+    thread pool, each ``_BLOCK_BYTES`` of rows at a time.
+
+    A block of rows shares one shift: none where its largest value is at most
+    ``_UNSHIFTED_TOP`` (no exp can overflow then, and each is rounded once), else that largest
+    value. It serves every row whose exps then add up to ``_SHARED_SHIFT_FLOOR`` or more: the
+    row's own largest is at most 30 + ln(row length) below the shift, so the exps near it stay
+    normal floats (any that underflow are under 1e-17 of it), rounded within 40·ε/2 when
+    shifted. Other rows (those far below, those whose exps add up past the largest float,
+    those holding ±inf or NaN) are shifted by their own largest, as torch does. A shift per row
+    costs NumPy an inner loop a row: 197-long rows of attention weights spent most of their
+    time there (12 heads of 197 tokens, batch 8, one thread: 13.1 → 8.0 ms, 5.8 of it exps)."""
+    out = np.empty_like(rows)
+    step = max(1, _BLOCK_BYTES // rows[:1].nbytes)
+
+    def block_softmax(block: slice) -> None:
+        part, top = out[block], rows[block].max()
+        if top > _UNSHIFTED_TOP:
+            np.subtract(rows[block], top, out=part)
+            np.exp(part, out=part)
+        else:
+            np.exp(rows[block], out=part)
+        sums = part @ np.ones(rows.shape[1], rows.dtype)
+        own = np.flatnonzero(~((sums >= _SHARED_SHIFT_FLOOR) & (sums < np.inf)))
+        if own.size:
+            part[own] = _softmax(rows[block][own], 1)
+            sums[own] = 1
+        np.divide(part, sums[:, None], out=part)
+
+    def span_rows(span: slice) -> None:
+        for start in range(span.start, span.stop, step):
+            block_softmax(slice(start, min(start + step, span.stop)))
+
+    with silent():
+        parallel_map(span_rows, parallel_spans(len(rows), _SOFTMAX_TRAFFIC * rows.nbytes))
+    return out
 
 
 def _softmax(x: np.ndarray, dim: int) -> np.ndarray:
