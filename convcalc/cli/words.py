@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from ..errors import ParseError
-
-_BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no"})
-
+from ..layers.argument_help import BOOLEAN_WORDS, flag_takes_no_value
 
 class Spelling(NamedTuple):
     """What one spelling of an option is: the option's own spelling, and for a flag the spelling
@@ -90,8 +88,8 @@ def read_words(args: Iterable[str], table: Mapping[str, Spelling]) -> list[str]:
             value_next = not eq
             continue
         following = listed[index + 1] if index + 1 < len(listed) else ""
-        if not eq and following.lower() in _BOOLEAN_WORDS:
-            raise ParseError(_takes_no_value(spelling, f"{flag} {following}"))
+        if not eq and following.lower() in BOOLEAN_WORDS:
+            raise ParseError(flag_takes_no_value(spelling.option, f"{flag} {following}"))
         chosen = spelling.on if not eq or _truth(value, flag) else spelling.off
         if chosen is not None:
             words.append(chosen)
@@ -102,8 +100,3 @@ def _truth(text: str, flag: str) -> bool:
     from ..layers.base import ARG_PARSERS
 
     return bool(ARG_PARSERS[bool](text, flag))
-
-
-def _takes_no_value(spelling: Spelling, given: str) -> str:
-    option = spelling.option
-    return f"{option} is a flag and takes no value (got {given!r}); write {option} alone, or {option}=true / {option}=false"

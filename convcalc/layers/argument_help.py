@@ -1,6 +1,7 @@
 """How a torch argument is written on the command line and described in help: the documented
-short flags, and one line of help per argument name that several layers share (a layer's own
-arguments are described by its ``_arg_help``).
+short flags, one line of help per argument name that several layers share (a layer's own
+arguments are described by its ``_arg_help``), and the one message for a flag given a value
+as a separate word.
 
 >>> SHORT_FLAGS["kernel_size"], ARG_HELP["groups"]
 ('-k', 'split channels into this many independent groups')
@@ -47,3 +48,16 @@ ARG_HELP = {
 FORWARD_ARG_HELP = {
     "output_size": "the exact output size wanted (transposed conv, max-unpool)",
 }
+
+
+# Words that, after a flag, were meant as its value: ``--bias true`` for ``--bias=true``.
+BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no"})
+
+
+def flag_takes_no_value(option: str, given: str) -> str:
+    """The message for a flag followed by a word of BOOLEAN_WORDS.
+
+    >>> flag_takes_no_value("--bias", "--bias false")
+    "--bias is a flag and takes no value (got '--bias false'); write --bias alone, or --bias=true / --bias=false"
+    """
+    return f"{option} is a flag and takes no value (got {given!r}); write {option} alone, or {option}=true / {option}=false"

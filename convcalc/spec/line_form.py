@@ -12,6 +12,7 @@ import shlex
 from typing import Any, Mapping
 
 from ..errors import ConvcalcError, ParseError, did_you_mean
+from ..layers.argument_help import BOOLEAN_WORDS, flag_takes_no_value
 from ..layers.base import ArgSpec, Layer
 from ..layers.build import NEGATIVE_NUMBER, given_twice, no_option, option_word, positional_names
 from ..registry import lookup
@@ -77,6 +78,9 @@ class _LineReader:
             flags = [f for spec in self.cls.arg_specs() + self.cls.forward_arg_specs() for f in spec.flags]
             raise self.fail(no_option(self.cls, flag, flags), column)
         spec, is_forward, value_text = found
+        following = self.words[self.next][0] if self.next < len(self.words) else ""
+        if spec.is_flag and "=" not in word and following.lower() in BOOLEAN_WORDS:
+            raise self.fail(flag_takes_no_value(flag, f"{flag} {following}"), column)
         if spec.is_flag and value_text is None:
             value_text = "true"
         if value_text is None:
