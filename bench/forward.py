@@ -123,7 +123,7 @@ from convcalc.kernels.elementwise import batch_norm  # noqa: E402
 from convcalc.kernels.linear import linear  # noqa: E402
 from convcalc.kernels.pooling import adaptive_avg_pool_nd, avg_pool_nd, max_pool_nd  # noqa: E402
 from convcalc.kernels.resample import interpolate  # noqa: E402
-from convcalc.kernels.slices import group_norm, layer_norm  # noqa: E402
+from convcalc.kernels.slices import group_norm, layer_norm, softmax  # noqa: E402
 from convcalc.kernels.threads import thread_count  # noqa: E402
 from networks import network_table  # noqa: E402
 
@@ -225,6 +225,10 @@ def build_cases() -> list[Case]:
     cases.append(Case(
         "LayerNorm 768 (ViT tokens)", x8.shape,
         lambda: F.layer_norm(t(x8), (768,), t(scale8), t(shift8)), lambda: layer_norm(x8, 768, scale8, shift8),
+    ))
+    x9 = array(1, 12, 197, 197)
+    cases.append(Case(
+        "Softmax (ViT-B attention)", x9.shape, lambda: torch.softmax(t(x9), -1), lambda: softmax(x9, -1),
     ))
     x5, w5, b5 = array(16, 4096), array(4096, 4096), array(4096)
     cases.append(Case("Linear 4096->4096", x5.shape, lambda: F.linear(t(x5), t(w5), t(b5)), lambda: linear(x5, w5, b5)))
