@@ -76,3 +76,23 @@ def test_a_negative_eps_adds_the_squares_in_float64():
     expected = _reference(x, (1,), eps)
     got = layer_norm(x, 4096, eps=eps)
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_blocks_on_the_thread_pool(threads, monkeypatch):
+    """Blocks of 2 groups or 4 planes, out of step with the 3 groups and 6 channels a sample
+    has, so each block picks its own affine entries; one sample's last group is far from 0, so
+    its block centres first."""
+    from convcalc.kernels.threads import use_threads
+
+    monkeypatch.setattr(slices, "_BLOCK_BYTES", 480)  # a group is 2 × 30 float32s, a plane 30
+    x = (RNG.standard_normal((5, 6, 30)) + 0.1).astype(np.float32)
+    x[2, 4:] += 40.0
+    weight, bias = RNG.standard_normal(6).astype(np.float32), RNG.standard_normal(6).astype(np.float32)
+    with use_threads(threads):
+        got = group_norm(x, 3, weight, bias)
+        planes = instance_planes(x, weight, bias)
+    expected = _reference(x.reshape(5, 3, -1), (2,)).reshape(x.shape) * weight[:, None] + bias[:, None]
+    assert np.abs(got - expected).max() < 1e-5
+    expected = _reference(x, (2,)) * weight[:, None] + bias[:, None]
+    assert np.abs(planes - expected).max() < 1e-5

@@ -24,12 +24,12 @@ from .threads import parallel_map, parallel_spans
 # a softmax makes four passes (max, shift, exp and sum, divide), each reading and writing.
 _NORMALISE_TRAFFIC = 8
 _SOFTMAX_TRAFFIC = 8
-# Input bytes normalised at a time by a thread: the block stays in the large caches between
-# its passes, and the few dozen small NumPy calls a block makes stay a small part of its time.
-# One thread, 1, 2 and 4 MiB blocks: a 256×56² group norm with 32 groups 0.77-0.80,
-# 0.64-0.69 and 0.58-0.81 ms; a layer norm over 8×197 rows of 768 1.53-1.56, 1.40-1.44 and
-# 1.28-1.52 ms (two runs each, interleaved, on a noisy host).
-_BLOCK_BYTES = 1 << 21
+# Input bytes a thread normalises (or softmaxes) at a time: the block stays in the shared L3
+# cache between its passes, and the few dozen small NumPy calls a block makes stay a small
+# part of its time. One thread, 2 and 8 MiB blocks, interleaved: a 256×56² group norm with 32
+# groups 0.63 and 0.55-0.57 ms, a layer norm over 8×197 rows of 768 1.27-1.30 and 1.07-1.09
+# (both one block at 8 MiB); 1 MiB blocks were slower still.
+_BLOCK_BYTES = 1 << 23
 # Values a single BLAS call adds in the input's float type before float64 takes over: a run of
 # 512 to 2,047 float32 values loses less than the float32 result keeps, where BLAS summing
 # whole rows keeps a few dozen partial sums (1e-4 of a 316² plane's sum at worst).
@@ -118,9 +118,8 @@ def apply_affine(y: np.ndarray, weight, bias, shape: Sequence[int]) -> np.ndarra
 def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice], tuple], shape) -> np.ndarray:
     """Each of ``slices`` (the first dim) normalised over its other dims, then scaled and
     shifted by ``affine(span)``'s (weight, bias) for those slices, reshaped to ``shape``.
-    Ranges of slices run side by side on the thread pool, each a few slices at a time
-    (``_BLOCK_BYTES``), so that a block stays in cache through its passes (a 256×56² group norm
-    at 2 threads: 0.92 ms so against 1.22 with each range in one go)."""
+    Ranges of slices run side by side on the thread pool, each a block of slices at a time
+    (``_BLOCK_BYTES``), so that a large input's block stays in cache through its passes."""
     work = np.float64 if slices.dtype == np.float64 else np.float32
     out = np.empty(slices.shape, work)
     rows, out_rows = slices.reshape(len(slices), -1), out.reshape(len(slices), -1)
