@@ -274,3 +274,11 @@ def test_readme_spellings_block_runs_as_shown(cli_at):
     result = cli_at(100, *argv)
     assert result.code == 0, result.stderr
     assert result.stdout.rstrip("\n").splitlines() == shown
+
+
+def test_a_no_flag_given_a_value_is_pointed_at_a_spelling_that_works(cli_at):
+    """Reproducer: `--no-bias no` suggested --no-bias=false, which is refused too."""
+    layer = ["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x3x8x8"]
+    cli_at(200, *layer, "--no-bias", "no").assert_one_error_line(["--no-bias alone", "--bias=true / --bias=false"])
+    suggested = cli_at(200, *layer, "--bias=false")
+    assert suggested.code == 0 and suggested.stdout == cli_at(200, *layer, "--no-bias").stdout

@@ -56,10 +56,14 @@ def test_infinities_and_nan_in_a_block_with_finite_rows():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_many_blocks_and_threads(threads, monkeypatch):
     monkeypatch.setattr(slices, "_BLOCK_BYTES", 4096)  # blocks of 5 rows
+    ranges = []
+    parallel_map = slices.parallel_map
+    monkeypatch.setattr(slices, "parallel_map", lambda f, spans, **kw: ranges.append(len(spans)) or parallel_map(f, spans, **kw))
     x = (RNG.standard_normal((3, 4, 37, 197)) * 4).astype(np.float32)
     x[1, 2] -= 200.0  # whole blocks of rows far below the others
-    with use_threads(threads):
+    with use_threads(threads, least_chunk_bytes=0):
         _assert_rows_agree(softmax(x, -1), _reference(x))
+    assert ranges == [1 if threads == 1 else 2 * threads]
 
 
 def test_float64_rows_stay_float64():

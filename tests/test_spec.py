@@ -523,7 +523,7 @@ ERRORS = [
     ("input 1x3x8x8\nconv2d --out 8 -k 3 -p 1 extra", ParseError, ["'extra' is read as in_channels"], 2, 26),
     ("input 1x3x8\nlinear --in 8 --out 2 true extra", ParseError, ["unexpected value 'extra'"], 2, 28),
     ("input 1x3x8x8\nconv2d --out 8 -k 3 --bias true", ParseError, ["--bias is a flag and takes no value", "--bias=true"], 2, 21),
-    ("input 1x3x8x8\nconv2d 3 8 3 --no-bias No", ParseError, ["got '--no-bias No'", "--no-bias alone"], 2, 14),
+    ("input 1x3x8x8\nconv2d 3 8 3 --no-bias No", ParseError, ["got '--no-bias No'", "--no-bias alone, or --bias=true"], 2, 14),
     ("input 1x3x8x8\nconv2d --out 8 -k 3 --padding-mode mirror", ParseError, ["mirror", "reflect"], 2, 21),
     ("input 1x3x8x8\nconv2d --out 8 -k 3 --no-out", ParseError, ["no option --no-out"], 2, 21),
     ("input 1x3x8x8\nconv2d 'unterminated", ParseError, ["unterminated string"], 2, 8),

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from ..errors import ParseError
 from ..layers.argument_help import BOOLEAN_WORDS, flag_takes_no_value
 
+
 class Spelling(NamedTuple):
     """What one spelling of an option is: the option's own spelling, and for a flag the spelling
     that turns it on and the one that turns it off (None: leave the flag out)."""

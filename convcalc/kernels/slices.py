@@ -1,7 +1,8 @@
 """Normalisations and softmaxes over independent slices, in NumPy: instance, group and layer
 norm (a sample's channel plane, channel group or trailing dims), softmax and log-softmax (the
 values along one dim). Each slice is reduced and rescaled on its own, so ranges of slices run
-side by side on the thread pool; a slice's numbers are the same whichever thread computes it.
+side by side on the thread pool. A slice norm picks its arithmetic (below) for a block of
+slices at a time, so a slice's last bits can depend on the slices it is blocked with.
 
 The slice norms scale and shift in the input's float type (float32 for float16) and add up
 their statistics in float64, a run of values at a time (:func:`row_sums`); a slice whose mean
@@ -30,13 +31,14 @@ _SOFTMAX_TRAFFIC = 8
 # groups 0.63 and 0.55-0.57 ms, a layer norm over 8×197 rows of 768 1.27-1.30 and 1.07-1.09
 # (both one block at 8 MiB); 1 MiB blocks were slower still.
 _BLOCK_BYTES = 1 << 23
-# Values a single BLAS call adds in the input's float type before float64 takes over: a run of
-# 512 to 2,047 float32 values loses less than the float32 result keeps, where BLAS summing
-# whole rows keeps a few dozen partial sums (1e-4 of a 316² plane's sum at worst).
-_RUN = 1024
-# Rows whose |mean| is at most this many standard deviations are normalised as x·a + b straight
-# from the input (float32 rounding of x·a stays near ε there, as in torch); the rest are
-# centred first, two passes more, so that a spread of 0.1 about a mean of 5 stays exact.
+# Values a single BLAS call adds in the input's float type before float64 takes over: runs of
+# 128 to 511 float32 values lose a few roundings (2,047 equal values, 4 rows a call: 0 to
+# 1.7e-7 of their sum in runs of 256, 1.4e-6 to 3.5e-6 in one run; whole 316² planes 1e-4).
+_RUN = 256
+# Blocks whose rows' |mean| is at most this many standard deviations are normalised as x·a + b
+# straight from the input (the variance as E[x²] − mean² then keeps a fifth of its sums'
+# precision or more, and x·a rounds within a few ε of the result, as in torch); other blocks
+# are centred first, two passes more, so that a spread of 0.1 about a mean of 5 stays exact.
 _WELL_CENTRED = 2.0
 # A softmax block's largest value up to which its rows' exps are taken unshifted, and the least
 # sum of a row's exps that keeps the block's shift for the row (see _softmax_rows).
@@ -48,11 +50,11 @@ _JOINED_LENGTH = 6144
 
 @functools.lru_cache(maxsize=256)
 def _run_length(length: int) -> int:
-    """A run length that divides ``length`` (so that the runs are one reshape), 512 to 2,047
+    """A run length that divides ``length`` (so that the runs are one reshape), 128 to 511
     values, or ``_RUN`` where none does (the values past the last run are added on their own).
 
     >>> _run_length(25088), _run_length(768), _run_length(10007)
-    (1792, 768, 1024)
+    (448, 384, 256)
     """
     if length < 2 * _RUN:
         return max(length, 1)
@@ -122,7 +124,8 @@ def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice],
     (``_BLOCK_BYTES``), so that a large input's block stays in cache through its passes."""
     work = np.float64 if slices.dtype == np.float64 else np.float32
     out = np.empty(slices.shape, work)
-    rows, out_rows = slices.reshape(len(slices), -1), out.reshape(len(slices), -1)
+    shape2d = (len(slices), math.prod(slices.shape[1:]))
+    rows, out_rows = slices.reshape(shape2d), out.reshape(shape2d)
     spans = parallel_spans(len(slices), _NORMALISE_TRAFFIC * slices.nbytes)
     step = max(1, _BLOCK_BYTES // max(1, slices[:1].nbytes))
 
@@ -133,7 +136,7 @@ def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice],
             _scale_and_shift(source.reshape(out[block].shape), out[block], *statistics, *affine(block), shape)
 
     with silent():
-        parallel_map(normalise_span, spans)
+        parallel_map(normalise_span, spans, gemm=len(spans) > 1)  # the sums are BLAS calls
     return out.astype(slices.dtype, copy=False)
 
 
@@ -145,7 +148,7 @@ def _statistics(rows: np.ndarray, out: np.ndarray, eps: float) -> tuple[np.ndarr
     length = rows.shape[1]
     mean = row_sums(rows) / length
     variance = row_sums(rows, squared=True) / length - mean * mean
-    if eps >= 0 and np.all(mean * mean <= _WELL_CENTRED**2 * variance):
+    if eps >= 0 and np.all(mean * mean <= _WELL_CENTRED**2 * variance) and np.isfinite(variance).all():
         return rows, (1.0 / np.sqrt(variance + eps), mean)
     return out, (_centre_rows(rows, out, eps), np.zeros_like(mean))
 
@@ -156,17 +159,23 @@ def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     The mean is estimated and subtracted in ``out``'s dtype; what that left (read off the
     centred values, whose sums are free of the mean's size) is subtracted again where it moves
     a result by more than the dtype's resolution, so that values symmetric about the mean come
-    out exactly symmetric, and left out below that (under an ulp of a result of 1)."""
+    out exactly symmetric, and left out below that (under an ulp of a result of 1): each row on
+    its own, so that a NaN in one row leaves the others as they would be."""
     length = rows.shape[1]
     estimate = (row_sums(rows) / length).astype(out.dtype)
     np.subtract(rows, estimate[:, None], out=out)
     rest = row_sums(out) / length
     # var + ε has var's own relative error when ε ≥ 0; a negative ε cancels against var and
-    # magnifies it (torch allows eps=-1), so then the squares are added in float64
-    variance = np.maximum(row_sums(out, squared=True, exact=eps < 0) / length - rest * rest, 0.0)
+    # magnifies it (torch allows eps=-1), so then the squares are added in float64, as they
+    # are where float32 squares overflow (values past 1e18)
+    squares = row_sums(out, squared=True, exact=eps < 0)
+    if np.isposinf(squares).any():
+        squares = row_sums(out, squared=True, exact=True)
+    variance = np.maximum(squares / length - rest * rest, 0.0)
     inverse_std = 1.0 / np.sqrt(variance + eps)
-    if np.abs(rest * inverse_std).max(initial=0.0) > np.finfo(out.dtype).eps:
-        np.subtract(out, rest.astype(out.dtype)[:, None], out=out)
+    moved = np.abs(rest * inverse_std) > np.finfo(out.dtype).eps  # False for NaN
+    if moved.any():
+        np.subtract(out, np.where(moved, rest, 0.0).astype(out.dtype)[:, None], out=out)
     return inverse_std
 
 
@@ -326,7 +335,8 @@ def _softmax_rows(rows: np.ndarray) -> np.ndarray:
             block_softmax(slice(start, min(start + step, span.stop)))
 
     with silent():
-        parallel_map(span_rows, parallel_spans(len(rows), _SOFTMAX_TRAFFIC * rows.nbytes))
+        spans = parallel_spans(len(rows), _SOFTMAX_TRAFFIC * rows.nbytes)
+        parallel_map(span_rows, spans, gemm=len(spans) > 1)  # the sums are BLAS calls
     return out
 
 

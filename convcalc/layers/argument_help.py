@@ -55,9 +55,13 @@ BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no"})
 
 
 def flag_takes_no_value(option: str, given: str) -> str:
-    """The message for a flag followed by a word of BOOLEAN_WORDS.
+    """The message for a flag followed by a word of BOOLEAN_WORDS; a ``--no-`` flag's value
+    goes on its positive spelling.
 
     >>> flag_takes_no_value("--bias", "--bias false")
     "--bias is a flag and takes no value (got '--bias false'); write --bias alone, or --bias=true / --bias=false"
+    >>> flag_takes_no_value("--no-bias", "--no-bias no").split("; ")[1]
+    'write --no-bias alone, or --bias=true / --bias=false'
     """
-    return f"{option} is a flag and takes no value (got {given!r}); write {option} alone, or {option}=true / {option}=false"
+    positive = "--" + option[len("--no-") :] if option.startswith("--no-") else option
+    return f"{option} is a flag and takes no value (got {given!r}); write {option} alone, or {positive}=true / {positive}=false"
