@@ -179,21 +179,23 @@ def even_spans(total: int, pieces: int) -> list[slice]:
     return [slice(total * i // pieces, total * (i + 1) // pieces) for i in range(pieces)]
 
 
-def parallel_spans(total: int, work_bytes: int) -> list[slice]:
+def parallel_spans(total: int, work_bytes: int, *, least_times: int = 1) -> list[slice]:
     """``range(total)`` (planes, rows, elements) cut for ``parallel_map``: two slices per thread
     (a thread held up by another process leaves its second one to the others), but none with
-    less than ``least_chunk_bytes()`` of the ``work_bytes`` (below that, handing a chunk to
-    another thread costs more than it saves). One thread, or little work, gives the whole range
-    as one slice.
+    less than ``least_times`` × ``least_chunk_bytes()`` of the ``work_bytes`` (below that,
+    handing a chunk to another thread costs more than it saves; a kernel whose chunks make many
+    NumPy calls, each waiting for the GIL as it returns, needs more). One thread, or little
+    work, gives the whole range as one slice.
 
     >>> with use_threads(2):
-    ...     parallel_spans(8, 32 << 20), parallel_spans(8, 1000)
-    ([slice(0, 2, None), slice(2, 4, None), slice(4, 6, None), slice(6, 8, None)], [slice(0, 8, None)])
+    ...     parallel_spans(8, 32 << 20), parallel_spans(8, 1000), parallel_spans(8, 32 << 20, least_times=16)
+    ([slice(0, 2, None), slice(2, 4, None), slice(4, 6, None), slice(6, 8, None)], [slice(0, 8, None)], [slice(0, 4, None), slice(4, 8, None)])
     """
     threads = thread_count()
     if threads == 1:
         return [slice(0, total)]
-    return even_spans(total, min(2 * threads, max(1, work_bytes // max(1, least_chunk_bytes()))))
+    least = max(1, least_times * least_chunk_bytes())
+    return even_spans(total, min(2 * threads, max(1, work_bytes // least)))
 
 
 def parallel_map(
