@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._common import silent
+from ._common import row_buffering, silent
 from .threads import parallel_map, parallel_spans
 
 # Bytes read and written per input byte, the work parallel_spans weighs: a slice norm reads
@@ -167,7 +167,8 @@ def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     its own, so that a NaN in one row leaves the others as they would be."""
     length = rows.shape[1]
     estimate = (row_sums(rows) / length).astype(out.dtype)
-    np.subtract(rows, estimate[:, None], out=out)
+    with row_buffering(length, rows.size):
+        np.subtract(rows, estimate[:, None], out=out)
     rest = row_sums(out) / length
     # var + ε has var's own relative error when ε ≥ 0; a negative ε cancels against var and
     # magnifies it (torch allows eps=-1), so then the squares are added in float64, as they
@@ -179,7 +180,8 @@ def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     inverse_std = 1.0 / np.sqrt(variance + eps)
     moved = np.abs(rest * inverse_std) > np.finfo(out.dtype).eps  # False for NaN
     if moved.any():
-        np.subtract(out, np.where(moved, rest, 0.0).astype(out.dtype)[:, None], out=out)
+        with row_buffering(length, rows.size):
+            np.subtract(out, np.where(moved, rest, 0.0).astype(out.dtype)[:, None], out=out)
     return inverse_std
 
 
@@ -197,9 +199,10 @@ def _scale_and_shift(source: np.ndarray, block: np.ndarray, inverse_std, mean, w
         scale, shift, weight = scale * weight, shift * weight, None
     if weight is None and bias is not None and (bias.shape[0] != 1 or len(block) == 1):
         shift, bias = shift + bias, None
-    np.multiply(source, scale.astype(block.dtype), out=block)
-    if shift.any():
-        np.add(block, shift.astype(block.dtype), out=block)
+    with row_buffering(block.shape[-1], block.size):  # one scale or shift per row of the last dim
+        np.multiply(source, scale.astype(block.dtype), out=block)
+        if shift.any():
+            np.add(block, shift.astype(block.dtype), out=block)
     if weight is not None:
         _per_position(np.multiply, block, weight.astype(block.dtype))
     if bias is not None:
