@@ -154,21 +154,21 @@ def _statistics(rows: np.ndarray, out: np.ndarray, eps: float) -> tuple[np.ndarr
     variance = row_sums(rows, squared=True) / length - mean * mean
     if eps >= 0 and np.all(mean * mean <= _WELL_CENTRED**2 * variance) and np.isfinite(variance).all():
         return rows, (1.0 / np.sqrt(variance + eps), mean)
-    return out, (_centre_rows(rows, out, eps), np.zeros_like(mean))
+    return out, (_centre_rows(rows, out, eps, mean), np.zeros_like(mean))
 
 
-def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
+def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float, mean: np.ndarray) -> np.ndarray:
     """Writes each row of ``rows`` less its mean into ``out``; returns 1/√(var + ε) per row.
 
-    The mean is estimated and subtracted in ``out``'s dtype; what that left (read off the
-    centred values, whose sums are free of the mean's size) is subtracted again where it moves
-    a result by more than the dtype's resolution, so that values symmetric about the mean come
-    out exactly symmetric, and left out below that (under an ulp of a result of 1): each row on
-    its own, so that a NaN in one row leaves the others as they would be."""
+    ``mean`` (float64, from the rows' run sums) is an estimate, subtracted in ``out``'s dtype;
+    what that left (read off the centred values, whose sums are free of the mean's size) is
+    subtracted again where it moves a result by more than the dtype's resolution, so that
+    values symmetric about the mean come out exactly symmetric, and left out below that (under
+    an ulp of a result of 1): each row on its own, so that a NaN in one row leaves the others
+    as they would be."""
     length = rows.shape[1]
-    estimate = (row_sums(rows) / length).astype(out.dtype)
     with row_buffering(length, rows.size):
-        np.subtract(rows, estimate[:, None], out=out)
+        np.subtract(rows, mean.astype(out.dtype)[:, None], out=out)
     rest = row_sums(out) / length
     # var + ε has var's own relative error when ε ≥ 0; a negative ε cancels against var and
     # magnifies it (torch allows eps=-1), so then the squares are added in float64, as they
