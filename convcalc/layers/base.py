@@ -315,6 +315,9 @@ class Layer:
     in_place_keeps_result: ClassVar[bool] = False
     """Whether an ``inplace=True`` call keeps its result where it would keep its input (ReLU's
     gradient follows from its output); otherwise torch copies the input before overwriting it."""
+    unprinted: ClassVar[tuple[str, ...]] = ()
+    """Constructor arguments torch's print leaves out: read from print(model), a layer takes
+    their defaults, and names that assumption where it changes the result (:meth:`unstated`)."""
     param_roles: ClassVar[dict[str, str]] = {}
     """State_dict key suffix -> what the tensor is for, which decides its initial value under a
     bare ``--fill-weights normal|uniform`` (torch's for conv, linear and norm layers):
@@ -322,6 +325,11 @@ class Layer:
     ``"ones"``, ``"zeros"``, ``"variance"`` (ones; any other fill made non-negative),
     ``"slope"`` (0.25) or ``"count"`` (always an int64 0: num_batches_tracked). A key not
     listed takes the fill as written."""
+
+    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[str]:
+        """What taking the defaults of ``names`` (of :attr:`unprinted`, not given) assumes that
+        matters for this input: one message each, empty where the defaults change nothing."""
+        return []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

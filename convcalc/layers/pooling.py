@@ -293,6 +293,27 @@ class _AvgPoolNd(_SlidingPoolNd):
         "one add per input element a window covers but the first, plus one divide: the covered "
         "elements, per output element"
     )
+    unprinted = ("ceil_mode", "count_include_pad", "divisor_override")
+
+    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[str]:
+        """ceil_mode where ceil_mode=True would add outputs; count_include_pad where there is
+        padding for it to count (divisor_override, rarely set, is taken as None unsaid).
+
+        >>> AvgPool2d(3, 2, 1).unstated(("ceil_mode", "count_include_pad"), (1, 1, 8, 8))[0][:44]
+        "AvgPool2d's print does not show count_includ"
+        """
+        said = []
+        _, spatial = self._spatial(input_shape)
+        floor = [rule.out(size) for rule, size in zip(self.rules(), spatial)]
+        ceiled = [rule._replace(ceil_mode=True).out(size) for rule, size in zip(self.rules(), spatial)]
+        name = type(self).__name__
+        if "ceil_mode" in names and not self.ceil_mode and ceiled != floor:
+            said.append(f"{name}'s print does not show ceil_mode: assumed False, which gives {floor} where "
+                        f"ceil_mode=True gives {ceiled}")
+        if "count_include_pad" in names and self.count_include_pad and any(self.padding):
+            said.append(f"{name}'s print does not show count_include_pad: assumed True, the padded zeros counted "
+                        "in the averages at the edges (False divides by the input cells alone)")
+        return said
 
     def _set_average(
         self,

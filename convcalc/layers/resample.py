@@ -65,6 +65,27 @@ class Upsample(Layer):
     )
     # Spatial dims to show formulas for when neither the arguments nor an input tell.
     default_dims: ClassVar[Optional[int]] = None
+    unprinted = ("align_corners", "recompute_scale_factor")
+
+    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[str]:
+        """align_corners in the interpolating modes; recompute_scale_factor where a scale
+        does not give whole sizes (both change values only, never shapes).
+
+        >>> Upsample(scale_factor=2, mode="bilinear").unstated(("align_corners",), (1, 1, 4, 4))[0][:40]
+        "Upsample's print does not show align_cor"
+        """
+        said = []
+        name = type(self).__name__
+        if "align_corners" in names and self.align_corners is None and self.mode in _INTERPOLATING:
+            said.append(f"{name}'s print does not show align_corners: assumed False (True maps the corner "
+                        "pixels of input and output onto each other, other values)")
+        scales = self.scale_factor if isinstance(self.scale_factor, (tuple, list)) else [self.scale_factor] * 3
+        sizes = input_shape[2:]
+        fractional = self.scale_factor is not None and any(n * f != int(n * f) for n, f in zip(sizes, scales))
+        if "recompute_scale_factor" in names and not self.recompute_scale_factor and fractional:
+            said.append(f"{name}'s print does not show recompute_scale_factor: assumed None, interpolating "
+                        "with the scale factor itself (True uses the scale the rounded size implies, other values)")
+        return said
 
     def traced_op(self, input_shape: Shape) -> str | None:
         """F.interpolate's operator: ``upsample_<mode><n>d``; area is adaptive average pooling.
@@ -280,6 +301,7 @@ class UpsamplingNearest2d(Upsample):
     """
 
     default_dims = 2
+    unprinted = ()  # its mode and align_corners are fixed by the class
 
     def __init__(self, size: OptionalSize = None, scale_factor: OptionalFloats = None) -> None:
         super().__init__(size, scale_factor, mode="nearest")
@@ -295,6 +317,7 @@ class UpsamplingBilinear2d(Upsample):
     """
 
     default_dims = 2
+    unprinted = ()  # its mode and align_corners are fixed by the class
 
     def __init__(self, size: OptionalSize = None, scale_factor: OptionalFloats = None) -> None:
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

@@ -132,6 +132,7 @@ class State:
     roles: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  # modules with parameters the forward skips
+    own_classes: list[str] = field(default_factory=list)  # classes with children, no recipe, not torch's
 
 
 @dataclass

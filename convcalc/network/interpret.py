@@ -18,7 +18,8 @@ The vocabulary:
   of a convcalc layer (``F.adaptive_avg_pool2d``, ``F.max_pool2d``, ``F.relu``,
   ``F.interpolate``, ...); plain ``len``, ``range``, ``list``, ``tuple``, ``dict``, ``str``,
   ``int``, ``min``, ``max``, ``zip``, ``enumerate``, ``isinstance(x, Tensor)``; and
-  ``assume("...")``, which names an assumption the recipe makes.
+  ``assume("...")``, which names an assumption the recipe makes, and ``note("...")``, a fact for
+  the summary's notes (how the module's parameters were counted).
 """
 
 from __future__ import annotations

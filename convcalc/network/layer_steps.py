@@ -36,6 +36,9 @@ class LayerSteps:
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def assume(self, message: str, name: str, type_name: str, how: str = "") -> None:  # pragma: no cover
+        raise NotImplementedError
+
     def maybe_flatten(self, layer: Layer, node: LayerNode, path: str, depth: int,
                       scopes: tuple[Scope, ...], x: Tensor) -> Tensor:  # pragma: no cover
         raise NotImplementedError
@@ -76,6 +79,8 @@ class LayerSteps:
         if x.shape is not None:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
             out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
+            for message in layer.unstated(node.unstated, x.shape) if node.unstated else ():
+                self.assume(message, path, type_name)
         else:
             out_shape, macs, flops, rf = None, None, None, None
         shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..errors import ConvcalcError
+from ..errors import ConvcalcError, ParseError
 from ..layers.base import Layer
 from ..recipes import RecipeBook
 from ..registry import layer_classes
 from ..spec.call_form import parse_call
-from ..spec.nodes import LayerNode, ModuleNode, Node
+from ..spec.nodes import LayerNode, ModuleNode, Node, locate
 
 _DIMS = re.compile(r"[123]d$", re.IGNORECASE)
 
@@ -32,7 +32,12 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
         # A subclass with a forward of its own: its base layer is ``super()``, the child "".
         base = _layer(recipe.base, node.args, node)
         if base is None:
-            return node, None
+            raise locate(ParseError(
+                f"{node.type_name}({node.args}) does not print nn.{recipe.base}'s arguments, so it is not the "
+                f"{node.type_name} of convcalc's recipe ({recipe.where()}), a subclass of nn.{recipe.base}; its "
+                "parameters and forward are not in the text: declare them in a recipe of your own "
+                f"(`class {node.type_name}:` with `__init__` declaring its Parameter()s and a `forward`), "
+                "which replaces the built-in one"), node.source)
         return ModuleNode(node.type_name, [("", base), *node.children], node.source, args=node.args), None
     if recipe is not None and (recipe.forward is not None or recipe.refuse):
         return node, None
@@ -51,12 +56,23 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
                 )
                 break
     if base is None:
+        if recipe is None and node.children and node.args.strip():
+            shown = " ".join(node.args.split())
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            return node, (f"{node.type_name} prints arguments of its own ({shown}) above its children, which "
+                          "convcalc cannot read as a torch.nn layer's: parameters it holds itself (not in a child) "
+                          f"are not in the totals{_declare(node.type_name)}")
         return node, None
     if not node.children:
         return base, assumption
     runs = "its own layer, then its children in order"
     own = ModuleNode(node.type_name, [("", base), *node.children], node.source)
     return own, (assumption or f"{node.type_name} prints its own arguments above its children") + f" ({runs})"
+
+
+def _declare(type_name: str) -> str:
+    return (f"; declare `class {type_name}(nn.<Layer>):` (the torch.nn layer it subclasses) with its forward, "
+            "or its Parameter()s in `__init__`, to make this known")
 
 
 @lru_cache(maxsize=None)

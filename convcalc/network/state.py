@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConvcalcError
-from ..spec.nodes import LayerNode, ModuleNode, Node, build_at
+from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, build_at
 from .graph import State, join_path
 from .interpret import ModuleRef
 
@@ -43,7 +43,7 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
         if traced and params and path not in tracer.ran and not replaced:
             state.not_run.append(path)
         return
-    recipe = tracer.recipes.find(node.type_name)
+    recipe = tracer.recipe_of(node)
     if recipe is not None and recipe.init:
         made = dict(tracer.assumptions)
         try:
@@ -53,6 +53,8 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
             state.unknown.append(f"{path or 'the network'} ({node.type_name}: its recipe does not fit it: {exc})")
     elif not node.children and node.args is not None and (recipe is None or recipe.base):
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: not a torch.nn layer, no recipe)")
+    elif recipe is None and node.children and node.type_name not in SEQUENTIAL_TYPES and node.type_name not in state.own_classes:
+        state.own_classes.append(node.type_name)
     if recipe is not None and recipe.hidden_parameters:
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: {recipe.hidden_parameters})")
     for name, child in node.children:

@@ -48,6 +48,7 @@ __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "Rec
 
 
 _RESHAPES = ("reshape", "view", "flatten", "unsqueeze")
+_HOLDERS = ("ModuleList", "ModuleDict")  # containers torch cannot call
 _MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
 _MAX_STATEMENTS = 1_000_000  # recipe statements one trace may run
 
@@ -139,7 +140,7 @@ class _Tracer(LayerSteps):
                       first_step=len(self.steps))
         self.module_runs.append(scope)
         ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
-        recipe = self.recipes.find(node.type_name)
+        recipe = self.recipe_of(node)
         if recipe is None and not node.children and node.args is not None:
             raise locate(ParseError(
                 f"{node.type_name}({node.args}) is neither a torch.nn layer nor a class with a recipe: its forward "
@@ -161,8 +162,15 @@ class _Tracer(LayerSteps):
         own_layer = bool(node.children) and node.children[0][0] == ""
         known = recipe is not None or node.type_name in SEQUENTIAL_TYPES or not node.children or own_layer
         if not known:
-            self.assume(f"{node.type_name} has no recipe: its children run in order", ref.path, node.type_name,
+            other = self.recipes.find(node.type_name)  # a recipe for another class of that name
+            why = "has no recipe" if other is None else (
+                f"is not the class of convcalc's recipe ({other.where()}), whose children are named otherwise")
+            self.assume(f"{node.type_name} {why}: its children run in order", ref.path, node.type_name,
                         _declare_hint(node))
+        elif recipe is None and node.type_name in _HOLDERS and node.children:
+            # torch cannot call these: the parent's forward loops over them (or picks from them)
+            self.assume(f"a {node.type_name} has no forward of its own: its children run in order, as a loop "
+                        "over it in its parent's forward would", ref.path, node.type_name)
         try:
             for name, _ in node.children:
                 child = self.child_ref(ref, name)
@@ -223,6 +231,14 @@ class _Tracer(LayerSteps):
         self.check_children_ran(recipe, ref)
         return result
 
+    def recipe_of(self, node: ModuleNode) -> Recipe | None:
+        """The recipe of a printed module's class, unless its children's names say it is another
+        class of the same name (a ``MLP`` of one's own is not torchvision's)."""
+        recipe = self.recipes.find(node.type_name)
+        if recipe is not None and not recipe.fits([name for name, _ in node.children]):
+            return None
+        return recipe
+
     def holds_parameters(self, node: Node) -> bool:
         """Whether a module has parameters (unbuilt layers and unknown leaves are taken to)."""
         if isinstance(node, LayerNode):
@@ -254,6 +270,12 @@ class _Tracer(LayerSteps):
         ref = self.recipe_modules[-1] if self.recipe_modules else None
         node = ref.node if ref is not None else None
         self.assume(message, ref.path if ref else "", getattr(node, "type_name", self.root_type))
+
+    def note_in_recipe(self, message: str) -> None:
+        """A recipe's own ``note("...")``: a fact about the module whose recipe runs, for the
+        summary's notes (what it counted and how), not an assumption about its forward."""
+        ref = self.recipe_modules[-1] if self.recipe_modules else None
+        self.note(message, (ref.path if ref else "") or "the network")
 
     def declare(self, recipe: Recipe, ref: ModuleRef) -> Declared:
         """Run the recipe's ``__init__`` once per module: its parameters and child forwards."""
@@ -410,6 +432,8 @@ class _Tracer(LayerSteps):
     def binary_op(self, name: str, a: Any, b: Any) -> Tensor:
         if not isinstance(a, Tensor) or not isinstance(b, Tensor):
             tensor, value = (a, b) if isinstance(a, Tensor) else (b, a)
+            if isinstance(value, Absent):  # self.<child> the printed module does not have
+                raise ParseError(value.message())
             if not isinstance(value, (int, float)):
                 raise ParseError(f"{name}: cannot combine a tensor with {type(value).__name__}")
             kind = name if isinstance(a, Tensor) or name in ("add", "mul") else "r" + name

@@ -173,6 +173,7 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
         "isinstance": lambda value, kind: isinstance(value, Tensor) if kind is TENSOR else False,
         "__tensor_method__": steps.method,
         "assume": lambda message: tracer.assume_in_recipe(str(message)),
+        "note": lambda message: tracer.note_in_recipe(str(message)),
         "stride_of": tracer.stride_of,
         "module_name": lambda module: module.path.rsplit(".", 1)[-1],
         "first_with_channels": first_with_channels,

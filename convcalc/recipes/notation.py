@@ -38,6 +38,9 @@ A recipe file holds classes::
   ``unused = ("aux1",)`` names children its forward does not run in eval mode (any other child
   with parameters that a forward leaves unused is an error: the class is not the one the
   recipe is for).
+- ``children = "numbered"`` (an nn.Sequential subclass built from a list) or ``children =
+  ("norm", "conv")`` (the names it gives them) says which children the class has: a printed
+  module of that class name with other children is someone else's class, not this recipe's.
 - A base that is another recipe's class inherits what this class does not define.
 """
 
@@ -77,10 +80,24 @@ class Recipe:
     unused: tuple[str, ...] = ()  # children its forward never runs in eval mode (auxiliary heads)
     refuse: str | None = None
     hidden_parameters: str | None = None  # why the text cannot give all its parameters
+    children: str | tuple[str, ...] | None = None  # "numbered", or the names its children may have
     doc: str = ""
 
     def where(self) -> str:
         return f"{self.origin}, line {self.line}"
+
+    def fits(self, names: list[str]) -> bool:
+        """Whether children of these names can be this class's (``children``: "numbered" as
+        nn.Sequential numbers them, or the names the class gives them; None: any).
+
+        >>> Recipe("MLP", "demo", 1, children="numbered").fits(["w1", "w2"])
+        False
+        """
+        if self.children is None:
+            return True
+        if self.children == "numbered":
+            return names == [str(i) for i in range(len(names))]
+        return set(names) <= set(self.children)
 
 
 def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
@@ -161,10 +178,14 @@ def _class_setting(recipe: Recipe, name: str, value: ast.expr, origin: str) -> N
         setattr(recipe, name, tuple(literal))
     elif name in ("refuse", "hidden_parameters") and isinstance(literal, str):
         setattr(recipe, name, literal)
+    elif name == "children" and (literal == "numbered" or (
+            isinstance(literal, (tuple, list)) and all(isinstance(v, str) for v in literal))):
+        recipe.children = literal if isinstance(literal, str) else tuple(literal)
     else:
         raise ParseError(
             f"{origin}: class {recipe.name}: unknown setting {name} (buffers = ('weight', ...), "
-            "unused = ('aux1', ...), refuse = 'why' or hidden_parameters = 'why')",
+            "unused = ('aux1', ...), refuse = 'why', hidden_parameters = 'why' or children = 'numbered' "
+            "or ('name', ...))",
             line=value.lineno,
         )
 

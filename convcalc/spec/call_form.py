@@ -96,7 +96,10 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
             kwargs[key] = value
         else:
             extras[key] = value
-    return layer_node(cls, {**(defaults or {}), **kwargs}, {}, extras, where)
+    node = layer_node(cls, {**(defaults or {}), **kwargs}, {}, extras, where)
+    if defaults is None:  # print(model)'s form, where torch leaves some arguments out
+        node.unstated = tuple(name for name in cls.unprinted if name not in kwargs)
+    return node
 
 
 def _unknown_module(type_name: str, call: ast.Call, source: Source, where: Source) -> ModuleNode:

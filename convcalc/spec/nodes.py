@@ -55,6 +55,7 @@ class LayerNode:
     forward_kwargs: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # printed by torch, not arguments
     layer: Layer | None = None
+    unstated: tuple[str, ...] = ()  # of the class's ``unprinted`` arguments, those the text left out
 
 
 @dataclass(eq=False)

@@ -1,0 +1,128 @@
+"""What print(model) leaves out: each gap is named (an assumption, a note) or refused, never
+filled in silently. Each case is a reproducer of a wrong answer convcalc once gave quietly."""
+
+from __future__ import annotations
+
+import pytest
+
+import convcalc
+from convcalc.errors import ConvcalcError, ParseError
+
+
+def summary(text: str, *args, strict: bool = False, **kwargs) -> convcalc.Summary:
+    network = convcalc.parse_network(text)
+    network.strict = strict
+    return network.summary(*args, **kwargs)
+
+
+def messages(result: convcalc.Summary) -> list[str]:
+    return [f"{a.module}: {a.message}" for a in result.assumptions]
+
+
+SWIGLU = """MLP(
+  (w1): Linear(in_features=64, out_features=172, bias=False)
+  (w2): Linear(in_features=172, out_features=64, bias=False)
+  (w3): Linear(in_features=64, out_features=172, bias=False)
+)"""
+
+
+def test_a_class_named_like_a_torchvision_sequential_with_other_children_is_not_its_recipe():
+    said = messages(summary(SWIGLU, (2, 10, 64)))
+    assert any("MLP is not the class of convcalc's recipe" in m and "children run in order" in m for m in said)
+    with pytest.raises(ParseError, match="--strict"):
+        summary(SWIGLU, (2, 10, 64), strict=True)
+    numbered = "MLP(\n  (0): Linear(in_features=4, out_features=8, bias=True)\n  (1): ReLU()\n)"
+    assert not summary(numbered, (1, 4)).assumptions  # torchvision's MLP: its recipe, nothing assumed
+
+
+@pytest.mark.parametrize("holder", ["ModuleList", "ModuleDict"])
+def test_a_module_list_or_dict_run_as_a_chain_is_an_assumption(holder):
+    text = f"{holder}(\n  (a): Linear(in_features=8, out_features=8, bias=True)\n  (b): Linear(in_features=8, out_features=8, bias=True)\n)"
+    said = messages(summary(text, (2, 8)))
+    assert said == [f": a {holder} has no forward of its own: its children run in order, as a loop over it in "
+                    "its parent's forward would"]
+    with pytest.raises(ParseError, match=f"--strict.*{holder}"):
+        summary(text, (2, 8), strict=True)
+
+
+BN_ACT = """Sequential(
+  (0): Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))
+  (1): BNAct(
+    4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True
+    (act): ReLU()
+  )
+)"""
+
+
+@pytest.mark.parametrize("shape", [None, (1, 3, 6, 6)])
+def test_arguments_above_children_that_are_no_layers_are_named_with_or_without_input(shape):
+    result = summary(BN_ACT, shape)
+    assert any(m.startswith("1: BNAct prints arguments of its own (4, eps=1e-05") and "not in the totals" in m
+               for m in messages(result))
+    assert result.totals.params == 112  # the conv's: BNAct's own are said to be missing, not guessed
+
+
+def test_a_class_without_a_recipe_notes_that_its_own_parameters_do_not_print():
+    text = "Sequential(\n  (0): Scaled(\n    (conv): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))\n  )\n)"
+    assert any("without a recipe (Scaled)" in note and "nn.Parameter" in note for note in summary(text).notes)
+    assert not any("without a recipe" in note for note in summary("Sequential(\n  (0): ReLU()\n)").notes)
+
+
+def test_a_recipe_subclass_that_prints_none_of_its_base_layers_arguments_is_refused():
+    text = "Sequential(\n  (0): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))\n  (1): LayerNorm2d()\n)"
+    for shape in (None, (1, 3, 5, 5)):
+        with pytest.raises(ParseError, match=r"line 3.*LayerNorm2d\(\) does not print nn.LayerNorm's arguments"):
+            summary(text, shape)
+
+
+def test_a_recipe_reading_a_child_the_module_lacks_says_which():
+    text = """Sequential(
+  (0): Encoder(
+    (layers): Sequential(
+      (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+    )
+    (ln): Identity()
+    (dropout): Dropout(p=0.5, inplace=False)
+  )
+)"""
+    with pytest.raises(ConvcalcError, match="no child 'pos_embedding' .its children: layers, ln, dropout"):
+        summary(text, (1, 3, 8, 8))
+
+
+def test_multihead_attention_notes_the_settings_its_parameter_count_takes():
+    text = "MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)\n)"
+    result = summary(text)
+    assert result.totals.params == 288
+    assert any("kdim = vdim = embed_dim" in note and "add_bias_kv" in note for note in result.notes)
+
+
+AVG_UP = """Sequential(
+  (0): AvgPool2d(kernel_size=3, stride=2, padding=1)
+  (1): Upsample(scale_factor=2.0, mode='bilinear')
+)"""
+
+
+def test_arguments_torch_does_not_print_are_named_where_they_change_the_result():
+    said = messages(summary(AVG_UP, (1, 1, 8, 8)))
+    assert any("ceil_mode: assumed False, which gives [4, 4] where ceil_mode=True gives [5, 5]" in m for m in said)
+    assert any("count_include_pad: assumed True" in m for m in said)
+    assert any(m.startswith("1: Upsample's print does not show align_corners") for m in said)
+    # 7×7: ceil_mode gives the same size, so it is not mentioned
+    assert not any("ceil_mode" in m for m in messages(summary(AVG_UP, (1, 1, 7, 7))))
+
+
+def test_arguments_the_text_gives_are_not_assumed():
+    given = "Sequential(\n  (0): AvgPool2d(3, 2, 1, ceil_mode=False, count_include_pad=True)\n  (1): Upsample(scale_factor=2.0, mode='bilinear', align_corners=False)\n)"
+    assert not summary(given, (1, 1, 8, 8)).assumptions
+    assert not summary("input 1x1x8x8\navgpool2d -k 3 -s 2 -p 1\nupsample --scale-factor 2 --mode bilinear").assumptions
+    assert not summary("Sequential(\n  (0): UpsamplingBilinear2d(scale_factor=2.0, mode='bilinear')\n)", (1, 1, 4, 4)).assumptions
+
+
+def test_the_assumed_defaults_are_torchs():
+    torch = pytest.importorskip("torch")
+    pool, up = torch.nn.AvgPool2d(3, 2, 1), torch.nn.Upsample(scale_factor=2.0, mode="bilinear")
+    assert repr(torch.nn.Sequential(pool, up)) == AVG_UP  # what the test reads is what torch prints
+    x = torch.zeros(1, 1, 8, 8)
+    assert tuple(up(pool(x)).shape) == summary(AVG_UP, (1, 1, 8, 8)).output_shape
+    assert (pool.ceil_mode, pool.count_include_pad, up.align_corners) == (False, True, None)
+    assert repr(torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)) == repr(pool)
