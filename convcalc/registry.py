@@ -59,6 +59,33 @@ def lookup(name: str) -> type[Layer]:
     raise ConvcalcError(f"unknown layer {name!r}{suggestion(name)}")
 
 
+_RECURRENT = "a recurrent layer: its state runs over time steps, which convcalc does not model"
+_LAZY = ("a lazy module: its parameters do not exist until its first forward; print the model after "
+         "one forward pass, when it prints as the layer it became")
+# torch.nn classes convcalc has no layer for, and why: their messages must not call them unknown.
+NOT_MODELLED = {
+    **dict.fromkeys(("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"), _RECURRENT),
+    **dict.fromkeys(
+        [f"Lazy{kind}{d}d" for kind in ("Conv", "ConvTranspose", "BatchNorm", "InstanceNorm") for d in (1, 2, 3)]
+        + ["LazyLinear"], _LAZY),
+    "EmbeddingBag": "EmbeddingBag sums, averages or maxes bags of embeddings, which convcalc does not model",
+    "FractionalMaxPool2d": "a fractional max pool draws its windows at random, which convcalc does not model",
+    "FractionalMaxPool3d": "a fractional max pool draws its windows at random, which convcalc does not model",
+    "CosineSimilarity": "it takes two inputs, which a layer of convcalc does not",
+    "PairwiseDistance": "it takes two inputs, which a layer of convcalc does not",
+    "RecursiveScriptModule": "a TorchScript module prints no arguments; print the model before torch.jit.script",
+}
+
+
+def not_modelled(type_name: str) -> str:
+    """Why a torch.nn class convcalc has no layer for is left out, or ``""`` for other names.
+
+    >>> not_modelled("GRU").startswith("a recurrent layer"), not_modelled("MyBlock")
+    (True, '')
+    """
+    return NOT_MODELLED.get(type_name, "")
+
+
 def suggestion(name: str) -> str:
     """``"; did you mean 'conv2d'?"`` for the closest known names, or ``""``.
 

@@ -126,3 +126,35 @@ def test_the_assumed_defaults_are_torchs():
     assert tuple(up(pool(x)).shape) == summary(AVG_UP, (1, 1, 8, 8)).output_shape
     assert (pool.ceil_mode, pool.count_include_pad, up.align_corners) == (False, True, None)
     assert repr(torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)) == repr(pool)
+
+
+DOWN = """Sequential(
+  (0): Down(
+    (conv): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  )
+  (1): Flatten(start_dim=1, end_dim=-1)
+  (2): Linear(in_features=128, out_features=10, bias=True)
+)"""
+
+
+def test_an_error_after_an_assumption_names_the_assumption():
+    # Down's forward pools (F.max_pool2d, which print(model) does not show): the Linear is right
+    with pytest.raises(ConvcalcError, match=r"set in_features=512 \(this follows what convcalc assumed .*"
+                                            r"0: Down has no recipe: its children run in order"):
+        summary(DOWN, (1, 3, 8, 8))
+    with pytest.raises(ConvcalcError) as plain:
+        summary("Sequential(\n  (0): Linear(in_features=128, out_features=10, bias=True)\n)", (1, 512))
+    assert "assumed" not in str(plain.value)
+
+
+@pytest.mark.parametrize("printed, words", [
+    ("GRU(8, 12, batch_first=True)", "a recurrent layer"),
+    ("EmbeddingBag(10, 3, mode='mean')", "EmbeddingBag sums, averages or maxes bags"),
+    ("LazyConv2d(0, 8, kernel_size=(3, 3), stride=(1, 1))", "a lazy module"),
+])
+def test_torch_nn_classes_convcalc_does_not_model_say_so(printed, words):
+    text = f"Sequential(\n  (0): {printed}\n)"
+    result = summary(text)
+    assert any(words in note and "not in the totals" in note for note in result.notes)
+    with pytest.raises(ParseError, match=f"is a torch.nn class convcalc cannot run: {words}"):
+        summary(text, (2, 5))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConvcalcError
+from ..registry import not_modelled
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, build_at
 from .graph import State, join_path
 from .interpret import ModuleRef
@@ -52,7 +53,8 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
             tracer.assumptions = made  # what that recipe assumed is not this module's
             state.unknown.append(f"{path or 'the network'} ({node.type_name}: its recipe does not fit it: {exc})")
     elif not node.children and node.args is not None and (recipe is None or recipe.base):
-        state.unknown.append(f"{path or 'the network'} ({node.type_name}: not a torch.nn layer, no recipe)")
+        why = not_modelled(node.type_name) or "not a torch.nn layer, no recipe"
+        state.unknown.append(f"{path or 'the network'} ({node.type_name}: {why})")
     elif recipe is None and node.children and node.type_name not in SEQUENTIAL_TYPES and node.type_name not in state.own_classes:
         state.own_classes.append(node.type_name)
     if recipe is not None and recipe.hidden_parameters:

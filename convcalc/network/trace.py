@@ -33,7 +33,7 @@ from typing import Any, Sequence
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
 from ..recipes import Recipe, RecipeBook
-from ..registry import suggestion
+from ..registry import not_modelled, suggestion
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
@@ -141,6 +141,9 @@ class _Tracer(LayerSteps):
         self.module_runs.append(scope)
         ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
         recipe = self.recipe_of(node)
+        if recipe is None and not node.children and node.args is not None and not_modelled(node.type_name):
+            raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
+                                    f"{not_modelled(node.type_name)}"), node.source, path)
         if recipe is None and not node.children and node.args is not None:
             raise locate(ParseError(
                 f"{node.type_name}({node.args}) is neither a torch.nn layer nor a class with a recipe: its forward "
@@ -544,6 +547,16 @@ def _self_path(target: ast.expr) -> str | None:
             return None
 
 
+def _after_assumptions(exc: ConvcalcError, assumptions: list[Assumption]) -> None:
+    """An error met after assumptions were made says so: the layer it names may be right and an
+    assumed forward before it wrong, and the fix the layer suggests then the wrong one."""
+    if not assumptions or not isinstance(exc, (ShapeError, ConfigError)) or getattr(exc, "forward_unknown", False):
+        return  # a refusal (a parse error) stands on its own
+    shown = "; ".join(str(a) for a in assumptions[:2]) + (f"; and {len(assumptions) - 2} more" if len(assumptions) > 2 else "")
+    exc.args = (f"{exc.args[0]} (this follows what convcalc assumed where the text does not show a forward: "
+                f"{shown}; if the model does otherwise, say what it does in a recipe instead)", *exc.args[1:])
+
+
 def _declare_hint(node: ModuleNode) -> str:
     children = ", ".join(name for name, _ in node.children[:4]) or "..."
     return (f"; to say what it does, declare it: `class {node.type_name}:` with a `def forward(self, x):` over "
@@ -571,6 +584,9 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
             break
         except _Restart as restart:
             flatten_at.add(restart.path)  # each container at most once: this terminates
+        except ConvcalcError as exc:
+            _after_assumptions(exc, list(tracer.assumptions))
+            raise
     outputs: dict[str, Tensor] = {}
     if isinstance(y, dict):
         outputs = {k: v for k, v in y.items() if isinstance(v, Tensor)}
