@@ -65,9 +65,14 @@ def test_bad_threads_option_is_one_clear_error(cli, value):
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x"])
-def test_bad_environment_variable_is_one_clear_error(cli, monkeypatch, value):
+@pytest.mark.parametrize("command", [
+    [*CONV[:-2], "-i", "1x16x8x8"],
+    ["relu", "-i", "1x2x4x4"],  # too small to split: refused all the same, not only where a kernel splits
+    ["flatten", "-i", "1x2x4x4"],
+])
+def test_bad_environment_variable_is_one_clear_error(cli, monkeypatch, value, command):
     monkeypatch.setenv(threads.ENVIRONMENT_VARIABLE, value)
-    cli(*CONV[:-2], "-i", "1x16x8x8", "--run").assert_one_error_line(
+    cli(*command, "--run").assert_one_error_line(
         [f"{threads.ENVIRONMENT_VARIABLE} must be a whole number of at least 1", repr(value)]
     )
 

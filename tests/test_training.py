@@ -211,8 +211,9 @@ ORACLE_CASES = [
                          ids=[f"{s.get('torchvision', 'small_cnn')}-{o}" for s, o in ORACLE_CASES])
 def test_the_estimate_matches_torchs_measured_training_step(spec, optimizer):
     pytest.importorskip("torch")
-    if spec.get("torchvision") and importlib.util.find_spec("torchvision") is None:  # imported by the child only
-        pytest.skip("needs torchvision")
+    # imported by the child only; torchvision's models import pillow
+    if spec.get("torchvision") and any(importlib.util.find_spec(name) is None for name in ("torchvision", "PIL")):
+        pytest.skip("needs torchvision and pillow (pip install '.[image]')")
     if not os.path.exists("/proc/self/clear_refs"):
         pytest.skip("needs Linux's /proc/self/clear_refs to reset the high-water mark")
     argument = json.dumps({**spec, "optimizer": optimizer})

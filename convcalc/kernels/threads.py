@@ -159,6 +159,8 @@ def use_threads(threads: int | None, *, least_chunk_bytes: int | None = None) ->
     [1, 4, 9]
     """
     checked = None if threads is None else parse_threads(threads, "the thread count")
+    if checked is None and not _IN_REGION.get():  # the environment's, refused now if invalid,
+        _from_environment(os.environ.get(ENVIRONMENT_VARIABLE, ""))  # not by whichever kernel splits first
     token = _EXPLICIT.set(checked)
     least = _LEAST.set(LEAST_CHUNK_BYTES if least_chunk_bytes is None else max(0, least_chunk_bytes))
     try:

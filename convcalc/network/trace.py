@@ -6,9 +6,10 @@ the first of these that applies, and names every assumption it makes:
 
 1. A class with a recipe (:mod:`convcalc.recipes`: torch.nn's containers, torchvision's blocks
    and models, and the user's own) runs its recipe's ``forward``.
-2. ``Sequential``, ``ModuleList``, ``ModuleDict`` and the line form's ``sequential``/``repeat``
-   blocks run their children in order; the line form's ``residual { main } [shortcut
-   { branch }]`` computes ``main(x) + branch(x)`` (the branch the identity when absent).
+2. ``Sequential`` and the line form's ``sequential``/``repeat`` blocks run their children in
+   order; the line form's ``residual { main } [shortcut { branch }]`` computes ``main(x) +
+   branch(x)`` (the branch the identity when absent). A ``ModuleList`` or ``ModuleDict`` called
+   as a module (torch cannot call one) runs its children in order too, named as an assumption.
 3. Any other container runs its children in order: an assumption, named in the trace's
    ``assumptions`` (``--strict`` refuses it). Where that chain fails, the error says the
    block's forward is unknown.
