@@ -123,7 +123,16 @@ def test_bad_input_is_one_clean_error_line(cli, argv, words):
 def test_an_unparsable_spec_is_one_clean_error_line(cli, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("conv2d --out 4 -k\n")
-    cli("diff", LENET, str(bad)).assert_one_error_line()
+    cli("diff", LENET, str(bad)).assert_one_error_line([f"B ({bad}): "])
+
+
+def test_an_error_names_the_side_it_is_about(cli, tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_text("input 1x3x8x8\nconv2d --out 8 -k 9\n")
+    cli("diff", LENET, str(small)).assert_one_error_line([f"B ({small}): line 2", "kernel's reach 9"])
+    cli("diff", str(small), LENET).assert_one_error_line([f"A ({small}): line 2"])
+    cli("diff", LENET, "--input", "1x1x32x32", "--input", "1x1x8x8").assert_one_error_line(
+        [f"{LENET} at --input 1x1x8x8: line 3"])
 
 
 # -- the README's examples ------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Annotated, Any, Optional
+from collections.abc import Iterator
+from typing import Annotated, Optional
 
 import typer
 
@@ -46,8 +48,19 @@ def diff_command(
     if files.count("-") > 1:
         raise ConvcalcError("only one of A and B can be read from standard input ('-')")
     levels = None if depth is None else parse_int(depth, "--depth", minimum=1)
-    sides = _sides(files, shapes, recipes, strict)
-    summaries = [network.summary(shape, dtype, levels) for network, shape in sides]
+    names = [f"A ({_label(files[0])})", f"B ({_label(files[-1])})"]
+    if len(files) == 1:
+        names = [f"{_label(files[0])} at --input {shape}" for shape in shapes]
+    networks = []
+    for index, path in enumerate(files):  # one spec at two sizes is read once
+        with _about(names[index] if len(files) == 2 else _label(path)):
+            networks.append(load_network(path, recipes, strict, None))
+    sides = [(networks[0], shape) for shape in shapes] if len(files) == 1 else [
+        (network, shapes[0] if shapes else None) for network in networks]
+    summaries = []
+    for name, (network, shape) in zip(names, sides):
+        with _about(name):
+            summaries.append(network.summary(shape, dtype, levels))
     diff = diff_summaries(*summaries)
     warn_assumptions(list(dict.fromkeys([*summaries[0].assumptions, *summaries[1].assumptions])))
     labels = (_label(files[0]), _label(files[-1]))
@@ -66,13 +79,14 @@ def diff_command(
     return 1 if exit_code and not diff.same else 0
 
 
-def _sides(files: list[str], shapes: list[str], recipes: str | None, strict: bool) -> list[tuple[Any, Any]]:
-    """``(network, input shape)`` for A and B; one spec at two sizes is read once."""
-    if len(files) == 1:
-        network = load_network(files[0], recipes, strict, None)
-        return [(network, shapes[0]), (network, shapes[1])]
-    shape = shapes[0] if shapes else None
-    return [(load_network(path, recipes, strict, None), shape) for path in files]
+@contextlib.contextmanager
+def _about(side: str) -> Iterator[None]:
+    """An error raised within names the side it is about (A and B may fail alike)."""
+    try:
+        yield
+    except ConvcalcError as exc:
+        exc.args = (f"{side}: {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 def _label(path: str) -> str:
