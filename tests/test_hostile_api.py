@@ -166,3 +166,14 @@ def test_any_library_warning_is_one_line(cli, monkeypatch):
         result = cli("relu", "-i", "1x3")
     assert result.code == 0
     assert result.stderr == "convcalc: warning: something odd in two lines\n"
+
+
+def test_a_nan_without_infinities_is_not_called_an_overflow(console_script):
+    """Reproducer: a fractional power of a negative window sum (torch's NaN too) was put down to
+    float32 overflowing, with the advice to use float64, which gives the same NaN."""
+    result = console_script("lppool2d", "--norm-type", "3", "-k", "2", "-i", "1x1x4x4", "--fill", "full:-1", "--run")
+    assert result.code == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("convcalc: warning: the output has 4 NaN values (of 4), as torch gives: an operation "
+                           "undefined for its input")
+    assert "float32 overflowed" not in line

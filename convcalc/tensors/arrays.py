@@ -96,7 +96,13 @@ def overflow_notes(output: Any, inputs: list[Any], where: str = "the output") ->
     inf = int(np.isinf(values).sum())
     found = " and ".join(part for part in (f"{inf} infinite" if inf else "", f"{nan} NaN" if nan else "") if part)
     plural = "s" if nan + inf > 1 else ""
-    hint = "; --dtype float64 reaches 1.8e308" if values.dtype.itemsize < 8 else ""
+    wider = values.dtype.itemsize < 8
+    if not inf:  # a NaN alone is as often an undefined operation as an overflow on the way
+        hint = "; if it overflowed, --dtype float64 reaches 1.8e308" if wider else ""
+        return [f"{where} has {found} value{plural} (of {values.size}), as torch gives: an operation undefined for "
+                f"its input (0/0, inf − inf, a fractional power of a negative number) or {values.dtype} "
+                f"overflowing on the way{hint}"]
+    hint = "; --dtype float64 reaches 1.8e308" if wider else ""
     return [f"{where} has {found} value{plural} (of {values.size}): {values.dtype} overflowed{hint}"]
 
 
