@@ -314,3 +314,16 @@ def test_option_values_are_not_read_as_layer_options(cli):
     cli("conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x3x8x8", "--fill", "-k").assert_one_error_line(
         ["fill '-k' is not one of"]
     )
+
+
+@pytest.mark.parametrize("argv", [
+    ["layers"],
+    ["explain", "conv2d", "--in", "2", "--out", "4", "-k", "3", "-i", "1x2x6x6"],
+    ["conv2d", "--in", "3", "--out", "8", "-k", "5", "--input", "1x3x32x32"],
+])
+def test_piped_rich_output_has_no_trailing_spaces(cli, argv):
+    """Reproducer: piped, `layers` padded 105 of its 113 lines with spaces to 160 columns."""
+    result = cli(*argv)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) > 3 and [line for line in lines if line != line.rstrip()] == []

@@ -78,7 +78,13 @@ def emit_rich(renderable: Any, fit: bool = False, wide: bool = False, whole: boo
     encoding = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
     if not encoding.startswith("utf"):  # respell before Rich lays out, so that columns still align
         renderable = _respelled(renderable, encoding)
-    console.print(renderable, crop=False)  # a form too wide for any width runs past the edge, whole
+    if console.is_terminal:
+        console.print(renderable, crop=False)  # a form too wide for any width runs past the edge, whole
+        return
+    with console.capture() as captured:  # piped: the lines without the padding Rich ends them with
+        console.print(renderable, crop=False)
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+    sys.stdout.flush()
 
 
 PIPED_WIDTH = 160
