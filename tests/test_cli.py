@@ -327,3 +327,17 @@ def test_piped_rich_output_has_no_trailing_spaces(cli, argv):
     assert result.code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) > 3 and [line for line in lines if line != line.rstrip()] == []
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["explain", "conv2d", "--out", "4", "-k", "3", "-i", "1x2x8x8", "--jsno"],
+     ["explain conv2d: no option --jsno, neither explain's nor conv2d's; did you mean --json"]),
+    (["explain", "conv2d", "--out", "4", "-k", "3", "-i", "1x2x8x8", "--precison", "3"], ["did you mean --precision"]),
+    (["show", "conv2d", "--in", "1", "--out", "1", "-k", "3", "-i", "5x5", "--frame", "2"],
+     ["show conv2d: no option --frame", "did you mean --frames"]),
+])
+def test_a_typo_in_explain_or_shows_own_options_is_not_reported_as_the_layers(cli, argv, words):
+    """Reproducer: `--jsno` was 'line 1, column 21: ... conv2d has no option --jsno; did you mean --in?'."""
+    result = cli(*argv)
+    result.assert_one_error_line(words)
+    assert "line 1" not in result.stderr

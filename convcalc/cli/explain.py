@@ -12,7 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .options import Fill, FillWeights, InputFile, Key, MaxMemory, Seed, Threads, Weights, layer_completer, run_settings
+from .options import (Fill, FillWeights, InputFile, Key, MaxMemory, Seed, Threads, Weights, check_passed_options,
+                      layer_completer, run_settings)
 from ..errors import ConvcalcError, ParseError
 
 
@@ -72,6 +73,7 @@ def explain_command(
         raise ParseError("explain needs --input SHAPE (random input of that shape) or --input-file FILE")
     real = float_dtype(dtype)
     known_shape, array, read_warnings = source.shape_and_file(real)
+    check_passed_options(ctx, layer)
     built, forward_kwargs = build_layer_line(layer, list(ctx.args), known_shape)
     check_explainable(built), check_window(built, view)  # a window too large is refused before any run
     with use_threads(settings.threads):

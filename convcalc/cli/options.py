@@ -35,6 +35,27 @@ METAVARS = {
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
+def check_passed_options(ctx: Any, layer: str) -> None:
+    """An option word among the passed-through ones that is neither the layer's nor the
+    command's (Click let it through as the layer's) is refused naming both, with the spellings
+    close to it from either: a typo of --json is not reported as a layer spec's error."""
+    from ..errors import ConvcalcError, ParseError, did_you_mean
+    from ..layers.build import option_table, option_word
+    from ..registry import lookup
+
+    try:
+        cls = lookup(layer)
+    except ConvcalcError:
+        return  # an unknown layer: the layer's own parse says so
+    for word in ctx.args:
+        if word.startswith("-") and option_word(cls, word) is None and not word.lstrip("-")[:1].isdigit():
+            flag = word.partition("=")[0]
+            own = [opt for param in ctx.command.params for opt in (*param.opts, *param.secondary_opts)]
+            known = [*own, *(opt for opt in option_table(cls) if opt.startswith("-"))]
+            raise ParseError(f"{ctx.info_name} {layer}: no option {flag}, neither {ctx.info_name}'s nor "
+                             f"{cls.cli_name()}'s{did_you_mean(flag, known)}")
+
+
 RUN_PANEL = "Forward pass"
 
 

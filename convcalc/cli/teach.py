@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .options import layer_completer
+from .options import check_passed_options, layer_completer
 from ..errors import ConvcalcError
 
 
@@ -101,6 +101,7 @@ def show_command(
 
     if input_shape is None:
         raise ConvcalcError("show needs --input SHAPE, e.g. --input 5x5")
+    check_passed_options(ctx, layer)
     built, shape = build_shown_layer(layer, list(ctx.args), input_shape)
     drawing = draw(built, shape, _ints(at, "--at"), frames)
     from .output import emit_rich
