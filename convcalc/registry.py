@@ -15,7 +15,7 @@ from .layers.base import Layer
 
 FAMILY_MODULES = (
     "conv", "pooling", "unpooling", "adaptive", "linear", "norm", "activation", "softmax", "dropout", "reshape",
-    "resample", "attention",
+    "shuffle", "resample", "attention",
 )
 
 

@@ -18,6 +18,7 @@ from convcalc.layers.norm import (
     InstanceNorm2d,
     LayerNorm,
     LocalResponseNorm,
+    RMSNorm,
 )
 
 
@@ -119,3 +120,11 @@ def test_normalized_shape_parses_from_the_cli():
 def test_every_class_documents_its_flops_rule_and_parses_its_options(cls):
     assert cls.flops_rule and cls.summary() and cls.family == "norm"
     assert all(spec.choices or spec.annotation in ARG_PARSERS for spec in cls.arg_specs())
+
+
+def test_rmsnorm_counts_three_per_element_and_one_for_its_scale():
+    layer = RMSNorm(4096)
+    assert layer.param_shapes() == {"weight": (4096,)} and layer.num_buffers() == 0
+    assert layer.flops((2, 7, 4096)) == 4 * 2 * 7 * 4096
+    assert RMSNorm(4096, elementwise_affine=False).flops((2, 7, 4096)) == 3 * 2 * 7 * 4096
+    assert layer.macs((2, 7, 4096)) == 0

@@ -69,6 +69,12 @@ CASES = [
     ("LayerNorm", (5,), {"elementwise_affine": False, "bias": False, "eps": 1e-3}, (1, 1, 1, 5)),
     ("LayerNorm", ((1, 1),), {}, (1, 1)),
     ("LayerNorm", ((1, 1),), {"bias": False}, (3, 1, 1)),
+    ("SyncBatchNorm", (3,), {}, (2, 3)),
+    ("SyncBatchNorm", (3,), {}, (2, 3, 2, 2, 2, 2)),
+    ("RMSNorm", (5,), {}, (2, 3, 5)),
+    ("RMSNorm", ((3, 5),), {"eps": 1e-3}, (4, 3, 5)),
+    ("RMSNorm", ((3, 5),), {"elementwise_affine": False}, (3, 5)),
+    ("RMSNorm", ((1, 1),), {}, (3, 1, 1)),
     ("GroupNorm", (4, 4), {"affine": False}, (2, 4, 1)),  # single-value groups: exactly 0
     # LocalResponseNorm: a channel window that may exceed C, 3-D to 6-D inputs
     ("LocalResponseNorm", (1,), {}, (2, 4, 5)),

@@ -35,6 +35,8 @@ TABLE = [
     ("Unflatten", (-1, (-1, 4)), {}, (3, 12)),
     ("Unflatten", (0, (2, 3)), {}, (6,)),
     ("Unflatten", (1, (1, 6, 1)), {}, (4, 6, 2)),
+    ("ChannelShuffle", (3,), {}, (2, 6, 4, 5)),
+    ("ChannelShuffle", (2,), {}, (1, 4, 7)),
     ("PixelShuffle", (2,), {}, (2, 8, 4, 6)),
     ("PixelShuffle", (3,), {}, (9, 2, 3)),  # unbatched
     ("PixelShuffle", (2,), {}, (2, 3, 8, 4, 6)),  # any leading dims

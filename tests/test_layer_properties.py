@@ -21,7 +21,7 @@ WINDOWS = ("conv", "transposed", "max", "avg", "lp")
 
 # A value for every required constructor argument of a registered layer.
 SAMPLE_ARGS = dict(
-    dim=1, downscale_factor=2, embed_dim=4, embedding_dim=3, in1_features=3, in2_features=2, in_channels=4,
+    dim=1, downscale_factor=2, groups=2, embed_dim=4, embedding_dim=3, in1_features=3, in2_features=2, in_channels=4,
     in_features=4, kernel_size=2, norm_type=2, normalized_shape=(4,), num_channels=4,
     num_embeddings=5, num_features=4, num_groups=2, num_heads=2, out_channels=4, out_features=3, output_size=2,
     padding=1, size=3, threshold=0.5, unflattened_size=(2, 2), upscale_factor=2, value=0.0,

@@ -1,4 +1,4 @@
-"""BatchNorm, InstanceNorm, GroupNorm, LayerNorm and LocalResponseNorm against torch (eval mode)."""
+"""BatchNorm, InstanceNorm, GroupNorm, LayerNorm, RMSNorm and LocalResponseNorm against torch (eval mode)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ RULES = [
     ("BatchNorm2d", (4,), {}, (1, 2, 4, 3, 3)),
     ("BatchNorm3d", (4,), {}, (1, 4, 1, 1, 1)),
     ("BatchNorm3d", (4,), {}, (4, 2, 2, 2)),
+    ("SyncBatchNorm", (4,), {}, (2, 4)),  # any rank from 2, in eval mode
+    ("SyncBatchNorm", (4,), {}, (2, 4, 3, 3, 2, 2)),
+    ("SyncBatchNorm", (4,), {}, (4,)),
+    ("SyncBatchNorm", (4,), {}, (2, 5, 3)),
+    ("SyncBatchNorm", (4,), {"affine": False, "bias": False}, (1, 4, 3)),
     ("BatchNorm2d", (4,), {"affine": False}, (1, 5, 3, 3)),  # running stats still sized
     ("BatchNorm2d", (4,), {"track_running_stats": False}, (2, 5, 3, 3)),  # weight sized
     ("BatchNorm2d", (4,), {"affine": False, "track_running_stats": False}, (2, 5, 3, 3)),
@@ -128,6 +133,16 @@ RULES = [
     ("LayerNorm", (4,), {"elementwise_affine": False, "bias": False}, (2, 4)),
     ("LayerNorm", (4,), {"eps": -1.0}, (2, 4)),
     ("LayerNorm", ((1, 1),), {}, (1, 1)),  # one element is fine
+    # RMSNorm: LayerNorm's trailing dims, eps None (the dtype's epsilon) or a number, no bias
+    ("RMSNorm", (4,), {}, (2, 4)),
+    ("RMSNorm", ((3, 4),), {}, (2, 3, 4)),
+    ("RMSNorm", ([3, 4],), {"eps": 1e-6}, (3, 4)),
+    ("RMSNorm", (4,), {"elementwise_affine": False}, (2, 5)),
+    ("RMSNorm", (4,), {}, (2, 5)),
+    ("RMSNorm", ((),), {}, (2, 4)),
+    ("RMSNorm", (0,), {}, (2, 4)),
+    ("RMSNorm", (-1,), {}, (2, 4)),
+    ("RMSNorm", ((1, 1),), {}, (1, 1)),
     # LocalResponseNorm: 3+ dims, any channel count, window >= 1.
     ("LocalResponseNorm", (2,), {}, (2, 4, 3)),
     ("LocalResponseNorm", (2,), {}, (4, 3)),
@@ -249,6 +264,15 @@ def layer_norm_configs(draw):
 def test_layernorm_hypothesis(config):
     assert_agrees(*config)
     assert_same_repr(*config[:3])
+
+
+@examples(200)
+@given(layer_norm_configs())
+def test_rmsnorm_hypothesis(config):
+    _, args, kwargs, shape = config
+    rms = ("RMSNorm", args, {"elementwise_affine": kwargs["elementwise_affine"], "eps": kwargs["eps"] or None}, shape)
+    assert_agrees(*rms)
+    assert_same_repr(*rms[:3])
 
 
 @st.composite

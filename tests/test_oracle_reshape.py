@@ -1,4 +1,4 @@
-"""Flatten, Unflatten, PixelShuffle/Unshuffle, the padding layers, Fold and Unfold against torch."""
+"""Flatten, Unflatten, PixelShuffle/Unshuffle, ChannelShuffle, the padding layers, Fold and Unfold against torch."""
 
 from __future__ import annotations
 
@@ -54,6 +54,16 @@ RULES = [
     ("Unflatten", (-3, (2, 2)), {}, (4, 6, 5)),
     ("Unflatten", (1, 6), {}, (4, 6)),  # an int is not a tuple of sizes
     # PixelShuffle / PixelUnshuffle: >= 3 dims, divisibility, factor >= 1.
+    # ChannelShuffle: more than 2 dims, channels divisible by groups, groups >= 1
+    ("ChannelShuffle", (2,), {}, (1, 4, 3, 3)),
+    ("ChannelShuffle", (3,), {}, (2, 6, 5)),
+    ("ChannelShuffle", (1,), {}, (1, 4, 2, 2, 2)),
+    ("ChannelShuffle", (4,), {}, (1, 4, 1)),
+    ("ChannelShuffle", (2,), {}, (1, 3, 2)),
+    ("ChannelShuffle", (2,), {}, (1, 4)),
+    ("ChannelShuffle", (2,), {}, (4,)),
+    ("ChannelShuffle", (0,), {}, (1, 4, 2)),
+    ("ChannelShuffle", (-1,), {}, (1, 4, 2)),
     ("PixelShuffle", (2,), {}, (1, 8, 4, 6)),
     ("PixelShuffle", (2,), {}, (8, 4, 6)),  # unbatched
     ("PixelShuffle", (2,), {}, (2, 3, 8, 4, 6)),  # any leading dims

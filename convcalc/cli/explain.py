@@ -73,8 +73,7 @@ def explain_command(
         raise ParseError("explain needs --input SHAPE (random input of that shape) or --input-file FILE")
     real = float_dtype(dtype)
     known_shape, array, read_warnings = source.shape_and_file(real)
-    check_passed_options(ctx, layer)
-    built, forward_kwargs = build_layer_line(layer, list(ctx.args), known_shape)
+    built, forward_kwargs = build_layer_line(layer, ctx, known_shape)
     check_explainable(built), check_window(built, view)  # a window too large is refused before any run
     with use_threads(settings.threads):
         result = run_layer(
@@ -121,13 +120,15 @@ def parse_precision(text: str) -> int:
     return int(text)
 
 
-def build_layer_line(name: str, options: list[str], input_shape: Any) -> tuple[Any, dict[str, Any]]:
-    """The layer a command line describes (``conv2d --out 4 -k 2``), with in_channels and the like
-    inferred from the input shape; and its forward options (a transposed conv's output_size)."""
+def build_layer_line(name: str, ctx: Any, input_shape: Any) -> tuple[Any, dict[str, Any]]:
+    """The layer a command line describes (``conv2d --out 4 -k 2``, its options passed through in
+    ``ctx.args``), with in_channels and the like inferred from the input shape; and its forward
+    options (a transposed conv's output_size)."""
     from ..spec import LayerNode, parse_statement
     from ..spec.nodes import build_at
 
-    node = parse_statement(shlex.join([name, *options]))
+    check_passed_options(ctx, name)
+    node = parse_statement(shlex.join([name, *ctx.args]))
     if not isinstance(node, LayerNode):
         raise ParseError(f"explain takes one layer, got `{node.source.text}`")
     layer = node.layer or build_at(node.cls, node.kwargs, node.source, input_shape)

@@ -1,5 +1,5 @@
-"""Normalisations and softmaxes over independent slices, in NumPy: instance, group and layer
-norm (a sample's channel plane, channel group or trailing dims), softmax and log-softmax (the
+"""Normalisations and softmaxes over independent slices, in NumPy: instance, group, layer and
+RMS norm (a sample's channel plane, channel group or trailing dims), softmax and log-softmax (the
 values along one dim). Each slice is reduced and rescaled on its own, so ranges of slices run
 side by side on the thread pool. A slice norm picks its arithmetic (below) for a block of
 slices at a time, so a slice's last bits can depend on the slices it is blocked with.
@@ -290,6 +290,36 @@ def layer_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None
     trailing = x.shape[x.ndim - count :]
     rows = x.reshape(math.prod(x.shape[: x.ndim - count]), math.prod(trailing))
     return _normalised_slices(rows, eps, _every_slice(weight, bias), (1, -1)).reshape(x.shape)
+
+
+def rms_norm(x: np.ndarray, count: int, weight=None, eps: float | None = None) -> np.ndarray:
+    """``F.rms_norm`` over the last ``count`` dims: ``x / √(mean(x²) + eps) · weight``; ``eps``
+    None is the input dtype's machine epsilon, as in torch. Computed as the slice norms are
+    (float32 for float16, the mean square added in float64 by runs), ranges of rows side by side.
+
+    >>> rms_norm(np.array([[3.0, -4.0]]), 1, eps=0.0).round(4)
+    array([[ 0.8485, -1.1314]])
+    """
+    eps = float(np.finfo(x.dtype).eps if eps is None else eps)
+    length = math.prod(x.shape[x.ndim - count :])
+    rows = x.reshape(-1, length)
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    out = np.empty(rows.shape, work)
+    values = None if weight is None else np.asarray(weight).reshape(-1)
+
+    def normalise_span(span: slice) -> None:
+        for block in _blocks(span, rows[:1].nbytes):
+            source = rows[block].astype(work, copy=False)
+            squares = row_sums(source, squared=True)
+            if not np.isfinite(squares).all():  # float32 squares past ~1e19 overflow: float64's do not
+                squares = row_sums(source, squared=True, exact=True)
+            inverse_rms = 1.0 / np.sqrt(squares / length + eps)
+            _scale_and_shift(source, out[block], inverse_rms, np.zeros_like(inverse_rms), values, None, (1, -1))
+
+    spans = parallel_spans(len(rows), _NORMALISE_TRAFFIC * rows.nbytes, least_times=_NORMALISE_LEAST_TIMES)
+    with silent():
+        parallel_map(normalise_span, spans, gemm=len(spans) > 1)  # the sums are BLAS calls
+    return out.astype(x.dtype, copy=False).reshape(x.shape)
 
 
 def _along(x: np.ndarray, dim: int, function: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:

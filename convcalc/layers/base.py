@@ -272,6 +272,11 @@ _SAVED_WORDS = {
 }
 
 
+# Constructor arguments that say where a layer lives (and with whom SyncBatchNorm syncs), not
+# what it computes: never options, read and dropped from a spec.
+PLACEMENT_ARGS = ("device", "dtype", "process_group")
+
+
 class Layer:
     """Base of every layer class. Subclasses set ``family`` and define ``__init__``.
 
@@ -350,14 +355,14 @@ class Layer:
 
     @classmethod
     def arg_specs(cls) -> tuple[ArgSpec, ...]:
-        """The constructor's arguments (torch's, minus ``device``/``dtype``), in order."""
+        """The constructor's arguments (torch's, minus ``PLACEMENT_ARGS``), in order."""
         cached = cls.__dict__.get("_arg_specs")
         if cached is not None:
             return cached
         hints = typing.get_type_hints(cls.__init__)
         specs = []
         for param in list(inspect.signature(cls.__init__).parameters.values())[1:]:
-            if param.name in ("device", "dtype") or param.kind in (
+            if param.name in PLACEMENT_ARGS or param.kind in (
                 param.VAR_POSITIONAL,
                 param.VAR_KEYWORD,
             ):

@@ -24,7 +24,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 from ..errors import ConvcalcError, ParseError, ShapeError, did_you_mean
 from ..shapes import format_shape
-from .base import INFERABLE, ArgSpec, Layer
+from .base import INFERABLE, PLACEMENT_ARGS, ArgSpec, Layer
 
 
 def missing_args(cls: type[Layer], given: Mapping[str, Any]) -> list[ArgSpec]:
@@ -108,7 +108,7 @@ def positional_names(cls: type[Layer]) -> tuple[str, ...]:
     """
     names = []
     for param in list(inspect.signature(cls.__init__).parameters.values())[1:]:
-        if param.kind is not param.POSITIONAL_OR_KEYWORD or param.name in ("device", "dtype"):
+        if param.kind is not param.POSITIONAL_OR_KEYWORD or param.name in PLACEMENT_ARGS:
             break
         names.append(param.name)
     return tuple(names)

@@ -1,5 +1,5 @@
-"""Normalisation layers: ``nn.BatchNorm*d``, ``nn.InstanceNorm*d``, ``nn.GroupNorm``,
-``nn.LayerNorm`` and ``nn.LocalResponseNorm``, in inference mode (``module.eval()``).
+"""Normalisation layers: ``nn.BatchNorm*d``, ``nn.SyncBatchNorm``, ``nn.InstanceNorm*d``, ``nn.GroupNorm``,
+``nn.LayerNorm``, ``nn.RMSNorm`` and ``nn.LocalResponseNorm``, in inference mode (``module.eval()``).
 
 None of them changes the shape; what they check is how the input's dims and channels fit the
 configuration. Counting uses two costs per element (see each class's ``flops_rule``):
@@ -160,6 +160,7 @@ class _BatchNormNd(_ChannelNorm):
         "each for the affine scale and shift"
     )
     input_dims: ClassVar[tuple[int, ...]] = ()
+    any_rank: ClassVar[bool] = False  # SyncBatchNorm: (N, C, *) of any rank from 2
     layout: ClassVar[str] = ""
     fresh_output = True
 
@@ -211,8 +212,8 @@ class _BatchNormNd(_ChannelNorm):
     def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
         self._no_forward_options(forward_kwargs)
         shape = self._as_shape(input_shape)
-        if len(shape) not in self.input_dims:
-            wanted = " or ".join(f"{n}-D" for n in self.input_dims)
+        if len(shape) not in self.input_dims and not (self.any_rank and len(shape) >= 2):
+            wanted = "2-D or more" if self.any_rank else " or ".join(f"{n}-D" for n in self.input_dims)
             unbatched = " (an unbatched input needs a batch dim of 1 first)"
             raise self._shape_error(
                 shape,
@@ -287,6 +288,35 @@ class BatchNorm3d(_BatchNormNd):
     nd = 3
     input_dims = (5,)
     layout = "(N, C, D, H, W)"
+
+
+class SyncBatchNorm(_BatchNormNd):
+    """Batch normalisation over (N, C, *) of any rank from 2, using running statistics.
+
+    It syncs its statistics across processes in training only: in eval mode it is a BatchNorm.
+
+    >>> SyncBatchNorm(8).output_shape((2, 8, 3, 4, 5, 6))
+    (2, 8, 3, 4, 5, 6)
+    """
+
+    input_dims = (2,)
+    any_rank = True
+    layout = "(N, C, *)"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: Optional[float] = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any = None,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
 
 
 class _InstanceNormNd(_ChannelNorm):
@@ -513,7 +543,51 @@ class GroupNorm(Layer):
         return _normalise_flops(prod(out), running_stats=False, scale=self.affine, shift=self.bias)
 
 
-class LayerNorm(Layer):
+class _TrailingNorm(Layer):
+    """Norms over the trailing dims (*, normalized_shape): LayerNorm and RMSNorm."""
+
+    family = "norm"
+    normalized_shape: tuple[int, ...]
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, and two float32 statistics per normalised row."""
+        rows = prod(input_shape[: len(input_shape) - len(self.normalized_shape)])
+        return _with_statistics(self, input_shape, output_shape, rows)
+
+    def _normalized(self, value: Any) -> tuple[int, ...]:
+        dims = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if not dims:
+            raise self._config_error(
+                "normalized_shape is empty; give the trailing dims to normalise over, e.g. "
+                "normalized_shape=768"
+            )
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in dims):
+            raise self._config_error(
+                f"normalized_shape must be whole numbers: got normalized_shape={value!r}"
+            )
+        if min(dims) < 1:
+            # 0 fits only empty inputs; a negative size fits none (nor sizes a weight).
+            raise self._config_error(
+                f"normalized_shape entries must be at least 1: got normalized_shape={dims}"
+            )
+        return dims
+
+    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
+        self._no_forward_options(forward_kwargs)
+        shape = self._as_shape(input_shape)
+        count = len(self.normalized_shape)
+        if len(shape) < count or shape[-count:] != self.normalized_shape:
+            trailing = format_shape(shape[-count:]) if len(shape) >= count else "too few dims"
+            raise self._shape_error(
+                shape,
+                f"the last {count} dim{'s' if count > 1 else ''} must equal normalized_shape="
+                f"{format_shape(self.normalized_shape)}, got {trailing}; set normalized_shape "
+                f"to the input's trailing dims",
+            )
+        return shape
+
+
+class LayerNorm(_TrailingNorm):
     """Layer normalisation over the trailing dims (*, normalized_shape).
 
     >>> LayerNorm(768).output_shape((8, 197, 768)), LayerNorm(768).num_params()
@@ -522,17 +596,11 @@ class LayerNorm(Layer):
     LayerNorm((3, 4), eps=1e-05, elementwise_affine=True, bias=False)
     """
 
-    family = "norm"
     param_roles = {"weight": "ones", "bias": "zeros"}
     flops_rule: ClassVar[str] = (
         "5 per element (mean 1, variance 2, normalise 2) plus 1 each for the elementwise "
         "affine scale and shift"
     )
-
-    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
-        """The input, and two float32 statistics per normalised row."""
-        rows = prod(input_shape[: len(input_shape) - len(self.normalized_shape)])
-        return _with_statistics(self, input_shape, output_shape, rows)
 
     def traced_op(self, input_shape: Shape) -> str | None:
         return "layer_norm"
@@ -554,24 +622,6 @@ class LayerNorm(Layer):
         self.eps = eps
         self.elementwise_affine = bool(elementwise_affine)
         self.bias = self.elementwise_affine and bool(bias)
-
-    def _normalized(self, value: Any) -> tuple[int, ...]:
-        dims = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-        if not dims:
-            raise self._config_error(
-                "normalized_shape is empty; give the trailing dims to normalise over, e.g. "
-                "normalized_shape=768"
-            )
-        if not all(isinstance(n, int) and not isinstance(n, bool) for n in dims):
-            raise self._config_error(
-                f"normalized_shape must be whole numbers: got normalized_shape={value!r}"
-            )
-        if min(dims) < 1:
-            # 0 fits only empty inputs; a negative size fits none (nor sizes a weight).
-            raise self._config_error(
-                f"normalized_shape entries must be at least 1: got normalized_shape={dims}"
-            )
-        return dims
 
     @classmethod
     def _arg_help(cls) -> dict[str, str]:
@@ -596,20 +646,6 @@ class LayerNorm(Layer):
                 shapes["bias"] = self.normalized_shape
         return shapes
 
-    def output_shape(self, input_shape: Sequence[int], **forward_kwargs: Any) -> Shape:
-        self._no_forward_options(forward_kwargs)
-        shape = self._as_shape(input_shape)
-        count = len(self.normalized_shape)
-        if len(shape) < count or shape[-count:] != self.normalized_shape:
-            trailing = format_shape(shape[-count:]) if len(shape) >= count else "too few dims"
-            raise self._shape_error(
-                shape,
-                f"the last {count} dim{'s' if count > 1 else ''} must equal normalized_shape="
-                f"{format_shape(self.normalized_shape)}, got {trailing}; set normalized_shape "
-                f"to the input's trailing dims",
-            )
-        return shape
-
     def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
         from ..kernels.slices import layer_norm
 
@@ -622,6 +658,62 @@ class LayerNorm(Layer):
         return _normalise_flops(
             prod(out), running_stats=False, scale=self.elementwise_affine, shift=self.bias
         )
+
+
+class RMSNorm(_TrailingNorm):
+    """Root-mean-square normalisation over the trailing dims: x / √(mean(x²) + eps), scaled;
+    no centring, no shift. ``eps=None`` is the input dtype's machine epsilon, as in torch.
+
+    >>> RMSNorm(4096).num_params(), RMSNorm((3, 4), elementwise_affine=False)
+    (4096, RMSNorm((3, 4), eps=None, elementwise_affine=False))
+    """
+
+    param_roles = {"weight": "ones"}
+    flops_rule: ClassVar[str] = (
+        "3 per element (square 1, mean 1, normalise 1) plus 1 for the elementwise affine scale"
+    )
+
+    def kept_for_backward(self, input_shape: Shape, output_shape: Shape) -> tuple[Kept, ...]:
+        """The input, and one float32 statistic (1/rms) per normalised row."""
+        rows = prod(input_shape[: len(input_shape) - len(self.normalized_shape)])
+        return (*Layer.kept_for_backward(self, input_shape, output_shape), Kept("own", rows, 4))
+
+    def __init__(
+        self,
+        normalized_shape: Size,
+        eps: Optional[float] = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        self.normalized_shape = self._normalized(normalized_shape)
+        if eps is not None:
+            self._number("eps", eps)
+        self.eps = eps
+        self.elementwise_affine = bool(elementwise_affine)
+
+    @classmethod
+    def _arg_help(cls) -> dict[str, str]:
+        return {
+            "normalized_shape": "trailing dims to normalise over: 4096 or 3x4",
+            "eps": "added to the mean square (default: the input dtype's machine epsilon)",
+            "elementwise_affine": "learnable scale of shape normalized_shape",
+        }
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def param_shapes(self) -> dict[str, Shape]:
+        return {"weight": self.normalized_shape} if self.elementwise_affine else {}
+
+    def _forward(self, x: Any, params: dict[str, Any], **forward_kwargs: Any) -> Any:
+        from ..kernels.slices import rms_norm
+
+        return rms_norm(x, len(self.normalized_shape), params.get("weight"), self.eps)
+
+    def flops(self, input_shape: Sequence[int], **forward_kwargs: Any) -> int:
+        out = self.output_shape(input_shape, **forward_kwargs)
+        return (3 + int(self.elementwise_affine)) * prod(out)
 
 
 class LocalResponseNorm(Layer):
@@ -694,10 +786,12 @@ LAYERS = (
     BatchNorm1d,
     BatchNorm2d,
     BatchNorm3d,
+    SyncBatchNorm,
     InstanceNorm1d,
     InstanceNorm2d,
     InstanceNorm3d,
     GroupNorm,
     LayerNorm,
+    RMSNorm,
     LocalResponseNorm,
 )

@@ -236,17 +236,12 @@ def matmul(a: Shape, b: Shape) -> OpResult:
 
 
 def channel_shuffle(shape: Shape, groups: int) -> OpResult:
-    """ShuffleNet's channel shuffle: channels regrouped as (groups, C/groups) → (C/groups, groups)."""
-    if len(shape) < 2 or groups < 1 or shape[1] % groups:
-        raise ShapeError(f"channel_shuffle: {format_shape(shape)} has channels not divisible by groups={groups}")
-    n, c = shape[0], shape[1]
-    rest = tuple(shape[2:])
+    """ShuffleNet's channel shuffle, as nn.ChannelShuffle does it: channels regrouped as
+    (groups, C/groups) → (C/groups, groups)."""
+    from ..layers.shuffle import ChannelShuffle
 
-    def forward(x: Any) -> Any:
-        grouped = x.reshape((n, groups, c // groups) + rest)
-        return grouped.swapaxes(1, 2).reshape(tuple(shape)).copy()
-
-    return OpResult(tuple(shape), 0, 0, forward)
+    layer = ChannelShuffle(groups)
+    return OpResult(layer.output_shape(shape), 0, 0, lambda x: layer.forward(x, {}))
 
 
 def index(shape: Shape, key: Any) -> OpResult:

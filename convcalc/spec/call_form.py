@@ -11,7 +11,7 @@ import warnings
 from typing import Any, Mapping
 
 from ..errors import ConvcalcError, ParseError
-from ..layers.base import ArgSpec
+from ..layers.base import PLACEMENT_ARGS, ArgSpec
 from ..layers.build import given_twice, positional_names
 from ..registry import lookup
 from .nodes import SEQUENTIAL_TYPES, ModuleNode, Node, Source, check_unique, layer_node
@@ -89,7 +89,7 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
             raise ParseError(
                 f"{where.where()}: {given_twice(key)}", line=at.line, column=at.column
             )
-        if key in ("device", "dtype"):
+        if key in PLACEMENT_ARGS:
             continue
         value = _value(specs.get(key), keyword.value, source)
         if key in specs:
