@@ -299,7 +299,7 @@ class _AvgPoolNd(_SlidingPoolNd):
         """ceil_mode where ceil_mode=True would add outputs; count_include_pad where there is
         padding for it to count (divisor_override, rarely set, is taken as None unsaid).
 
-        >>> AvgPool2d(3, 2, 1).unstated(("ceil_mode", "count_include_pad"), (1, 1, 8, 8))[0][:44]
+        >>> AvgPool2d(3, 2, 1).unstated(("ceil_mode", "count_include_pad"), (1, 1, 7, 7))[0][:44]
         "AvgPool2d's print does not show count_includ"
         """
         said = []
