@@ -206,6 +206,15 @@ def too_many_elements(shape: tuple[int, ...]) -> bool:
     return False
 
 
+def counted(count: int, noun: str) -> str:
+    """A count and its noun, singular or plural.
+
+    >>> counted(1, "channel"), counted(3, "channel")
+    ('1 channel', '3 channels')
+    """
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def format_shape(shape: tuple[int, ...] | None) -> str:
     """Write a shape the way torch prints ``tensor.shape`` lists.
 

@@ -341,3 +341,19 @@ def test_a_typo_in_explain_or_shows_own_options_is_not_reported_as_the_layers(cl
     result = cli(*argv)
     result.assert_one_error_line(words)
     assert "line 1" not in result.stderr
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["net", "--jsno"], "convcalc: error: net has no option --jsno; did you mean --json?"),
+    (["net", "--zzzzzz"], "convcalc: error: net has no option --zzzzzz; `convcalc net --help` lists them"),
+    (["conv2d", "3", "8", "3", "-i", "1x3x8x8"],
+     "convcalc: error: conv2d takes no more arguments, got 3 8 3: its settings are options (`convcalc conv2d --help`)"),
+    (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x3x8"],
+     "convcalc: error: Conv2d: input [1, 3, 8]: has 1 channel at dim 0 but in_channels=3; set in_channels=1 or feed "
+     "3 channels (a channels-last tensor needs permuting first)"),
+])
+def test_usage_errors_speak_as_the_layer_commands_do(console_script, argv, line):
+    """Reproducers: Click's 'No such option: --jsno (Possible options: --json)' and bare 'Got
+    unexpected extra argument(s) (3 8 3)', and 'has 1 channels'."""
+    result = console_script(*argv)
+    assert (result.code, result.stdout, result.stderr.splitlines()) == (2, "", [line])

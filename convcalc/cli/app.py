@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         error("interrupted")
         return EXIT_INTERRUPTED
     except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value, ...
-        error(one_line(exc.format_message()))  # type: ignore[attr-defined]
+        error(one_line(_usage_message(exc)))
         return getattr(exc, "exit_code", EXIT_USAGE)
     except OSError as exc:
         if exc.filename is not None:  # a file the core should have reported as a FileError: ours
@@ -167,6 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     if result == EXIT_INTERRUPTED:  # Typer's answer to a KeyboardInterrupt, which it swallows silently
         error("interrupted")
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _usage_message(exc: Any) -> str:
+    """Click's usage error in the words convcalc's own option errors use (a layer command's
+    ``conv2d has no option --jsno; did you mean --json?``), naming the command."""
+    command = getattr(getattr(exc, "ctx", None), "info_name", None) or "convcalc"
+    option, close = getattr(exc, "option_name", None), getattr(exc, "possibilities", None)
+    if option is not None and close is not None:  # an option the command does not have
+        suggestion = "; did you mean " + " or ".join(close) + "?" if close else f"; `convcalc {command} --help` lists them"
+        return f"{command} has no option {option}{suggestion}"
+    message = exc.format_message()
+    if message.startswith("Got unexpected extra argument"):
+        extra = message.rpartition("(")[2].rstrip(")")
+        return f"{command} takes no more arguments, got {extra}: its settings are options (`convcalc {command} --help`)"
+    return message
 
 
 def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:

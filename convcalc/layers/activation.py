@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, ClassVar, Literal, Optional, Sequence
 
+from ..shapes import counted
 from .base import Layer, Shape, prod
 
 # The largest finite float32. torch converts every scalar argument of these kernels to the
@@ -231,7 +232,7 @@ class PReLU(Activation):
         channels = shape[1] if len(shape) >= 2 else 1
         if channels != self.num_parameters:
             where = (
-                f"has {channels} channels at dim 1"
+                f"has {counted(channels, 'channel')} at dim 1"
                 if len(shape) >= 2
                 else "is 1-D, which torch counts as 1 channel (channels are dim 1)"
             )

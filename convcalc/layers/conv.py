@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 from ..arith import ConvRule, TransposedRule, spatial_symbols
+from ..shapes import counted
 from .affine import scaled_channels
 from .base import PADDING_MODES, Layer, divisors_text, OptionalSize, PaddingArg, Shape, Size, prod
 
@@ -56,9 +57,9 @@ class _ConvBase(Layer):
         if channels != self.in_channels:
             raise self._shape_error(
                 shape,
-                f"has {channels} channels at dim {len(shape) - self.nd - 1} but in_channels="
+                f"has {counted(channels, 'channel')} at dim {len(shape) - self.nd - 1} but in_channels="
                 f"{self.in_channels}; set in_channels={channels} or feed "
-                f"{self.in_channels} channels (a channels-last tensor needs permuting first)",
+                f"{counted(self.in_channels, 'channel')} (a channels-last tensor needs permuting first)",
             )
         batch = shape[0] if len(shape) == self.nd + 2 else 1
         return shape, batch, shape[-self.nd :]

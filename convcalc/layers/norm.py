@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Optional, Sequence
 
-from ..shapes import format_shape
+from ..shapes import counted, format_shape
 from .base import Kept, Layer, Shape, Size, divisors_text, prod
 
 STATISTICS_FLOPS = 5  # per element: mean 1, variance 2, normalise 2
@@ -126,7 +126,7 @@ class _ChannelNorm(Layer):
             held = "affine parameters" if self.affine else "running statistics"
             raise self._shape_error(
                 shape,
-                f"has {channels} channels at dim {channel_dim} but num_features="
+                f"has {counted(channels, 'channel')} at dim {channel_dim} but num_features="
                 f"{self.num_features} sizes the {held}; set num_features={channels} "
                 "(a channels-last tensor needs permuting first)",
             )
@@ -511,13 +511,13 @@ class GroupNorm(Layer):
         if channels % self.num_groups:
             raise self._shape_error(
                 shape,
-                f"has {channels} channels at dim 1, not divisible by num_groups="
+                f"has {counted(channels, 'channel')} at dim 1, not divisible by num_groups="
                 f"{self.num_groups}",
             )
         if self.affine and channels != self.num_channels:
             raise self._shape_error(
                 shape,
-                f"has {channels} channels at dim 1 but num_channels={self.num_channels} sizes "
+                f"has {counted(channels, 'channel')} at dim 1 but num_channels={self.num_channels} sizes "
                 f"the affine parameters; set num_channels={channels}",
             )
         # torch's own threshold: N·(C/groups)·spatial values in all, not per group.
