@@ -158,3 +158,25 @@ def test_torch_nn_classes_convcalc_does_not_model_say_so(printed, words):
     assert any(words in note and "not in the totals" in note for note in result.notes)
     with pytest.raises(ParseError, match=f"is a torch.nn class convcalc cannot run: {words}"):
         summary(text, (2, 5))
+
+
+def test_no_flatten_is_inserted_where_the_forward_is_known():
+    """Reproducer: a printed nn.Sequential of Conv2d, AdaptiveAvgPool2d(1) and Linear got a
+    flatten, where torch fails (mat1 and mat2 shapes cannot be multiplied)."""
+    printed = """Sequential(
+  (0): Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))
+  (1): AdaptiveAvgPool2d(output_size=1)
+  (2): Linear(in_features=4, out_features=10, bias=True)
+)"""
+    with pytest.raises(ConvcalcError, match=r"line 4.*forward that runs it is known and flattens nothing.*nn.Flatten"):
+        summary(printed, (1, 3, 8, 8))
+    # the line form (the user's own list of layers) and a class of one's own still get it, named
+    for text, shape in (("input 1x3x8x8\nconv2d --out 4 -k 3\nadaptiveavgpool2d --output-size 1\nLinear(4, 10)", None),
+                        (printed.replace("Sequential(", "Net(", 1), (1, 3, 8, 8))):
+        result = summary(text, shape)
+        assert result.output_shape == (1, 10) and any("inserted a flatten" in m for m in messages(result))
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(4, 10))
+    assert repr(model) == printed
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        model(torch.zeros(1, 3, 8, 8))

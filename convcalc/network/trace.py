@@ -88,6 +88,7 @@ class _Tracer(LayerSteps):
         self.resolved: dict[int, Node] = {}
         self.children_of: dict[int, dict[str, Node]] = {}
         self.module_runs: list[Scope] = []  # every run of a container, in order
+        self.unshown: set[str] = set()  # paths of the containers whose forward the text does not show
 
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
         self.next_id += 1
@@ -165,6 +166,8 @@ class _Tracer(LayerSteps):
         # A module read as its own layer then its children (see ``resolve``) was assumed there.
         own_layer = bool(node.children) and node.children[0][0] == ""
         known = recipe is not None or node.type_name in SEQUENTIAL_TYPES or not node.children or own_layer
+        if not known or not node.written:
+            self.unshown.add(ref.path)  # a forward the text does not show runs here
         if not known:
             other = self.recipes.find(node.type_name)  # a recipe for another class of that name
             why = "has no recipe" if other is None else (
@@ -483,6 +486,12 @@ class _Tracer(LayerSteps):
         if (not isinstance(features, int) or shape is None or len(shape) < 3 or shape[-1] == features
                 or prod(shape[1:]) != features or (self.context and not self.context[-1][3])):
             return x
+        if not self.unshown.intersection(scope.path for scope in scopes) and "" not in self.unshown:
+            raise locate(ShapeError(
+                f"{type(layer).__name__}: input {format_shape(shape)}: expects {features} features in the last dim, "
+                f"and its input's non-batch dims multiply to that, but the forward that runs it is known and "
+                "flattens nothing (an nn.Sequential's, as torch would fail here); add nn.Flatten() before it, "
+                "or print the model whose forward flattens (a class of its own)"), node.source, path, type(layer).__name__)
         target = None
         for scope in reversed(scopes):
             if all(elementwise_step(step) for step in self.steps[scope.first_step:]):

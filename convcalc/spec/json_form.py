@@ -181,7 +181,7 @@ class _JsonReader:
         children = self.children(layers, root_source, "layers")
         if not children:
             raise self.fail("the spec has no layers", document)
-        root = ModuleNode("Sequential", children, root_source)
+        root = ModuleNode("Sequential", children, root_source, written=False)
         return ParsedSpec(root, input_shape, "json")
 
     def shape(self, value: Any, holder: Any) -> Shape:

@@ -75,6 +75,7 @@ class ModuleNode:
     shortcut_name: str | None = None
     notes: list[str] = field(default_factory=list)
     args: str | None = None  # what it prints besides its children (a class convcalc has no layer for)
+    written: bool = True  # False for the top level of the line form and JSON, a container no text wrote
 
 
 Node = Union[LayerNode, ModuleNode]

@@ -114,7 +114,7 @@ class TextReader:
             root = only.node
         else:
             root = ModuleNode(
-                "Sequential", self._children(modules, root_frame.source), Source(1, 1, "")
+                "Sequential", self._children(modules, root_frame.source), Source(1, 1, ""), written=False
             )
         return ParsedSpec(root, self.input_shape, "text", self.notes)
 
