@@ -62,6 +62,9 @@ def lookup(name: str) -> type[Layer]:
 _RECURRENT = "a recurrent layer: its state runs over time steps, which convcalc does not model"
 _LAZY = ("a lazy module: its parameters do not exist until its first forward; print the model after "
          "one forward pass, when it prints as the layer it became")
+_PARAMETRIZED = ("a weight parametrization, which convcalc does not run (its layer's weight is computed from "
+                 "other tensors); call torch.nn.utils.parametrize.remove_parametrizations(module, 'weight') "
+                 "before print(model), and the layer prints as itself")
 # torch.nn classes convcalc has no layer for, and why: their messages must not call them unknown.
 NOT_MODELLED = {
     **dict.fromkeys(("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"), _RECURRENT),
@@ -74,6 +77,7 @@ NOT_MODELLED = {
     "CosineSimilarity": "it takes two inputs, which a layer of convcalc does not",
     "PairwiseDistance": "it takes two inputs, which a layer of convcalc does not",
     "RecursiveScriptModule": "a TorchScript module prints no arguments; print the model before torch.jit.script",
+    **dict.fromkeys(("_WeightNorm", "_SpectralNorm"), _PARAMETRIZED),
 }
 
 

@@ -180,3 +180,25 @@ def test_no_flatten_is_inserted_where_the_forward_is_known():
     assert repr(model) == printed
     with pytest.raises(RuntimeError, match="cannot be multiplied"):
         model(torch.zeros(1, 3, 8, 8))
+
+
+def test_a_parametrized_weight_is_refused_with_the_way_out():
+    """Reproducer: `_WeightNorm()` (a private class) stopped the parse as an 'unknown layer'."""
+    text = """Sequential(
+  (0): ParametrizedConv2d(
+    3, 4, kernel_size=(3, 3), stride=(1, 1)
+    (parametrizations): ModuleDict(
+      (weight): ParametrizationList(
+        (0): _WeightNorm()
+      )
+    )
+  )
+)"""
+    assert any("_WeightNorm: a weight parametrization" in note for note in summary(text).notes)
+    with pytest.raises(ParseError, match="remove_parametrizations"):
+        summary(text, (1, 3, 8, 8))
+    torch = pytest.importorskip("torch")
+    conv = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv2d(3, 4, 3))
+    assert repr(torch.nn.Sequential(conv)) == text
+    torch.nn.utils.parametrize.remove_parametrizations(conv, "weight")
+    assert repr(conv) == "Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))"  # the way out the message names

@@ -56,7 +56,7 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
     try:
         cls = lookup(name)
     except ConvcalcError as exc:
-        if short[:1].isupper() and defaults is None:
+        if short.lstrip("_")[:1].isupper() and defaults is None:  # _WeightNorm: a private class
             # A class convcalc has no layer for: kept with its printed arguments, for a recipe
             # or the network to say what it is (and an error there if nothing does).
             return _unknown_module(short, call, source, where)
