@@ -101,6 +101,8 @@ def test_layers_lists_every_command(cli):
     data = json.loads(cli("layers", "--json").stdout)
     names = {row["command"] for row in data}
     assert {"conv1d", "conv2d", "conv3d", "convtranspose2d"} <= names
+    rows = {row["command"]: row for row in data}
+    assert rows["convtranspose2d"]["aliases"] == ["conv-transpose2d", "deconv2d"] and rows["conv2d"]["aliases"] == []
 
 
 def test_no_arguments_prints_help(cli):

@@ -98,16 +98,17 @@ def layers_command(
 ) -> None:
     """List every layer command, its torch.nn class and family."""
     rows = [
-        (name, ", ".join(cls.aliases), f"nn.{cls.__name__}", cls.family, cls.summary())
+        (name, list(cls.aliases), f"nn.{cls.__name__}", cls.family, cls.summary())
         for name, cls in layer_classes().items()
     ]
-    if as_json:
+    if as_json:  # the aliases a list, as any consumer would split them
         emit_json([dict(zip(("command", "aliases", "class", "family", "summary"), row)) for row in rows])
         return
     from ..render.report import render_layer_list
     from .layer import FAMILY_PANELS
 
-    emit_rich(render_layer_list([(*row[:3], FAMILY_PANELS.get(row[3], row[3]), row[4]) for row in rows]))
+    emit_rich(render_layer_list([(row[0], ", ".join(row[1]), row[2], FAMILY_PANELS.get(row[3], row[3]), row[4])
+                                 for row in rows]))
 
 
 app.command("net", cls=ReadableCommand)(net_command)
