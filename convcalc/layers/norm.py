@@ -661,8 +661,10 @@ class LayerNorm(_TrailingNorm):
 
 
 class RMSNorm(_TrailingNorm):
-    """Root-mean-square normalisation over the trailing dims: x / √(mean(x²) + eps), scaled;
-    no centring, no shift. ``eps=None`` is the input dtype's machine epsilon, as in torch.
+    """Root-mean-square normalisation over the trailing dims (*, normalized_shape).
+
+    x / √(mean(x²) + eps), scaled; no centring, no shift. ``eps=None`` is the input dtype's
+    machine epsilon, as in torch.
 
     >>> RMSNorm(4096).num_params(), RMSNorm((3, 4), elementwise_affine=False)
     (4096, RMSNorm((3, 4), eps=None, elementwise_affine=False))
