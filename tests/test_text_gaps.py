@@ -3,6 +3,7 @@ filled in silently. Each case is a reproducer of a wrong answer convcalc once ga
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import convcalc
@@ -202,3 +203,33 @@ def test_a_parametrized_weight_is_refused_with_the_way_out():
     assert repr(torch.nn.Sequential(conv)) == text
     torch.nn.utils.parametrize.remove_parametrizations(conv, "weight")
     assert repr(conv) == "Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))"  # the way out the message names
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu-module"])
+def test_a_transformer_encoder_runs_with_its_unprinted_settings_named(activation):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    act = torch.nn.GELU() if activation == "gelu-module" else "relu"
+    layer = torch.nn.TransformerEncoderLayer(16, 1, 32, activation=act)
+    model = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(16), enable_nested_tensor=False).eval()
+    network = convcalc.parse_network(repr(model))
+    result = network.summary((5, 2, 16))
+    said = messages(result)
+    assert result.output_shape == (5, 2, 16) and result.totals.params == sum(p.numel() for p in model.parameters())
+    assert any("batch_first=False" in m and "num_heads=1" in m for m in said)
+    assert any("activation=relu" in m for m in said) == (activation == "relu")
+    # per layer and token: projections 4·16², feed-forward 2·16·32; per layer: QKᵀ and AV, 5²·16 each per sequence
+    assert result.totals.macs == 2 * (10 * (4 * 16 * 16 + 2 * 16 * 32) + 2 * 2 * 5 * 5 * 16)
+    x = torch.randn(5, 2, 16)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = network.forward(x.numpy(), {k: v.numpy() for k, v in model.state_dict().items()})
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_transformer_decoders_are_refused_for_their_two_inputs():
+    torch = pytest.importorskip("torch")
+    text = repr(torch.nn.TransformerDecoderLayer(16, 2, 32))
+    with pytest.raises(ParseError, match="two inputs"):
+        summary(text, (5, 2, 16))
+    assert summary(text).totals.params == sum(p.numel() for p in torch.nn.TransformerDecoderLayer(16, 2, 32).parameters())
