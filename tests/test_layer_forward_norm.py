@@ -245,3 +245,18 @@ def test_layernorm_hypothesis(config, dtype, seed):
 @given(lrn_configs(), dtype_names, small_seeds)
 def test_lrn_hypothesis(config, dtype, seed):
     check(config, dtype, seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("eps", [None, 0.0, 1e-3])
+def test_rmsnorm_takes_the_epsilon_of_the_type_it_computes_in(dtype, eps):
+    """Reproducer: float16 took float16's epsilon (9.8e-4) where torch takes float32's: values of
+    0.01 came out 0.305, not 1."""
+    torch = pytest.importorskip("torch")
+    x = np.full((2, 4), 0.01, dtype=dtype)
+    x[1] = [3.0, -4.0, 0.5, 0.25]
+    weight = np.array([1.0, 2.0, -1.0, 0.5], dtype=dtype)
+    got = convcalc.RMSNorm(4, eps=eps).forward(x, {"weight": weight})
+    want = torch.nn.functional.rms_norm(torch.from_numpy(x), (4,), torch.from_numpy(weight), eps).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3 if dtype == "float16" else 1e-6)

@@ -294,16 +294,17 @@ def layer_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None
 
 def rms_norm(x: np.ndarray, count: int, weight=None, eps: float | None = None) -> np.ndarray:
     """``F.rms_norm`` over the last ``count`` dims: ``x / √(mean(x²) + eps) · weight``; ``eps``
-    None is the input dtype's machine epsilon, as in torch. Computed as the slice norms are
-    (float32 for float16, the mean square added in float64 by runs), ranges of rows side by side.
+    None is the machine epsilon of the type it computes in, as in torch (float32's for float16).
+    Computed as the slice norms are (the mean square added in float64 by runs), ranges of rows
+    side by side.
 
     >>> rms_norm(np.array([[3.0, -4.0]]), 1, eps=0.0).round(4)
     array([[ 0.8485, -1.1314]])
     """
-    eps = float(np.finfo(x.dtype).eps if eps is None else eps)
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    eps = float(np.finfo(work).eps if eps is None else eps)
     length = math.prod(x.shape[x.ndim - count :])
     rows = x.reshape(-1, length)
-    work = np.float64 if x.dtype == np.float64 else np.float32
     out = np.empty(rows.shape, work)
     values = None if weight is None else np.asarray(weight).reshape(-1)
 

@@ -653,8 +653,8 @@ class LayerNorm(_TrailingNorm):
 class RMSNorm(_TrailingNorm):
     """Root-mean-square normalisation over the trailing dims (*, normalized_shape).
 
-    x / √(mean(x²) + eps), scaled; no centring, no shift. ``eps=None`` is the input dtype's
-    machine epsilon, as in torch.
+    x / √(mean(x²) + eps), scaled; no centring, no shift. ``eps=None`` is the machine epsilon
+    of the type it computes in (float32's for float16), as in torch.
 
     >>> RMSNorm(4096).num_params(), RMSNorm((3, 4), elementwise_affine=False)
     (4096, RMSNorm((3, 4), eps=None, elementwise_affine=False))
@@ -688,7 +688,7 @@ class RMSNorm(_TrailingNorm):
     def _arg_help(cls) -> dict[str, str]:
         return {
             "normalized_shape": "trailing dims to normalise over: 4096 or 3x4",
-            "eps": "added to the mean square (default: the input dtype's machine epsilon)",
+            "eps": "added to the mean square (default: the machine epsilon of float32, or of float64 input)",
             "elementwise_affine": "learnable scale of shape normalized_shape",
         }
 
