@@ -78,6 +78,14 @@ NOT_MODELLED = {
     "PairwiseDistance": "it takes two inputs, which a layer of convcalc does not",
     "RecursiveScriptModule": "a TorchScript module prints no arguments; print the model before torch.jit.script",
     **dict.fromkeys(("_WeightNorm", "_SpectralNorm"), _PARAMETRIZED),
+    **dict.fromkeys(
+        ("AdaptiveLogSoftmaxWithLoss", "BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CosineEmbeddingLoss",
+         "CrossEntropyLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
+         "LinearCrossEntropyLoss", "MSELoss", "MarginRankingLoss", "MultiLabelMarginLoss",
+         "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "NLLLoss2d", "PoissonNLLLoss", "SmoothL1Loss",
+         "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"),
+        "a loss takes the prediction and the target, two inputs, which a layer of convcalc does not"),
+    "CrossMapLRN2d": "a legacy form of LocalResponseNorm, which convcalc models as nn.LocalResponseNorm",
 }
 
 

@@ -19,7 +19,8 @@ import convcalc
 from convcalc import ConvcalcError
 
 
-def agree(name, args, kwargs, shape, forward=None, *, dtype="float64", kind="normal", seed=0, x=None):
+def agree(name, args, kwargs, shape, forward=None, *, dtype="float64", kind="normal", seed=0, x=None,
+          scale_floor=1e-30):
     """The layer's forward against torch's on a ``kind`` input (see forward_compare.sample):
     values, indices exactly, and the form: (values, int64 indices) exactly when the layer
     returns indices.
@@ -35,7 +36,7 @@ def agree(name, args, kwargs, shape, forward=None, *, dtype="float64", kind="nor
     expected = torch_forward(name, args, kwargs, x.copy(), forward)
     expected_values = expected[0] if isinstance(expected, tuple) else expected
     if np.isfinite(expected_values).all():
-        got = assert_forward_agrees(name, args, kwargs, shape, forward, dtype=dtype, x=x)
+        got = assert_forward_agrees(name, args, kwargs, shape, forward, dtype=dtype, x=x, scale_floor=scale_floor)
     else:
         got = layer.forward(read_only(x), **(forward or {}))
     if getattr(layer, "return_indices", False):

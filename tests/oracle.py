@@ -86,12 +86,14 @@ def _random_state(module, rng):
 
 def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = None, input_shape: tuple = (),
                           forward: dict | None = None, *, seed: int = 0, dtype: str = "float64",
-                          x=None, rtol: float | None = None):
+                          x=None, rtol: float | None = None, scale_floor: float = 1e-30):
     """Run torch and convcalc forward on the same random input and parameters; compare values.
 
     float64 by default: the comparison is then exact up to summation order (tolerance 1e-9
     relative to the largest output); float32 uses 1e-5. Compared by
-    forward_compare.assert_close with the scale not floored at 1.
+    forward_compare.assert_close with the scale not floored at 1 (``scale_floor``: where an
+    output can cancel far below its inputs, such as an average of mixed signs, whose rounding
+    follows the inputs' size).
     """
     kwargs = kwargs or {}
     rng = np.random.default_rng(seed)
@@ -117,7 +119,7 @@ def assert_forward_agrees(name: str, args: tuple = (), kwargs: dict | None = Non
     for e, g in zip(expected_list, got_list):
         # relative to the output's own largest finite value, however small (no floor at 1)
         assert_close(g, e.numpy(), f"{name}(*{args}, **{kwargs}) on {input_shape} forward={forward}", tol,
-                     scale_floor=1e-30)
+                     scale_floor=scale_floor)
     return got
 
 

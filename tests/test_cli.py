@@ -359,3 +359,12 @@ def test_usage_errors_speak_as_the_layer_commands_do(console_script, argv, line)
     unexpected extra argument(s) (3 8 3)', and 'has 1 channels'."""
     result = console_script(*argv)
     assert (result.code, result.stdout, result.stderr.splitlines()) == (2, "", [line])
+
+
+def test_usage_errors_at_the_top_level_and_with_parentheses(console_script):
+    result = console_script("--bogus")
+    assert result.stderr.splitlines() == ["convcalc: error: convcalc has no option --bogus; `convcalc --help` lists them"]
+    result = console_script("conv2d", "nn.Conv2d(3,8,3)")
+    assert result.stderr.splitlines() == [
+        "convcalc: error: conv2d takes no more arguments, got nn.Conv2d(3,8,3): its settings are options "
+        "(`convcalc conv2d --help`)"]

@@ -165,9 +165,15 @@ def test_nan_and_inf_land_where_torch_puts_them(name, args, kwargs, shape, dtype
 
 
 
-def check_config(name, args, kwargs, shape, dtype, kind, seed):
+def check_config(name, args, kwargs, shape, dtype, kind, seed, scale_floor=1e-30):
     if accepted(name, args, kwargs, shape):
-        agree(name, args, kwargs, shape, dtype=dtype, kind=kind, seed=seed)
+        agree(name, args, kwargs, shape, dtype=dtype, kind=kind, seed=seed, scale_floor=scale_floor)
+
+
+# An average of mixed signs can cancel far below its inputs (unit normal, or small integers) while
+# its rounding stays that of their size: AdaptiveAvgPool3d(1) of 700 values gave -3.4e-4, 4e-9
+# from torch's own float32 sum. The bar is then relative to 1e-2, not to the cancelled average.
+AVERAGE_FLOOR = 1e-2
 
 
 @examples(400)
@@ -179,7 +185,7 @@ def test_max_pool_hypothesis(config, dtype, kind, seed):
 @examples(400)
 @given(avg_pool_configs(), dtype_names, finite_kinds, seeds)
 def test_avg_pool_hypothesis(config, dtype, kind, seed):
-    check_config(*config, dtype, kind, seed)
+    check_config(*config, dtype, kind, seed, AVERAGE_FLOOR)
 
 
 @examples(250)
@@ -204,7 +210,7 @@ def test_lp_pool_hypothesis(config, dtype, kind, seed):
 @given(adaptive_configs("Avg"), dtype_names, finite_kinds, seeds)
 def test_adaptive_avg_pool_hypothesis(config, dtype, kind, seed):
     name, args, shape = config
-    check_config(name, args, {}, shape, dtype, kind, seed)
+    check_config(name, args, {}, shape, dtype, kind, seed, AVERAGE_FLOOR)
 
 
 @examples(200)
@@ -245,3 +251,10 @@ def test_max_unpool_hypothesis(config, dtype, kind, seed):
     indices = _pool_indices(nd, args[0], kwargs, shape, out[-nd:], kind, rng)
     x = sample(rng, shape, np.dtype(dtype), "normal")
     agree(name, args, kwargs, shape, {**forward, "indices": torch.from_numpy(indices)}, dtype=dtype, x=x)
+
+
+def test_an_average_that_cancels_is_judged_by_its_inputs_size():
+    """Hypothesis's find: AdaptiveAvgPool3d(1) of 700 float32 values averaging -3.4e-4, 4e-9 from
+    torch, over a bar of 1e-5 of that average; 1e-5 of 1e-2 holds, and an error of the inputs'
+    size would not."""
+    check_config("AdaptiveAvgPool3d", (1,), {}, (1, 1, 7, 10, 10), "float32", "normal", 148, AVERAGE_FLOOR)

@@ -233,3 +233,48 @@ def test_transformer_decoders_are_refused_for_their_two_inputs():
     with pytest.raises(ParseError, match="two inputs"):
         summary(text, (5, 2, 16))
     assert summary(text).totals.params == sum(p.numel() for p in torch.nn.TransformerDecoderLayer(16, 2, 32).parameters())
+
+
+def test_what_the_user_writes_means_the_defaults():
+    """Reproducer: `nn.AvgPool2d(3, 2, 1)` written in the line form or JSON was taken for
+    print(model) text, and --strict refused it."""
+    for text in ("input 1x1x8x8\nnn.AvgPool2d(3, 2, 1)", '{"input": [1, 1, 8, 8], "layers": ["nn.AvgPool2d(3, 2, 1)"]}',
+                 "input 1x1x8x8\nnn.Sequential(nn.AvgPool2d(3, 2, 1))"):
+        assert summary(text, strict=True).output_shape == (1, 1, 4, 4)
+
+
+def test_a_repeated_printed_line_keeps_what_its_print_leaves_out():
+    """Reproducer: the statement cache dropped `unstated` from the second copy of a line on."""
+    pool = "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+    text = "Sequential(\n" + "".join(f"  ({i}): {pool}\n" for i in range(3)) + ")"
+    said = messages(summary(text, (1, 1, 12, 12)))  # 12 → 6 → 3 → 1, where ceil_mode=True gives 2
+    assert [m.split(":")[0] for m in said] == ["2"] and "ceil_mode=True gives [2, 2]" in said[0]
+
+
+def test_a_built_in_recipes_children_take_their_class_defaults_unsaid():
+    """Reproducer: torchvision's DenseNet failed --strict at 180×180 over its transitions' pools,
+    which torchvision builds as AvgPool2d(kernel_size=2, stride=2)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "data" / "torchvision" / "densenet121.txt").read_text()
+    assert summary(text, (1, 3, 180, 180), strict=True).output_shape == (1, 1000)
+
+
+def test_an_error_names_only_the_assumptions_that_can_change_shapes():
+    printed = """Sequential(
+  (0): AvgPool2d(kernel_size=3, stride=1, padding=1)
+  (1): Flatten(start_dim=1, end_dim=-1)
+  (2): Linear(in_features=10, out_features=2, bias=True)
+)"""
+    with pytest.raises(ConvcalcError) as error:
+        summary(printed, (1, 1, 8, 8))
+    assert "set in_features=64" in str(error.value) and "assumed" not in str(error.value)
+
+
+def test_the_own_parameters_note_is_for_classes_of_ones_own_only():
+    from pathlib import Path
+
+    residual = "input 1x3x8x8\nresidual {\n conv2d --out 3 -k 3 -p 1\n}"
+    googlenet = (Path(__file__).parent / "data" / "torchvision" / "googlenet.txt").read_text()
+    for text in (residual, googlenet):  # the line form's block; an auxiliary head unused in eval
+        assert not any("without a recipe" in note for note in summary(text).notes)

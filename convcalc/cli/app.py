@@ -173,15 +173,20 @@ def main(argv: list[str] | None = None) -> int:
 def _usage_message(exc: Any) -> str:
     """Click's usage error in the words convcalc's own option errors use (a layer command's
     ``conv2d has no option --jsno; did you mean --json?``), naming the command."""
-    command = getattr(getattr(exc, "ctx", None), "info_name", None) or "convcalc"
+    ctx = getattr(exc, "ctx", None)
+    nested = ctx is not None and ctx.parent is not None  # a command's, not convcalc's own
+    command = ctx.info_name if nested else "convcalc"
+    help_line = f"`convcalc {command} --help`" if nested else "`convcalc --help`"
     option, close = getattr(exc, "option_name", None), getattr(exc, "possibilities", None)
     if option is not None and close is not None:  # an option the command does not have
-        suggestion = "; did you mean " + " or ".join(close) + "?" if close else f"; `convcalc {command} --help` lists them"
+        suggestion = "; did you mean " + " or ".join(close) + "?" if close else f"; {help_line} lists them"
         return f"{command} has no option {option}{suggestion}"
     message = exc.format_message()
-    if message.startswith("Got unexpected extra argument"):
-        extra = message.rpartition("(")[2].rstrip(")")
-        return f"{command} takes no more arguments, got {extra}: its settings are options (`convcalc {command} --help`)"
+    for start in ("Got unexpected extra arguments (", "Got unexpected extra argument (",
+                  "Got unexpected extra argument(s) ("):
+        if message.startswith(start) and message.endswith(")"):
+            extra = message[len(start):-1]
+            return f"{command} takes no more arguments, got {extra}: its settings are options ({help_line})"
     return message
 
 

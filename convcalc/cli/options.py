@@ -40,7 +40,7 @@ def check_passed_options(ctx: Any, layer: str) -> None:
     command's (Click let it through as the layer's) is refused naming both, with the spellings
     close to it from either: a typo of --json is not reported as a layer spec's error."""
     from ..errors import ConvcalcError, ParseError, did_you_mean
-    from ..layers.build import option_table, option_word
+    from ..layers.build import NEGATIVE_NUMBER, option_table, option_word
     from ..registry import lookup
 
     try:
@@ -48,7 +48,7 @@ def check_passed_options(ctx: Any, layer: str) -> None:
     except ConvcalcError:
         return  # an unknown layer: the layer's own parse says so
     for word in ctx.args:
-        if word.startswith("-") and option_word(cls, word) is None and not word.lstrip("-")[:1].isdigit():
+        if word.startswith("-") and not NEGATIVE_NUMBER.fullmatch(word) and option_word(cls, word) is None:
             flag = word.partition("=")[0]
             own = [opt for param in ctx.command.params for opt in (*param.opts, *param.secondary_opts)]
             known = [*own, *(opt for opt in option_table(cls) if opt.startswith("-"))]

@@ -331,9 +331,10 @@ class Layer:
     ``"slope"`` (0.25) or ``"count"`` (always an int64 0: num_batches_tracked). A key not
     listed takes the fill as written."""
 
-    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[str]:
+    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[tuple[str, bool]]:
         """What taking the defaults of ``names`` (of :attr:`unprinted`, not given) assumes that
-        matters for this input: one message each, empty where the defaults change nothing."""
+        matters for this input: (message, whether it can change a shape) each; empty where the
+        defaults change nothing."""
         return []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -295,11 +295,11 @@ class _AvgPoolNd(_SlidingPoolNd):
     )
     unprinted = ("ceil_mode", "count_include_pad", "divisor_override")
 
-    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[str]:
+    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[tuple[str, bool]]:
         """ceil_mode where ceil_mode=True would add outputs; count_include_pad where there is
         padding for it to count (divisor_override, rarely set, is taken as None unsaid).
 
-        >>> AvgPool2d(3, 2, 1).unstated(("ceil_mode", "count_include_pad"), (1, 1, 7, 7))[0][:44]
+        >>> AvgPool2d(3, 2, 1).unstated(("ceil_mode", "count_include_pad"), (1, 1, 7, 7))[0][0][:44]
         "AvgPool2d's print does not show count_includ"
         """
         said = []
@@ -308,11 +308,11 @@ class _AvgPoolNd(_SlidingPoolNd):
         ceiled = [rule._replace(ceil_mode=True).out(size) for rule, size in zip(self.rules(), spatial)]
         name = type(self).__name__
         if "ceil_mode" in names and not self.ceil_mode and ceiled != floor:
-            said.append(f"{name}'s print does not show ceil_mode: assumed False, which gives {floor} where "
-                        f"ceil_mode=True gives {ceiled}")
+            said.append((f"{name}'s print does not show ceil_mode: assumed False, which gives {floor} where "
+                         f"ceil_mode=True gives {ceiled}", True))
         if "count_include_pad" in names and self.count_include_pad and any(self.padding):
-            said.append(f"{name}'s print does not show count_include_pad: assumed True, the padded zeros counted "
-                        "in the averages at the edges (False divides by the input cells alone)")
+            said.append((f"{name}'s print does not show count_include_pad: assumed True, the padded zeros counted "
+                         "in the averages at the edges (False divides by the input cells alone)", False))
         return said
 
     def _set_average(

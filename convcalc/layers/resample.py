@@ -67,24 +67,25 @@ class Upsample(Layer):
     default_dims: ClassVar[Optional[int]] = None
     unprinted = ("align_corners", "recompute_scale_factor")
 
-    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[str]:
+    def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[tuple[str, bool]]:
         """align_corners in the interpolating modes; recompute_scale_factor where a scale
         does not give whole sizes (both change values only, never shapes).
 
-        >>> Upsample(scale_factor=2, mode="bilinear").unstated(("align_corners",), (1, 1, 4, 4))[0][:40]
+        >>> Upsample(scale_factor=2, mode="bilinear").unstated(("align_corners",), (1, 1, 4, 4))[0][0][:40]
         "Upsample's print does not show align_cor"
         """
         said = []
         name = type(self).__name__
         if "align_corners" in names and self.align_corners is None and self.mode in _INTERPOLATING:
-            said.append(f"{name}'s print does not show align_corners: assumed False (True maps the corner "
-                        "pixels of input and output onto each other, other values)")
+            said.append((f"{name}'s print does not show align_corners: assumed False (True maps the corner "
+                         "pixels of input and output onto each other, other values)", False))
         scales = self.scale_factor if isinstance(self.scale_factor, (tuple, list)) else [self.scale_factor] * 3
         sizes = input_shape[2:]
         fractional = self.scale_factor is not None and any(n * f != int(n * f) for n, f in zip(sizes, scales))
         if "recompute_scale_factor" in names and not self.recompute_scale_factor and fractional:
-            said.append(f"{name}'s print does not show recompute_scale_factor: assumed None, interpolating "
-                        "with the scale factor itself (True uses the scale the rounded size implies, other values)")
+            said.append((f"{name}'s print does not show recompute_scale_factor: assumed None, interpolating "
+                         "with the scale factor itself (True uses the scale the rounded size implies, other values)",
+                         False))
         return said
 
     def traced_op(self, input_shape: Shape) -> str | None:

@@ -113,6 +113,7 @@ class Assumption:
     module: str  # its path; "" for the network itself
     type_name: str
     message: str
+    shapes: bool = field(default=True, compare=False)  # False: it can change values, never a shape
 
     def __str__(self) -> str:
         return f"{self.module or 'the network'}: {self.message}"

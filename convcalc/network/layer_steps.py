@@ -32,11 +32,13 @@ class LayerSteps:
         self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
         self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
         self.noted_extras: set[int] = set()
+        self.known_parents: set[str] = set()  # modules run by a built-in recipe: their children's arguments known
 
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def assume(self, message: str, name: str, type_name: str, how: str = "") -> None:  # pragma: no cover
+    def assume(self, message: str, name: str, type_name: str, how: str = "",
+               shapes: bool = True) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def maybe_flatten(self, layer: Layer, node: LayerNode, path: str, depth: int,
@@ -79,8 +81,9 @@ class LayerSteps:
         if x.shape is not None:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
             out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
-            for message in layer.unstated(node.unstated, x.shape) if node.unstated else ():
-                self.assume(message, path, type_name)
+            if node.unstated and path.rpartition(".")[0] not in self.known_parents:
+                for message, shapes in layer.unstated(node.unstated, x.shape):
+                    self.assume(message, path, type_name, shapes=shapes)
         else:
             out_shape, macs, flops, rf = None, None, None, None
         shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))

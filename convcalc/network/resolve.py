@@ -56,7 +56,7 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
                 )
                 break
     if base is None:
-        if recipe is None and node.children and node.args.strip():
+        if recipe is None and node.children and node.args.strip() and not not_modelled(node.type_name):
             shown = " ".join(node.args.split())
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             return node, (f"{node.type_name} prints arguments of its own ({shown}) above its children, which "

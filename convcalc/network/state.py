@@ -25,7 +25,8 @@ def collect_state(tracer: Any, root: Node, traced: bool) -> State:
     return state
 
 
-def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> None:
+def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool, run: bool = True) -> None:
+    """``run``: the module runs in eval mode (not an auxiliary head a recipe lists as unused)."""
     node = tracer.resolve(node, path)
     if isinstance(node, LayerNode):
         layer = tracer.built_layers.get(path) or node.layer
@@ -55,9 +56,10 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool) -> Non
     elif not node.children and node.args is not None and (recipe is None or recipe.base):
         why = not_modelled(node.type_name) or "not a torch.nn layer, no recipe"
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: {why})")
-    elif recipe is None and node.children and node.type_name not in SEQUENTIAL_TYPES and node.type_name not in state.own_classes:
-        state.own_classes.append(node.type_name)
+    elif (recipe is None and node.children and run and node.written and not node.residual
+          and node.type_name not in SEQUENTIAL_TYPES and node.type_name not in state.own_classes):
+        state.own_classes.append(node.type_name)  # a class of one's own: its own parameters never print
     if recipe is not None and recipe.hidden_parameters:
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: {recipe.hidden_parameters})")
     for name, child in node.children:
-        _walk(tracer, child, join_path(path, name), state, traced)
+        _walk(tracer, child, join_path(path, name), state, traced, run and not (recipe and name in recipe.unused))

@@ -94,13 +94,14 @@ class _Tracer(LayerSteps):
         self.next_id += 1
         return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf)
 
-    def assume(self, message: str, name: str, type_name: str, how: str = "") -> None:
-        """Record an assumption about the module ``name`` of class ``type_name`` (each once)."""
+    def assume(self, message: str, name: str, type_name: str, how: str = "", shapes: bool = True) -> None:
+        """Record an assumption about the module ``name`` of class ``type_name`` (each once);
+        ``shapes=False``: it can change values, never a shape."""
         if self.strict:
             error = StrictError(f"--strict: {name or 'the network'} ({type_name}): {message}{how}")
             error.in_recipe = True  # type: ignore[attr-defined]  # complete as it is
             raise error
-        self.assumptions.setdefault(Assumption(name, type_name, message), None)
+        self.assumptions.setdefault(Assumption(name, type_name, message, shapes), None)
 
     # -- modules --
 
@@ -143,6 +144,8 @@ class _Tracer(LayerSteps):
         self.module_runs.append(scope)
         ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
         recipe = self.recipe_of(node)
+        if recipe is not None and recipe.origin.startswith("built-in"):
+            self.known_parents.add(path)  # torch's and torchvision's classes build their children with defaults
         if recipe is None and not node.children and node.args is not None and not_modelled(node.type_name):
             raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
                                     f"{not_modelled(node.type_name)}"), node.source, path)
@@ -560,11 +563,12 @@ def _self_path(target: ast.expr) -> str | None:
 def _after_assumptions(exc: ConvcalcError, assumptions: list[Assumption]) -> None:
     """An error met after assumptions were made says so: the layer it names may be right and an
     assumed forward before it wrong, and the fix the layer suggests then the wrong one."""
+    assumptions = [a for a in assumptions if a.shapes]  # those that can have led to a wrong shape
     if not assumptions or not isinstance(exc, (ShapeError, ConfigError)) or getattr(exc, "forward_unknown", False):
         return  # a refusal (a parse error) stands on its own
     shown = "; ".join(str(a) for a in assumptions[:2]) + (f"; and {len(assumptions) - 2} more" if len(assumptions) > 2 else "")
-    exc.args = (f"{exc.args[0]} (this follows what convcalc assumed where the text does not show a forward: "
-                f"{shown}; if the model does otherwise, say what it does in a recipe instead)", *exc.args[1:])
+    exc.args = (f"{exc.args[0]} (this follows what convcalc assumed where the text is silent: {shown}; if the "
+                "model does otherwise, say what it does in a recipe or the layer's arguments instead)", *exc.args[1:])
 
 
 def _declare_hint(node: ModuleNode) -> str:

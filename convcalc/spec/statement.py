@@ -25,10 +25,13 @@ class StatementParser:
     def __init__(self) -> None:
         # Statements repeat a lot (3000-layer specs are mostly copies): parse each text once.
         self._memo: dict[
-            str, tuple[type[Layer], dict[str, Any], dict[str, Any], dict[str, Any], Layer | None]
+            str, tuple[type[Layer], dict[str, Any], dict[str, Any], dict[str, Any], Layer | None, tuple[str, ...]]
         ] = {}
 
-    def leaf(self, text: str, source: Source) -> Node:
+    def leaf(self, text: str, source: Source, printed: bool = False) -> Node:
+        """The node of one statement; ``printed``: it is a child line of print(model)'s text,
+        where torch leaves some arguments out (``LayerNode.unstated``). Written by the user
+        (the line form, JSON, a call), what it leaves out means the default."""
         text = text.strip().rstrip(",").rstrip()
         if not text:
             raise ParseError(
@@ -36,15 +39,27 @@ class StatementParser:
             )
         memo = self._memo.get(text)
         if memo is not None:
-            cls, kwargs, forward, extras, layer = memo
-            return LayerNode(cls, kwargs, source, forward, extras, layer)
-        if CALL_START.match(text):
-            node = parse_call(text, source)
+            cls, kwargs, forward, extras, layer, unstated = memo
+            node = LayerNode(cls, kwargs, source, forward, extras, layer)
         else:
-            node = parse_line(text, source)
-        if isinstance(node, LayerNode):
-            self._memo[text] = (node.cls, node.kwargs, node.forward_kwargs, node.extras, node.layer)
+            node = parse_call(text, source) if CALL_START.match(text) else parse_line(text, source)
+            if isinstance(node, LayerNode):
+                unstated = node.unstated
+                self._memo[text] = (node.cls, node.kwargs, node.forward_kwargs, node.extras, node.layer, unstated)
+        if not printed:
+            _said_all(node)
+        elif isinstance(node, LayerNode):
+            node.unstated = unstated
         return node
+
+
+def _said_all(node: Node) -> None:
+    """A statement the user wrote: every argument it leaves out is meant to be the default."""
+    if isinstance(node, LayerNode):
+        node.unstated = ()
+    else:
+        for _, child in node.children:
+            _said_all(child)
 
 
 def parse_statement(

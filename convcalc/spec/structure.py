@@ -238,7 +238,7 @@ class TextReader:
         names = None
         if name is not None:
             names = names_for(name, count, Source(token.line, token.column, token.text))
-        node = self.statements.leaf(rest, source)
+        node = self.statements.leaf(rest, source, printed)
         return _Item(node, names, count, source, whole_model=isinstance(node, ModuleNode))
 
     def _close(self, frame: _Frame, parent: _Frame) -> None:
