@@ -230,7 +230,9 @@ def test_basic_block_runs_in_torchvision_order():
     assert add.flops == 16 * 4 * 4 and add.macs == 0
     assert result.rows[5].input_shape == (1, 8, 8, 8)  # the branch reads the block's input
     assert [row.call for row in result.rows if row.name == "relu"] == [1, 2]  # the one relu runs twice
-    assert result.assumptions == []  # BasicBlock's forward is a built-in recipe
+    # BasicBlock's forward is a built-in recipe; alone, outside a torchvision model, taking it for
+    # torchvision's class (and not one's own of that name) is named
+    assert [(a.type_name, "read as torchvision's BasicBlock" in a.message) for a in result.assumptions] == [("BasicBlock", True)]
     # the relu module runs twice but its (zero) parameters count once
     assert result.totals.params == 8 * 16 * 9 + 32 + 16 * 16 * 9 + 32 + 8 * 16 + 32
 

@@ -33,7 +33,8 @@ def test_a_class_named_like_a_torchvision_sequential_with_other_children_is_not_
     with pytest.raises(ParseError, match="--strict"):
         summary(SWIGLU, (2, 10, 64), strict=True)
     numbered = "MLP(\n  (0): Linear(in_features=4, out_features=8, bias=True)\n  (1): ReLU()\n)"
-    assert not summary(numbered, (1, 4)).assumptions  # torchvision's MLP: its recipe, nothing assumed
+    # torchvision's MLP by its name and children; alone, that it is torchvision's is named
+    assert [a.message.split(" (")[0] for a in summary(numbered, (1, 4)).assumptions] == ["MLP read as torchvision's MLP"]
 
 
 @pytest.mark.parametrize("holder", ["ModuleList", "ModuleDict"])
@@ -278,3 +279,33 @@ def test_the_own_parameters_note_is_for_classes_of_ones_own_only():
     googlenet = (Path(__file__).parent / "data" / "torchvision" / "googlenet.txt").read_text()
     for text in (residual, googlenet):  # the line form's block; an auxiliary head unused in eval
         assert not any("without a recipe" in note for note in summary(text).notes)
+
+
+@pytest.mark.parametrize("case", ["plain BasicBlock", "summed Inception"])
+def test_a_torchvision_block_outside_a_torchvision_model_is_named(case):
+    """Reproducers: a BasicBlock of one's own without the residual add, and an Inception whose
+    branches are summed, ran torchvision's forwards with nothing said, even under --strict
+    (relative error 5.5; [1, 16, 8, 8] where torch gives [1, 4, 8, 8])."""
+    conv = "Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)"
+    norm = "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    texts = {
+        "plain BasicBlock": f"BasicBlock(\n  (conv1): {conv}\n  (bn1): {norm}\n  (relu): ReLU(inplace=True)\n"
+                            f"  (conv2): {conv}\n  (bn2): {norm}\n)",
+        "summed Inception": "Inception(\n" + "".join(
+            f"  (branch{i}): Conv2d(4, 4, kernel_size=({k}, {k}), stride=(1, 1), padding=({k // 2}, {k // 2}))\n"
+            for i, k in ((1, 1), (2, 3), (3, 5), (4, 1))) + ")",
+    }
+    name = case.split()[1]
+    said = messages(summary(texts[case], (1, 4, 8, 8)))
+    assert any(m.startswith(f": {name} read as torchvision's {name}") for m in said)
+    with pytest.raises(ParseError, match=f"--strict.*{name} read as torchvision's"):
+        summary(texts[case], (1, 4, 8, 8), strict=True)
+
+
+def test_inside_a_torchvision_model_its_blocks_are_its_own():
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "data" / "torchvision" / "resnet18.txt").read_text()
+    assert convcalc.parse_network(text).summary((1, 3, 224, 224)).assumptions == []
+    layer1 = convcalc.parse_network(text).module("layer1")  # --module: a submodule of the model
+    assert layer1.summary((1, 64, 56, 56)).assumptions == []

@@ -36,6 +36,7 @@ class Network:
         self.parse_notes = list(spec.notes)
         self.recipes = RecipeBook(spec.recipes)
         self.strict = False
+        self.inside_model = False  # a submodule of a torchvision model (see ``module``)
         self._plans: dict[tuple, _CachedPlan] = {}  # see forward
 
     def with_recipes(self, text: str, origin: str) -> "Network":
@@ -64,12 +65,17 @@ class Network:
         sub = Network.__new__(Network)
         sub.__dict__.update(self.__dict__)
         sub._plans = {}
+        if isinstance(self.root, ModuleNode):  # a torchvision model's submodule holds its blocks
+            recipe = self.recipes.find(self.root.type_name)
+            sub.inside_model = self.inside_model or bool(
+                recipe and recipe.model and recipe.fits([name for name, _ in self.root.children]))
         sub.root = node if isinstance(node, ModuleNode) else ModuleNode("Sequential", [(walked[-1], node)], node.source)
         return sub
 
     def trace(self, input_shape: Sequence[int] | str | None = None) -> Trace:
         """Run the shapes through every step; raises a located ConvcalcError on a mismatch."""
-        return trace_network(self.root, self._input(input_shape), self.parse_notes, self.recipes, self.strict)
+        return trace_network(self.root, self._input(input_shape), self.parse_notes, self.recipes, self.strict,
+                             self.inside_model)
 
     def _input(self, input_shape: Sequence[int] | str | None) -> Shape | None:
         if input_shape is None:

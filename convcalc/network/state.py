@@ -46,6 +46,8 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool, run: b
             state.not_run.append(path)
         return
     recipe = tracer.recipe_of(node)
+    if recipe is not None:
+        tracer.library_block(recipe, node, path)
     if recipe is not None and recipe.init:
         made = dict(tracer.assumptions)
         try:

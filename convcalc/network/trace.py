@@ -50,6 +50,7 @@ __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "Rec
 
 _RESHAPES = ("reshape", "view", "flatten", "unsqueeze")
 _HOLDERS = ("ModuleList", "ModuleDict")  # containers torch cannot call
+TORCHVISION_RECIPES = "built-in torchvision.recipe"
 _MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
 _MAX_STATEMENTS = 1_000_000  # recipe statements one trace may run
 
@@ -89,6 +90,8 @@ class _Tracer(LayerSteps):
         self.children_of: dict[int, dict[str, Node]] = {}
         self.module_runs: list[Scope] = []  # every run of a container, in order
         self.unshown: set[str] = set()  # paths of the containers whose forward the text does not show
+        self.library_models: set[str] = set()  # paths of torchvision models (see library_block)
+        self.inside_model = False  # the network is a submodule of a torchvision model (--module)
 
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
         self.next_id += 1
@@ -146,6 +149,7 @@ class _Tracer(LayerSteps):
         recipe = self.recipe_of(node)
         if recipe is not None and recipe.origin.startswith("built-in"):
             self.known_parents.add(path)  # torch's and torchvision's classes build their children with defaults
+            self.library_block(recipe, node, path)
         if recipe is None and not node.children and node.args is not None and not_modelled(node.type_name):
             raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
                                     f"{not_modelled(node.type_name)}"), node.source, path)
@@ -240,6 +244,19 @@ class _Tracer(LayerSteps):
             self.recipe_modules.pop()
         self.check_children_ran(recipe, ref)
         return result
+
+    def library_block(self, recipe: Recipe, node: ModuleNode, path: str) -> None:
+        """Name a torchvision block recipe run outside any torchvision model: a class of one's
+        own with that name and those children prints the same and may do otherwise (a
+        ``BasicBlock`` without the residual add). Inside a torchvision model the blocks are its."""
+        if recipe.origin != TORCHVISION_RECIPES or self.inside_model:
+            return
+        if recipe.model:
+            self.library_models.add(path)
+        elif not any(not model or path == model or path.startswith(model + ".") for model in self.library_models):
+            self.assume(f"{node.type_name} read as torchvision's {node.type_name} ({recipe.where()}): its name and "
+                        "children are that class's, but print(model) shows the same for a class of one's own, which "
+                        f"may do otherwise{_declare_hint(node)}", path, node.type_name)
 
     def recipe_of(self, node: ModuleNode) -> Recipe | None:
         """The recipe of a printed module's class, unless its children's names say it is another
@@ -578,9 +595,10 @@ def _declare_hint(node: ModuleNode) -> str:
 
 
 def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[str] = (),
-                  recipes: RecipeBook | None = None, strict: bool = False) -> Trace:
+                  recipes: RecipeBook | None = None, strict: bool = False, inside_model: bool = False) -> Trace:
     """Run the shapes of ``input_shape`` (None: unknown, the modules listed in print order)
     through the module tree ``root``; notes are ``parse_notes`` and then the rules applied.
+    ``inside_model``: ``root`` is a submodule of a torchvision model (its blocks are torchvision's).
     Raises a located ConvcalcError on a mismatch."""
     from .state import collect_state
 
@@ -588,6 +606,7 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
     flatten_at: set[str] = set()
     while True:
         tracer = _Tracer(book, frozenset(flatten_at), strict)
+        tracer.inside_model = inside_model
         tracer.root_type = root.type_name if isinstance(root, ModuleNode) else root.cls.__name__
         x = tracer.tensor(input_shape, ())
         try:

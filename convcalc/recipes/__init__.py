@@ -62,7 +62,7 @@ class RecipeBook:
             forward=recipe.forward or parent.forward, buffers=recipe.buffers or parent.buffers,
             unused=recipe.unused or parent.unused, refuse=recipe.refuse or parent.refuse,
             hidden_parameters=recipe.hidden_parameters or parent.hidden_parameters, doc=recipe.doc or parent.doc,
-            children=recipe.children or parent.children,
+            children=recipe.children or parent.children, model=recipe.model or parent.model,
         )
 
     def adding(self, text: str, origin: str) -> "RecipeBook":

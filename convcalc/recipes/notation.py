@@ -41,6 +41,10 @@ A recipe file holds classes::
 - ``children = "numbered"`` (an nn.Sequential subclass built from a list) or ``children =
   ("norm", "conv")`` (the names it gives them) says which children the class has: a printed
   module of that class name with other children is someone else's class, not this recipe's.
+- ``model = True`` marks a whole model's class (torchvision's ``ResNet``): inside a printed model
+  of such a class, the blocks of its library are taken to be that library's; outside one, a block
+  class of the built-in recipes is read as the library's by its name and children alone, which is
+  named as an assumption (a ``BasicBlock`` of one's own may have no residual add).
 - A base that is another recipe's class inherits what this class does not define.
 """
 
@@ -81,6 +85,7 @@ class Recipe:
     refuse: str | None = None
     hidden_parameters: str | None = None  # why the text cannot give all its parameters
     children: str | tuple[str, ...] | None = None  # "numbered", or the names its children may have
+    model: bool = False  # a whole model's class (torchvision's ResNet): the blocks inside it are its library's
     doc: str = ""
 
     def where(self) -> str:
@@ -178,14 +183,16 @@ def _class_setting(recipe: Recipe, name: str, value: ast.expr, origin: str) -> N
         setattr(recipe, name, tuple(literal))
     elif name in ("refuse", "hidden_parameters") and isinstance(literal, str):
         setattr(recipe, name, literal)
+    elif name == "model" and isinstance(literal, bool):
+        recipe.model = literal
     elif name == "children" and (literal == "numbered" or (
             isinstance(literal, (tuple, list)) and all(isinstance(v, str) for v in literal))):
         recipe.children = literal if isinstance(literal, str) else tuple(literal)
     else:
         raise ParseError(
             f"{origin}: class {recipe.name}: unknown setting {name} (buffers = ('weight', ...), "
-            "unused = ('aux1', ...), refuse = 'why', hidden_parameters = 'why' or children = 'numbered' "
-            "or ('name', ...))",
+            "unused = ('aux1', ...), refuse = 'why', hidden_parameters = 'why', children = 'numbered' "
+            "or ('name', ...), or model = True)",
             line=value.lineno,
         )
 
