@@ -191,7 +191,13 @@ class _Tracer(LayerSteps):
                 args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
                 kwargs = {}
         except (ShapeError, ConfigError) as exc:
-            if known or getattr(exc, "forward_unknown", False):
+            if known:
+                raise
+            if getattr(exc, "forward_unknown", False):  # an inner block's chain failed: this one ran it
+                if getattr(exc, "within", 0) < 2:  # the guess may be this block's (a U-Net's Up and its cat)
+                    exc.args = (f"{exc.args[0]} (within {ref.path or 'the network'} ({node.type_name}), whose "
+                                "forward convcalc does not know either)", *exc.args[1:])
+                    exc.within = getattr(exc, "within", 0) + 1  # type: ignore[attr-defined]
                 raise
             # The layer is probably right and the chain wrong: say so, without the layer's fix.
             problem = str(exc).split("; ")[0]

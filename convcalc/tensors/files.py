@@ -29,6 +29,7 @@ from .arrays import float_dtype
 from .memory import check_memory
 from .params import listing
 from .png import missing_rows
+from .reparam import fold_weight_hooks
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -141,6 +142,9 @@ def load_weights(path: str | os.PathLike, dtype: Any = "float32", max_bytes: int
             notes += _nonfinite_notes(arrays[name], where)
     if converted:
         notes.insert(0, f"{source}: converted {listing(converted)} to {target}")
+    arrays, computed = fold_weight_hooks(arrays)  # the old weight_norm / spectral_norm hooks' tensors
+    notes += [f"{source}: {note}" for note in computed[:3]] + (
+        [f"{source}: and {len(computed) - 3} more weights so"] if len(computed) > 3 else [])
     return LoadedWeights(arrays, notes)
 
 
