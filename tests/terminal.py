@@ -113,7 +113,7 @@ _UNIT_ALONE = re.compile(r"(?<!\d )(?<![\w.])(?:KiB|MiB|GiB|TiB)\b")  # 3.1 abov
 def broken_pieces(text: str, columns: int, names: Iterable[str] = ()) -> list[str]:
     """What is cut or does not fit in ``text`` shown ``columns`` wide, one description each.
 
-    Found: lines wider than ``columns``; an ellipsis glued to a word or number (``-0.…``,
+    Found: lines wider than ``columns`` (but stderr's one-line messages); an ellipsis glued to a word or number (``-0.…``,
     ``MaxPoo…``); numbers with broken thousands groups (``117,60``), shapes hanging on ``×`` or
     missing a bracket on their line (``[1, 64,``); a unit or ``(jump`` left without its number;
     each of ``names`` (and any other given word, such as a number) absent as a whole token, or
@@ -127,7 +127,8 @@ def broken_pieces(text: str, columns: int, names: Iterable[str] = ()) -> list[st
     lines = text.split("\n")
     found: list[str] = []
     for number, line in enumerate(lines, 1):
-        if cell_width(line.rstrip()) > columns:
+        # stderr's messages are one line each by contract, wrapped by the terminal itself
+        if cell_width(line.rstrip()) > columns and not line.startswith(("convcalc: warning: ", "convcalc: error: ")):
             found.append(f"line {number}: {cell_width(line.rstrip())} columns wide, over {columns}")
         for match in _ELLIPSIS_GLUED.finditer(line):
             found.append(f"line {number}: cut with an ellipsis: {match.group()!r}")
