@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc.errors import ConvcalcError, ParseError
+from strategies import examples
 
 
 def summary(text: str, *args, strict: bool = False, **kwargs) -> convcalc.Summary:
@@ -309,3 +312,30 @@ def test_inside_a_torchvision_model_its_blocks_are_its_own():
     assert convcalc.parse_network(text).summary((1, 3, 224, 224)).assumptions == []
     layer1 = convcalc.parse_network(text).module("layer1")  # --module: a submodule of the model
     assert layer1.summary((1, 64, 56, 56)).assumptions == []
+
+
+@st.composite
+def _printed_avg_pools(draw):
+    """An AvgPool torch prints without its ceil_mode and count_include_pad, and an input it takes."""
+    nd = draw(st.integers(1, 3))
+    kernel = draw(st.integers(1, 4))
+    stride = draw(st.integers(1, 3))
+    padding = draw(st.integers(0, kernel // 2))
+    size = draw(st.integers(kernel, kernel + 9))
+    return nd, kernel, stride, padding, draw(st.booleans()), draw(st.booleans()), size
+
+
+@examples(150)
+@given(_printed_avg_pools())
+def test_a_printed_avg_pool_gives_torchs_shape_or_names_ceil_mode(config):
+    """Whatever ceil_mode and count_include_pad the module had, the text is the same: convcalc's
+    answer is torch's, or the assumption that made it differ is named."""
+    torch = pytest.importorskip("torch")
+    nd, kernel, stride, padding, ceil, include, size = config
+    pool = getattr(torch.nn, f"AvgPool{nd}d")(kernel, stride, padding, ceil_mode=ceil, count_include_pad=include)
+    shape = (1, 2) + (size,) * nd
+    want = tuple(pool(torch.zeros(shape)).shape)
+    result = summary(repr(torch.nn.Sequential(pool)), shape)
+    said = " ".join(messages(result))
+    assert result.output_shape == want or "ceil_mode: assumed False" in said
+    assert not padding or include or "count_include_pad: assumed True" in said  # values differ then
