@@ -121,11 +121,15 @@ def apply_affine(y: np.ndarray, weight, bias, shape: Sequence[int]) -> np.ndarra
     return y
 
 
-def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice], tuple], shape) -> np.ndarray:
+def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice], tuple], shape,
+                       statistics: Callable[..., tuple] | None = None) -> np.ndarray:
     """Each of ``slices`` (the first dim) normalised over its other dims, then scaled and
     shifted by ``affine(span)``'s (weight, bias) for those slices, reshaped to ``shape``.
-    Ranges of slices run side by side on the thread pool, each a block of slices at a time
-    (``_BLOCK_BYTES``), so that a large input's block stays in cache through its passes."""
+    ``statistics`` (``_statistics``: mean and variance; ``_root_mean_square``) gives a block's
+    source and per-slice scale and centre. Ranges of slices run side by side on the thread
+    pool, each a block of slices at a time (``_BLOCK_BYTES``), so that a large input's block
+    stays in cache through its passes."""
+    statistics = statistics or _statistics
     work = np.float64 if slices.dtype == np.float64 else np.float32
     out = np.empty(slices.shape, work)
     shape2d = (len(slices), math.prod(slices.shape[1:]))
@@ -134,8 +138,8 @@ def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice],
 
     def normalise_span(span: slice) -> None:
         for block in _blocks(span, slices[:1].nbytes):
-            source, statistics = _statistics(rows[block].astype(work, copy=False), out_rows[block], eps)
-            _scale_and_shift(source.reshape(out[block].shape), out[block], *statistics, *affine(block), shape)
+            source, scaling = statistics(rows[block].astype(work, copy=False), out_rows[block], eps)
+            _scale_and_shift(source.reshape(out[block].shape), out[block], *scaling, *affine(block), shape)
 
     with silent():
         parallel_map(normalise_span, spans, gemm=len(spans) > 1)  # the sums are BLAS calls
@@ -182,9 +186,7 @@ def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float, mean: np.ndarray
     # var + ε has var's own relative error when ε ≥ 0; a negative ε cancels against var and
     # magnifies it (torch allows eps=-1), so then the squares are added in float64, as they
     # are where float32 squares overflow (values past 1e18)
-    squares = row_sums(out, squared=True, exact=eps < 0)
-    if np.isposinf(squares).any():
-        squares = row_sums(out, squared=True, exact=True)
+    squares = _square_sums(out, exact=eps < 0)
     variance = np.maximum(squares / length - rest * rest, 0.0)
     inverse_std = 1.0 / np.sqrt(variance + eps)
     moved = np.abs(rest * inverse_std) > np.finfo(out.dtype).eps  # False for NaN
@@ -192,6 +194,22 @@ def _centre_rows(rows: np.ndarray, out: np.ndarray, eps: float, mean: np.ndarray
         with row_buffering(length, rows.size):
             np.subtract(out, np.where(moved, rest, 0.0).astype(out.dtype)[:, None], out=out)
     return inverse_std
+
+
+def _square_sums(rows: np.ndarray, exact: bool = False) -> np.ndarray:
+    """Each row's sum of squares (``row_sums``), added in float64 where the float32 squares
+    overflow (values past ~1e18)."""
+    squares = row_sums(rows, squared=True, exact=exact)
+    if not exact and np.isposinf(squares).any():
+        squares = row_sums(rows, squared=True, exact=True)
+    return squares
+
+
+def _root_mean_square(rows: np.ndarray, out: np.ndarray, eps: float) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``(rows, (1/√(mean(x²) + eps), 0))``: RMS norm's scale per row, no centring (see
+    ``_statistics`` for the form)."""
+    inverse_rms = 1.0 / np.sqrt(_square_sums(rows) / rows.shape[1] + eps)
+    return rows, (inverse_rms, np.zeros_like(inverse_rms))
 
 
 def _scale_and_shift(source: np.ndarray, block: np.ndarray, inverse_std, mean, weight, bias, shape) -> None:
@@ -303,24 +321,9 @@ def rms_norm(x: np.ndarray, count: int, weight=None, eps: float | None = None) -
     """
     work = np.float64 if x.dtype == np.float64 else np.float32
     eps = float(np.finfo(work).eps if eps is None else eps)
-    length = math.prod(x.shape[x.ndim - count :])
-    rows = x.reshape(-1, length)
-    out = np.empty(rows.shape, work)
-    values = None if weight is None else np.asarray(weight).reshape(-1)
-
-    def normalise_span(span: slice) -> None:
-        for block in _blocks(span, rows[:1].nbytes):
-            source = rows[block].astype(work, copy=False)
-            squares = row_sums(source, squared=True)
-            if not np.isfinite(squares).all():  # float32 squares past ~1e19 overflow: float64's do not
-                squares = row_sums(source, squared=True, exact=True)
-            inverse_rms = 1.0 / np.sqrt(squares / length + eps)
-            _scale_and_shift(source, out[block], inverse_rms, np.zeros_like(inverse_rms), values, None, (1, -1))
-
-    spans = parallel_spans(len(rows), _NORMALISE_TRAFFIC * rows.nbytes, least_times=_NORMALISE_LEAST_TIMES)
-    with silent():
-        parallel_map(normalise_span, spans, gemm=len(spans) > 1)  # the sums are BLAS calls
-    return out.astype(x.dtype, copy=False).reshape(x.shape)
+    rows = x.reshape(-1, math.prod(x.shape[x.ndim - count :]))
+    normalised = _normalised_slices(rows, eps, _every_slice(weight, None), (1, -1), _root_mean_square)
+    return normalised.reshape(x.shape)
 
 
 def _along(x: np.ndarray, dim: int, function: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
