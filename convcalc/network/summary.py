@@ -334,8 +334,8 @@ def _state_notes(trace: Trace) -> list[str]:
     if trace.state.unknown:
         notes.append(f"parameters not known from the text (not in the totals): {', '.join(trace.state.unknown)}")
     if trace.state.own_classes:
-        classes = ", ".join(trace.state.own_classes[:6]) + (", ..." if len(trace.state.own_classes) > 6 else "")
-        notes.append(f"the totals count what the text prints: parameters that a class without a recipe ({classes}) "
+        notes.append(f"the totals count what the text prints: parameters that a class without a recipe "
+                     f"({shown_names(trace.state.own_classes, most=6)}) "
                      "holds itself, not in a child (an nn.Parameter attribute, the old weight_norm's weight_g and "
                      "weight_v), do not print and are not counted")
     if trace.state.not_run:
