@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,7 +50,7 @@ _WELL_CENTRED = 2.0
 # sum of a row's exps that keeps the block's shift for the row (see _softmax_rows).
 _UNSHIFTED_TOP = 80.0
 _SHARED_SHIFT_FLOOR = math.exp(-30.0)
-# Values an inner loop of a per-position scale or shift runs over at least (see _per_position).
+# Values an inner loop of a per-position scale or shift runs over at least (see _Positions).
 _JOINED_LENGTH = 6144
 
 
@@ -64,6 +65,14 @@ def _run_length(length: int) -> int:
     if length < 2 * _RUN:
         return max(length, 1)
     return next((run for run in range(2 * _RUN - 1, _RUN // 2 - 1, -1) if length % run == 0), _RUN)
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(length: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``length`` ones (the run sums' other operand, made once)."""
+    ones = np.ones(length, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def row_sums(rows: np.ndarray, *, squared: bool = False, exact: bool = False) -> np.ndarray:
@@ -83,7 +92,7 @@ def row_sums(rows: np.ndarray, *, squared: bool = False, exact: bool = False) ->
     cut = rows[:, :whole].reshape(count, whole // run, run)
     # a BLAS dot product a run: matrix-vector products from two threads at once waited on each
     # other inside OpenBLAS at one BLAS thread (a layer norm at 2 threads: 2.0 ms, 1.06 so)
-    partial = np.vecdot(cut, cut if squared else np.ones(run, rows.dtype))
+    partial = np.vecdot(cut, cut if squared else _ones(run, rows.dtype))
     sums = partial.sum(axis=1, dtype=np.float64)
     if whole < length:
         rest = rows[:, whole:]
@@ -121,25 +130,76 @@ def apply_affine(y: np.ndarray, weight, bias, shape: Sequence[int]) -> np.ndarra
     return y
 
 
-def _normalised_slices(slices: np.ndarray, eps: float, affine: Callable[[slice], tuple], shape,
+class _Positions:
+    """Values one per position of a slice, the same for every slice (a layer norm's weight or
+    bias), in the block's dtype, repeated ``joined`` times once per call: NumPy pays for each
+    inner loop, and a 768-long row made 1.7× the time of one ~6,000 long, so short slices are
+    joined ``joined`` at a time against the repeated values (those past a multiple go alone).
+
+    >>> block = np.ones((3, 2), np.float32)
+    >>> _Positions([2.0, 3.0], 2, np.float32).apply(np.multiply, block)
+    >>> block.tolist()
+    [[2.0, 3.0], [2.0, 3.0], [2.0, 3.0]]
+    """
+
+    def __init__(self, values, length: int, dtype) -> None:
+        self.values = np.asarray(values, dtype).reshape(1, length)
+        self.joined = max(1, _JOINED_LENGTH // max(1, length))
+        self.repeated = np.tile(self.values.reshape(-1), self.joined)
+
+    def apply(self, operation: np.ufunc, block: np.ndarray) -> None:
+        """``operation(block, values)`` in place, the values along each slice of ``block``."""
+        rows = block.reshape(len(block), -1)
+        joined = min(len(rows), self.joined)
+        whole = len(rows) - len(rows) % joined
+        if joined > 1:
+            long_rows = rows[:whole].reshape(-1, self.repeated.size // self.joined * joined)
+            operation(long_rows, self.repeated[: long_rows.shape[1]], out=long_rows)
+        else:
+            whole = 0
+        if whole < len(rows):
+            operation(rows[whole:], self.values, out=rows[whole:])
+
+
+class _Affine(NamedTuple):
+    """A slice norm's weight and bias. ``per_slice(span)``: the float64 (weight, bias) of a span
+    of slices, shaped to broadcast over them (each None where absent), joined into each slice's
+    own scale and shift; ``per_position``: (weight, bias) the same for every slice, one value a
+    position, applied after them (prepared once per call as ``_Positions``)."""
+
+    per_slice: Callable[[slice], tuple] = lambda span: (None, None)
+    per_position: tuple = (None, None)
+
+
+def _normalised_slices(slices: np.ndarray, eps: float, affine: _Affine,
                        statistics: Callable[..., tuple] | None = None) -> np.ndarray:
     """Each of ``slices`` (the first dim) normalised over its other dims, then scaled and
-    shifted by ``affine(span)``'s (weight, bias) for those slices, reshaped to ``shape``.
-    ``statistics`` (``_statistics``: mean and variance; ``_root_mean_square``) gives a block's
-    source and per-slice scale and centre. Ranges of slices run side by side on the thread
-    pool, each a block of slices at a time (``_BLOCK_BYTES``), so that a large input's block
-    stays in cache through its passes."""
+    shifted by ``affine``. ``statistics`` (``_statistics``: mean and variance;
+    ``_root_mean_square``) gives a block's source and per-slice scale and centre. Ranges of
+    slices run side by side on the thread pool, each a block of slices at a time
+    (``_BLOCK_BYTES``), so that a large input's block stays in cache through its passes."""
     statistics = statistics or _statistics
     work = np.float64 if slices.dtype == np.float64 else np.float32
     out = np.empty(slices.shape, work)
-    shape2d = (len(slices), math.prod(slices.shape[1:]))
-    rows, out_rows = slices.reshape(shape2d), out.reshape(shape2d)
+    length = math.prod(slices.shape[1:])
+    rows, out_rows = slices.reshape(len(slices), length), out.reshape(len(slices), length)
+    positions = [None if values is None else _Positions(values, length, work) for values in affine.per_position]
     spans = parallel_spans(len(slices), _NORMALISE_TRAFFIC * slices.nbytes, least_times=_NORMALISE_LEAST_TIMES)
 
     def normalise_span(span: slice) -> None:
         for block in _blocks(span, slices[:1].nbytes):
             source, scaling = statistics(rows[block].astype(work, copy=False), out_rows[block], eps)
-            _scale_and_shift(source.reshape(out[block].shape), out[block], *scaling, *affine(block), shape)
+            block_out = out[block]
+            weight, bias = affine.per_slice(block)
+            after = positions
+            if block.stop - block.start == 1 and positions != [None, None]:  # a lone slice's positions
+                weight, bias = (None if p is None else p.values.astype(np.float64).reshape(block_out.shape)
+                                for p in positions)  # join its scale and shift: one pass each
+                after = [None, None]
+            _scale_and_shift(source.reshape(block_out.shape), block_out, *scaling, weight, bias)
+            for operation, values in zip((np.multiply, np.add), after):
+                if values is not None:
+                    values.apply(operation, block_out)
 
     with silent():
         parallel_map(normalise_span, spans, gemm=len(spans) > 1)  # the sums are BLAS calls
@@ -165,7 +225,8 @@ def _statistics(rows: np.ndarray, out: np.ndarray, eps: float) -> tuple[np.ndarr
     length = rows.shape[1]
     mean = row_sums(rows) / length
     variance = row_sums(rows, squared=True) / length - mean * mean
-    if eps >= 0 and np.all(mean * mean <= _WELL_CENTRED**2 * variance) and np.isfinite(variance).all():
+    # NaN fails the first test; an infinite variance passes it and fails the second
+    if eps >= 0 and (mean * mean - _WELL_CENTRED**2 * variance).max() <= 0 and variance.max() < np.inf:
         return rows, (1.0 / np.sqrt(variance + eps), mean)
     return out, (_centre_rows(rows, out, eps, mean), np.zeros_like(mean))
 
@@ -212,58 +273,36 @@ def _root_mean_square(rows: np.ndarray, out: np.ndarray, eps: float) -> tuple[np
     return rows, (inverse_rms, np.zeros_like(inverse_rms))
 
 
-def _scale_and_shift(source: np.ndarray, block: np.ndarray, inverse_std, mean, weight, bias, shape) -> None:
-    """``block = (source − mean)·inverse_std·weight + bias``, as ``source·a + b``;
-    ``inverse_std`` and ``mean`` per slice (the first dim), weight and bias reshaped to
-    ``shape`` (None: left out). A weight or bias per slice joins the slice's own scale and
-    shift, so that the block is multiplied once and shifted once."""
+def _scale_and_shift(source: np.ndarray, block: np.ndarray, inverse_std, mean, weight, bias) -> None:
+    """``block = (source − mean)·inverse_std·weight + bias``, as ``source·a + b`` with one
+    ``a`` and ``b`` per slice (the first dim): ``inverse_std`` and ``mean`` one per slice, the
+    float64 ``weight`` and ``bias`` (None: left out) broadcasting against the block."""
     per_slice = (-1,) + (1,) * (block.ndim - 1)
     scale = inverse_std.reshape(per_slice)
     shift = -(mean * inverse_std).reshape(per_slice)
-    weight = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(shape)
-    bias = None if bias is None else np.asarray(bias, dtype=np.float64).reshape(shape)
-    if weight is not None and (weight.shape[0] != 1 or len(block) == 1):
-        scale, shift, weight = scale * weight, shift * weight, None
-    if weight is None and bias is not None and (bias.shape[0] != 1 or len(block) == 1):
-        shift, bias = shift + bias, None
+    if weight is not None:
+        scale, shift = scale * weight, shift * weight
+    if bias is not None:
+        shift = shift + bias
     with row_buffering(block.shape[-1], block.size):  # one scale or shift per row of the last dim
         np.multiply(source, scale.astype(block.dtype), out=block)
         if shift.any():
             np.add(block, shift.astype(block.dtype), out=block)
-    if weight is not None:
-        _per_position(np.multiply, block, weight.astype(block.dtype))
-    if bias is not None:
-        _per_position(np.add, block, bias.astype(block.dtype))
 
 
-def _per_position(operation: np.ufunc, block: np.ndarray, values: np.ndarray) -> None:
-    """``operation(block, values)`` in place, ``values`` one per position of a slice (the same
-    for every slice). Short slices are joined ``k`` at a time against ``values`` repeated ``k``
-    times: NumPy pays for each inner loop, and a 768-long row made 1.7× the time of one
-    ~6,000 long (the slices past a multiple of ``k`` go on their own)."""
-    rows = block.reshape(len(block), -1)
-    length = rows.shape[1]
-    joined = min(len(rows), max(1, _JOINED_LENGTH // max(1, length)))
-    if joined == 1 or values.size != length:
-        operation(block, values, out=block)
-        return
-    whole = len(rows) - len(rows) % joined
-    long_rows = rows[:whole].reshape(-1, joined * length)
-    operation(long_rows, np.tile(values.reshape(-1), joined), out=long_rows)
-    operation(rows[whole:], values.reshape(1, -1), out=rows[whole:])
+def _every_slice(weight, bias) -> _Affine:
+    return _Affine(per_position=(weight, bias))
 
 
-def _every_slice(weight, bias) -> Callable[[slice], tuple]:
-    return lambda span: (weight, bias)
-
-
-def _by_slice(weight, bias, period: int) -> Callable[[slice], tuple]:
-    """(weight, bias) entries of the slices in a span: slice ``i`` takes entry ``i % period``."""
+def _by_slice(weight, bias, period: int, shape: tuple[int, ...]) -> _Affine:
+    """(weight, bias) entries of the slices in a span, in float64 reshaped to ``shape``: slice
+    ``i`` takes entry ``i % period``."""
+    weight, bias = (None if values is None else np.asarray(values, np.float64) for values in (weight, bias))
 
     def pick(values, span: slice):
-        return None if values is None else np.asarray(values)[np.arange(span.start, span.stop) % period]
+        return None if values is None else values[np.arange(span.start, span.stop) % period].reshape(shape)
 
-    return lambda span: (pick(weight, span), pick(bias, span))
+    return _Affine(per_slice=lambda span: (pick(weight, span), pick(bias, span)))
 
 
 def instance_planes(x: np.ndarray, weight=None, bias=None, eps: float = 1e-5) -> np.ndarray:
@@ -276,7 +315,7 @@ def instance_planes(x: np.ndarray, weight=None, bias=None, eps: float = 1e-5) ->
     """
     batch, channels = x.shape[:2]
     planes = x.reshape(batch * channels, math.prod(x.shape[2:]))
-    out = _normalised_slices(planes, eps, _by_slice(weight, bias, channels), (-1, 1))
+    out = _normalised_slices(planes, eps, _by_slice(weight, bias, channels, (-1, 1)))
     return out.reshape(x.shape)
 
 
@@ -293,8 +332,8 @@ def group_norm(x: np.ndarray, num_groups: int, weight=None, bias=None, eps: floa
     def by_group(values):
         return None if values is None else np.asarray(values).reshape(num_groups, per_group)
 
-    affine = _by_slice(by_group(weight), by_group(bias), num_groups)
-    return _normalised_slices(groups, eps, affine, (-1, per_group, 1)).reshape(x.shape)
+    affine = _by_slice(by_group(weight), by_group(bias), num_groups, (-1, per_group, 1))
+    return _normalised_slices(groups, eps, affine).reshape(x.shape)
 
 
 def layer_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None, bias=None, eps: float = 1e-5) -> np.ndarray:
@@ -307,7 +346,7 @@ def layer_norm(x: np.ndarray, normalized_shape: int | Sequence[int], weight=None
     count = 1 if isinstance(normalized_shape, (int, np.integer)) else len(normalized_shape)
     trailing = x.shape[x.ndim - count :]
     rows = x.reshape(math.prod(x.shape[: x.ndim - count]), math.prod(trailing))
-    return _normalised_slices(rows, eps, _every_slice(weight, bias), (1, -1)).reshape(x.shape)
+    return _normalised_slices(rows, eps, _every_slice(weight, bias)).reshape(x.shape)
 
 
 def rms_norm(x: np.ndarray, count: int, weight=None, eps: float | None = None) -> np.ndarray:
@@ -322,7 +361,7 @@ def rms_norm(x: np.ndarray, count: int, weight=None, eps: float | None = None) -
     work = np.float64 if x.dtype == np.float64 else np.float32
     eps = float(np.finfo(work).eps if eps is None else eps)
     rows = x.reshape(-1, math.prod(x.shape[x.ndim - count :]))
-    normalised = _normalised_slices(rows, eps, _every_slice(weight, None), (1, -1), _root_mean_square)
+    normalised = _normalised_slices(rows, eps, _every_slice(weight, None), _root_mean_square)
     return normalised.reshape(x.shape)
 
 
