@@ -248,7 +248,7 @@ def _layer_function(cls: type[Layer]) -> Callable[..., None]:
             raise ConvcalcError(f"{', '.join('--' + k.replace('_', '-') for k in forward_kwargs)} needs --input SHAPE")
         known_shape = input_shape
         if input_shape is None and run_options["input_file"] and wants_run(run_options):
-            known_shape, preloaded = _read_input_file(run_options, dtype)  # channel counts come from it
+            known_shape, preloaded = _read_input_file(run_options, dtype, cls.integer_input)  # channel counts come from it
             try:
                 layer = build_layer(cls, cls.parse_options(values), known_shape)
                 _run_layer(layer, input_shape, dtype, forward_kwargs, as_json, run_options, preloaded, numbers)
@@ -321,14 +321,15 @@ def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeErro
     return type(exc)(f"{exc} ({path} was read as a {table} table: give --input SHAPE to reshape it)")
 
 
-def _read_input_file(options: dict[str, Any], dtype: str) -> tuple[tuple[int, ...], tuple[Any, list[str]]]:
-    """``--input-file``'s shape, and the array with its warnings for the run to reuse."""
+def _read_input_file(options: dict[str, Any], dtype: str, indices: bool) -> tuple[tuple[int, ...], tuple[Any, list[str]]]:
+    """``--input-file``'s shape, and the array with its warnings for the run to reuse (int64
+    row numbers where the layer takes ``indices``)."""
     from ..single.run import InputSource
     from ..tensors.arrays import float_dtype
 
     limit = run_settings(options).max_memory
     source = InputSource(None, options["input_file"], options["key"], options["gray"], "normal", limit)
-    shape, array, warnings = source.shape_and_file(float_dtype(dtype))
+    shape, array, warnings = source.shape_and_file(float_dtype(dtype), indices)
     return shape, (array, warnings)
 
 

@@ -134,9 +134,12 @@ def run_spec(
     shape, loaded, warnings = source.shape_and_file(real)
     summary = network.summary(shape, dtype, depth)
     trace = network.trace(shape)
+    reader = trace.index_reader()
+    if reader is not None and loaded is not None:  # read again, as row numbers
+        shape, loaded, warnings = source.shape_and_file(real, integer=True)
     expected = state_dict_shapes(trace)
     check_memory(run_network_bytes(trace, shape, expected, summary.totals.activation_bytes or 0, real), max_memory)
-    x = loaded if loaded is not None else source.random(shape, rng, real)
+    x = loaded if loaded is not None else source.random(shape, rng, real, reader)
     params, more = parameters(expected, weights, fill_weights, rng, real, state_roles(trace), max_memory)
     where = weights or "the random weights"
     run = run_network(trace, x, params, record=True, progress=progress, where=where)

@@ -149,6 +149,17 @@ class Trace:
     outputs: dict[str, Tensor] = field(default_factory=dict)  # a dict-returning model's other outputs
     module_runs: list[Scope] = field(default_factory=list)  # every run of a container module, in order
 
+    def index_reader(self) -> Layer | None:
+        """The layer that reads the network's input as row numbers (an embedding), if any:
+        the input is then int64 indices, not floats.
+
+        >>> from convcalc import parse_network
+        >>> parse_network("Net(\\n  (a): Embedding(10, 3)\\n)").trace((2, 4)).index_reader()
+        Embedding(10, 3)
+        """
+        return next((step.layer for step in self.steps if step.layer is not None and step.layer.integer_input
+                     and any(t is self.input for t in step.inputs)), None)
+
     def module_outputs(self) -> dict[str, list[Shape | None]]:
         """Each module's output shape per call, by module path (as torch's forward hooks see
         them): a container's from its runs, a layer's from its steps.

@@ -88,11 +88,12 @@ class Totals:
     buffers: int
     macs: int | None
     flops: int | None
-    input_bytes: int | None
+    input_bytes: int | None  # an embedding's input counted as int64 indices (``input_dtype``)
     activation_bytes: int | None
     param_bytes: int
     buffer_bytes: int
     peak_memory_bytes: int | None
+    input_dtype: str | None = None  # None: the summary's dtype; "int64" for an embedding's indices
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -253,6 +254,9 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(values)  # type: ignore[arg-type]
 
 
+INDEX_BYTES = 8  # an embedding's input: int64 row numbers, as torch's nn.Embedding takes
+
+
 def _totals(trace: Trace, size: int) -> Totals:
     facts = _LayerFacts()
     params = sum(prod(shape) for shape in trace.state.params.values())
@@ -262,17 +266,20 @@ def _totals(trace: Trace, size: int) -> Totals:
         if step.layer is not None and step.first_call and getattr(step.layer, "frozen", False):
             frozen += facts(step.layer)[1]  # Embedding(_freeze=True): requires_grad=False
     known = trace.input.shape is not None
+    indices = trace.index_reader() is not None
+    input_size = INDEX_BYTES if indices else size
     return Totals(
         params=params,
         trainable_params=params - frozen,
         buffers=buffers,
         macs=_sum([s.macs for s in trace.steps]) if known else None,
         flops=_sum([s.flops for s in trace.steps]) if known else None,
-        input_bytes=prod(trace.input.shape) * size if known else None,  # type: ignore[arg-type]
+        input_bytes=prod(trace.input.shape) * input_size if known else None,  # type: ignore[arg-type]
         activation_bytes=_activation_bytes(trace, size) if known else None,
         param_bytes=params * size,
         buffer_bytes=buffers * size,
-        peak_memory_bytes=_peak_bytes(trace, size) if known else None,
+        peak_memory_bytes=_peak_bytes(trace, size, input_size) if known else None,
+        input_dtype="int64" if indices else None,
     )
 
 
@@ -284,11 +291,11 @@ def _activation_bytes(trace: Trace, size: int) -> int:
     return total
 
 
-def _peak_bytes(trace: Trace, size: int) -> int:
+def _peak_bytes(trace: Trace, size: int, input_size: int) -> int:
     """Liveness over storages: live from the producing step to the last step using it."""
     birth: dict[int, int] = {trace.input.storage: 0}
     death: dict[int, int] = {trace.input.storage: 0}
-    nbytes: dict[int, int] = {trace.input.storage: prod(trace.input.shape or ()) * size}
+    nbytes: dict[int, int] = {trace.input.storage: prod(trace.input.shape or ()) * input_size}
     for index, step in enumerate(trace.steps):
         for tensor in step.inputs:
             death[tensor.storage] = max(death.get(tensor.storage, index), index)

@@ -35,7 +35,7 @@ def total_pairs(totals: "Totals", dtype: str, units: str = "both", count: str = 
         ("buffers", count_text(totals.buffers, units)),
         ("MACs" if count == "convcalc" else f"MACs ({count})", count_text(totals.macs, units)),
         ("FLOPs", count_text(totals.flops, units)),
-        (f"input size ({dtype})", bytes_text(totals.input_bytes, units)),
+        (f"input size ({totals.input_dtype or dtype})", bytes_text(totals.input_bytes, units)),
         ("activations", bytes_text(totals.activation_bytes, units)),
         ("params memory", bytes_text(totals.param_bytes, units)),  # as JSON's param_bytes: buffers apart
         ("buffers memory", bytes_text(totals.buffer_bytes, units)),

@@ -14,7 +14,7 @@ from ..errors import ConvcalcError, ParseError
 from ..kernels._common import allocation_limit
 from ..layers.base import Layer, Shape
 from ..tensors.arrays import check_dims, float_dtype, overflow_notes
-from ..tensors.files import load_input, load_weights
+from ..tensors.files import as_indices, load_input, load_weights
 from ..tensors.fill import make_params, make_rng, make_tensor
 from ..tensors.memory import check_memory, run_bytes
 from ..tensors.params import check_params
@@ -71,7 +71,7 @@ def run_layer(
     if preloaded is None:
         shape, loaded, warnings = source.shape_and_file(real, layer.integer_input)
     else:
-        loaded = _as_indices(preloaded[0], input_file or "") if layer.integer_input else preloaded[0]
+        loaded = as_indices(preloaded[0], input_file or "") if layer.integer_input else preloaded[0]
         shape, warnings = tuple(loaded.shape), list(preloaded[1])
     out_shape = layer.output_shape(shape, **forward_kwargs)
     check_dims(out_shape, "the output")
@@ -108,9 +108,8 @@ class InputSource(NamedTuple):
             if self.shape is None:
                 raise ParseError("--run needs --input SHAPE (random input of that shape) or --input-file FILE")
             return tuple(self.shape), None, []
-        loaded = load_input(self.file, self.shape, self.key, self.gray, real, max_bytes=self.max_memory)
-        x = _as_indices(loaded.array, self.file) if integer else loaded.array
-        return tuple(x.shape), x, list(loaded.warnings)
+        loaded = load_input(self.file, self.shape, self.key, self.gray, real, max_bytes=self.max_memory, indices=integer)
+        return tuple(loaded.array.shape), loaded.array, list(loaded.warnings)
 
     def random(self, shape: Shape, rng: np.random.Generator, real: np.dtype, layer: Layer | None = None) -> np.ndarray:
         if layer is not None and layer.integer_input:
@@ -129,12 +128,6 @@ def parameters(
         return make_params(expected, fill, rng, real, roles=roles), []
     loaded = load_weights(weights, real, max_bytes=max_memory)
     return dict(loaded.arrays), list(loaded.warnings)
-
-
-def _as_indices(x: np.ndarray, where: str) -> np.ndarray:
-    if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
-        raise ConvcalcError(f"{where}: an embedding takes whole-number indices")
-    return x.astype(np.int64)
 
 
 def _random_indices(layer: Layer, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:

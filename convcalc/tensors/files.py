@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import FileError, ShapeError
+from ..errors import ConvcalcError, FileError, ShapeError
 from ..shapes import format_shape
 from ..sources import is_regular, read_special
 from . import headers
@@ -59,6 +59,7 @@ def load_input(
     gray: bool = False,
     dtype: Any = "float32",
     max_bytes: int | None = None,
+    indices: bool = False,
 ) -> LoadedTensor:
     """Read an input tensor from ``.npy``, ``.npz`` (one array, or ``key``), text/CSV or an image.
 
@@ -68,7 +69,8 @@ def load_input(
     - Images (Pillow, the ``image`` extra) give 1×C×H×W floats in [0, 1]: RGB, or one
       luma channel with ``gray``.
     - Integer and bool arrays are converted to ``dtype``; NaN and Inf are kept; both are
-      reported in ``warnings``.
+      reported in ``warnings``. With ``indices`` (an embedding's input) the values are row
+      numbers instead: int64, whole numbers required (``as_indices``).
     - ``max_bytes`` (``--max-memory``): a load whose estimate (from the header, the image size
       or the text's length) exceeds it is refused before any data is read; a pipe or device is
       read up to it and no further.
@@ -86,12 +88,17 @@ def load_input(
     elif gray:
         raise FileError(f"--gray only applies to images, and {source} is not one")
     elif kind == "text":
-        return _finish_text(source, shape, target, data)
+        text = _finish_text(source, shape, np.dtype(np.float64) if indices else target, data)
+        return LoadedTensor(as_indices(text.array, str(source)), []) if indices else text
     else:
         array = _read_npy_or_npz(source, kind, key, data)
     where = _describe(source, key)
-    array, converted = _as_float(array, where, target)
-    notes += converted
+    if indices:
+        _reject_non_numeric(array, where)
+        array = as_indices(array, where)
+    else:
+        array, converted = _as_float(array, where, target)
+        notes += converted
     if shape is not None:
         array, reshaped = _fit_shape(array, tuple(shape), where, image=kind == "image")
         notes += reshaped
@@ -328,6 +335,19 @@ def _as_float(array: np.ndarray, where: str, target: np.dtype) -> tuple[np.ndarr
     if array.dtype.kind in "iub":
         notes.append(f"{where} holds {array.dtype} values; converted to {target}")
     return _cast(array, target), notes
+
+
+def as_indices(x: np.ndarray, where: str) -> np.ndarray:
+    """``x`` as int64 row numbers for an embedding: whole numbers only, else a ConvcalcError
+    naming ``where``.
+
+    >>> as_indices(np.array([1.0, 2.0]), "x.npy")
+    array([1, 2])
+    """
+    if x.dtype.kind == "f" and (not np.all(np.isfinite(x)) or not np.all(x == np.round(x))):
+        raise ConvcalcError(f"{where}: an embedding takes whole-number indices")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.astype(np.int64, copy=False)
 
 
 def _nonfinite_notes(array: np.ndarray, where: str) -> list[str]:
