@@ -131,6 +131,15 @@ def test_a_detector_backbone_is_asked_for_with_module(name):
     assert trace.assumptions == []
 
 
+def test_a_module_whose_forward_takes_its_parents_feature_maps_says_so():
+    """Reproducer: --module backbone.fpn failed with "TypeError: object of type 'Tensor' has no len()"."""
+    with pytest.raises(ConvcalcError) as error:
+        convcalc.parse_network(_text("retinanet_resnet50_fpn")).module("backbone.fpn").trace((1, 2048, 8, 8))
+    message = str(error.value)
+    assert "FeaturePyramidNetwork" in message and "does not take the one tensor --input gives" in message
+    assert "ask for the module that holds it" in message
+
+
 def test_ssd_backbones_are_refused_with_the_reason():
     for name in ("ssd300_vgg16", "ssdlite320_mobilenet_v3_large"):
         with pytest.raises(ConvcalcError, match="ask for --module backbone.features"):
