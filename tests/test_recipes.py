@@ -370,3 +370,12 @@ def test_parameters_are_listed_when_a_recipe_of_the_same_name_does_not_fit():
     assert summary.totals.params == 392 + 18
     assert summary.assumptions == []
     assert any("its recipe does not fit it: no child 'conv_proj'" in note for note in summary.notes)
+
+
+def test_quantization_stubs_pass_their_input_through_before_conversion():
+    """A quantizable model printed before conversion: QuantStub() and DeQuantStub() were refused as unknown."""
+    text = ("Net(\n  (quant): QuantStub()\n  (conv): Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))\n"
+            "  (dequant): DeQuantStub()\n)")
+    summary = convcalc.parse_network(text).summary((1, 3, 8, 8))
+    assert summary.output_shape == (1, 4, 6, 6) and summary.totals.params == 112
+    assert [row.name for row in summary.rows] == ["conv"]

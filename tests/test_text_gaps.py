@@ -112,12 +112,13 @@ def test_arguments_torch_does_not_print_are_named_where_they_change_the_result()
     assert any("ceil_mode: assumed False, which gives [4, 4] where ceil_mode=True gives [5, 5]" in m for m in said)
     assert any("count_include_pad: assumed True" in m for m in said)
     assert any(m.startswith("1: Upsample's print does not show align_corners") for m in said)
+    assert any(m.startswith("0: AvgPool2d's print does not show divisor_override: assumed None") for m in said)
     # 7×7: ceil_mode gives the same size, so it is not mentioned
     assert not any("ceil_mode" in m for m in messages(summary(AVG_UP, (1, 1, 7, 7))))
 
 
 def test_arguments_the_text_gives_are_not_assumed():
-    given = "Sequential(\n  (0): AvgPool2d(3, 2, 1, ceil_mode=False, count_include_pad=True)\n  (1): Upsample(scale_factor=2.0, mode='bilinear', align_corners=False)\n)"
+    given = "Sequential(\n  (0): AvgPool2d(3, 2, 1, ceil_mode=False, count_include_pad=True, divisor_override=None)\n  (1): Upsample(scale_factor=2.0, mode='bilinear', align_corners=False)\n)"
     assert not summary(given, (1, 1, 8, 8)).assumptions
     assert not summary("input 1x1x8x8\navgpool2d -k 3 -s 2 -p 1\nupsample --scale-factor 2 --mode bilinear").assumptions
     assert not summary("Sequential(\n  (0): UpsamplingBilinear2d(scale_factor=2.0, mode='bilinear')\n)", (1, 1, 4, 4)).assumptions
@@ -129,8 +130,8 @@ def test_the_assumed_defaults_are_torchs():
     assert repr(torch.nn.Sequential(pool, up)) == AVG_UP  # what the test reads is what torch prints
     x = torch.zeros(1, 1, 8, 8)
     assert tuple(up(pool(x)).shape) == summary(AVG_UP, (1, 1, 8, 8)).output_shape
-    assert (pool.ceil_mode, pool.count_include_pad, up.align_corners) == (False, True, None)
-    assert repr(torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)) == repr(pool)
+    assert (pool.ceil_mode, pool.count_include_pad, pool.divisor_override, up.align_corners) == (False, True, None, None)
+    assert repr(torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False, divisor_override=3)) == repr(pool)
 
 
 DOWN = """Sequential(
@@ -252,7 +253,9 @@ def test_a_repeated_printed_line_keeps_what_its_print_leaves_out():
     pool = "AvgPool2d(kernel_size=2, stride=2, padding=0)"
     text = "Sequential(\n" + "".join(f"  ({i}): {pool}\n" for i in range(3)) + ")"
     said = messages(summary(text, (1, 1, 12, 12)))  # 12 → 6 → 3 → 1, where ceil_mode=True gives 2
-    assert [m.split(":")[0] for m in said] == ["2"] and "ceil_mode=True gives [2, 2]" in said[0]
+    ceil = [m for m in said if "ceil_mode" in m]
+    assert [m.split(":")[0] for m in ceil] == ["2"] and "ceil_mode=True gives [2, 2]" in ceil[0]
+    assert [m.split(":")[0] for m in said if "divisor_override" in m] == ["0", "1", "2"]
 
 
 def test_a_built_in_recipes_children_take_their_class_defaults_unsaid():
@@ -339,3 +342,12 @@ def test_a_printed_avg_pool_gives_torchs_shape_or_names_ceil_mode(config):
     said = " ".join(messages(result))
     assert result.output_shape == want or "ceil_mode: assumed False" in said
     assert not padding or include or "count_include_pad: assumed True" in said  # values differ then
+
+
+def test_one_assumption_about_many_modules_is_one_part_of_the_warning(cli, tmp_path):
+    spec = tmp_path / "pools.txt"
+    spec.write_text("Sequential(\n" + "".join(f"  ({i}): AvgPool2d(kernel_size=2, stride=2, padding=0)\n" for i in range(5)) + ")\n")
+    result = cli("net", str(spec), "-i", "1x1x64x64")
+    assert result.code == 0
+    line, = result.stderr.strip().splitlines()
+    assert line.count("divisor_override: assumed None") == 1 and "0, 1, 2 and 2 more: AvgPool2d's print" in line

@@ -213,10 +213,17 @@ def _emit_sizes(network: Any, sizes: _Sizes, dtype: str, levels: int | None, tot
 
 
 def warn_assumptions(assumptions: list[Any]) -> None:
-    """One stderr line for what a run assumed, however many (--json lists them one by one)."""
+    """One stderr line for what a run assumed, however many (--json lists them one by one): the
+    modules of one assumption together, the first three assumptions."""
+    from ..network.graph import shown_names
+
     if assumptions:
-        shown = "; ".join(str(a) for a in assumptions[:3])
-        more = f"; and {len(assumptions) - 3} more" if len(assumptions) > 3 else ""
+        by_message: dict[str, list[str]] = {}
+        for assumption in assumptions:
+            by_message.setdefault(assumption.message, []).append(assumption.module or "the network")
+        groups = list(by_message.items())
+        shown = "; ".join(f"{shown_names(modules, 3)}: {message}" for message, modules in groups[:3])
+        more = f"; and {len(groups) - 3} more" if len(groups) > 3 else ""
         warn(f"assumed what the text does not show: {shown}{more} (--strict refuses this)")
 
 

@@ -297,7 +297,7 @@ class _AvgPoolNd(_SlidingPoolNd):
 
     def unstated(self, names: tuple[str, ...], input_shape: Shape) -> list[tuple[str, bool]]:
         """ceil_mode where ceil_mode=True would add outputs; count_include_pad where there is
-        padding for it to count (divisor_override, rarely set, is taken as None unsaid).
+        padding for it to count; divisor_override always (any divisor changes every average).
 
         >>> AvgPool2d(3, 2, 1).unstated(("ceil_mode", "count_include_pad"), (1, 1, 7, 7))[0][0][:44]
         "AvgPool2d's print does not show count_includ"
@@ -313,6 +313,9 @@ class _AvgPoolNd(_SlidingPoolNd):
         if "count_include_pad" in names and self.count_include_pad and any(self.padding):
             said.append((f"{name}'s print does not show count_include_pad: assumed True, the padded zeros counted "
                          "in the averages at the edges (False divides by the input cells alone)", False))
+        if "divisor_override" in names and self.divisor_override is None:
+            said.append((f"{name}'s print does not show divisor_override: assumed None, each sum divided by the "
+                         "cells its window counts (a divisor_override divides every sum by that number)", False))
         return said
 
     def _set_average(
