@@ -351,3 +351,56 @@ def test_one_assumption_about_many_modules_is_one_part_of_the_warning(cli, tmp_p
     assert result.code == 0
     line, = result.stderr.strip().splitlines()
     assert line.count("divisor_override: assumed None") == 1 and "0, 1, 2 and 2 more: AvgPool2d's print" in line
+
+
+UNET_UP = """Up(
+  (up): ConvTranspose2d(64, 32, kernel_size=(2, 2), stride=(2, 2))
+  (conv): DoubleConv(
+    (double_conv): Sequential(
+      (0): Conv2d(64, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+    )
+  )
+)"""
+
+
+def test_a_failure_at_a_blocks_first_layer_blames_the_forward_that_gave_it_its_input():
+    """Reproducer: a U-Net's Up (torch.cat in its forward) failed at DoubleConv's first conv, and
+    the error told the user to declare DoubleConv, whose children do run in order."""
+    with pytest.raises(ConvcalcError) as error:
+        summary(UNET_UP, (1, 64, 8, 8))
+    message = str(error.value)
+    assert "the first layer of conv (DoubleConv), whose input the network (Up) gave it" in message
+    assert "declare it: `class Up:`" in message and "class DoubleConv" not in message
+
+
+PLAIN_NET = """PlainNet(
+  (layer1): Sequential(
+    (0): BasicBlock(
+      (conv1): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+      (bn1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+      (relu): ReLU(inplace=True)
+      (conv2): Conv2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+      (bn2): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+    )
+  )
+)"""
+
+
+def test_a_failure_inside_a_block_read_by_its_name_names_that_reading_first():
+    """Reproducer: a BasicBlock of one's own (no shortcut) inside a class without a recipe failed
+    in torchvision's residual add, and the error blamed the outer class alone."""
+    with pytest.raises(ConvcalcError) as error:
+        summary(PLAIN_NET, (1, 3, 16, 16))
+    message = str(error.value)
+    assert "do not broadcast" in message and "That is inside" not in message
+    assumed = message.split("this follows what convcalc assumed where the text is silent: ")[1]
+    assert assumed.startswith("layer1.0: BasicBlock read as torchvision's BasicBlock")
+
+
+def test_a_module_asked_for_alone_that_reads_a_parameter_its_parent_declares_says_so():
+    """Reproducer: --module encoder of a ViT said its Encoder was not the recipe's class."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "data" / "torchvision" / "vit_b_16.txt").read_text()
+    with pytest.raises(ConvcalcError, match="a parameter its parent's recipe declares .* ask for the module that holds it"):
+        convcalc.parse_network(text).module("encoder").trace((1, 197, 768))

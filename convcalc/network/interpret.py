@@ -75,9 +75,14 @@ class Absent:
     type_name: str
     name: str
     children: list[str]
+    selected: bool = False  # the module asked for with --module: its parent may declare the name
 
     def message(self) -> str:
         listed = ", ".join(self.children[:12]) or "none"
+        if self.selected:
+            return (f"{self.type_name} reads {self.name!r}, neither one of its children ({listed}) nor a parameter of its "
+                    "own recipe: a parameter its parent's recipe declares (print(model) shows no parameters), which "
+                    "it lacks when asked for on its own; ask for the module that holds it")
         return (f"no child {self.name!r} (its children: {listed}); a {self.type_name} "
                 f"printed with other children is not the class this recipe is for: declare its forward in a recipe "
                 "of your own, which replaces the built-in one")

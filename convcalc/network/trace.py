@@ -147,9 +147,10 @@ class _Tracer(LayerSteps):
         self.module_runs.append(scope)
         ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
         recipe = self.recipe_of(node)
+        assumed = False  # its recipe applied by its class name alone
         if recipe is not None and recipe.origin.startswith("built-in"):
             self.known_parents.add(path)  # torch's and torchvision's classes build their children with defaults
-            self.library_block(recipe, node, path)
+            assumed = self.library_block(recipe, node, path)
         if recipe is None and not node.children and node.args is not None and not_modelled(node.type_name):
             raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
                                     f"{not_modelled(node.type_name)}"), node.source, path)
@@ -162,7 +163,12 @@ class _Tracer(LayerSteps):
         elif recipe is not None and recipe.refuse:
             raise locate(ParseError(f"{node.type_name}: {recipe.refuse} ({recipe.where()})"), node.source, path)
         elif recipe is not None and recipe.forward is not None:
-            y = self.run_recipe(recipe, ref, args, kwargs)
+            try:
+                y = self.run_recipe(recipe, ref, args, kwargs)
+            except (ShapeError, ConfigError) as exc:
+                if assumed and not hasattr(exc, "assumed_block"):  # the innermost such block: the likeliest cause
+                    exc.assumed_block = path  # type: ignore[attr-defined]
+                raise
         else:
             y = self.run_chain(ref, args, kwargs, recipe, root)
         scope.output = y if isinstance(y, Tensor) else None
@@ -185,22 +191,30 @@ class _Tracer(LayerSteps):
             # torch cannot call these: the parent's forward loops over them (or picks from them)
             self.assume(f"a {node.type_name} has no forward of its own: its children run in order, as a loop "
                         "over it in its parent's forward would", ref.path, node.type_name)
+        index = 0
         try:
-            for name, _ in node.children:
+            for index, (name, _) in enumerate(node.children):
                 child = self.child_ref(ref, name)
                 args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
                 kwargs = {}
         except (ShapeError, ConfigError) as exc:
-            if known:
+            if known or hasattr(exc, "assumed_block"):  # a block read by its name alone failed inside
                 raise
+            problem = str(exc).split("; ")[0]
             if getattr(exc, "forward_unknown", False):  # an inner block's chain failed: this one ran it
-                if getattr(exc, "within", 0) < 2:  # the guess may be this block's (a U-Net's Up and its cat)
+                inner = getattr(exc, "first_child_of", None)
+                if inner is not None and getattr(exc, "within", 0) == 0:
+                    # it failed on its first child's input: the input this block's forward gave it
+                    exc.args = (f"{exc.problem}. That is the first layer of {inner}, whose input {ref.path or 'the network'} "
+                                f"({node.type_name}) gave it; convcalc does not know {node.type_name}'s forward: it ran "
+                                f"its children in order, which is likely not what {node.type_name} does"
+                                f"{_declare_hint(node)}", *exc.args[1:])
+                elif getattr(exc, "within", 0) < 2:  # the guess may be this block's (a U-Net's Up and its cat)
                     exc.args = (f"{exc.args[0]} (within {ref.path or 'the network'} ({node.type_name}), whose "
                                 "forward convcalc does not know either)", *exc.args[1:])
-                    exc.within = getattr(exc, "within", 0) + 1  # type: ignore[attr-defined]
+                exc.within = getattr(exc, "within", 0) + 1  # type: ignore[attr-defined]
                 raise
             # The layer is probably right and the chain wrong: say so, without the layer's fix.
-            problem = str(exc).split("; ")[0]
             wrapped = type(exc)(
                 f"{problem}. That is inside {ref.path or 'the network'}, a {node.type_name}, whose forward convcalc "
                 f"does not know: it ran its children in order, which is likely not what {node.type_name} does"
@@ -208,6 +222,9 @@ class _Tracer(LayerSteps):
             )
             wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
             wrapped.forward_unknown = True  # type: ignore[attr-defined]  # enclosing blocks add nothing
+            wrapped.problem = problem  # type: ignore[attr-defined]
+            if index == 0:  # its first child's input is the enclosing forward's doing, if that is unknown too
+                wrapped.first_child_of = f"{ref.path} ({node.type_name})"  # type: ignore[attr-defined]
             raise wrapped from None
         if len(args) != 1:
             raise ParseError(f"{ref.path or 'the network'} ({node.type_name}) takes one input, got {len(args)}")
@@ -251,18 +268,22 @@ class _Tracer(LayerSteps):
         self.check_children_ran(recipe, ref)
         return result
 
-    def library_block(self, recipe: Recipe, node: ModuleNode, path: str) -> None:
+    def library_block(self, recipe: Recipe, node: ModuleNode, path: str) -> bool:
         """Name a torchvision block recipe run outside any torchvision model: a class of one's
         own with that name and those children prints the same and may do otherwise (a
-        ``BasicBlock`` without the residual add). Inside a torchvision model the blocks are its."""
+        ``BasicBlock`` without the residual add). Inside a torchvision model the blocks are its.
+        True when named."""
         if recipe.origin != TORCHVISION_RECIPES or self.inside_model:
-            return
+            return False
         if recipe.model:
             self.library_models.add(path)
-        elif not any(not model or path == model or path.startswith(model + ".") for model in self.library_models):
+            return False
+        if not any(not model or path == model or path.startswith(model + ".") for model in self.library_models):
             self.assume(f"{node.type_name} read as torchvision's {node.type_name} ({recipe.where()}): its name and "
                         "children are that class's, but print(model) shows the same for a class of one's own, which "
                         f"may do otherwise{_declare_hint(node)}", path, node.type_name)
+            return True
+        return False
 
     def recipe_of(self, node: ModuleNode) -> Recipe | None:
         """The recipe of a printed module's class, unless its children's names say it is another
@@ -406,7 +427,8 @@ class _Tracer(LayerSteps):
             if layer is None:
                 layer = build_at(module.cls, module.kwargs, module.source, None, value.path)
             return getattr(layer, attr, None)
-        return Absent(value.path or "the network", type_name, attr, list(self.children(module)))
+        return Absent(value.path or "the network", type_name, attr, list(self.children(module)),
+                      selected=not value.path and self.inside_model)
 
     def stride_of(self, ref: ModuleRef) -> int:
         """The stride a block applies along its first spatial dim: the product of its layers'."""
@@ -587,6 +609,8 @@ def _after_assumptions(exc: ConvcalcError, assumptions: list[Assumption]) -> Non
     """An error met after assumptions were made says so: the layer it names may be right and an
     assumed forward before it wrong, and the fix the layer suggests then the wrong one."""
     assumptions = [a for a in assumptions if a.shapes]  # those that can have led to a wrong shape
+    failed_in = getattr(exc, "assumed_block", None)  # a block read by its name alone, where it failed: first
+    assumptions.sort(key=lambda a: a.module != failed_in)
     if not assumptions or not isinstance(exc, (ShapeError, ConfigError)) or getattr(exc, "forward_unknown", False):
         return  # a refusal (a parse error) stands on its own
     shown = "; ".join(str(a) for a in assumptions[:2]) + (f"; and {len(assumptions) - 2} more" if len(assumptions) > 2 else "")
