@@ -404,3 +404,34 @@ def test_a_module_asked_for_alone_that_reads_a_parameter_its_parent_declares_say
     text = (Path(__file__).parent / "data" / "torchvision" / "vit_b_16.txt").read_text()
     with pytest.raises(ConvcalcError, match="a parameter its parent's recipe declares .* ask for the module that holds it"):
         convcalc.parse_network(text).module("encoder").trace((1, 197, 768))
+
+
+def test_a_class_named_like_a_layer_with_children_is_a_module():
+    """Reproducer: monai's UpSample, printed with children, was read as a multi-line nn.Upsample
+    call and failed with "invalid syntax"."""
+    text = "Net(\n  (up): UpSample(\n    (deconv): ConvTranspose2d(4, 2, kernel_size=(2, 2), stride=(2, 2))\n  )\n)"
+    result = summary(text, (1, 4, 8, 8))
+    assert result.output_shape == (1, 2, 16, 16) and result.totals.params == 34
+    assert any(m.startswith("up: UpSample has no recipe") for m in messages(result))
+
+
+def test_a_printed_class_named_like_a_layer_in_another_case_is_read_as_it_with_that_named():
+    """print(model) prints class names exactly: `UpSample(...)` and `relu()` are classes of one's own."""
+    text = "Net(\n  (up): UpSample(scale_factor=2.0, mode='nearest')\n  (act): relu()\n)"
+    result = summary(text, (1, 1, 4, 4))
+    assert result.output_shape == (1, 1, 8, 8)
+    said = messages(result)
+    assert any(m.startswith("up: UpSample read as nn.Upsample") for m in said)
+    assert any(m.startswith("act: relu read as nn.ReLU") for m in said)
+    # written by the user (the line form, a call), a name in any case is the layer itself
+    assert not summary("input 1x1x4x4\nnn.upsample(scale_factor=2.0)\nrelu").assumptions
+
+
+@pytest.mark.parametrize("name", ["Transformer", "TransformerDecoder", "SwinTransformer"])
+def test_a_class_named_like_a_torch_or_torchvision_model_with_other_children_is_not_refused_as_it(name):
+    """Reproducer: timm's PiT `Transformer(blocks, ...)` was refused as nn.Transformer (two inputs),
+    timm's SwinTransformer as torchvision's."""
+    text = f"Net(\n  (t): {name}(\n    (blocks): Sequential(\n      (0): Linear(in_features=8, out_features=8, bias=True)\n    )\n  )\n)"
+    result = summary(text, (1, 4, 8))
+    assert result.output_shape == (1, 4, 8)
+    assert any(m.startswith(f"t: {name} is not the class of convcalc's recipe") for m in messages(result))

@@ -191,9 +191,9 @@ class _Tracer(LayerSteps):
             # torch cannot call these: the parent's forward loops over them (or picks from them)
             self.assume(f"a {node.type_name} has no forward of its own: its children run in order, as a loop "
                         "over it in its parent's forward would", ref.path, node.type_name)
-        index = 0
+        start = len(self.steps)
         try:
-            for index, (name, _) in enumerate(node.children):
+            for name, _ in node.children:
                 child = self.child_ref(ref, name)
                 args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
                 kwargs = {}
@@ -201,10 +201,13 @@ class _Tracer(LayerSteps):
             if known or hasattr(exc, "assumed_block"):  # a block read by its name alone failed inside
                 raise
             problem = str(exc).split("; ")[0]
+            ran_before = len(self.steps) > start  # else the failing layer got this block's own input
             if getattr(exc, "forward_unknown", False):  # an inner block's chain failed: this one ran it
                 inner = getattr(exc, "first_child_of", None)
-                if inner is not None and getattr(exc, "within", 0) == 0:
-                    # it failed on its first child's input: the input this block's forward gave it
+                if inner is not None and ran_before:
+                    # it failed on the input this block's forward made and gave a block (its first
+                    # layer's input), the likelier guess to be wrong
+                    exc.first_child_of = None  # type: ignore[attr-defined]
                     exc.args = (f"{exc.problem}. That is the first layer of {inner}, whose input {ref.path or 'the network'} "
                                 f"({node.type_name}) gave it; convcalc does not know {node.type_name}'s forward: it ran "
                                 f"its children in order, which is likely not what {node.type_name} does"
@@ -223,7 +226,7 @@ class _Tracer(LayerSteps):
             wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
             wrapped.forward_unknown = True  # type: ignore[attr-defined]  # enclosing blocks add nothing
             wrapped.problem = problem  # type: ignore[attr-defined]
-            if index == 0:  # its first child's input is the enclosing forward's doing, if that is unknown too
+            if not ran_before:  # its input, unchanged, failed: the enclosing forward's doing, if unknown too
                 wrapped.first_child_of = f"{ref.path} ({node.type_name})"  # type: ignore[attr-defined]
             raise wrapped from None
         if len(args) != 1:

@@ -17,8 +17,10 @@ from ..registry import lookup
 from .nodes import SEQUENTIAL_TYPES, ModuleNode, Node, Source, check_unique, layer_node
 
 
-def parse_call(text: str, source: Source, defaults: Mapping[str, Any] | None = None) -> Node:
-    """The node of one call-form statement; ``defaults`` fill arguments it does not give."""
+def parse_call(text: str, source: Source, defaults: Mapping[str, Any] | None = None, printed: bool = False) -> Node:
+    """The node of one call-form statement; ``defaults`` fill arguments it does not give.
+    ``printed``: a line of print(model)'s text, whose class names are exact (an ``UpSample`` is
+    a class of one's own, not nn.Upsample)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "invalid decimal literal" and the like
@@ -38,10 +40,10 @@ def parse_call(text: str, source: Source, defaults: Mapping[str, Any] | None = N
             line=source.line,
             column=source.column,
         )
-    return _call_node(tree.body, source, defaults)
+    return _call_node(tree.body, source, defaults, printed)
 
 
-def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | None = None) -> Node:
+def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | None = None, printed: bool = False) -> Node:
     name = _dotted(call.func)
     where = _node_source(source, call)
     if name is None:
@@ -63,6 +65,8 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
         raise ParseError(
             f"{where.where()}: {exc}", line=where.line, column=where.column
         ) from None
+    if printed and short != cls.__name__:  # named like the layer, but not torch's class
+        return _unknown_module(short, call, source, where)
     positional = positional_names(cls)
     specs = {spec.name: spec for spec in cls.arg_specs()}
     kwargs: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..errors import ParseError
 from ..registry import aliases, layer_classes
 from .limits import MAX_BRACKET_DEPTH, MAX_STATEMENT_CHARS
+from .nodes import NAME_PREFIX
 
 
 def first_content(text: str) -> int | None:
@@ -80,7 +81,8 @@ class Lexer:
         self.opened: list[tuple[int, int, str]] = []  # open brackets: line, column, char
 
     def run(self) -> list[Token]:
-        for number, raw in enumerate(self.text.split("\n"), 1):
+        lines = self.text.split("\n")
+        for number, raw in enumerate(lines, 1):
             if len(raw) > MAX_STATEMENT_CHARS:
                 raise ParseError(
                     f"line is {len(raw)} characters long; the limit is {MAX_STATEMENT_CHARS}",
@@ -95,7 +97,7 @@ class Lexer:
                 if stripped[0] == ")" and stripped[1:].strip() in ("", ","):
                     self.tokens.append(Token("close", ")", number, column))
                     continue
-                if stripped.endswith("(") and self._is_opener(stripped):
+                if stripped.endswith("(") and self._is_opener(stripped, _next_content(lines, number)):
                     self.tokens.append(Token("open", stripped, number, column))
                     continue
                 if not _QUOTES_OR_SEPARATORS.search(line) and _balanced(line):
@@ -113,13 +115,15 @@ class Lexer:
         return self.tokens
 
     @staticmethod
-    def _is_opener(stripped: str) -> bool:
+    def _is_opener(stripped: str, following: str) -> bool:
         match = OPENER.fullmatch(stripped)
         if match is None:
             return False
         # A layer's own call continued on the next lines is a statement, not a module, unless
-        # the layer prints child modules (nn.MultiheadAttention shows its out_proj).
-        return not _is_layer_name(match["type"]) or _prints_children(match["type"])
+        # the layer prints child modules (nn.MultiheadAttention shows its out_proj) or the next
+        # line is a named child: a class of one's own named like a layer (monai's UpSample).
+        return (not _is_layer_name(match["type"]) or _prints_children(match["type"])
+                or NAME_PREFIX.match(following) is not None)
 
     def _scan(self, line: str, number: int) -> None:
         """Character scan for lines with quotes, brackets, ``;`` or braces."""
@@ -207,6 +211,11 @@ class Lexer:
 
 
 CALL_START = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*\s*\(")
+
+
+def _next_content(lines: list[str], number: int) -> str:
+    """The first non-blank line after line ``number`` (1-based), stripped; "" at the end."""
+    return next((stripped for index in range(number, len(lines)) if (stripped := lines[index].strip())), "")
 
 
 def _prints_children(name: str) -> bool:

@@ -25,7 +25,7 @@ class StatementParser:
     def __init__(self) -> None:
         # Statements repeat a lot (3000-layer specs are mostly copies): parse each text once.
         self._memo: dict[
-            str, tuple[type[Layer], dict[str, Any], dict[str, Any], dict[str, Any], Layer | None, tuple[str, ...]]
+            tuple[str, bool], tuple[type[Layer], dict[str, Any], dict[str, Any], dict[str, Any], Layer | None, tuple[str, ...]]
         ] = {}
 
     def leaf(self, text: str, source: Source, printed: bool = False) -> Node:
@@ -37,15 +37,15 @@ class StatementParser:
             raise ParseError(
                 f"{source.where()}: no layer here", line=source.line, column=source.column
             )
-        memo = self._memo.get(text)
+        memo = self._memo.get((text, printed))
         if memo is not None:
             cls, kwargs, forward, extras, layer, unstated = memo
             node = LayerNode(cls, kwargs, source, forward, extras, layer)
         else:
-            node = parse_call(text, source) if CALL_START.match(text) else parse_line(text, source)
+            node = parse_call(text, source, printed=printed) if CALL_START.match(text) else parse_line(text, source)
             if isinstance(node, LayerNode):
                 unstated = node.unstated
-                self._memo[text] = (node.cls, node.kwargs, node.forward_kwargs, node.extras, node.layer, unstated)
+                self._memo[(text, printed)] = (node.cls, node.kwargs, node.forward_kwargs, node.extras, node.layer, unstated)
         if not printed:
             _said_all(node)
         elif isinstance(node, LayerNode):
