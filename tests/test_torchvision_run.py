@@ -94,3 +94,20 @@ def test_net_run_with_an_npz_state_dict(tmp_path, cli):
     assert result.code == 0, result.err
     got = np.load(tmp_path / "out.npy")
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name,module,shape", [("inception_v3", "AuxLogits", (2, 768, 17, 17)),
+                                               ("googlenet", "aux1", (2, 512, 14, 14))])
+def test_an_auxiliary_classifier_asked_for_alone_runs_its_own_forward(name, module, shape):
+    """Reproducer: --module AuxLogits / aux1 was refused: InceptionAux had no recipe."""
+    torch.manual_seed(0)
+    aux = getattr(torchvision.models.get_model(name, weights=None, init_weights=False), module).eval()
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    params = {key: value.detach().numpy() for key, value in aux.state_dict().items()}
+    network = convcalc.parse_network((DATA / f"{name}.txt").read_text()).module(module)
+    assert network.summary(shape).totals.params == sum(p.numel() for p in aux.parameters())
+    with torch.inference_mode():
+        expected = aux(torch.from_numpy(x)).numpy()
+    got = network.forward(x, params)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
