@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import convcalc
@@ -379,3 +380,27 @@ def test_quantization_stubs_pass_their_input_through_before_conversion():
     summary = convcalc.parse_network(text).summary((1, 3, 8, 8))
     assert summary.output_shape == (1, 4, 6, 6) and summary.totals.params == 112
     assert [row.name for row in summary.rows] == ["conv"]
+
+
+def test_a_layer_subclass_with_its_own_forward_keeps_the_modules_name_for_its_output():
+    """Reproducer: ConvNeXt's LayerNorm2d row `features.0.1` showed the channels-last output of
+    its inner nn.LayerNorm, and --save stored that under the module's name, where torch's hooks
+    on the module see [N, C, H, W]."""
+    text = """class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x):
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+Net(
+  (norm): LayerNorm2d((4,), eps=1e-06, elementwise_affine=True)
+)"""
+    network = convcalc.parse_network(text)
+    summary = network.summary((1, 4, 3, 5))
+    rows = {row.name: row for row in summary.rows}
+    assert rows["norm.super"].output_shape == (1, 3, 5, 4) and "norm" not in rows
+    assert network.trace((1, 4, 3, 5)).module_outputs()["norm"] == [(1, 4, 3, 5)]
+    assert summary.totals.params == 8
+    weight, bias = np.arange(4.0, dtype=np.float32), np.ones(4, np.float32)
+    x = np.random.default_rng(0).standard_normal((1, 4, 3, 5)).astype(np.float32)
+    got = network.forward(x, {"norm.weight": weight, "norm.bias": bias})
+    centred = x - x.mean(axis=1, keepdims=True)
+    expected = centred / np.sqrt((centred**2).mean(axis=1, keepdims=True) + 1e-6) * weight[:, None, None] + 1
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -58,6 +58,10 @@ class Step:
     call: int = 1  # 2 when a step of this name already ran (the relu's second call), ...
     compute: Callable[..., Any] | None = None  # an operation's NumPy forward
     state_key: str | None = None  # a "param" step: its state_dict key
+    # The module whose state the layer holds, where that is not its name: a layer subclass's
+    # base layer, called in its own forward (``features.0.1.super``: the module's output is
+    # its forward's, as torch's hooks see it; its weight is ``features.0.1.weight``).
+    owner: str | None = None
     functional: bool = False  # a layer called as a function (F.max_pool2d): no module, no state
     fresh_output: bool = False  # an operation whose forward always returns a new array (OpResult.fresh)
     keeps_inputs: bool = False  # an operation whose backward needs its inputs (mul, matmul)
@@ -170,7 +174,8 @@ class Trace:
         """
         outputs: dict[str, list[Shape | None]] = {}
         for step in self.steps:
-            if step.kind != "param" and not step.functional and (step.layer is not None or step.name.split(".")[-1] != step.kind):
+            if step.kind != "param" and not step.functional and step.owner is None and (
+                    step.layer is not None or step.name.split(".")[-1] != step.kind):
                 outputs.setdefault(step.name, []).append(step.output.shape)
         runs: dict[str, list[Shape | None]] = {}
         for scope in self.module_runs:

@@ -10,7 +10,7 @@ from ..errors import ConvcalcError, ParseError, ShapeError, did_you_mean
 from ..layers.base import Layer, Shape, prod
 from ..shapes import format_shape
 from ..spec.nodes import LayerNode, build_at, locate
-from .graph import Scope, Step, Tensor
+from .graph import Scope, Step, Tensor, join_path
 from .receptive import RF, rf_through
 
 _MISSING = object()
@@ -92,8 +92,12 @@ class LayerSteps:
         self.ran.add(path)
         if not functional:
             self.built_layers.setdefault(path, layer)
-        self.append(Step("layer", path, type_name, depth, scopes, (x,), out, layer, node.source,
-                         node.forward_kwargs, macs, flops, first, tuple(notes), functional=functional))
+        # a layer subclass's own forward calling its base layer (``super().forward(x)``): a step
+        # inside the module, whose own output is what its forward returns
+        base = bool(self.context) and self.context[-1][0] == path and not self.context[-1][3] and not functional
+        self.append(Step("layer", join_path(path, "super") if base else path, type_name, depth, scopes, (x,), out,
+                         layer, node.source, node.forward_kwargs, macs, flops, first, tuple(notes),
+                         functional=functional, owner=path if base else None))
         for note in notes:
             self.note(note, path)
         return out

@@ -123,7 +123,8 @@ def own_state(step: Step, params: dict[str, np.ndarray]) -> dict[str, np.ndarray
     """The state_dict entries of the step's layer, by suffix (none for an ``F.<name>`` call)."""
     layer = step.layer
     assert layer is not None
-    prefix = f"{step.name}." if step.name else ""
+    owner = step.owner if step.owner is not None else step.name
+    prefix = f"{owner}." if owner else ""
     return {suffix: params[prefix + suffix] for suffix in {**layer.param_shapes(), **layer.buffer_shapes()}
             if not step.functional and prefix + suffix in params}
 

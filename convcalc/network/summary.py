@@ -10,7 +10,7 @@ from typing import Any
 from ..layers.base import Layer, Shape, prod
 from .counting import OWN
 from .receptive import ReceptiveField
-from .graph import Assumption, Scope, Step, Trace, call_key, shown_names
+from .graph import Assumption, Scope, Step, Trace, call_key, join_path, shown_names
 
 
 @dataclass
@@ -214,15 +214,16 @@ def _folded(scope: Scope, steps: list[Step], size: int) -> Row:
     param_shapes: dict[str, Shape] = {}
     buffer_shapes: dict[str, Shape] = {}
     for step in steps:
-        local = step.name[len(prefix) :] if step.name.startswith(prefix) else step.name
+        name = step.owner if step.owner is not None else step.name
+        local = name[len(prefix) :] if name.startswith(prefix) else ("" if name == scope.path else name)
         if step.kind == "param":
             param_shapes[local] = step.output.shape or ()
         if step.layer is None or not step.first_call or step.functional:
             continue
         for key, shape in step.layer.param_shapes().items():
-            param_shapes[f"{local}.{key}"] = shape
+            param_shapes[join_path(local, key)] = shape
         for key, shape in step.layer.buffer_shapes().items():
-            buffer_shapes[f"{local}.{key}"] = shape
+            buffer_shapes[join_path(local, key)] = shape
     macs = _sum([s.macs for s in steps])
     flops = _sum([s.flops for s in steps])
     out = scope.output if scope.output is not None else steps[-1].output
