@@ -3,6 +3,8 @@ filled in silently. Each case is a reproducer of a wrong answer convcalc once ga
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -347,10 +349,34 @@ def test_a_printed_avg_pool_gives_torchs_shape_or_names_ceil_mode(config):
 def test_one_assumption_about_many_modules_is_one_part_of_the_warning(cli, tmp_path):
     spec = tmp_path / "pools.txt"
     spec.write_text("Sequential(\n" + "".join(f"  ({i}): AvgPool2d(kernel_size=2, stride=2, padding=0)\n" for i in range(5)) + ")\n")
-    result = cli("net", str(spec), "-i", "1x1x64x64")
+    result = cli("net", str(spec), "-i", "1x1x64x64", "--run")
     assert result.code == 0
     line, = result.stderr.strip().splitlines()
     assert line.count("divisor_override: assumed None") == 1 and "0, 1, 2 and 2 more: AvgPool2d's print" in line
+
+
+def test_what_can_change_only_values_is_named_and_refused_only_where_values_are_computed(cli, tmp_path):
+    """A shape answer does not depend on divisor_override, count_include_pad or align_corners:
+    --strict refused every printed AvgPool2d, and every shape answer warned of them."""
+    spec = tmp_path / "pool.txt"
+    spec.write_text("Sequential(\n  (0): AvgPool2d(kernel_size=2, stride=2, padding=0)\n)\n")
+    shapes = cli("net", str(spec), "-i", "1x1x8x8", "--strict", "--json")
+    assert shapes.code == 0 and shapes.stderr == "" and json.loads(shapes.stdout)["assumptions"] == []
+    cli("net", str(spec), "-i", "1x1x8x8", "--strict", "--run").assert_one_error_line(
+        ["--strict: 0 (AvgPool2d)", "divisor_override", "changes the values computed"])
+    ran = cli("net", str(spec), "-i", "1x1x8x8", "--run", "--json")
+    assert [a["module"] for a in json.loads(ran.stdout)["assumptions"]] == ["0"]
+    network = convcalc.parse_network(spec.read_text())
+    network.strict = True
+    assert network.summary((1, 1, 8, 8)).output_shape == (1, 1, 4, 4)
+    with pytest.raises(ConvcalcError, match="divisor_override"):
+        network.forward(np.zeros((1, 1, 8, 8), np.float32))
+
+
+def test_a_printed_avgpool1d_is_not_said_to_take_a_divisor_override():
+    """torch's AvgPool1d has no divisor_override."""
+    said = messages(summary("Net(\n  (p): AvgPool1d(kernel_size=(2,), stride=(2,), padding=(0,))\n)", (1, 1, 8)))
+    assert not any("divisor_override" in m for m in said)
 
 
 UNET_UP = """Up(

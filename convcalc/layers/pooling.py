@@ -504,6 +504,7 @@ class AvgPool1d(_AvgPoolNd):
     """
 
     nd = 1
+    unprinted = ("ceil_mode", "count_include_pad")  # torch's AvgPool1d takes no divisor_override
 
     def __init__(
         self,

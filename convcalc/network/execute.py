@@ -126,6 +126,7 @@ def run_spec(
     from ..tensors.arrays import float_dtype
     from ..tensors.fill import make_rng
     from ..tensors.memory import check_memory
+    from .trace import refuse_value_assumptions
 
     real = float_dtype(dtype)
     rng = make_rng(seed)
@@ -134,6 +135,8 @@ def run_spec(
     shape, loaded, warnings = source.shape_and_file(real)
     summary = network.summary(shape, dtype, depth)
     trace = network.trace(shape)
+    if network.strict:
+        refuse_value_assumptions(trace.assumptions)
     reader = trace.index_reader()
     if reader is not None and loaded is not None:  # read again, as row numbers
         shape, loaded, warnings = source.shape_and_file(real, integer=True)

@@ -154,6 +154,7 @@ class Network:
         from ..tensors.arrays import real_array
         from .execute import run_network
         from .plan import prepare_plan
+        from .trace import refuse_value_assumptions
 
         x = real_array(x, "Network.forward: the input")
         key = (tuple(x.shape), x.dtype.str, bool(record), bool(fold), self.strict)
@@ -164,6 +165,8 @@ class Network:
         arrays = {key: real_array(value, f"Network.forward: the state_dict entry {key!r}")
                   for key, value in (params or {}).items()}
         trace = self.trace(tuple(x.shape))
+        if self.strict:
+            refuse_value_assumptions(trace.assumptions)
         if not prepared:
             run = run_network(trace, x, arrays, record=record, prepared=False)
             return (run.output, run.activations) if record else run.output

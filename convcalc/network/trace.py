@@ -99,8 +99,9 @@ class _Tracer(LayerSteps):
 
     def assume(self, message: str, name: str, type_name: str, how: str = "", shapes: bool = True) -> None:
         """Record an assumption about the module ``name`` of class ``type_name`` (each once);
-        ``shapes=False``: it can change values, never a shape."""
-        if self.strict:
+        ``shapes=False``: it can change values, never a shape (``--strict`` refuses it only where
+        values are computed, see ``refuse_value_assumptions``)."""
+        if self.strict and shapes:
             error = StrictError(f"--strict: {name or 'the network'} ({type_name}): {message}{how}")
             error.in_recipe = True  # type: ignore[attr-defined]  # complete as it is
             raise error
@@ -606,6 +607,21 @@ def _self_path(target: ast.expr) -> str | None:
             return ".".join(reversed(parts))
         else:
             return None
+
+
+def refuse_value_assumptions(assumptions: Sequence[Assumption]) -> None:
+    """``--strict`` where values are computed: a StrictError for the first assumption that can
+    change values (shapes and counts never depend on it, so a shape answer keeps it).
+
+    >>> refuse_value_assumptions([Assumption("p", "AvgPool2d", "divisor_override: assumed None", False)])
+    Traceback (most recent call last):
+    ...
+    convcalc.network.trace.StrictError: --strict: p (AvgPool2d): divisor_override: assumed None; it changes the values computed, not shapes or counts
+    """
+    for assumption in assumptions:
+        if not assumption.shapes:
+            raise StrictError(f"--strict: {assumption.module or 'the network'} ({assumption.type_name}): "
+                              f"{assumption.message}; it changes the values computed, not shapes or counts")
 
 
 def _after_assumptions(exc: ConvcalcError, assumptions: list[Assumption]) -> None:
