@@ -461,3 +461,51 @@ def test_a_class_named_like_a_torch_or_torchvision_model_with_other_children_is_
     result = summary(text, (1, 4, 8))
     assert result.output_shape == (1, 4, 8)
     assert any(m.startswith(f"t: {name} is not the class of convcalc's recipe") for m in messages(result))
+
+
+BLAME_CASES = {
+ "known seq in between": """Net(
+  (stem): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))
+  (layer): Sequential(
+    (0): Blk(
+      (a): Conv2d(8, 8, kernel_size=(1, 1), stride=(1, 1))
+    )
+    (1): Blk(
+      (a): Conv2d(16, 8, kernel_size=(1, 1), stride=(1, 1))
+    )
+  )
+)""",
+ "nested up": """Net(
+  (stem): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))
+  (up): Up(
+    (conv): DoubleConv(
+      (a): Conv2d(16, 8, kernel_size=(1, 1), stride=(1, 1))
+    )
+  )
+)""",
+ "basicblock input": """Net(
+  (stem): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))
+  (block): BasicBlock(
+    (conv1): Conv2d(16, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+    (bn1): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+    (relu): ReLU(inplace=True)
+    (conv2): Conv2d(16, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+    (bn2): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+  )
+)""",
+}
+
+
+@pytest.mark.parametrize("case,blamed", [
+    ("known seq in between", "That is inside layer.1, a Blk"),  # its input came from layer.0, through a Sequential
+    ("nested up", "the first layer of up.conv (DoubleConv), whose input up (Up) gave it"),
+    ("basicblock input", "That is inside the network, a Net"),  # no step of the block ran: its reading is not at fault
+])
+def test_the_blame_goes_to_the_forward_that_made_the_failing_input(case, blamed):
+    """Reproducers from a review: a known Sequential between the blocks, an unknown block whose
+    only child failed at its first layer, a block read by its name failing on its own input."""
+    with pytest.raises(ConvcalcError) as error:
+        summary(BLAME_CASES[case], (1, 3, 8, 8))
+    assert blamed in str(error.value)
+    if case == "basicblock input":
+        assert "BasicBlock read as torchvision's" not in str(error.value).split("(this follows")[0]

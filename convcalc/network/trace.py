@@ -164,11 +164,14 @@ class _Tracer(LayerSteps):
         elif recipe is not None and recipe.refuse:
             raise locate(ParseError(f"{node.type_name}: {recipe.refuse} ({recipe.where()})"), node.source, path)
         elif recipe is not None and recipe.forward is not None:
+            start = len(self.steps)
             try:
                 y = self.run_recipe(recipe, ref, args, kwargs)
             except (ShapeError, ConfigError) as exc:
-                if assumed and not hasattr(exc, "assumed_block"):  # the innermost such block: the likeliest cause
-                    exc.assumed_block = path  # type: ignore[attr-defined]
+                if len(self.steps) > start:  # it failed on what the recipe's forward made, not on its input
+                    _made_inside(exc)
+                    if assumed and not hasattr(exc, "assumed_block"):  # the innermost such block: the likeliest
+                        exc.assumed_block = path  # type: ignore[attr-defined]
                 raise
         else:
             y = self.run_chain(ref, args, kwargs, recipe, root)
@@ -199,15 +202,17 @@ class _Tracer(LayerSteps):
                 args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
                 kwargs = {}
         except (ShapeError, ConfigError) as exc:
+            ran_before = len(self.steps) > start  # else the failing layer got this block's own input
             if known or hasattr(exc, "assumed_block"):  # a block read by its name alone failed inside
+                if ran_before:  # on what its known forward made
+                    _made_inside(exc)
                 raise
             problem = str(exc).split("; ")[0]
-            ran_before = len(self.steps) > start  # else the failing layer got this block's own input
             if getattr(exc, "forward_unknown", False):  # an inner block's chain failed: this one ran it
                 inner = getattr(exc, "first_child_of", None)
-                if inner is not None and ran_before:
-                    # it failed on the input this block's forward made and gave a block (its first
-                    # layer's input), the likelier guess to be wrong
+                if inner is not None and (ran_before or not root):
+                    # a block failed on its input (at its first layer): the input this block's
+                    # forward gave it, the likelier guess to be wrong (unless it is the network's)
                     exc.first_child_of = None  # type: ignore[attr-defined]
                     exc.args = (f"{exc.problem}. That is the first layer of {inner}, whose input {ref.path or 'the network'} "
                                 f"({node.type_name}) gave it; convcalc does not know {node.type_name}'s forward: it ran "
@@ -607,6 +612,13 @@ def _self_path(target: ast.expr) -> str | None:
             return ".".join(reversed(parts))
         else:
             return None
+
+
+def _made_inside(exc: BaseException) -> None:
+    """An error met after a known forward ran steps: the failing block's input came from them,
+    not from the forward enclosing it (see ``run_chain``)."""
+    if getattr(exc, "first_child_of", None) is not None:
+        exc.first_child_of = None  # type: ignore[attr-defined]
 
 
 def refuse_value_assumptions(assumptions: Sequence[Assumption]) -> None:
