@@ -404,3 +404,12 @@ Net(
     centred = x - x.mean(axis=1, keepdims=True)
     expected = centred / np.sqrt((centred**2).mean(axis=1, keepdims=True) + 1e-6) * weight[:, None, None] + 1
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_whole_networks_recipe_failing_on_its_tensor_input_is_not_told_to_ask_for_its_parent():
+    """Only a module taken on its own (--module) has a parent whose forward may feed it more."""
+    text = ("class Net:\n    def forward(self, x):\n        n = len(x)\n        return self.c(x)\n"
+            "Net(\n  (c): Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1))\n)")
+    with pytest.raises(ConvcalcError) as error:
+        convcalc.parse_network(text).summary((1, 3, 4, 4))
+    assert "has no len()" in str(error.value) and "ask for the module that holds it" not in str(error.value)

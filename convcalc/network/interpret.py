@@ -119,7 +119,7 @@ class Interpreter:
     def error(self, node: ast.AST, message: str) -> RecipeError:
         line = getattr(node, "lineno", None)
         where = f"{self.recipe.origin}, line {line}" if line else self.recipe.origin
-        if "'Tensor'" in message and self.module is not None and not self.module.path:
+        if "'Tensor'" in message and self.module is not None and not self.module.path and self.tracer.selected:
             # the module asked for (--module) is given the one tensor --input makes
             message = (f"its forward does not take the one tensor --input gives ({message}): it takes what its "
                        "parent's forward passes it; ask for the module that holds it")

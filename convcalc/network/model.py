@@ -37,6 +37,7 @@ class Network:
         self.recipes = RecipeBook(spec.recipes)
         self.strict = False
         self.inside_model = False  # a submodule of a torchvision model (see ``module``)
+        self.selected = False  # a submodule taken on its own (``module``): its parent may feed it more
         self._plans: dict[tuple, _CachedPlan] = {}  # see forward
 
     def with_recipes(self, text: str, origin: str) -> "Network":
@@ -65,6 +66,7 @@ class Network:
         sub = Network.__new__(Network)
         sub.__dict__.update(self.__dict__)
         sub._plans = {}
+        sub.selected = True
         if isinstance(self.root, ModuleNode):  # a torchvision model's submodule holds its blocks
             recipe = self.recipes.find(self.root.type_name)
             sub.inside_model = self.inside_model or bool(
@@ -75,7 +77,7 @@ class Network:
     def trace(self, input_shape: Sequence[int] | str | None = None) -> Trace:
         """Run the shapes through every step; raises a located ConvcalcError on a mismatch."""
         return trace_network(self.root, self._input(input_shape), self.parse_notes, self.recipes, self.strict,
-                             self.inside_model)
+                             self.inside_model, self.selected)
 
     def _input(self, input_shape: Sequence[int] | str | None) -> Shape | None:
         if input_shape is None:

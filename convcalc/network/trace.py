@@ -92,6 +92,7 @@ class _Tracer(LayerSteps):
         self.unshown: set[str] = set()  # paths of the containers whose forward the text does not show
         self.library_models: set[str] = set()  # paths of torchvision models (see library_block)
         self.inside_model = False  # the network is a submodule of a torchvision model (--module)
+        self.selected = False  # the network is a submodule taken on its own (--module)
 
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
         self.next_id += 1
@@ -437,7 +438,7 @@ class _Tracer(LayerSteps):
                 layer = build_at(module.cls, module.kwargs, module.source, None, value.path)
             return getattr(layer, attr, None)
         return Absent(value.path or "the network", type_name, attr, list(self.children(module)),
-                      selected=not value.path and self.inside_model)
+                      selected=not value.path and self.selected)
 
     def stride_of(self, ref: ModuleRef) -> int:
         """The stride a block applies along its first spatial dim: the product of its layers'."""
@@ -656,10 +657,12 @@ def _declare_hint(node: ModuleNode) -> str:
 
 
 def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[str] = (),
-                  recipes: RecipeBook | None = None, strict: bool = False, inside_model: bool = False) -> Trace:
+                  recipes: RecipeBook | None = None, strict: bool = False, inside_model: bool = False,
+                  selected: bool = False) -> Trace:
     """Run the shapes of ``input_shape`` (None: unknown, the modules listed in print order)
     through the module tree ``root``; notes are ``parse_notes`` and then the rules applied.
-    ``inside_model``: ``root`` is a submodule of a torchvision model (its blocks are torchvision's).
+    ``inside_model``: ``root`` is a submodule of a torchvision model (its blocks are torchvision's);
+    ``selected``: a submodule taken on its own (``--module``), which its parent may feed more.
     Raises a located ConvcalcError on a mismatch."""
     from .state import collect_state
 
@@ -667,7 +670,7 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
     flatten_at: set[str] = set()
     while True:
         tracer = _Tracer(book, frozenset(flatten_at), strict)
-        tracer.inside_model = inside_model
+        tracer.inside_model, tracer.selected = inside_model, selected
         tracer.root_type = root.type_name if isinstance(root, ModuleNode) else root.cls.__name__
         x = tracer.tensor(input_shape, ())
         try:
