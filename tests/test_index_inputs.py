@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from convcalc.errors import ConvcalcError
 from convcalc.tensors.files import load_input
 
 EMBEDDING_NET = "Sequential(\n  (0): Embedding(100, 16)\n  (1): Linear(in_features=16, out_features=3, bias=True)\n)\n"
@@ -81,3 +82,35 @@ def test_large_indices_survive_the_read_exactly(tmp_path):
     text = tmp_path / "big.txt"
     text.write_text("16777217 3\n")
     assert load_input(text, indices=True).array.tolist() == [16777217, 3]
+
+
+def test_an_index_file_from_a_pipe_is_read_once(files, tmp_path):
+    """Reproducer: the input was read as floats, then again as indices, and a pipe was empty the second time."""
+    import subprocess
+    import sys
+
+    spec, indices, weights, state = files
+    out = tmp_path / "y.npy"
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "net", str(spec), "--input-file", "/dev/stdin",
+                           "--weights", str(weights), "--save", str(out)],
+                          input=indices.read_bytes(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rows = state["0.weight"][np.load(indices)]
+    np.testing.assert_allclose(np.load(out), rows @ state["1.weight"].T + state["1.bias"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_whole_number_fill_gives_those_indices_and_others_are_refused(cli, files, tmp_path):
+    spec, _, weights, state = files
+    out = tmp_path / "y.npy"
+    assert cli("net", str(spec), "-i", "2x3", "--fill", "zeros", "--weights", str(weights), "--save", str(out)).code == 0
+    expected = state["0.weight"][0] @ state["1.weight"].T + state["1.bias"]
+    np.testing.assert_allclose(np.load(out), np.broadcast_to(expected, (2, 3, 3)), rtol=1e-5, atol=1e-5)
+    cli("net", str(spec), "-i", "2x3", "--fill", "uniform", "--run").assert_one_error_line(["--fill uniform", "whole-number"])
+
+
+@pytest.mark.parametrize("values", [np.array([2**63 + 5], np.uint64), np.array([1e30])])
+def test_indices_past_int64_are_refused_not_wrapped(tmp_path, values):
+    path = tmp_path / "big.npy"
+    np.save(path, values)
+    with pytest.raises(ConvcalcError, match="do not fit in int64"):
+        load_input(path, indices=True)

@@ -132,14 +132,17 @@ def run_spec(
     rng = make_rng(seed)
     if source.shape is None:
         source = source._replace(shape=network.input_shape)
-    shape, loaded, warnings = source.shape_and_file(real)
+    shape, stored, warnings = source.shape_and_file(real, integer=None)  # floats or row numbers: the trace says
     summary = network.summary(shape, dtype, depth)
     trace = network.trace(shape)
     if network.strict:
         refuse_value_assumptions(trace.assumptions)
     reader = trace.index_reader()
-    if reader is not None and loaded is not None:  # read again, as row numbers
-        shape, loaded, warnings = source.shape_and_file(real, integer=True)
+    loaded = None
+    if stored is not None:
+        loaded, finished = source.finish(stored, real, reader is not None)
+        warnings = warnings + finished
+        del stored
     expected = state_dict_shapes(trace)
     check_memory(run_network_bytes(trace, shape, expected, summary.totals.activation_bytes or 0, real), max_memory)
     x = loaded if loaded is not None else source.random(shape, rng, real, reader)

@@ -14,7 +14,7 @@ from ..errors import ConvcalcError, ParseError
 from ..kernels._common import allocation_limit
 from ..layers.base import Layer, Shape
 from ..tensors.arrays import check_dims, float_dtype, overflow_notes
-from ..tensors.files import as_indices, load_input, load_weights
+from ..tensors.files import as_indices, file_name, finish_input, load_input, load_weights
 from ..tensors.fill import make_params, make_rng, make_tensor
 from ..tensors.memory import check_memory, run_bytes
 from ..tensors.params import check_params
@@ -100,8 +100,9 @@ class InputSource(NamedTuple):
     fill: str
     max_memory: int | None = None  # bounds the file's read (--max-memory)
 
-    def shape_and_file(self, real: np.dtype, integer: bool = False) -> tuple[Shape, Any, list[str]]:
-        """The input's shape, the array when it comes from a file (else None), and warnings."""
+    def shape_and_file(self, real: np.dtype, integer: bool | None = False) -> tuple[Shape, Any, list[str]]:
+        """The input's shape, the array when it comes from a file (else None), and warnings;
+        ``integer``: an embedding's row numbers; None: as stored, for ``finish``."""
         if self.shape is not None:
             check_dims(tuple(self.shape))
         if self.file is None:
@@ -111,9 +112,17 @@ class InputSource(NamedTuple):
         loaded = load_input(self.file, self.shape, self.key, self.gray, real, max_bytes=self.max_memory, indices=integer)
         return tuple(loaded.array.shape), loaded.array, list(loaded.warnings)
 
+    def finish(self, array: np.ndarray, real: np.dtype, integer: bool) -> tuple[np.ndarray, list[str]]:
+        """An array ``shape_and_file(real, None)`` read as stored, made floats or row numbers."""
+        return finish_input(array, file_name(self.file or "the input", self.key), real, integer)
+
     def random(self, shape: Shape, rng: np.random.Generator, real: np.dtype, layer: Layer | None = None) -> np.ndarray:
+        """Random input of ``shape``; for an embedding (``layer``), valid row numbers, or the
+        whole numbers ``--fill`` asks for."""
         if layer is not None and layer.integer_input:
-            return _random_indices(layer, shape, rng)
+            if self.fill == "normal":  # the default: valid row numbers
+                return _random_indices(layer, shape, rng)
+            return as_indices(make_tensor(shape, self.fill, rng, np.dtype(np.float64)), f"--fill {self.fill}")
         return make_tensor(shape, self.fill, rng, real)
 
 

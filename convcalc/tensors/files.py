@@ -59,7 +59,7 @@ def load_input(
     gray: bool = False,
     dtype: Any = "float32",
     max_bytes: int | None = None,
-    indices: bool = False,
+    indices: bool | None = False,
 ) -> LoadedTensor:
     """Read an input tensor from ``.npy``, ``.npz`` (one array, or ``key``), text/CSV or an image.
 
@@ -68,9 +68,10 @@ def load_input(
       any other reshape is done with a warning). Without it, text gives rows × columns.
     - Images (Pillow, the ``image`` extra) give 1×C×H×W floats in [0, 1]: RGB, or one
       luma channel with ``gray``.
-    - Integer and bool arrays are converted to ``dtype``; NaN and Inf are kept; both are
-      reported in ``warnings``. With ``indices`` (an embedding's input) the values are row
-      numbers instead: int64, whole numbers required (``as_indices``).
+    - The values are finished by ``finish_input``: converted to ``dtype`` (integers and bools
+      with a warning, NaN and Inf reported), or with ``indices`` (an embedding's input) read
+      as int64 row numbers; ``indices=None`` leaves them as stored (text as float64), for the
+      caller to finish once it knows which.
     - ``max_bytes`` (``--max-memory``): a load whose estimate (from the header, the image size
       or the text's length) exceeds it is refused before any data is read; a pipe or device is
       read up to it and no further.
@@ -83,26 +84,40 @@ def load_input(
         raise FileError(f"--key {key!r} only applies to .npz files, and {source} is not one")
     _check_load(source, kind, data, target, max_bytes, key=key, gray=gray)
     notes: list[str] = []
+    where = file_name(source, key)
     if kind == "image":
         array, notes = _read_image(source, gray, data)
     elif gray:
         raise FileError(f"--gray only applies to images, and {source} is not one")
     elif kind == "text":
-        text = _finish_text(source, shape, np.dtype(np.float64) if indices else target, data)
-        return LoadedTensor(as_indices(text.array, str(source)), []) if indices else text
+        array = _read_text_array(source, shape, data)
     else:
         array = _read_npy_or_npz(source, kind, key, data)
-    where = _describe(source, key)
-    if indices:
         _reject_non_numeric(array, where)
-        array = as_indices(array, where)
-    else:
-        array, converted = _as_float(array, where, target)
-        notes += converted
-    if shape is not None:
-        array, reshaped = _fit_shape(array, tuple(shape), where, image=kind == "image")
+        if shape is not None:
+            array, reshaped = _fit_shape(array, tuple(shape), where)
+            notes += reshaped
+    if kind == "image" and shape is not None:
+        array, reshaped = _fit_shape(array, tuple(shape), where, image=True)
         notes += reshaped
-    return LoadedTensor(array, notes + _nonfinite_notes(array, where))
+    if indices is None:
+        return LoadedTensor(array, notes)
+    array, finished = finish_input(array, where, target, indices)
+    return LoadedTensor(array, notes + finished)
+
+
+def finish_input(array: np.ndarray, where: str, dtype: Any, indices: bool) -> tuple[np.ndarray, list[str]]:
+    """An input read as stored (``load_input(..., indices=None)``), made what the network takes:
+    ``dtype`` floats, with warnings for converted integers and for NaN and Inf; or, with
+    ``indices``, an embedding's int64 row numbers (``as_indices``).
+
+    >>> finish_input(np.array([1, 2]), "x.npy", "float32", False)
+    (array([1., 2.], dtype=float32), ['x.npy holds int64 values; converted to float32'])
+    """
+    if indices:
+        return as_indices(array, where), []
+    floats, notes = _as_float(array, where, float_dtype(dtype))
+    return floats, notes + _nonfinite_notes(floats, where)
 
 
 def load_weights(path: str | os.PathLike, dtype: Any = "float32", max_bytes: int | None = None) -> LoadedWeights:
@@ -163,7 +178,12 @@ def _torch_checkpoint_message(source: Path) -> str:
     )
 
 
-def _describe(source: Path, key: str | None) -> str:
+def file_name(source: str | os.PathLike, key: str | None) -> str:
+    """How messages name an input: the file, and the .npz member with ``--key``.
+
+    >>> file_name("x.npz", "a")
+    "x.npz['a']"
+    """
     return f"{source}[{key!r}]" if key is not None else str(source)
 
 
@@ -346,8 +366,10 @@ def as_indices(x: np.ndarray, where: str) -> np.ndarray:
     """
     if x.dtype.kind == "f" and (not np.all(np.isfinite(x)) or not np.all(x == np.round(x))):
         raise ConvcalcError(f"{where}: an embedding takes whole-number indices")
-    with np.errstate(over="ignore", invalid="ignore"):
-        return x.astype(np.int64, copy=False)
+    if x.size and (x.min() < -(2**63) or x.max() >= 2**63):  # else the cast would wrap them
+        raise ConvcalcError(f"{where}: indices from {x.min():g} to {x.max():g} do not fit in int64, as an "
+                            "embedding's row numbers must")
+    return x.astype(np.int64, copy=False)
 
 
 def _nonfinite_notes(array: np.ndarray, where: str) -> list[str]:
@@ -387,11 +409,9 @@ def _fit_shape(
     return array.reshape(shape), notes
 
 
-def _finish_text(
-    source: Path, shape: Sequence[int] | None, target: np.dtype, data: bytes | None = None
-) -> LoadedTensor:
+def _read_text_array(source: Path, shape: Sequence[int] | None, data: bytes | None = None) -> np.ndarray:
+    """The numbers of a text file as float64: reshaped to ``shape``, else rows × columns."""
     values, row_lengths = _read_text_numbers(source, data)
-    where = str(source)
     if shape is not None:
         dims = tuple(shape)
         if len(values) != math.prod(dims):
@@ -411,8 +431,7 @@ def _finish_text(
         rows, cols = len(row_lengths), row_lengths[0]
         dims = (rows, cols) if rows > 1 and cols > 1 else (len(values),)
         array = np.array(values, dtype=np.float64).reshape(dims)
-    array = _cast(array, target)
-    return LoadedTensor(array, _nonfinite_notes(array, where))
+    return array
 
 
 _WHITESPACE = re.compile(r"\s+")
