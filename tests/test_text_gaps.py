@@ -439,6 +439,9 @@ def test_a_class_named_like_a_layer_with_children_is_a_module():
     result = summary(text, (1, 4, 8, 8))
     assert result.output_shape == (1, 2, 16, 16) and result.totals.params == 34
     assert any(m.startswith("up: UpSample has no recipe") for m in messages(result))
+    # its own arguments printed above its children
+    above = text.replace("UpSample(\n", "UpSample(\n    spatial_dims=2, mode='deconv'\n")
+    assert summary(above, (1, 4, 8, 8)).output_shape == (1, 2, 16, 16)
 
 
 def test_a_printed_class_named_like_a_layer_in_another_case_is_read_as_it_with_that_named():

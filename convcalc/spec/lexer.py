@@ -5,6 +5,7 @@ each with its line and column; comments and quoted text are respected.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ParseError
@@ -97,7 +98,7 @@ class Lexer:
                 if stripped[0] == ")" and stripped[1:].strip() in ("", ","):
                     self.tokens.append(Token("close", ")", number, column))
                     continue
-                if stripped.endswith("(") and self._is_opener(stripped, _next_content(lines, number)):
+                if stripped.endswith("(") and self._is_opener(stripped, lambda: _names_a_child(lines, number, column)):
                     self.tokens.append(Token("open", stripped, number, column))
                     continue
                 if not _QUOTES_OR_SEPARATORS.search(line) and _balanced(line):
@@ -115,15 +116,14 @@ class Lexer:
         return self.tokens
 
     @staticmethod
-    def _is_opener(stripped: str, following: str) -> bool:
+    def _is_opener(stripped: str, names_a_child: Callable[[], bool]) -> bool:
         match = OPENER.fullmatch(stripped)
         if match is None:
             return False
         # A layer's own call continued on the next lines is a statement, not a module, unless
-        # the layer prints child modules (nn.MultiheadAttention shows its out_proj) or the next
-        # line is a named child: a class of one's own named like a layer (monai's UpSample).
-        return (not _is_layer_name(match["type"]) or _prints_children(match["type"])
-                or NAME_PREFIX.match(following) is not None)
+        # the layer prints child modules (nn.MultiheadAttention shows its out_proj) or a named
+        # child follows: a class of one's own named like a layer (monai's UpSample).
+        return not _is_layer_name(match["type"]) or _prints_children(match["type"]) or names_a_child()
 
     def _scan(self, line: str, number: int) -> None:
         """Character scan for lines with quotes, brackets, ``;`` or braces."""
@@ -213,9 +213,19 @@ class Lexer:
 CALL_START = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*\s*\(")
 
 
-def _next_content(lines: list[str], number: int) -> str:
-    """The first non-blank line after line ``number`` (1-based), stripped; "" at the end."""
-    return next((stripped for index in range(number, len(lines)) if (stripped := lines[index].strip())), "")
+_LOOK_AHEAD = 64  # lines a layer-named opener is searched for a named child (its own arguments above it)
+
+
+def _names_a_child(lines: list[str], number: int, column: int) -> bool:
+    """Whether a ``(name): ...`` line follows line ``number`` (1-based) before the bracket it
+    opens is closed (a ``)`` at its indentation, ``column``), within ``_LOOK_AHEAD`` lines."""
+    for index in range(number, min(len(lines), number + _LOOK_AHEAD)):
+        stripped = lines[index].strip()
+        if NAME_PREFIX.match(stripped):
+            return True
+        if stripped[:1] == ")" and len(lines[index]) - len(lines[index].lstrip()) + 1 <= column:
+            return False
+    return False
 
 
 def _prints_children(name: str) -> bool:
