@@ -47,11 +47,7 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
     name = _dotted(call.func)
     where = _node_source(source, call)
     if name is None:
-        raise ParseError(
-            f"{source.where()}: expected a layer name before '('",
-            line=where.line,
-            column=where.column,
-        )
+        raise ParseError(f"{source.where()}: expected a layer name before '('", line=where.line, column=where.column)
     short = name.rsplit(".", 1)[-1]
     if short in SEQUENTIAL_TYPES:
         return _container_call(short, call, where)
