@@ -93,16 +93,38 @@ class Recipe:
 
     def fits(self, names: list[str]) -> bool:
         """Whether children of these names can be this class's (``children``: "numbered" as
-        nn.Sequential numbers them, or the names the class gives them; None: any).
+        nn.Sequential numbers them, or the names the class gives them; None: any). A built-in
+        recipe that names its children in its code (``self.conv1``) fits only children of
+        those names: ultralytics' ``Bottleneck(cv1, cv2)`` is not torchvision's.
 
         >>> Recipe("MLP", "demo", 1, children="numbered").fits(["w1", "w2"])
         False
         """
-        if self.children is None:
+        allowed = self.children if self.children is not None else self.names_read()
+        if allowed is None:
             return True
-        if self.children == "numbered":
+        if allowed == "numbered":
             return names == [str(i) for i in range(len(names))]
-        return set(names) <= set(self.children)
+        return set(names) <= set(allowed)
+
+    def names_read(self) -> tuple[str, ...] | None:
+        """The attributes a built-in recipe's code reads or declares (``self.<name>``) and its
+        ``unused`` children; None for one that runs its children without naming them (``for
+        layer in self``), has no forward, or is a user's (whose class is theirs to describe).
+
+        >>> recipe = read_recipes("class B:\\n    def forward(self, x):\\n        return self.b(self.a(x))", "built-in demo")["B"]
+        >>> sorted(recipe.names_read())
+        ['', 'a', 'b']
+        """
+        if self.forward is None or not self.origin.startswith("built-in"):
+            return None
+        names = {*self.unused, ""}  # "": a layer subclass's own layer, its super()
+        for node in ast.walk(ast.Module(body=[*self.init, self.forward], type_ignores=[])):
+            if isinstance(node, ast.For) and isinstance(node.iter, ast.Name) and node.iter.id == "self":
+                return None
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                names.add(node.attr)
+        return tuple(names)
 
 
 def read_recipes(text: str, origin: str) -> dict[str, Recipe]:
