@@ -59,6 +59,16 @@ def lookup(name: str) -> type[Layer]:
     raise ConvcalcError(f"unknown layer {name!r}{suggestion(name)}")
 
 
+def torch_layer(name: str) -> type[Layer] | None:
+    """The layer whose torch class is named exactly ``name`` (print(model)'s spelling), else None.
+
+    >>> torch_layer("Conv2d").__name__, torch_layer("conv2d")
+    ('Conv2d', None)
+    """
+    cls = layer_classes().get(name.lower())
+    return cls if cls is not None and cls.__name__ == name else None
+
+
 _RECURRENT = "a recurrent layer: its state runs over time steps, which convcalc does not model"
 _LAZY = ("a lazy module: its parameters do not exist until its first forward; print the model after "
          "one forward pass, when it prints as the layer it became")

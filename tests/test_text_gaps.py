@@ -512,3 +512,25 @@ def test_the_blame_goes_to_the_forward_that_made_the_failing_input(case, blamed)
     assert blamed in str(error.value)
     if case == "basicblock input":
         assert "BasicBlock read as torchvision's" not in str(error.value).split("(this follows")[0]
+
+
+@pytest.mark.parametrize("name", ["RMSNorm", "Upsample", "BatchNorm2d"])
+def test_torchs_own_name_printed_without_the_arguments_torch_prints_is_a_class_of_ones_own(name):
+    """Reproducer: diffusers' RMSNorm() was refused with "RMSNorm needs normalized_shape", a
+    user's Upsample() with "give size or scale_factor": read as torch's layers."""
+    text = f"Net(\n  (a): {name}()\n)"
+    with pytest.raises(ConvcalcError, match=rf"{name}\(\) prints none of nn.{name}'s arguments, which torch's always prints"):
+        summary(text, (1, 4, 4, 4))
+    listed = summary(text)  # without an input: listed, its parameters unknown
+    assert any(f"a ({name}: not a torch.nn layer" in note for note in listed.notes)
+    assert summary("Net(\n  (a): ReLU()\n)", (1, 4)).output_shape == (1, 4)  # torch prints ReLU() so
+
+
+def test_a_class_read_as_a_layer_whose_arguments_need_the_input_is_listed_without_one():
+    """Reproducer: DETR's DetrFrozenBatchNorm2d() stopped the parameter listing of the whole model."""
+    text = "Net(\n  (a): DetrFrozenBatchNorm2d()\n  (fc): Linear(in_features=4, out_features=2, bias=True)\n)"
+    listed = summary(text)
+    assert listed.totals.params == 10
+    assert any("a (BatchNorm2d: its input shape is needed)" in note for note in listed.notes)
+    ran = summary(text, (1, 4, 1, 1))
+    assert ran.totals.params == 18 and any(m.startswith("a: DetrFrozenBatchNorm2d read as nn.BatchNorm2d") for m in messages(ran))

@@ -47,6 +47,8 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
         base = _moved(base, recipe.buffers, node.type_name) if recipe is not None and recipe.buffers else base
     elif recipe is None and not not_modelled(node.type_name):
         for cls in similar_layers(node.type_name):
+            if cls.__name__ == node.type_name:  # torch's own name printing none of its arguments: not it
+                continue
             base = _layer(cls.__name__, node.args, node)
             if base is not None:
                 assumption = (

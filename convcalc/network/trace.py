@@ -33,8 +33,9 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
+from ..layers.build import missing_args
 from ..recipes import Recipe, RecipeBook
-from ..registry import not_modelled, suggestion
+from ..registry import not_modelled, suggestion, torch_layer
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
@@ -157,9 +158,12 @@ class _Tracer(LayerSteps):
             raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
                                     f"{not_modelled(node.type_name)}"), node.source, path)
         if recipe is None and not node.children and node.args is not None:
-            raise locate(ParseError(
-                f"{node.type_name}({node.args}) is neither a torch.nn layer nor a class with a recipe: its forward "
-                f"is unknown{suggestion(node.type_name)}{_declare_hint(node)}"), node.source, path)
+            if torch_layer(node.type_name) is not None:  # printed as Name() where torch's layer prints its arguments
+                why = (f"prints none of nn.{node.type_name}'s arguments, which torch's always prints: a class of "
+                       "one's own, whose forward is unknown")
+            else:
+                why = f"is neither a torch.nn layer nor a class with a recipe: its forward is unknown{suggestion(node.type_name)}"
+            raise locate(ParseError(f"{node.type_name}({node.args}) {why}{_declare_hint(node)}"), node.source, path)
         if node.residual:
             y = self.run_residual(ref, _one_tensor(args, kwargs, path, node.type_name))
         elif recipe is not None and recipe.refuse:
@@ -529,9 +533,12 @@ class _Tracer(LayerSteps):
 
     def list_modules(self, node: Node, x: Tensor, path: str = "", depth: int = 0) -> Tensor:
         """Without an input shape: every layer in print order, for its parameters."""
-        node = self.resolve(node, path)
-        if isinstance(node, LayerNode):
-            return self.run_layer(node, path, depth, (), x)
+        resolved = self.resolve(node, path)
+        if isinstance(resolved, LayerNode):
+            if resolved is not node and resolved.layer is None and missing_args(resolved.cls, resolved.kwargs):
+                return x  # a class read as a layer whose arguments it does not print: listed as unknown
+            return self.run_layer(resolved, path, depth, (), x)
+        node = resolved
         for name, child in node.children:
             self.list_modules(child, x, join_path(path, name), depth + 1)
         return x

@@ -6,6 +6,7 @@ calls. Read with :mod:`ast`: literal values only, never evaluated.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import warnings
 from typing import Any, Mapping
@@ -61,7 +62,9 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
         raise ParseError(
             f"{where.where()}: {exc}", line=where.line, column=where.column
         ) from None
-    if printed and short != cls.__name__:  # named like the layer, but not torch's class
+    if printed and (short != cls.__name__ or not (call.args or call.keywords or _prints_empty(cls))):
+        # named like the layer, or printing nothing where torch's layer prints its arguments
+        # (SAM's LayerNorm2d(), diffusers' RMSNorm()): not torch's class
         return _unknown_module(short, call, source, where)
     positional = positional_names(cls)
     specs = {spec.name: spec for spec in cls.arg_specs()}
@@ -100,6 +103,21 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
     if defaults is None:  # print(model)'s form, where torch leaves some arguments out
         node.unstated = tuple(name for name in cls.unprinted if name not in kwargs)
     return node
+
+
+@functools.lru_cache(maxsize=None)
+def _prints_empty(cls: type) -> bool:
+    """Whether torch prints the layer with its defaults as ``Name()`` (``ReLU()``), as
+    convcalc's layer built with them does; False where it needs arguments.
+
+    >>> from convcalc.registry import lookup
+    >>> _prints_empty(lookup("ReLU")), _prints_empty(lookup("Upsample")), _prints_empty(lookup("LayerNorm"))
+    (True, False, False)
+    """
+    try:
+        return repr(cls()) == f"{cls.__name__}()"
+    except (ConvcalcError, TypeError):
+        return False
 
 
 def _unknown_module(type_name: str, call: ast.Call, source: Source, where: Source) -> ModuleNode:
