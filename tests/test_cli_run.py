@@ -169,3 +169,15 @@ def test_a_weights_file_that_does_not_fit_is_named(cli, tmp_path):
     result = cli("conv2d", "--out", "2", "-k", "3", "-i", "1x3x6x6", "--weights", str(tmp_path / "w.npz"))
     assert result.code == 2 and result.stdout == ""
     assert f"{tmp_path / 'w.npz'}: missing 1 key: bias [2]" in result.stderr
+
+
+def test_the_empty_state_dict_of_a_network_without_parameters_is_accepted_and_checked(cli, tmp_path):
+    """Reproducer: np.savez of a ReLU's state_dict (none) was refused as "holds no arrays"."""
+    empty = tmp_path / "empty.npz"
+    np.savez(empty)
+    relu = tmp_path / "relu.txt"
+    relu.write_text("Sequential(\n  (0): ReLU()\n)\n")
+    assert cli("net", str(relu), "-i", "1x3", "--weights", str(empty), "--run").code == 0
+    linear = tmp_path / "linear.txt"
+    linear.write_text("Sequential(\n  (0): Linear(in_features=3, out_features=2, bias=True)\n)\n")
+    cli("net", str(linear), "-i", "1x3", "--weights", str(empty), "--run").assert_one_error_line(["0.weight"])

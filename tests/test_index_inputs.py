@@ -114,3 +114,4 @@ def test_indices_past_int64_are_refused_not_wrapped(tmp_path, values):
     np.save(path, values)
     with pytest.raises(ConvcalcError, match="do not fit in int64"):
         load_input(path, indices=True)
+

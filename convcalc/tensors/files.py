@@ -146,8 +146,7 @@ def load_weights(path: str | os.PathLike, dtype: Any = "float32", max_bytes: int
         names = list(archive.files)
         if any(name.endswith("data.pkl") or "/data/" in name for name in names):
             raise FileError(_torch_checkpoint_message(source))
-        if not names:
-            raise FileError(f"{source} holds no arrays")
+        # none: the state_dict of a module without parameters (a ReLU's), checked against the network's
         arrays: dict[str, np.ndarray] = {}
         converted: list[str] = []
         notes: list[str] = []
