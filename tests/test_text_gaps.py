@@ -534,3 +534,13 @@ def test_a_class_read_as_a_layer_whose_arguments_need_the_input_is_listed_withou
     assert any("a (BatchNorm2d: its input shape is needed)" in note for note in listed.notes)
     ran = summary(text, (1, 4, 1, 1))
     assert ran.totals.params == 18 and any(m.startswith("a: DetrFrozenBatchNorm2d read as nn.BatchNorm2d") for m in messages(ran))
+
+
+def test_a_printed_pool_that_fits_only_with_ceil_mode_says_print_model_leaves_it_out():
+    """Reproducer: HF EfficientNet's pooler, nn.AvgPool2d(k, ceil_mode=True) on a smaller input,
+    failed with "no window fits" and nothing said that the text leaves ceil_mode out."""
+    with pytest.raises(ConvcalcError, match=r"print does not show ceil_mode: with ceil_mode=True, which the model may have, it gives \[1, 1\]"):
+        summary("Sequential(\n  (0): AvgPool2d(kernel_size=4, stride=4, padding=0)\n)", (1, 8, 2, 2))
+    with pytest.raises(ConvcalcError) as written:  # written by the user, ceil_mode is False
+        summary("input 1x8x2x2\nnn.AvgPool2d(4, 4)")
+    assert "print does not show" not in str(written.value)

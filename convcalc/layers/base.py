@@ -337,6 +337,11 @@ class Layer:
         defaults change nothing."""
         return []
 
+    def unstated_rescue(self, names: tuple[str, ...], input_shape: Shape) -> str | None:
+        """Where this input fails with the defaults of ``names``: what one of them set otherwise
+        would make of it, for the error to say (None: nothing)."""
+        return None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")

@@ -13,6 +13,7 @@ import math
 from typing import Any, Callable, ClassVar, Optional, Sequence
 
 from ..arith import ConvRule, avg_pool_cells, floor_sum, spatial_symbols
+from ..errors import ConvcalcError
 from .base import Layer, OptionalSize, Shape, Size, prod
 
 _DIMS_HINT = " (unbatched C×spatial or batched N×C×spatial)"
@@ -317,6 +318,24 @@ class _AvgPoolNd(_SlidingPoolNd):
             said.append((f"{name}'s print does not show divisor_override: assumed None, each sum divided by the "
                          "cells its window counts (a divisor_override divides every sum by that number)", False))
         return said
+
+    def unstated_rescue(self, names: tuple[str, ...], input_shape: Shape) -> str | None:
+        """ceil_mode=True, which print(model) does not show, where it gives every dim a window.
+
+        >>> AvgPool2d(4, 4).unstated_rescue(("ceil_mode",), (1, 8, 2, 2))[:60]
+        "AvgPool2d's print does not show ceil_mode: with ceil_mode=Tr"
+        """
+        if "ceil_mode" not in names or self.ceil_mode:
+            return None
+        try:
+            _, spatial = self._spatial(input_shape)
+            ceiled = [rule._replace(ceil_mode=True).out(size) for rule, size in zip(self.rules(), spatial)]
+        except ConvcalcError:
+            return None
+        if min(ceiled, default=0) < 1:
+            return None
+        return (f"{type(self).__name__}'s print does not show ceil_mode: with ceil_mode=True, which the model may "
+                f"have, it gives {ceiled}; if so, write the line with ceil_mode=True")
 
     def _set_average(
         self,

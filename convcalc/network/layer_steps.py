@@ -80,7 +80,13 @@ class LayerSteps:
         notes = self.ignored_extras(node, layer, path)
         if x.shape is not None:
             x = self.maybe_flatten(layer, node, path, depth, scopes, x)
-            out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
+            try:
+                out_shape, macs, flops, rf = self.measure(layer, node, path, x, notes)
+            except ShapeError as exc:
+                rescue = layer.unstated_rescue(node.unstated, x.shape) if node.unstated else None
+                if rescue is not None and path.rpartition(".")[0] not in self.known_parents:
+                    exc.args = (f"{exc.args[0]} ({rescue})", *exc.args[1:])
+                raise
             if node.unstated and path.rpartition(".")[0] not in self.known_parents:
                 for message, shapes in layer.unstated(node.unstated, x.shape):
                     self.assume(message, path, type_name, shapes=shapes)
