@@ -26,12 +26,11 @@ from .threads import parallel_map, parallel_spans
 # a softmax makes four passes (max, shift, exp and sum, divide), each reading and writing.
 _NORMALISE_TRAFFIC = 8
 _SOFTMAX_TRAFFIC = 8
-# A slice norm's chunk makes two dozen NumPy calls a block, and the Python between them holds
-# the GIL: one chunk per thread, each of 2 MiB of input at least (16 times the least work).
-# Layer norm of 8×197 rows of 768 at 2 threads on the 2-core development VM (ms, torch 0.23-0.31):
-# 1.1-1.65 in one chunk, 0.8-1.2 in two; group norm of 4×256×56²: 3.2-3.6 in one, 1.7-2.1 in
-# two (torch 0.8-1.0); of 1×256×56²: 0.5-0.65 in one or two, 1.0-1.2 in four (two a thread).
-_NORMALISE_LEAST_TIMES = 16
+# A slice norm's chunk makes a dozen NumPy calls a block, each waiting for the GIL as it
+# returns: handed to another thread, it pays its way only from 8 MiB of input (64 times the
+# least work). GroupNorm on 1, 4 and 16 images of 256×56², 2 threads against 1 on the 2-core
+# development VM: 0.69×, 0.92× and 1.04× the speed in chunks of 0.8, 3.2 and 12.8 MiB.
+_NORMALISE_LEAST_TIMES = 64
 # Input bytes a thread normalises (or softmaxes) at a time: the block stays in the shared L3
 # cache between its passes, and the few dozen small NumPy calls a block makes stay a small
 # part of its time. One thread, 2 and 8 MiB blocks, interleaved: a 256×56² group norm with 32
@@ -185,8 +184,7 @@ def _normalised_slices(slices: np.ndarray, eps: float, affine: _Affine,
     length = math.prod(slices.shape[1:])
     rows, out_rows = slices.reshape(len(slices), length), out.reshape(len(slices), length)
     positions = [None if values is None else _Positions(values, length, work) for values in affine.per_position]
-    spans = parallel_spans(len(slices), _NORMALISE_TRAFFIC * slices.nbytes, least_times=_NORMALISE_LEAST_TIMES,
-                           per_thread=1)
+    spans = parallel_spans(len(slices), _NORMALISE_TRAFFIC * slices.nbytes, least_times=_NORMALISE_LEAST_TIMES)
 
     def normalise_span(span: slice) -> None:
         for block in _blocks(span, slices[:1].nbytes):

@@ -181,14 +181,13 @@ def even_spans(total: int, pieces: int) -> list[slice]:
     return [slice(total * i // pieces, total * (i + 1) // pieces) for i in range(pieces)]
 
 
-def parallel_spans(total: int, work_bytes: int, *, least_times: int = 1, per_thread: int = 2) -> list[slice]:
-    """``range(total)`` (planes, rows, elements) cut for ``parallel_map``: ``per_thread``
-    slices per thread (two by default: a thread held up by another process leaves its second
-    one to the others; one where each chunk's own Python work, which holds the GIL, costs more
-    than that buys), but none with less than ``least_times`` × ``least_chunk_bytes()`` of the
-    ``work_bytes`` (below that, handing a chunk to another thread costs more than it saves; a
-    kernel whose chunks make many NumPy calls, each waiting for the GIL as it returns, needs
-    more). One thread, or little work, gives the whole range as one slice.
+def parallel_spans(total: int, work_bytes: int, *, least_times: int = 1) -> list[slice]:
+    """``range(total)`` (planes, rows, elements) cut for ``parallel_map``: two slices per thread
+    (a thread held up by another process leaves its second one to the others), but none with
+    less than ``least_times`` × ``least_chunk_bytes()`` of the ``work_bytes`` (below that,
+    handing a chunk to another thread costs more than it saves; a kernel whose chunks make many
+    NumPy calls, each waiting for the GIL as it returns, needs more). One thread, or little
+    work, gives the whole range as one slice.
 
     >>> with use_threads(2):
     ...     parallel_spans(8, 32 << 20), parallel_spans(8, 1000), parallel_spans(8, 32 << 20, least_times=16)
@@ -198,7 +197,7 @@ def parallel_spans(total: int, work_bytes: int, *, least_times: int = 1, per_thr
     if threads == 1:
         return [slice(0, total)]
     least = max(1, least_times * least_chunk_bytes())
-    return even_spans(total, min(per_thread * threads, max(1, work_bytes // least)))
+    return even_spans(total, min(2 * threads, max(1, work_bytes // least)))
 
 
 def parallel_map(
