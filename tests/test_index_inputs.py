@@ -115,3 +115,18 @@ def test_indices_past_int64_are_refused_not_wrapped(tmp_path, values):
     with pytest.raises(ConvcalcError, match="do not fit in int64"):
         load_input(path, indices=True)
 
+
+
+@pytest.mark.parametrize("array", [np.array([[True, False, True]]), np.array([[1, 2, 3]], np.float16)])
+def test_bool_and_half_index_files_are_read_as_row_numbers(cli, tmp_path, array):
+    """Reproducer from a review: a bool file crashed the int64 range check (OverflowError)."""
+    path = tmp_path / "x.npy"
+    np.save(path, array)
+    spec = tmp_path / "net.txt"
+    spec.write_text("Sequential(\n  (0): Embedding(10, 4)\n)\n")
+    result = cli("net", str(spec), "--input-file", str(path), "--run", "--json")
+    assert result.code == 0 and "Warning" not in result.stderr, result.stderr
+
+
+def test_the_default_fill_for_indices_is_read_as_any_fill_is(cli, files):
+    assert cli("net", str(files[0]), "-i", "2x3", "--fill", "Normal", "--run").code == 0

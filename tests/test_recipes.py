@@ -425,3 +425,15 @@ def test_a_built_in_recipe_fits_only_children_its_code_names(name, children):
     summary = convcalc.parse_network(f"{name}(\n{lines})").summary((1, 8, 4, 4))
     assert summary.output_shape == (1, 8, 4, 4)
     assert str(summary.assumptions[0]).startswith(f"the network: {name} is not the class of convcalc's recipe")
+
+
+def test_a_users_recipe_file_named_like_a_built_in_one_is_still_the_users(tmp_path):
+    """Reproducer from a review: a --recipes file whose name began with "built-in" was taken for
+    convcalc's own, and its recipe dropped for children its code does not name."""
+    path = tmp_path / "built-in-mine.recipe"
+    path.write_text("class Wrap:\n    def forward(self, x):\n        return self.parts(x)\n")
+    text = ("Wrap(\n  (parts): Linear(in_features=4, out_features=4, bias=True)\n"
+            "  (head): Linear(in_features=4, out_features=2, bias=True)\n)")
+    network = convcalc.parse_network(text).with_recipes(path.read_text(), str(path))
+    with pytest.raises(ParseError, match="never runs its child 'head'"):
+        network.summary((1, 4))

@@ -544,3 +544,33 @@ def test_a_printed_pool_that_fits_only_with_ceil_mode_says_print_model_leaves_it
     with pytest.raises(ConvcalcError) as written:  # written by the user, ceil_mode is False
         summary("input 1x8x2x2\nnn.AvgPool2d(4, 4)")
     assert "print does not show" not in str(written.value)
+
+
+@pytest.mark.parametrize("name", ["GELU", "PReLU", "LeakyReLU", "Dropout2d", "Hardtanh", "CELU"])
+def test_a_layer_that_builds_without_arguments_printed_as_name_is_that_layer(name):
+    """Reproducer from a review: GELU(), torch's own print before its `approximate`, was read as
+    ELU once torch's own names printed empty were taken for classes of one's own; PReLU() lost
+    its parameter as ReLU."""
+    text = f"Net(\n  (fc): Linear(in_features=8, out_features=8, bias=True)\n  (act): {name}()\n)"
+    result = summary(text, (1, 8))
+    assert [row.type for row in result.rows] == ["Linear", name]
+    assert not any("read as" in m for m in messages(result))
+    assert result.totals.params == 72 + (1 if name == "PReLU" else 0)
+
+
+def test_a_layer_call_wrapped_over_lines_is_not_taken_for_a_module():
+    """Reproducer from a review: the look-ahead for a named child ran past a layer's own
+    wrapped arguments into its next sibling."""
+    wrapped = "Sequential(\n  (0): Linear(\n    in_features=8, out_features=8, bias=True)\n  (1): ReLU()\n)"
+    assert summary(wrapped, (1, 8)).output_shape == (1, 8)
+    upsample = "Sequential(\n  (0): Upsample(\n      scale_factor=2.0, mode='nearest'\n      )\n  (1): ReLU()\n)"
+    assert summary(upsample, (1, 1, 4, 4)).output_shape == (1, 1, 8, 8)
+
+
+def test_diff_keeps_only_the_assumptions_that_can_change_a_shape(cli, tmp_path):
+    """Reproducer from a review: diff warned "(--strict refuses this)" of a divisor_override that
+    --strict no longer refuses for a shape answer."""
+    spec = tmp_path / "pool.txt"
+    spec.write_text("Sequential(\n  (0): AvgPool2d(kernel_size=2, stride=2, padding=0)\n)\n")
+    result = cli("diff", str(spec), str(spec), "-i", "1x3x8x8")
+    assert result.code == 0 and "divisor_override" not in result.stderr

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConvcalcError
-from .net import Recipes, Strict, load_network, warn_assumptions
+from .net import Recipes, Strict, load_network, shapes_only, warn_assumptions
 from .output import emit_json, emit_rich, emit_text
 
 USAGE = ("compare two specs (convcalc diff A B [--input SHAPE]) or one spec at two input sizes "
@@ -61,6 +61,8 @@ def diff_command(
     for name, (network, shape) in zip(names, sides):
         with _about(name):
             summaries.append(network.summary(shape, dtype, levels))
+    for summary in summaries:
+        shapes_only(summary)
     diff = diff_summaries(*summaries)
     warn_assumptions(list(dict.fromkeys([*summaries[0].assumptions, *summaries[1].assumptions])))
     labels = (_label(files[0]), _label(files[-1]))

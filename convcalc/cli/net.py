@@ -120,8 +120,8 @@ def _answer(network: Any, sizes: "_Sizes", dtype: str, levels: int | None, form:
     elif summary is None:
         summary = network.summary(sizes.shape(network, 0), dtype, levels)
     summary = _recounted(network, summary, sizes.count)
-    if run_options is None:  # what can change only values does not bear on a shape answer
-        summary.assumptions = [a for a in summary.assumptions if a.shapes]
+    if run_options is None:
+        shapes_only(summary)
     warn_assumptions(summary.assumptions)
     if totals_only:
         _emit_totals(summary, sizes.units, form, training)
@@ -205,8 +205,8 @@ def _emit_sizes(network: Any, sizes: _Sizes, dtype: str, levels: int | None, tot
     from ..render.totals import totals_json
 
     summaries = [network.summary(sizes.shape(network, i), dtype, levels, sizes.count) for i in range(len(sizes.texts))]
-    for summary in summaries:  # shapes only: what can change only values does not bear on them
-        summary.assumptions = [a for a in summary.assumptions if a.shapes]
+    for summary in summaries:
+        shapes_only(summary)
     warn_assumptions(summaries[0].assumptions)
     if as_json:
         emit_json({"inputs": [totals_json(s) if totals_only else s.to_json() for s in summaries]})
@@ -214,6 +214,12 @@ def _emit_sizes(network: Any, sizes: _Sizes, dtype: str, levels: int | None, tot
         emit_rich(render_sizes(summaries, sizes.units, totals_only))
     else:
         emit_text(sizes_text(summaries, sizes.units, totals_only))
+
+
+def shapes_only(summary: Any) -> None:
+    """A shape answer keeps only the assumptions that can change a shape: one that can change
+    only values (an unprinted ``align_corners``) does not bear on it."""
+    summary.assumptions = [a for a in summary.assumptions if a.shapes]
 
 
 def warn_assumptions(assumptions: list[Any]) -> None:

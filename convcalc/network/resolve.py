@@ -10,7 +10,7 @@ from functools import lru_cache
 from ..errors import ConvcalcError, ParseError
 from ..layers.base import Layer
 from ..recipes import RecipeBook
-from ..registry import layer_classes, not_modelled
+from ..registry import layer_classes, not_modelled, torch_layer
 from ..spec.call_form import parse_call
 from ..spec.nodes import LayerNode, ModuleNode, Node, locate
 
@@ -45,10 +45,9 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
     assumption = None
     if base is not None:
         base = _moved(base, recipe.buffers, node.type_name) if recipe is not None and recipe.buffers else base
-    elif recipe is None and not not_modelled(node.type_name):
+    elif recipe is None and not not_modelled(node.type_name) and not (torch_layer(node.type_name) and not node.args.strip()):
+        # (torch's own name printed without the arguments its layer always prints is no layer of torch's)
         for cls in similar_layers(node.type_name):
-            if cls.__name__ == node.type_name:  # torch's own name printing none of its arguments: not it
-                continue
             base = _layer(cls.__name__, node.args, node)
             if base is not None:
                 assumption = (

@@ -151,14 +151,14 @@ class _Tracer(LayerSteps):
         ref = ModuleRef(node, path, depth, scopes if root else scopes + (scope,))
         recipe = self.recipe_of(node)
         assumed = False  # its recipe applied by its class name alone
-        if recipe is not None and recipe.origin.startswith("built-in"):
+        if recipe is not None and recipe.builtin:
             self.known_parents.add(path)  # torch's and torchvision's classes build their children with defaults
             assumed = self.library_block(recipe, node, path)
         if recipe is None and not node.children and node.args is not None and not_modelled(node.type_name):
             raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
                                     f"{not_modelled(node.type_name)}"), node.source, path)
         if recipe is None and not node.children and node.args is not None:
-            if torch_layer(node.type_name) is not None:  # printed as Name() where torch's layer prints its arguments
+            if torch_layer(node.type_name) is not None and not node.args.strip():  # Name(), torch's prints arguments
                 why = (f"prints none of nn.{node.type_name}'s arguments, which torch's always prints: a class of "
                        "one's own, whose forward is unknown")
             else:

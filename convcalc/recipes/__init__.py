@@ -32,6 +32,8 @@ def _builtin() -> dict[str, Recipe]:
     for name in BUILTIN_FILES:
         text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
         recipes.update(read_recipes(text, f"built-in {name}"))
+    for recipe in recipes.values():
+        recipe.builtin = True
     return recipes
 
 

@@ -51,6 +51,7 @@ A recipe file holds classes::
 from __future__ import annotations
 
 import ast
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -87,6 +88,7 @@ class Recipe:
     children: str | tuple[str, ...] | None = None  # "numbered", or the names its children may have
     model: bool = False  # a whole model's class (torchvision's ResNet): the blocks inside it are its library's
     doc: str = ""
+    builtin: bool = False  # one of convcalc's own files, not the user's (whatever their file is called)
 
     def where(self) -> str:
         return f"{self.origin}, line {self.line}"
@@ -100,23 +102,25 @@ class Recipe:
         >>> Recipe("MLP", "demo", 1, children="numbered").fits(["w1", "w2"])
         False
         """
-        allowed = self.children if self.children is not None else self.names_read()
+        allowed = self.children if self.children is not None else self.names_read
         if allowed is None:
             return True
         if allowed == "numbered":
             return names == [str(i) for i in range(len(names))]
         return set(names) <= set(allowed)
 
+    @functools.cached_property
     def names_read(self) -> tuple[str, ...] | None:
         """The attributes a built-in recipe's code reads or declares (``self.<name>``) and its
         ``unused`` children; None for one that runs its children without naming them (``for
         layer in self``), has no forward, or is a user's (whose class is theirs to describe).
 
-        >>> recipe = read_recipes("class B:\\n    def forward(self, x):\\n        return self.b(self.a(x))", "built-in demo")["B"]
-        >>> sorted(recipe.names_read())
+        >>> recipe = read_recipes("class B:\\n    def forward(self, x):\\n        return self.b(self.a(x))", "demo")["B"]
+        >>> recipe.builtin = True
+        >>> sorted(recipe.names_read)
         ['', 'a', 'b']
         """
-        if self.forward is None or not self.origin.startswith("built-in"):
+        if self.forward is None or not self.builtin:
             return None
         names = {*self.unused, ""}  # "": a layer subclass's own layer, its super()
         for node in ast.walk(ast.Module(body=[*self.init, self.forward], type_ignores=[])):

@@ -15,7 +15,7 @@ from ..kernels._common import allocation_limit
 from ..layers.base import Layer, Shape
 from ..tensors.arrays import check_dims, float_dtype, overflow_notes
 from ..tensors.files import as_indices, file_name, finish_input, load_input, load_weights
-from ..tensors.fill import make_params, make_rng, make_tensor
+from ..tensors.fill import Fill, make_params, make_rng, make_tensor, parse_fill
 from ..tensors.memory import check_memory, run_bytes
 from ..tensors.params import check_params
 
@@ -120,7 +120,7 @@ class InputSource(NamedTuple):
         """Random input of ``shape``; for an embedding (``layer``), valid row numbers, or the
         whole numbers ``--fill`` asks for."""
         if layer is not None and layer.integer_input:
-            if self.fill == "normal":  # the default: valid row numbers
+            if parse_fill(self.fill, "--fill") == Fill("normal"):  # the default: valid row numbers
                 return _random_indices(layer, shape, rng)
             return as_indices(make_tensor(shape, self.fill, rng, np.dtype(np.float64)), f"--fill {self.fill}")
         return make_tensor(shape, self.fill, rng, real)

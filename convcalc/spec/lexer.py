@@ -217,14 +217,18 @@ _LOOK_AHEAD = 64  # lines a layer-named opener is searched for a named child (it
 
 
 def _names_a_child(lines: list[str], number: int, column: int) -> bool:
-    """Whether a ``(name): ...`` line follows line ``number`` (1-based) before the bracket it
-    opens is closed (a ``)`` at its indentation, ``column``), within ``_LOOK_AHEAD`` lines."""
+    """Whether a ``(name): ...`` line, indented past the opener at ``column``, follows line
+    ``number`` (1-based) before any line at or left of it (the opener's own closing bracket,
+    or its next sibling), within ``_LOOK_AHEAD`` lines."""
     for index in range(number, min(len(lines), number + _LOOK_AHEAD)):
-        stripped = lines[index].strip()
+        line = lines[index]
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if len(line) - len(line.lstrip()) + 1 <= column:
+            return False
         if NAME_PREFIX.match(stripped):
             return True
-        if stripped[:1] == ")" and len(lines[index]) - len(lines[index].lstrip()) + 1 <= column:
-            return False
     return False
 
 

@@ -365,9 +365,12 @@ def as_indices(x: np.ndarray, where: str) -> np.ndarray:
     """
     if x.dtype.kind == "f" and (not np.all(np.isfinite(x)) or not np.all(x == np.round(x))):
         raise ConvcalcError(f"{where}: an embedding takes whole-number indices")
-    if x.size and (x.min() < -(2**63) or x.max() >= 2**63):  # else the cast would wrap them
-        raise ConvcalcError(f"{where}: indices from {x.min():g} to {x.max():g} do not fit in int64, as an "
-                            "embedding's row numbers must")
+    if x.size and (x.dtype.kind == "f" or (x.dtype.kind == "u" and x.dtype.itemsize >= 8)):
+        wide = x.astype(np.float64, copy=False) if x.dtype.kind == "f" else x
+        low, high = wide.min(), wide.max()
+        if low < -(2**63) or high >= 2**63:  # else the cast would wrap them
+            raise ConvcalcError(f"{where}: indices from {low:g} to {high:g} do not fit in int64, as an "
+                                "embedding's row numbers must")
     return x.astype(np.int64, copy=False)
 
 
