@@ -61,8 +61,7 @@ def diff_command(
     for name, (network, shape) in zip(names, sides):
         with _about(name):
             summaries.append(network.summary(shape, dtype, levels))
-    for summary in summaries:
-        shapes_only(summary)
+            shapes_only(summaries[-1])
     diff = diff_summaries(*summaries)
     warn_assumptions(list(dict.fromkeys([*summaries[0].assumptions, *summaries[1].assumptions])))
     labels = (_label(files[0]), _label(files[-1]))
