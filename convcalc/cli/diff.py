@@ -60,8 +60,7 @@ def diff_command(
     summaries = []
     for name, (network, shape) in zip(names, sides):
         with _about(name):
-            summaries.append(network.summary(shape, dtype, levels))
-            shapes_only(summaries[-1])
+            summaries.append(shapes_only(network.summary(shape, dtype, levels)))
     diff = diff_summaries(*summaries)
     warn_assumptions(list(dict.fromkeys([*summaries[0].assumptions, *summaries[1].assumptions])))
     labels = (_label(files[0]), _label(files[-1]))

@@ -216,10 +216,11 @@ def _emit_sizes(network: Any, sizes: _Sizes, dtype: str, levels: int | None, tot
         emit_text(sizes_text(summaries, sizes.units, totals_only))
 
 
-def shapes_only(summary: Any) -> None:
-    """A shape answer keeps only the assumptions that can change a shape: one that can change
-    only values (an unprinted ``align_corners``) does not bear on it."""
+def shapes_only(summary: Any) -> Any:
+    """``summary`` for a shape answer: only the assumptions that can change a shape (one that can
+    change only values, an unprinted ``align_corners``, does not bear on it)."""
     summary.assumptions = [a for a in summary.assumptions if a.shapes]
+    return summary
 
 
 def warn_assumptions(assumptions: list[Any]) -> None:
