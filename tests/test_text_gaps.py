@@ -76,10 +76,14 @@ def test_a_class_without_a_recipe_notes_that_its_own_parameters_do_not_print():
 
 
 def test_a_recipe_subclass_that_prints_none_of_its_base_layers_arguments_is_refused():
+    """SAM's LayerNorm2d() (none of nn.LayerNorm's arguments): refused with an input; without
+    one, listed as unknown (it stopped the listing of the whole model)."""
     text = "Sequential(\n  (0): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))\n  (1): LayerNorm2d()\n)"
-    for shape in (None, (1, 3, 5, 5)):
-        with pytest.raises(ParseError, match=r"line 3.*LayerNorm2d\(\) does not print nn.LayerNorm's arguments"):
-            summary(text, shape)
+    with pytest.raises(ParseError, match=r"line 3.*LayerNorm2d\(\) does not print nn.LayerNorm's arguments"):
+        summary(text, (1, 3, 5, 5))
+    listed = summary(text)
+    assert listed.totals.params == 32
+    assert any("1 (LayerNorm2d: not the class its name's recipe is for)" in note for note in listed.notes)
 
 
 def test_a_recipe_reading_a_child_the_module_lacks_says_which():
@@ -574,3 +578,4 @@ def test_diff_keeps_only_the_assumptions_that_can_change_a_shape(cli, tmp_path):
     spec.write_text("Sequential(\n  (0): AvgPool2d(kernel_size=2, stride=2, padding=0)\n)\n")
     result = cli("diff", str(spec), str(spec), "-i", "1x3x8x8")
     assert result.code == 0 and "divisor_override" not in result.stderr
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConvcalcError
+from ..errors import ConvcalcError, ParseError
 from ..registry import not_modelled
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, build_at
 from .graph import State, join_path
@@ -27,7 +27,14 @@ def collect_state(tracer: Any, root: Node, traced: bool) -> State:
 
 def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool, run: bool = True) -> None:
     """``run``: the module runs in eval mode (not an auxiliary head a recipe lists as unused)."""
-    node = tracer.resolve(node, path)
+    try:
+        node = tracer.resolve(node, path)
+    except ParseError:
+        if isinstance(node, LayerNode) or node.children:
+            raise
+        # a leaf refused by its name (SAM's LayerNorm2d(), not the recipe's subclass of nn.LayerNorm)
+        state.unknown.append(f"{path or 'the network'} ({node.type_name}: not the class its name's recipe is for)")
+        return
     if isinstance(node, LayerNode):
         layer = tracer.built_layers.get(path) or node.layer
         if layer is None:

@@ -532,8 +532,14 @@ class _Tracer(LayerSteps):
         return self.run_layer(node, step_name, depth, scopes, x, functional=True)
 
     def list_modules(self, node: Node, x: Tensor, path: str = "", depth: int = 0) -> Tensor:
-        """Without an input shape: every layer in print order, for its parameters."""
-        resolved = self.resolve(node, path)
+        """Without an input shape: every layer in print order, for its parameters (a leaf refused
+        by name is left to the state, which lists it as unknown)."""
+        try:
+            resolved = self.resolve(node, path)
+        except ParseError:
+            if isinstance(node, LayerNode) or node.children:
+                raise
+            return x
         if isinstance(resolved, LayerNode):
             if resolved is not node and resolved.layer is None and missing_args(resolved.cls, resolved.kwargs):
                 return x  # a class read as a layer whose arguments it does not print: listed as unknown
