@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import ConvcalcError, ParseError
+from ..errors import ParseError
 from ..kernels._common import allocation_limit
 from ..layers.base import Layer, Shape
 from ..tensors.arrays import check_dims, float_dtype, overflow_notes
