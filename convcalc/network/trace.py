@@ -207,42 +207,50 @@ class _Tracer(LayerSteps):
                 args = [self.run(child.node, child.path, child.depth, child.scopes, args, kwargs)]
                 kwargs = {}
         except (ShapeError, ConfigError) as exc:
-            ran_before = len(self.steps) > start  # else the failing layer got this block's own input
-            if known or hasattr(exc, "assumed_block"):  # a block read by its name alone failed inside
-                if ran_before:  # on what its known forward made
-                    _made_inside(exc)
-                raise
-            problem = str(exc).split("; ")[0]
-            if getattr(exc, "forward_unknown", False):  # an inner block's chain failed: this one ran it
-                inner = getattr(exc, "first_child_of", None)
-                if inner is not None and (ran_before or not root):
-                    # a block failed on its input (at its first layer): the input this block's
-                    # forward gave it, the likelier guess to be wrong (unless it is the network's)
-                    exc.first_child_of = None  # type: ignore[attr-defined]
-                    exc.args = (f"{exc.problem}. That is the first layer of {inner}, whose input {ref.path or 'the network'} "
-                                f"({node.type_name}) gave it; convcalc does not know {node.type_name}'s forward: it ran "
-                                f"its children in order, which is likely not what {node.type_name} does"
-                                f"{_declare_hint(node)}", *exc.args[1:])
-                elif getattr(exc, "within", 0) < 2:  # the guess may be this block's (a U-Net's Up and its cat)
-                    exc.args = (f"{exc.args[0]} (within {ref.path or 'the network'} ({node.type_name}), whose "
-                                "forward convcalc does not know either)", *exc.args[1:])
-                exc.within = getattr(exc, "within", 0) + 1  # type: ignore[attr-defined]
-                raise
-            # The layer is probably right and the chain wrong: say so, without the layer's fix.
-            wrapped = type(exc)(
-                f"{problem}. That is inside {ref.path or 'the network'}, a {node.type_name}, whose forward convcalc "
-                f"does not know: it ran its children in order, which is likely not what {node.type_name} does"
-                f"{_declare_hint(node)}"
-            )
-            wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
-            wrapped.forward_unknown = True  # type: ignore[attr-defined]  # enclosing blocks add nothing
-            wrapped.problem = problem  # type: ignore[attr-defined]
-            if not ran_before:  # its input, unchanged, failed: the enclosing forward's doing, if unknown too
-                wrapped.first_child_of = f"{ref.path} ({node.type_name})"  # type: ignore[attr-defined]
-            raise wrapped from None
+            raise self.chain_failed(exc, ref, known, len(self.steps) > start, root) from None
         if len(args) != 1:
             raise ParseError(f"{ref.path or 'the network'} ({node.type_name}) takes one input, got {len(args)}")
         return args[0]  # an empty Sequential returns its input
+
+
+    def chain_failed(self, exc: ConvcalcError, ref: ModuleRef, known: bool, ran_before: bool, root: bool) -> ConvcalcError:
+        """The error to raise for ``exc``, met while ``ref``'s children ran in order (``known``:
+        its forward is known to be that; ``ran_before``: steps of its own ran before the failing
+        layer, else that layer got this block's own input). Blame goes to the forward likeliest
+        to have made the failing input: an unknown block's, and, where a block failed on its
+        input at its first layer, the unknown forward that gave it that input (a U-Net's ``Up``
+        and its ``cat``, not the ``DoubleConv`` it calls)."""
+        node = ref.node
+        if known or hasattr(exc, "assumed_block"):  # a block read by its name alone failed inside
+            if ran_before:  # on what its known forward made
+                _made_inside(exc)
+            return exc
+        problem = str(exc).split("; ")[0]
+        if getattr(exc, "forward_unknown", False):  # an inner block's chain failed: this one ran it
+            inner = getattr(exc, "first_child_of", None)
+            if inner is not None and (ran_before or not root):  # its input is this forward's (not the network's)
+                exc.first_child_of = None  # type: ignore[attr-defined]
+                exc.args = (f"{exc.problem}. That is the first layer of {inner}, whose input {ref.path or 'the network'} "
+                            f"({node.type_name}) gave it; convcalc does not know {node.type_name}'s forward: it ran "
+                            f"its children in order, which is likely not what {node.type_name} does"
+                            f"{_declare_hint(node)}", *exc.args[1:])
+            elif getattr(exc, "within", 0) < 2:  # the guess may be this block's too
+                exc.args = (f"{exc.args[0]} (within {ref.path or 'the network'} ({node.type_name}), whose "
+                            "forward convcalc does not know either)", *exc.args[1:])
+            exc.within = getattr(exc, "within", 0) + 1  # type: ignore[attr-defined]
+            return exc
+        # The layer is probably right and the chain wrong: say so, without the layer's fix.
+        wrapped = type(exc)(
+            f"{problem}. That is inside {ref.path or 'the network'}, a {node.type_name}, whose forward convcalc "
+            f"does not know: it ran its children in order, which is likely not what {node.type_name} does"
+            f"{_declare_hint(node)}"
+        )
+        wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
+        wrapped.forward_unknown = True  # type: ignore[attr-defined]  # enclosing blocks add nothing
+        wrapped.problem = problem  # type: ignore[attr-defined]
+        if not ran_before:  # its input, unchanged, failed: the enclosing forward's doing, if unknown too
+            wrapped.first_child_of = f"{ref.path} ({node.type_name})"  # type: ignore[attr-defined]
+        return wrapped
 
     def run_residual(self, ref: ModuleRef, x: Tensor) -> Tensor:
         """The line form's ``residual { main } shortcut { branch }``: main(x) + branch(x)."""
