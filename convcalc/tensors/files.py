@@ -94,11 +94,8 @@ def load_input(
     else:
         array = _read_npy_or_npz(source, kind, key, data)
         _reject_non_numeric(array, where)
-        if shape is not None:
-            array, reshaped = _fit_shape(array, tuple(shape), where)
-            notes += reshaped
-    if kind == "image" and shape is not None:
-        array, reshaped = _fit_shape(array, tuple(shape), where, image=True)
+    if shape is not None and kind != "text":  # text was read into the shape
+        array, reshaped = _fit_shape(array, tuple(shape), where, image=kind == "image")
         notes += reshaped
     if indices is None:
         return LoadedTensor(array, notes)
