@@ -143,6 +143,7 @@ class _Positions:
     """
 
     def __init__(self, values, length: int, dtype) -> None:
+        self.length = length
         self.values = np.asarray(values, dtype).reshape(1, length)
         self.joined = max(1, _JOINED_LENGTH // max(1, length))
         self.repeated = np.tile(self.values.reshape(-1), self.joined)
@@ -151,12 +152,10 @@ class _Positions:
         """``operation(block, values)`` in place, the values along each slice of ``block``."""
         rows = block.reshape(len(block), -1)
         joined = min(len(rows), self.joined)
-        whole = len(rows) - len(rows) % joined
-        if joined > 1:
-            long_rows = rows[:whole].reshape(-1, self.repeated.size // self.joined * joined)
-            operation(long_rows, self.repeated[: long_rows.shape[1]], out=long_rows)
-        else:
-            whole = 0
+        whole = len(rows) - len(rows) % joined if joined > 1 else 0  # the rows joined into long ones
+        if whole:
+            long_rows = rows[:whole].reshape(-1, joined * self.length)
+            operation(long_rows, self.repeated[: joined * self.length], out=long_rows)
         if whole < len(rows):
             operation(rows[whole:], self.values, out=rows[whole:])
 
@@ -192,7 +191,7 @@ def _normalised_slices(slices: np.ndarray, eps: float, affine: _Affine,
             block_out = out[block]
             weight, bias = affine.per_slice(block)
             after = positions
-            if block.stop - block.start == 1 and positions != [None, None]:  # a lone slice's positions
+            if block.stop - block.start == 1 and any(p is not None for p in positions):  # a lone slice's positions
                 weight, bias = (None if p is None else p.values.astype(np.float64).reshape(block_out.shape)
                                 for p in positions)  # join its scale and shift: one pass each
                 after = [None, None]
