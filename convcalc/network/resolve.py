@@ -45,8 +45,7 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
     assumption = None
     if base is not None:
         base = _moved(base, recipe.buffers, node.type_name) if recipe is not None and recipe.buffers else base
-    elif recipe is None and not not_modelled(node.type_name) and not (torch_layer(node.type_name) and not node.args.strip()):
-        # (torch's own name printed without the arguments its layer always prints is no layer of torch's)
+    elif recipe is None and not not_modelled(node.type_name) and not bare_torch_name(node):
         for cls in similar_layers(node.type_name):
             base = _layer(cls.__name__, node.args, node)
             if base is not None:
@@ -77,6 +76,18 @@ def _declare(type_name: str) -> str:
 
 
 @lru_cache(maxsize=None)
+def bare_torch_name(node: ModuleNode) -> bool:
+    """Whether ``node`` is torch's own layer name printed without arguments (``RMSNorm()``),
+    which the parser keeps only where torch's layer always prints them: no layer of torch's,
+    nor one to read by its name.
+
+    >>> from convcalc.spec.nodes import Source
+    >>> bare_torch_name(ModuleNode("RMSNorm", [], Source(1, 1, ""), args="")), bare_torch_name(ModuleNode("MyNorm", [], Source(1, 1, ""), args=""))
+    (True, False)
+    """
+    return torch_layer(node.type_name) is not None and not (node.args or "").strip()
+
+
 def similar_layers(type_name: str) -> tuple[type[Layer], ...]:
     """torch.nn layers an unknown class is probably a subclass of, best first: those whose name
     it contains (``StdConv2d``), then those it shares a long prefix and dims with

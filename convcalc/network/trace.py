@@ -35,7 +35,7 @@ from ..errors import ConfigError, ConvcalcError, ParseError, ShapeError
 from ..layers.base import Layer, Shape, prod
 from ..layers.build import missing_args
 from ..recipes import Recipe, RecipeBook
-from ..registry import not_modelled, suggestion, torch_layer
+from ..registry import not_modelled, suggestion
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
@@ -43,7 +43,7 @@ from .graph import Assumption, Scope, State, Step, Tensor, Trace, call_key, join
 from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
-from .resolve import resolve_node
+from .resolve import bare_torch_name, resolve_node
 from .vocabulary import DeclaredLayer, Marker, Namespace, vocabulary
 
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
@@ -158,7 +158,7 @@ class _Tracer(LayerSteps):
             raise locate(ParseError(f"{node.type_name} is a torch.nn class convcalc cannot run: "
                                     f"{not_modelled(node.type_name)}"), node.source, path)
         if recipe is None and not node.children and node.args is not None:
-            if torch_layer(node.type_name) is not None and not node.args.strip():  # Name(), torch's prints arguments
+            if bare_torch_name(node):
                 why = (f"prints none of nn.{node.type_name}'s arguments, which torch's always prints: a class of "
                        "one's own, whose forward is unknown")
             else:
