@@ -204,6 +204,22 @@ def test_the_pool_keeps_its_threads_between_calls():
     assert seen - {threading.get_ident()} <= before
 
 
+def test_a_worker_that_ran_a_chunk_is_idle_again_when_its_region_returns():
+    # a kernel's next region often follows at once: had the worker not been back on the idle
+    # list by then, the caller would run that region's chunks alone
+    meeting = threading.Barrier(2, timeout=10)  # each region's two chunks run at the same time
+
+    def meet(_: int) -> int:
+        meeting.wait()
+        return threading.get_ident()
+
+    with use_threads(2):
+        for _ in range(30):
+            idents = parallel_map(meet, [0, 1])
+            (worker,) = set(idents) - {threading.get_ident()}
+            assert worker in {idle.thread.ident for idle in pool._IDLE}
+
+
 def test_calls_from_several_threads_at_once_each_get_their_results():
     answers: dict[int, list[int]] = {}
 

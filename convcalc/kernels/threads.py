@@ -48,7 +48,13 @@ figure, split none of them). Calls of 1 and 2 threads interleaved put the gain o
 or ReLU at 0.75-1.0×: on this VM two cores share one core's memory bandwidth (torch's batch
 norm gains 1.15× from the second core). The figure is a per-chunk cost, not a count of cores:
 more cores cut the same work into more chunks, each at least this size, and on machines whose
-bandwidth grows with the cores the streaming kernels gain too."""
+bandwidth grows with the cores the streaming kernels gain too.
+
+A timeline of a 2-thread softmax of 12×197×197 (four chunks, each five NumPy passes) on that VM
+shows why a chunk must be long there: the woken thread starts its first chunk 20-50 µs after
+the call, and a thread whose NumPy call ends while the other holds the GIL sleeps until it is
+handed back, each wake-up of an idle vCPU tens of µs; in some calls the caller's one chunk took
+970 µs while the pool thread ran the other three at 240 µs each."""
 
 _EXPLICIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("convcalc_threads", default=None)
 _LEAST: contextvars.ContextVar[int] = contextvars.ContextVar("convcalc_least_chunk", default=LEAST_CHUNK_BYTES)
@@ -251,25 +257,36 @@ class _Region:
         self.context = contextvars.copy_context()
         self.context.run(_IN_REGION.set, True)
 
-    def work(self) -> None:
-        """Claim and run chunks until none is left or one failed (any thread, the caller too)."""
+    def work(self, worker: _Worker | None = None) -> None:
+        """Claim and run chunks until none is left or one failed (any thread, the caller too).
+        A pool ``worker`` goes back on the idle list as soon as it has no chunk left, before
+        the region's last chunk is reported finished: a caller whose next region follows at
+        once finds it idle (back to back, the caller was found running every chunk alone)."""
         if self.gemm:
             _one_blas_thread_here()
-        while True:
-            with self.lock:
-                if self.failures or self.claimed == len(self.chunks):
-                    return
-                index = self.claimed
-                self.claimed += 1
+        index = self._next(worker)
+        while index is not None:
             try:
                 self.results[index] = self.context.copy().run(self.function, self.chunks[index])
             except BaseException as error:  # noqa: BLE001 - raised again by the caller
                 self.fail(error)
-            finally:
-                with self.lock:
-                    self.finished += 1
-                    if self.waiting and self.finished == self.claimed:
-                        self.all_finished.release()
+            index = self._next(worker, finished=True)
+
+    def _next(self, worker: _Worker | None, finished: bool = False) -> int | None:
+        """The next chunk to run, None when none is left (a ``worker`` then goes idle), after
+        counting the chunk this thread ``finished``."""
+        with self.lock:
+            self.finished += finished
+            index = None
+            if not self.failures and self.claimed < len(self.chunks):
+                index = self.claimed
+                self.claimed += 1
+            elif worker is not None:
+                with _POOL_LOCK:
+                    _IDLE.append(worker)
+            if finished and self.waiting and self.finished == self.claimed:
+                self.all_finished.release()
+            return index
 
     def fail(self, error: BaseException) -> None:
         """Record ``error``: no chunk is claimed after it."""
@@ -309,10 +326,8 @@ class _Worker:
             self.wake.acquire()
             region, self.region = self.region, None
             if region is not None:
-                region.work()
+                region.work(self)  # back on the idle list when it has no chunk left
             del region  # the chunks' arrays are not kept alive while the worker sleeps
-            with _POOL_LOCK:
-                _IDLE.append(self)
 
 
 def _recruit(workers: int) -> list[_Worker]:
