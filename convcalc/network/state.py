@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ConvcalcError, ParseError
 from ..registry import not_modelled
-from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, build_at
+from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, Node, build_at
 from .graph import State, join_path
 from .interpret import ModuleRef
 

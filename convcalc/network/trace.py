@@ -39,7 +39,7 @@ from ..registry import not_modelled, suggestion
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
-from .graph import Assumption, Scope, State, Step, Tensor, Trace, call_key, join_path, shown_names
+from .graph import Assumption, Scope, Step, Tensor, Trace, call_key, join_path, shown_names
 from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max

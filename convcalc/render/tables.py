@@ -10,7 +10,7 @@ import io
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..network.receptive import format_receptive_field
-from ..network.summary import Row, Summary, Totals
+from ..network.summary import Row, Summary
 from ..shapes import compact_shape, format_bytes, format_shape
 from ..units import cell_bytes, cell_count, count_text
 from .layout import ColumnFit, Layout, aligned_lines, choose_layout, text_width
