@@ -351,3 +351,17 @@ def test_a_new_input_shape_gets_a_plan_of_its_own():
         for call in range(2):
             np.testing.assert_array_equal(network.forward(x, params), want)
     assert sorted(key[0] for key in network._plans) == [(1, 1, 12, 12), (2, 1, 10, 10)]
+
+
+@pytest.mark.parametrize("prepared, fold", WAYS)
+def test_an_output_that_a_later_step_also_reads_is_kept(prepared, fold):
+    # LeNet's `return logits, F.softmax(logits, dim=1)`: the step after the output once freed it
+    spec = ("input 1x4\nclass Net:\n    def forward(self, x):\n        y = self.fc(x)\n"
+            "        z = F.relu(y)\n        return y\n\nNet(\n  (fc): Linear(in_features=4, out_features=3, bias=True)\n)\n")
+    network = convcalc.parse_network(spec)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 4)).astype(np.float32) - 1
+    params = {"fc.weight": rng.standard_normal((3, 4)).astype(np.float32), "fc.bias": rng.standard_normal(3).astype(np.float32)}
+    want = x @ params["fc.weight"].T + params["fc.bias"]
+    assert (want < 0).any()  # the relu's values would differ
+    assert_close(network.forward(x, params, prepared=prepared, fold=fold), want, "output", scale_floor=0)

@@ -144,10 +144,12 @@ def walk(
     >>> walk(trace, np.ones((1, 3)), lambda index, step, inputs: inputs[0] * 2, True, None).activations["0"]
     array([[2., 2., 2.]])
     """
-    last_use: dict[int, int] = {trace.output.id: len(trace.steps)}
+    last_use: dict[int, int] = {}
     for index, step in enumerate(trace.steps):
         for tensor in step.inputs:
             last_use[tensor.id] = index
+    for kept in _exposed(trace, False):  # the output is kept even where a later step reads it
+        last_use[kept] = len(trace.steps)
     values: dict[int, Any] = {trace.input.id: x}
     activations: dict[str, np.ndarray] = {}
     for index, step in enumerate(trace.steps):
