@@ -551,15 +551,35 @@ def test_a_printed_pool_that_fits_only_with_ceil_mode_says_print_model_leaves_it
 
 
 @pytest.mark.parametrize("name", ["GELU", "PReLU", "LeakyReLU", "Dropout2d", "Hardtanh", "CELU"])
-def test_a_layer_that_builds_without_arguments_printed_as_name_is_that_layer(name):
-    """Reproducer from a review: GELU(), torch's own print before its `approximate`, was read as
-    ELU once torch's own names printed empty were taken for classes of one's own; PReLU() lost
-    its parameter as ReLU."""
-    text = f"Net(\n  (fc): Linear(in_features=8, out_features=8, bias=True)\n  (act): {name}()\n)"
+def test_a_layer_that_builds_without_arguments_printed_as_name_is_that_layer_and_says_so(name):
+    """Reproducers: from a review, GELU(), torch's own print before its `approximate`, was read
+    as ELU once torch's own names printed empty were taken for classes of one's own, and PReLU()
+    lost its parameter as ReLU; from an audit, a user's LeakyReLU() (slope 0.2) ran as torch's
+    0.01 without a word. torch prints these layers' defaults: read as torch's, and named where
+    values are computed (they change no shape)."""
+    text = f"Sequential(\n  (fc): Linear(in_features=8, out_features=8, bias=True)\n  (act): {name}()\n)"
     result = summary(text, (1, 8))
     assert [row.type for row in result.rows] == ["Linear", name]
-    assert not any("read as" in m for m in messages(result))
     assert result.totals.params == 72 + (1 if name == "PReLU" else 0)
+    (bare,) = result.assumptions
+    assert bare.message.startswith(f"{name}() prints no arguments where torch's prints its defaults, {name}(")
+    assert not bare.shapes
+    summary(text, (1, 8), strict=True)  # a shape answer does not depend on it
+
+
+def test_torchs_name_printed_bare_follows_a_recipe_of_that_name_and_is_named_where_shapes_depend_on_it():
+    """Reproducer: a user's LeakyReLU() recipe was ignored, the line read as torch's layer."""
+    own = "class LeakyReLU:\n    def forward(self, x):\n        return F.leaky_relu(x, 0.2)\n\n"
+    text = "Sequential(\n  (0): Linear(in_features=2, out_features=2, bias=False)\n  (1): LeakyReLU()\n)"
+    network = convcalc.parse_network(own + text)
+    x = np.array([[-1.0, 2.0]], np.float32)
+    weight = {"0.weight": np.eye(2, dtype=np.float32)}
+    np.testing.assert_allclose(network.forward(x, weight), [[-0.2, 2.0]])
+    assert not network.summary((1, 2)).assumptions
+    flatten = summary("Sequential(\n  (0): Flatten()\n)", (1, 2, 3))
+    assert flatten.output_shape == (1, 6) and [a.shapes for a in flatten.assumptions] == [True]
+    with pytest.raises(ConvcalcError, match=r"--strict: 0 \(Flatten\): Flatten\(\) prints no arguments"):
+        summary("Sequential(\n  (0): Flatten()\n)", (1, 2, 3), strict=True)
 
 
 def test_a_layer_call_wrapped_over_lines_is_not_taken_for_a_module():
@@ -579,3 +599,13 @@ def test_diff_keeps_only_the_assumptions_that_can_change_a_shape(cli, tmp_path):
     result = cli("diff", str(spec), str(spec), "-i", "1x3x8x8")
     assert result.code == 0 and "divisor_override" not in result.stderr
 
+
+
+def test_a_leaf_read_as_another_layer_is_named_at_every_copy_of_a_repeated_block():
+    """Reproducer: in torch's compact `(0-2): 3 x Block(...)` print, 'QuickGELU read as nn.GELU'
+    was named for the first copy only (ViT-B-32-quickgelu: 1 of 12)."""
+    text = ("Sequential(\n  (0-2): 3 x Foo(\n    (fc): Linear(in_features=8, out_features=8, bias=True)\n"
+            "    (act): QuickGELU()\n  )\n)")
+    read_as = [a for a in summary(text, (1, 8)).assumptions if "read as nn.GELU" in a.message]
+    assert [a.module for a in read_as] == ["0.act", "1.act", "2.act"]
+    assert "its forward may do more" in read_as[0].message  # `pass` would lock in GELU's values

@@ -17,17 +17,40 @@ from ..spec.nodes import LayerNode, ModuleNode, Node, locate
 _DIMS = re.compile(r"[123]d$", re.IGNORECASE)
 
 
-def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
-    """``node`` as convcalc runs it, and the assumption made (None when none was needed).
+def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None, bool]:
+    """``node`` as convcalc runs it, the assumption made (None when none was needed), and
+    whether that assumption can change a shape (False: values only).
 
     >>> from convcalc.spec.nodes import Source
-    >>> node, assumption = resolve_node(ModuleNode("Conv2dSame", [], Source(1, 1, ""), args="3, 8, kernel_size=(3, 3)"), RecipeBook())
-    >>> type(node.layer).__name__, assumption.split(":")[0]
-    ('Conv2d', 'Conv2dSame read as nn.Conv2d')
+    >>> node, assumption, shapes = resolve_node(ModuleNode("Conv2dSame", [], Source(1, 1, ""), args="3, 8, kernel_size=(3, 3)"), RecipeBook())
+    >>> type(node.layer).__name__, assumption.split(":")[0], shapes
+    ('Conv2d', 'Conv2dSame read as nn.Conv2d', True)
     """
     if not isinstance(node, ModuleNode) or node.args is None:
-        return node, None
+        return node, None, True
     recipe = recipes.find(node.type_name)
+    if recipe is None and bare_torch_name(node):
+        return _bare(node)
+    node, assumption = _resolve_module(node, recipe)
+    return node, assumption, True
+
+
+def _bare(node: ModuleNode) -> tuple[Node, str | None, bool]:
+    """torch's layer name printed as ``Name()`` where torch's layer prints its defaults: read
+    as torch's with them, named (an element-wise layer's only where values are computed); one
+    that needs arguments is left to the tracer, which refuses it."""
+    base = _layer(node.type_name, "", node)
+    if base is None or base.layer is None or node.children:  # needs an argument (the input's, for convcalc)
+        return node, None, True
+    shown = repr(base.layer)
+    return base, (f"{node.type_name}() prints no arguments where torch's prints its defaults, {shown}: read as "
+                  f"torch's with those (an older torch may have printed it so); a class of one's own of that name "
+                  f"may differ: declare its forward, or `class {node.type_name}(nn.{node.type_name}): pass` if it "
+                  "is torch's"), not base.cls.elementwise
+
+
+def _resolve_module(node: ModuleNode, recipe) -> tuple[Node, str | None]:
+    """``resolve_node`` for a module of a class that is not torch's layer printed bare."""
     if recipe is not None and recipe.forward is not None and recipe.base:
         # A subclass with a forward of its own: its base layer is ``super()``, the child "".
         base = _layer(recipe.base, node.args, node)
@@ -45,14 +68,15 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None]:
     assumption = None
     if base is not None:
         base = _moved(base, recipe.buffers, node.type_name) if recipe is not None and recipe.buffers else base
-    elif recipe is None and not not_modelled(node.type_name) and not bare_torch_name(node):
+    elif recipe is None and not not_modelled(node.type_name):
         for cls in similar_layers(node.type_name):
             base = _layer(cls.__name__, node.args, node)
             if base is not None:
                 assumption = (
                     f"{node.type_name} read as nn.{cls.__name__}: its name is like that layer's and its printed "
-                    f"arguments are that layer's; declare `class {node.type_name}(nn.{cls.__name__}): pass` "
-                    "(or its forward) to make this known"
+                    "arguments are that layer's, but its forward may do more (a 'same'-padding or weight-"
+                    "standardised conv, an approximate GELU do); declare its forward, or "
+                    f"`class {node.type_name}(nn.{cls.__name__}): pass` if it is nn.{cls.__name__}'s"
                 )
                 break
     if base is None:
@@ -77,9 +101,9 @@ def _declare(type_name: str) -> str:
 
 @lru_cache(maxsize=None)
 def bare_torch_name(node: ModuleNode) -> bool:
-    """Whether ``node`` is torch's own layer name printed without arguments (``RMSNorm()``),
-    which the parser keeps only where torch's layer always prints them: no layer of torch's,
-    nor one to read by its name.
+    """Whether ``node`` is torch's own layer name printed without arguments (``RMSNorm()``,
+    ``LeakyReLU()``), which the parser keeps only where torch's layer prints some: not torch's
+    print, nor one to read as another layer by its name.
 
     >>> from convcalc.spec.nodes import Source
     >>> bare_torch_name(ModuleNode("RMSNorm", [], Source(1, 1, ""), args="")), bare_torch_name(ModuleNode("MyNorm", [], Source(1, 1, ""), args=""))

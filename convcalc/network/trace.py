@@ -87,7 +87,7 @@ class _Tracer(LayerSteps):
         self.overrides: dict[str, Any] = {}  # child path -> its forward declared by a recipe
         self.params: dict[str, Tensor] = {}
         self.assumptions: dict[Assumption, None] = {}  # in the order made
-        self.resolved: dict[int, Node] = {}
+        self.resolved: dict[int, tuple[Node, str | None, bool]] = {}  # resolve_node's, by node
         self.children_of: dict[int, dict[str, Node]] = {}
         self.module_runs: list[Scope] = []  # every run of a container, in order
         self.unshown: set[str] = set()  # paths of the containers whose forward the text does not show
@@ -114,11 +114,12 @@ class _Tracer(LayerSteps):
     def resolve(self, node: Node, path: str) -> Node:
         key = id(node)
         if key not in self.resolved:
-            resolved, assumption = resolve_node(node, self.recipes)
-            self.resolved[key] = resolved
-            if assumption:
-                self.assume(assumption, path, node.type_name if isinstance(node, ModuleNode) else node.cls.__name__)
-        return self.resolved[key]
+            self.resolved[key] = resolve_node(node, self.recipes)
+        resolved, assumption, shapes = self.resolved[key]
+        if assumption:  # at every place the node runs: torch's `(0-2): 3 x Block(...)` prints one for three
+            self.assume(assumption, path, node.type_name if isinstance(node, ModuleNode) else node.cls.__name__,
+                        shapes=shapes)
+        return resolved
 
     def run(self, node: Node, path: str, depth: int, scopes: tuple[Scope, ...], args: list[Any],
             kwargs: dict[str, Any] | None = None, root: bool = False) -> Any:

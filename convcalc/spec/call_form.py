@@ -64,7 +64,8 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
         ) from None
     if printed and (short != cls.__name__ or not (call.args or call.keywords or _prints_empty(cls))):
         # named like the layer, or printing nothing where torch's layer prints its arguments
-        # (SAM's LayerNorm2d(), diffusers' RMSNorm()): not torch's class
+        # (SAM's LayerNorm2d(), diffusers' RMSNorm(), a LeakyReLU() of one's own): not torch's
+        # print, so maybe not torch's class (network.resolve says what it is read as)
         return _unknown_module(short, call, source, where)
     positional = positional_names(cls)
     specs = {spec.name: spec for spec in cls.arg_specs()}
@@ -107,19 +108,18 @@ def _call_node(call: ast.Call, source: Source, defaults: Mapping[str, Any] | Non
 
 @functools.lru_cache(maxsize=None)
 def _prints_empty(cls: type) -> bool:
-    """Whether torch's layer can print as ``Name()``: it builds without arguments (``ReLU()``;
-    ``GELU()``, as torch printed it before its ``approximate``). One that needs an argument
-    (``LayerNorm``, ``Upsample``) always prints it.
+    """Whether torch's layer prints as ``Name()``: it builds without arguments and prints none
+    of its defaults (``ReLU()``, not ``LeakyReLU(negative_slope=0.01)``). One that needs an
+    argument (``LayerNorm``, ``Upsample``) always prints it.
 
     >>> from convcalc.registry import lookup
-    >>> _prints_empty(lookup("GELU")), _prints_empty(lookup("Upsample")), _prints_empty(lookup("LayerNorm"))
-    (True, False, False)
+    >>> [_prints_empty(lookup(name)) for name in ("ReLU", "LeakyReLU", "Upsample")]
+    [True, False, False]
     """
     try:
-        cls()
+        return not cls().extra_repr()
     except (ConvcalcError, TypeError):
         return False
-    return True
 
 
 def _unknown_module(type_name: str, call: ast.Call, source: Source, where: Source) -> ModuleNode:
