@@ -437,3 +437,18 @@ def test_a_users_recipe_file_named_like_a_built_in_one_is_still_the_users(tmp_pa
     network = convcalc.parse_network(text).with_recipes(path.read_text(), str(path))
     with pytest.raises(ParseError, match="never runs its child 'head'"):
         network.summary((1, 4))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_depth_folds_the_modules_of_a_module_list_a_recipe_loops_over(depth):
+    """Reproducer: `--depth 1` over a recipe's loop over a ModuleList (open_clip's ViT
+    resblocks) raised an internal IndexError: the list itself never runs as a module."""
+    text = ("class T:\n    def forward(self, x):\n        for block in self.blocks:\n            x = block(x)\n"
+            "        return self.blocks[0](x)\n\nT(\n  (blocks): ModuleList(\n    (0): Sequential(\n"
+            "      (0): Linear(in_features=8, out_features=8, bias=True)\n      (1): ReLU()\n    )\n"
+            "    (1): Linear(in_features=8, out_features=8, bias=True)\n  )\n)")
+    result = convcalc.parse_network(text).summary((1, 8), depth=depth)
+    names = [row.name for row in result.rows]
+    assert names == (["blocks.0", "blocks.1", "blocks.0"] if depth < 3 else
+                     ["blocks.0.0", "blocks.0.1", "blocks.1", "blocks.0.0", "blocks.0.1"])
+    assert result.totals.params == 144

@@ -193,7 +193,11 @@ def row_steps(steps: list[Step], depth: int | None) -> list[tuple[Scope | None, 
     for step in steps:
         if not step.shown:
             continue
-        scope = step.scopes[depth - 1] if depth is not None and step.depth > depth else None
+        scope = None
+        if depth is not None and step.depth > depth:
+            # the module at that depth, or where none ran there (a recipe's loop over a
+            # ModuleList, which has no forward) the next one down: None, the step's own row
+            scope = next((scope for scope in step.scopes if scope.depth >= depth), None)
         if scope is not None and groups and groups[-1][0] is scope:
             groups[-1][1].append(step)
         else:
