@@ -452,3 +452,81 @@ def test_depth_folds_the_modules_of_a_module_list_a_recipe_loops_over(depth):
     assert names == (["blocks.0", "blocks.1", "blocks.0"] if depth < 3 else
                      ["blocks.0.0", "blocks.0.1", "blocks.1", "blocks.0.0", "blocks.0.1"])
     assert result.totals.params == 144
+
+
+SAME_PADDING = """class Conv2dSame(nn.Conv2d):
+    def forward(self, x):
+        kh, kw = self.kernel_size
+        ih, iw = x.shape[2], x.shape[3]
+        ph = max((ih - 1) // self.stride[0] * self.stride[0] + kh - ih, 0)
+        pw = max((iw - 1) // self.stride[1] * self.stride[1] + kw - iw, 0)
+        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2], MODE)
+        return super().forward(x)
+
+Sequential(
+  (0): Conv2dSame(3, 4, kernel_size=(3, 3), stride=(2, 2))
+)
+"""
+
+
+@pytest.mark.parametrize("mode", ["", "mode='reflect'", "'replicate'", "mode='circular'", "value=0.5"])
+def test_a_layer_subclass_reads_its_own_arguments_and_pads_with_f_pad(mode):
+    """Reproducers: timm's 'same'-padding Conv2dSame recipe failed on `self.kernel_size`
+    ("cannot loop over a Absent"; only super().kernel_size worked), then on F.pad ("not a
+    function convcalc knows"): checked against torch's F.pad and conv."""
+    torch = pytest.importorskip("torch")
+    network = convcalc.parse_network(SAME_PADDING.replace(", MODE", f", {mode}" if mode else ""))
+    assert network.summary((1, 3, 7, 7)).output_shape == (1, 4, 4, 4)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 3, 7, 7)).astype(np.float32)
+    params = {"0.weight": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+              "0.bias": rng.standard_normal(4).astype(np.float32)}
+    keywords = {"": {}, "mode='reflect'": {"mode": "reflect"}, "'replicate'": {"mode": "replicate"},
+                "mode='circular'": {"mode": "circular"}, "value=0.5": {"value": 0.5}}[mode]
+    padded = torch.nn.functional.pad(torch.from_numpy(x), [1, 1, 1, 1], **keywords)
+    want = torch.nn.functional.conv2d(padded, torch.from_numpy(params["0.weight"]), torch.from_numpy(params["0.bias"]), 2)
+    np.testing.assert_allclose(network.forward(x, params), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_f_pad_refuses_what_torch_refuses():
+    pad = "class Net:\n    def forward(self, x):\n        return F.pad(x, ARGS)\n\nNet(\n  (a): Identity()\n)\n"
+    for args, match in [("(1, 1), mode='wrap'", "mode must be one of"), ("(1,)", r"needs a \(left, right\) pair"),
+                        ("(3, 3), mode='reflect'", "reflect padding 3 must be smaller than the size 3"),
+                        ("(1, 1), mode='reflect', value=2.0", "a value is only for mode='constant'")]:
+        with pytest.raises(ConvcalcError, match=match):
+            convcalc.parse_network(pad.replace("ARGS", args)).summary((1, 2, 3))
+
+
+SE_AND_ATTENTION = """class Net:
+    def forward(self, x):
+        gate = torch.sigmoid(self.fc(x.mean((2, 3))))
+        x = x * gate.unsqueeze(2).unsqueeze(3).expand_as(x)
+        q = x.flatten(2)
+        attention = torch.softmax(torch.bmm(q.transpose(1, 2), q), dim=-1)
+        y = torch.bmm(q, attention)
+        return torch.tanh(y.view(x.shape).mean((2, 3), keepdim=True).squeeze())
+
+Net(
+  (fc): Linear(in_features=4, out_features=4, bias=True)
+)
+"""
+
+
+def test_the_recipe_notation_has_the_tensor_functions_tutorial_models_use():
+    """Reproducers from an audit of hand-written models: an SE block's expand_as, a DCGAN
+    discriminator's squeeze, SAGAN's torch.bmm and ESPCN's torch.tanh were not in the notation."""
+    torch = pytest.importorskip("torch")
+    network = convcalc.parse_network(SE_AND_ATTENTION)
+    assert network.summary((2, 4, 3, 3)).output_shape == (2, 4)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
+    params = {"fc.weight": rng.standard_normal((4, 4)).astype(np.float32), "fc.bias": rng.standard_normal(4).astype(np.float32)}
+    t = torch.from_numpy(x)
+    gate = torch.sigmoid(torch.nn.functional.linear(t.mean((2, 3)), torch.from_numpy(params["fc.weight"]), torch.from_numpy(params["fc.bias"])))
+    t = t * gate.unsqueeze(2).unsqueeze(3).expand_as(t)
+    q = t.flatten(2)
+    y = torch.bmm(q, torch.softmax(torch.bmm(q.transpose(1, 2), q), dim=-1))
+    want = torch.tanh(y.view(t.shape).mean((2, 3), keepdim=True).squeeze())
+    np.testing.assert_allclose(network.forward(x, params), want.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConvcalcError, match=r"torch.bmm takes two 3-D tensors with the same batch, got \[2, 4\]"):
+        convcalc.parse_network(SE_AND_ATTENTION.replace("torch.bmm(q.transpose(1, 2), q)", "torch.bmm(q.mean(2), q)")).summary((2, 4, 3, 3))

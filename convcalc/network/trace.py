@@ -450,6 +450,9 @@ class _Tracer(LayerSteps):
             if layer is None:
                 layer = build_at(module.cls, module.kwargs, module.source, None, value.path)
             return getattr(layer, attr, None)
+        base = dict(module.children).get("")  # a layer subclass's own layer: self.kernel_size is its
+        if isinstance(base, LayerNode) and attr in {spec.name for spec in base.cls.arg_specs()}:
+            return self.attribute(interpreter, node, self.child_ref(value, ""), attr)
         return Absent(value.path or "the network", type_name, attr, list(self.children(module)),
                       selected=not value.path and self.selected)
 

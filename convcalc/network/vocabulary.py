@@ -88,6 +88,13 @@ class _Steps:
             raise ParseError(f"split sizes {sizes} do not add up to {total}")
         return self.pieces(x, sizes, dim, "split")
 
+    def bmm(self, a: Tensor, b: Tensor) -> Tensor:
+        """``torch.bmm``: a matmul of two 3-D tensors with the same batch (no broadcasting)."""
+        a, b = _tensors([a, b])
+        if a.shape is not None and b.shape is not None and (len(a.shape) != 3 or len(b.shape) != 3 or a.shape[0] != b.shape[0]):
+            raise ParseError(f"torch.bmm takes two 3-D tensors with the same batch, got {list(a.shape)} and {list(b.shape)}")
+        return self.tracer.binary_op("matmul", a, b)
+
     def pieces(self, x: Tensor, sizes: list[int], dim: int, name: str) -> tuple[Tensor, ...]:
         out, start = [], 0
         for length in sizes:
@@ -109,11 +116,14 @@ class _Steps:
             "split": lambda size, dim=0: self.split(x, size, dim),
             "narrow": lambda dim, start, length: op("narrow", [x], narrow(shape, dim, start, length)),
             "unsqueeze": lambda d: op("unsqueeze", [x], reshape(shape, _unsqueezed(shape, d))),
+            "squeeze": lambda dim=None: op("squeeze", [x], reshape(shape, _squeezed(shape, dim))),
             "expand": lambda *d: op("expand", [x], expand(shape, _dims(d))),
+            "expand_as": lambda other: op("expand", [x], expand(shape, list(_tensors([other])[0].shape))),
             "contiguous": lambda: x,
             "size": lambda d=None: shape if d is None else shape[d],
             "dim": lambda: len(shape),
             "sigmoid": lambda: call("sigmoid", [x], {}),
+            "tanh": lambda: call("tanh", [x], {}),
             "relu": lambda: call("relu", [x], {}),
             "softmax": lambda dim: call("softmax", [x], {"dim": dim}),
         }
@@ -135,8 +145,13 @@ class _Steps:
             "mul": lambda a, b: tracer.binary_op("mul", a, b),
             "permute": lambda x, dims: self.method(x, "permute")(dims),
             "transpose": lambda x, a, b: self.method(x, "transpose")(a, b),
+            "bmm": self.bmm,
+            "squeeze": lambda x, dim=None: self.method(x, "squeeze")(dim),
+            "unsqueeze": lambda x, dim: self.method(x, "unsqueeze")(dim),
             "sigmoid": lambda x: tracer.functional("sigmoid", [x], {}),
+            "tanh": lambda x: tracer.functional("tanh", [x], {}),
             "relu": lambda x: tracer.functional("relu", [x], {}),
+            "softmax": lambda x, dim: tracer.functional("softmax", [x], {"dim": dim}),
             "Tensor": TENSOR,
         })
 
@@ -217,3 +232,16 @@ def _unsqueezed(shape: tuple[int, ...], dim: int) -> tuple[int, ...]:
     rank = len(shape) + 1
     axis = check_dim(dim, rank, "unsqueeze")
     return tuple(shape[:axis]) + (1,) + tuple(shape[axis:])
+
+
+def _squeezed(shape: tuple[int, ...], dim: Any) -> tuple[int, ...]:
+    """``shape`` less its size-1 dims (all, or those of ``dim``, an int or a tuple: a listed dim
+    of another size stays, as in torch).
+
+    >>> _squeezed((2, 1, 3, 1), None), _squeezed((2, 1, 3, 1), 1), _squeezed((2, 1, 3, 1), (0, -1))
+    ((2, 3), (2, 3, 1), (2, 1, 3))
+    """
+    if dim is None:
+        return tuple(size for size in shape if size != 1)
+    axes = {check_dim(d, max(len(shape), 1), "squeeze") for d in ([dim] if isinstance(dim, int) else dim)}
+    return tuple(size for axis, size in enumerate(shape) if not (axis in axes and size == 1))
