@@ -609,3 +609,17 @@ def test_a_leaf_read_as_another_layer_is_named_at_every_copy_of_a_repeated_block
     read_as = [a for a in summary(text, (1, 8)).assumptions if "read as nn.GELU" in a.message]
     assert [a.module for a in read_as] == ["0.act", "1.act", "2.act"]
     assert "its forward may do more" in read_as[0].message  # `pass` would lock in GELU's values
+
+
+def test_a_forward_that_returns_a_tuple_lists_every_output(cli, tmp_path):
+    """Reproducer from an audit: LeNet's `return logits, probs` and a VAE's (recon, mu, logvar)
+    were reported as their first element, `outputs` empty and nothing said of the rest."""
+    spec = tmp_path / "two.txt"
+    spec.write_text("class Net:\n    def forward(self, x):\n        y = self.fc(x)\n"
+                    "        return y, F.softmax(y, dim=1), y.view(1, 3, 1)\n\n"
+                    "Net(\n  (fc): Linear(in_features=4, out_features=3, bias=True)\n)\n")
+    shapes = json.loads(cli("net", str(spec), "-i", "1x4", "--json").stdout)
+    assert shapes["output_shape"] == [1, 3]
+    assert shapes["outputs"] == {"0": [1, 3], "1": [1, 3], "2": [1, 3, 1]}
+    assert "input [1, 4] → outputs 0 [1, 3], 1 [1, 3], 2 [1, 3, 1]" in cli("net", str(spec), "-i", "1x4").stdout
+    assert "Input [1, 4] → outputs 0 [1, 3]" in cli("net", str(spec), "-i", "1x4", "--markdown").stdout

@@ -714,6 +714,8 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
         outputs = {k: v for k, v in y.items() if isinstance(v, Tensor)}
         y = outputs.get("out") or next(iter(outputs.values()), None)
     elif isinstance(y, (tuple, list)) and y and isinstance(y[0], Tensor):
+        if len(y) > 1:  # every one listed, by position (`return logits, probs`), the first the output
+            outputs = {str(i): v for i, v in enumerate(y) if isinstance(v, Tensor)}
         y = y[0]
     if not isinstance(y, Tensor):
         raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")

@@ -14,7 +14,7 @@ from ..network.summary import Row, Summary
 from ..shapes import compact_shape, format_bytes, format_shape
 from ..units import cell_bytes, cell_count, count_text
 from .layout import ColumnFit, Layout, aligned_lines, choose_layout, text_width
-from .totals import total_pairs
+from .totals import shapes_line, total_pairs
 
 
 def _weight_shape(row: Row) -> tuple[int, ...] | None:
@@ -203,7 +203,7 @@ def plain_text(summary: Summary, stats: Mapping[str, Any] | None = None, extras:
     widths = [max([text_width(t), *(text_width(r[i]) for r in rows)]) for i, t in enumerate(titles)]
     dashes = ["-" * width for width in widths]
     out = [*aligned_lines([titles, dashes, *rows], [column.numeric for column in chosen]), ""]
-    out.append(f"input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}")
+    out.append(shapes_line(summary))
     lines = [*total_pairs(summary.totals, summary.dtype, units, summary.count), *extras.totals]
     label_width = max(len(label) for label, _ in lines)
     out += [f"{label.ljust(label_width)}  {value}" for label, value in lines]
@@ -258,7 +258,7 @@ def markdown_text(summary: Summary, stats: Mapping[str, Any] | None = None, extr
     out = [line([c.title for c in chosen]),
            "|" + "|".join("---:" if c.numeric else "---" for c in chosen) + "|"]
     out += [line([f"`{cells[0].strip()}`", *cells[1:]]) for cells in summary_cells(summary, stats, extras, units)]
-    out += ["", f"Input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}.", ""]
+    out += ["", f"{shapes_line(summary).capitalize()}.", ""]
     totals = [*total_pairs(summary.totals, summary.dtype, units, summary.count), *extras.totals]
     out += [f"- {label}: {value}" for label, value in totals]
     return "\n".join(out) + "\n"

@@ -44,8 +44,28 @@ def total_pairs(totals: "Totals", dtype: str, units: str = "both", count: str = 
     return pairs
 
 
+def output_label(summary: "Summary", shape_text: Any = format_shape) -> tuple[str, str]:
+    """``("output", its shape)``, or ``("outputs", each by name)`` for a forward that returns
+    several (a tuple's by position, a dict's by key).
+
+    >>> from convcalc.network import parse_network
+    >>> two = "class Net:\\n    def forward(self, x):\\n        y = self.fc(x)\\n        return y, F.softmax(y, dim=1)\\n\\nNet(\\n  (fc): Linear(4, 3)\\n)"
+    >>> output_label(parse_network(two).summary((1, 4)))
+    ('outputs', '0 [1, 3], 1 [1, 3]')
+    """
+    if len(summary.outputs) < 2:
+        return "output", shape_text(summary.output_shape)
+    return "outputs", ", ".join(f"{name} {shape_text(shape)}" for name, shape in summary.outputs.items())
+
+
+def shapes_line(summary: "Summary") -> str:
+    """``input [..] → output [..]`` (or the outputs, see ``output_label``)."""
+    label, shapes = output_label(summary)
+    return f"input {format_shape(summary.input_shape)} → {label} {shapes}"
+
+
 def _size_title(summary: "Summary") -> str:
-    return f"input {format_shape(summary.input_shape)} → output {format_shape(summary.output_shape)}"
+    return shapes_line(summary)
 
 
 def totals_text(summaries: Sequence["Summary"], units: str = "both") -> str:
@@ -145,7 +165,7 @@ def _totals_panel(summary: "Summary", units: str, boxed: bool = True, extra: Seq
     grid.add_column(style="bold cyan", no_wrap=True)
     grid.add_column(no_wrap=True)
     grid.add_row("input", compact_shape(summary.input_shape))
-    grid.add_row("output", compact_shape(summary.output_shape))
+    grid.add_row(*output_label(summary, compact_shape))
     for label, value in [*total_pairs(summary.totals, summary.dtype, units, summary.count), *extra]:
         grid.add_row(label, value)
     if boxed:
