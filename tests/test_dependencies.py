@@ -22,3 +22,22 @@ def test_typer_is_bounded_to_the_tested_minor_release():
     lower = tuple(int(part) for part in bounds[">="].split(".")[:2])
     upper = tuple(int(part) for part in bounds["<"].split(".")[:2])
     assert lower <= installed < upper == (installed[0], installed[1] + 1), (typer, installed)
+
+
+
+def test_the_suite_is_collected_without_torch(tmp_path):
+    """Reproducer: `python -m pytest` without torch stopped at collection (exit 2, no test
+    run) on tests/train_step.py, a script that imports torch at the top. Here torch and
+    torchvision cannot be imported (a sitecustomize hides them) and collection must pass."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['torch'] = None\nsys.modules['torchvision'] = None\n")
+    root = PYPROJECT.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(root)]))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "error" not in done.stdout.lower().replace("convcalc/errors.py", "")
