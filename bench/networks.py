@@ -257,10 +257,18 @@ def network_table(
     budget: float,
     threads: int,
     only: str | None = None,
+    required: bool = True,
 ) -> list[str]:
     """Time every network with bench/forward.py's ``measure`` (alternating rounds, median of
-    the round ratios), check its output with ``check``, print the table; the failures."""
+    the round ratios), check its output with ``check``, print the table; the failures. Where
+    ``only`` picks no network, a failure when ``required``, else a line saying so."""
     median_bar, worst_bar = BARS["one thread" if threads == 1 else "more threads"]
+    cases = network_cases(only)
+    if not cases:
+        if required:
+            return [f"no network's name contains {only!r}"]
+        print(f"\nno network's name contains {only!r}: no network timed")
+        return []
     # "folded": BatchNorms folded into the conv or Linear before them; "in place": activations
     # written over the fresh output before them (see convcalc.network.plan).
     header = f"{'network':32} {'input':>18} {'torch ms':>9} {'convcalc ms':>11} {'ratio':>6} {'rounds':>11} {'folded':>6} {'in place':>8}"
@@ -269,7 +277,7 @@ def network_table(
     print("-" * len(header))
     ratios: list[float] = []
     failures: list[str] = []
-    for case in network_cases(only):
+    for case in cases:
         problem = check(case)
         torch_time, convcalc_time, round_ratios = measure(case, rounds, budget)
         ratio = statistics.median(round_ratios)
@@ -280,8 +288,6 @@ def network_table(
         spread = f"{min(round_ratios):.2f}-{max(round_ratios):.2f}"
         print(f"{case.name:32} {shape:>18} {torch_time * 1e3:9.3f} {convcalc_time * 1e3:11.3f} {ratio:6.2f} "
               f"{spread:>11} {case.folded:6} {case.in_place:8}" + (f"  MISMATCH: {problem}" if problem else ""), flush=True)
-    if not ratios:
-        return [f"no network's name contains {only!r}"]
     median, worst = statistics.median(ratios), max(ratios)
     print("-" * len(header))
     print(f"networks: median ratio {median:.2f} (bar {median_bar}), max ratio {worst:.2f} (bar {worst_bar}), "
