@@ -79,3 +79,13 @@ def test_install_completion_writes_the_bash_script(tmp_path):
     script = tmp_path / ".bash_completions" / "convcalc.sh"
     assert "_CONVCALC_COMPLETE=complete_bash" in script.read_text()
     assert str(script) in (tmp_path / ".bashrc").read_text()
+
+
+def test_bash_completes_every_commands_dtype_and_choice_options():
+    """Reproducer from a newcomer's walk through the README: net's and diff's --dtype, net's
+    --optimizer and explain's --view and --dtype completed to nothing."""
+    assert _bash_complete("convcalc", "net", "--dtype", "bf") == ["bfloat16"]
+    assert _bash_complete("convcalc", "diff", "--dtype", "int1") == ["int16"]
+    assert _bash_complete("convcalc", "net", "--optimizer", "adam") == ["adam", "adamw"]
+    assert _bash_complete("convcalc", "explain", "conv2d", "--view", "") == ["sum", "matmul"]
+    assert _bash_complete("convcalc", "explain", "conv2d", "--dtype", "") == ["float16", "float32", "float64"]

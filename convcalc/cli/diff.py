@@ -11,6 +11,7 @@ import typer
 
 from ..errors import ConvcalcError
 from .net import Recipes, Strict, load_network, shapes_only, warn_assumptions
+from .options import MemoryDtype
 from .output import emit_json, emit_rich, emit_text
 
 USAGE = ("compare two specs (convcalc diff A B [--input SHAPE]) or one spec at two input sizes "
@@ -26,7 +27,7 @@ def diff_command(
         help="The input shape of both specs (overrides their input lines); twice with one spec: its two sizes.")] = None,
     depth: Annotated[Optional[str], typer.Option(
         "--depth", metavar="N", help="Fold modules deeper than N into one row on both sides.")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type for memory figures.")] = "float32",
+    dtype: MemoryDtype = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     exit_code: Annotated[bool, typer.Option(
         "--exit-code", help="Exit 1 when the two differ, 0 when they are the same (as git diff --exit-code).")] = False,

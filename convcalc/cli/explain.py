@@ -12,8 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .options import (Fill, FillWeights, InputFile, Key, MaxMemory, Seed, Threads, Weights, check_passed_options,
-                      layer_completer, run_settings)
+from .options import (Fill, FloatDtype, FillWeights, InputFile, Key, MaxMemory, Seed, Threads, Weights, check_passed_options,
+                      choices_completer, layer_completer, run_settings)
 from ..errors import ConvcalcError, ParseError
 
 
@@ -45,10 +45,10 @@ def explain_command(
     threads: Threads = None,
     at: Annotated[Optional[str], typer.Option("--at", metavar="INDEX",
                                               help="The output element, one index per output dim: 0,1,2,3  [default: the first]")] = None,
-    view: Annotated[str, typer.Option("--view", metavar="sum|matmul",
+    view: Annotated[str, typer.Option("--view", metavar="sum|matmul", autocompletion=choices_completer(("sum", "matmul")),
                                       help="sum: per input channel; matmul: per kernel tap, weight slice @ pixel vector.")] = "sum",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type of the tensors.")] = "float32",
+    dtype: FloatDtype = "float32",
     precision: Precision = None,
 ) -> None:
     """Take one output element apart: windows, kernel slices, products, sums, bias, total.

@@ -12,7 +12,7 @@ import typer
 from ..errors import ConvcalcError
 from .options import (
     RUN_PANEL, Fill, FillWeights, Force, Gray, InputFile, Key, MaxMemory, NetRun, Seed, Threads, batch_option,
-    count_option, refuse_idle_pairs, refuse_lone_options, run_settings, units_option, wants_run,
+    MemoryDtype, count_option, refuse_idle_pairs, refuse_lone_options, run_settings, units_option, wants_run,
 )
 from .output import emit_json, emit_rich, emit_text, warn
 
@@ -29,8 +29,15 @@ ModulePath = Annotated[Optional[str], typer.Option(
 Train = Annotated[bool, typer.Option(
     "--train", help="Estimate one training step's peak memory: weights, gradients, optimizer state and "
     "the activations kept for backward (a column per layer); see docs/training-memory.md.")]
+def _optimizers(incomplete: str) -> list[str]:
+    from ..network.training import OPTIMIZER_STATES
+
+    return [name for name in OPTIMIZER_STATES if name.startswith(incomplete)]
+
+
 Optimizer = Annotated[Optional[str], typer.Option(
-    "--optimizer", metavar="NAME", help="With --train: sgd, momentum, adam or adamw (default adam).")]
+    "--optimizer", metavar="NAME", help="With --train: sgd, momentum, adam or adamw (default adam).",
+    autocompletion=_optimizers)]
 
 
 _WIDE = "--wide widens the per-layer table on a terminal"
@@ -61,7 +68,7 @@ def net_command(
     depth: Annotated[
         Optional[str], typer.Option("--depth", metavar="N", help="Fold modules deeper than N into one row.")
     ] = None,
-    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="Element type for memory figures.")] = "float32",
+    dtype: MemoryDtype = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows with exact numbers.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table and totals.")] = False,

@@ -215,6 +215,21 @@ def option_for(spec: ArgSpec, flags: tuple[str, ...], panel: str) -> Any:
     ]
 
 
+# Element types for memory figures, as <TAB> offers them; a forward pass computes in the floats.
+MEMORY_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "uint8", "int16", "int32", "int64")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+def dtype_option(help: str, panel: str | None = None, choices: tuple[str, ...] = MEMORY_DTYPES) -> Any:
+    """``--dtype``, every command's, completing to ``choices``."""
+    return Annotated[str, typer.Option("--dtype", metavar="DTYPE", rich_help_panel=panel, help=help,
+                                       autocompletion=choices_completer(choices))]
+
+
+MemoryDtype = dtype_option("Element type for memory figures.")
+FloatDtype = dtype_option("Element type of the tensors.", choices=FLOAT_DTYPES)
+
+
 # How numbers read, shared by `net` and the layer commands (each puts them in its own help panel).
 def units_option(panel: str | None = None) -> Any:
     return Annotated[str, typer.Option(
@@ -244,16 +259,8 @@ COMMON_OPTIONS = {
             help="Input shape, batch dim optional: 1x3x32x32, [1,3,32,32] or torch.Size([1,3,32,32]) as torch prints it.",
         ),
     ],
-    "dtype": Annotated[
-        str,
-        typer.Option(
-            "--dtype", metavar="DTYPE", rich_help_panel="Input and output",
-            help="Element type for memory figures: float32, float16, bfloat16, float64, int8, ...",
-            autocompletion=choices_completer(
-                ("float16", "bfloat16", "float32", "float64", "int8", "uint8", "int16", "int32", "int64")
-            ),
-        ),
-    ],
+    "dtype": dtype_option("Element type for memory figures: float32, float16, bfloat16, float64, int8, ...",
+                          "Input and output"),
     "as_json": Annotated[
         bool, typer.Option("--json", rich_help_panel="Input and output", help="Machine-readable output.")
     ],
