@@ -623,3 +623,13 @@ def test_a_forward_that_returns_a_tuple_lists_every_output(cli, tmp_path):
     assert shapes["outputs"] == {"0": [1, 3], "1": [1, 3], "2": [1, 3, 1]}
     assert "input [1, 4] → outputs 0 [1, 3], 1 [1, 3], 2 [1, 3, 1]" in cli("net", str(spec), "-i", "1x4").stdout
     assert "Input [1, 4] → outputs 0 [1, 3]" in cli("net", str(spec), "-i", "1x4", "--markdown").stdout
+
+
+def test_a_network_input_without_its_batch_dim_is_noted():
+    """Reproducer from a newcomer: LeNet given 1x32x32 answered for one unbatched sample
+    (output [16, 10], as torch's Flatten then makes it) without a word."""
+    lenet = convcalc.parse_network(open("tests/data/lenet_lines.txt").read())
+    unbatched = lenet.summary((1, 32, 32))
+    assert any("the input [1, 32, 32] has no batch dim: Conv2d reads it as one sample" in n and "[1, 1, 32, 32]" in n
+               for n in unbatched.notes)
+    assert not any("no batch dim" in n for n in lenet.summary((1, 1, 32, 32)).notes)

@@ -90,6 +90,9 @@ class LayerSteps:
             if node.unstated and path.rpartition(".")[0] not in self.known_parents:
                 for message, shapes in layer.unstated(node.unstated, x.shape):
                     self.assume(message, path, type_name, shapes=shapes)
+            if not self.steps and layer.batch_optional and len(x.shape) == layer.nd + 1:  # the network's input
+                self.note(f"the input {list(x.shape)} has no batch dim: {type_name} reads it as one sample, as torch "
+                          f"does; give {[1, *x.shape]} for a batch of one", path)
         else:
             out_shape, macs, flops, rf = None, None, None, None
         shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
