@@ -633,3 +633,15 @@ def test_a_network_input_without_its_batch_dim_is_noted():
     assert any("the input [1, 32, 32] has no batch dim: Conv2d reads it as one sample" in n and "[1, 1, 32, 32]" in n
                for n in unbatched.notes)
     assert not any("no batch dim" in n for n in lenet.summary((1, 1, 32, 32)).notes)
+
+
+def test_a_model_read_by_torchvisions_recipe_says_so():
+    """Reproducer from an audit: a CIFAR ResNet of one's own with torchvision's child names (its
+    forward skipping the maxpool) was answered with torchvision's forward and nothing said: the
+    texts are the same, so the answer names whose forward it took."""
+    text = open("tests/data/torchvision/resnet18.txt").read()
+    notes = convcalc.parse_network(text).summary((1, 3, 64, 64)).notes
+    assert [n for n in notes if "torchvision's" in n] == [
+        "the network: read as torchvision's ResNet, its blocks as torchvision's (built-in torchvision.recipe, "
+        f"line {convcalc.parse_network(text).recipes.find('ResNet').line}): a class of one's own that prints the same "
+        "needs its own recipe"]

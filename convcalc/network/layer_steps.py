@@ -54,7 +54,9 @@ class LayerSteps:
             raise ParseError(f"the forward pass has over {MAX_TRACE_STEPS:,} steps; convcalc stops there")
 
     def note(self, message: str, name: str) -> None:
-        self.notes.setdefault(message, []).append(name)
+        names = self.notes.setdefault(message, [])
+        if name not in names:  # a module run twice (a trace started again) is named once
+            names.append(name)
 
     def build(self, node: LayerNode, path: str, x: Tensor) -> Layer:
         if node.layer is not None:

@@ -298,8 +298,10 @@ class _Tracer(LayerSteps):
         True when named."""
         if recipe.origin != TORCHVISION_RECIPES or self.inside_model:
             return False
-        if recipe.model:
+        if recipe.model:  # said, not assumed: print(model) of torchvision's model is exactly this text
             self.library_models.add(path)
+            self.note(f"read as torchvision's {node.type_name}, its blocks as torchvision's ({recipe.where()}): a "
+                      "class of one's own that prints the same needs its own recipe", path or "the network")
             return False
         if not any(not model or path == model or path.startswith(model + ".") for model in self.library_models):
             self.assume(f"{node.type_name} read as torchvision's {node.type_name} ({recipe.where()}): its name and "
