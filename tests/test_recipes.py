@@ -530,3 +530,40 @@ def test_the_recipe_notation_has_the_tensor_functions_tutorial_models_use():
     np.testing.assert_allclose(network.forward(x, params), want.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ConvcalcError, match=r"torch.bmm takes two 3-D tensors with the same batch, got \[2, 4\]"):
         convcalc.parse_network(SE_AND_ATTENTION.replace("torch.bmm(q.transpose(1, 2), q)", "torch.bmm(q.mean(2), q)")).summary((2, 4, 3, 3))
+
+
+IN_PLACE_ALIAS = """class Net:
+    def forward(self, x):
+        x = self.stem(x)
+        identity = x
+        out = self.relu(x)
+        out = self.conv(out)
+        return out + identity, x
+
+Net(
+  (relu): ReLU(inplace=True)
+  (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  (stem): Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1))
+)
+"""
+
+
+@pytest.mark.parametrize("prepared, fold", [(True, True), (True, False), (False, False)])
+def test_a_tensor_an_in_place_layer_wrote_over_reads_its_new_values(prepared, fold):
+    """Reproducer from an audit: `identity = x; out = self.relu(x)` with ReLU(inplace=True)
+    added the stem's output before the ReLU, where torch adds it after (2.3 off)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    params = {"stem.weight": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
+              "stem.bias": rng.standard_normal(4).astype(np.float32),
+              "conv.weight": rng.standard_normal((4, 4, 3, 3)).astype(np.float32) * 0.3,
+              "conv.bias": rng.standard_normal(4).astype(np.float32)}
+    t = {k: torch.from_numpy(v) for k, v in params.items()}
+    stem = torch.nn.functional.conv2d(torch.from_numpy(x), t["stem.weight"], t["stem.bias"])
+    identity = stem
+    out = torch.nn.functional.conv2d(torch.relu_(stem), t["conv.weight"], t["conv.bias"], padding=1)
+    want = (out + identity).numpy()
+    assert (identity < 0).sum() == 0  # torch wrote the ReLU over it
+    network = convcalc.parse_network(IN_PLACE_ALIAS)
+    np.testing.assert_allclose(network.forward(x, params, prepared=prepared, fold=fold), want, rtol=1e-5, atol=1e-5)

@@ -4,7 +4,7 @@ and the assumptions made reading it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..layers.base import Layer, Shape
@@ -75,6 +75,36 @@ class Step:
     def shown(self) -> bool:
         """Whether the step is a row of the summary (a module's own parameter is not)."""
         return self.kind != "param"
+
+
+def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    """A layer that writes over its input (``ReLU(inplace=True)``) changes that tensor for
+    whoever still holds it: torch's ``identity = x; out = self.relu(x); return out + identity``
+    adds the ReLU's result twice. Each later read of an overwritten tensor (``steps`` changed
+    in place, and the network's ``output`` and ``outputs``) is moved to what was written over it.
+
+    >>> from convcalc import parse_network
+    >>> recipe = "class Net:\\n    def forward(self, x):\\n        y = self.fc(x)\\n        z = self.act(y)\\n        return y"
+    >>> net = parse_network(recipe + "\\n\\nNet(\\n  (fc): Linear(2, 2)\\n  (act): ReLU(inplace=True)\\n)")
+    >>> trace = net.trace((1, 2))
+    >>> trace.output is trace.steps[1].output
+    True
+    """
+    written: dict[int, Tensor] = {}  # a tensor's id -> the in-place result written over it
+
+    def now(tensor: Tensor) -> Tensor:
+        while tensor.id in written:
+            tensor = written[tensor.id]
+        return tensor
+
+    for index, step in enumerate(steps):
+        inputs = tuple(now(tensor) for tensor in step.inputs)
+        if any(new is not old for new, old in zip(inputs, step.inputs)):
+            steps[index] = step = replace(step, inputs=inputs)
+        layer = step.layer
+        if layer is not None and step.inputs and layer.shares_input() and not layer.output_is_view:
+            written[step.inputs[0].id] = step.output
+    return now(output), {name: now(tensor) for name, tensor in outputs.items()}
 
 
 def join_path(path: str, name: str) -> str:

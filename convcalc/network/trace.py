@@ -39,7 +39,7 @@ from ..registry import not_modelled, suggestion
 from ..shapes import format_shape
 from ..spec.nodes import SEQUENTIAL_TYPES, LayerNode, ModuleNode, Node, Source, build_at, locate
 from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
-from .graph import Assumption, Scope, Step, Tensor, Trace, call_key, join_path, shown_names
+from .graph import Assumption, Scope, Step, Tensor, Trace, call_key, join_path, read_over_in_place, shown_names
 from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
@@ -721,6 +721,7 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
         y = y[0]
     if not isinstance(y, Tensor):
         raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")
+    y, outputs = read_over_in_place(tracer.steps, y, outputs)
     state = collect_state(tracer, root, input_shape is not None)
     notes = list(parse_notes) + [f"{shown_names(names)}: {message}" for message, names in tracer.notes.items()]
     assumptions = list(tracer.assumptions)
