@@ -645,3 +645,17 @@ def test_a_model_read_by_torchvisions_recipe_says_so():
         "the network: read as torchvision's ResNet, its blocks as torchvision's (built-in torchvision.recipe, "
         f"line {convcalc.parse_network(text).recipes.find('ResNet').line}): a class of one's own that prints the same "
         "needs its own recipe"]
+
+
+def test_a_leaf_read_as_a_torch_layer_that_fails_is_blamed_before_its_block():
+    """Reproducer from an audit (open_clip ViTamin's stem): timm's channels-first LayerNormAct2d,
+    read as nn.LayerNorm, failed on its (N, C, H, W) input; the error blamed the Stem's forward,
+    which was right, and offered LayerNorm's own fix (normalized_shape), which was not."""
+    text = ("Stem(\n  (conv1): Conv2d(3, 64, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))\n"
+            "  (norm1): LayerNormAct2d(\n    (64,), eps=1e-06, elementwise_affine=True, bias=True\n"
+            "    (drop): Identity()\n    (act): GELU()\n  )\n)")
+    with pytest.raises(ConvcalcError) as caught:
+        summary(text, (1, 3, 32, 32))
+    message = str(caught.value)
+    assert "norm1 is a LayerNormAct2d, read as nn.LayerNorm by its name and printed arguments" in message
+    assert "whose forward convcalc does not know" not in message and "set normalized_shape" not in message

@@ -88,6 +88,13 @@ class LayerSteps:
                 rescue = layer.unstated_rescue(node.unstated, x.shape) if node.unstated else None
                 if rescue is not None and path.rpartition(".")[0] not in self.known_parents:
                     exc.args = (f"{exc.args[0]} ({rescue})", *exc.args[1:])
+                read_as = next((a for a in self.assumptions if a.module == path and a.type_name != type_name), None)
+                if read_as is not None:  # the layer it was taken for is the likelier mistake than its input
+                    problem = str(exc.args[0]).split("; ")[0]  # not the layer's own fix: the layer may be wrong
+                    exc.args = (f"{problem}. {path} is a {read_as.type_name}, read as nn.{type_name} by its name and "
+                                f"printed arguments, and its own forward may well take this input: declare it",
+                                *exc.args[1:])
+                    exc.assumed_leaf = True  # type: ignore[attr-defined]
                 raise
             if node.unstated and path.rpartition(".")[0] not in self.known_parents:
                 for message, shapes in layer.unstated(node.unstated, x.shape):

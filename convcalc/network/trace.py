@@ -222,7 +222,8 @@ class _Tracer(LayerSteps):
         input at its first layer, the unknown forward that gave it that input (a U-Net's ``Up``
         and its ``cat``, not the ``DoubleConv`` it calls)."""
         node = ref.node
-        if known or hasattr(exc, "assumed_block"):  # a block read by its name alone failed inside
+        if known or hasattr(exc, "assumed_block") or getattr(exc, "assumed_leaf", False):
+            # a block read by its name alone failed inside, or a leaf read as a torch layer did
             if ran_before:  # on what its known forward made
                 _made_inside(exc)
             return exc
