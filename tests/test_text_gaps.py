@@ -659,3 +659,16 @@ def test_a_leaf_read_as_a_torch_layer_that_fails_is_blamed_before_its_block():
     message = str(caught.value)
     assert "norm1 is a LayerNormAct2d, read as nn.LayerNorm by its name and printed arguments" in message
     assert "whose forward convcalc does not know" not in message and "set normalized_shape" not in message
+
+
+def test_a_linear_given_a_feature_maps_channels_blames_its_own_block():
+    """Reproducer from an audit (CLIP's ModifiedResNet): AttentionPool2d's first Linear got the
+    (N, C, H, W) map with C = its in_features, and the error blamed the network's forward (which
+    ran its children rightly) instead of the pool's own, which flattens and permutes first."""
+    text = ("Net(\n  (conv): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))\n  (attnpool): AttentionPool2d(\n"
+            "    (k_proj): Linear(in_features=8, out_features=8, bias=True)\n"
+            "    (c_proj): Linear(in_features=8, out_features=4, bias=True)\n  )\n)")
+    with pytest.raises(ConvcalcError) as caught:
+        summary(text, (1, 3, 7, 7))
+    assert "That is inside attnpool, a AttentionPool2d, whose forward convcalc does not know" in str(caught.value)
+    assert "convcalc does not know Net's forward" not in str(caught.value)

@@ -88,6 +88,9 @@ class LayerSteps:
                 rescue = layer.unstated_rescue(node.unstated, x.shape) if node.unstated else None
                 if rescue is not None and path.rpartition(".")[0] not in self.known_parents:
                     exc.args = (f"{exc.args[0]} ({rescue})", *exc.args[1:])
+                features = getattr(layer, "in_features", None)
+                if isinstance(features, int) and len(x.shape) >= 3 and x.shape[1] == features != x.shape[-1]:
+                    exc.channels_first = True  # type: ignore[attr-defined]  # its block moves them last itself
                 read_as = next((a for a in self.assumptions if a.module == path and a.type_name != type_name), None)
                 if read_as is not None:  # the layer it was taken for is the likelier mistake than its input
                     problem = str(exc.args[0]).split("; ")[0]  # not the layer's own fix: the layer may be wrong

@@ -250,7 +250,10 @@ class _Tracer(LayerSteps):
         wrapped.__dict__.update(exc.__dict__)  # keeps the line and column
         wrapped.forward_unknown = True  # type: ignore[attr-defined]  # enclosing blocks add nothing
         wrapped.problem = problem  # type: ignore[attr-defined]
-        if not ran_before:  # its input, unchanged, failed: the enclosing forward's doing, if unknown too
+        # its input, unchanged, failed: the enclosing forward's doing, if unknown too; but not a
+        # Linear given its features as the channels of a feature map: this block's own forward
+        # puts them last (an attention pool's flatten and permute)
+        if not ran_before and not getattr(exc, "channels_first", False):
             wrapped.first_child_of = f"{ref.path} ({node.type_name})"  # type: ignore[attr-defined]
         return wrapped
 
