@@ -346,10 +346,10 @@ def _state_notes(trace: Trace) -> list[str]:
     if trace.state.unknown:
         notes.append(f"parameters not known from the text (not in the totals): {', '.join(trace.state.unknown)}")
     if trace.state.own_classes:
-        notes.append(f"the totals count what the text prints: parameters that a class without a recipe "
-                     f"({shown_names(trace.state.own_classes, most=6)}) "
-                     "holds itself, not in a child (an nn.Parameter attribute, the old weight_norm's weight_g and "
-                     "weight_v), do not print and are not counted")
+        notes.append(f"the totals count what the text prints: parameters and buffers that a class without a "
+                     f"recipe ({shown_names(trace.state.own_classes, most=6)}) "
+                     "holds itself, not in a child (an nn.Parameter attribute, a register_buffer table of relative "
+                     "positions, the old weight_norm's weight_g and weight_v), do not print and are not counted")
     if trace.state.not_run:
         notes.append(f"{shown_names(trace.state.not_run)}: not run by the forward in eval mode; their parameters count in the totals")
     return notes
