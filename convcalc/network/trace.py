@@ -682,7 +682,7 @@ def _after_assumptions(exc: ConvcalcError, assumptions: list[Assumption]) -> Non
 
 
 def _declare_hint(node: ModuleNode) -> str:
-    children = ", ".join(name for name, _ in node.children[:4]) or "..."
+    children = shown_names([name for name, _ in node.children], most=8) or "..."  # a shortcut is often last
     return (f"; to say what it does, declare it: `class {node.type_name}:` with a `def forward(self, x):` over "
             f"its children ({children}), in the spec or a --recipes file")
 
