@@ -114,6 +114,9 @@ def suggestion(name: str) -> str:
     >>> suggestion("comv2d").startswith("; did you mean 'conv2d'")
     True
     """
+    left_out = next((key for key in NOT_MODELLED if key.lower() == name.lower().removeprefix("nn.")), None)
+    if left_out is not None:  # `convcalc lstm`: say why, as a spec does
+        return f"; {left_out} is a torch.nn class convcalc does not model: {NOT_MODELLED[left_out]}"
     known = list(layer_classes()) + list(aliases())
     close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.6)
     if not close:

@@ -368,3 +368,14 @@ def test_usage_errors_at_the_top_level_and_with_parentheses(console_script):
     assert result.stderr.splitlines() == [
         "convcalc: error: conv2d takes no more arguments, got nn.Conv2d(3,8,3): its settings are options "
         "(`convcalc conv2d --help`)"]
+
+
+def test_a_torch_class_convcalc_does_not_model_says_why_as_a_command(cli):
+    """Reproducer from a newcomer: `convcalc lstm` said only "unknown layer or command", where a
+    spec says why (a recurrent layer); a JSON spec's "out" now points at out_channels."""
+    cli("lstm").assert_one_error_line(["unknown layer or command 'lstm'", "LSTM is a torch.nn class convcalc does not model",
+                                       "a recurrent layer"])
+    import convcalc
+
+    with pytest.raises(convcalc.ConvcalcError, match=r"no argument 'out'; did you mean out_channels \(--out on the command line\)"):
+        convcalc.parse_network('{"input": [1, 3, 8, 8], "layers": [{"type": "conv2d", "out": 4, "kernel_size": 3}]}')

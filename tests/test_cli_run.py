@@ -160,7 +160,7 @@ def test_a_table_file_without_input_says_how_it_was_read(cli, tmp_path):
     np.savetxt(tmp_path / "x.csv", np.ones((4, 4)), delimiter=",")
     result = cli("maxpool2d", "-k", "2", "--input-file", str(tmp_path / "x.csv"))
     assert result.code == 2 and result.stdout == ""
-    assert "x.csv was read as a 4×4 table: give --input SHAPE to reshape it" in result.stderr
+    assert "x.csv was read as a table of shape 4×4: give --input SHAPE to reshape it" in result.stderr
     assert "Traceback" not in result.stderr
 
 

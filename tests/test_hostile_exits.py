@@ -224,4 +224,4 @@ def test_an_ascii_stderr_gets_ascii_messages(tmp_path):
         capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "ascii"}, timeout=60,
     )
     assert result.returncode == 2
-    assert b"was read as a 2x2 table" in result.stderr and result.stderr.isascii()
+    assert b"was read as a table of shape 2x2" in result.stderr and result.stderr.isascii()

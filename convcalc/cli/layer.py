@@ -318,7 +318,7 @@ def _table_hint(exc: ShapeError, path: str, shape: tuple[int, ...]) -> ShapeErro
     if not path.lower().endswith((".csv", ".txt")):
         return exc
     table = "×".join(map(str, shape))
-    return type(exc)(f"{exc} ({path} was read as a {table} table: give --input SHAPE to reshape it)")
+    return type(exc)(f"{exc} ({path} was read as a table of shape {table}: give --input SHAPE to reshape it)")
 
 
 def _read_input_file(options: dict[str, Any], dtype: str, indices: bool) -> tuple[tuple[int, ...], tuple[Any, list[str]]]:

@@ -144,6 +144,20 @@ def given_twice(name: str) -> str:
     return f"{name} is given twice"
 
 
+def no_argument(cls: type[Layer], key: str) -> str:
+    """The message for an argument name ``cls`` does not take; a command-line short form (``out``
+    for ``--out``) is pointed at the argument it stands for.
+
+    >>> from convcalc import Conv2d
+    >>> no_argument(Conv2d, "out"), no_argument(Conv2d, "strid")
+    ("Conv2d has no argument 'out'; did you mean out_channels (--out on the command line)?", "Conv2d has no argument 'strid'; did you mean stride?")
+    """
+    specs = [spec.name for spec in cls.arg_specs()]
+    meant = [spec.name for spec in cls.arg_specs() if f"--{key}" in spec.flags or f"-{key}" in spec.flags]
+    hint = f"; did you mean {meant[0]} (-{'-' * (len(key) > 1)}{key} on the command line)?" if meant else did_you_mean(key, specs)
+    return f"{cls.__name__} has no argument {key!r}{hint}"
+
+
 def no_option(cls: type[Layer], flag: str, known: Sequence[str]) -> str:
     """The message for an option ``cls`` does not take, with the spellings close to it."""
     return f"{cls.cli_name()} has no option {flag}{did_you_mean(flag, known)}"

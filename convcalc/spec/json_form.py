@@ -11,9 +11,9 @@ import json.scanner
 import re
 from typing import Any
 
-from ..errors import ConvcalcError, ParseError, did_you_mean
+from ..errors import ConvcalcError, ParseError
 from ..layers.base import ArgSpec, Shape
-from ..layers.build import given_twice, positional_names
+from ..layers.build import given_twice, no_argument, positional_names
 from ..registry import lookup
 from ..shapes import parse_shape
 from .limits import MAX_JSON_DEPTH
@@ -327,7 +327,7 @@ class _JsonReader:
                 continue
             if key not in specs:
                 raise self.fail(
-                    f"{path}: {cls.__name__} has no argument {key!r}{did_you_mean(key, specs)}",
+                    f"{path}: {no_argument(cls, key)}",
                     key,
                     source,
                 )

@@ -11,10 +11,10 @@ import re
 import shlex
 from typing import Any, Mapping
 
-from ..errors import ConvcalcError, ParseError, did_you_mean
+from ..errors import ConvcalcError, ParseError
 from ..layers.argument_help import BOOLEAN_WORDS, flag_takes_no_value
 from ..layers.base import ArgSpec, Layer
-from ..layers.build import NEGATIVE_NUMBER, given_twice, no_option, option_word, positional_names
+from ..layers.build import NEGATIVE_NUMBER, given_twice, no_argument, no_option, option_word, positional_names
 from ..registry import lookup
 from .nodes import BLOCK_KEYWORDS, Node, Source, layer_node
 
@@ -99,7 +99,7 @@ class _LineReader:
         elif key in self.forward_specs:
             self._store(self.forward_specs[key], True, value_text, column)
         else:
-            raise self.fail(f"{self.cls.__name__} has no argument {key}{did_you_mean(key, self.specs)}", column)
+            raise self.fail(no_argument(self.cls, key), column)
 
     def _positional(self, word: str, column: int) -> None:
         """A bare value: the next constructor argument torch's signature takes by position."""
