@@ -351,7 +351,7 @@ def test_a_typo_in_explain_or_shows_own_options_is_not_reported_as_the_layers(cl
     (["conv2d", "3", "8", "3", "-i", "1x3x8x8"],
      "convcalc: error: conv2d takes no more arguments, got 3 8 3: its settings are options (`convcalc conv2d --help`)"),
     (["conv2d", "--in", "3", "--out", "8", "-k", "3", "-i", "1x3x8"],
-     "convcalc: error: Conv2d: input [1, 3, 8]: has 1 channel at dim 0 but in_channels=3; set in_channels=1 or feed "
+     "convcalc: error: Conv2d: input [1, 3, 8]: has 1 channel at dim 0 (read as one sample without its batch dim, C×spatial) but in_channels=3; set in_channels=1 or feed "
      "3 channels (a channels-last tensor needs permuting first)"),
 ])
 def test_usage_errors_speak_as_the_layer_commands_do(console_script, argv, line):

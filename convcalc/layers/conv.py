@@ -55,9 +55,10 @@ class _ConvBase(Layer):
         self._check_dims(shape, (self.nd + 1, self.nd + 2), " (unbatched C×spatial or batched N×C×spatial)")
         channels = shape[-self.nd - 1]
         if channels != self.in_channels:
+            read = " (read as one sample without its batch dim, C×spatial)" if len(shape) == self.nd + 1 else ""
             raise self._shape_error(
                 shape,
-                f"has {counted(channels, 'channel')} at dim {len(shape) - self.nd - 1} but in_channels="
+                f"has {counted(channels, 'channel')} at dim {len(shape) - self.nd - 1}{read} but in_channels="
                 f"{self.in_channels}; set in_channels={channels} or feed "
                 f"{counted(self.in_channels, 'channel')} (a channels-last tensor needs permuting first)",
             )
