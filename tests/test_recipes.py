@@ -567,3 +567,49 @@ def test_a_tensor_an_in_place_layer_wrote_over_reads_its_new_values(prepared, fo
     assert (identity < 0).sum() == 0  # torch wrote the ReLU over it
     network = convcalc.parse_network(IN_PLACE_ALIAS)
     np.testing.assert_allclose(network.forward(x, params, prepared=prepared, fold=fold), want, rtol=1e-5, atol=1e-5)
+
+
+VAE = """class VAE:
+    def encode(self, x):
+        h = F.relu(self.fc1(x))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z):
+        return torch.sigmoid(self.fc_out(F.relu(self.fc3(z))))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 16))
+        return self.decode(mu), mu, logvar
+
+VAE(
+  (fc1): Linear(in_features=16, out_features=8, bias=True)
+  (fc_mu): Linear(in_features=8, out_features=2, bias=True)
+  (fc_logvar): Linear(in_features=8, out_features=2, bias=True)
+  (fc3): Linear(in_features=2, out_features=8, bias=True)
+  (fc_out): Linear(in_features=8, out_features=16, bias=True)
+)
+"""
+
+
+def test_a_recipes_forward_calls_the_other_methods_of_its_class():
+    """Reproducer from an audit: a VAE's encode and decode were refused ("may hold a docstring,
+    __init__, forward ..."); now run as Python would, checked against torch (eval: decode(mu))."""
+    torch = pytest.importorskip("torch")
+    network = convcalc.parse_network(VAE)
+    result = network.summary((2, 1, 4, 4))
+    assert result.outputs == {"0": (2, 16), "1": (2, 2), "2": (2, 2)} and result.totals.params == 136 + 18 + 18 + 24 + 144
+    rng = np.random.default_rng(4)
+    params = {f"{name}.{kind}": rng.standard_normal(shape).astype(np.float32)
+              for name, (out, inp) in {"fc1": (8, 16), "fc_mu": (2, 8), "fc_logvar": (2, 8), "fc3": (8, 2), "fc_out": (16, 8)}.items()
+              for kind, shape in (("weight", (out, inp)), ("bias", (out,)))}
+    x = rng.standard_normal((2, 1, 4, 4)).astype(np.float32)
+    t = {k: torch.from_numpy(v) for k, v in params.items()}
+    h = torch.relu(torch.nn.functional.linear(torch.from_numpy(x).view(-1, 16), t["fc1.weight"], t["fc1.bias"]))
+    mu = torch.nn.functional.linear(h, t["fc_mu.weight"], t["fc_mu.bias"])
+    recon = torch.sigmoid(torch.nn.functional.linear(torch.relu(torch.nn.functional.linear(mu, t["fc3.weight"], t["fc3.bias"])),
+                                                     t["fc_out.weight"], t["fc_out.bias"]))
+    np.testing.assert_allclose(network.forward(x, params), recon.numpy(), rtol=1e-5, atol=1e-6)
+    looping = VAE.replace("return self.decode(mu), mu, logvar", "return self.again(mu)").replace(
+        "    def forward", "    def again(self, z):\n        return self.again(z)\n\n    def forward")
+    with pytest.raises(ConvcalcError, match="methods call each other more than 40 deep"):
+        convcalc.parse_network(looping).summary((2, 1, 4, 4))

@@ -93,6 +93,7 @@ class _Tracer(LayerSteps):
         self.unshown: set[str] = set()  # paths of the containers whose forward the text does not show
         self.library_models: set[str] = set()  # paths of torchvision models (see library_block)
         self.inside_model = False  # the network is a submodule of a torchvision model (--module)
+        self.method_depth = 0  # recipe methods running inside one another (run_method)
         self.selected = False  # the network is a submodule taken on its own (--module)
 
     def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
@@ -295,6 +296,16 @@ class _Tracer(LayerSteps):
         self.check_children_ran(recipe, ref)
         return result
 
+    def run_method(self, recipe: Recipe, ref: ModuleRef, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """``self.<name>(...)`` in a recipe: another method of its class (a VAE's ``encode``)."""
+        if self.method_depth >= _MAX_CALL_DEPTH:
+            raise ParseError(f"{ref.path or 'the network'}: methods call each other more than {_MAX_CALL_DEPTH} deep")
+        self.method_depth += 1
+        try:
+            return Interpreter(self, recipe, ref, {"self": ref}).call(recipe.methods[name], args, kwargs)
+        finally:
+            self.method_depth -= 1
+
     def library_block(self, recipe: Recipe, node: ModuleNode, path: str) -> bool:
         """Name a torchvision block recipe run outside any torchvision model: a class of one's
         own with that name and those children prints the same and may do otherwise (a
@@ -433,6 +444,9 @@ class _Tracer(LayerSteps):
         if not isinstance(value, ModuleRef):
             raise interpreter.error(node, f"{type(value).__name__} has no attribute {attr!r} in the recipe notation")
         module = self.resolve(value.node, value.path)
+        recipe = self.recipe_of(module) if isinstance(module, ModuleNode) else None
+        if recipe is not None and attr in recipe.methods:  # a method of the class wins, as in Python
+            return lambda *args, **kwargs: self.run_method(recipe, value, attr, list(args), kwargs)
         declared = self.declared.get(value.path)
         if declared is not None and attr in declared.params:
             return self.param(value.path, attr, declared.params[attr])

@@ -61,7 +61,8 @@ class RecipeBook:
             )
         return replace(
             parent, name=recipe.name, origin=recipe.origin, line=recipe.line, init=parent.init + recipe.init,
-            forward=recipe.forward or parent.forward, buffers=recipe.buffers or parent.buffers,
+            forward=recipe.forward or parent.forward, methods={**parent.methods, **recipe.methods},
+            buffers=recipe.buffers or parent.buffers,
             unused=recipe.unused or parent.unused, refuse=recipe.refuse or parent.refuse,
             hidden_parameters=recipe.hidden_parameters or parent.hidden_parameters, doc=recipe.doc or parent.doc,
             children=recipe.children or parent.children, model=recipe.model or parent.model,

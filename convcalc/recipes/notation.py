@@ -81,6 +81,7 @@ class Recipe:
     base: str | None = None  # a torch.nn layer name: the class prints that layer's arguments
     init: list[ast.stmt] = field(default_factory=list)
     forward: ast.FunctionDef | None = None
+    methods: dict[str, ast.FunctionDef] = field(default_factory=dict)  # others its forward calls (self.encode)
     buffers: tuple[str, ...] = ()
     unused: tuple[str, ...] = ()  # children its forward never runs in eval mode (auxiliary heads)
     refuse: str | None = None
@@ -123,7 +124,7 @@ class Recipe:
         if self.forward is None or not self.builtin:
             return None
         names = {*self.unused, ""}  # "": a layer subclass's own layer, its super()
-        for node in ast.walk(ast.Module(body=[*self.init, self.forward], type_ignores=[])):
+        for node in ast.walk(ast.Module(body=[*self.init, self.forward, *self.methods.values()], type_ignores=[])):
             if isinstance(node, ast.For) and isinstance(node.iter, ast.Name) and node.iter.id == "self":
                 return None
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
@@ -189,12 +190,14 @@ def _recipe(node: ast.ClassDef, origin: str) -> Recipe:
             recipe.forward = statement
         elif isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
             recipe.init = statement.body
+        elif isinstance(statement, ast.FunctionDef) and not statement.name.startswith("__"):
+            recipe.methods[statement.name] = statement  # a helper its forward calls: self.encode(x)
         elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
             _class_setting(recipe, statement.targets[0].id, statement.value, origin)
         else:
             raise ParseError(
-                f"{origin}: class {node.name} may hold a docstring, "
-                "__init__, forward, buffers = (...) and refuse = '...'",
+                f"{origin}: class {node.name} may hold a docstring, __init__, forward and other methods it "
+                "calls, and the settings buffers, unused, refuse, hidden_parameters, children and model",
                 line=statement.lineno,
             )
     return recipe
