@@ -613,3 +613,43 @@ def test_a_recipes_forward_calls_the_other_methods_of_its_class():
         "    def forward", "    def again(self, z):\n        return self.again(z)\n\n    def forward")
     with pytest.raises(ConvcalcError, match="methods call each other more than 40 deep"):
         convcalc.parse_network(looping).summary((2, 1, 4, 4))
+
+
+TEXT_CNN = """class TextCNN:
+    def forward(self, x):
+        x = self.embedding(x).permute(0, 2, 1)
+        pooled = [F.relu(conv(x)).max(dim=2)[0] for conv in self.convs if conv is not None]
+        top = torch.amax(torch.cat(tuple(p for p in pooled), dim=1), dim=1, keepdim=True)
+        return self.fc(torch.cat(pooled, dim=1)) + top.max()
+
+TextCNN(
+  (embedding): Embedding(100, 16)
+  (convs): ModuleList(
+    (0): Conv1d(16, 8, kernel_size=(3,), stride=(1,))
+    (1): Conv1d(16, 8, kernel_size=(4,), stride=(1,))
+  )
+  (fc): Linear(in_features=16, out_features=2, bias=True)
+)
+"""
+
+
+def test_a_recipe_has_comprehensions_and_max_over_a_dim():
+    """Reproducer from an audit: Kim's text CNN, `[F.relu(conv(x)).max(dim=2)[0] for conv in
+    self.convs]`, needed a loop and a max pool in its place; checked against torch."""
+    torch = pytest.importorskip("torch")
+    network = convcalc.parse_network(TEXT_CNN)
+    assert network.summary((2, 20)).output_shape == (2, 2)
+    rng = np.random.default_rng(8)
+    params = {"embedding.weight": rng.standard_normal((100, 16)).astype(np.float32),
+              "convs.0.weight": rng.standard_normal((8, 16, 3)).astype(np.float32), "convs.0.bias": rng.standard_normal(8).astype(np.float32),
+              "convs.1.weight": rng.standard_normal((8, 16, 4)).astype(np.float32), "convs.1.bias": rng.standard_normal(8).astype(np.float32),
+              "fc.weight": rng.standard_normal((2, 16)).astype(np.float32), "fc.bias": rng.standard_normal(2).astype(np.float32)}
+    x = rng.integers(0, 100, (2, 20))
+    t = {k: torch.from_numpy(v) for k, v in params.items()}
+    e = torch.nn.functional.embedding(torch.from_numpy(x), t["embedding.weight"]).permute(0, 2, 1)
+    pooled = [torch.relu(torch.nn.functional.conv1d(e, t[f"convs.{i}.weight"], t[f"convs.{i}.bias"])).max(dim=2)[0] for i in (0, 1)]
+    top = torch.amax(torch.cat(pooled, dim=1), dim=1, keepdim=True)
+    want = torch.nn.functional.linear(torch.cat(pooled, dim=1), t["fc.weight"], t["fc.bias"]) + top.max()
+    np.testing.assert_allclose(network.forward(x, params), want.numpy(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConvcalcError, match=r"indices of max\(dim\), which a recipe cannot use"):
+        convcalc.parse_network(TEXT_CNN.replace(".max(dim=2)[0]", ".max(dim=2)[1]")).summary((2, 20))

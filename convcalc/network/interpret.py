@@ -246,6 +246,29 @@ class Interpreter:
                 values.append(self.eval(element))
         return values
 
+    def eval_ListComp(self, node: ast.ListComp) -> list:
+        """``[conv(x) for conv in self.convs if ...]``: its names are its own, as in Python 3."""
+        saved = dict(self.env)
+        items: list[Any] = []
+        try:
+            self.comprehend(node.generators, lambda: items.append(self.eval(node.elt)))
+        finally:  # the same dict, which a lambda made before may hold
+            self.env.clear()
+            self.env.update(saved)
+        return items
+
+    eval_GeneratorExp = eval_ListComp  # torch.cat(tuple(f(x) for f in ...)): a list serves as well
+
+    def comprehend(self, generators: list[ast.comprehension], each: Callable[[], None]) -> None:
+        first, rest = generators[0], generators[1:]
+        for item in self.iterate(first.iter, self.eval(first.iter)):
+            self.tracer.statements_left -= 1
+            if self.tracer.statements_left < 0:
+                raise self.error(first.iter, "recipes ran a million statements (a loop that does not end?)")
+            self.assign(first.target, item)
+            if all(self.truth(test) for test in first.ifs):
+                self.comprehend(rest, each) if rest else each()
+
     def eval_Dict(self, node: ast.Dict) -> dict:
         return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values) if k is not None}
 

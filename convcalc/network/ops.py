@@ -215,6 +215,22 @@ def mean(shape: Shape, dims: Sequence[int] | None, keepdim: bool = False) -> OpR
     return OpResult(out, 0, prod(shape), lambda x: np.mean(x, axis=axes, keepdims=keepdim, dtype=x.dtype))
 
 
+def amax(shape: Shape, dims: Sequence[int] | None, keepdim: bool = False) -> OpResult:
+    """``x.amax(dims)`` (``x.max(dim)``'s values): one comparison per input element.
+
+    >>> amax((2, 8, 5), [2]).shape, amax((2, 8, 5), None).shape
+    ((2, 8), ())
+    """
+    import numpy as np
+
+    rank = len(shape)
+    axes = tuple(range(rank)) if dims is None else tuple(sorted({_dim(d, rank, "amax") for d in dims}))
+    out = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdim else tuple(
+        n for i, n in enumerate(shape) if i not in axes
+    )
+    return OpResult(out, 0, prod(shape), lambda x: np.amax(x, axis=axes, keepdims=keepdim), fresh=True)
+
+
 def matmul(a: Shape, b: Shape) -> OpResult:
     """``torch.matmul``/``@`` of two tensors of at least 2 dims: (..., n, k) @ (..., k, m).
 

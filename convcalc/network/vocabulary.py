@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import ParseError
-from .ops import OpResult, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
+from .ops import OpResult, amax, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
 
 
@@ -39,8 +39,9 @@ class Marker:
 
 def _tensors(values: Any) -> list[Tensor]:
     items = list(values)
-    if not all(isinstance(v, Tensor) for v in items):
-        raise ParseError("expected a list of tensors")
+    others = [v for v in items if not isinstance(v, Tensor)]
+    if others:
+        raise ParseError(f"expected a list of tensors, got {others[0]!r} among them")
     return items
 
 
@@ -88,6 +89,17 @@ class _Steps:
             raise ParseError(f"split sizes {sizes} do not add up to {total}")
         return self.pieces(x, sizes, dim, "split")
 
+    def amax(self, x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+        dims = None if dim is None else ([dim] if isinstance(dim, int) else list(dim))
+        return self.op("amax", [x], amax(x.shape, dims, keepdim))
+
+    def max(self, x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+        """``x.max()``: the largest value; ``x.max(dim)``: (values, indices), whose indices a
+        recipe cannot use (they are integers no step computes)."""
+        if dim is None:
+            return self.amax(x)
+        return self.amax(x, dim, keepdim), _NoIndices()
+
     def bmm(self, a: Tensor, b: Tensor) -> Tensor:
         """``torch.bmm``: a matmul of two 3-D tensors with the same batch (no broadcasting)."""
         a, b = _tensors([a, b])
@@ -112,6 +124,8 @@ class _Steps:
             "view": lambda *d: op("view", [x], reshape(shape, _dims(d))),
             "flatten": lambda start_dim=0, end_dim=-1: self.flatten(x, start_dim, end_dim),
             "mean": lambda dim=None, keepdim=False: self.mean(x, dim, keepdim),
+            "amax": lambda dim=None, keepdim=False: self.amax(x, dim, keepdim),
+            "max": lambda dim=None, keepdim=False: self.max(x, dim, keepdim),
             "chunk": lambda chunks, dim=0: self.chunk(x, chunks, dim),
             "split": lambda size, dim=0: self.split(x, size, dim),
             "narrow": lambda dim, start, length: op("narrow", [x], narrow(shape, dim, start, length)),
@@ -145,7 +159,7 @@ class _Steps:
             "mul": lambda a, b: tracer.binary_op("mul", a, b),
             "permute": lambda x, dims: self.method(x, "permute")(dims),
             "transpose": lambda x, a, b: self.method(x, "transpose")(a, b),
-            "bmm": self.bmm,
+            "bmm": self.bmm, "amax": self.amax, "max": self.max,
             "squeeze": lambda x, dim=None: self.method(x, "squeeze")(dim),
             "unsqueeze": lambda x, dim: self.method(x, "unsqueeze")(dim),
             "sigmoid": lambda x: tracer.functional("sigmoid", [x], {}),
@@ -154,6 +168,13 @@ class _Steps:
             "softmax": lambda x, dim: tracer.functional("softmax", [x], {"dim": dim}),
             "Tensor": TENSOR,
         })
+
+
+class _NoIndices:
+    """The indices ``x.max(dim)`` also returns: a recipe may unpack them, not use them."""
+
+    def __repr__(self) -> str:
+        return "the indices of max(dim), which a recipe cannot use (take [0], the values)"
 
 
 class DeclaredLayer:

@@ -63,7 +63,8 @@ _ALLOWED = (
     ast.AugAssign, ast.If, ast.For, ast.Expr, ast.Pass, ast.Raise, ast.Name, ast.Constant,
     ast.Attribute, ast.Subscript, ast.Slice, ast.Call, ast.keyword, ast.BinOp, ast.UnaryOp,
     ast.Compare, ast.BoolOp, ast.IfExp, ast.Tuple, ast.List, ast.Dict, ast.Lambda, ast.Load,
-    ast.Store, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Starred,
+    ast.Store, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Starred, ast.ListComp, ast.GeneratorExp,
+    ast.comprehension,
 )
 
 
