@@ -34,10 +34,10 @@ def diff_command(
     recipes: Recipes = None,
     strict: Strict = False,
 ) -> int:
-    """Compare two networks row by row: the rows whose shapes, parameters, MACs or memory change,
-    the rows only in A or only in B, and the totals' changes, absolute and relative to A.
+    """Compare two networks row by row: what changes in shapes, parameters, MACs, memory, totals.
 
-    Rows are matched by name (the module path, as state_dict keys; name#2 for a second call).
+    The rows whose shapes, parameters, MACs or memory change, the rows only in A or only in B,
+    and the totals' changes, absolute and relative to A. Rows are matched by name (the module path, as state_dict keys; name#2 for a second call).
     Exit 0 whether or not they differ, unless --exit-code; 2 for bad input.
     """
     from ..network.diff import diff_summaries

@@ -34,6 +34,7 @@ FAMILY_PANELS = {
     "dropout": "Dropout",
     "reshape": "Reshaping and padding",
     "resample": "Resampling",
+    "attention": "Attention",
 }
 
 
