@@ -181,7 +181,7 @@ def test_cli_table():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--in-size", "5", "--out-size", "1000"), "nearest reachable sizes: 45"),
+        (("--in-size", "5", "--out-size", "1000"), "nearest reachable sizes: 45 (free -k/-s/-p/-d values, or --transposed to upsample"),
         (("--in-size", "8", "--out-size", "4", "--pool", "--transposed"), "contradict"),
         (("--in-size", "0", "--out-size", "4"), "at least 1"),
         (("--out-size", "4",), "needs --in-size"),

@@ -368,7 +368,9 @@ def no_solution_message(result: SolveResult) -> str:
             f"no {kind} within the bounds maps {dim.in_size} to {dim.out_size}{where}; "
             f"nearest reachable sizes: {nearest}"
         )
-    return "; ".join(parts) + " (free -k/-s/-p/-d values, or change the sizes)"
+    grows = result.mode == "conv" and any(not dim.solutions and dim.out_size > dim.in_size for dim in result.dims)
+    upsample = ", or --transposed to upsample" if grows else ""  # a conv's output grows only by its padding
+    return "; ".join(parts) + f" (free -k/-s/-p/-d values{upsample}, or change the sizes)"
 
 
 COMBINATIONS_LISTED = 1000
