@@ -653,3 +653,53 @@ def test_a_recipe_has_comprehensions_and_max_over_a_dim():
     np.testing.assert_allclose(network.forward(x, params), want.numpy(), rtol=1e-5, atol=1e-5)
     with pytest.raises(ConvcalcError, match=r"indices of max\(dim\), which a recipe cannot use"):
         convcalc.parse_network(TEXT_CNN.replace(".max(dim=2)[0]", ".max(dim=2)[1]")).summary((2, 20))
+
+
+ALIASES = "Net(\n  (conv): Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1))\n  (act): ReLU(inplace=True)\n)\n"
+
+
+@pytest.mark.parametrize("body, reference", [
+    ("identity = y\n        y += y * 2\n        return y + identity", lambda torch, y: (lambda i: y.add_(y * 2) + i)(y)),
+    ("identity = y\n        out = F.relu(y, inplace=True)\n        return self.act(out) + identity",
+     lambda torch, y: (lambda i: torch.relu_(y) + i)(y)),
+    ("out = y * 3\n        out += y\n        return self.act(out)", lambda torch, y: torch.relu(y * 3 + y)),
+])
+def test_augmented_assignment_and_functional_inplace_write_over_their_tensor(body, reference):
+    """Reproducers from a review: `y += z` and F.relu(y, inplace=True) left a tensor kept from
+    before them (identity = y) at its old values, where torch's changed (0.58 and 1.38 off)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    params = {"conv.weight": rng.standard_normal((4, 3, 1, 1)).astype(np.float32), "conv.bias": rng.standard_normal(4).astype(np.float32)}
+    y = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(params["conv.weight"]), torch.from_numpy(params["conv.bias"]))
+    want = reference(torch, y).numpy()
+    spec = f"class Net:\n    def forward(self, x):\n        y = self.conv(x)\n        {body}\n\n" + ALIASES
+    np.testing.assert_allclose(convcalc.parse_network(spec).forward(x, params), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("body", [
+    "z = y.flatten(1)\n        r = self.act(y)\n        return z",  # a view taken before the write
+    "a, b = y.chunk(2, 1)\n        r = self.act(y)\n        return a - b",
+    "d = self.drop(y)\n        r = self.act(d)\n        return y + r",  # eval dropout: the same tensor in torch
+])
+def test_a_view_of_a_tensor_written_over_in_place_refuses_values_and_keeps_shapes(body):
+    """Reproducers from a review: a view taken before an in-place write reads the new values
+    in torch; convcalc read the old ones, silently (0.37 to 1.64 off). It now says why it
+    cannot compute the values, and the shape answer stands."""
+    spec = (f"class Net:\n    def forward(self, x):\n        y = self.conv(x)\n        {body}\n\n"
+            + ALIASES.replace("  (act)", "  (drop): Dropout(p=0.1, inplace=False)\n  (act)"))
+    network = convcalc.parse_network(spec)
+    summary = network.summary((1, 3, 5, 5))
+    assert any(note.startswith("values are not computed: ") and "wrote over in place" in note for note in summary.notes)
+    params = {"conv.weight": np.ones((4, 3, 1, 1), np.float32), "conv.bias": np.zeros(4, np.float32)}
+    with pytest.raises(ConvcalcError, match="cannot compute this network's values as torch does: .* act \\(ReLU\\) wrote over"):
+        network.forward(np.ones((1, 3, 5, 5), np.float32), params)
+
+
+def test_an_in_place_operation_keeps_the_shape_of_what_it_writes_over():
+    """torch refuses `y += z` whose broadcast result is larger than y ("output with shape ...
+    doesn't match the broadcast shape")."""
+    spec = ("class Net:\n    def forward(self, x):\n        y = self.conv(x).mean(3, keepdim=True)\n        y += self.conv(x)\n"
+            "        return y\n\n" + ALIASES)
+    with pytest.raises(ConvcalcError, match=r"add in place: \[1, 4, 5, 1\] cannot hold the result's \[1, 4, 5, 5\]"):
+        convcalc.parse_network(spec).summary((1, 3, 5, 5))

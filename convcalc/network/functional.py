@@ -13,7 +13,8 @@ from ..spec.nodes import LayerNode, Source, build_at
 
 # Functions whose layer has another name.
 _RENAMED = {"interpolate": "upsample", "hardtanh_": "hardtanh"}
-# Keywords of the functions that are not the layer's arguments (eval mode, in place or not).
+# Keywords of the functions that are not the layer's arguments (eval mode; in place, for a layer
+# that has no such argument).
 _IGNORED = ("inplace", "training", "input")
 
 
@@ -31,7 +32,8 @@ def functional_node(name: str, args: list[Any], kwargs: dict[str, Any], shape: S
     if cls is None:
         raise ParseError(f"F.{shown} is not a function convcalc knows (it needs a layer of that name)")
     positional = [n for n in positional_names(cls)]
-    given = {k: v for k, v in kwargs.items() if k not in _IGNORED}
+    takes = {spec.name for spec in cls.arg_specs()}  # inplace=True where the layer has it: it writes over x
+    given = {k: v for k, v in kwargs.items() if k not in _IGNORED or (k == "inplace" and k in takes)}
     if len(args) > len(positional):
         raise ParseError(f"F.{shown}: give the arguments after {', '.join(positional)} by keyword")
     given.update(zip(positional, args))

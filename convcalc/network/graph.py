@@ -65,6 +65,7 @@ class Step:
     functional: bool = False  # a layer called as a function (F.max_pool2d): no module, no state
     fresh_output: bool = False  # an operation whose forward always returns a new array (OpResult.fresh)
     keeps_inputs: bool = False  # an operation whose backward needs its inputs (mul, matmul)
+    in_place: bool = False  # an operation that writes its result over its first input (y += z)
 
     @property
     def key(self) -> str:
@@ -77,34 +78,63 @@ class Step:
         return self.kind != "param"
 
 
-def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-    """A layer that writes over its input (``ReLU(inplace=True)``) changes that tensor for
-    whoever still holds it: torch's ``identity = x; out = self.relu(x); return out + identity``
-    adds the ReLU's result twice. Each later read of an overwritten tensor (``steps`` changed
-    in place, and the network's ``output`` and ``outputs``) is moved to what was written over it.
+def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], list[str]]:
+    """A step that writes over its input (``ReLU(inplace=True)``, ``y += z``) changes that tensor
+    for whoever still holds it: torch's ``identity = x; out = self.relu(x); return out + identity``
+    adds the ReLU's result twice. Each later read of an overwritten tensor (``steps`` changed in
+    place, and the network's ``output`` and ``outputs``) is moved to what was written over it.
+    A later read of another tensor on the same memory, taken before the write (a view: torch
+    reads the new values through it, which no step here recomputes), is not followed: the
+    reasons are returned, and values are refused (shapes and counts stand).
 
     >>> from convcalc import parse_network
     >>> recipe = "class Net:\\n    def forward(self, x):\\n        y = self.fc(x)\\n        z = self.act(y)\\n        return y"
     >>> net = parse_network(recipe + "\\n\\nNet(\\n  (fc): Linear(2, 2)\\n  (act): ReLU(inplace=True)\\n)")
     >>> trace = net.trace((1, 2))
-    >>> trace.output is trace.steps[1].output
-    True
+    >>> trace.output is trace.steps[1].output, trace.unfollowed
+    (True, [])
     """
     written: dict[int, Tensor] = {}  # a tensor's id -> the in-place result written over it
+    writes: list[tuple[Step, Tensor]] = []  # each write and the tensor it wrote over
+    unfollowed: list[str] = []
 
     def now(tensor: Tensor) -> Tensor:
         while tensor.id in written:
             tensor = written[tensor.id]
         return tensor
 
+    def stale(tensor: Tensor, reader: str) -> None:
+        for write, over in writes:
+            if tensor.storage == over.storage and tensor.id < write.output.id and tensor.id != over.id:
+                unfollowed.append(f"{reader} reads a tensor on the memory that {write.name} ({write.type_name}) "
+                                  "wrote over in place, taken before that write (a view, or a maybe-copy such as "
+                                  "contiguous()): torch reads the new values through it, which convcalc does not "
+                                  "follow, so it computes no values here; take the view after the write, or write "
+                                  "the forward without the in-place step")
+                return
+
     for index, step in enumerate(steps):
         inputs = tuple(now(tensor) for tensor in step.inputs)
         if any(new is not old for new, old in zip(inputs, step.inputs)):
             steps[index] = step = replace(step, inputs=inputs)
-        layer = step.layer
-        if layer is not None and step.inputs and layer.shares_input() and not layer.output_is_view:
+        for tensor in step.inputs:
+            stale(tensor, step.key)
+        if step.inputs and writes_over_input(step):
             written[step.inputs[0].id] = step.output
-    return now(output), {name: now(tensor) for name, tensor in outputs.items()}
+            writes.append((step, step.inputs[0]))
+    output, outputs = now(output), {name: now(tensor) for name, tensor in outputs.items()}
+    for name, tensor in [("the output", output), *((f"output {k}", t) for k, t in outputs.items())]:
+        stale(tensor, name)
+    return output, outputs, unfollowed
+
+
+def writes_over_input(step: Step) -> bool:
+    """Whether ``step`` writes its result over its first input: a layer with ``inplace=True``
+    (not a view, as an eval-mode dropout is), or an augmented assignment (``y += z``)."""
+    layer = step.layer
+    if layer is not None:
+        return layer.shares_input() and not layer.output_is_view
+    return step.in_place
 
 
 def join_path(path: str, name: str) -> str:
@@ -182,6 +212,7 @@ class Trace:
     assumptions: list[Assumption] = field(default_factory=list)
     outputs: dict[str, Tensor] = field(default_factory=dict)  # a dict-returning model's other outputs
     module_runs: list[Scope] = field(default_factory=list)  # every run of a container module, in order
+    unfollowed: list[str] = field(default_factory=list)  # why values cannot be computed as torch's (read_over_in_place)
 
     def index_reader(self) -> Layer | None:
         """The layer that reads the network's input as row numbers (an embedding), if any:

@@ -156,8 +156,8 @@ class Interpreter:
             value = self.eval(node.value)
             for target in node.targets:
                 self.assign(target, value)
-        elif isinstance(node, ast.AugAssign):
-            value = self.binary(node, node.op, self.eval(node.target), self.eval(node.value))
+        elif isinstance(node, ast.AugAssign):  # on a tensor, torch's in-place form: written over it
+            value = self.binary(node, node.op, self.eval(node.target), self.eval(node.value), in_place=True)
             self.assign(node.target, value)
         elif isinstance(node, ast.If):
             self.run_body(node.body if self.truth(node.test) else node.orelse)
@@ -305,12 +305,13 @@ class Interpreter:
     def eval_BinOp(self, node: ast.BinOp) -> Any:
         return self.binary(node, node.op, self.eval(node.left), self.eval(node.right))
 
-    def binary(self, node: ast.AST, op: ast.operator, left: Any, right: Any) -> Any:
+    def binary(self, node: ast.AST, op: ast.operator, left: Any, right: Any, in_place: bool = False) -> Any:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul"}.get(type(op))
             if name is None:
                 raise self.error(node, f"{type(op).__name__} of tensors is not supported")
-            return self.tracer.binary_op(name, left, right)
+            # `a @= b` makes a new tensor in torch too (no in-place matmul)
+            return self.tracer.binary_op(name, left, right, in_place=in_place and isinstance(left, Tensor) and name != "matmul")
         if isinstance(op, ast.Pow) and (not isinstance(right, (int, float)) or abs(right) > 64 or abs(left) > 2**64):
             raise self.error(node, "a power in a recipe takes a base under 2**64 and an exponent up to 64")
         if isinstance(op, ast.Mult) and (isinstance(left, (list, tuple, str)) or isinstance(right, (list, tuple, str))):

@@ -30,7 +30,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..errors import ParseError
+from ..errors import ConvcalcError, ParseError
 from ..tensors.params import check_params
 from .graph import Step, Trace
 
@@ -144,6 +144,8 @@ def walk(
     >>> walk(trace, np.ones((1, 3)), lambda index, step, inputs: inputs[0] * 2, True, None).activations["0"]
     array([[2., 2., 2.]])
     """
+    if trace.unfollowed:
+        raise ConvcalcError(f"cannot compute this network's values as torch does: {trace.unfollowed[0]}")
     last_use: dict[int, int] = {}
     for index, step in enumerate(trace.steps):
         for tensor in step.inputs:

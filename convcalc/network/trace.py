@@ -510,8 +510,13 @@ class _Tracer(LayerSteps):
         path, depth, scopes, exact = self.context[-1]
         return (path if exact else join_path(path, name)), depth, scopes
 
-    def op(self, name: str, inputs: Sequence[Tensor], result: OpResult, type_name: str | None = None) -> Tensor:
-        """A tensor operation of the running recipe as a step: ``<module>.<op>``."""
+    def op(self, name: str, inputs: Sequence[Tensor], result: OpResult, type_name: str | None = None,
+           in_place: bool = False) -> Tensor:
+        """A tensor operation of the running recipe as a step: ``<module>.<op>``; ``in_place``:
+        written over its first input (``y += z``), whose shape it must keep, as torch's must."""
+        if in_place and inputs and result.shape != inputs[0].shape:
+            raise ShapeError(f"{name} in place: {format_shape(inputs[0].shape)} cannot hold the result's "
+                             f"{format_shape(result.shape)} (torch writes the result over it); write y = y {name} z")
         step_name, depth, scopes = self.op_name(name)
         # The receptive field follows the input of the output's own shape (a broadcast gate's
         # positions are not the output's); the others widen it.
@@ -524,13 +529,15 @@ class _Tracer(LayerSteps):
             rf = None
         # A reshape of a permuted or sliced tensor copies in torch; of one that owns its memory, not.
         view = result.view and bool(inputs) and not (name in _RESHAPES and inputs[0].storage != inputs[0].id)
-        out = self.tensor(result.shape, rf, inputs[0].storage if view else None)
+        out = self.tensor(result.shape, rf, inputs[0].storage if view or in_place else None)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward,
-                         keeps_inputs=result.keeps_inputs, fresh_output=result.fresh))
+                         keeps_inputs=result.keeps_inputs, fresh_output=result.fresh and not in_place,
+                         in_place=in_place))
         return out
 
-    def binary_op(self, name: str, a: Any, b: Any) -> Tensor:
+    def binary_op(self, name: str, a: Any, b: Any, in_place: bool = False) -> Tensor:
+        """``a <op> b``; ``in_place``: ``a <op>= b`` on a tensor ``a``, written over it."""
         if not isinstance(a, Tensor) or not isinstance(b, Tensor):
             tensor, value = (a, b) if isinstance(a, Tensor) else (b, a)
             if isinstance(value, Absent):  # self.<child> the printed module does not have
@@ -538,9 +545,9 @@ class _Tracer(LayerSteps):
             if not isinstance(value, (int, float)):
                 raise ParseError(f"{name}: cannot combine a tensor with {type(value).__name__}")
             kind = name if isinstance(a, Tensor) or name in ("add", "mul") else "r" + name
-            return self.op(name, [tensor], scalar(kind, tensor.shape, value))
+            return self.op(name, [tensor], scalar(kind, tensor.shape, value), in_place=in_place and tensor is a)
         rule = matmul if name == "matmul" else BINARY[name]
-        return self.op(name, [a, b], rule(a.shape, b.shape))
+        return self.op(name, [a, b], rule(a.shape, b.shape), in_place=in_place)
 
     def param(self, path: str, name: str, shape: tuple[int, ...]) -> Tensor:
         key = join_path(path, name)
@@ -739,8 +746,9 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
         y = y[0]
     if not isinstance(y, Tensor):
         raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")
-    y, outputs = read_over_in_place(tracer.steps, y, outputs)
+    y, outputs, unfollowed = read_over_in_place(tracer.steps, y, outputs)
     state = collect_state(tracer, root, input_shape is not None)
     notes = list(parse_notes) + [f"{shown_names(names)}: {message}" for message, names in tracer.notes.items()]
+    notes += [f"values are not computed: {why}" for why in unfollowed[:1]]
     assumptions = list(tracer.assumptions)
-    return Trace(x, y, tracer.steps, notes, state, assumptions, outputs, tracer.module_runs)
+    return Trace(x, y, tracer.steps, notes, state, assumptions, outputs, tracer.module_runs, unfollowed)
