@@ -563,8 +563,13 @@ def test_a_layer_that_builds_without_arguments_printed_as_name_is_that_layer_and
     assert result.totals.params == 72 + (1 if name == "PReLU" else 0)
     (bare,) = result.assumptions
     assert bare.message.startswith(f"{name}() prints no arguments where torch's prints its defaults, {name}(")
-    assert not bare.shapes
-    summary(text, (1, 8), strict=True)  # a shape answer does not depend on it
+    if name == "PReLU":  # a PReLU of one's own may hold a slope per channel: the count depends on it
+        assert bare.shapes
+        with pytest.raises(ConvcalcError, match=r"--strict: act \(PReLU\): PReLU\(\) prints no arguments"):
+            summary(text, (1, 8), strict=True)
+    else:
+        assert not bare.shapes
+        summary(text, (1, 8), strict=True)  # a shape answer does not depend on it
 
 
 def test_torchs_name_printed_bare_follows_a_recipe_of_that_name_and_is_named_where_shapes_depend_on_it():
@@ -672,3 +677,13 @@ def test_a_linear_given_a_feature_maps_channels_blames_its_own_block():
         summary(text, (1, 3, 7, 7))
     assert "That is inside attnpool, a AttentionPool2d, whose forward convcalc does not know" in str(caught.value)
     assert "convcalc does not know Net's forward" not in str(caught.value)
+
+
+def test_a_declared_layer_subclass_that_fails_keeps_the_layers_own_fix():
+    """Reproducer from a review: a recipe's own assume() at a layer subclass's path was taken for
+    a leaf read by its name; the error said 'declare it' (it was) and lost 'set in_channels'."""
+    text = ("class Conv2dSame(nn.Conv2d):\n    def forward(self, x):\n        assume(\"pads like TF\")\n"
+            "        return super().forward(x)\n\nSequential(\n  (0): Conv2dSame(4, 8, kernel_size=(3, 3), stride=(1, 1))\n)")
+    with pytest.raises(ConvcalcError) as caught:
+        summary(text, (1, 3, 8, 8))
+    assert "set in_channels=3" in str(caught.value) and "read as nn.Conv2d by its name" not in str(caught.value)

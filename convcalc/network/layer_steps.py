@@ -91,7 +91,8 @@ class LayerSteps:
                 features = getattr(layer, "in_features", None)
                 if isinstance(features, int) and len(x.shape) >= 3 and x.shape[1] == features != x.shape[-1]:
                     exc.channels_first = True  # type: ignore[attr-defined]  # its block moves them last itself
-                read_as = next((a for a in self.assumptions if a.module == path and a.type_name != type_name), None)
+                read_as = next((a for a in self.assumptions if a.module == path and a.message.startswith(
+                    (f"{a.type_name} read as nn.{type_name}:", f"{a.type_name}() prints no arguments"))), None)
                 if read_as is not None:  # the layer it was taken for is the likelier mistake than its input
                     problem = str(exc.args[0]).split("; ")[0]  # not the layer's own fix: the layer may be wrong
                     exc.args = (f"{problem}. {path} is a {read_as.type_name}, read as nn.{type_name} by its name and "

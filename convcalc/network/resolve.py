@@ -46,7 +46,7 @@ def _bare(node: ModuleNode) -> tuple[Node, str | None, bool]:
     return base, (f"{node.type_name}() prints no arguments where torch's prints its defaults, {shown}: read as "
                   f"torch's with those (an older torch may have printed it so); a class of one's own of that name "
                   f"may differ: declare its forward, or `class {node.type_name}(nn.{node.type_name}): pass` if it "
-                  "is torch's"), not base.cls.elementwise
+                  "is torch's"), not base.cls.elementwise or base.layer.num_params() > 0  # PReLU(): how many?
 
 
 def _resolve_module(node: ModuleNode, recipe) -> tuple[Node, str | None]:
