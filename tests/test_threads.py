@@ -204,20 +204,44 @@ def test_the_pool_keeps_its_threads_between_calls():
     assert seen - {threading.get_ident()} <= before
 
 
-def test_a_worker_that_ran_a_chunk_is_idle_again_when_its_region_returns():
-    # a kernel's next region often follows at once: had the worker not been back on the idle
-    # list by then, the caller would run that region's chunks alone
-    meeting = threading.Barrier(2, timeout=10)  # each region's two chunks run at the same time
+def test_a_worker_is_idle_again_before_its_last_chunk_is_reported_finished(monkeypatch):
+    """A kernel's next region often follows at once: the worker must be back on the idle list
+    before the caller, waiting for the worker's last chunk, is woken (else the caller may find
+    it still busy and run the next region alone). Here the worker's chunk ends last, the caller
+    waiting for it; when the worker goes idle the region must not yet be reported finished."""
+    regions: list = []
+    ran: set[int] = set()  # the workers that ran a chunk of the region now running
+    checks: list[bool] = []
 
-    def meet(_: int) -> int:
-        meeting.wait()
-        return threading.get_ident()
+    class Recorded(pool._Region):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            regions.append(self)
+
+    class CheckedIdle(list):
+        def append(self, worker) -> None:
+            if worker.thread.ident in ran:
+                checks.append(regions[-1].all_finished.locked())  # the waiting caller not yet released
+            super().append(worker)
+
+    monkeypatch.setattr(pool, "_Region", Recorded)
+    monkeypatch.setattr(pool, "_IDLE", CheckedIdle(pool._IDLE))
+    caller = threading.get_ident()
+
+    def chunk(_: int) -> None:
+        if threading.get_ident() == caller:  # holds its chunk until the worker has taken the other
+            assert started.wait(10)
+        else:
+            ran.add(threading.get_ident())
+            started.set()
+            time.sleep(0.02)  # ends last
 
     with use_threads(2):
-        for _ in range(30):
-            idents = parallel_map(meet, [0, 1])
-            (worker,) = set(idents) - {threading.get_ident()}
-            assert worker in {idle.thread.ident for idle in pool._IDLE}
+        for _ in range(10):
+            started = threading.Event()
+            ran.clear()
+            parallel_map(chunk, [0, 1])
+    assert len(checks) == 10 and all(checks), checks
 
 
 def test_calls_from_several_threads_at_once_each_get_their_results():
