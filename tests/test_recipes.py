@@ -703,3 +703,24 @@ def test_an_in_place_operation_keeps_the_shape_of_what_it_writes_over():
             "        return y\n\n" + ALIASES)
     with pytest.raises(ConvcalcError, match=r"add in place: \[1, 4, 5, 1\] cannot hold the result's \[1, 4, 5, 5\]"):
         convcalc.parse_network(spec).summary((1, 3, 5, 5))
+
+
+def test_max_over_a_dim_enumerate_zip_nested_outputs_and_decorators():
+    """Reproducers from a review: max's .values, max over two tensors or a tuple of dims, loops
+    over enumerate/zip, nested returned tuples (dropped) and decorated methods (ignored)."""
+    def run(body: str, shape=(2, 3, 4)):
+        spec = f"class Net:\n    def forward(self, x):\n        y = self.fc(x)\n        {body}\n\nNet(\n  (fc): Linear(4, 4)\n)\n"
+        return convcalc.parse_network(spec).summary(shape)
+
+    assert run("return y.max(dim=2).values + y.max(2, keepdim=True)[0].flatten(1)").output_shape == (2, 3)
+    for body, match in [("return torch.max(y, y)", r"max of two tensors \(torch.maximum\)"),
+                        ("return y.max((1, 2))[0]", r"max\(dim\) takes one dim, as torch's does, got \(1, 2\)"),
+                        ("return y + y.max(1)[1]", r"cannot combine a tensor with the indices of max\(dim\)")]:
+        with pytest.raises(ConvcalcError, match=match):
+            run(body)
+    assert run("for i, (a, b) in enumerate(zip([y, y], [y, y])):\n            y = a + b * i\n        return y").output_shape == (2, 3, 4)
+    nested = run("return y, (y * 2, {'aux': y.flatten(1)})")
+    assert nested.outputs == {"0": (2, 3, 4), "1.0": (2, 3, 4), "1.1.aux": (2, 12)}
+    with pytest.raises(ConvcalcError, match=r"a decorated method \(double\) is not part of the recipe notation"):
+        convcalc.parse_network("class Net:\n    @staticmethod\n    def double(x):\n        return x\n\n"
+                               "    def forward(self, x):\n        return self.fc(x)\n\nNet(\n  (fc): Linear(4, 4)\n)\n")

@@ -426,7 +426,9 @@ def _softmax_rows(rows: np.ndarray) -> np.ndarray:
 
     with silent():
         spans = parallel_spans(len(rows), _SOFTMAX_TRAFFIC * rows.nbytes)
-        parallel_map(span_rows, spans)  # BLAS dot products of a row each: see _normalised_slices
+        # a dot product a row: BLAS splits one over its threads only past ~10,000 values (then
+        # it runs single-threaded in the pool's chunks, as a GEMM's does)
+        parallel_map(span_rows, spans, gemm=len(spans) > 1 and rows.shape[1] > 8192)
     return out
 
 

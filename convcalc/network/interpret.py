@@ -188,6 +188,8 @@ class Interpreter:
             return list(value)
         if isinstance(value, dict):
             return list(value)
+        if isinstance(value, (enumerate, zip)):  # over lists the recipe holds: bounded as they are
+            return self.iterate(node, list(value))
         raise self.error(node, f"cannot loop over {_kind(value)}")
 
     def assign(self, target: ast.expr, value: Any) -> None:

@@ -44,7 +44,7 @@ from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .receptive import rf_max
 from .resolve import bare_torch_name, resolve_node
-from .vocabulary import DeclaredLayer, Marker, Namespace, vocabulary
+from .vocabulary import DeclaredLayer, Marker, MaxResult, Namespace, vocabulary
 
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
 
@@ -435,7 +435,7 @@ class _Tracer(LayerSteps):
         return len(value)
 
     def attribute(self, interpreter: Interpreter, node: ast.AST, value: Any, attr: str) -> Any:
-        if isinstance(value, Namespace):
+        if isinstance(value, (Namespace, MaxResult)):
             return value.member(attr)
         if isinstance(value, Tensor):
             return self.vocabulary["__tensor_method__"](value, attr)
@@ -543,7 +543,8 @@ class _Tracer(LayerSteps):
             if isinstance(value, Absent):  # self.<child> the printed module does not have
                 raise ParseError(value.message())
             if not isinstance(value, (int, float)):
-                raise ParseError(f"{name}: cannot combine a tensor with {type(value).__name__}")
+                what = type(value).__name__ if type(value).__repr__ is object.__repr__ else repr(value)
+                raise ParseError(f"{name}: cannot combine a tensor with {what}")
             kind = name if isinstance(a, Tensor) or name in ("add", "mul") else "r" + name
             return self.op(name, [tensor], scalar(kind, tensor.shape, value), in_place=in_place and tensor is a)
         rule = matmul if name == "matmul" else BINARY[name]
@@ -702,6 +703,20 @@ def _after_assumptions(exc: ConvcalcError, assumptions: list[Assumption]) -> Non
                 "model does otherwise, say what it does in a recipe or the layer's arguments instead)", *exc.args[1:])
 
 
+def _flat_outputs(value: Any, prefix: str = "") -> dict[str, Tensor]:
+    """The tensors a forward returns, by key or position, nested ones joined with dots
+    (``return y, (a, b)``: ``0``, ``1.0``, ``1.1``)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    found: dict[str, Tensor] = {}
+    for key, item in items:
+        name = f"{prefix}{key}"
+        if isinstance(item, Tensor):
+            found[name] = item
+        elif isinstance(item, (dict, tuple, list)):
+            found.update(_flat_outputs(item, name + "."))
+    return found
+
+
 def _declare_hint(node: ModuleNode) -> str:
     children = shown_names([name for name, _ in node.children], most=8) or "..."  # a shortcut is often last
     return (f"; to say what it does, declare it: `class {node.type_name}:` with a `def forward(self, x):` over "
@@ -737,13 +752,11 @@ def trace_network(root: Node, input_shape: Shape | None, parse_notes: Sequence[s
             _after_assumptions(exc, list(tracer.assumptions))
             raise
     outputs: dict[str, Tensor] = {}
-    if isinstance(y, dict):
-        outputs = {k: v for k, v in y.items() if isinstance(v, Tensor)}
-        y = outputs.get("out") or next(iter(outputs.values()), None)
-    elif isinstance(y, (tuple, list)) and y and isinstance(y[0], Tensor):
-        if len(y) > 1:  # every one listed, by position (`return logits, probs`), the first the output
-            outputs = {str(i): v for i, v in enumerate(y) if isinstance(v, Tensor)}
-        y = y[0]
+    if isinstance(y, (dict, tuple, list)):  # every tensor listed, by key or position (`return logits, probs`)
+        outputs = _flat_outputs(y)
+        returned, y = y, outputs.get("out") or next(iter(outputs.values()), None)
+        if not isinstance(returned, dict) and len(outputs) < 2:
+            outputs = {}  # a one-tensor tuple: the output itself
     if not isinstance(y, Tensor):
         raise ParseError(f"the network's forward returns {type(y).__name__}, not a tensor")
     y, outputs, unfollowed = read_over_in_place(tracer.steps, y, outputs)

@@ -98,7 +98,11 @@ class _Steps:
         recipe cannot use (they are integers no step computes)."""
         if dim is None:
             return self.amax(x)
-        return self.amax(x, dim, keepdim), _NoIndices()
+        if isinstance(dim, Tensor):
+            raise ParseError("max of two tensors (torch.maximum) is not part of the recipe notation")
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise ParseError(f"max(dim) takes one dim, as torch's does, got {dim!r}; amax takes several")
+        return MaxResult((self.amax(x, dim, keepdim), _NoIndices()))
 
     def bmm(self, a: Tensor, b: Tensor) -> Tensor:
         """``torch.bmm``: a matmul of two 3-D tensors with the same batch (no broadcasting)."""
@@ -175,6 +179,15 @@ class _NoIndices:
 
     def __repr__(self) -> str:
         return "the indices of max(dim), which a recipe cannot use (take [0], the values)"
+
+
+class MaxResult(tuple):
+    """``x.max(dim)``: ``(values, indices)``, also as ``.values`` and ``.indices``."""
+
+    def member(self, attr: str) -> Any:
+        if attr in ("values", "indices"):
+            return self[attr == "indices"]
+        raise ParseError(f"max(dim)'s result has values and indices, not {attr!r}")
 
 
 class DeclaredLayer:

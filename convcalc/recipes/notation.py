@@ -183,6 +183,9 @@ def _recipe(node: ast.ClassDef, origin: str) -> Recipe:
         if short not in ("Module", "Sequential", "ModuleList", "ModuleDict"):
             recipe.base = short
     for statement in node.body:
+        if isinstance(statement, ast.FunctionDef) and statement.decorator_list:
+            raise ParseError(f"{origin}: class {node.name}: a decorated method ({statement.name}) is not part of the "
+                             "recipe notation; write it as a plain method", line=statement.lineno)
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
             recipe.doc = str(statement.value.value)
         elif isinstance(statement, ast.Pass):
