@@ -12,7 +12,7 @@ from ..registry import layer_classes
 from ..spec.nodes import LayerNode, Source, build_at
 
 # Functions whose layer has another name.
-_RENAMED = {"interpolate": "upsample", "hardtanh_": "hardtanh"}
+_RENAMED = {"interpolate": "upsample"}
 # Keywords of the functions that are not the layer's arguments (eval mode; in place, for a layer
 # that has no such argument).
 _IGNORED = ("inplace", "training", "input")
@@ -27,12 +27,16 @@ def functional_node(name: str, args: list[Any], kwargs: dict[str, Any], shape: S
     shown = name
     if name == "pad":
         name, args, kwargs = _pad_layer(args, kwargs)
+    elif name.endswith("_") and not name.startswith("_"):  # F.relu_: torch's in-place form
+        name, kwargs = name[:-1], {**kwargs, "inplace": True}
     key = _RENAMED.get(name, name.replace("_", "").lower())
     cls = layer_classes().get(key)
     if cls is None:
         raise ParseError(f"F.{shown} is not a function convcalc knows (it needs a layer of that name)")
     positional = [n for n in positional_names(cls)]
     takes = {spec.name for spec in cls.arg_specs()}  # inplace=True where the layer has it: it writes over x
+    if shown.endswith("_") and "inplace" not in takes:
+        raise ParseError(f"F.{shown} writes over its input, which nn.{cls.__name__} cannot (it has no inplace)")
     given = {k: v for k, v in kwargs.items() if k not in _IGNORED or (k == "inplace" and k in takes)}
     if len(args) > len(positional):
         raise ParseError(f"F.{shown}: give the arguments after {', '.join(positional)} by keyword")

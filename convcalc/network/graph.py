@@ -15,12 +15,21 @@ RF = tuple  # a receptive field: see convcalc.network.receptive
 
 @dataclass(eq=False)
 class Tensor:
-    """A value flowing through the network. ``storage`` is shared by in-place results and views."""
+    """A value flowing through the network. ``storage`` is shared by in-place results and views
+    (as the memory figures count them: a reshape of a permuted tensor, a copy in torch, has its
+    own); ``alias`` by every tensor that may share memory with another in torch, as far as its
+    values go (a reshape of a view may be a view: a write over one may reach the other)."""
 
     id: int
     shape: Shape | None
     storage: int
     rf: RF | None
+    alias: int | None = None  # None: the storage's
+
+    @property
+    def memory(self) -> int:
+        """The memory its values may share with other tensors (see ``alias``)."""
+        return self.storage if self.alias is None else self.alias
 
 
 @dataclass(eq=False)
@@ -105,7 +114,7 @@ def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Ten
 
     def stale(tensor: Tensor, reader: str) -> None:
         for write, over in writes:
-            if tensor.storage == over.storage and tensor.id < write.output.id and tensor.id != over.id:
+            if tensor.memory == over.memory and tensor.id < write.output.id and tensor.id != over.id:
                 unfollowed.append(f"{reader} reads a tensor on the memory that {write.name} ({write.type_name}) "
                                   "wrote over in place, taken before that write (a view, or a maybe-copy such as "
                                   "contiguous()): torch reads the new values through it, which convcalc does not "

@@ -28,6 +28,7 @@ class LayerSteps:
         self.built: dict[tuple[int, tuple], Layer] = {}
         self.built_for: dict[tuple[int, int, Shape | None], Layer] = {}
         self.built_layers: dict[str, Layer] = {}  # module path -> the layer it ran as
+        self.expanded: set[int] = set()  # tensors that are expand()ed views: torch refuses to write over them
         # (layer, input shape, forward kwargs) -> (output shape, MACs, FLOPs, size rules)
         self.results: dict[tuple, tuple[Shape, int, int, list]] = {}
         self.layers: list[Layer] = []  # keeps built layers alive, so their ids stay unique
@@ -109,7 +110,12 @@ class LayerSteps:
         else:
             out_shape, macs, flops, rf = None, None, None, None
         shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
-        out = self.tensor(out_shape, rf, x.storage if shares else None)
+        if shares and not layer.output_is_view and x.id in self.expanded:
+            raise ShapeError(f"{type_name} with inplace=True on an expanded tensor: torch refuses to write over one "
+                             "(several elements share a cell); expand after it, or use inplace=False")
+        out = self.tensor(out_shape, rf, x.storage if shares else None, x.memory if shares else None)
+        if shares and x.id in self.expanded:
+            self.expanded.add(out.id)
         first = path not in self.ran
         self.ran.add(path)
         if not functional:

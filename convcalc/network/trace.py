@@ -96,9 +96,9 @@ class _Tracer(LayerSteps):
         self.method_depth = 0  # recipe methods running inside one another (run_method)
         self.selected = False  # the network is a submodule taken on its own (--module)
 
-    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:
+    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None, alias: int | None = None) -> Tensor:
         self.next_id += 1
-        return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf)
+        return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf, alias)
 
     def assume(self, message: str, name: str, type_name: str, how: str = "", shapes: bool = True) -> None:
         """Record an assumption about the module ``name`` of class ``type_name`` (each once);
@@ -529,7 +529,14 @@ class _Tracer(LayerSteps):
             rf = None
         # A reshape of a permuted or sliced tensor copies in torch; of one that owns its memory, not.
         view = result.view and bool(inputs) and not (name in _RESHAPES and inputs[0].storage != inputs[0].id)
-        out = self.tensor(result.shape, rf, inputs[0].storage if view or in_place else None)
+        shared = (result.view or in_place) and bool(inputs)  # may share memory in torch, whatever is counted
+        if in_place and inputs and inputs[0].id in self.expanded:
+            raise ShapeError(f"{name} in place on an expanded tensor: torch refuses to write over one (several "
+                             "elements share a cell); expand after the in-place step, or write y = y op z")
+        out = self.tensor(result.shape, rf, inputs[0].storage if view or in_place else None,
+                          inputs[0].memory if shared else None)
+        if shared and (name == "expand" or inputs[0].id in self.expanded):
+            self.expanded.add(out.id)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward,
                          keeps_inputs=result.keeps_inputs, fresh_output=result.fresh and not in_place,

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from ..errors import ParseError
 from .ops import OpResult, amax, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
+from .interpret import ModuleRef
 
 
 class Namespace(dict):
@@ -35,6 +36,9 @@ class Marker:
             raise ParseError(f"{kind}{dims}: dims must be whole numbers from 0 to 2**40, at most 64 of them")
         self.kind = kind
         self.dims = dims
+
+
+_NO_DIM = object()  # max() called without a dim (torch's max(dim=None) is an error)
 
 
 def _tensors(values: Any) -> list[Tensor]:
@@ -93,11 +97,24 @@ class _Steps:
         dims = None if dim is None else ([dim] if isinstance(dim, int) else list(dim))
         return self.op("amax", [x], amax(x.shape, dims, keepdim))
 
-    def max(self, x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    def contiguous(self, x: Tensor) -> Tensor:
+        """``x.contiguous()``: ``x`` itself where it owns its memory (as torch returns a
+        contiguous tensor); of a view, a tensor that may be a copy or ``x`` (torch copies a
+        non-contiguous one), so that an in-place write over either is not followed into the other."""
+        if x.memory == x.id:
+            return x
+        import numpy as np
+
+        return self.op("contiguous", [x], OpResult(x.shape, 0, 0, np.ascontiguousarray, view=True))
+
+    def max(self, x: Tensor, dim: Any = _NO_DIM, keepdim: Any = _NO_DIM) -> Any:
         """``x.max()``: the largest value; ``x.max(dim)``: (values, indices), whose indices a
         recipe cannot use (they are integers no step computes)."""
-        if dim is None:
+        if dim is _NO_DIM:
+            if keepdim is not _NO_DIM:
+                raise ParseError("max(keepdim=...) needs a dim, as torch's does")
             return self.amax(x)
+        keepdim = False if keepdim is _NO_DIM else keepdim
         if isinstance(dim, Tensor):
             raise ParseError("max of two tensors (torch.maximum) is not part of the recipe notation")
         if not isinstance(dim, int) or isinstance(dim, bool):
@@ -129,7 +146,7 @@ class _Steps:
             "flatten": lambda start_dim=0, end_dim=-1: self.flatten(x, start_dim, end_dim),
             "mean": lambda dim=None, keepdim=False: self.mean(x, dim, keepdim),
             "amax": lambda dim=None, keepdim=False: self.amax(x, dim, keepdim),
-            "max": lambda dim=None, keepdim=False: self.max(x, dim, keepdim),
+            "max": lambda *args, **kwargs: self.max(x, *args, **kwargs),
             "chunk": lambda chunks, dim=0: self.chunk(x, chunks, dim),
             "split": lambda size, dim=0: self.split(x, size, dim),
             "narrow": lambda dim, start, length: op("narrow", [x], narrow(shape, dim, start, length)),
@@ -137,7 +154,7 @@ class _Steps:
             "squeeze": lambda dim=None: op("squeeze", [x], reshape(shape, _squeezed(shape, dim))),
             "expand": lambda *d: op("expand", [x], expand(shape, _dims(d))),
             "expand_as": lambda other: op("expand", [x], expand(shape, list(_tensors([other])[0].shape))),
-            "contiguous": lambda: x,
+            "contiguous": lambda: self.contiguous(x),
             "size": lambda d=None: shape if d is None else shape[d],
             "dim": lambda: len(shape),
             "sigmoid": lambda: call("sigmoid", [x], {}),
@@ -218,7 +235,8 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
         "Buffer": lambda *dims: Marker("Buffer", _flat_dims(dims)),
         "len": tracer.length, "range": bounded_range, "list": list, "tuple": tuple, "int": int, "min": min, "max": max,
         "str": str, "dict": dict,
-        "enumerate": enumerate, "zip": zip,
+        "enumerate": lambda items, start=0: enumerate(_items(tracer, items), start),
+        "zip": lambda *items: zip(*(_items(tracer, each) for each in items)),
         "isinstance": lambda value, kind: isinstance(value, Tensor) if kind is TENSOR else False,
         "__tensor_method__": steps.method,
         "assume": lambda message: tracer.assume_in_recipe(str(message)),
@@ -256,6 +274,16 @@ def first_with_channels(outputs: dict, channels: int) -> Tensor:
             return value
     found = sorted({v.shape[1] for v in outputs.values() if isinstance(v, Tensor) and v.shape and len(v.shape) > 1})
     raise ParseError(f"no backbone output has {channels} channels (they have {found})")
+
+
+def _items(tracer: Any, value: Any) -> Any:
+    """What ``enumerate``/``zip`` go over: a module's children (``enumerate(self.blocks)``), or
+    a list, tuple or range as it is; a tensor is refused (its rows are not traced one by one)."""
+    if isinstance(value, ModuleRef):
+        return [tracer.child_ref(value, name) for name, _ in getattr(value.node, "children", [])]
+    if isinstance(value, Tensor):
+        raise ParseError("enumerate and zip go over children and lists, not a tensor's rows")
+    return value
 
 
 def _flat_dims(dims: tuple) -> tuple[int, ...]:
