@@ -192,9 +192,12 @@ def _fold_pairs(trace: Trace, record: bool) -> tuple[dict[int, int], set[int]]:
             continue
         tensor = step.inputs[0]
         before = producer.get(tensor.id)
-        if before is None or uses[tensor.id] != 1 or tensor.id in exposed or tensor.storage != tensor.id:
+        if before is None or uses[tensor.id] != 1 or tensor.id in exposed:
             continue
         previous = trace.steps[before]
+        # a view's array may be another's; `out += identity` is torch's in place, its array here a new one
+        if tensor.storage != tensor.id and not (previous.in_place and previous.fresh_output):
+            continue
         if _own_layer(step) and _own_layer(previous):
             pairs[before] = index
         fresh = previous.fresh_output or (previous.layer is not None and previous.layer.fresh_output)

@@ -539,7 +539,7 @@ class _Tracer(LayerSteps):
             self.expanded.add(out.id)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward,
-                         keeps_inputs=result.keeps_inputs, fresh_output=result.fresh and not in_place,
+                         keeps_inputs=result.keeps_inputs, fresh_output=result.fresh,
                          in_place=in_place))
         return out
 
