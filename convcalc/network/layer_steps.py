@@ -54,6 +54,18 @@ class LayerSteps:
         if len(self.steps) > MAX_TRACE_STEPS:
             raise ParseError(f"the forward pass has over {MAX_TRACE_STEPS:,} steps; convcalc stops there")
 
+    def shared_tensor(self, x: Tensor, shape: Shape | None, rf: Any, storage: int | None, writes: str = "") -> Tensor:
+        """A result on ``x``'s memory in torch (a view, or ``writes``: written over it in place,
+        which torch refuses for an ``expand()``ed tensor, several elements sharing one cell);
+        ``storage`` is the one the memory figures count."""
+        if writes and x.id in self.expanded:
+            raise ShapeError(f"{writes} on an expanded tensor: torch refuses to write over one (several elements "
+                             "share a cell); expand after it, or write the result to a new tensor")
+        out = self.tensor(shape, rf, storage, x.memory)
+        if x.id in self.expanded:
+            self.expanded.add(out.id)
+        return out
+
     def note(self, message: str, name: str) -> None:
         names = self.notes.setdefault(message, [])
         if name not in names:  # a module run twice (a trace started again) is named once
@@ -110,12 +122,10 @@ class LayerSteps:
         else:
             out_shape, macs, flops, rf = None, None, None, None
         shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
-        if shares and not layer.output_is_view and x.id in self.expanded:
-            raise ShapeError(f"{type_name} with inplace=True on an expanded tensor: torch refuses to write over one "
-                             "(several elements share a cell); expand after it, or use inplace=False")
-        out = self.tensor(out_shape, rf, x.storage if shares else None, x.memory if shares else None)
-        if shares and x.id in self.expanded:
-            self.expanded.add(out.id)
+        if shares:
+            out = self.shared_tensor(x, out_shape, rf, x.storage, "" if layer.output_is_view else f"{type_name}(inplace=True)")
+        else:
+            out = self.tensor(out_shape, rf)
         first = path not in self.ran
         self.ran.add(path)
         if not functional:

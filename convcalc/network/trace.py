@@ -529,14 +529,13 @@ class _Tracer(LayerSteps):
             rf = None
         # A reshape of a permuted or sliced tensor copies in torch; of one that owns its memory, not.
         view = result.view and bool(inputs) and not (name in _RESHAPES and inputs[0].storage != inputs[0].id)
-        shared = (result.view or in_place) and bool(inputs)  # may share memory in torch, whatever is counted
-        if in_place and inputs and inputs[0].id in self.expanded:
-            raise ShapeError(f"{name} in place on an expanded tensor: torch refuses to write over one (several "
-                             "elements share a cell); expand after the in-place step, or write y = y op z")
-        out = self.tensor(result.shape, rf, inputs[0].storage if view or in_place else None,
-                          inputs[0].memory if shared else None)
-        if shared and (name == "expand" or inputs[0].id in self.expanded):
-            self.expanded.add(out.id)
+        storage = inputs[0].storage if view or in_place else None
+        if (result.view or in_place) and inputs:  # on its input's memory in torch, whatever is counted
+            out = self.shared_tensor(inputs[0], result.shape, rf, storage, f"{name} in place" if in_place else "")
+            if name == "expand":
+                self.expanded.add(out.id)
+        else:
+            out = self.tensor(result.shape, rf, storage)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward,
                          keeps_inputs=result.keeps_inputs, fresh_output=result.fresh,
