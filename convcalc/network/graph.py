@@ -104,7 +104,7 @@ def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Ten
     (True, [])
     """
     written: dict[int, Tensor] = {}  # a tensor's id -> the in-place result written over it
-    writes: list[tuple[Step, Tensor]] = []  # each write and the tensor it wrote over
+    writes: dict[int, list[tuple[Step, Tensor]]] = {}  # by memory: each write and the tensor it wrote over
     unfollowed: list[str] = []
 
     def now(tensor: Tensor) -> Tensor:
@@ -113,8 +113,10 @@ def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Ten
         return tensor
 
     def stale(tensor: Tensor, reader: str) -> None:
-        for write, over in writes:
-            if tensor.memory == over.memory and tensor.id < write.output.id and tensor.id != over.id:
+        for write, over in reversed(writes.get(tensor.memory, ())):  # the latest first, in step order
+            if write.output.id <= tensor.id:  # the tensor was made after this write and all before it
+                return
+            if tensor.id != over.id:
                 unfollowed.append(f"{reader} reads a tensor on the memory that {write.name} ({write.type_name}) "
                                   "wrote over in place, taken before that write (a view, or a maybe-copy such as "
                                   "contiguous()): torch reads the new values through it, which convcalc does not "
@@ -130,7 +132,7 @@ def read_over_in_place(steps: list[Step], output: Tensor, outputs: dict[str, Ten
             stale(tensor, step.key)
         if step.inputs and writes_over_input(step):
             written[step.inputs[0].id] = step.output
-            writes.append((step, step.inputs[0]))
+            writes.setdefault(step.inputs[0].memory, []).append((step, step.inputs[0]))
     output, outputs = now(output), {name: now(tensor) for name, tensor in outputs.items()}
     for name, tensor in [("the output", output), *((f"output {k}", t) for k, t in outputs.items())]:
         stale(tensor, name)

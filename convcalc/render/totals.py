@@ -64,10 +64,6 @@ def shapes_line(summary: "Summary") -> str:
     return f"input {format_shape(summary.input_shape)} → {label} {shapes}"
 
 
-def _size_title(summary: "Summary") -> str:
-    return shapes_line(summary)
-
-
 def totals_text(summaries: Sequence["Summary"], units: str = "both") -> str:
     """``net --totals`` as plain text: for each input size, its shapes line and its totals.
 
@@ -100,7 +96,7 @@ def totals_text(summaries: Sequence["Summary"], units: str = "both") -> str:
     for summary in summaries:
         pairs = total_pairs(summary.totals, summary.dtype, units, summary.count)
         width = max(len(label) for label, _ in pairs)
-        lines = [_size_title(summary), *(f"{label.ljust(width)}  {value}" for label, value in pairs)]
+        lines = [shapes_line(summary), *(f"{label.ljust(width)}  {value}" for label, value in pairs)]
         blocks.append("\n".join(lines) + "\n")
     notes = [f"note: {note}" for note in summaries[0].notes] if summaries else []
     return "\n".join(blocks) + "".join(f"{line}\n" for line in notes)
