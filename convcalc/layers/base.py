@@ -300,6 +300,9 @@ class Layer:
     output_is_view: ClassVar[bool] = False
     """The output is the input itself or a view of it (Identity, Flatten, dropout in inference):
     the network's memory figures count no new tensor for it (see :meth:`shares_input`)."""
+    regroups: ClassVar[bool] = False
+    """A view that regroups the input's dims (Flatten, Unflatten): a copy where torch cannot
+    view the input's memory so, as ``reshape`` makes one."""
     elementwise: ClassVar[bool] = False
     """Taken to act on each element on its own, whatever the layout, so that a flatten the
     network inserts for a classifier can go before it: every activation, dropout and Identity.

@@ -52,6 +52,7 @@ class Flatten(_ReshapeBase):
     """
 
     output_is_view = True
+    regroups = True
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         self.start_dim = self._whole_number("start_dim", start_dim)
@@ -96,6 +97,7 @@ class Unflatten(_ReshapeBase):
     """
 
     output_is_view = True
+    regroups = True
 
     def __init__(self, dim: int, unflattened_size: IntTuple) -> None:
         self.dim = self._whole_number("dim", dim)

@@ -18,13 +18,16 @@ class Tensor:
     """A value flowing through the network. ``storage`` is shared by in-place results and views
     (as the memory figures count them: a reshape of a permuted tensor, a copy in torch, has its
     own); ``alias`` by every tensor that may share memory with another in torch, as far as its
-    values go (a reshape of a view may be a view: a write over one may reach the other)."""
+    values go (a reshape of a view whose strides are not followed may be a view: a write over
+    one may reach the other). ``strides``: torch's, in elements, None where not followed (see
+    :mod:`convcalc.network.layout`)."""
 
     id: int
     shape: Shape | None
     storage: int
     rf: RF | None
     alias: int | None = None  # None: the storage's
+    strides: tuple[int, ...] | None = None
 
     @property
     def memory(self) -> int:

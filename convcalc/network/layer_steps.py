@@ -11,6 +11,7 @@ from ..layers.base import Layer, Shape, prod
 from ..shapes import format_shape
 from ..spec.nodes import LayerNode, build_at, locate
 from .graph import Scope, Step, Tensor, join_path
+from .layout import is_contiguous, probed_strides, view_strides
 from .receptive import RF, rf_through
 
 _MISSING = object()
@@ -35,7 +36,8 @@ class LayerSteps:
         self.noted_extras: set[int] = set()
         self.known_parents: set[str] = set()  # modules run by a built-in recipe: their children's arguments known
 
-    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None) -> Tensor:  # pragma: no cover
+    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None, alias: int | None = None,
+               strides: tuple[int, ...] | None | bool = True) -> Tensor:  # pragma: no cover
         raise NotImplementedError
 
     def assume(self, message: str, name: str, type_name: str, how: str = "",
@@ -54,17 +56,46 @@ class LayerSteps:
         if len(self.steps) > MAX_TRACE_STEPS:
             raise ParseError(f"the forward pass has over {MAX_TRACE_STEPS:,} steps; convcalc stops there")
 
-    def shared_tensor(self, x: Tensor, shape: Shape | None, rf: Any, storage: int | None, writes: str = "") -> Tensor:
+    def shared_tensor(self, x: Tensor, shape: Shape | None, rf: Any, storage: int | None, writes: str = "",
+                      strides: tuple[int, ...] | None = None) -> Tensor:
         """A result on ``x``'s memory in torch (a view, or ``writes``: written over it in place,
         which torch refuses for an ``expand()``ed tensor, several elements sharing one cell);
         ``storage`` is the one the memory figures count."""
         if writes and x.id in self.expanded:
             raise ShapeError(f"{writes} on an expanded tensor: torch refuses to write over one (several elements "
                              "share a cell); expand after it, or write the result to a new tensor")
-        out = self.tensor(shape, rf, storage, x.memory)
+        out = self.tensor(shape, rf, storage, x.memory, x.strides if writes else strides)
         if x.id in self.expanded:
             self.expanded.add(out.id)
         return out
+
+    def view_tensor(self, what: str, x: Tensor, shape: Shape | None, rf: Any, view: Any = None,
+                    regroups: str = "") -> Tensor:
+        """The result of a view of ``x``: ``view`` (a NumPy forward that only rearranges
+        strides), or ``regroups`` its elements (``reshape``: a copy where torch cannot view them
+        so; ``view``: refused there, as torch refuses it); neither: ``x`` as it is. Where ``x``'s strides are not
+        followed, a regrouping of a view is counted as a copy, and may share ``x``'s memory."""
+        if x.strides is None or x.shape is None or shape is None:
+            copied = regroups and x.storage != x.id
+            return self.shared_tensor(x, shape, rf, None if copied else x.storage)
+        if not regroups:
+            strides = x.strides if view is None else probed_strides(x.shape, x.strides, view)
+            return self.shared_tensor(x, shape, rf, x.storage, strides=strides)
+        strides = view_strides(x.shape, x.strides, shape)
+        if strides is not None:
+            return self.shared_tensor(x, shape, rf, x.storage, strides=strides)
+        if regroups == "view":
+            raise ShapeError(f"{what} {format_shape(x.shape)} as {format_shape(shape)}: its elements do not lie so in "
+                             f"memory (strides {list(x.strides)}, after a permute, transpose or slice), and torch's "
+                             "view refuses it; use .reshape(...), which copies, or .contiguous() first")
+        return self.tensor(shape, rf)  # a copy, as torch's reshape makes one
+
+    def new_tensor(self, inputs: Any, shape: Shape | None, rf: Any) -> Tensor:
+        """A tensor of its own: contiguous where its inputs are, else with strides not followed
+        (torch keeps an input's memory order in many operations)."""
+        known = all(t.strides is not None and t.shape is not None and is_contiguous(t.shape, t.strides)
+                    for t in inputs)
+        return self.tensor(shape, rf, strides=True if known else None)
 
     def note(self, message: str, name: str) -> None:
         names = self.notes.setdefault(message, [])
@@ -122,10 +153,12 @@ class LayerSteps:
         else:
             out_shape, macs, flops, rf = None, None, None, None
         shares = layer.shares_input() and (out_shape is None or x.shape is None or prod(out_shape) == prod(x.shape))
-        if shares:
-            out = self.shared_tensor(x, out_shape, rf, x.storage, "" if layer.output_is_view else f"{type_name}(inplace=True)")
+        if shares and layer.output_is_view:
+            out = self.view_tensor(type_name, x, out_shape, rf, regroups="reshape" if layer.regroups else "")
+        elif shares:
+            out = self.shared_tensor(x, out_shape, rf, x.storage, f"{type_name}(inplace=True)")
         else:
-            out = self.tensor(out_shape, rf)
+            out = self.new_tensor([x], out_shape, rf)
         first = path not in self.ran
         self.ran.add(path)
         if not functional:

@@ -33,6 +33,10 @@ class OpResult(NamedTuple):
     view: bool = False
     keeps_inputs: bool = False
     fresh: bool = False  # forward always returns a new array (never an input or a view of one)
+    # a view that regroups its input's elements ("reshape": a copy where torch cannot view the
+    # input so; "view": refused there, as torch's view is); else a view's forward only
+    # rearranges strides (see convcalc.network.layout)
+    regroups: str = ""
 
 
 def _whole(values: Sequence[Any], what: str) -> None:
@@ -170,8 +174,9 @@ def transpose(shape: Shape, dim0: int, dim1: int) -> OpResult:
     return permute(shape, axes)
 
 
-def reshape(shape: Shape, target: Sequence[int]) -> OpResult:
-    """``x.reshape(...)``/``view``: one ``-1`` is inferred; the element count must agree."""
+def reshape(shape: Shape, target: Sequence[int], kind: str = "reshape") -> OpResult:
+    """``x.reshape(...)``, or ``x.view(...)`` (``kind`` "view"): one ``-1`` is inferred; the
+    element count must agree."""
     total = prod(shape)
     wanted = list(target)
     _whole(wanted, f"reshape{tuple(target)}")
@@ -185,7 +190,7 @@ def reshape(shape: Shape, target: Sequence[int]) -> OpResult:
     elif known != total:
         raise ShapeError(f"reshape{tuple(target)}: {format_shape(shape)} has {total} elements, the target {known}")
     out = tuple(wanted)
-    return OpResult(out, 0, 0, lambda x: x.reshape(out), view=True)
+    return OpResult(out, 0, 0, lambda x: x.reshape(out), view=True, regroups=kind)
 
 
 def flatten(shape: Shape, start: int = 0, end: int = -1) -> OpResult:

@@ -42,6 +42,7 @@ from .ops import BINARY, OpResult, flatten as flatten_op, matmul, scalar
 from .graph import Assumption, Scope, Step, Tensor, Trace, call_key, join_path, read_over_in_place, shown_names
 from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
+from .layout import Strides, contiguous_strides
 from .receptive import rf_max
 from .resolve import bare_torch_name, resolve_node
 from .vocabulary import DeclaredLayer, Marker, MaxResult, Namespace, vocabulary
@@ -49,7 +50,6 @@ from .vocabulary import DeclaredLayer, Marker, MaxResult, Namespace, vocabulary
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
 
 
-_RESHAPES = ("reshape", "view", "flatten", "unsqueeze")
 _HOLDERS = ("ModuleList", "ModuleDict")  # containers torch cannot call
 TORCHVISION_RECIPES = "built-in torchvision.recipe"
 _MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
@@ -96,9 +96,13 @@ class _Tracer(LayerSteps):
         self.method_depth = 0  # recipe methods running inside one another (run_method)
         self.selected = False  # the network is a submodule taken on its own (--module)
 
-    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None, alias: int | None = None) -> Tensor:
+    def tensor(self, shape: Shape | None, rf: Any, storage: int | None = None, alias: int | None = None,
+               strides: Strides | None | bool = True) -> Tensor:
+        """A new tensor; ``strides`` True: contiguous (a new tensor of its own)."""
         self.next_id += 1
-        return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf, alias)
+        if strides is True:
+            strides = None if shape is None else contiguous_strides(shape)
+        return Tensor(self.next_id, shape, self.next_id if storage is None else storage, rf, alias, strides)
 
     def assume(self, message: str, name: str, type_name: str, how: str = "", shapes: bool = True) -> None:
         """Record an assumption about the module ``name`` of class ``type_name`` (each once);
@@ -527,15 +531,14 @@ class _Tracer(LayerSteps):
                 rf = rf_max(rf, other.rf)
         if result.shape != (inputs[0].shape if inputs else None) and name not in ("add", "sub", "mul", "div", "cat", "narrow", "chunk", "split"):
             rf = None
-        # A reshape of a permuted or sliced tensor copies in torch; of one that owns its memory, not.
-        view = result.view and bool(inputs) and not (name in _RESHAPES and inputs[0].storage != inputs[0].id)
-        storage = inputs[0].storage if view or in_place else None
-        if (result.view or in_place) and inputs:  # on its input's memory in torch, whatever is counted
-            out = self.shared_tensor(inputs[0], result.shape, rf, storage, f"{name} in place" if in_place else "")
+        if in_place and inputs:
+            out = self.shared_tensor(inputs[0], result.shape, rf, inputs[0].storage, f"{name} in place")
+        elif result.view and inputs:
+            out = self.view_tensor(name, inputs[0], result.shape, rf, result.forward, result.regroups)
             if name == "expand":
                 self.expanded.add(out.id)
         else:
-            out = self.tensor(result.shape, rf, storage)
+            out = self.new_tensor(inputs, result.shape, rf)
         self.append(Step(name, step_name, type_name or name, depth, scopes, tuple(inputs), out,
                          macs=result.macs, flops=result.flops, compute=result.forward,
                          keeps_inputs=result.keeps_inputs, fresh_output=result.fresh,
@@ -623,7 +626,7 @@ class _Tracer(LayerSteps):
     def flatten(self, x: Tensor, parent: str, depth: int, scopes: tuple[Scope, ...], source: Source, before: str) -> Tensor:
         shape = x.shape
         assert shape is not None
-        out = self.tensor((shape[0], prod(shape[1:])), None, x.storage)
+        out = self.view_tensor("flatten", x, (shape[0], prod(shape[1:])), None, regroups="reshape")
         name = join_path(parent, "flatten")
         self.assume(
             f"inserted a flatten {format_shape(shape)} → {format_shape(out.shape)} before {before}, whose "

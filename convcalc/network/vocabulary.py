@@ -10,6 +10,7 @@ from ..errors import ParseError
 from .ops import OpResult, amax, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
 from .interpret import ModuleRef
+from .layout import is_contiguous
 
 
 class Namespace(dict):
@@ -98,14 +99,16 @@ class _Steps:
         return self.op("amax", [x], amax(x.shape, dims, keepdim))
 
     def contiguous(self, x: Tensor) -> Tensor:
-        """``x.contiguous()``: ``x`` itself where it owns its memory (as torch returns a
-        contiguous tensor); of a view, a tensor that may be a copy or ``x`` (torch copies a
-        non-contiguous one), so that an in-place write over either is not followed into the other."""
-        if x.memory == x.id:
+        """``x.contiguous()``: ``x`` itself where it is contiguous, else a copy, as torch's.
+        Where its strides are not followed, ``x`` where it owns its memory, and of a view a
+        tensor that may be a copy or ``x``, so that an in-place write over either is not
+        followed into the other."""
+        known = x.strides is not None and x.shape is not None
+        if (known and is_contiguous(x.shape, x.strides)) or (not known and x.memory == x.id):
             return x
         import numpy as np
 
-        return self.op("contiguous", [x], OpResult(x.shape, 0, 0, np.ascontiguousarray, view=True))
+        return self.op("contiguous", [x], OpResult(x.shape, 0, 0, np.ascontiguousarray, view=not known))
 
     def max(self, x: Tensor, dim: Any = _NO_DIM, keepdim: Any = _NO_DIM) -> Any:
         """``x.max()``: the largest value; ``x.max(dim)``: (values, indices), whose indices a
@@ -142,7 +145,7 @@ class _Steps:
             "permute": lambda *d: op("permute", [x], permute(shape, _dims(d))),
             "transpose": lambda a, b: op("transpose", [x], transpose(shape, a, b)),
             "reshape": lambda *d: op("reshape", [x], reshape(shape, _dims(d))),
-            "view": lambda *d: op("view", [x], reshape(shape, _dims(d))),
+            "view": lambda *d: op("view", [x], reshape(shape, _dims(d), "view")),
             "flatten": lambda start_dim=0, end_dim=-1: self.flatten(x, start_dim, end_dim),
             "mean": lambda dim=None, keepdim=False: self.mean(x, dim, keepdim),
             "amax": lambda dim=None, keepdim=False: self.amax(x, dim, keepdim),
