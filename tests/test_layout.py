@@ -136,6 +136,7 @@ def test_a_reshape_that_torch_views_is_followed_to_a_refusal(body):
     ("return y.permute(0, 2, 3, 1).view(1, 5, 5, 2, 2)", True),
     ("return y[:, :2].view(1, 2, 25)", True),
     ("return y.transpose(2, 3).contiguous().view(1, -1)", True),
+    ("return y.transpose(2, 3).contiguous().transpose(2, 3).view(1, -1)", False),
     ("return y.permute(0, 2, 3, 1).reshape(1, -1)", True),
 ])
 def test_view_is_refused_where_torch_refuses_it(body, accepted):

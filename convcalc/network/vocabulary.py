@@ -10,7 +10,7 @@ from ..errors import ParseError
 from .ops import OpResult, amax, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
 from .interpret import ModuleRef
-from .layout import is_contiguous
+from .layout import contiguous_strides, is_contiguous
 
 
 class Namespace(dict):
@@ -108,7 +108,10 @@ class _Steps:
             return x
         import numpy as np
 
-        return self.op("contiguous", [x], OpResult(x.shape, 0, 0, np.ascontiguousarray, view=not known))
+        out = self.op("contiguous", [x], OpResult(x.shape, 0, 0, np.ascontiguousarray, view=not known))
+        if known:  # torch's copy
+            out.strides = contiguous_strides(x.shape)
+        return out
 
     def max(self, x: Tensor, dim: Any = _NO_DIM, keepdim: Any = _NO_DIM) -> Any:
         """``x.max()``: the largest value; ``x.max(dim)``: (values, indices), whose indices a
