@@ -771,3 +771,14 @@ def test_enumerate_and_zip_go_over_children():
     assert [row.name for row in result.rows if row.type == "Conv2d"] == ["convs.0", "convs.1"]
     with pytest.raises(ConvcalcError, match="enumerate and zip go over children and lists, not a tensor's rows"):
         convcalc.parse_network(spec.replace("zip(self.convs, self.acts)", "zip(x, x)")).summary((1, 3, 4, 4))
+
+
+def test_a_list_handed_to_a_layer_is_named_as_a_list():
+    """monai's _DenseBlock shares torchvision's name and children, so torchvision's recipe hands
+    each layer the list of features, and monai's _DenseLayer (a `layers` Sequential) passed it
+    to a BatchNorm: the error read 'takes one tensor, got 1 arguments'."""
+    spec = ("_DenseBlock(\n  (denselayer1): _DenseLayer(\n    (layers): Sequential(\n"
+            "      (norm1): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+            "      (conv1): Conv2d(4, 8, kernel_size=(1, 1), stride=(1, 1), bias=False)\n    )\n  )\n)\n")
+    with pytest.raises(ConvcalcError, match=r"layers.norm1 \(BatchNorm2d\) takes one tensor, got a list of 1 values"):
+        convcalc.parse_network(spec).summary((1, 4, 8, 8))

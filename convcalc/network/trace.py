@@ -657,7 +657,9 @@ def _one_tensor(args: list[Any], kwargs: dict[str, Any] | None, path: str, type_
     if len(args) != 1 or not tensors or kwargs:
         if tensors and all(a is tensors[0] for a in args):  # self-attention: attn(x, x, x)
             return tensors[0]
-        raise ParseError(f"{path or 'the network'} ({type_name}) takes one tensor, got {len(args)} arguments")
+        given = (f"a {type(args[0]).__name__} of {len(args[0])} values" if len(args) == 1 and isinstance(args[0], (list, tuple))
+                 else f"{len(args) + len(kwargs or {})} arguments")
+        raise ParseError(f"{path or 'the network'} ({type_name}) takes one tensor, got {given}")
     return tensors[0]
 
 
