@@ -122,7 +122,7 @@ def test_recipe_notation_refuses_what_it_does_not_hold(recipe, words):
 @pytest.mark.parametrize("body, words", [
     ("return os.system('x')", ["unknown name 'os'"]),
     ("return x.__class__", ["tensor.__class__ is not part of the recipe notation"]),
-    ("return self.nope(x)", ["no child 'nope' (its children: conv)"]),
+    ("return self.nope(x)", ["no child 'nope' nor a printed argument of that name (its children: conv)"]),
     ("return x[5]", ["index 5 is out of bounds"]),
     ("return x if x else x", ["tensor's values are not known"]),
     ("return x * 2 ** 100", ["power", "exponent up to 64"]),
@@ -782,3 +782,27 @@ def test_a_list_handed_to_a_layer_is_named_as_a_list():
             "      (conv1): Conv2d(4, 8, kernel_size=(1, 1), stride=(1, 1), bias=False)\n    )\n  )\n)\n")
     with pytest.raises(ConvcalcError, match=r"layers.norm1 \(BatchNorm2d\) takes one tensor, got a list of 1 values"):
         convcalc.parse_network(spec).summary((1, 4, 8, 8))
+
+
+SELECT_POOL = """class SelectAdaptivePool2d:
+    def forward(self, x):
+        if self.pool_type == "avg":
+            x = F.adaptive_avg_pool2d(x, 1)
+        return self.flatten(x)
+
+Sequential(
+  (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
+  (1): SelectAdaptivePool2d(pool_type=avg, flatten=Flatten(start_dim=1, end_dim=-1))
+)
+"""
+
+
+def test_a_recipe_reads_the_keyword_arguments_its_module_prints():
+    """timm's SelectAdaptivePool2d prints `pool_type=avg`: a recipe's `self.pool_type` read as a
+    missing child, None, so the test `== "avg"` was silently False and the pooling left out
+    ([1, 288] where torch gives [1, 8])."""
+    assert convcalc.parse_network(SELECT_POOL).summary((1, 3, 8, 8)).output_shape == (1, 8)
+    with pytest.raises(ConvcalcError, match="no child 'pool_kind' nor a printed argument of that name"):
+        convcalc.parse_network(SELECT_POOL.replace("self.pool_type", "self.pool_kind")).summary((1, 3, 8, 8))
+    optional = SELECT_POOL.replace('self.pool_type == "avg"', "self.pool is None")  # a missing child is None
+    assert convcalc.parse_network(optional).summary((1, 3, 8, 8)).output_shape == (1, 8)

@@ -96,7 +96,7 @@ def test_a_recipe_reading_a_child_the_module_lacks_says_which():
     (dropout): Dropout(p=0.5, inplace=False)
   )
 )"""
-    with pytest.raises(ConvcalcError, match="no child 'pos_embedding' .its children: layers, ln, dropout"):
+    with pytest.raises(ConvcalcError, match="no child 'pos_embedding' nor a printed argument of that name .its children: layers, ln, dropout"):
         summary(text, (1, 3, 8, 8))
 
 

@@ -83,7 +83,7 @@ class Absent:
             return (f"{self.type_name} reads {self.name!r}, neither one of its children ({listed}) nor a parameter of its "
                     "own recipe: a parameter its parent's recipe declares (print(model) shows no parameters), which "
                     "it lacks when asked for on its own; ask for the module that holds it")
-        return (f"no child {self.name!r} (its children: {listed}); a {self.type_name} "
+        return (f"no child {self.name!r} nor a printed argument of that name (its children: {listed}); a {self.type_name} "
                 f"printed with other children is not the class this recipe is for: declare its forward in a recipe "
                 "of your own, which replaces the built-in one")
 
@@ -293,9 +293,15 @@ class Interpreter:
         raise self.error(node, "unsupported unary operator")
 
     def eval_Compare(self, node: ast.Compare) -> bool:
-        left = _none_if_absent(self.eval(node.left))
+        left = self.eval(node.left)
         for op, right_node in zip(node.ops, node.comparators):
-            right = _none_if_absent(self.eval(right_node))
+            right = self.eval(right_node)
+            absent = left if isinstance(left, Absent) else right if isinstance(right, Absent) else None
+            other = right if absent is left else left
+            if absent is not None and not (isinstance(op, (ast.Is, ast.IsNot, ast.Eq, ast.NotEq))
+                                           and _none_if_absent(other) is None):
+                raise ParseError(absent.message())  # self.pool_type == "avg" is no test of a missing child
+            left, right = _none_if_absent(left), _none_if_absent(right)
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 if not isinstance(op, (ast.Is, ast.IsNot)):
                     raise self.error(node, "tensors' values are not known while tracing; compare shapes")

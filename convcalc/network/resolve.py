@@ -94,6 +94,33 @@ def _resolve_module(node: ModuleNode, recipe) -> tuple[Node, str | None]:
     return own, (assumption or f"{node.type_name} prints its own arguments above its children") + f" ({runs})"
 
 
+@lru_cache(maxsize=256)
+def printed_keywords(args: str) -> dict[str, object]:
+    """The keyword arguments a module prints (``pool_type=avg, eps=1e-05``), which a recipe
+    reads as ``self.<name>``: a Python literal as its value, anything else as its text.
+
+    >>> printed_keywords("64, pool_type=avg, eps=1e-05, size=(7, 7), act=SiLU()")
+    {'pool_type': 'avg', 'eps': 1e-05, 'size': (7, 7), 'act': 'SiLU()'}
+    >>> printed_keywords("not a call (")
+    {}
+    """
+    import ast
+
+    try:
+        call = ast.parse(f"f({args})", mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+    keywords: dict[str, object] = {}
+    for keyword in getattr(call, "keywords", []):
+        if keyword.arg is None:
+            continue
+        try:
+            keywords[keyword.arg] = ast.literal_eval(keyword.value)
+        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+            keywords[keyword.arg] = ast.unparse(keyword.value)
+    return keywords
+
+
 def _declare(type_name: str) -> str:
     return (f"; declare `class {type_name}(nn.<Layer>):` (the torch.nn layer it subclasses) with its forward, "
             "or its Parameter()s in `__init__`, to make this known")

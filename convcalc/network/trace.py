@@ -44,7 +44,7 @@ from .interpret import Absent, Declared, Interpreter, ModuleRef, RecipeError
 from .layer_steps import LayerSteps, elementwise_step
 from .layout import Strides, contiguous_strides
 from .receptive import rf_max
-from .resolve import bare_torch_name, resolve_node
+from .resolve import bare_torch_name, printed_keywords, resolve_node
 from .vocabulary import DeclaredLayer, Marker, MaxResult, Namespace, vocabulary
 
 __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "RecipeError"]
@@ -477,6 +477,9 @@ class _Tracer(LayerSteps):
         base = dict(module.children).get("")  # a layer subclass's own layer: self.kernel_size is its
         if isinstance(base, LayerNode) and attr in {spec.name for spec in base.cls.arg_specs()}:
             return self.attribute(interpreter, node, self.child_ref(value, ""), attr)
+        printed = printed_keywords(module.args) if module.args else {}
+        if attr in printed:  # timm's SelectAdaptivePool2d(pool_type=avg, ...): self.pool_type
+            return printed[attr]
         return Absent(value.path or "the network", type_name, attr, list(self.children(module)),
                       selected=not value.path and self.selected)
 
