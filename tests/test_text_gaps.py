@@ -687,3 +687,11 @@ def test_a_declared_layer_subclass_that_fails_keeps_the_layers_own_fix():
     with pytest.raises(ConvcalcError) as caught:
         summary(text, (1, 3, 8, 8))
     assert "set in_channels=3" in str(caught.value) and "read as nn.Conv2d by its name" not in str(caught.value)
+
+
+def test_a_layer_read_by_its_name_may_hold_parameters_of_its_own():
+    """timm's ScaledStdConv2d holds a gain per output channel that its print does not show: the
+    total (9,472 against torch's 9,536) was given with no note on counts."""
+    result = summary("ScaledStdConv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3))", (1, 3, 224, 224))
+    assert any("without a recipe (ScaledStdConv2d)" in note for note in result.notes)
+    assert any("not counted" in m and "read as nn.Conv2d" in m for m in messages(result))

@@ -75,7 +75,8 @@ def _resolve_module(node: ModuleNode, recipe) -> tuple[Node, str | None]:
                 assumption = (
                     f"{node.type_name} read as nn.{cls.__name__}: its name is like that layer's and its printed "
                     "arguments are that layer's, but its forward may do more (a 'same'-padding or weight-"
-                    "standardised conv, an approximate GELU do); declare its forward, or "
+                    "standardised conv, an approximate GELU do), and parameters it holds beyond that layer's (a "
+                    "weight-standardised conv's gain) are not counted; declare its forward, or "
                     f"`class {node.type_name}(nn.{cls.__name__}): pass` if it is nn.{cls.__name__}'s"
                 )
                 break

@@ -27,6 +27,7 @@ def collect_state(tracer: Any, root: Node, traced: bool) -> State:
 
 def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool, run: bool = True) -> None:
     """``run``: the module runs in eval mode (not an auxiliary head a recipe lists as unused)."""
+    printed = node
     try:
         node = tracer.resolve(node, path)
     except ParseError:
@@ -35,6 +36,9 @@ def _walk(tracer: Any, node: Node, path: str, state: State, traced: bool, run: b
         # a leaf refused by its name (SAM's LayerNorm2d(), not the recipe's subclass of nn.LayerNorm)
         state.unknown.append(f"{path or 'the network'} ({node.type_name}: not the class its name's recipe is for)")
         return
+    if (isinstance(node, LayerNode) and not isinstance(printed, LayerNode) and printed.type_name != node.cls.__name__
+            and tracer.recipes.find(printed.type_name) is None and printed.type_name not in state.own_classes):
+        state.own_classes.append(printed.type_name)  # read as a torch layer by its name: its own extras never print
     if isinstance(node, LayerNode):
         layer = tracer.built_layers.get(path) or node.layer
         if layer is None:
