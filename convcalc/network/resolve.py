@@ -28,7 +28,7 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None, boo
     """
     if not isinstance(node, ModuleNode) or node.args is None:
         return node, None, True
-    recipe = recipes.find(node.type_name)
+    recipe = recipes.find(node.type_name, [name for name, _ in node.children])
     if recipe is None and bare_torch_name(node):
         return _bare(node)
     node, assumption = _resolve_module(node, recipe)

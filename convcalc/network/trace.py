@@ -51,7 +51,7 @@ __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "Rec
 
 
 _HOLDERS = ("ModuleList", "ModuleDict")  # containers torch cannot call
-TORCHVISION_RECIPES = "built-in torchvision.recipe"
+LIBRARY_RECIPES = {"built-in torchvision.recipe": "torchvision", "built-in timm.recipe": "timm"}  # by origin
 _MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
 _MAX_STATEMENTS = 1_000_000  # recipe statements one trace may run
 
@@ -311,19 +311,20 @@ class _Tracer(LayerSteps):
             self.method_depth -= 1
 
     def library_block(self, recipe: Recipe, node: ModuleNode, path: str) -> bool:
-        """Name a torchvision block recipe run outside any torchvision model: a class of one's
-        own with that name and those children prints the same and may do otherwise (a
-        ``BasicBlock`` without the residual add). Inside a torchvision model the blocks are its.
+        """Name a library's block recipe (torchvision's, timm's) run outside any of its models:
+        a class of one's own with that name and those children prints the same and may do
+        otherwise (a ``BasicBlock`` without the residual add). Inside a model the blocks are its.
         True when named."""
-        if recipe.origin != TORCHVISION_RECIPES or self.inside_model:
+        library = LIBRARY_RECIPES.get(recipe.origin)
+        if library is None or self.inside_model:
             return False
-        if recipe.model:  # said, not assumed: print(model) of torchvision's model is exactly this text
+        if recipe.model:  # said, not assumed: print(model) of the library's model is exactly this text
             self.library_models.add(path)
-            self.note(f"read as torchvision's {node.type_name}, its blocks as torchvision's ({recipe.where()}): a "
+            self.note(f"read as {library}'s {node.type_name}, its blocks as {library}'s ({recipe.where()}): a "
                       "class of one's own that prints the same needs its own recipe", path or "the network")
             return False
         if not any(not model or path == model or path.startswith(model + ".") for model in self.library_models):
-            self.assume(f"{node.type_name} read as torchvision's {node.type_name} ({recipe.where()}): its name and "
+            self.assume(f"{node.type_name} read as {library}'s {node.type_name} ({recipe.where()}): its name and "
                         "children are that class's, but print(model) shows the same for a class of one's own, which "
                         f"may do otherwise{_declare_hint(node)}", path, node.type_name)
             return True
@@ -332,8 +333,9 @@ class _Tracer(LayerSteps):
     def recipe_of(self, node: ModuleNode) -> Recipe | None:
         """The recipe of a printed module's class, unless its children's names say it is another
         class of the same name (a ``MLP`` of one's own is not torchvision's)."""
-        recipe = self.recipes.find(node.type_name)
-        if recipe is not None and not recipe.fits([name for name, _ in node.children]):
+        names = [name for name, _ in node.children]
+        recipe = self.recipes.find(node.type_name, names)
+        if recipe is not None and not recipe.fits(names):
             return None
         return recipe
 

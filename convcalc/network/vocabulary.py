@@ -9,7 +9,7 @@ from typing import Any, Callable
 from ..errors import ParseError
 from .ops import OpResult, amax, cat, channel_shuffle, check_dim, chunk_sizes, expand, flatten, mean, narrow, permute, reshape, transpose
 from .graph import Tensor
-from .interpret import ModuleRef
+from .interpret import Absent, ModuleRef
 from .layout import contiguous_strides, is_contiguous
 
 
@@ -249,8 +249,25 @@ def vocabulary(tracer: Any) -> dict[str, Any]:
         "note": lambda message: tracer.note_in_recipe(str(message)),
         "stride_of": tracer.stride_of,
         "module_name": lambda module: module.path.rsplit(".", 1)[-1],
+        "type_name": _type_name,
         "first_with_channels": first_with_channels,
     }
+
+
+def _type_name(module: Any) -> str:
+    """``type_name(self.bn2.act)``: the class a child prints as (``"Identity"``), for a recipe
+    whose forward depends on which class a child is.
+
+    >>> from convcalc.spec.nodes import ModuleNode, Source
+    >>> _type_name(ModuleRef(ModuleNode("SqueezeExcite", [], Source(1, 1, "")), "se", 1, ()))
+    'SqueezeExcite'
+    """
+    if isinstance(module, Absent):
+        raise ParseError(module.message())
+    node = getattr(module, "node", None) if isinstance(module, ModuleRef) else None
+    if node is None:
+        raise ParseError(f"type_name takes a module (self.<child>), got {type(module).__name__}")
+    return node.type_name if hasattr(node, "type_name") else node.cls.__name__
 
 
 class _TensorType:

@@ -20,20 +20,22 @@ from ..errors import ParseError
 
 from .notation import Recipe, read_recipes
 
-BUILTIN_FILES = ("torch.recipe", "torchvision.recipe")
+BUILTIN_FILES = ("torch.recipe", "torchvision.recipe", "timm.recipe")
 
 # A recipe class inside a spec: ``class Name...:`` at the start of a line, its body indented.
 _CLASS_LINE = re.compile(r"class\s+[A-Za-z_]\w*\s*(\([^)]*\))?\s*:")
 
 
 @lru_cache(maxsize=None)
-def _builtin() -> dict[str, Recipe]:
-    recipes: dict[str, Recipe] = {}
+def _builtin() -> dict[str, list[Recipe]]:
+    """Each class name's built-in recipes, in file order: two libraries may name classes alike
+    (torchvision's and timm's InvertedResidual), told apart by their children."""
+    recipes: dict[str, list[Recipe]] = {}
     for name in BUILTIN_FILES:
         text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-        recipes.update(read_recipes(text, f"built-in {name}"))
-    for recipe in recipes.values():
-        recipe.builtin = True
+        for class_name, recipe in read_recipes(text, f"built-in {name}").items():
+            recipe.builtin = True
+            recipes.setdefault(class_name, []).append(recipe)
     return recipes
 
 
@@ -48,12 +50,16 @@ class RecipeBook:
     def builtin(cls) -> "RecipeBook":
         return cls()
 
-    def find(self, type_name: str, _seen: tuple[str, ...] = ()) -> Recipe | None:
-        """The recipe of a class; a base that is another recipe's class fills what it leaves out."""
-        recipe = self.user.get(type_name) or _builtin().get(type_name)
+    def find(self, type_name: str, children: list[str] | None = None, _seen: tuple[str, ...] = ()) -> Recipe | None:
+        """The recipe of a class (of the built-in ones of that name, the first whose children
+        fit ``children``, else the first); a base that is another recipe's class fills what it
+        leaves out."""
+        candidates = _builtin().get(type_name, [])
+        fitting = [c for c in candidates if children is None or c.fits(children)]
+        recipe = self.user.get(type_name) or next(iter(fitting or candidates), None)
         if recipe is None or recipe.base is None or _is_layer(recipe.base):
             return recipe
-        parent = self.find(recipe.base, _seen + (type_name,)) if recipe.base not in _seen + (type_name,) else None
+        parent = self.find(recipe.base, None, _seen + (type_name,)) if recipe.base not in _seen + (type_name,) else None
         if parent is None:
             raise ParseError(
                 f"recipe {type_name} ({recipe.where()}): its base {recipe.base} is neither a torch.nn layer "

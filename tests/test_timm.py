@@ -1,0 +1,104 @@
+"""timm's EfficientNet family read from its print(model) text (``tests/data/timm``, made by
+``scripts/timm_fixtures.py``): output, totals and every leaf's output shape against what the
+real model gave; with timm installed, the NumPy forward against timm's, with its weights."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convcalc
+from convcalc.errors import ConvcalcError
+
+DATA = Path(__file__).parent / "data" / "timm"
+REFERENCE = json.loads((DATA / "reference.json").read_text())
+# Refused: MixNet's MixedConv2d splits its channels over kernels of several sizes, which its
+# print does not say how.
+REFUSED = {"mixnet_s": "MixedConv2d, whose forward convcalc does not know"}
+# Named: TensorFlow-ported models pad 'same' at run time (Conv2dSame), read as nn.Conv2d.
+SAME_PADDING = {"tf_efficientnet_b0"}
+RUNNABLE = sorted(set(REFERENCE) - set(REFUSED) - SAME_PADDING)
+HIDDEN = ("global_pool.pool",)  # SelectAdaptivePool2d prints no pool child (its flatten's input is checked)
+
+
+def _text(name: str) -> str:
+    return (DATA / f"{name}.txt").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_parameters_from_the_text_alone(name):
+    assert convcalc.parse_network(_text(name)).summary().totals.params == REFERENCE[name]["params"]
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_output_totals_and_every_leaf(name):
+    entry = REFERENCE[name]
+    network = convcalc.parse_network(_text(name))
+    trace = network.trace(tuple(entry["input"]))
+    assert list(trace.output.shape) == entry["output"]
+    summary = network.summary(tuple(entry["input"]))
+    assert (summary.totals.params, summary.totals.buffers) == (entry["params"], entry["buffers"])
+    outputs = trace.module_outputs()
+    for module, shapes in entry["leaves"].items():
+        if module in HIDDEN:
+            continue
+        assert [list(s) for s in outputs.get(module, [])] == shapes, module
+    assert any(note.startswith("the network: read as timm's") for note in summary.notes)
+
+
+def test_what_the_text_leaves_out_is_named():
+    """The pooling's output size and a block's noskip do not print: named, not guessed."""
+    assumptions = {a.message for a in convcalc.parse_network(_text("lcnet_050")).trace((1, 3, 224, 224)).assumptions}
+    assert any(m.startswith("output_size=1, timm's default") for m in assumptions)
+    assert any(m.startswith("noskip=True, as timm builds a depthwise-separable block with an activation")
+               for m in assumptions)
+    assumptions = {a.message for a in convcalc.parse_network(_text("mobilenetv3_large_100")).trace((1, 3, 224, 224)).assumptions}
+    assert any(m.startswith("noskip=False, timm's default") for m in assumptions)
+
+
+@pytest.mark.parametrize("name, why", sorted(REFUSED.items()))
+def test_what_convcalc_cannot_run_is_refused_with_the_reason(name, why):
+    with pytest.raises(ConvcalcError, match=why):
+        convcalc.parse_network(_text(name)).summary(tuple(REFERENCE[name]["input"]))
+
+
+def test_same_padding_convs_are_named_as_read_as_nn_conv2d():
+    trace = convcalc.parse_network(_text("tf_efficientnet_b0")).trace((1, 3, 224, 224))
+    assert any(a.message.startswith("Conv2dSame read as nn.Conv2d") and "'same'-padding" in a.message
+               for a in trace.assumptions)
+
+
+def _timm():
+    """timm, or a skip. It imports torchvision, whose wheel for torch 2.13 is a CUDA build: its
+    detection operators' meta kernels (not needed here) fail to register beside the CPU torch,
+    so that one module is replaced by an empty one first (as tests/test_torchvision_run does)."""
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    try:
+        import timm
+    except Exception as exc:  # absent, or a torchvision that does not load
+        pytest.skip(f"timm does not import: {exc}")
+    return timm
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_forward_matches_timm(name):
+    torch = pytest.importorskip("torch")
+    timm = _timm()
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False).eval()
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():  # statistics and scales a trained model would have
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+    x = torch.randn(1, 3, 96, 96, generator=generator)
+    with torch.no_grad():
+        want = model(x).numpy()
+    params = {key: value.detach().numpy() for key, value in model.state_dict().items()}
+    got = convcalc.parse_network(_text(name)).forward(x.numpy(), params)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
