@@ -1,4 +1,4 @@
-"""Regenerate the timm reference fixtures in tests/data/timm/ (needs torch and timm).
+"""Regenerate the timm reference fixtures in tests/data/timm/ (needs torch and timm 1.0.31).
 
 For each model of ``MODELS``, built by ``timm.create_model(name, pretrained=False)`` after
 ``torch.manual_seed(0)``, in eval mode:
@@ -23,7 +23,8 @@ import torch
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "timm"
 MODELS = ("efficientnet_b0", "efficientnet_lite0", "mobilenetv2_100", "mobilenetv3_large_100",
           "mobilenetv3_small_100", "lcnet_050", "mnasnet_100", "mobilenetv1_100", "fbnetc_100",
-          "hardcorenas_a", "spnasnet_100", "mixnet_s", "tf_efficientnet_b0")
+          "hardcorenas_a", "spnasnet_100", "mixnet_s", "tf_efficientnet_b0", "tf_mobilenetv3_small_100",
+          "resnet18", "resnet50d", "resnext50_32x4d", "seresnext26d_32x4d", "ecaresnet50d")
 
 
 def _reference(model: torch.nn.Module) -> dict:

@@ -1,4 +1,4 @@
-"""timm's EfficientNet family read from its print(model) text (``tests/data/timm``, made by
+"""timm's EfficientNet and ResNet families read from its print(model) text (``tests/data/timm``, made by
 ``scripts/timm_fixtures.py``): output, totals and every leaf's output shape against what the
 real model gave; with timm installed, the NumPy forward against timm's, with its weights."""
 
@@ -18,11 +18,10 @@ from convcalc.errors import ConvcalcError
 DATA = Path(__file__).parent / "data" / "timm"
 REFERENCE = json.loads((DATA / "reference.json").read_text())
 # Refused: MixNet's MixedConv2d splits its channels over kernels of several sizes, which its
-# print does not say how.
-REFUSED = {"mixnet_s": "MixedConv2d, whose forward convcalc does not know"}
-# Named: TensorFlow-ported models pad 'same' at run time (Conv2dSame), read as nn.Conv2d.
-SAME_PADDING = {"tf_efficientnet_b0"}
-RUNNABLE = sorted(set(REFERENCE) - set(REFUSED) - SAME_PADDING)
+# print does not say how; ECA-ResNet's EcaModule runs a Conv1d over its channels.
+REFUSED = {"mixnet_s": "MixedConv2d, whose forward convcalc does not know",
+           "ecaresnet50d": "EcaModule, whose forward convcalc does not know"}
+RUNNABLE = sorted(set(REFERENCE) - set(REFUSED))
 HIDDEN = ("global_pool.pool",)  # SelectAdaptivePool2d prints no pool child (its flatten's input is checked)
 
 
@@ -67,10 +66,12 @@ def test_what_convcalc_cannot_run_is_refused_with_the_reason(name, why):
         convcalc.parse_network(_text(name)).summary(tuple(REFERENCE[name]["input"]))
 
 
-def test_same_padding_convs_are_named_as_read_as_nn_conv2d():
-    trace = convcalc.parse_network(_text("tf_efficientnet_b0")).trace((1, 3, 224, 224))
-    assert any(a.message.startswith("Conv2dSame read as nn.Conv2d") and "'same'-padding" in a.message
-               for a in trace.assumptions)
+def test_same_padding_pads_from_the_input_size_at_each_call():
+    """TensorFlow's 'same' padding: timm's Conv2dSame prints padding 0 and pads at run time, more
+    on the right where the total is odd. It was read as nn.Conv2d, a 3x3/2 stem 1 pixel short."""
+    text = "Conv2dSame(3, 8, kernel_size=(3, 3), stride=(2, 2), bias=False)"
+    for size, out in ((224, 112), (225, 113), (7, 4)):
+        assert convcalc.parse_network(text).summary((1, 3, size, size)).output_shape == (1, 8, out, out)
 
 
 def _timm():
