@@ -103,3 +103,16 @@ def test_forward_matches_timm(name):
     params = {key: value.detach().numpy() for key, value in model.state_dict().items()}
     got = convcalc.parse_network(_text(name)).forward(x.numpy(), params)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+
+
+def test_drop_path_and_drop_block_are_the_identity_at_inference():
+    """Models made with drop_path_rate or drop_block_rate print DropPath(drop_prob=...) and
+    DropBlock2d(), which were refused as unknown leaves."""
+    text = ("Sequential(\n  (0): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))\n"
+            "  (1): DropPath(drop_prob=0.100)\n  (2): DropBlock2d()\n)")
+    x = np.random.default_rng(0).standard_normal((1, 3, 4, 4)).astype(np.float32)
+    params = {"0.weight": np.ones((8, 3, 1, 1), np.float32), "0.bias": np.zeros(8, np.float32)}
+    network = convcalc.parse_network(text)
+    assert network.summary((1, 3, 4, 4)).output_shape == (1, 8, 4, 4)
+    np.testing.assert_allclose(network.forward(x, params), np.broadcast_to(x.sum(1, keepdims=True), (1, 8, 4, 4)),
+                               rtol=1e-6)
