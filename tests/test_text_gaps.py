@@ -695,3 +695,15 @@ def test_a_layer_read_by_its_name_may_hold_parameters_of_its_own():
     result = summary("ScaledStdConv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3))", (1, 3, 224, 224))
     assert any("without a recipe (ScaledStdConv2d)" in note for note in result.notes)
     assert any("not counted" in m and "read as nn.Conv2d" in m for m in messages(result))
+
+
+def test_a_layer_pasted_on_its_own_names_what_torch_does_not_print():
+    """print(model.layer2[0].downsample[0]) of timm's resnet18d is `AvgPool2d(kernel_size=2,
+    stride=2, padding=0)`, whose ceil_mode=True does not print: pasted alone it was read as a
+    call typed with torch's defaults, [1, 8, 27, 27] where torch gives [1, 8, 28, 28], with no
+    word, even under --strict. A call not in torch's print form means what it says."""
+    pasted = summary("AvgPool2d(kernel_size=3, stride=2, padding=0)", (1, 8, 56, 56))
+    assert any("print does not show ceil_mode: assumed False, which gives [27, 27]" in m for m in messages(pasted))
+    with pytest.raises(ParseError, match="--strict.*ceil_mode"):
+        summary("AvgPool2d(kernel_size=3, stride=2, padding=0)", (1, 8, 56, 56), strict=True)
+    assert not summary("AvgPool2d(3, 2)", (1, 8, 56, 56)).assumptions

@@ -46,11 +46,18 @@ class StatementParser:
             if isinstance(node, LayerNode):
                 unstated = node.unstated
                 self._memo[(text, printed)] = (node.cls, node.kwargs, node.forward_kwargs, node.extras, node.layer, unstated)
-        if not printed:
+        if not printed and not _as_torch_prints(node, text):
             _said_all(node)
         elif isinstance(node, LayerNode):
             node.unstated = unstated
         return node
+
+
+def _as_torch_prints(node: Node, text: str) -> bool:
+    """Whether a statement is exactly what print(model) prints for its layer: pasted on its own,
+    torch's print of ``AvgPool2d(..., ceil_mode=True)`` would read the same, so what it leaves
+    out is named as for a printed child."""
+    return isinstance(node, LayerNode) and node.layer is not None and repr(node.layer) == text
 
 
 def _said_all(node: Node) -> None:
