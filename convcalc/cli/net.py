@@ -232,16 +232,20 @@ def shapes_only(summary: Any) -> Any:
 
 def warn_assumptions(assumptions: list[Any]) -> None:
     """One stderr line for what a run assumed, however many (--json lists them one by one): the
-    modules of one assumption together, the first three assumptions."""
+    modules of one assumption together, the first three assumptions, then the classes the
+    others are about, so that none goes unseen."""
     from ..network.graph import shown_names
 
     if assumptions:
         by_message: dict[str, list[str]] = {}
+        classes: dict[str, str] = {}
         for assumption in assumptions:
             by_message.setdefault(assumption.message, []).append(assumption.module or "the network")
+            classes.setdefault(assumption.message, assumption.type_name)
         groups = list(by_message.items())
         shown = "; ".join(f"{shown_names(modules, 3)}: {message}" for message, modules in groups[:3])
-        more = f"; and {len(groups) - 3} more" if len(groups) > 3 else ""
+        rest = list(dict.fromkeys(classes[message] for message, _ in groups[3:]))  # each class the others are about
+        more = f"; and {len(groups) - 3} more, about {shown_names(rest, 6)} (--json lists them)" if rest else ""
         warn(f"assumed what the text does not show: {shown}{more} (--strict refuses this)")
 
 
