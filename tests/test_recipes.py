@@ -156,7 +156,7 @@ NOTHING_DROPPED = """Net(
     (drop): Identity()
     (act): ReLU(inplace=True)
   )
-  (same): Conv2dSame(8, 8, kernel_size=(3, 3), stride=(1, 1))
+  (same): Conv2dPadSame(8, 8, kernel_size=(3, 3), stride=(1, 1))
   (pool): SelectAdaptivePool2d(pool_type=avg, flatten=Flatten(start_dim=1, end_dim=-1))
 )"""
 
@@ -164,16 +164,16 @@ NOTHING_DROPPED = """Net(
 def test_nothing_printed_is_dropped_and_every_reading_is_named():
     summary = convcalc.parse_network(NOTHING_DROPPED).summary((1, 3, 10, 10))
     rows = [(row.name, row.type, row.params) for row in summary.rows]
-    # BatchNormAct2d prints BatchNorm2d's arguments above its children: it keeps its parameters.
-    assert ("bn", "BatchNorm2d", 16) in rows and ("bn.act", "ReLU", 0) in rows
-    # A conv subclass whose printed arguments are Conv2d's counts as a Conv2d.
+    # timm's BatchNormAct2d (a recipe: BatchNorm2d's arguments above its children) keeps its parameters.
+    assert ("bn.super", "BatchNorm2d", 16) in rows and ("bn.act", "ReLU", 0) in rows
+    # A conv class without a recipe whose printed arguments are Conv2d's counts as a Conv2d.
     assert ("same", "Conv2d", 8 * 8 * 9 + 8) in rows
     # A one-line module whose arguments print a module is read as that child.
     assert ("pool.flatten", "Flatten", 0) in rows
     assert summary.totals.params == 224 + 16 + 584
     readings = "\n".join(map(str, summary.assumptions))
-    assert "BatchNormAct2d read as nn.BatchNorm2d" in readings and "then its children in order" in readings
-    assert "Conv2dSame read as nn.Conv2d" in readings
+    assert "BatchNormAct2d read as timm's BatchNormAct2d" in readings
+    assert "Conv2dPadSame read as nn.Conv2d" in readings
     # timm's global pooling: its recipe pools (it had none: the flatten alone ran, [1, 512])
     assert "SelectAdaptivePool2d read as timm's SelectAdaptivePool2d" in readings
     assert "output_size=1, timm's default" in readings and summary.output_shape == (1, 8)
@@ -237,8 +237,9 @@ def test_readme_recipe_example_is_the_built_in_recipe():
 
 
 def test_a_class_named_like_torchvisions_with_other_children_is_not_run_by_its_recipe():
-    # timm's ResNet: the same class name, other children (act1, global_pool).
+    # the same class name, children of neither torchvision's nor timm's ResNet (stem).
     text = """ResNet(
+  (stem): Identity()
   (conv1): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
   (bn1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
   (act1): ReLU(inplace=True)
@@ -808,3 +809,22 @@ def test_a_recipe_reads_the_keyword_arguments_its_module_prints():
         convcalc.parse_network(SELECT_POOL.replace("self.pool_type", "self.pool_kind")).summary((1, 3, 8, 8))
     optional = SELECT_POOL.replace('self.pool_type == "avg"', "self.pool is None")  # a missing child is None
     assert convcalc.parse_network(optional).summary((1, 3, 8, 8)).output_shape == (1, 8)
+
+
+def test_a_submodule_printed_as_none_is_no_child():
+    """torch prints a submodule attribute set to None as `(fc): None` (pretrainedmodels' ResNets):
+    it was refused as "unknown layer 'None'"."""
+    spec = ("class Net:\n    def forward(self, x):\n        x = self.conv(x)\n        if self.fc is not None:\n"
+            "            x = self.fc(x)\n        return x\n\n"
+            "Net(\n  (conv): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))\n  (fc): None\n)\n")
+    assert convcalc.parse_network(spec).summary((1, 3, 8, 8)).output_shape == (1, 8, 6, 6)
+
+
+def test_a_user_recipe_that_leaves_a_child_unrun_is_told_how_to_say_so():
+    """A recipe of one's own that never runs a child was told to declare a recipe of its own,
+    which replaces the built-in one; an unknown leaf was said to hold parameters."""
+    spec = ("class Dec:\n    def forward(self, x):\n        return self.conv(x)\n\n"
+            "Dec(\n  (conv): Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1))\n  (merge): MergeBlock()\n)\n")
+    with pytest.raises(ConvcalcError, match=r"'merge', which may hold parameters \(its class is unknown\).*"
+                                            r"list it in the recipe's unused = \('merge',\)"):
+        convcalc.parse_network(spec).summary((1, 3, 8, 8))

@@ -359,10 +359,14 @@ class _Tracer(LayerSteps):
             if path in self.touched or any(p.startswith(path + ".") for p in self.touched):
                 continue
             used = ", ".join(n for n, _ in node.children if join_path(ref.path, n) in self.touched) or "none"
+            holds = "holds parameters" if isinstance(child, ModuleNode) and child.children or (
+                isinstance(child, LayerNode) and child.layer is not None) else "may hold parameters (its class is unknown)"
+            fix = ("declare its forward in a recipe of your own, which replaces the built-in one" if recipe.builtin
+                   else f"run it in the forward, or list it in the recipe's unused = ({name!r},) if the forward never does")
             raise locate(ParseError(
                 f"{ref.path or 'the network'} ({node.type_name}): its recipe ({recipe.where()}) never runs its child "
-                f"{name!r}, which holds parameters, so this {node.type_name} is not the class the recipe is for "
-                f"(it ran {used}); declare its forward in a recipe of your own, which replaces the built-in one"
+                f"{name!r}, which {holds}, so this {node.type_name} is not the class the recipe is for "
+                f"(it ran {used}); {fix}"
             ), node.source)
 
     def assume_in_recipe(self, message: str) -> None:

@@ -200,6 +200,8 @@ class TextReader:
         if name is None and printed:
             frame.printed_args.append(token.text.strip().rstrip(","))  # extra_repr: the module's own arguments
             return None
+        if name is not None and rest.strip().rstrip(",").strip() == "None":
+            return None  # torch prints a submodule attribute set to None so: no child (self.fc is None)
         match = _INPUT.fullmatch(rest) if name is None else None
         if match is not None and match["shape"].strip() and not CALL_START.match(rest):
             if frame.kind != "root":
