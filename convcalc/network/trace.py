@@ -51,7 +51,8 @@ __all__ = ["Scope", "Step", "Tensor", "Trace", "call_key", "trace_network", "Rec
 
 
 _HOLDERS = ("ModuleList", "ModuleDict")  # containers torch cannot call
-LIBRARY_RECIPES = {"built-in torchvision.recipe": "torchvision", "built-in timm.recipe": "timm"}  # by origin
+LIBRARY_RECIPES = {"built-in torchvision.recipe": "torchvision", "built-in timm.recipe": "timm",  # by origin
+                   "built-in efficientnet_pytorch.recipe": "efficientnet_pytorch"}
 _MAX_CALL_DEPTH = 40  # recipes calling modules calling recipes: deeper is a loop
 _MAX_STATEMENTS = 1_000_000  # recipe statements one trace may run
 

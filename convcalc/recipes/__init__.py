@@ -1,8 +1,8 @@
 """Known forwards: what a module class does with its printed children, as recipes in one
 notation (:mod:`convcalc.recipes.notation`). The built-in recipes are data files beside this
 module (``torch.recipe``: torch.nn's own classes; ``torchvision.recipe``: torchvision's blocks and
-models); a user's recipes, from a file or the spec itself, are read the same way and take
-precedence.
+models; ``timm.recipe`` and ``efficientnet_pytorch.recipe``: those libraries' CNNs); a user's
+recipes, from a file or the spec itself, are read the same way and take precedence.
 
 >>> book = RecipeBook.builtin()
 >>> book.find("SqueezeExcitation").forward is not None
@@ -20,7 +20,7 @@ from ..errors import ParseError
 
 from .notation import Recipe, read_recipes
 
-BUILTIN_FILES = ("torch.recipe", "torchvision.recipe", "timm.recipe")
+BUILTIN_FILES = ("torch.recipe", "torchvision.recipe", "timm.recipe", "efficientnet_pytorch.recipe")
 
 # A recipe class inside a spec: ``class Name...:`` at the start of a line, its body indented.
 _CLASS_LINE = re.compile(r"class\s+[A-Za-z_]\w*\s*(\([^)]*\))?\s*:")

@@ -1,6 +1,8 @@
-"""timm's EfficientNet and ResNet families read from its print(model) text (``tests/data/timm``, made by
-``scripts/timm_fixtures.py``): output, totals and every leaf's output shape against what the
-real model gave; with timm installed, the NumPy forward against timm's, with its weights."""
+"""Other libraries' CNNs read from their print(model) text: timm's EfficientNet and ResNet
+families (``tests/data/timm``) and the efficientnet_pytorch package's EfficientNet
+(``tests/data/efficientnet_pytorch``), both made by ``scripts/library_fixtures.py``. Output,
+totals and every leaf's output shape against what the real model gave; with the library
+installed, the NumPy forward against the model's, with its weights."""
 
 from __future__ import annotations
 
@@ -15,29 +17,31 @@ import pytest
 import convcalc
 from convcalc.errors import ConvcalcError
 
-DATA = Path(__file__).parent / "data" / "timm"
-REFERENCE = json.loads((DATA / "reference.json").read_text())
+DATA = Path(__file__).parent / "data"
+REFERENCE = {library: json.loads((DATA / library / "reference.json").read_text())
+             for library in ("timm", "efficientnet_pytorch")}
 # Refused: MixNet's MixedConv2d splits its channels over kernels of several sizes, which its
 # print does not say how; ECA-ResNet's EcaModule runs a Conv1d over its channels.
-REFUSED = {"mixnet_s": "MixedConv2d, whose forward convcalc does not know",
-           "ecaresnet50d": "EcaModule, whose forward convcalc does not know"}
-RUNNABLE = sorted(set(REFERENCE) - set(REFUSED))
+REFUSED = {("timm", "mixnet_s"): "MixedConv2d, whose forward convcalc does not know",
+           ("timm", "ecaresnet50d"): "EcaModule, whose forward convcalc does not know"}
+MODELS = sorted((library, name) for library, models in REFERENCE.items() for name in models)
+RUNNABLE = [model for model in MODELS if model not in REFUSED]
 HIDDEN = ("global_pool.pool",)  # SelectAdaptivePool2d prints no pool child (its flatten's input is checked)
 
 
-def _text(name: str) -> str:
-    return (DATA / f"{name}.txt").read_text()
+def _text(name: str, library: str = "timm") -> str:
+    return (DATA / library / f"{name}.txt").read_text()
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_parameters_from_the_text_alone(name):
-    assert convcalc.parse_network(_text(name)).summary().totals.params == REFERENCE[name]["params"]
+@pytest.mark.parametrize("library, name", MODELS)
+def test_parameters_from_the_text_alone(library, name):
+    assert convcalc.parse_network(_text(name, library)).summary().totals.params == REFERENCE[library][name]["params"]
 
 
-@pytest.mark.parametrize("name", RUNNABLE)
-def test_output_totals_and_every_leaf(name):
-    entry = REFERENCE[name]
-    network = convcalc.parse_network(_text(name))
+@pytest.mark.parametrize("library, name", RUNNABLE)
+def test_output_totals_and_every_leaf(library, name):
+    entry = REFERENCE[library][name]
+    network = convcalc.parse_network(_text(name, library))
     trace = network.trace(tuple(entry["input"]))
     assert list(trace.output.shape) == entry["output"]
     summary = network.summary(tuple(entry["input"]))
@@ -47,7 +51,7 @@ def test_output_totals_and_every_leaf(name):
         if module in HIDDEN:
             continue
         assert [list(s) for s in outputs.get(module, [])] == shapes, module
-    assert any(note.startswith("the network: read as timm's") for note in summary.notes)
+    assert any(note.startswith(f"the network: read as {library}'s") for note in summary.notes)
 
 
 def test_what_the_text_leaves_out_is_named():
@@ -58,12 +62,16 @@ def test_what_the_text_leaves_out_is_named():
                for m in assumptions)
     assumptions = {a.message for a in convcalc.parse_network(_text("mobilenetv3_large_100")).trace((1, 3, 224, 224)).assumptions}
     assert any(m.startswith("noskip=False, timm's default") for m in assumptions)
+    text = _text("efficientnet-b0", "efficientnet_pytorch")
+    assumptions = {a.message for a in convcalc.parse_network(text).trace((1, 3, 224, 224)).assumptions}
+    assert any(m.startswith("id_skip=True, the package's default") for m in assumptions)
 
 
-@pytest.mark.parametrize("name, why", sorted(REFUSED.items()))
-def test_what_convcalc_cannot_run_is_refused_with_the_reason(name, why):
+@pytest.mark.parametrize("model, why", sorted(REFUSED.items()))
+def test_what_convcalc_cannot_run_is_refused_with_the_reason(model, why):
+    library, name = model
     with pytest.raises(ConvcalcError, match=why):
-        convcalc.parse_network(_text(name)).summary(tuple(REFERENCE[name]["input"]))
+        convcalc.parse_network(_text(name, library)).summary(tuple(REFERENCE[library][name]["input"]))
 
 
 def test_same_padding_pads_from_the_input_size_at_each_call():
@@ -74,24 +82,30 @@ def test_same_padding_pads_from_the_input_size_at_each_call():
         assert convcalc.parse_network(text).summary((1, 3, size, size)).output_shape == (1, 8, out, out)
 
 
-def _timm():
-    """timm, or a skip. It imports torchvision, whose wheel for torch 2.13 is a CUDA build: its
-    detection operators' meta kernels (not needed here) fail to register beside the CPU torch,
-    so that one module is replaced by an empty one first (as tests/test_torchvision_run does)."""
+def _library(library: str):
+    """The library, or a skip. timm imports torchvision, whose wheel for torch 2.13 is a CUDA
+    build: its detection operators' meta kernels (not needed here) fail to register beside the
+    CPU torch, so that one module is replaced by an empty one first (as
+    tests/test_torchvision_run does)."""
     sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
     try:
-        import timm
+        return __import__(library)
     except Exception as exc:  # absent, or a torchvision that does not load
-        pytest.skip(f"timm does not import: {exc}")
-    return timm
+        pytest.skip(f"{library} does not import: {exc}")
 
 
-@pytest.mark.parametrize("name", RUNNABLE)
-def test_forward_matches_timm(name):
+def _model(library: str, name: str):
+    if library == "timm":
+        return _library("timm").create_model(name, pretrained=False)
+    efficientnet = _library("efficientnet_pytorch").EfficientNet
+    return efficientnet.from_name(name.removesuffix("-notop"), include_top=not name.endswith("-notop"))
+
+
+@pytest.mark.parametrize("library, name", RUNNABLE)
+def test_forward_matches_the_library(library, name):
     torch = pytest.importorskip("torch")
-    timm = _timm()
     torch.manual_seed(0)
-    model = timm.create_model(name, pretrained=False).eval()
+    model = _model(library, name).eval()
     generator = torch.Generator().manual_seed(1)
     for module in model.modules():  # statistics and scales a trained model would have
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -101,7 +115,7 @@ def test_forward_matches_timm(name):
     with torch.no_grad():
         want = model(x).numpy()
     params = {key: value.detach().numpy() for key, value in model.state_dict().items()}
-    got = convcalc.parse_network(_text(name)).forward(x.numpy(), params)
+    got = convcalc.parse_network(_text(name, library)).forward(x.numpy(), params)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
 
 
