@@ -28,7 +28,8 @@ MODELS = {
              "mobilenetv3_small_100", "lcnet_050", "mnasnet_100", "mobilenetv1_100", "fbnetc_100",
              "hardcorenas_a", "spnasnet_100", "mixnet_s", "tf_efficientnet_b0", "tf_mobilenetv3_small_100",
              "resnet18", "resnet50d", "resnext50_32x4d", "seresnext26d_32x4d", "ecaresnet50d",
-             "vit_tiny_patch16_224", "deit_tiny_patch16_224", "vit_medium_patch16_gap_256"),
+             "vit_tiny_patch16_224", "deit_tiny_patch16_224", "vit_medium_patch16_gap_256", "convnext_atto",
+             "convnext_tiny"),
     "efficientnet_pytorch": ("efficientnet-b0", "efficientnet-b3", "efficientnet-b0-notop"),
 }
 
