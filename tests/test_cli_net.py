@@ -209,3 +209,17 @@ def test_the_warning_names_the_class_of_every_assumption_it_does_not_spell_out(c
     assert result.code == 0, result.stderr
     warning = [line for line in result.stderr.splitlines() if line.startswith("convcalc: warning: assumed")]
     assert len(warning) == 1 and "; and 1 more, about Upsample (--json lists them)" in warning[0]
+
+
+def test_recipes_from_several_files_all_apply(cli, tmp_path):
+    """`--recipes A --recipes B` used B's alone, silently: BlockA then ran as a chain, named."""
+    spec = tmp_path / "net.txt"
+    spec.write_text("Net(\n  (a): BlockA(\n    (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n  )\n"
+                    "  (b): BlockB(\n    (conv): Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n  )\n)\n")
+    for name in ("A", "B"):
+        (tmp_path / f"{name}.recipe").write_text(f"class Block{name}:\n    def forward(self, x):\n        return self.conv(x) + x\n")
+    result = cli("net", str(spec), "-i", "1x4x8x8", "--json", "--recipes", str(tmp_path / "A.recipe"),
+                 "--recipes", str(tmp_path / "B.recipe"))
+    assert result.code == 0, result.stderr
+    assumed = {a["class"] for a in json.loads(result.stdout)["assumptions"]}
+    assert "BlockA" not in assumed and "BlockB" not in assumed

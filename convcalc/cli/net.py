@@ -17,9 +17,10 @@ from .options import (
 from .output import emit_json, emit_rich, emit_text, warn
 
 
-Recipes = Annotated[Optional[str], typer.Option(
+Recipes = Annotated[Optional[list[str]], typer.Option(
     "--recipes", metavar="FILE",
-    help="Recipes for your own classes' forwards (Python-like `class Block:` with `def forward(self, x):`).")]
+    help="Recipes for your own classes' forwards (Python-like `class Block:` with `def forward(self, x):`); "
+    "repeat it for more files (a later file's class wins).")]
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse to assume a forward the text does not give (exit 2) instead of warning.")]
 Wide = Annotated[bool, typer.Option(
@@ -272,13 +273,14 @@ def _training(network: Any, input_shape: Any, dtype: str, depth: int | None, tra
     return summary, memory
 
 
-def load_network(spec_file: str | None, recipes: str | None, strict: bool, module: str | None) -> Any:
-    """The network of the spec, with the user's recipes, strictness and submodule applied."""
+def load_network(spec_file: str | None, recipes: list[str] | None, strict: bool, module: str | None) -> Any:
+    """The network of the spec, with the user's recipes (each file's, in order), strictness and
+    submodule applied."""
     from ..network.model import parse_network
 
     network = parse_network(_read_spec(spec_file))
-    if recipes is not None:
-        network.with_recipes(_read_text(recipes, "--recipes"), recipes)
+    for path in recipes or ():
+        network.with_recipes(_read_text(path, "--recipes"), path)
     network.strict = strict
     return network.module(module) if module is not None else network
 
