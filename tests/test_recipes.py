@@ -370,12 +370,13 @@ def test_recipe_files_are_bounded():
 
 
 def test_parameters_are_listed_when_a_recipe_of_the_same_name_does_not_fit():
-    # timm's VisionTransformer: torchvision's recipe declares parameters from children it lacks.
+    # A ViT of one's own: timm's recipe declares parameters from a child it lacks (patch_embed.proj).
     text = "VisionTransformer(\n  (patch_embed): Conv2d(3, 8, kernel_size=(4, 4), stride=(4, 4))\n  (head): Linear(in_features=8, out_features=2, bias=True)\n)"
     summary = convcalc.parse_network(text).summary()
     assert summary.totals.params == 392 + 18
     assert summary.assumptions == []
-    assert any("a class without a recipe (VisionTransformer)" in note for note in summary.notes)
+    assert any("(VisionTransformer: its recipe does not fit it: patch_embed (Conv2d) has no argument 'proj'" in note
+               for note in summary.notes)
 
 
 def test_quantization_stubs_pass_their_input_through_before_conversion():

@@ -22,9 +22,9 @@ def resolve_node(node: Node, recipes: RecipeBook) -> tuple[Node, str | None, boo
     whether that assumption can change a shape (False: values only).
 
     >>> from convcalc.spec.nodes import Source
-    >>> node, assumption, shapes = resolve_node(ModuleNode("Conv2dSame", [], Source(1, 1, ""), args="3, 8, kernel_size=(3, 3)"), RecipeBook())
+    >>> node, assumption, shapes = resolve_node(ModuleNode("Conv2dPadSame", [], Source(1, 1, ""), args="3, 8, kernel_size=(3, 3)"), RecipeBook())
     >>> type(node.layer).__name__, assumption.split(":")[0], shapes
-    ('Conv2d', 'Conv2dSame read as nn.Conv2d', True)
+    ('Conv2d', 'Conv2dPadSame read as nn.Conv2d', True)
     """
     if not isinstance(node, ModuleNode) or node.args is None:
         return node, None, True

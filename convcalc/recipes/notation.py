@@ -101,6 +101,9 @@ class Recipe:
         recipe that names its children in its code (``self.conv1``) fits only children of
         those names: ultralytics' ``Bottleneck(cv1, cv2)`` is not torchvision's.
 
+        A module printed without children is not the class of a recipe that reads children of
+        its own (timm's Attention is not ``Attention(dim=64, heads=8)``).
+
         >>> Recipe("MLP", "demo", 1, children="numbered").fits(["w1", "w2"])
         False
         """
@@ -109,6 +112,8 @@ class Recipe:
             return True
         if allowed == "numbered":
             return names == [str(i) for i in range(len(names))]
+        if not names and self.base is None and set(allowed) - {"", *self.unused}:
+            return False
         return set(names) <= set(allowed)
 
     @functools.cached_property
