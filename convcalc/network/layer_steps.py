@@ -73,8 +73,9 @@ class LayerSteps:
                     regroups: str = "") -> Tensor:
         """The result of a view of ``x``: ``view`` (a NumPy forward that only rearranges
         strides), or ``regroups`` its elements (``reshape``: a copy where torch cannot view them
-        so; ``view``: refused there, as torch refuses it); neither: ``x`` as it is. Where ``x``'s strides are not
-        followed, a regrouping of a view is counted as a copy, and may share ``x``'s memory."""
+        so; ``view``: refused there, as torch refuses it); neither: ``x`` as it is. Where
+        ``x``'s strides are not followed, a regrouping of a view is counted as a copy, and may
+        share ``x``'s memory."""
         if x.strides is None or x.shape is None or shape is None:
             copied = regroups and x.storage != x.id
             return self.shared_tensor(x, shape, rf, None if copied else x.storage)
