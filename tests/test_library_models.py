@@ -138,3 +138,10 @@ def test_drop_path_and_drop_block_are_the_identity_at_inference():
     assert network.summary((1, 3, 4, 4)).output_shape == (1, 8, 4, 4)
     np.testing.assert_allclose(network.forward(x, params), np.broadcast_to(x.sum(1, keepdims=True), (1, 8, 4, 4)),
                                rtol=1e-6)
+
+
+def test_a_pooling_printed_with_an_empty_pool_type_does_not_pool():
+    """timm prints global_pool='' as `pool_type=` with nothing after it: the whole spec was
+    refused as 'not a valid call'."""
+    text = "Sequential(\n  (0): SelectAdaptivePool2d(pool_type=, flatten=Identity())\n)"
+    assert convcalc.parse_network(text).summary((1, 8, 7, 7)).output_shape == (1, 8, 7, 7)

@@ -11,7 +11,7 @@ from ..errors import ConvcalcError, ParseError
 from ..layers.base import Layer
 from ..recipes import RecipeBook
 from ..registry import layer_classes, not_modelled, torch_layer
-from ..spec.call_form import parse_call
+from ..spec.call_form import parse_call, with_empty_values
 from ..spec.nodes import LayerNode, ModuleNode, Node, locate
 
 _DIMS = re.compile(r"[123]d$", re.IGNORECASE)
@@ -108,7 +108,7 @@ def printed_keywords(args: str) -> dict[str, object]:
     import ast
 
     try:
-        call = ast.parse(f"f({args})", mode="eval").body
+        call = ast.parse(with_empty_values(f"f({args})"), mode="eval").body
     except (SyntaxError, ValueError, RecursionError):
         return {}
     keywords: dict[str, object] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import re
 import warnings
 from typing import Any, Mapping
 
@@ -18,6 +19,19 @@ from ..registry import lookup
 from .nodes import SEQUENTIAL_TYPES, ModuleNode, Node, Source, check_unique, layer_node
 
 
+_EMPTY_VALUE = re.compile(r"(?<=[(,])(\s*[A-Za-z_]\w*)=(?=\s*[,)])")
+
+
+def with_empty_values(text: str) -> str:
+    """``text`` with a keyword printed without a value (an empty string printed bare, as timm's
+    ``SelectAdaptivePool2d(pool_type=, ...)``) given the empty string.
+
+    >>> with_empty_values("SelectAdaptivePool2d(pool_type=, flatten=Identity())")
+    "SelectAdaptivePool2d(pool_type='', flatten=Identity())"
+    """
+    return _EMPTY_VALUE.sub(r"\1=''", text)
+
+
 def parse_call(text: str, source: Source, defaults: Mapping[str, Any] | None = None, printed: bool = False) -> Node:
     """The node of one call-form statement; ``defaults`` fill arguments it does not give.
     ``printed``: a line of print(model)'s text, whose class names are exact (an ``UpSample`` is
@@ -25,7 +39,12 @@ def parse_call(text: str, source: Source, defaults: Mapping[str, Any] | None = N
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "invalid decimal literal" and the like
-            tree = ast.parse(text, mode="eval")
+            try:
+                tree = ast.parse(text, mode="eval")
+            except SyntaxError:
+                if with_empty_values(text) == text:
+                    raise
+                tree = ast.parse(with_empty_values(text), mode="eval")
     except SyntaxError as exc:
         line, column = _ast_position(source, exc.lineno, exc.offset)
         raise ParseError(
