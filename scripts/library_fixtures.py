@@ -29,7 +29,7 @@ MODELS = {
              "hardcorenas_a", "spnasnet_100", "mixnet_s", "tf_efficientnet_b0", "tf_mobilenetv3_small_100",
              "resnet18", "resnet50d", "resnext50_32x4d", "seresnext26d_32x4d", "ecaresnet50d",
              "vit_tiny_patch16_224", "deit_tiny_patch16_224", "vit_medium_patch16_gap_256", "convnext_atto",
-             "convnext_tiny"),
+             "convnext_tiny", "efficientnetv2_rw_t", "tf_efficientnetv2_b0"),
     "efficientnet_pytorch": ("efficientnet-b0", "efficientnet-b3", "efficientnet-b0-notop"),
 }
 
