@@ -25,7 +25,7 @@ REFERENCE = {library: json.loads((DATA / library / "reference.json").read_text()
 REFUSED = {("timm", "mixnet_s"): "MixedConv2d, whose forward convcalc does not know",
            ("timm", "ecaresnet50d"): "EcaModule, whose forward convcalc does not know",
            # a ViT of img_size 256 without a class token: both are timm's defaults otherwise
-           ("timm", "vit_medium_patch16_gap_256"): "257 against 197.*img_size=224 and class_token=True"}
+           ("timm", "vit_medium_patch16_gap_256"): "257 against 197.*img_size=224, class_token=True, reg_tokens=0"}
 MODELS = sorted((library, name) for library, models in REFERENCE.items() for name in models)
 RUNNABLE = [model for model in MODELS if model not in REFUSED]
 HIDDEN = "global_pool.pool"  # SelectAdaptivePool2d prints no pool child (what it gives on is checked)
@@ -40,7 +40,7 @@ def test_parameters_from_the_text_alone(library, name):
     summary = convcalc.parse_network(_text(name, library)).summary()
     if name == "vit_medium_patch16_gap_256":  # its position embedding's size is assumed, and named
         assert summary.totals.params != REFERENCE[library][name]["params"]
-        assert any("img_size=224 and class_token=True" in a.message for a in summary.assumptions)
+        assert any("img_size=224, class_token=True, reg_tokens=0" in a.message for a in summary.assumptions)
         return
     assert summary.totals.params == REFERENCE[library][name]["params"]
 
@@ -64,7 +64,7 @@ def test_output_totals_and_every_leaf(library, name):
 def test_what_the_text_leaves_out_is_named():
     """The pooling's output size and a block's noskip do not print: named, not guessed."""
     assumptions = {a.message for a in convcalc.parse_network(_text("lcnet_050")).trace((1, 3, 224, 224)).assumptions}
-    assert any(m.startswith("output_size=1, timm's default") for m in assumptions)
+    assert any(m.startswith("output_size=1 and input_fmt='NCHW', timm's defaults") for m in assumptions)
     assert any(m.startswith("noskip=True, as timm builds a depthwise-separable block with an activation")
                for m in assumptions)
     assumptions = {a.message for a in convcalc.parse_network(_text("mobilenetv3_large_100")).trace((1, 3, 224, 224)).assumptions}

@@ -176,7 +176,7 @@ def test_nothing_printed_is_dropped_and_every_reading_is_named():
     assert "Conv2dPadSame read as nn.Conv2d" in readings
     # timm's global pooling: its recipe pools (it had none: the flatten alone ran, [1, 512])
     assert "SelectAdaptivePool2d read as timm's SelectAdaptivePool2d" in readings
-    assert "output_size=1, timm's default" in readings and summary.output_shape == (1, 8)
+    assert "output_size=1 and input_fmt='NCHW', timm's defaults" in readings and summary.output_shape == (1, 8)
 
 
 def test_an_unknown_leaf_is_listed_without_input_and_refused_with_it():
