@@ -57,7 +57,8 @@ def _as_torch_prints(node: Node, text: str) -> bool:
     """Whether a statement is exactly what print(model) prints for its layer: pasted on its own,
     torch's print of ``AvgPool2d(..., ceil_mode=True)`` would read the same, so what it leaves
     out is named as for a printed child."""
-    return isinstance(node, LayerNode) and node.layer is not None and repr(node.layer) == text
+    return (isinstance(node, LayerNode) and node.layer is not None and CALL_START.match(text) is not None
+            and repr(node.layer) == text)
 
 
 def _said_all(node: Node) -> None:
