@@ -42,9 +42,10 @@ def parse_call(text: str, source: Source, defaults: Mapping[str, Any] | None = N
             try:
                 tree = ast.parse(text, mode="eval")
             except SyntaxError:
-                if with_empty_values(text) == text:
+                filled = with_empty_values(text)
+                if filled == text:
                     raise
-                tree = ast.parse(with_empty_values(text), mode="eval")
+                tree = ast.parse(filled, mode="eval")
     except SyntaxError as exc:
         line, column = _ast_position(source, exc.lineno, exc.offset)
         raise ParseError(
